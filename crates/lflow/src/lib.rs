@@ -1,0 +1,1 @@
+//! The Northbound-to-Southbound logical-flow compiler (issue 3).

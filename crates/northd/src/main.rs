@@ -1,0 +1,2 @@
+//! `ovn-northd-rs` (issue 4).
+fn main() {}

@@ -1,0 +1,2 @@
+//! The `ovsdb-rs` command-line client.
+fn main() {}

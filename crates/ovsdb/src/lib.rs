@@ -19,3 +19,4 @@ pub use proto::atom::{Atom, AtomicType};
 pub use proto::datum::Datum;
 pub use proto::schema::{BaseType, ColumnSchema, ColumnType, DatabaseSchema, RefType, TableSchema};
 pub use uuid::Uuid;
+pub mod replica;

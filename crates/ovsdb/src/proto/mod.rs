@@ -2,5 +2,12 @@
 //! transactions and monitor updates. Nothing here does I/O or reads a clock.
 
 pub mod atom;
+pub mod codec;
+pub mod condition;
 pub mod datum;
+pub mod mutation;
+pub mod op;
+pub mod rpc;
 pub mod schema;
+pub mod txn;
+pub mod update;

@@ -6,7 +6,9 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use ovsdb::{ColumnType, DatabaseSchema, Datum};
+use ovsdb::{ColumnType, Datum};
+
+mod nb_schema;
 
 const COLUMNS: [(&str, &str); 8] = [
     ("Logical_Switch_Port", "addresses"),
@@ -22,8 +24,7 @@ const COLUMNS: [(&str, &str); 8] = [
 fn column_types() -> &'static [ColumnType] {
     static TYPES: OnceLock<Vec<ColumnType>> = OnceLock::new();
     TYPES.get_or_init(|| {
-        let schema = DatabaseSchema::from_json_str(include_str!("../../schemas/ovn-nb.ovsschema"))
-            .expect("the NB schema parses");
+        let schema = nb_schema::nb_schema();
         COLUMNS
             .iter()
             .map(|(t, c)| {

@@ -1,13 +1,17 @@
 //! Arbitrary bytes, fed in reads of a size taken from the first byte, through
 //! `FrameDecoder` and `Message::decode`; every decoded message must survive
-//! encoding and decoding again, and its raw members are decoded as datums.
-//! Nothing may panic.
+//! encoding and decoding again, and its raw members are decoded as a datum
+//! and as monitor updates of the Northbound schema. Nothing may panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use ovsdb::proto::codec::FrameDecoder;
 use ovsdb::proto::rpc::Message;
+use ovsdb::proto::update::{decode_table_updates, UpdateFormat};
 use ovsdb::Datum;
+use serde_json::value::RawValue;
+
+mod nb_schema;
 
 /// A small limit for half of the inputs, so refusals are exercised too.
 const SMALL_MAX_FRAME: usize = 256;
@@ -59,4 +63,17 @@ fn check(msg: &Message) {
     };
     assert_eq!(&again, msg);
     let _ = serde_json::from_str::<Datum>(raw.get());
+    // A monitor reply's result is the updates; a notification's are the last
+    // of its params.
+    let updates = match msg {
+        Message::Reply { .. } => Some(raw.get()),
+        _ => serde_json::from_str::<Vec<&RawValue>>(raw.get())
+            .ok()
+            .and_then(|params| params.last().map(|p| p.get())),
+    };
+    if let Some(json) = updates {
+        for format in [UpdateFormat::Update, UpdateFormat::Update2] {
+            let _ = decode_table_updates(json, format, nb_schema::nb_schema());
+        }
+    }
 }

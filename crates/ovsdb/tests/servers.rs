@@ -69,10 +69,14 @@ fn tcp_remote_keeps_its_port_across_restart() {
 
 #[test]
 fn ssl_remote_serves_a_client_with_certificates_from_the_ca() {
+    // TCP too, so that each remote must get its own port right: plain TCP on
+    // the SSL port (or the reverse) would fail below.
     let server = OvsdbServer::start_with(ServerOptions {
+        tcp: true,
         ssl: true,
         ..ServerOptions::new("ovn-nb.ovsschema")
     });
+    assert!(run_ovsdb_client(&["list-dbs", &server.tcp_remote()]).contains("OVN_Northbound"));
     let pki = server.pki();
     let remote = server.ssl_remote();
     let arg = |path: &Path| path.to_str().expect("temporary paths are UTF-8").to_owned();

@@ -20,31 +20,11 @@ fn atomic_type() -> impl Strategy<Value = AtomicType> {
     ]
 }
 
-/// Finite reals only: JSON has no NaN or infinity. Without its
-/// `float_roundtrip` feature, serde_json reads some reals one unit in the last
-/// place off (`-1.8962524340851375e-208` for one). While that feature is off,
-/// reals are drawn from those it reads exactly: a significand of at most 14
-/// digits, the last not 0, times 10^-22 to 10^0 or 10^16 to 10^22 (skipping
-/// [1e14, 1e16), printed with a `.0` that makes a 17th digit).
+/// Finite reals only: JSON has no NaN or infinity. Every finite real must
+/// survive the trip (the workspace enables serde_json's `float_roundtrip`;
+/// without it some come back one unit in the last place off).
 fn real() -> BoxedStrategy<f64> {
-    let digits =
-        (0..=9_999_999_999_999i64, 1..=9i64, any::<bool>()).prop_map(|(q, last, negative)| {
-            let m = q * 10 + last;
-            if negative {
-                -m
-            } else {
-                m
-            }
-        });
-    let exact = (digits, prop_oneof![-22i32..=0, 16i32..=22])
-        .prop_map(|(m, e)| format!("{m}e{e}").parse::<f64>().unwrap());
-    let exact = prop_oneof![8 => exact, 1 => Just(0.0), 1 => Just(-0.0)];
-    let probe = "-1.8962524340851375e-208";
-    if serde_json::from_str::<f64>(probe).unwrap() == probe.parse::<f64>().unwrap() {
-        prop_oneof![exact, any::<f64>().prop_filter("finite", |r| r.is_finite())].boxed()
-    } else {
-        exact.boxed()
-    }
+    prop_oneof![any::<f64>().prop_filter("finite", |r| r.is_finite()), Just(0.0), Just(-0.0)].boxed()
 }
 
 fn atom(ty: AtomicType) -> BoxedStrategy<Atom> {

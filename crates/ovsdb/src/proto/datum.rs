@@ -197,12 +197,13 @@ impl Datum {
         }
     }
 
-    /// Applies an update2 `modify` diff (`man 7 ovsdb-server`): a scalar
-    /// column takes the new value; a set toggles each element; a map adds a
-    /// missing key, removes a key given with its current value, and replaces
-    /// the value of a key given with another value.
+    /// Applies an update2 `modify` diff (`man 7 ovsdb-server`): a column
+    /// holding at most one value (scalar, optional, or a map of at most one
+    /// pair) takes the new value, as ovsdb-server sends it; a set toggles
+    /// each element; a map adds a missing key, removes a key given with its
+    /// current value, and replaces the value of a key given with another.
     pub fn apply_diff(&mut self, diff: Datum, ty: &ColumnType) {
-        if ty.is_scalar() {
+        if ty.max == Some(1) {
             *self = diff;
             return;
         }
@@ -510,5 +511,12 @@ mod tests {
         let mut x = Datum::from(s("old"));
         x.apply_diff(Datum::from(s("new")), &scalar);
         assert_eq!(x, Datum::from(s("new")));
+        // An optional column: ovsdb-server 3.1 sends the new value (tag 5 -> 7 as 7, 7 -> none as []).
+        let optional = ty(json!({"key": "integer", "min": 0, "max": 1}));
+        let mut tag = Datum::from(Atom::Integer(5));
+        tag.apply_diff(Datum::from(Atom::Integer(7)), &optional);
+        assert_eq!(tag, Datum::from(Atom::Integer(7)));
+        tag.apply_diff(Datum::empty_set(), &optional);
+        assert_eq!(tag, Datum::empty_set());
     }
 }

@@ -25,15 +25,7 @@ fn column_types() -> &'static [ColumnType] {
     static TYPES: OnceLock<Vec<ColumnType>> = OnceLock::new();
     TYPES.get_or_init(|| {
         let schema = nb_schema::nb_schema();
-        COLUMNS
-            .iter()
-            .map(|(t, c)| {
-                schema
-                    .table(t)
-                    .and_then(|t| t.column_type(c))
-                    .expect("column exists")
-            })
-            .collect()
+        COLUMNS.iter().map(|(t, c)| schema.table(t).and_then(|t| t.column_type(c)).expect("column exists")).collect()
     })
 }
 

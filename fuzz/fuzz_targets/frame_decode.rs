@@ -21,11 +21,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let read = usize::from(first & 0x3f) + 1;
-    let max_frame = if first & 0x40 != 0 {
-        SMALL_MAX_FRAME
-    } else {
-        FrameDecoder::DEFAULT_MAX_FRAME
-    };
+    let max_frame = if first & 0x40 != 0 { SMALL_MAX_FRAME } else { FrameDecoder::DEFAULT_MAX_FRAME };
     let mut decoder = FrameDecoder::new(max_frame);
     for chunk in stream.chunks(read) {
         decoder.feed(chunk);
@@ -62,9 +58,7 @@ fn check(msg: &Message) {
     // of its params.
     let updates = match msg {
         Message::Reply { .. } => Some(raw.get()),
-        _ => serde_json::from_str::<Vec<&RawValue>>(raw.get())
-            .ok()
-            .and_then(|params| params.last().map(|p| p.get())),
+        _ => serde_json::from_str::<Vec<&RawValue>>(raw.get()).ok().and_then(|params| params.last().map(|p| p.get())),
     };
     if let Some(json) = updates {
         for format in [UpdateFormat::Update, UpdateFormat::Update2] {

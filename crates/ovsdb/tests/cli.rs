@@ -212,7 +212,9 @@ fn monitor_prints_changes_and_carries_on_across_a_restart() {
     server.transact(r#"["OVN_Northbound",{"op":"insert","table":"Logical_Switch","row":{"name":"a"}}]"#);
     let mon = Lines::spawn(&["monitor", &remote, "OVN_Northbound", "Logical_Switch"]);
     assert_eq!(actions(&mon.next()), [("initial".to_string(), "a".to_string())]);
-    server.transact(r#"["OVN_Northbound",{"op":"update","table":"Logical_Switch","where":[["name","==","a"]],"row":{"name":"b"}}]"#);
+    server.transact(
+        r#"["OVN_Northbound",{"op":"update","table":"Logical_Switch","where":[["name","==","a"]],"row":{"name":"b"}}]"#,
+    );
     assert_eq!(actions(&mon.next()), [("old".into(), "a".into()), ("new".into(), "b".into())]);
     server.restart();
     server.transact(r#"["OVN_Northbound",{"op":"insert","table":"Logical_Switch","row":{"name":"c"}}]"#);

@@ -29,7 +29,8 @@ fn switches_only() -> Option<MonitorSpec> {
 fn config(remotes: &str, monitor: Option<MonitorSpec>) -> SessionConfig {
     let mut c = SessionConfig::new(Remote::parse_list(remotes).unwrap(), NB);
     c.monitor = monitor;
-    c.timing = Timing { min_backoff: Duration::from_millis(50), max_backoff: Duration::from_millis(400), ..Timing::default() };
+    c.timing =
+        Timing { min_backoff: Duration::from_millis(50), max_backoff: Duration::from_millis(400), ..Timing::default() };
     c
 }
 
@@ -226,11 +227,9 @@ fn two_contenders_for_a_lock_and_an_assert_on_a_lock_not_held() {
         assert_eq!(names_in_server(&remote).len(), 1);
         // The owner goes away: the other one is granted the lock.
         drop(owner);
-        timeout(LIMIT, async {
-            while !matches!(other.next_event().await, Event::Locked(_)) {}
-        })
-        .await
-        .expect("the lock passes on");
+        timeout(LIMIT, async { while !matches!(other.next_event().await, Event::Locked(_)) {} })
+            .await
+            .expect("the lock passes on");
         assert!(other.session().has_lock("ovn_northd"));
     });
 }
@@ -292,7 +291,10 @@ fn garbage_from_a_peer_is_a_clear_error_then_a_reconnect() {
         ("[1,2,3]", "bad message"),
         ("{\"id\":{ID},\"result\":5,\"error\":null}", "_Server"),
         ("{\"id\":null,\"method\":\"update3\",\"params\":7}", "must be an array"),
-        ("{\"id\":null,\"method\":\"update3\",\"params\":[[\"monid\",\"OVN_Northbound\"],\"x\",{}]}", "bad transaction id"),
+        (
+            "{\"id\":null,\"method\":\"update3\",\"params\":[[\"monid\",\"OVN_Northbound\"],\"x\",{}]}",
+            "bad transaction id",
+        ),
     ];
     runtime().block_on(async {
         let listener = tokio::net::UnixListener::bind(&path).unwrap();

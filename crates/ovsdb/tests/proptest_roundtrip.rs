@@ -44,29 +44,17 @@ fn atom(ty: AtomicType) -> BoxedStrategy<Atom> {
 /// A column type (scalar, optional, set or map, of any atomic types) and a
 /// datum that fits it.
 fn typed_datum() -> impl Strategy<Value = (ColumnType, Datum)> {
-    let bounds = prop_oneof![
-        Just((1, Some(1))),
-        Just((0, Some(1))),
-        Just((0, None)),
-        Just((1, Some(5)))
-    ];
-    (atomic_type(), proptest::option::of(atomic_type()), bounds).prop_flat_map(
-        |(k, v, (min, max))| {
-            let ty = ColumnType {
-                key: BaseType::new(k),
-                value: v.map(BaseType::new),
-                min,
-                max,
-            };
-            let n = min..=max.unwrap_or(6);
-            let datum = match v {
-                None => vec(atom(k), n).prop_map(Datum::set).boxed(),
-                Some(v) => vec((atom(k), atom(v)), n).prop_map(Datum::map).boxed(),
-            };
-            // Duplicates collapse in `Datum::set`/`map`: drop what fell below `min`.
-            (Just(ty), datum).prop_filter("enough distinct elements", |(ty, d)| d.len() >= ty.min)
-        },
-    )
+    let bounds = prop_oneof![Just((1, Some(1))), Just((0, Some(1))), Just((0, None)), Just((1, Some(5)))];
+    (atomic_type(), proptest::option::of(atomic_type()), bounds).prop_flat_map(|(k, v, (min, max))| {
+        let ty = ColumnType { key: BaseType::new(k), value: v.map(BaseType::new), min, max };
+        let n = min..=max.unwrap_or(6);
+        let datum = match v {
+            None => vec(atom(k), n).prop_map(Datum::set).boxed(),
+            Some(v) => vec((atom(k), atom(v)), n).prop_map(Datum::map).boxed(),
+        };
+        // Duplicates collapse in `Datum::set`/`map`: drop what fell below `min`.
+        (Just(ty), datum).prop_filter("enough distinct elements", |(ty, d)| d.len() >= ty.min)
+    })
 }
 
 fn json_value() -> BoxedStrategy<Value> {
@@ -81,18 +69,14 @@ fn json_value() -> BoxedStrategy<Value> {
     leaf.prop_recursive(4, 32, 6, |inner| {
         prop_oneof![
             vec(inner.clone(), 0..6).prop_map(Value::Array),
-            vec((any::<String>(), inner), 0..6)
-                .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+            vec((any::<String>(), inner), 0..6).prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
         ]
     })
     .boxed()
 }
 
 fn id() -> impl Strategy<Value = Id> {
-    prop_oneof![
-        any::<u64>().prop_map(Id::Num),
-        any::<String>().prop_map(Id::Str)
-    ]
+    prop_oneof![any::<u64>().prop_map(Id::Num), any::<String>().prop_map(Id::Str)]
 }
 
 fn message() -> impl Strategy<Value = Message> {
@@ -102,10 +86,7 @@ fn message() -> impl Strategy<Value = Message> {
         (any::<String>(), params).prop_map(|(m, p)| Message::notification(&m, &p)),
         // A null result is a reply too, thanks to `"error":null`.
         (id(), json_value()).prop_map(|(id, r)| Message::reply(id, &r)),
-        (
-            id(),
-            json_value().prop_filter("an error is not null", |e| !e.is_null())
-        )
+        (id(), json_value().prop_filter("an error is not null", |e| !e.is_null()))
             .prop_map(|(id, error)| Message::Error { id, error }),
     ]
 }

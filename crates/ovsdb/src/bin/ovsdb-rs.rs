@@ -267,7 +267,13 @@ async fn run(args: Args) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn hold_lock(conn: &Connector, server: &str, name: &str, steal: bool, out: &mut impl Write) -> Result<(), Failure> {
+async fn hold_lock(
+    conn: &Connector,
+    server: &str,
+    name: &str,
+    steal: bool,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
     if name.is_empty() {
         return Err(usage("a lock needs a name"));
     }
@@ -328,11 +334,8 @@ fn dump_table(replica: &Replica, name: &str) -> Value {
     let table = replica.table(name);
     let schema = replica.schema().table(name).expect("checked by the caller");
     let cols = sorted_columns(schema);
-    let sort_cols: Vec<&String> = cols
-        .iter()
-        .copied()
-        .filter(|c| schema.columns[c.as_str()].ty.key.atomic != ovsdb::AtomicType::Uuid)
-        .collect();
+    let sort_cols: Vec<&String> =
+        cols.iter().copied().filter(|c| schema.columns[c.as_str()].ty.key.atomic != ovsdb::AtomicType::Uuid).collect();
     let mut rows: Vec<&Row> = table.map(|t| t.rows().collect()).unwrap_or_default();
     rows.sort_by(|a, b| {
         sort_cols

@@ -167,9 +167,8 @@ pub async fn connect(remote: Remote, tls: Option<Arc<ClientConfig>>) -> Result<B
         }
         Remote::Ssl { host, port } => {
             let config = tls.ok_or_else(|| TransportError::NoTlsConfig(name.clone()))?;
-            let server_name = ServerName::try_from(host.clone()).map_err(|e| {
-                io_err(std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))
-            })?;
+            let server_name = ServerName::try_from(host.clone())
+                .map_err(|e| io_err(std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())))?;
             let s = TcpStream::connect((host.as_str(), *port)).await.map_err(io_err)?;
             s.set_nodelay(true).map_err(io_err)?;
             let tls = TlsConnector::from(config)

@@ -282,9 +282,7 @@ impl<'de> Visitor<'de> for AtomVisitor {
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Atom, E> {
-        i64::try_from(v)
-            .map(Atom::Integer)
-            .map_err(|_| E::custom(format_args!("integer {v} out of range")))
+        i64::try_from(v).map(Atom::Integer).map_err(|_| E::custom(format_args!("integer {v} out of range")))
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Atom, E> {
@@ -304,27 +302,20 @@ impl<'de> Visitor<'de> for AtomVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Atom, A::Error> {
-        let tag: TagStr<'de> = seq
-            .next_element()?
-            .ok_or_else(|| de::Error::custom("empty array is not an OVSDB atom"))?;
+        let tag: TagStr<'de> =
+            seq.next_element()?.ok_or_else(|| de::Error::custom("empty array is not an OVSDB atom"))?;
         let atom = match &*tag.0 {
             "uuid" => {
-                let s: TagStr<'de> = seq
-                    .next_element()?
-                    .ok_or_else(|| de::Error::custom("[\"uuid\"] lacks its value"))?;
+                let s: TagStr<'de> =
+                    seq.next_element()?.ok_or_else(|| de::Error::custom("[\"uuid\"] lacks its value"))?;
                 Atom::Uuid(parse_uuid(&s.0).map_err(de::Error::custom)?)
             }
             "named-uuid" => {
-                let s: TagStr<'de> = seq
-                    .next_element()?
-                    .ok_or_else(|| de::Error::custom("[\"named-uuid\"] lacks its name"))?;
+                let s: TagStr<'de> =
+                    seq.next_element()?.ok_or_else(|| de::Error::custom("[\"named-uuid\"] lacks its name"))?;
                 Atom::NamedUuid(s.0.into())
             }
-            other => {
-                return Err(de::Error::custom(format_args!(
-                    "[\"{other}\", ...] is not an OVSDB atom"
-                )))
-            }
+            other => return Err(de::Error::custom(format_args!("[\"{other}\", ...] is not an OVSDB atom"))),
         };
         if seq.next_element::<de::IgnoredAny>()?.is_some() {
             return Err(de::Error::custom("an atom array has exactly two elements"));

@@ -134,9 +134,7 @@ impl FrameDecoder {
         if self.buf.iter().all(|b| is_whitespace(*b)) {
             Ok(())
         } else {
-            Err(FrameError::TruncatedAtEof {
-                buffered: self.buf.len(),
-            })
+            Err(FrameError::TruncatedAtEof { buffered: self.buf.len() })
         }
     }
 
@@ -156,10 +154,7 @@ impl FrameDecoder {
                 return Ok(None);
             };
             if first != b'{' && first != b'[' {
-                return Err(FrameError::NotJson {
-                    byte: first,
-                    offset: self.offset,
-                });
+                return Err(FrameError::NotJson { byte: first, offset: self.offset });
             }
         }
         // Never look past `max_frame` bytes: a frame reaching beyond is refused
@@ -196,10 +191,7 @@ impl FrameDecoder {
                 b'{' | b'[' => {
                     depth += 1;
                     if depth > MAX_DEPTH {
-                        return Err(FrameError::TooDeep {
-                            limit: MAX_DEPTH,
-                            offset: self.offset,
-                        });
+                        return Err(FrameError::TooDeep { limit: MAX_DEPTH, offset: self.offset });
                     }
                 }
                 b'}' | b']' => {
@@ -215,10 +207,7 @@ impl FrameDecoder {
         (self.depth, self.in_string, self.escaped) = (depth, in_string, escaped);
         self.scanned = i;
         if self.buf.len() > self.max_frame {
-            return Err(FrameError::TooLarge {
-                limit: self.max_frame,
-                offset: self.offset,
-            });
+            return Err(FrameError::TooLarge { limit: self.max_frame, offset: self.offset });
         }
         Ok(None)
     }
@@ -321,18 +310,10 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_an_object_or_array() {
-        for (input, byte, offset) in [
-            (&b"xyz"[..], b'x', 0),
-            (b"]", b']', 0),
-            (b" 1", b'1', 1),
-            (b"{}\"s\"", b'"', 2),
-            (b"{} \x0c", 0x0c, 3),
-        ] {
-            assert_eq!(
-                decode_all(input),
-                Err(FrameError::NotJson { byte, offset }),
-                "{input:?}"
-            );
+        for (input, byte, offset) in
+            [(&b"xyz"[..], b'x', 0), (b"]", b']', 0), (b" 1", b'1', 1), (b"{}\"s\"", b'"', 2), (b"{} \x0c", 0x0c, 3)]
+        {
+            assert_eq!(decode_all(input), Err(FrameError::NotJson { byte, offset }), "{input:?}");
         }
     }
 
@@ -341,10 +322,7 @@ mod tests {
         let mut d = FrameDecoder::default();
         d.feed(b"{}xyz");
         assert_eq!(d.next_frame().unwrap().as_deref(), Some(&b"{}"[..]));
-        let err = FrameError::NotJson {
-            byte: b'x',
-            offset: 2,
-        };
+        let err = FrameError::NotJson { byte: b'x', offset: 2 };
         assert_eq!(d.next_frame(), Err(err.clone()));
         d.feed(&[b'{'; 4096]);
         assert_eq!(d.buffered(), 0);
@@ -370,13 +348,7 @@ mod tests {
             }
         }
         let (e, at) = failed.expect("a 2 MB unterminated string was accepted");
-        assert_eq!(
-            e,
-            FrameError::TooLarge {
-                limit: LIMIT,
-                offset: 0
-            }
-        );
+        assert_eq!(e, FrameError::TooLarge { limit: LIMIT, offset: 0 });
         assert!(at <= LIMIT + chunk.len(), "error only after {at} bytes");
         assert_eq!(d.buffered(), 0);
     }
@@ -386,26 +358,14 @@ mod tests {
         let mut d = FrameDecoder::new(4);
         d.feed(b"[11]  [111]");
         assert_eq!(d.next_frame().unwrap().as_deref(), Some(&b"[11]"[..]));
-        assert_eq!(
-            d.next_frame(),
-            Err(FrameError::TooLarge {
-                limit: 4,
-                offset: 6
-            })
-        );
+        assert_eq!(d.next_frame(), Err(FrameError::TooLarge { limit: 4, offset: 6 }));
     }
 
     #[test]
     fn endless_nesting_is_refused() {
         let mut d = FrameDecoder::default();
         d.feed(&vec![b'['; 100_000]);
-        assert_eq!(
-            d.next_frame(),
-            Err(FrameError::TooDeep {
-                limit: MAX_DEPTH,
-                offset: 0
-            })
-        );
+        assert_eq!(d.next_frame(), Err(FrameError::TooDeep { limit: MAX_DEPTH, offset: 0 }));
         assert_eq!(d.buffered(), 0);
         let mut ok = vec![b'['; MAX_DEPTH as usize];
         ok.extend(vec![b']'; MAX_DEPTH as usize]);
@@ -448,10 +408,7 @@ mod tests {
         encode_frame(&serde_json::json!({"id": 1, "params": ["a b"]}), &mut out).unwrap();
         assert_eq!(out, br#"{}{"id":1,"params":["a b"]}"#);
         let bad: std::collections::HashMap<Vec<u8>, u8> = [(vec![1], 1)].into();
-        assert!(matches!(
-            encode_frame(&bad, &mut out),
-            Err(FrameError::Encode(_))
-        ));
+        assert!(matches!(encode_frame(&bad, &mut out), Err(FrameError::Encode(_))));
         assert_eq!(out, br#"{}{"id":1,"params":["a b"]}"#);
     }
 }

@@ -168,9 +168,7 @@ impl Datum {
                 }
                 Datum::Map(pairs)
             }
-            (Datum::Set(_), Some(_)) => {
-                return Err(DatumError::Type { expected: "map".into(), found: "set".into() })
-            }
+            (Datum::Set(_), Some(_)) => return Err(DatumError::Type { expected: "map".into(), found: "set".into() }),
             (Datum::Map(_), None) => {
                 return Err(DatumError::Type { expected: "set or atom".into(), found: "map".into() })
             }
@@ -263,10 +261,7 @@ fn coerce_atom(atom: &mut Atom, base: &BaseType) -> Result<(), DatumError> {
             Ok(())
         }
         (want, a) if a.atomic_type() == want => Ok(()),
-        (want, a) => Err(DatumError::Type {
-            expected: want.name().into(),
-            found: a.atomic_type().name().into(),
-        }),
+        (want, a) => Err(DatumError::Type { expected: want.name().into(), found: a.atomic_type().name().into() }),
     }
 }
 
@@ -390,15 +385,13 @@ impl<'de> Visitor<'de> for DatumVisitor {
             seq.next_element()?.ok_or_else(|| de::Error::custom("empty array is not an OVSDB datum"))?;
         let datum = match &*tag.0 {
             "set" => {
-                let atoms: SmallVec<[Atom; 1]> = seq
-                    .next_element()?
-                    .ok_or_else(|| de::Error::custom("[\"set\"] lacks its elements"))?;
+                let atoms: SmallVec<[Atom; 1]> =
+                    seq.next_element()?.ok_or_else(|| de::Error::custom("[\"set\"] lacks its elements"))?;
                 Datum::Set(atoms)
             }
             "map" => {
-                let pairs: Vec<(Atom, Atom)> = seq
-                    .next_element()?
-                    .ok_or_else(|| de::Error::custom("[\"map\"] lacks its pairs"))?;
+                let pairs: Vec<(Atom, Atom)> =
+                    seq.next_element()?.ok_or_else(|| de::Error::custom("[\"map\"] lacks its pairs"))?;
                 Datum::Map(pairs)
             }
             "uuid" | "named-uuid" => {
@@ -411,9 +404,7 @@ impl<'de> Visitor<'de> for DatumVisitor {
                 };
                 Datum::from(atom)
             }
-            other => {
-                return Err(de::Error::custom(format_args!("[\"{other}\", ...] is not an OVSDB datum")))
-            }
+            other => return Err(de::Error::custom(format_args!("[\"{other}\", ...] is not an OVSDB datum"))),
         };
         if seq.next_element::<de::IgnoredAny>()?.is_some() {
             return Err(de::Error::custom("a datum array has exactly two elements"));

@@ -57,16 +57,9 @@ pub enum RpcError {
 #[derive(Debug, Clone)]
 pub enum Message {
     /// A call that expects a reply with the same id.
-    Request {
-        id: Id,
-        method: String,
-        params: Box<RawValue>,
-    },
+    Request { id: Id, method: String, params: Box<RawValue> },
     /// A call without a reply (`update`, `update2`, `update3`, `locked`, ...).
-    Notification {
-        method: String,
-        params: Box<RawValue>,
-    },
+    Notification { method: String, params: Box<RawValue> },
     /// A successful reply.
     Reply { id: Id, result: Box<RawValue> },
     /// A failed reply; `error` is whatever the peer sent, often a string or
@@ -102,34 +95,23 @@ impl Message {
         // A derived `Deserialize` also accepts an array, member by member:
         // make sure of an object first.
         if frame.iter().find(|b| !is_whitespace(**b)) != Some(&b'{') {
-            return Err(
-                match serde_json::from_slice::<serde::de::IgnoredAny>(frame) {
-                    Ok(_) => RpcError::NotObject,
-                    Err(e) => RpcError::Json(e.to_string()),
-                },
-            );
+            return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(frame) {
+                Ok(_) => RpcError::NotObject,
+                Err(e) => RpcError::Json(e.to_string()),
+            });
         }
-        let wire: Wire<'_> =
-            serde_json::from_slice(frame).map_err(|e| RpcError::Json(e.to_string()))?;
+        let wire: Wire<'_> = serde_json::from_slice(frame).map_err(|e| RpcError::Json(e.to_string()))?;
         let id = wire.id.map(parse_id).transpose()?.unwrap_or(Id::Null);
         let error = wire.error.filter(|e| e.get() != "null");
         if let Some(method) = wire.method {
-            let method: String =
-                serde_json::from_str(method.get()).map_err(|_| RpcError::BadMember {
-                    member: "method",
-                    expected: "a string",
-                })?;
+            let method: String = serde_json::from_str(method.get())
+                .map_err(|_| RpcError::BadMember { member: "method", expected: "a string" })?;
             if wire.result.is_some() || error.is_some() {
                 return Err(RpcError::Conflict("\"method\" and \"result\" or \"error\""));
             }
-            let params = wire.params.ok_or_else(|| RpcError::MissingParams {
-                method: method.clone(),
-            })?;
+            let params = wire.params.ok_or_else(|| RpcError::MissingParams { method: method.clone() })?;
             if !params.get().starts_with('[') {
-                return Err(RpcError::BadMember {
-                    member: "params",
-                    expected: "an array",
-                });
+                return Err(RpcError::BadMember { member: "params", expected: "an array" });
             }
             let params = params.to_owned();
             return Ok(match id {
@@ -140,15 +122,13 @@ impl Message {
         match (error, wire.result, wire.error) {
             (Some(_), Some(_), _) => Err(RpcError::Conflict("\"result\" and \"error\"")),
             (Some(error), None, _) => {
-                let error =
-                    serde_json::from_str(error.get()).map_err(|e| RpcError::Json(e.to_string()))?;
+                let error = serde_json::from_str(error.get()).map_err(|e| RpcError::Json(e.to_string()))?;
                 Ok(Message::Error { id, error })
             }
             // `"error": null` alone: a reply whose result is null.
-            (None, Some(result), _) | (None, None, Some(result)) => Ok(Message::Reply {
-                id,
-                result: result.to_owned(),
-            }),
+            (None, Some(result), _) | (None, None, Some(result)) => {
+                Ok(Message::Reply { id, result: result.to_owned() })
+            }
             (None, None, None) => Err(RpcError::Unclassifiable),
         }
     }
@@ -167,11 +147,7 @@ impl Message {
     /// If `params` fails to serialize or is not an array: a bug in the
     /// caller, never something a peer can cause.
     pub fn request(id: Id, method: &str, params: &impl Serialize) -> Message {
-        Message::Request {
-            id,
-            method: method.to_owned(),
-            params: params_array(params),
-        }
+        Message::Request { id, method: method.to_owned(), params: params_array(params) }
     }
 
     /// A notification. `params` must serialize to a JSON array.
@@ -180,10 +156,7 @@ impl Message {
     ///
     /// As `request`.
     pub fn notification(method: &str, params: &impl Serialize) -> Message {
-        Message::Notification {
-            method: method.to_owned(),
-            params: params_array(params),
-        }
+        Message::Notification { method: method.to_owned(), params: params_array(params) }
     }
 
     /// A successful reply.
@@ -207,9 +180,7 @@ impl Message {
     /// The id of a request, reply or error reply.
     pub fn id(&self) -> Option<&Id> {
         match self {
-            Message::Request { id, .. } | Message::Reply { id, .. } | Message::Error { id, .. } => {
-                Some(id)
-            }
+            Message::Request { id, .. } | Message::Reply { id, .. } | Message::Error { id, .. } => Some(id),
             Message::Notification { .. } => None,
         }
     }
@@ -217,21 +188,14 @@ impl Message {
 
 fn params_array(params: &impl Serialize) -> Box<RawValue> {
     let raw = serde_json::value::to_raw_value(params).expect("request params must serialize");
-    assert!(
-        raw.get().starts_with('['),
-        "JSON-RPC params must be an array, not {}",
-        raw.get()
-    );
+    assert!(raw.get().starts_with('['), "JSON-RPC params must be an array, not {}", raw.get());
     raw
 }
 
 /// An id in OVSDB's use: a non-negative integer or a string (`null` was
 /// already read as absent).
 fn parse_id(raw: &RawValue) -> Result<Id, RpcError> {
-    let bad = |_| RpcError::BadMember {
-        member: "id",
-        expected: "null, a non-negative integer or a string",
-    };
+    let bad = |_| RpcError::BadMember { member: "id", expected: "null, a non-negative integer or a string" };
     match raw.get().as_bytes().first() {
         Some(b'"') => serde_json::from_str(raw.get()).map(Id::Str).map_err(bad),
         _ => serde_json::from_str(raw.get()).map(Id::Num).map_err(bad),
@@ -272,31 +236,13 @@ impl PartialEq for Message {
     fn eq(&self, other: &Message) -> bool {
         use Message::*;
         match (self, other) {
-            (
-                Request {
-                    id: a,
-                    method: m,
-                    params: p,
-                },
-                Request {
-                    id: b,
-                    method: n,
-                    params: q,
-                },
-            ) => a == b && m == n && p.get() == q.get(),
-            (
-                Notification {
-                    method: m,
-                    params: p,
-                },
-                Notification {
-                    method: n,
-                    params: q,
-                },
-            ) => m == n && p.get() == q.get(),
-            (Reply { id: a, result: r }, Reply { id: b, result: s }) => {
-                a == b && r.get() == s.get()
+            (Request { id: a, method: m, params: p }, Request { id: b, method: n, params: q }) => {
+                a == b && m == n && p.get() == q.get()
             }
+            (Notification { method: m, params: p }, Notification { method: n, params: q }) => {
+                m == n && p.get() == q.get()
+            }
+            (Reply { id: a, result: r }, Reply { id: b, result: s }) => a == b && r.get() == s.get(),
             (Error { id: a, error: e }, Error { id: b, error: f }) => a == b && e == f,
             _ => false,
         }
@@ -338,10 +284,7 @@ mod tests {
             (r#"{"id":1,"result":{}}"#, Message::Reply { id: Id::Num(1), result: raw("{}") }),
             (r#"{"id":1,"result":null,"error":null}"#, Message::Reply { id: Id::Num(1), result: raw("null") }),
             (r#"{"error":null,"id":7}"#, Message::Reply { id: Id::Num(7), result: raw("null") }),
-            (
-                r#"{"id":2,"error":"unknown method"}"#,
-                Message::Error { id: Id::Num(2), error: json!("unknown method") },
-            ),
+            (r#"{"id":2,"error":"unknown method"}"#, Message::Error { id: Id::Num(2), error: json!("unknown method") }),
             (
                 r#"{"id":4,"result":null,"error":{"error":"unknown database","details":"d"}}"#,
                 Message::Error { id: Id::Num(4), error: json!({"error": "unknown database", "details": "d"}) },
@@ -368,34 +311,16 @@ mod tests {
             (r#"{}"#, RpcError::Unclassifiable),
             (r#"{"id":1,"result":null}"#, RpcError::Unclassifiable),
             (r#"{"id":1}"#, RpcError::Unclassifiable),
-            (
-                r#"{"id":1,"method":7,"params":[]}"#,
-                member("method", "a string"),
-            ),
-            (
-                r#"{"id":1,"method":"m","params":{}}"#,
-                member("params", "an array"),
-            ),
-            (
-                r#"{"id":1,"method":"m","params":"[]"}"#,
-                member("params", "an array"),
-            ),
-            (
-                r#"{"id":1,"method":"m"}"#,
-                RpcError::MissingParams { method: "m".into() },
-            ),
-            (
-                r#"{"id":1,"method":"m","params":null}"#,
-                RpcError::MissingParams { method: "m".into() },
-            ),
+            (r#"{"id":1,"method":7,"params":[]}"#, member("method", "a string")),
+            (r#"{"id":1,"method":"m","params":{}}"#, member("params", "an array")),
+            (r#"{"id":1,"method":"m","params":"[]"}"#, member("params", "an array")),
+            (r#"{"id":1,"method":"m"}"#, RpcError::MissingParams { method: "m".into() }),
+            (r#"{"id":1,"method":"m","params":null}"#, RpcError::MissingParams { method: "m".into() }),
             (r#"{"id":-1,"method":"m","params":[]}"#, id.clone()),
             (r#"{"id":1.5,"method":"m","params":[]}"#, id.clone()),
             (r#"{"id":[1],"method":"m","params":[]}"#, id.clone()),
             (r#"{"id":true,"result":[]}"#, id.clone()),
-            (
-                r#"{"id":1,"result":[],"error":"e"}"#,
-                RpcError::Conflict("\"result\" and \"error\""),
-            ),
+            (r#"{"id":1,"result":[],"error":"e"}"#, RpcError::Conflict("\"result\" and \"error\"")),
             (
                 r#"{"id":1,"method":"m","params":[],"result":1}"#,
                 RpcError::Conflict("\"method\" and \"result\" or \"error\""),
@@ -413,21 +338,14 @@ mod tests {
             b"{\"id\":1,\"result\":\"\xff\"}",
             b"xyz",
         ] {
-            assert!(
-                matches!(Message::decode(bad), Err(RpcError::Json(_))),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
+            assert!(matches!(Message::decode(bad), Err(RpcError::Json(_))), "{:?}", String::from_utf8_lossy(bad));
         }
     }
 
     #[test]
     fn encodes_as_ovsdb_server_does() {
         let cases = [
-            (
-                Message::request(Id::Num(0), "list_dbs", &[(); 0]),
-                r#"{"id":0,"method":"list_dbs","params":[]}"#,
-            ),
+            (Message::request(Id::Num(0), "list_dbs", &[(); 0]), r#"{"id":0,"method":"list_dbs","params":[]}"#),
             (
                 Message::request(Id::Str("echo".into()), "echo", &json!(["a\"b"])),
                 r#"{"id":"echo","method":"echo","params":["a\"b"]}"#,
@@ -436,17 +354,8 @@ mod tests {
                 Message::notification("update3", &(None::<()>, "x", json!({}))),
                 r#"{"id":null,"method":"update3","params":[null,"x",{}]}"#,
             ),
-            (
-                Message::reply(Id::Num(1), &["OVN_Northbound"]),
-                r#"{"id":1,"result":["OVN_Northbound"],"error":null}"#,
-            ),
-            (
-                Message::Error {
-                    id: Id::Num(2),
-                    error: json!("unknown method"),
-                },
-                r#"{"id":2,"error":"unknown method"}"#,
-            ),
+            (Message::reply(Id::Num(1), &["OVN_Northbound"]), r#"{"id":1,"result":["OVN_Northbound"],"error":null}"#),
+            (Message::Error { id: Id::Num(2), error: json!("unknown method") }, r#"{"id":2,"error":"unknown method"}"#),
         ];
         for (msg, wire) in cases {
             assert_eq!(String::from_utf8(msg.encode()).unwrap(), wire);
@@ -457,26 +366,18 @@ mod tests {
     #[test]
     fn raw_members_are_kept_verbatim() {
         let wire = br#"{"id":3,"result":[ {"b" : 1.50, "a":"\u00e9"} ],"error":null}"#;
-        let Ok(Message::Reply { result, .. }) = Message::decode(wire) else {
-            panic!("not a reply")
-        };
+        let Ok(Message::Reply { result, .. }) = Message::decode(wire) else { panic!("not a reply") };
         assert_eq!(result.get(), r#"[ {"b" : 1.50, "a":"\u00e9"} ]"#);
     }
 
     #[test]
     fn accessors() {
         let req = Message::request(Id::Num(5), "transact", &json!(["db"]));
-        assert_eq!(
-            (req.method(), req.id()),
-            (Some("transact"), Some(&Id::Num(5)))
-        );
+        assert_eq!((req.method(), req.id()), (Some("transact"), Some(&Id::Num(5))));
         let note = Message::notification("locked", &["l"]);
         assert_eq!((note.method(), note.id()), (Some("locked"), None));
         let reply = Message::reply(Id::Str("echo".into()), &json!([]));
-        assert_eq!(
-            (reply.method(), reply.id()),
-            (None, Some(&Id::Str("echo".into())))
-        );
+        assert_eq!((reply.method(), reply.id()), (None, Some(&Id::Str("echo".into()))));
     }
 
     #[test]

@@ -150,8 +150,7 @@ impl TableSchema {
 impl DatabaseSchema {
     /// Parses a schema from its JSON text.
     pub fn from_json_str(text: &str) -> Result<DatabaseSchema, SchemaError> {
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| SchemaError::new("", e.to_string()))?;
+        let value: Value = serde_json::from_str(text).map_err(|e| SchemaError::new("", e.to_string()))?;
         DatabaseSchema::from_json(&value)
     }
 
@@ -161,10 +160,8 @@ impl DatabaseSchema {
         let name = required_str(obj, "name", "")?.to_owned();
         let version = optional_str(obj, "version", "")?.unwrap_or_default().to_owned();
         let cksum = optional_str(obj, "cksum", "")?.map(str::to_owned);
-        let tables_json = object(
-            obj.get("tables").ok_or_else(|| SchemaError::new("", "missing \"tables\""))?,
-            "tables",
-        )?;
+        let tables_json =
+            object(obj.get("tables").ok_or_else(|| SchemaError::new("", "missing \"tables\""))?, "tables")?;
         let mut tables = IndexMap::with_capacity(tables_json.len());
         for (tname, tjson) in tables_json {
             let table = parse_table(tname, tjson)?;
@@ -201,10 +198,7 @@ impl DatabaseSchema {
 
 fn parse_table(name: &str, json: &Value) -> Result<TableSchema, SchemaError> {
     let obj = object(json, name)?;
-    let cols_json = object(
-        obj.get("columns").ok_or_else(|| SchemaError::new(name, "missing \"columns\""))?,
-        name,
-    )?;
+    let cols_json = object(obj.get("columns").ok_or_else(|| SchemaError::new(name, "missing \"columns\""))?, name)?;
     let mut columns = IndexMap::with_capacity(cols_json.len());
     for (cname, cjson) in cols_json {
         let at = format!("{name}.{cname}");
@@ -212,10 +206,7 @@ fn parse_table(name: &str, json: &Value) -> Result<TableSchema, SchemaError> {
             return Err(SchemaError::new(at, "column names starting with '_' are reserved"));
         }
         let cobj = object(cjson, &at)?;
-        let ty = parse_column_type(
-            cobj.get("type").ok_or_else(|| SchemaError::new(&at, "missing \"type\""))?,
-            &at,
-        )?;
+        let ty = parse_column_type(cobj.get("type").ok_or_else(|| SchemaError::new(&at, "missing \"type\""))?, &at)?;
         let ephemeral = optional_bool(cobj, "ephemeral", &at)?.unwrap_or(false);
         let mutable = optional_bool(cobj, "mutable", &at)?.unwrap_or(true);
         columns.insert(cname.clone(), ColumnSchema { name: cname.clone(), ty, ephemeral, mutable });
@@ -231,18 +222,13 @@ fn parse_table(name: &str, json: &Value) -> Result<TableSchema, SchemaError> {
     let is_root = optional_bool(obj, "isRoot", name)?.unwrap_or(false);
     let mut indexes = Vec::new();
     if let Some(ix) = obj.get("indexes") {
-        let arr = ix
-            .as_array()
-            .ok_or_else(|| SchemaError::new(name, "\"indexes\" must be an array"))?;
+        let arr = ix.as_array().ok_or_else(|| SchemaError::new(name, "\"indexes\" must be an array"))?;
         for one in arr {
-            let cols = one
-                .as_array()
-                .ok_or_else(|| SchemaError::new(name, "each index must be an array of columns"))?;
+            let cols =
+                one.as_array().ok_or_else(|| SchemaError::new(name, "each index must be an array of columns"))?;
             let mut names = Vec::with_capacity(cols.len());
             for c in cols {
-                let c = c
-                    .as_str()
-                    .ok_or_else(|| SchemaError::new(name, "index column names must be strings"))?;
+                let c = c.as_str().ok_or_else(|| SchemaError::new(name, "index column names must be strings"))?;
                 if !columns.contains_key(c) && c != "_uuid" {
                     return Err(SchemaError::new(name, format!("index names unknown column \"{c}\"")));
                 }
@@ -258,17 +244,9 @@ fn parse_table(name: &str, json: &Value) -> Result<TableSchema, SchemaError> {
 /// with `key`, optional `value`, `min`, `max`.
 pub fn parse_column_type(json: &Value, at: &str) -> Result<ColumnType, SchemaError> {
     match json {
-        Value::String(_) => Ok(ColumnType {
-            key: parse_base_type(json, at)?,
-            value: None,
-            min: 1,
-            max: Some(1),
-        }),
+        Value::String(_) => Ok(ColumnType { key: parse_base_type(json, at)?, value: None, min: 1, max: Some(1) }),
         Value::Object(obj) => {
-            let key = parse_base_type(
-                obj.get("key").ok_or_else(|| SchemaError::new(at, "type lacks \"key\""))?,
-                at,
-            )?;
+            let key = parse_base_type(obj.get("key").ok_or_else(|| SchemaError::new(at, "type lacks \"key\""))?, at)?;
             let value = obj.get("value").map(|v| parse_base_type(v, at)).transpose()?;
             let min = match obj.get("min") {
                 None => 1,
@@ -282,12 +260,7 @@ pub fn parse_column_type(json: &Value, at: &str) -> Result<ColumnType, SchemaErr
                 Some(Value::String(s)) if s == "unlimited" => None,
                 Some(v) => match v.as_u64() {
                     Some(n) if n >= 1 => Some(n as usize),
-                    _ => {
-                        return Err(SchemaError::new(
-                            at,
-                            "\"max\" must be a positive integer or \"unlimited\"",
-                        ))
-                    }
+                    _ => return Err(SchemaError::new(at, "\"max\" must be a positive integer or \"unlimited\"")),
                 },
             };
             if let Some(m) = max {
@@ -304,21 +277,21 @@ pub fn parse_column_type(json: &Value, at: &str) -> Result<ColumnType, SchemaErr
 fn parse_base_type(json: &Value, at: &str) -> Result<BaseType, SchemaError> {
     let obj = match json {
         Value::String(s) => {
-            let atomic = AtomicType::from_name(s)
-                .ok_or_else(|| SchemaError::new(at, format!("unknown atomic type \"{s}\"")))?;
+            let atomic =
+                AtomicType::from_name(s).ok_or_else(|| SchemaError::new(at, format!("unknown atomic type \"{s}\"")))?;
             return Ok(BaseType::new(atomic));
         }
         Value::Object(obj) => obj,
         _ => return Err(SchemaError::new(at, "a base type is a string or an object")),
     };
     let tname = required_str(obj, "type", at)?;
-    let atomic = AtomicType::from_name(tname)
-        .ok_or_else(|| SchemaError::new(at, format!("unknown atomic type \"{tname}\"")))?;
+    let atomic =
+        AtomicType::from_name(tname).ok_or_else(|| SchemaError::new(at, format!("unknown atomic type \"{tname}\"")))?;
     let mut base = BaseType::new(atomic);
     if let Some(e) = obj.get("enum") {
         let set_type = ColumnType { key: BaseType::new(atomic), value: None, min: 0, max: None };
-        let datum = Datum::from_json(e, &set_type)
-            .map_err(|err| SchemaError::new(at, format!("bad \"enum\": {err}")))?;
+        let datum =
+            Datum::from_json(e, &set_type).map_err(|err| SchemaError::new(at, format!("bad \"enum\": {err}")))?;
         base.enumeration = Some(datum.into_keys());
     }
     let int = |k: &str| -> Result<Option<i64>, SchemaError> {
@@ -429,7 +402,10 @@ mod tests {
         for (text, needle) in [
             (r#"{"tables":{}}"#, "missing \"name\""),
             (r#"{"name":"x","tables":{"T":{"columns":{"c":{"type":"float"}}}}}"#, "T.c"),
-            (r#"{"name":"x","tables":{"T":{"columns":{"c":{"type":{"key":{"type":"uuid","refTable":"U"}}}}}}}"#, "refTable \"U\""),
+            (
+                r#"{"name":"x","tables":{"T":{"columns":{"c":{"type":{"key":{"type":"uuid","refTable":"U"}}}}}}}"#,
+                "refTable \"U\"",
+            ),
             (r#"{"name":"x","tables":{"T":{"columns":{"c":{"type":{"key":"string","min":2}}}}}}"#, "\"min\""),
             (r#"{"name":"x","tables":{"T":{"columns":{"_c":{"type":"string"}}}}}"#, "reserved"),
         ] {

@@ -475,10 +475,7 @@ impl Session {
                 "echo" => self.transmit.push_back(Message::reply(id, &params)),
                 other => {
                     debug!(method = other, "ignoring request from server");
-                    self.transmit.push_back(Message::Error {
-                        id,
-                        error: json!(format!("unknown method {other}")),
-                    });
+                    self.transmit.push_back(Message::Error { id, error: json!(format!("unknown method {other}")) });
                 }
             },
             Message::Notification { method, params } => self.handle_notification(now, &method, &params),
@@ -500,8 +497,8 @@ impl Session {
                     _ => return self.protocol_error(now, format!("{method} notification with wrong arity")),
                 };
                 let format = if method == "update" { UpdateFormat::Update } else { UpdateFormat::Update2 };
-                let is_server = serde_json::from_str::<Value>(monid.get())
-                    .is_ok_and(|v| v == json!(["monid", SERVER_DB]));
+                let is_server =
+                    serde_json::from_str::<Value>(monid.get()).is_ok_and(|v| v == json!(["monid", SERVER_DB]));
                 if is_server {
                     self.apply_server_update(now, updates, false);
                     return;
@@ -592,9 +589,10 @@ impl Session {
                 self.maybe_start_monitor(now);
             }
             Pending::Schema => {
-                match result.map_err(|e| e.to_string()).and_then(|raw| {
-                    DatabaseSchema::from_json_str(raw.get()).map_err(|e| e.to_string())
-                }) {
+                match result
+                    .map_err(|e| e.to_string())
+                    .and_then(|raw| DatabaseSchema::from_json_str(raw.get()).map_err(|e| e.to_string()))
+                {
                     Ok(schema) => {
                         if let Some(c) = self.conn.as_mut() {
                             c.server_schema = Some(Arc::new(schema));
@@ -610,11 +608,8 @@ impl Session {
             Pending::Monitor(method) => match result {
                 Ok(raw) => self.handle_monitor_reply(now, method, &raw),
                 Err(e) if method != MonitorMethod::Plain && is_unknown_method(&e) => {
-                    self.monitor_method = if method == MonitorMethod::CondSince {
-                        MonitorMethod::Cond
-                    } else {
-                        MonitorMethod::Plain
-                    };
+                    self.monitor_method =
+                        if method == MonitorMethod::CondSince { MonitorMethod::Cond } else { MonitorMethod::Plain };
                     debug!(fallback = self.monitor_method.name(), "server lacks {}", method.name());
                     self.send_monitor();
                 }
@@ -773,9 +768,8 @@ impl Session {
 
     fn apply_server_update(&mut self, now: Instant, raw: &RawValue, initial: bool) {
         let schema = server_schema().clone();
-        let result = decode_table_updates(raw.get(), UpdateFormat::Update2, &schema)
-            .map_err(|e| e.to_string())
-            .and_then(|u| {
+        let result =
+            decode_table_updates(raw.get(), UpdateFormat::Update2, &schema).map_err(|e| e.to_string()).and_then(|u| {
                 if initial { self.server_replica.replace(u) } else { self.server_replica.apply(u) }
                     .map_err(|e| e.to_string())
             });

@@ -103,10 +103,7 @@ mod tests {
     #[test]
     fn parses_every_form() {
         assert_eq!(Remote::parse("unix:/run/ovn/nb.sock").unwrap(), Remote::Unix("/run/ovn/nb.sock".into()));
-        assert_eq!(
-            Remote::parse("tcp:127.0.0.1:6641").unwrap(),
-            Remote::Tcp { host: "127.0.0.1".into(), port: 6641 }
-        );
+        assert_eq!(Remote::parse("tcp:127.0.0.1:6641").unwrap(), Remote::Tcp { host: "127.0.0.1".into(), port: 6641 });
         let v6 = Remote::parse("ssl:[::1]:6642").unwrap();
         assert_eq!(v6, Remote::Ssl { host: "::1".into(), port: 6642 });
         assert_eq!(v6.to_string(), "ssl:[::1]:6642");

@@ -143,7 +143,9 @@ fn leaves_a_follower_for_the_next_server_at_once() {
     assert_eq!(p.s.poll_io(), Some(IoAction::Disconnect));
     let events = p.events();
     assert!(
-        events.iter().any(|e| matches!(e, Event::Disconnected { reason, .. } if reason.contains("not the cluster leader"))),
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Disconnected { reason, .. } if reason.contains("not the cluster leader"))),
         "{events:?}"
     );
     p.s.handle_disconnected(p.now, "closed");
@@ -230,7 +232,10 @@ fn answers_echo_and_probes_a_silent_server() {
     p.expect_connect();
     p.s.handle_connected(p.now);
     p.no_request("echo");
-    p.s.handle_message(p.now, Message::Request { id: Id::Str("echo".into()), method: "echo".into(), params: raw("[1]") });
+    p.s.handle_message(
+        p.now,
+        Message::Request { id: Id::Str("echo".into()), method: "echo".into(), params: raw("[1]") },
+    );
     match p.s.poll_transmit() {
         Some(Message::Reply { id, result }) => {
             assert_eq!(id, Id::Str("echo".into()));
@@ -260,7 +265,9 @@ fn transactions_in_flight_fail_as_unknown_when_the_connection_drops() {
     p.s.handle_disconnected(p.now, "reset");
     let events = p.events();
     assert!(
-        events.iter().any(|e| matches!(e, Event::TxnDone { id: got, result: Err(SessionError::Disconnected) } if *got == id)),
+        events
+            .iter()
+            .any(|e| matches!(e, Event::TxnDone { id: got, result: Err(SessionError::Disconnected) } if *got == id)),
         "{events:?}"
     );
 }

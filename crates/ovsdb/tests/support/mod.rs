@@ -43,9 +43,7 @@ const CLUSTER_ATTEMPTS: usize = 3;
 
 /// The path of `schemas/<name>` in this repository.
 pub fn schema_path(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../schemas")
-        .join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas").join(name);
     assert!(path.is_file(), "no schema file {}", path.display());
     path
 }
@@ -102,18 +100,11 @@ pub fn run_ovsdb_client(args: &[&str]) -> String {
 /// Runs `command`; its standard output if it exits with status 0, else its
 /// status and standard error.
 fn output_of(command: &mut Command) -> Result<String, String> {
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"));
+    let output = command.stdin(Stdio::null()).output().unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"));
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
-        Err(format!(
-            "{}: {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
+        Err(format!("{}: {}", output.status, String::from_utf8_lossy(&output.stderr).trim()))
     }
 }
 
@@ -121,25 +112,18 @@ fn output_of(command: &mut Command) -> Result<String, String> {
 /// directories are `dir`.
 fn ovs_command(tool: &str, dir: &Path) -> Command {
     let mut command = Command::new(require_tool(tool));
-    command
-        .env("OVS_RUNDIR", dir)
-        .env("OVS_LOGDIR", dir)
-        .env("OVS_DBDIR", dir);
+    command.env("OVS_RUNDIR", dir).env("OVS_LOGDIR", dir).env("OVS_DBDIR", dir);
     command
 }
 
 /// Runs an Open vSwitch tool in `dir`'s environment; panics on failure.
 fn run_ovs(tool: &str, dir: &Path, args: &[OsString]) -> String {
-    output_of(ovs_command(tool, dir).args(args))
-        .unwrap_or_else(|err| panic!("{tool} {args:?}: {err}"))
+    output_of(ovs_command(tool, dir).args(args)).unwrap_or_else(|err| panic!("{tool} {args:?}: {err}"))
 }
 
 /// A fresh temporary directory for one server, cluster or PKI.
 fn temp_dir() -> TempDir {
-    tempfile::Builder::new()
-        .prefix("ovsdb-test-")
-        .tempdir()
-        .expect("cannot create a temporary directory")
+    tempfile::Builder::new().prefix("ovsdb-test-").tempdir().expect("cannot create a temporary directory")
 }
 
 /// A TCP port on 127.0.0.1 that the kernel just handed out and that nobody
@@ -188,11 +172,7 @@ impl Daemon {
         let ctl = dir.join(format!("{name}.ctl"));
         let log = dir.join(format!("{name}.log"));
         let mut args: Vec<OsString> = vec![db.into()];
-        for (flag, path) in [
-            ("--remote=punix:", &sock),
-            ("--unixctl=", &ctl),
-            ("--log-file=", &log),
-        ] {
+        for (flag, path) in [("--remote=punix:", &sock), ("--unixctl=", &ctl), ("--log-file=", &log)] {
             let mut arg = OsString::from(flag);
             arg.push(path);
             args.push(arg);
@@ -219,11 +199,7 @@ impl Daemon {
 
     /// Starts the process (it must not be running) without waiting for it.
     fn spawn(&mut self) {
-        assert!(
-            self.child.is_none(),
-            "ovsdb-server {} is already running",
-            self.sock.display()
-        );
+        assert!(self.child.is_none(), "ovsdb-server {} is already running", self.sock.display());
         let stderr = OpenOptions::new()
             .create(true)
             .append(true)
@@ -247,10 +223,7 @@ impl Daemon {
             self.check_alive();
             UnixStream::connect(&self.sock).is_ok()
                 && UnixStream::connect(&self.ctl).is_ok()
-                && self
-                    .tcp_ports
-                    .iter()
-                    .all(|port| TcpStream::connect(("127.0.0.1", *port)).is_ok())
+                && self.tcp_ports.iter().all(|port| TcpStream::connect(("127.0.0.1", *port)).is_ok())
         });
         if !ready {
             panic!(
@@ -263,17 +236,10 @@ impl Daemon {
 
     /// Panics with the log if the process has exited on its own.
     fn check_alive(&mut self) {
-        let exited = self
-            .child
-            .as_mut()
-            .and_then(|child| child.try_wait().ok().flatten());
+        let exited = self.child.as_mut().and_then(|child| child.try_wait().ok().flatten());
         if let Some(status) = exited {
             self.child = None;
-            panic!(
-                "ovsdb-server {} exited ({status})\n{}",
-                self.sock.display(),
-                self.diagnostics()
-            );
+            panic!("ovsdb-server {} exited ({status})\n{}", self.sock.display(), self.diagnostics());
         }
     }
 
@@ -291,10 +257,7 @@ impl Daemon {
         let mut target = OsString::from("--target=");
         target.push(&self.ctl);
         output_of(
-            ovs_command("ovs-appctl", &self.dir)
-                .arg(format!("--timeout={TOOL_TIMEOUT_SECS}"))
-                .arg(target)
-                .args(args),
+            ovs_command("ovs-appctl", &self.dir).arg(format!("--timeout={TOOL_TIMEOUT_SECS}")).arg(target).args(args),
         )
     }
 
@@ -308,17 +271,12 @@ impl Daemon {
             panic!("ovs-appctl ovsdb-server/add-remote {remote}: {err}");
         }
         let mut port = None;
-        wait_until(
-            &format!("ovsdb-server to log the port of {remote}"),
-            TIMEOUT,
-            || {
-                port = self.listening_ports().get(before).copied();
-                port.is_some()
-            },
-        );
+        wait_until(&format!("ovsdb-server to log the port of {remote}"), TIMEOUT, || {
+            port = self.listening_ports().get(before).copied();
+            port.is_some()
+        });
         let port = port.expect("wait_until returned without a port");
-        self.args
-            .push(format!("--remote={kind}:{port}:127.0.0.1").into());
+        self.args.push(format!("--remote={kind}:{port}:127.0.0.1").into());
         self.tcp_ports.push(port);
         port
     }
@@ -368,12 +326,7 @@ pub struct ServerOptions {
 impl ServerOptions {
     /// A unix socket only, for the schema `schemas/<schema>`.
     pub fn new(schema: &str) -> ServerOptions {
-        ServerOptions {
-            schema: schema.to_owned(),
-            tcp: false,
-            ssl: false,
-            extra_args: Vec::new(),
-        }
+        ServerOptions { schema: schema.to_owned(), tcp: false, ssl: false, extra_args: Vec::new() }
     }
 }
 
@@ -398,15 +351,7 @@ impl OvsdbServer {
     pub fn start_with(opts: ServerOptions) -> OvsdbServer {
         let dir = temp_dir();
         let db = dir.path().join("db");
-        run_ovs(
-            "ovsdb-tool",
-            dir.path(),
-            &[
-                "create".into(),
-                db.clone().into(),
-                schema_path(&opts.schema).into(),
-            ],
-        );
+        run_ovs("ovsdb-tool", dir.path(), &["create".into(), db.clone().into(), schema_path(&opts.schema).into()]);
         let mut daemon = Daemon::new(dir.path(), "db", &db);
         let pki = opts.ssl.then(Pki::new);
         if let Some(pki) = &pki {
@@ -420,22 +365,14 @@ impl OvsdbServer {
                 daemon.args.push(arg);
             }
         }
-        daemon
-            .args
-            .extend(opts.extra_args.iter().map(OsString::from));
+        daemon.args.extend(opts.extra_args.iter().map(OsString::from));
         daemon.spawn();
         daemon.wait_ready();
         // Added one at a time at run time, so that each "listening on port"
         // log line belongs to a known remote.
         let tcp_port = opts.tcp.then(|| daemon.add_listener("ptcp"));
         let ssl_port = opts.ssl.then(|| daemon.add_listener("pssl"));
-        OvsdbServer {
-            daemon,
-            tcp_port,
-            ssl_port,
-            pki,
-            _dir: dir,
-        }
+        OvsdbServer { daemon, tcp_port, ssl_port, pki, _dir: dir }
     }
 
     /// `unix:<dir>/db.sock`.
@@ -445,18 +382,12 @@ impl OvsdbServer {
 
     /// `tcp:127.0.0.1:<port>`; panics if the server has no TCP remote.
     pub fn tcp_remote(&self) -> String {
-        format!(
-            "tcp:127.0.0.1:{}",
-            self.tcp_port.expect("server started without `tcp`")
-        )
+        format!("tcp:127.0.0.1:{}", self.tcp_port.expect("server started without `tcp`"))
     }
 
     /// `ssl:127.0.0.1:<port>`; panics if the server has no SSL remote.
     pub fn ssl_remote(&self) -> String {
-        format!(
-            "ssl:127.0.0.1:{}",
-            self.ssl_port.expect("server started without `ssl`")
-        )
+        format!("ssl:127.0.0.1:{}", self.ssl_port.expect("server started without `ssl`"))
     }
 
     /// The certificates the SSL remote uses; panics if there is none.
@@ -466,11 +397,7 @@ impl OvsdbServer {
 
     /// The process id of the running server; panics if it is not running.
     pub fn pid(&self) -> u32 {
-        self.daemon
-            .child
-            .as_ref()
-            .expect("ovsdb-server is not running")
-            .id()
+        self.daemon.child.as_ref().expect("ovsdb-server is not running").id()
     }
 
     /// Kills the server with SIGKILL (no clean shutdown) and reaps it.
@@ -492,10 +419,7 @@ impl OvsdbServer {
     /// server's unix remote is inserted after the command. Returns standard
     /// output; panics with standard error on failure.
     pub fn ovsdb_client(&self, args: &[&str]) -> String {
-        let command = args
-            .iter()
-            .position(|arg| !arg.starts_with('-'))
-            .expect("ovsdb_client needs a command");
+        let command = args.iter().position(|arg| !arg.starts_with('-')).expect("ovsdb_client needs a command");
         let remote = self.remote();
         let mut full = args[..=command].to_vec();
         full.push(&remote);
@@ -507,8 +431,7 @@ impl OvsdbServer {
     /// operations) with `ovsdb-client transact`; returns its parsed result.
     pub fn transact(&self, txn: &str) -> serde_json::Value {
         let out = self.ovsdb_client(&["transact", txn]);
-        serde_json::from_str(&out)
-            .unwrap_or_else(|err| panic!("ovsdb-client transact printed {out:?}: {err}"))
+        serde_json::from_str(&out).unwrap_or_else(|err| panic!("ovsdb-client transact printed {out:?}: {err}"))
     }
 }
 
@@ -526,12 +449,7 @@ struct RaftStatus {
 
 impl RaftStatus {
     fn parse(text: &str) -> RaftStatus {
-        let field = |name: &str| {
-            text.lines()
-                .find_map(|line| line.strip_prefix(name))
-                .map(str::trim)
-                .unwrap_or("")
-        };
+        let field = |name: &str| text.lines().find_map(|line| line.strip_prefix(name)).map(str::trim).unwrap_or("");
         let servers = text
             .lines()
             .skip_while(|line| !line.starts_with("Servers:"))
@@ -568,18 +486,11 @@ impl Cluster {
         let schema = schema_path(schema);
         let text = fs::read_to_string(&schema).expect("cannot read the schema");
         let json: serde_json::Value = serde_json::from_str(&text).expect("the schema is not JSON");
-        let db_name = json["name"]
-            .as_str()
-            .expect("the schema has no name")
-            .to_owned();
+        let db_name = json["name"].as_str().expect("the schema has no name").to_owned();
         let mut dir = temp_dir();
         for attempt in 0..CLUSTER_ATTEMPTS {
             let members = Cluster::start_members(dir.path(), attempt, &schema, &db_name, n);
-            let mut cluster = Cluster {
-                members,
-                db_name: db_name.clone(),
-                dir,
-            };
+            let mut cluster = Cluster { members, db_name: db_name.clone(), dir };
             if cluster.wait_formed() {
                 return cluster;
             }
@@ -592,13 +503,7 @@ impl Cluster {
 
     /// Creates the database files of one attempt in `<dir>/attempt-<k>` and
     /// starts the servers.
-    fn start_members(
-        dir: &Path,
-        attempt: usize,
-        schema: &Path,
-        db_name: &str,
-        n: usize,
-    ) -> Vec<Daemon> {
+    fn start_members(dir: &Path, attempt: usize, schema: &Path, db_name: &str, n: usize) -> Vec<Daemon> {
         let dir = dir.join(format!("attempt-{attempt}"));
         fs::create_dir(&dir).expect("cannot create the attempt directory");
         let mut ports: Vec<u16> = Vec::with_capacity(n);
@@ -613,20 +518,9 @@ impl Cluster {
         for i in 0..n {
             let db = dir.join(format!("s{}.db", i + 1));
             let args: Vec<OsString> = if i == 0 {
-                vec![
-                    "create-cluster".into(),
-                    (&db).into(),
-                    schema.into(),
-                    address(0),
-                ]
+                vec!["create-cluster".into(), (&db).into(), schema.into(), address(0)]
             } else {
-                vec![
-                    "join-cluster".into(),
-                    (&db).into(),
-                    db_name.into(),
-                    address(i),
-                    address(0),
-                ]
+                vec!["join-cluster".into(), (&db).into(), db_name.into(), address(i), address(0)]
             };
             run_ovs("ovsdb-tool", &dir, &args);
             members.push(Daemon::new(&dir, &format!("s{}", i + 1), &db));
@@ -649,22 +543,14 @@ impl Cluster {
             for member in &mut self.members {
                 member.check_alive();
             }
-            collided = self.members.iter().any(|member| {
-                fs::read_to_string(&member.log)
-                    .unwrap_or_default()
-                    .contains("Address already in use")
-            });
-            collided
-                || (0..n).all(|i| {
-                    self.status(i)
-                        .is_some_and(|s| s.member && s.leader_known && s.servers == n)
-                })
+            collided = self
+                .members
+                .iter()
+                .any(|member| fs::read_to_string(&member.log).unwrap_or_default().contains("Address already in use"));
+            collided || (0..n).all(|i| self.status(i).is_some_and(|s| s.member && s.leader_known && s.servers == n))
         });
         if !done {
-            panic!(
-                "the {n}-server cluster did not form within {TIMEOUT:?}\n{}",
-                self.diagnostics()
-            );
+            panic!("the {n}-server cluster did not form within {TIMEOUT:?}\n{}", self.diagnostics());
         }
         !collided
     }
@@ -675,10 +561,7 @@ impl Cluster {
         if !member.is_running() {
             return None;
         }
-        member
-            .appctl(&["cluster/status", &self.db_name])
-            .ok()
-            .map(|text| RaftStatus::parse(&text))
+        member.appctl(&["cluster/status", &self.db_name]).ok().map(|text| RaftStatus::parse(&text))
     }
 
     /// The running server that says it is the leader, if any.
@@ -692,17 +575,11 @@ impl Cluster {
             .iter()
             .map(|member| {
                 let status = if member.is_running() {
-                    member
-                        .appctl(&["cluster/status", &self.db_name])
-                        .unwrap_or_else(|err| err)
+                    member.appctl(&["cluster/status", &self.db_name]).unwrap_or_else(|err| err)
                 } else {
                     "(killed)".to_owned()
                 };
-                format!(
-                    "=== {}\n{status}\n{}",
-                    member.sock.display(),
-                    member.diagnostics()
-                )
+                format!("=== {}\n{status}\n{}", member.sock.display(), member.diagnostics())
             })
             .collect::<Vec<_>>()
             .join("\n")
@@ -710,11 +587,7 @@ impl Cluster {
 
     /// The unix remotes of all servers, comma-separated, in server order.
     pub fn remotes(&self) -> String {
-        self.members
-            .iter()
-            .map(Daemon::remote)
-            .collect::<Vec<_>>()
-            .join(",")
+        self.members.iter().map(Daemon::remote).collect::<Vec<_>>().join(",")
     }
 
     /// The unix remote of server `i`.
@@ -725,8 +598,7 @@ impl Cluster {
     /// The server that reports itself leader now; panics if none does. A
     /// snapshot: on a loaded machine leadership may move right after.
     pub fn leader(&self) -> usize {
-        self.current_leader()
-            .unwrap_or_else(|| panic!("no server is leader\n{}", self.diagnostics()))
+        self.current_leader().unwrap_or_else(|| panic!("no server is leader\n{}", self.diagnostics()))
     }
 
     /// Waits (up to a minute) until some running server is leader; returns it.
@@ -736,10 +608,7 @@ impl Cluster {
             leader = self.current_leader();
             leader.is_some()
         }) {
-            panic!(
-                "no leader elected within {TIMEOUT:?}\n{}",
-                self.diagnostics()
-            );
+            panic!("no leader elected within {TIMEOUT:?}\n{}", self.diagnostics());
         }
         leader.expect("poll_until returned without a leader")
     }
@@ -792,9 +661,7 @@ impl Pki {
         // Runs openssl in `dir` with a command line that has no quoted words.
         let openssl = |line: &str| {
             let mut command = Command::new(require_tool("openssl"));
-            command
-                .current_dir(dir.path())
-                .args(line.split_whitespace());
+            command.current_dir(dir.path()).args(line.split_whitespace());
             if let Err(err) = output_of(&mut command) {
                 panic!("openssl {line}: {err}");
             }
@@ -810,11 +677,8 @@ impl Pki {
                 "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
                  extendedKeyUsage={usage}\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n"
             );
-            fs::write(dir.path().join(format!("{name}.ext")), extensions)
-                .expect("cannot write an extensions file");
-            openssl(&format!(
-                "req {new_key} -keyout {name}-key.pem -out {name}-req.pem -subj /CN={name}"
-            ));
+            fs::write(dir.path().join(format!("{name}.ext")), extensions).expect("cannot write an extensions file");
+            openssl(&format!("req {new_key} -keyout {name}-key.pem -out {name}-req.pem -subj /CN={name}"));
             openssl(&format!(
                 "x509 -req -in {name}-req.pem -CA ca-cert.pem -CAkey ca-key.pem \
                  -CAcreateserial -days 3650 -out {name}-cert.pem -extfile {name}.ext"

@@ -150,6 +150,7 @@ pub enum IoAction {
 
 #[derive(Debug)]
 enum Pending {
+    ServerId,
     ServerMonitor,
     Schema,
     ChangeAware,
@@ -197,6 +198,8 @@ struct ServerDb {
 /// Progress of the current connection.
 #[derive(Debug, Default)]
 struct Conn {
+    /// The server's own id (`get_server_id`), for logs.
+    server_id: Option<Uuid>,
     server_db: Option<ServerDb>,
     /// `_Server` answered (with the database or an error).
     server_known: bool,
@@ -302,6 +305,11 @@ impl Session {
     /// The schema of the server currently connected.
     pub fn server_schema(&self) -> Option<&Arc<DatabaseSchema>> {
         self.conn.as_ref().and_then(|c| c.server_schema.as_ref())
+    }
+
+    /// The id of the server connected (`get_server_id`), once known.
+    pub fn server_id(&self) -> Option<Uuid> {
+        self.conn.as_ref().and_then(|c| c.server_id)
     }
 
     /// The last transaction id seen through `monitor_cond_since`.
@@ -442,6 +450,7 @@ impl Session {
         );
         self.send("get_schema", &json!([db]), Pending::Schema);
         self.send("set_db_change_aware", &json!([true]), Pending::ChangeAware);
+        self.send("get_server_id", &json!([]), Pending::ServerId);
         let names: Vec<(String, LockState)> = self.locks.iter().map(|(n, s)| (n.clone(), *s)).collect();
         for (name, _) in names {
             self.locks.insert(name.clone(), LockState::Requested);
@@ -529,6 +538,9 @@ impl Session {
                     self.events.push_back(Event::LockLost(name));
                 }
             }
+            // The database was converted to a new schema or removed: start
+            // over on a fresh connection, which reads the schema again.
+            "monitor_canceled" => self.protocol_error(now, "the server canceled the monitor".into()),
             other => debug!(method = other, "ignoring notification"),
         }
     }
@@ -544,6 +556,12 @@ impl Session {
         };
         match pending {
             Pending::Echo | Pending::Unlock => {}
+            Pending::ServerId => {
+                let id = result.ok().and_then(|r| serde_json::from_str::<String>(r.get()).ok());
+                if let Some(c) = self.conn.as_mut() {
+                    c.server_id = id.and_then(|s| Uuid::parse_str(&s).ok());
+                }
+            }
             Pending::ChangeAware => {
                 if let Err(e) = result {
                     debug!(error = %e, "server does not take set_db_change_aware");
@@ -641,9 +659,10 @@ impl Session {
         if let Some(c) = self.conn.as_mut() {
             if !c.ready {
                 c.ready = true;
+                let server_id = c.server_id.map(|u| u.to_string()).unwrap_or_default();
                 self.reconnect.established();
                 let remote = self.remote().to_string();
-                info!(db = %self.config.database, %remote, "connected");
+                info!(db = %self.config.database, %remote, %server_id, "connected");
                 self.events.push_back(Event::Ready { remote });
             }
         }

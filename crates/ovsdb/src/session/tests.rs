@@ -98,6 +98,8 @@ impl Pair {
         assert_eq!(gparams, json!([NB]));
         let (cid, _) = self.expect_request("set_db_change_aware");
         self.reply(cid, json!({}));
+        let (iid, _) = self.expect_request("get_server_id");
+        self.reply(iid, json!("99999999-9999-9999-9999-999999999999"));
         self.reply(sid, Pair::server_row(model, leader));
         let schema: Value = serde_json::from_str(&nb_schema_text()).unwrap();
         self.reply(gid, schema);
@@ -134,6 +136,7 @@ fn connects_reads_schema_and_synchronizes() {
     let t = replica.table("Logical_Switch").unwrap();
     assert_eq!(t.len(), 1);
     assert_eq!(p.s.last_txn_id().unwrap().to_string(), "aaaaaaaa-0000-0000-0000-000000000001");
+    assert_eq!(p.s.server_id().unwrap().to_string(), "99999999-9999-9999-9999-999999999999");
 }
 
 #[test]
@@ -280,6 +283,8 @@ fn malformed_server_input_drops_the_connection_without_panic() {
         ("update2", json!([["monid", NB], {"No_Such_Table": {}}])),
         ("update2", json!("x")),
         ("locked", json!([1])),
+        // Not malformed, but the monitor is gone (schema converted): start over.
+        ("monitor_canceled", json!([["monid", NB]])),
     ] {
         let mut p = Pair::new("unix:/nb.sock", Pair::nb_switches());
         p.ready();

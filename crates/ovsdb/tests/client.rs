@@ -276,6 +276,44 @@ fn tcp_and_ssl_remotes() {
     });
 }
 
+/// Certificates from `ovs-pki` name no host; OVS tools accept a peer by its
+/// chain to the CA alone, and so must we (with every other check on).
+#[test]
+fn ssl_with_ovs_pki_certificates() {
+    let mut opts = ServerOptions::new("ovn-sb.ovsschema");
+    opts.ssl = true;
+    opts.ovs_pki = true;
+    let server = OvsdbServer::start_with(opts);
+    let pki = server.pki();
+    let files = |ca: &std::path::Path| TlsFiles {
+        private_key: pki.client_key.clone(),
+        certificate: pki.client_cert.clone(),
+        ca_cert: ca.to_owned(),
+    };
+    runtime().block_on(async {
+        let mut config = SessionConfig::new(Remote::parse_list(&server.ssl_remote()).unwrap(), "OVN_Southbound");
+        config.monitor = Some(MonitorSpec::All);
+        let mut client = Client::new(config, Some(tls_config(&files(&pki.ca_cert)).unwrap()));
+        timeout(LIMIT, client.wait_ready()).await.expect("an ovs-pki server is accepted");
+        assert!(client.session().replica().unwrap().table("SB_Global").is_some());
+        // The same certificates, but trusting the other CA that ovs-pki made: refused.
+        let controllerca = pki.ca_cert.parent().unwrap().parent().unwrap().join("controllerca/cacert.pem");
+        let mut config = SessionConfig::new(Remote::parse_list(&server.ssl_remote()).unwrap(), "OVN_Southbound");
+        config.timing.min_backoff = Duration::from_millis(50);
+        let mut client = Client::new(config, Some(tls_config(&files(&controllerca)).unwrap()));
+        let reason = timeout(LIMIT, async {
+            loop {
+                if let Event::ConnectFailed { reason, .. } = client.next_event().await {
+                    return reason;
+                }
+            }
+        })
+        .await
+        .unwrap();
+        assert!(reason.contains("tls handshake"), "{reason}");
+    });
+}
+
 /// A peer that is not an OVSDB server: each connection gets one kind of bad
 /// input (`{ID}` stands for the id of the client's first request, the
 /// `_Server` monitor). The client must say what was wrong, not panic, and

@@ -319,6 +319,9 @@ pub struct ServerOptions {
     /// Also listen on SSL, 127.0.0.1, a port the kernel picks, with a fresh
     /// [`Pki`] (the server requires a client certificate signed by its CA).
     pub ssl: bool,
+    /// With `ssl`: certificates made by `ovs-pki`, as operators deploy them,
+    /// instead of the default `openssl` ones.
+    pub ovs_pki: bool,
     /// Extra `ovsdb-server` arguments, appended after ours.
     pub extra_args: Vec<String>,
 }
@@ -326,7 +329,7 @@ pub struct ServerOptions {
 impl ServerOptions {
     /// A unix socket only, for the schema `schemas/<schema>`.
     pub fn new(schema: &str) -> ServerOptions {
-        ServerOptions { schema: schema.to_owned(), tcp: false, ssl: false, extra_args: Vec::new() }
+        ServerOptions { schema: schema.to_owned(), tcp: false, ssl: false, ovs_pki: false, extra_args: Vec::new() }
     }
 }
 
@@ -353,7 +356,7 @@ impl OvsdbServer {
         let db = dir.path().join("db");
         run_ovs("ovsdb-tool", dir.path(), &["create".into(), db.clone().into(), schema_path(&opts.schema).into()]);
         let mut daemon = Daemon::new(dir.path(), "db", &db);
-        let pki = opts.ssl.then(Pki::new);
+        let pki = opts.ssl.then(|| if opts.ovs_pki { Pki::ovs_pki() } else { Pki::new() });
         if let Some(pki) = &pki {
             for (flag, path) in [
                 ("--private-key=", &pki.server_key),
@@ -690,6 +693,34 @@ impl Pki {
             server_key: path("server-key.pem"),
             server_cert: path("server-cert.pem"),
             client_key: path("client-key.pem"),
+            client_cert: path("client-cert.pem"),
+            _dir: dir,
+        }
+    }
+
+    /// Certificates as Open vSwitch's own `ovs-pki` makes them: RSA keys, a
+    /// subject naming no host (`CN=<name> id:<uuid>`), no subjectAltName.
+    /// Both certificates are signed by the `switchca`, so one CA file serves
+    /// both sides.
+    pub fn ovs_pki() -> Pki {
+        let dir = temp_dir();
+        let pki_dir = dir.path().join("pki");
+        let ovs_pki = |args: &[&str]| {
+            let mut command = Command::new(require_tool("ovs-pki"));
+            command.current_dir(dir.path()).arg("--force").arg(format!("--dir={}", pki_dir.display())).args(args);
+            if let Err(err) = output_of(&mut command) {
+                panic!("ovs-pki {args:?}: {err}");
+            }
+        };
+        ovs_pki(&["init"]);
+        ovs_pki(&["req+sign", "server", "switch"]);
+        ovs_pki(&["req+sign", "client", "switch"]);
+        let path = |name: &str| dir.path().join(name);
+        Pki {
+            ca_cert: pki_dir.join("switchca/cacert.pem"),
+            server_key: path("server-privkey.pem"),
+            server_cert: path("server-cert.pem"),
+            client_key: path("client-privkey.pem"),
             client_cert: path("client-cert.pem"),
             _dir: dir,
         }

@@ -220,9 +220,11 @@ async fn run(args: Args) -> Result<(), Failure> {
             };
             names.sort();
             names.dedup();
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
             for name in names {
-                writeln!(out, "{}", dump_table(replica, &name)).map_err(io_failure)?;
+                dump_table(&mut out, replica, &name).map_err(io_failure)?;
             }
+            out.flush().map_err(io_failure)?;
         }
         Command::Transact { server, transaction } => {
             let json: Value =
@@ -326,11 +328,12 @@ fn sorted_columns(schema: &TableSchema) -> Vec<&String> {
     cols
 }
 
-/// One table as `ovsdb-client dump --format=json` prints it: columns sorted
-/// by name after `_uuid`; rows sorted by the values of the columns in that
-/// order, first leaving out the columns of UUIDs (random, so they would make
-/// the order vary from one database to the next), then by `_uuid`.
-fn dump_table(replica: &Replica, name: &str) -> Value {
+/// Writes one table as `ovsdb-client dump --format=json` prints it, row by
+/// row: columns sorted by name after `_uuid`; rows sorted by the values of
+/// the columns in that order, first leaving out the columns of UUIDs
+/// (random, so they would make the order vary from one database to the
+/// next), then by `_uuid`.
+fn dump_table(out: &mut impl Write, replica: &Replica, name: &str) -> std::io::Result<()> {
     let table = replica.table(name);
     let schema = replica.schema().table(name).expect("checked by the caller");
     let cols = sorted_columns(schema);
@@ -345,17 +348,19 @@ fn dump_table(replica: &Replica, name: &str) -> Value {
             .unwrap_or(Ordering::Equal)
             .then_with(|| a.uuid().cmp(&b.uuid()))
     });
-    let data: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            let mut v = vec![json!(["uuid", r.uuid().to_string()])];
-            v.extend(cols.iter().map(|c| r.get(c).to_json()));
-            Value::Array(v)
-        })
-        .collect();
+    write!(out, "{{\"caption\":{},\"data\":[", json!(format!("{name} table")))?;
+    for (i, row) in rows.iter().enumerate() {
+        let sep = if i == 0 { "" } else { "," };
+        write!(out, "{sep}[[\"uuid\",\"{}\"]", row.uuid())?;
+        for c in &cols {
+            out.write_all(b",")?;
+            serde_json::to_writer(&mut *out, row.get(c))?;
+        }
+        out.write_all(b"]")?;
+    }
     let mut headings = vec![json!("_uuid")];
     headings.extend(cols.iter().map(|c| json!(c)));
-    json!({"caption": format!("{name} table"), "data": data, "headings": headings})
+    writeln!(out, "],\"headings\":{}}}", Value::Array(headings))
 }
 
 /// Prints pending replica changes as `ovsdb-client monitor --format=json`

@@ -218,7 +218,12 @@ impl Client {
                 Err(e) => return self.close(now, &format!("bad input from server: {e}")),
             };
             match Message::decode(&frame) {
-                Ok(msg) => self.session.handle_message(now, msg),
+                Ok(msg) => {
+                    // The message holds its own copy of what matters: free
+                    // the frame before the session decodes what is in it.
+                    drop(frame);
+                    self.session.handle_message(now, msg)
+                }
                 Err(e) => return self.close(now, &format!("bad message from server: {e}")),
             }
             if !self.session.is_connected() {

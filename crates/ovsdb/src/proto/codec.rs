@@ -11,7 +11,7 @@
 //!
 //! This module must never do I/O, and never panic on anything a peer sent.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 use serde::Serialize;
 use thiserror::Error;
 
@@ -62,21 +62,30 @@ pub enum FrameError {
 
 /// Cuts a byte stream into top-level JSON values. Feed it what the transport
 /// reads, then take frames until it answers `Ok(None)`.
+///
+/// Memory: the buffer grows by doubling while small and by a quarter once
+/// large, so a message of hundreds of MB is held with at most a quarter
+/// more; a frame that fills the whole buffer is handed over without a copy.
 #[derive(Debug)]
 pub struct FrameDecoder {
-    buf: BytesMut,
+    /// Received bytes; those before `head` are consumed.
+    buf: Vec<u8>,
+    head: usize,
     max_frame: usize,
-    /// Bytes of the current frame already scanned, from the start of `buf`
-    /// (a frame always starts at `buf[0]`: whitespace before it is dropped).
+    /// Bytes of the current frame already scanned, from `head` (a frame
+    /// always starts at `head`: whitespace before it is dropped).
     scanned: usize,
     depth: u32,
     in_string: bool,
     escaped: bool,
-    /// Stream offset of `buf[0]`, for error messages.
+    /// Stream offset of `buf[head]`, for error messages.
     offset: u64,
     /// Set on the first error; from then on input is dropped.
     failed: Option<FrameError>,
 }
+
+/// Above this size the buffer grows by a quarter instead of doubling.
+const GENTLE_GROWTH: usize = 1 << 20;
 
 impl FrameDecoder {
     /// The default frame limit, as large as any real OVSDB message.
@@ -85,7 +94,8 @@ impl FrameDecoder {
     /// A decoder refusing frames longer than `max_frame` bytes.
     pub fn new(max_frame: usize) -> FrameDecoder {
         FrameDecoder {
-            buf: BytesMut::new(),
+            buf: Vec::new(),
+            head: 0,
             max_frame,
             scanned: 0,
             depth: 0,
@@ -99,9 +109,20 @@ impl FrameDecoder {
     /// Appends bytes read from the transport. After an error they are
     /// dropped, so a peer sending garbage cannot make the buffer grow.
     pub fn feed(&mut self, data: &[u8]) {
-        if self.failed.is_none() {
-            self.buf.extend_from_slice(data);
+        if self.failed.is_some() {
+            return;
         }
+        if self.head > 0 && self.head >= self.buf.len() / 2 {
+            self.buf.drain(..self.head);
+            self.head = 0;
+        }
+        let free = self.buf.capacity() - self.buf.len();
+        if free < data.len() {
+            let len = self.buf.len();
+            let step = if len < GENTLE_GROWTH { len } else { len / 4 };
+            self.buf.reserve_exact(step.max(data.len()));
+        }
+        self.buf.extend_from_slice(data);
     }
 
     /// The next complete top-level JSON value, or `Ok(None)` if more input is
@@ -114,12 +135,23 @@ impl FrameDecoder {
             Ok(Some(len)) => {
                 self.offset += len as u64;
                 self.scanned = 0;
-                Ok(Some(self.buf.split_to(len).freeze()))
+                if self.head == 0 && len == self.buf.len() {
+                    // The frame is the whole buffer: hand it over as it is.
+                    return Ok(Some(Bytes::from(std::mem::take(&mut self.buf))));
+                }
+                let frame = Bytes::copy_from_slice(&self.buf[self.head..self.head + len]);
+                self.head += len;
+                if self.head == self.buf.len() {
+                    self.buf.clear();
+                    self.head = 0;
+                }
+                Ok(Some(frame))
             }
             Ok(None) => Ok(None),
             Err(e) => {
                 self.failed = Some(e.clone());
-                self.buf = BytesMut::new();
+                self.buf = Vec::new();
+                self.head = 0;
                 Err(e)
             }
         }
@@ -131,26 +163,30 @@ impl FrameDecoder {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        if self.buf.iter().all(|b| is_whitespace(*b)) {
+        if self.pending().iter().all(|b| is_whitespace(*b)) {
             Ok(())
         } else {
-            Err(FrameError::TruncatedAtEof { buffered: self.buf.len() })
+            Err(FrameError::TruncatedAtEof { buffered: self.buffered() })
         }
     }
 
     /// Bytes held: an incomplete frame, or frames not yet taken.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.head
+    }
+
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.head..]
     }
 
     /// Scans new bytes of the current frame; the frame's length once its
     /// closing bracket is found.
     fn scan(&mut self) -> Result<Option<usize>, FrameError> {
         if self.scanned == 0 {
-            let blanks = self.buf.iter().take_while(|b| is_whitespace(**b)).count();
-            self.buf.advance(blanks);
+            let blanks = self.pending().iter().take_while(|b| is_whitespace(**b)).count();
+            self.head += blanks;
             self.offset += blanks as u64;
-            let Some(&first) = self.buf.first() else {
+            let Some(&first) = self.pending().first() else {
                 return Ok(None);
             };
             if first != b'{' && first != b'[' {
@@ -159,7 +195,8 @@ impl FrameDecoder {
         }
         // Never look past `max_frame` bytes: a frame reaching beyond is refused
         // as soon as one more byte than the limit is buffered.
-        let bytes = &self.buf[..self.buf.len().min(self.max_frame)];
+        let pending = &self.buf[self.head..];
+        let bytes = &pending[..pending.len().min(self.max_frame)];
         let (mut depth, mut in_string, mut escaped) = (self.depth, self.in_string, self.escaped);
         let mut i = self.scanned;
         while i < bytes.len() {
@@ -206,7 +243,7 @@ impl FrameDecoder {
         }
         (self.depth, self.in_string, self.escaped) = (depth, in_string, escaped);
         self.scanned = i;
-        if self.buf.len() > self.max_frame {
+        if self.buffered() > self.max_frame {
             return Err(FrameError::TooLarge { limit: self.max_frame, offset: self.offset });
         }
         Ok(None)

@@ -32,7 +32,7 @@ use crate::proto::condition::Condition;
 use crate::proto::rpc::{Id, Message};
 use crate::proto::schema::DatabaseSchema;
 use crate::proto::txn::{OperationResult, Transaction, TxnError};
-use crate::proto::update::{decode_table_updates, UpdateFormat};
+use crate::proto::update::{decode_table_updates, TableUpdates, UpdateFormat};
 use crate::replica::Replica;
 pub use reconnect::Timing;
 use reconnect::{Action, Reconnect};
@@ -487,13 +487,13 @@ impl Session {
                     self.transmit.push_back(Message::Error { id, error: json!(format!("unknown method {other}")) });
                 }
             },
-            Message::Notification { method, params } => self.handle_notification(now, &method, &params),
+            Message::Notification { method, params } => self.handle_notification(now, &method, params),
             Message::Reply { id, result } => self.handle_reply(now, &id, Ok(result)),
             Message::Error { id, error } => self.handle_reply(now, &id, Err(error)),
         }
     }
 
-    fn handle_notification(&mut self, now: Instant, method: &str, params: &RawValue) {
+    fn handle_notification(&mut self, now: Instant, method: &str, params: Box<RawValue>) {
         match method {
             "update" | "update2" | "update3" => {
                 let parts: Vec<&RawValue> = match serde_json::from_str(params.get()) {
@@ -518,7 +518,10 @@ impl Session {
                         None => return self.protocol_error(now, "update3 with a bad transaction id".into()),
                     }
                 }
-                self.apply_update(now, updates, format, false);
+                let decoded = self.decode_update(updates, format);
+                drop(parts);
+                drop(params);
+                self.apply_update(now, decoded, false);
             }
             "locked" | "stolen" => {
                 let name = match serde_json::from_str::<(String,)>(params.get()) {
@@ -624,7 +627,7 @@ impl Session {
                 }
             }
             Pending::Monitor(method) => match result {
-                Ok(raw) => self.handle_monitor_reply(now, method, &raw),
+                Ok(raw) => self.handle_monitor_reply(now, method, raw),
                 Err(e) if method != MonitorMethod::Plain && is_unknown_method(&e) => {
                     self.monitor_method =
                         if method == MonitorMethod::CondSince { MonitorMethod::Cond } else { MonitorMethod::Plain };
@@ -636,19 +639,24 @@ impl Session {
         }
     }
 
-    fn handle_monitor_reply(&mut self, now: Instant, method: MonitorMethod, raw: &RawValue) {
-        match method {
+    /// The reply to the data monitor: a full snapshot, or (monitor_cond_since
+    /// with `found`) what changed since the last transaction seen. The reply's
+    /// text is freed once decoded, before the rows go into the replica.
+    fn handle_monitor_reply(&mut self, now: Instant, method: MonitorMethod, raw: Box<RawValue>) {
+        let (decoded, full) = match method {
             MonitorMethod::CondSince => {
                 let parsed: Result<(bool, String, &RawValue), _> = serde_json::from_str(raw.get());
                 let Ok((found, txn, updates)) = parsed else {
                     return self.protocol_error(now, "malformed monitor_cond_since reply".into());
                 };
                 self.last_txn = Uuid::parse_str(&txn).ok();
-                self.apply_update(now, updates, UpdateFormat::Update2, !found);
+                (self.decode_update(updates, UpdateFormat::Update2), !found)
             }
-            MonitorMethod::Cond => self.apply_update(now, raw, UpdateFormat::Update2, true),
-            MonitorMethod::Plain => self.apply_update(now, raw, UpdateFormat::Update, true),
-        }
+            MonitorMethod::Cond => (self.decode_update(&raw, UpdateFormat::Update2), true),
+            MonitorMethod::Plain => (self.decode_update(&raw, UpdateFormat::Update), true),
+        };
+        drop(raw);
+        self.apply_update(now, decoded, full);
         if self.conn.is_none() {
             return;
         }
@@ -766,11 +774,17 @@ impl Session {
         self.replica.as_ref().map(|r| r.schema()).or_else(|| self.server_schema())
     }
 
-    fn apply_update(&mut self, now: Instant, raw: &RawValue, format: UpdateFormat, full: bool) {
-        let Some(replica) = self.replica.as_mut() else { return };
-        let result = decode_table_updates(raw.get(), format, replica.schema())
-            .map_err(|e| e.to_string())
-            .and_then(|u| if full { replica.replace(u) } else { replica.apply(u) }.map_err(|e| e.to_string()));
+    /// Decodes monitor updates against the replica's schema; `None` without a replica.
+    fn decode_update(&self, raw: &RawValue, format: UpdateFormat) -> Option<Result<TableUpdates, String>> {
+        let replica = self.replica.as_ref()?;
+        Some(decode_table_updates(raw.get(), format, replica.schema()).map_err(|e| e.to_string()))
+    }
+
+    /// Puts decoded updates into the replica: a full snapshot (`full`) or a change.
+    fn apply_update(&mut self, now: Instant, decoded: Option<Result<TableUpdates, String>>, full: bool) {
+        let (Some(replica), Some(decoded)) = (self.replica.as_mut(), decoded) else { return };
+        let result =
+            decoded.and_then(|u| if full { replica.replace(u) } else { replica.apply(u) }.map_err(|e| e.to_string()));
         match result {
             Ok(()) => {
                 if replica.has_changes() {

@@ -9,6 +9,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
+use compact_str::CompactString;
 use serde::de::{self, SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -55,7 +56,7 @@ impl AtomicType {
             AtomicType::Integer => Atom::Integer(0),
             AtomicType::Real => Atom::Real(0.0),
             AtomicType::Boolean => Atom::Boolean(false),
-            AtomicType::String => Atom::String("".into()),
+            AtomicType::String => Atom::String(CompactString::const_new("")),
             AtomicType::Uuid => Atom::Uuid(Uuid::nil()),
         }
     }
@@ -69,20 +70,25 @@ impl fmt::Display for AtomicType {
 
 /// One OVSDB value. `NamedUuid` exists only inside a transaction, where it
 /// names a row inserted by the same transaction (`["named-uuid", "name"]`).
+///
+/// A string of up to 24 bytes is stored inline, without a heap allocation
+/// (most names, keys and values of `external_ids`); the atom stays 24 bytes.
 #[derive(Debug, Clone)]
 pub enum Atom {
     Integer(i64),
     Real(f64),
     Boolean(bool),
-    String(Box<str>),
+    String(CompactString),
     Uuid(Uuid),
     NamedUuid(Box<str>),
 }
 
 impl Atom {
-    /// A string atom.
-    pub fn string(s: impl Into<Box<str>>) -> Atom {
-        Atom::String(s.into())
+    /// A string atom, inline when it fits, else without spare capacity.
+    pub fn string(s: impl Into<CompactString>) -> Atom {
+        let mut s = s.into();
+        s.shrink_to_fit();
+        Atom::String(s)
     }
 
     /// A reference to a row inserted by the same transaction.
@@ -125,7 +131,7 @@ impl Atom {
 
     pub fn as_str(&self) -> Option<&str> {
         match self {
-            Atom::String(s) => Some(s),
+            Atom::String(s) => Some(s.as_str()),
             _ => None,
         }
     }
@@ -166,12 +172,12 @@ impl From<bool> for Atom {
 }
 impl From<&str> for Atom {
     fn from(v: &str) -> Atom {
-        Atom::String(v.into())
+        Atom::string(v)
     }
 }
 impl From<String> for Atom {
     fn from(v: String) -> Atom {
-        Atom::String(v.into())
+        Atom::string(v)
     }
 }
 impl From<Uuid> for Atom {
@@ -188,7 +194,7 @@ impl Ord for Atom {
             (Atom::Integer(a), Atom::Integer(b)) => a.cmp(b),
             (Atom::Real(a), Atom::Real(b)) => a.total_cmp(b),
             (Atom::Boolean(a), Atom::Boolean(b)) => a.cmp(b),
-            (Atom::String(a), Atom::String(b)) => a.cmp(b),
+            (Atom::String(a), Atom::String(b)) => a.as_str().cmp(b.as_str()),
             (Atom::Uuid(a), Atom::Uuid(b)) => a.cmp(b),
             (Atom::NamedUuid(a), Atom::NamedUuid(b)) => a.cmp(b),
             _ => self.rank().cmp(&other.rank()),
@@ -217,7 +223,8 @@ impl Hash for Atom {
             Atom::Integer(i) => i.hash(state),
             Atom::Real(r) => r.to_bits().hash(state),
             Atom::Boolean(b) => b.hash(state),
-            Atom::String(s) | Atom::NamedUuid(s) => s.hash(state),
+            Atom::String(s) => s.as_str().hash(state),
+            Atom::NamedUuid(s) => s.hash(state),
             Atom::Uuid(u) => u.hash(state),
         }
     }
@@ -232,7 +239,7 @@ impl fmt::Display for Atom {
             Atom::Integer(i) => write!(f, "{i}"),
             Atom::Real(r) => write!(f, "{r}"),
             Atom::Boolean(b) => write!(f, "{b}"),
-            Atom::String(s) => write!(f, "{}", serde_json::Value::from(&**s)),
+            Atom::String(s) => write!(f, "{}", serde_json::Value::from(s.as_str())),
             Atom::Uuid(u) => write!(f, "{u}"),
             Atom::NamedUuid(n) => write!(f, "@{n}"),
         }
@@ -245,7 +252,7 @@ impl Serialize for Atom {
             Atom::Integer(i) => s.serialize_i64(*i),
             Atom::Real(r) => s.serialize_f64(*r),
             Atom::Boolean(b) => s.serialize_bool(*b),
-            Atom::String(v) => s.serialize_str(v),
+            Atom::String(v) => s.serialize_str(v.as_str()),
             Atom::Uuid(u) => {
                 let mut seq = s.serialize_seq(Some(2))?;
                 seq.serialize_element("uuid")?;
@@ -294,11 +301,11 @@ impl<'de> Visitor<'de> for AtomVisitor {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Atom, E> {
-        Ok(Atom::String(v.into()))
+        Ok(Atom::String(CompactString::new(v)))
     }
 
     fn visit_string<E: de::Error>(self, v: String) -> Result<Atom, E> {
-        Ok(Atom::String(v.into_boxed_str()))
+        Ok(Atom::string(v))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Atom, A::Error> {

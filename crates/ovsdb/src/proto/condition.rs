@@ -208,11 +208,8 @@ fn same(a: &Datum, b: &Datum) -> bool {
 /// One element of a set (`value` is `None`) or one pair of a map.
 type Element<'a> = (&'a Atom, Option<&'a Atom>);
 
-fn elements(d: &Datum) -> Box<dyn Iterator<Item = Element<'_>> + '_> {
-    match d {
-        Datum::Set(s) => Box::new(s.iter().map(|a| (a, None))),
-        Datum::Map(m) => Box::new(m.iter().map(|(k, v)| (k, Some(v)))),
-    }
+fn elements(d: &Datum) -> impl Iterator<Item = Element<'_>> + '_ {
+    d.atoms().iter().map(|a| (a, None)).chain(d.pairs().iter().map(|(k, v)| (k, Some(v))))
 }
 
 /// A set element is held when the set has it (or the map has it as a key);

@@ -5,23 +5,43 @@
 //! `ColumnType` by `Datum::coerce`, which is where type, count and duplicate
 //! errors are found. `Datum::check_constraints` checks enums, ranges, lengths.
 
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use smallvec::SmallVec;
 
 use super::atom::{Atom, AtomVisitor, AtomicType, TagStr};
 use super::schema::{BaseType, ColumnType};
 use crate::error::DatumError;
 
-/// The value of one column. Sets hold one atom inline, so scalar columns do
-/// not allocate beyond their atom.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Datum {
-    Set(SmallVec<[Atom; 1]>),
-    Map(Vec<(Atom, Atom)>),
+/// The value of one column: a set of atoms or a map, read through its
+/// methods (`atoms`, `pairs`, `keys`, `get`, ...).
+///
+/// As small as one atom (24 bytes): a set of exactly one atom (a scalar
+/// column, or an optional one holding a value) is stored inline; other sets
+/// and maps are exact-size boxed slices, and an empty one does not allocate.
+#[derive(Clone)]
+pub struct Datum(Repr);
+
+/// Invariant: `Set` never holds exactly one atom (that is `One`), so every
+/// value has a single representation.
+#[derive(Clone)]
+enum Repr {
+    One(Atom),
+    Set(Box<[Atom]>),
+    Map(Box<[(Atom, Atom)]>),
+}
+
+/// A datum as RFC 7047 sees it. Comparison, hashing and `Debug` go through
+/// this view: a set orders as its sequence of atoms, a map as its sequence of
+/// pairs, and every set before every map.
+#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum View<'a> {
+    Set(&'a [Atom]),
+    Map(&'a [(Atom, Atom)]),
 }
 
 impl Default for Datum {
@@ -32,27 +52,58 @@ impl Default for Datum {
 
 impl From<Atom> for Datum {
     fn from(a: Atom) -> Datum {
-        let mut v = SmallVec::new();
-        v.push(a);
-        Datum::Set(v)
+        Datum(Repr::One(a))
+    }
+}
+
+impl PartialEq for Datum {
+    fn eq(&self, other: &Datum) -> bool {
+        self.view() == other.view()
+    }
+}
+
+impl Eq for Datum {}
+
+impl Ord for Datum {
+    fn cmp(&self, other: &Datum) -> Ordering {
+        self.view().cmp(&other.view())
+    }
+}
+
+impl PartialOrd for Datum {
+    fn partial_cmp(&self, other: &Datum) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Hash for Datum {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.view().hash(state)
+    }
+}
+
+/// `Set([..])` or `Map([..])`.
+impl fmt::Debug for Datum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.view().fmt(f)
     }
 }
 
 impl Datum {
     pub fn empty_set() -> Datum {
-        Datum::Set(SmallVec::new())
+        Datum(Repr::Set(Box::default()))
     }
 
     pub fn empty_map() -> Datum {
-        Datum::Map(Vec::new())
+        Datum(Repr::Map(Box::default()))
     }
 
     /// A set from atoms in any order; duplicates collapse.
     pub fn set(atoms: impl IntoIterator<Item = Atom>) -> Datum {
-        let mut v: SmallVec<[Atom; 1]> = atoms.into_iter().collect();
+        let mut v: Vec<Atom> = atoms.into_iter().collect();
         v.sort();
         v.dedup();
-        Datum::Set(v)
+        Datum::from_atoms(v)
     }
 
     /// A map from pairs in any order; for a repeated key the last pair wins.
@@ -61,14 +112,30 @@ impl Datum {
         v.reverse();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v.dedup_by(|a, b| a.0 == b.0);
-        Datum::Map(v)
+        Datum(Repr::Map(v.into_boxed_slice()))
+    }
+
+    /// A set of `atoms` kept in the order given.
+    fn from_atoms(atoms: Vec<Atom>) -> Datum {
+        match <[Atom; 1]>::try_from(atoms) {
+            Ok([a]) => Datum(Repr::One(a)),
+            Err(atoms) => Datum(Repr::Set(atoms.into_boxed_slice())),
+        }
+    }
+
+    fn view(&self) -> View<'_> {
+        match &self.0 {
+            Repr::One(a) => View::Set(std::slice::from_ref(a)),
+            Repr::Set(s) => View::Set(s),
+            Repr::Map(m) => View::Map(m),
+        }
     }
 
     /// Number of elements (atoms of a set, pairs of a map).
     pub fn len(&self) -> usize {
-        match self {
-            Datum::Set(s) => s.len(),
-            Datum::Map(m) => m.len(),
+        match self.view() {
+            View::Set(s) => s.len(),
+            View::Map(m) => m.len(),
         }
     }
 
@@ -76,53 +143,61 @@ impl Datum {
         self.len() == 0
     }
 
+    /// True for a map (even an empty one), false for a set.
+    pub fn is_map(&self) -> bool {
+        matches!(self.0, Repr::Map(_))
+    }
+
+    /// The atoms of a set, in order; empty for a map.
+    pub fn atoms(&self) -> &[Atom] {
+        match self.view() {
+            View::Set(s) => s,
+            View::Map(_) => &[],
+        }
+    }
+
+    /// The pairs of a map, in key order; empty for a set.
+    pub fn pairs(&self) -> &[(Atom, Atom)] {
+        match self.view() {
+            View::Map(m) => m,
+            View::Set(_) => &[],
+        }
+    }
+
     /// The atoms of a set, or the keys of a map, in order.
     pub fn keys(&self) -> impl Iterator<Item = &Atom> + '_ {
-        let (set, map) = match self {
-            Datum::Set(s) => (Some(s.iter()), None),
-            Datum::Map(m) => (None, Some(m.iter().map(|(k, _)| k))),
-        };
-        set.into_iter().flatten().chain(map.into_iter().flatten())
+        self.atoms().iter().chain(self.pairs().iter().map(|(k, _)| k))
     }
 
     /// The atoms of a set, or the keys of a map.
     pub fn into_keys(self) -> Vec<Atom> {
-        match self {
-            Datum::Set(s) => s.into_vec(),
-            Datum::Map(m) => m.into_iter().map(|(k, _)| k).collect(),
-        }
-    }
-
-    /// The pairs of a map; empty for a set.
-    pub fn pairs(&self) -> &[(Atom, Atom)] {
-        match self {
-            Datum::Map(m) => m,
-            Datum::Set(_) => &[],
+        match self.0 {
+            Repr::One(a) => vec![a],
+            Repr::Set(s) => s.into_vec(),
+            Repr::Map(m) => m.into_vec().into_iter().map(|(k, _)| k).collect(),
         }
     }
 
     /// The one atom of a scalar or optional column holding a value.
     pub fn as_atom(&self) -> Option<&Atom> {
-        match self {
-            Datum::Set(s) if s.len() == 1 => Some(&s[0]),
+        match &self.0 {
+            Repr::One(a) => Some(a),
             _ => None,
         }
     }
 
     /// True when a set holds `atom`, or a map has it as a key.
     pub fn contains(&self, atom: &Atom) -> bool {
-        match self {
-            Datum::Set(s) => s.binary_search(atom).is_ok(),
-            Datum::Map(m) => m.binary_search_by(|(k, _)| k.cmp(atom)).is_ok(),
+        match self.view() {
+            View::Set(s) => s.binary_search(atom).is_ok(),
+            View::Map(m) => m.binary_search_by(|(k, _)| k.cmp(atom)).is_ok(),
         }
     }
 
     /// The value of `key` in a map.
     pub fn get(&self, key: &Atom) -> Option<&Atom> {
-        match self {
-            Datum::Map(m) => m.binary_search_by(|(k, _)| k.cmp(key)).ok().map(|i| &m[i].1),
-            Datum::Set(_) => None,
-        }
+        let m = self.pairs();
+        m.binary_search_by(|(k, _)| k.cmp(key)).ok().map(|i| &m[i].1)
     }
 
     /// Parses the JSON form of a value of column type `ty`.
@@ -140,9 +215,12 @@ impl Datum {
     /// column, elements are sorted; wrong types, duplicates and a wrong count
     /// are errors. Named UUIDs pass as UUIDs (transactions use them).
     pub fn coerce(self, ty: &ColumnType) -> Result<Datum, DatumError> {
-        let datum = match (self, &ty.value) {
-            (Datum::Set(atoms), None) => {
-                let mut atoms = atoms;
+        let datum = match (self.0, &ty.value) {
+            (Repr::One(mut a), None) => {
+                coerce_atom(&mut a, &ty.key)?;
+                Datum(Repr::One(a))
+            }
+            (Repr::Set(mut atoms), None) => {
                 for a in atoms.iter_mut() {
                     coerce_atom(a, &ty.key)?;
                 }
@@ -152,10 +230,10 @@ impl Datum {
                         return Err(DatumError::Duplicate(w[0].to_string()));
                     }
                 }
-                Datum::Set(atoms)
+                Datum(Repr::Set(atoms))
             }
-            (Datum::Set(atoms), Some(_)) if atoms.is_empty() => Datum::Map(Vec::new()),
-            (Datum::Map(mut pairs), Some(vty)) => {
+            (Repr::Set(atoms), Some(_)) if atoms.is_empty() => Datum::empty_map(),
+            (Repr::Map(mut pairs), Some(vty)) => {
                 for (k, v) in pairs.iter_mut() {
                     coerce_atom(k, &ty.key)?;
                     coerce_atom(v, vty)?;
@@ -166,10 +244,12 @@ impl Datum {
                         return Err(DatumError::Duplicate(w[0].0.to_string()));
                     }
                 }
-                Datum::Map(pairs)
+                Datum(Repr::Map(pairs))
             }
-            (Datum::Set(_), Some(_)) => return Err(DatumError::Type { expected: "map".into(), found: "set".into() }),
-            (Datum::Map(_), None) => {
+            (Repr::One(_) | Repr::Set(_), Some(_)) => {
+                return Err(DatumError::Type { expected: "map".into(), found: "set".into() })
+            }
+            (Repr::Map(_), None) => {
                 return Err(DatumError::Type { expected: "set or atom".into(), found: "map".into() })
             }
         };
@@ -186,9 +266,9 @@ impl Datum {
 
     /// Checks enums, integer and real ranges, and string lengths.
     pub fn check_constraints(&self, ty: &ColumnType) -> Result<(), DatumError> {
-        match self {
-            Datum::Set(s) => s.iter().try_for_each(|a| check_atom(a, &ty.key)),
-            Datum::Map(m) => m.iter().try_for_each(|(k, v)| {
+        match self.view() {
+            View::Set(s) => s.iter().try_for_each(|a| check_atom(a, &ty.key)),
+            View::Map(m) => m.iter().try_for_each(|(k, v)| {
                 check_atom(k, &ty.key)?;
                 ty.value.as_ref().map_or(Ok(()), |vt| check_atom(v, vt))
             }),
@@ -205,30 +285,10 @@ impl Datum {
             *self = diff;
             return;
         }
-        match (self, diff) {
-            (Datum::Set(cur), Datum::Set(d)) => {
-                let mut out: SmallVec<[Atom; 1]> = SmallVec::with_capacity(cur.len() + d.len());
-                let mut a = std::mem::take(cur).into_iter().peekable();
-                let mut b = d.into_iter().peekable();
-                loop {
-                    match (a.peek(), b.peek()) {
-                        (Some(x), Some(y)) => match x.cmp(y) {
-                            std::cmp::Ordering::Less => out.push(a.next().unwrap()),
-                            std::cmp::Ordering::Greater => out.push(b.next().unwrap()),
-                            std::cmp::Ordering::Equal => {
-                                a.next();
-                                b.next();
-                            }
-                        },
-                        (Some(_), None) => out.push(a.next().unwrap()),
-                        (None, Some(_)) => out.push(b.next().unwrap()),
-                        (None, None) => break,
-                    }
-                }
-                *cur = out;
-            }
-            (Datum::Map(cur), Datum::Map(d)) => {
-                for (k, v) in d {
+        *self = match (std::mem::take(self).0, diff.0) {
+            (Repr::Map(cur), Repr::Map(d)) => {
+                let mut cur = cur.into_vec();
+                for (k, v) in d.into_vec() {
                     match cur.binary_search_by(|(ck, _)| ck.cmp(&k)) {
                         Ok(i) if cur[i].1 == v => {
                             cur.remove(i);
@@ -237,10 +297,37 @@ impl Datum {
                         Err(i) => cur.insert(i, (k, v)),
                     }
                 }
+                Datum(Repr::Map(cur.into_boxed_slice()))
             }
-            (cur, diff) => *cur = diff,
+            (cur @ (Repr::One(_) | Repr::Set(_)), d @ (Repr::One(_) | Repr::Set(_))) => {
+                Datum::from_atoms(toggle(Datum(cur).into_keys(), Datum(d).into_keys()))
+            }
+            (_, diff) => Datum(diff),
+        };
+    }
+}
+
+/// The symmetric difference of two sorted sets of atoms, sorted.
+fn toggle(cur: Vec<Atom>, diff: Vec<Atom>) -> Vec<Atom> {
+    let mut out = Vec::with_capacity(cur.len() + diff.len());
+    let mut a = cur.into_iter().peekable();
+    let mut b = diff.into_iter().peekable();
+    loop {
+        match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => match x.cmp(y) {
+                Ordering::Less => out.push(a.next().unwrap()),
+                Ordering::Greater => out.push(b.next().unwrap()),
+                Ordering::Equal => {
+                    a.next();
+                    b.next();
+                }
+            },
+            (Some(_), None) => out.push(a.next().unwrap()),
+            (None, Some(_)) => out.push(b.next().unwrap()),
+            (None, None) => break,
         }
     }
+    out
 }
 
 fn is_strictly_sorted<'a>(mut it: impl Iterator<Item = &'a Atom>) -> bool {
@@ -328,15 +415,15 @@ impl Serialize for Datum {
                 s.collect_seq(self.0.iter().map(|(k, v)| Pair(k, v)))
             }
         }
-        match self {
-            Datum::Set(atoms) if atoms.len() == 1 => atoms[0].serialize(s),
-            Datum::Set(atoms) => {
+        match self.view() {
+            View::Set([atom]) => atom.serialize(s),
+            View::Set(atoms) => {
                 let mut seq = s.serialize_seq(Some(2))?;
                 seq.serialize_element("set")?;
-                seq.serialize_element(atoms.as_slice())?;
+                seq.serialize_element(atoms)?;
                 seq.end()
             }
-            Datum::Map(pairs) => {
+            View::Map(pairs) => {
                 let mut seq = s.serialize_seq(Some(2))?;
                 seq.serialize_element("map")?;
                 seq.serialize_element(&Pairs(pairs))?;
@@ -385,14 +472,14 @@ impl<'de> Visitor<'de> for DatumVisitor {
             seq.next_element()?.ok_or_else(|| de::Error::custom("empty array is not an OVSDB datum"))?;
         let datum = match &*tag.0 {
             "set" => {
-                let atoms: SmallVec<[Atom; 1]> =
+                let atoms: Vec<Atom> =
                     seq.next_element()?.ok_or_else(|| de::Error::custom("[\"set\"] lacks its elements"))?;
-                Datum::Set(atoms)
+                Datum::from_atoms(atoms)
             }
             "map" => {
                 let pairs: Vec<(Atom, Atom)> =
                     seq.next_element()?.ok_or_else(|| de::Error::custom("[\"map\"] lacks its pairs"))?;
-                Datum::Map(pairs)
+                Datum(Repr::Map(pairs.into_boxed_slice()))
             }
             "uuid" | "named-uuid" => {
                 let value: TagStr<'de> =
@@ -509,5 +596,48 @@ mod tests {
         assert_eq!(tag, Datum::from(Atom::Integer(7)));
         tag.apply_diff(Datum::empty_set(), &optional);
         assert_eq!(tag, Datum::empty_set());
+    }
+
+    #[test]
+    fn atom_and_datum_are_24_bytes() {
+        assert_eq!(std::mem::size_of::<Atom>(), 24);
+        assert_eq!(std::mem::size_of::<Datum>(), 24);
+    }
+
+    #[test]
+    fn one_atom_has_one_form() {
+        let i = Atom::Integer;
+        let untyped: Datum = serde_json::from_value(json!(["set", [7]])).unwrap();
+        assert_eq!(untyped, Datum::from(i(7)));
+        assert_eq!(untyped.as_atom(), Some(&i(7)));
+        assert_eq!(Datum::set([i(7), i(7)]).as_atom(), Some(&i(7)));
+        let set_ty = ty(json!({"key": "integer", "min": 0, "max": "unlimited"}));
+        let mut d = Datum::set([i(1), i(2)]);
+        d.apply_diff(Datum::from(i(2)), &set_ty);
+        assert_eq!((d.as_atom(), d.atoms()), (Some(&i(1)), &[i(1)][..]));
+        d.apply_diff(Datum::from(i(3)), &set_ty);
+        assert_eq!((d.as_atom(), d.atoms()), (None, &[i(1), i(3)][..]));
+        d.apply_diff(Datum::set([i(1), i(3)]), &set_ty);
+        assert_eq!(d, Datum::empty_set());
+    }
+
+    #[test]
+    fn sets_order_as_sequences_before_maps() {
+        let i = Atom::Integer;
+        let ordered = [
+            Datum::empty_set(),
+            Datum::from(i(1)),
+            Datum::set([i(1), i(2)]),
+            Datum::from(i(2)),
+            Datum::set([i(2), i(3)]),
+            Datum::empty_map(),
+            Datum::map([(i(1), i(9)), (i(2), i(0))]),
+            Datum::map([(i(2), i(0))]),
+        ];
+        for (a, b) in ordered.iter().zip(&ordered[1..]) {
+            assert!(a < b, "{a:?} < {b:?}");
+        }
+        assert_eq!(format!("{:?}", Datum::from(i(1))), "Set([Integer(1)])");
+        assert_eq!(format!("{:?}", Datum::map([(i(1), i(2))])), "Map([(Integer(1), Integer(2))])");
     }
 }

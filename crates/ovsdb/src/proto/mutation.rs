@@ -135,7 +135,7 @@ impl Mutation {
             coerce(self.value, &ColumnType::scalar(ty.key.atomic))?
         } else {
             let arg_ty = match (&self.value, self.mutator) {
-                (Datum::Set(_), Mutator::Delete) if ty.is_map() => ColumnType { value: None, min: 0, ..ty },
+                (value, Mutator::Delete) if ty.is_map() && !value.is_map() => ColumnType { value: None, min: 0, ..ty },
                 _ => ColumnType { min: 0, ..ty },
             };
             let value = coerce(self.value, &arg_ty)?;

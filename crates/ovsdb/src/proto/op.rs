@@ -575,11 +575,7 @@ mod tests {
         let mut de = serde_json::Deserializer::from_str(text);
         let row = RowSeed(Some(ls)).deserialize(&mut de).unwrap();
         assert_eq!(row["other_config"], Datum::empty_map(), "typed: an empty set becomes a map");
-        assert_eq!(
-            row["future"],
-            Datum::Set([Atom::Integer(2), Atom::Integer(1)].into_iter().collect()),
-            "untyped, as sent"
-        );
+        assert_eq!(row["future"].to_json(), json!(["set", [2, 1]]), "untyped, as sent");
         assert_eq!(row.keys().collect::<Vec<_>>(), ["name", "ports", "other_config", "future", "_uuid"]);
         let bad = r#"{"name":5}"#;
         let err = RowSeed(Some(ls)).deserialize(&mut serde_json::Deserializer::from_str(bad)).unwrap_err();

@@ -221,7 +221,7 @@ pub(crate) fn is_mutable(table: &TableSchema, column: &str) -> bool {
 /// Coerces a value to `ty` as ovsdb-server parses it: besides type and
 /// count, a map column takes only the `["map", ..]` form.
 pub(crate) fn coerce(value: Datum, ty: &ColumnType) -> Result<Datum, Fault> {
-    if ty.is_map() && matches!(value, Datum::Set(_)) {
+    if ty.is_map() && !value.is_map() {
         return Err(Fault::syntax(format!("{value}: expected [\"map\", <array>]")));
     }
     Ok(value.coerce(ty)?)

@@ -499,13 +499,7 @@ struct CellSeed<'a>(&'a ColumnType);
 impl<'de> DeserializeSeed<'de> for CellSeed<'_> {
     type Value = Result<Datum, DatumError>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        let mut datum = Datum::deserialize(d)?.coerce(self.0);
-        match &mut datum {
-            Ok(Datum::Set(s)) => s.shrink_to_fit(),
-            Ok(Datum::Map(m)) => m.shrink_to_fit(),
-            Err(_) => {}
-        }
-        Ok(datum)
+        Ok(Datum::deserialize(d)?.coerce(self.0))
     }
 }
 

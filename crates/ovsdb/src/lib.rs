@@ -39,5 +39,5 @@ pub use proto::schema::{BaseType, ColumnSchema, ColumnType, DatabaseSchema, RefT
 pub use proto::txn::{ErrorKind, OperationError, OperationResult, Transaction, TxnError};
 pub use proto::update::UpdateError;
 pub use replica::{Replica, ReplicaError};
-pub use session::{Event, Session, SessionConfig, SessionError};
+pub use session::{Event, Session, SessionConfig, SessionError, SessionStats};
 pub use uuid::Uuid;

@@ -150,6 +150,11 @@ fn follows_the_raft_leader_and_misses_or_repeats_no_change() {
         writer.join().unwrap();
         assert!(killed.is_some());
         assert!(reconnects >= 2, "the client never had to reconnect");
+        // The new leader had the client's last transaction in its history:
+        // the monitor resumed from it instead of fetching everything again.
+        let stats = client.session().stats();
+        assert!(stats.resumed_syncs >= 1, "{stats:?}");
+        assert_eq!(stats.full_syncs, 1, "{stats:?}");
         let expected: BTreeSet<String> = (0..N).map(|i| format!("sw{i:04}")).collect();
         assert_eq!(names_in_replica(&client), expected);
         let survivor = (0..3).find(|i| Some(*i) != killed).unwrap();
@@ -274,6 +279,26 @@ fn tcp_and_ssl_remotes() {
         .unwrap();
         assert!(reason.contains("tls handshake"), "{reason}");
     });
+}
+
+/// The parser takes the real `_Server` schema, and the columns the session
+/// monitors in it are there with the types it decodes them with.
+#[test]
+fn parses_the_real_server_schema() {
+    let server = OvsdbServer::start("ovn-nb.ovsschema");
+    let text = server.ovsdb_client(&["get-schema", "_Server"]);
+    let schema = ovsdb::DatabaseSchema::from_json_str(&text).unwrap();
+    let db = schema.table("Database").expect("_Server has a Database table");
+    for (column, atomic) in [
+        ("name", ovsdb::AtomicType::String),
+        ("model", ovsdb::AtomicType::String),
+        ("connected", ovsdb::AtomicType::Boolean),
+        ("leader", ovsdb::AtomicType::Boolean),
+        ("cid", ovsdb::AtomicType::Uuid),
+        ("index", ovsdb::AtomicType::Integer),
+    ] {
+        assert_eq!(db.column(column).map(|c| c.ty.key.atomic), Some(atomic), "{column}");
+    }
 }
 
 /// Certificates from `ovs-pki` name no host; OVS tools accept a peer by its

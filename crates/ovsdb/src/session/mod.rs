@@ -38,6 +38,18 @@ pub use reconnect::Timing;
 use reconnect::{Action, Reconnect};
 pub use remote::{Remote, RemoteError};
 
+/// Counters of what the session has done, for operators and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// Connections that became ready.
+    pub connections: u64,
+    /// Monitors started with a full snapshot of the database.
+    pub full_syncs: u64,
+    /// Monitors resumed by `monitor_cond_since` from the last transaction
+    /// seen, receiving only what changed since.
+    pub resumed_syncs: u64,
+}
+
 /// Identifies a request made through the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(pub u64);
@@ -222,6 +234,7 @@ pub struct Session {
     last_txn: Option<Uuid>,
     cid: Option<Uuid>,
     monitor_method: MonitorMethod,
+    stats: SessionStats,
     io: VecDeque<IoAction>,
     transmit: VecDeque<Message>,
     events: VecDeque<Event>,
@@ -265,6 +278,7 @@ impl Session {
             last_txn: None,
             cid: None,
             monitor_method: MonitorMethod::CondSince,
+            stats: SessionStats::default(),
             io: VecDeque::new(),
             transmit: VecDeque::new(),
             events: VecDeque::new(),
@@ -305,6 +319,11 @@ impl Session {
     /// The schema of the server currently connected.
     pub fn server_schema(&self) -> Option<&Arc<DatabaseSchema>> {
         self.conn.as_ref().and_then(|c| c.server_schema.as_ref())
+    }
+
+    /// What the session has done so far.
+    pub fn stats(&self) -> SessionStats {
+        self.stats
     }
 
     /// The id of the server connected (`get_server_id`), once known.
@@ -656,6 +675,11 @@ impl Session {
             MonitorMethod::Plain => (self.decode_update(&raw, UpdateFormat::Update), true),
         };
         drop(raw);
+        if full {
+            self.stats.full_syncs += 1;
+        } else {
+            self.stats.resumed_syncs += 1;
+        }
         self.apply_update(now, decoded, full);
         if self.conn.is_none() {
             return;
@@ -667,6 +691,7 @@ impl Session {
         if let Some(c) = self.conn.as_mut() {
             if !c.ready {
                 c.ready = true;
+                self.stats.connections += 1;
                 let server_id = c.server_id.map(|u| u.to_string()).unwrap_or_default();
                 self.reconnect.established();
                 let remote = self.remote().to_string();

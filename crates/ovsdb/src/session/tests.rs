@@ -176,8 +176,10 @@ fn follows_leadership_changes_and_resumes_from_the_last_transaction() {
     assert_eq!(p.s.poll_io(), Some(IoAction::Disconnect));
     assert!(!p.s.is_ready());
     p.s.handle_timeout(p.now);
-    let (_, params) = p.handshake("clustered", true).unwrap();
+    let (mid, params) = p.handshake("clustered", true).unwrap();
     assert_eq!(params[3], json!("aaaaaaaa-0000-0000-0000-000000000002"), "resumes after the last update seen");
+    p.reply(mid, json!([true, "aaaaaaaa-0000-0000-0000-000000000003", {}]));
+    assert_eq!(p.s.stats(), SessionStats { connections: 2, full_syncs: 1, resumed_syncs: 1 });
 }
 
 #[test]

@@ -363,21 +363,14 @@ fn check_atom(atom: &Atom, base: &BaseType) -> Result<(), DatumError> {
         }
     }
     match atom {
-        Atom::Integer(i) => {
-            if base.min_integer.is_some_and(|m| *i < m) || base.max_integer.is_some_and(|m| *i > m) {
-                return Err(DatumError::Constraint(format!(
-                    "{i} is not in the range {}",
-                    range_text(base.min_integer, base.max_integer)
-                )));
-            }
+        Atom::Integer(i) if base.min_integer.is_some_and(|m| *i < m) || base.max_integer.is_some_and(|m| *i > m) => {
+            Err(DatumError::Constraint(format!(
+                "{i} is not in the range {}",
+                range_text(base.min_integer, base.max_integer)
+            )))
         }
-        Atom::Real(r) => {
-            if base.min_real.is_some_and(|m| *r < m) || base.max_real.is_some_and(|m| *r > m) {
-                return Err(DatumError::Constraint(format!(
-                    "{r} is not in the range {}",
-                    range_text(base.min_real, base.max_real)
-                )));
-            }
+        Atom::Real(r) if base.min_real.is_some_and(|m| *r < m) || base.max_real.is_some_and(|m| *r > m) => {
+            Err(DatumError::Constraint(format!("{r} is not in the range {}", range_text(base.min_real, base.max_real))))
         }
         Atom::String(s) => {
             let n = s.chars().count();
@@ -387,10 +380,10 @@ fn check_atom(atom: &Atom, base: &BaseType) -> Result<(), DatumError> {
                     range_text(base.min_length, base.max_length)
                 )));
             }
+            Ok(())
         }
-        _ => {}
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 fn range_text<T: fmt::Display>(min: Option<T>, max: Option<T>) -> String {

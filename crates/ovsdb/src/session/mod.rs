@@ -444,15 +444,11 @@ impl Session {
                 debug!(%remote, db = %self.config.database, "connecting");
                 self.io.push_back(IoAction::Connect(remote));
             }
-            Some(Action::Probe) => {
-                if self.conn.is_some() {
-                    self.send("echo", &json!([]), Pending::Echo);
-                }
-            }
+            Some(Action::Probe) if self.conn.is_some() => self.send("echo", &json!([]), Pending::Echo),
             Some(Action::Disconnect) => {
                 self.drop_connection(now, "no response to inactivity probe".into());
             }
-            None => {}
+            Some(Action::Probe) | None => {}
         }
     }
 

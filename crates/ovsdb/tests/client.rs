@@ -67,6 +67,19 @@ fn names_in_replica(client: &Client) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
+/// The reason of the client's first failed connection attempt.
+async fn first_connect_failure(client: &mut Client) -> String {
+    timeout(LIMIT, async {
+        loop {
+            if let Event::ConnectFailed { reason, .. } = client.next_event().await {
+                return reason;
+            }
+        }
+    })
+    .await
+    .expect("a connection attempt fails in time")
+}
+
 /// Records every change the replica reports and fails on a row inserted
 /// twice without a delete between, or deleted without being there.
 #[derive(Default)]
@@ -268,15 +281,7 @@ fn tcp_and_ssl_remotes() {
         })
         .unwrap();
         let mut client = Client::new(config(&server.ssl_remote(), None), Some(wrong));
-        let reason = timeout(LIMIT, async {
-            loop {
-                if let Event::ConnectFailed { reason, .. } = client.next_event().await {
-                    return reason;
-                }
-            }
-        })
-        .await
-        .unwrap();
+        let reason = first_connect_failure(&mut client).await;
         assert!(reason.contains("tls handshake"), "{reason}");
     });
 }
@@ -326,15 +331,7 @@ fn ssl_with_ovs_pki_certificates() {
         let mut config = SessionConfig::new(Remote::parse_list(&server.ssl_remote()).unwrap(), "OVN_Southbound");
         config.timing.min_backoff = Duration::from_millis(50);
         let mut client = Client::new(config, Some(tls_config(&files(&controllerca)).unwrap()));
-        let reason = timeout(LIMIT, async {
-            loop {
-                if let Event::ConnectFailed { reason, .. } = client.next_event().await {
-                    return reason;
-                }
-            }
-        })
-        .await
-        .unwrap();
+        let reason = first_connect_failure(&mut client).await;
         assert!(reason.contains("tls handshake"), "{reason}");
     });
 }

@@ -91,17 +91,25 @@ fn message() -> impl Strategy<Value = Message> {
     ]
 }
 
+/// `stream` cut into reads of the given sizes (cycled), as a transport
+/// would deliver it.
+fn reads_of<'a>(stream: &'a [u8], reads: &'a [usize]) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let mut rest = stream;
+    reads.iter().cycle().map_while(move |&n| {
+        if rest.is_empty() {
+            return None;
+        }
+        let (read, tail) = rest.split_at(n.min(rest.len()));
+        rest = tail;
+        Some(read)
+    })
+}
+
 /// Feeds `stream` in reads of the given sizes (cycled) and decodes every frame.
 fn frame_and_decode(stream: &[u8], reads: &[usize]) -> Vec<Message> {
     let mut decoder = FrameDecoder::default();
     let mut out = Vec::new();
-    let mut rest = stream;
-    for &n in reads.iter().cycle() {
-        if rest.is_empty() {
-            break;
-        }
-        let (read, tail) = rest.split_at(n.min(rest.len()));
-        rest = tail;
+    for read in reads_of(stream, reads) {
         decoder.feed(read);
         while let Some(frame) = decoder.next_frame().unwrap() {
             out.push(Message::decode(&frame).unwrap());
@@ -150,13 +158,7 @@ proptest! {
         max_frame in 1usize..128,
     ) {
         let mut decoder = FrameDecoder::new(max_frame);
-        let mut rest = &bytes[..];
-        for &n in reads.iter().cycle() {
-            if rest.is_empty() {
-                break;
-            }
-            let (read, tail) = rest.split_at(n.min(rest.len()));
-            rest = tail;
+        for read in reads_of(&bytes, &reads) {
             decoder.feed(read);
             loop {
                 match decoder.next_frame() {

@@ -9,12 +9,11 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use serde::de::{self, SeqAccess, Visitor};
-use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
-use super::atom::{Atom, AtomicType, TagStr};
+use super::atom::{Atom, AtomicType};
+use super::clause;
 use super::datum::Datum;
 use super::schema::{ColumnType, TableSchema};
 use super::txn::{coerce, column_type, type_text, Fault, TxnError};
@@ -230,6 +229,17 @@ fn compare(a: &Atom, b: &Atom) -> Option<Ordering> {
     }
 }
 
+impl clause::Operator for Function {
+    const KIND: &'static str = "function";
+    const CLAUSE: &'static str = "condition";
+    fn as_str(self) -> &'static str {
+        Function::as_str(self)
+    }
+    fn from_name(name: &str) -> Option<Function> {
+        Function::from_name(name)
+    }
+}
+
 impl Serialize for Function {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
@@ -238,41 +248,20 @@ impl Serialize for Function {
 
 impl<'de> Deserialize<'de> for Function {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Function, D::Error> {
-        let name = TagStr::deserialize(d)?;
-        Function::from_name(&name.0).ok_or_else(|| de::Error::custom(format_args!("unknown function \"{}\"", name.0)))
+        clause::deserialize_operator(d)
     }
 }
 
 impl Serialize for Condition {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(3))?;
-        seq.serialize_element(&self.column)?;
-        seq.serialize_element(&self.function)?;
-        seq.serialize_element(&self.value)?;
-        seq.end()
+        clause::serialize(s, &self.column, self.function, &self.value)
     }
 }
 
 impl<'de> Deserialize<'de> for Condition {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Condition, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Condition;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a condition [<column>, <function>, <value>]")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Condition, A::Error> {
-                let missing = || de::Error::custom("a condition is [<column>, <function>, <value>]");
-                let column: TagStr<'de> = seq.next_element()?.ok_or_else(missing)?;
-                let function: Function = seq.next_element()?.ok_or_else(missing)?;
-                let value: Datum = seq.next_element()?.ok_or_else(missing)?;
-                if seq.next_element::<de::IgnoredAny>()?.is_some() {
-                    return Err(missing());
-                }
-                Ok(Condition { column: column.0.into_owned(), function, value })
-            }
-        }
-        d.deserialize_seq(V)
+        let (column, function, value) = clause::deserialize(d)?;
+        Ok(Condition { column, function, value })
     }
 }
 

@@ -2,6 +2,7 @@
 //! transactions and monitor updates. Nothing here does I/O or reads a clock.
 
 pub mod atom;
+mod clause;
 pub mod codec;
 pub mod condition;
 pub mod datum;

@@ -7,11 +7,10 @@
 
 use std::fmt;
 
-use serde::de::{self, SeqAccess, Visitor};
-use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::atom::{AtomicType, TagStr};
+use super::atom::AtomicType;
+use super::clause;
 use super::datum::Datum;
 use super::schema::{ColumnType, TableSchema};
 use super::txn::{coerce, column_type, is_mutable, type_text, Fault, TxnError};
@@ -146,6 +145,17 @@ impl Mutation {
     }
 }
 
+impl clause::Operator for Mutator {
+    const KIND: &'static str = "mutator";
+    const CLAUSE: &'static str = "mutation";
+    fn as_str(self) -> &'static str {
+        Mutator::as_str(self)
+    }
+    fn from_name(name: &str) -> Option<Mutator> {
+        Mutator::from_name(name)
+    }
+}
+
 impl Serialize for Mutator {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
@@ -154,41 +164,20 @@ impl Serialize for Mutator {
 
 impl<'de> Deserialize<'de> for Mutator {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Mutator, D::Error> {
-        let name = TagStr::deserialize(d)?;
-        Mutator::from_name(&name.0).ok_or_else(|| de::Error::custom(format_args!("unknown mutator \"{}\"", name.0)))
+        clause::deserialize_operator(d)
     }
 }
 
 impl Serialize for Mutation {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(3))?;
-        seq.serialize_element(&self.column)?;
-        seq.serialize_element(&self.mutator)?;
-        seq.serialize_element(&self.value)?;
-        seq.end()
+        clause::serialize(s, &self.column, self.mutator, &self.value)
     }
 }
 
 impl<'de> Deserialize<'de> for Mutation {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Mutation, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Mutation;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a mutation [<column>, <mutator>, <value>]")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Mutation, A::Error> {
-                let missing = || de::Error::custom("a mutation is [<column>, <mutator>, <value>]");
-                let column: TagStr<'de> = seq.next_element()?.ok_or_else(missing)?;
-                let mutator: Mutator = seq.next_element()?.ok_or_else(missing)?;
-                let value: Datum = seq.next_element()?.ok_or_else(missing)?;
-                if seq.next_element::<de::IgnoredAny>()?.is_some() {
-                    return Err(missing());
-                }
-                Ok(Mutation { column: column.0.into_owned(), mutator, value })
-            }
-        }
-        d.deserialize_seq(V)
+        let (column, mutator, value) = clause::deserialize(d)?;
+        Ok(Mutation { column, mutator, value })
     }
 }
 

@@ -377,10 +377,15 @@ impl<'a> Ctx<'a> {
             }
         }
         let mut per_dp: HashMap<(Uuid, i64), usize> = HashMap::new();
-        for t in ["Port_Binding", "Multicast_Group"] {
+        for (t, col, range) in [("Port_Binding", "logical_port", 1..=32767), ("Multicast_Group", "name", 32768..=65535)]
+        {
             for r in rows(self.sb, t) {
+                let k = int_of(r, "tunnel_key");
+                if !range.contains(&k) {
+                    out.push(format!("Problem => {t} {} has tunnel key {k} out of range", str_of(r, col)));
+                }
                 if let Some(dp) = r.get("datapath").as_atom().and_then(Atom::as_uuid) {
-                    *per_dp.entry((dp, int_of(r, "tunnel_key"))).or_default() += 1;
+                    *per_dp.entry((dp, k)).or_default() += 1;
                 }
             }
         }

@@ -60,15 +60,16 @@ pub fn repo_root() -> PathBuf {
 
 /// NB and SB ovsdb-servers in a temp dir.
 pub struct Databases {
-    dir: TempDir,
+    // Declared first so that the servers die before their directory goes.
     servers: Vec<Guard>,
+    dir: TempDir,
 }
 
 impl Databases {
     /// Creates both databases from `schemas/` and starts their servers.
     pub fn start() -> Result<Databases, RunError> {
         let dir = tempfile::Builder::new().prefix("conf").tempdir_in("/tmp").map_err(io("temp dir"))?;
-        let mut dbs = Databases { dir, servers: Vec::new() };
+        let mut dbs = Databases { servers: Vec::new(), dir };
         for (db, schema) in [("nb", "ovn-nb.ovsschema"), ("sb", "ovn-sb.ovsschema")] {
             let file = dbs.path(&format!("{db}.db"));
             let schema = repo_root().join("schemas").join(schema);

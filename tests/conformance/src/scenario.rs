@@ -20,6 +20,8 @@ pub struct Command {
     pub args: Vec<String>,
     /// 1-based line where the command starts.
     pub line: usize,
+    /// The command's text, continuation lines joined, without `@sb `.
+    pub text: String,
 }
 
 /// A parsed scenario file.
@@ -148,13 +150,13 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
         };
         let args = split_words(rest).ok_or(ScenarioError::Unterminated { name: name.into(), line: start })?;
         if !args.is_empty() {
-            sc.commands.push(Command { tool, args, line: start });
+            sc.commands.push(Command { tool, args, line: start, text: rest.to_string() });
         }
     }
     if !pending.trim().is_empty() {
         let args = split_words(&pending).ok_or(ScenarioError::Unterminated { name: name.into(), line: start })?;
         if !args.is_empty() {
-            sc.commands.push(Command { tool: Tool::Nbctl, args, line: start });
+            sc.commands.push(Command { tool: Tool::Nbctl, args, line: start, text: pending.clone() });
         }
     }
     Ok(sc)
@@ -219,6 +221,21 @@ mod tests {
         assert_eq!(sc.commands[0].line, 4);
         assert_eq!(sc.commands[1].tool, Tool::Sbctl);
         assert_eq!(sc.commands[1].args, ["chassis-add", "gw1", "geneve", "1.1.1.1"]);
+    }
+
+    /// Every command of the shipped scenarios splits as bash splits it.
+    #[test]
+    fn shipped_scenarios_split_like_bash() {
+        for sc in load_dir(&scenario_dir()).unwrap() {
+            for c in &sc.commands {
+                let script = format!("f() {{ for a in \"$@\"; do printf '%s\\0' \"$a\"; done; }}; f {}", c.text);
+                let out = std::process::Command::new("bash").arg("-c").arg(&script).output().unwrap();
+                assert!(out.status.success(), "{}:{}: bash failed", sc.name, c.line);
+                let words: Vec<String> =
+                    String::from_utf8(out.stdout).unwrap().split_terminator('\0').map(str::to_string).collect();
+                assert_eq!(c.args, words, "{}:{}", sc.name, c.line);
+            }
+        }
     }
 
     #[test]

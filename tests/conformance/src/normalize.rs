@@ -727,6 +727,97 @@ impl Diff {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ovsdb::proto::update::{decode_table_updates, UpdateFormat};
+    use ovsdb::DatabaseSchema;
+    use std::sync::Arc;
+
+    fn replica(schema_file: &str, updates: &str) -> Replica {
+        let path = crate::run::repo_root().join("schemas").join(schema_file);
+        let schema = DatabaseSchema::from_json_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut r = Replica::new(Arc::new(schema));
+        let u = decode_table_updates(updates, UpdateFormat::Update2, r.schema()).unwrap();
+        r.apply(u).unwrap();
+        r
+    }
+
+    /// One NB switch and its SB translation, with the given UUIDs, tunnel
+    /// keys and MAC prefix.
+    fn pair(u: [&str; 4], keys: [i64; 3], prefix: &str) -> Normalized {
+        let [ls, dp, pb, lf] = u;
+        let nb = replica(
+            "ovn-nb.ovsschema",
+            &format!(r#"{{"Logical_Switch": {{"{ls}": {{"initial": {{"name": "sw0"}}}}}}}}"#),
+        );
+        let [dk, pk, mk] = keys;
+        let sb = format!(
+            r#"{{
+            "SB_Global": {{"00000000-0000-0000-0000-000000000001": {{"initial": {{"options": ["map", [["mac_prefix", "{prefix}"]]]}}}}}},
+            "Datapath_Binding": {{"{dp}": {{"initial": {{"tunnel_key": {dk},
+                "external_ids": ["map", [["name", "sw0"], ["logical-switch", "{ls}"]]]}}}}}},
+            "Port_Binding": {{"{pb}": {{"initial": {{"logical_port": "p1", "tunnel_key": {pk},
+                "datapath": ["uuid", "{dp}"], "mac": "{prefix}:00:00:01 10.0.0.1"}}}}}},
+            "Multicast_Group": {{"00000000-0000-0000-0000-0000000000{mk:02}": {{"initial": {{"name": "_MC_flood",
+                "tunnel_key": {}, "datapath": ["uuid", "{dp}"], "ports": ["uuid", "{pb}"]}}}}}},
+            "Port_Group": {{"00000000-0000-0000-0000-000000000002": {{"initial": {{"name": "{dk}_pg1", "ports": "p1"}}}}}},
+            "Logical_Flow": {{"{lf}": {{"initial": {{"logical_datapath": ["uuid", "{dp}"], "pipeline": "ingress",
+                "table_id": 1, "priority": 50, "match": "eth.dst == {{{prefix}:00:00:02, {prefix}:00:00:01}}",
+                "actions": "trigger_event(load_balancer = \"{ls}\");",
+                "external_ids": ["map", [["stage-name", "ls_in_x"], ["stage-hint", "abcd"]]]}}}}}}
+        }}"#,
+            32768 + mk
+        );
+        normalize(&nb, &replica("ovn-sb.ovsschema", &sb))
+    }
+
+    #[test]
+    fn uuids_keys_and_mac_prefix_normalized() {
+        let a = pair(
+            [
+                "11111111-0000-0000-0000-000000000000",
+                "22222222-0000-0000-0000-000000000000",
+                "33333333-0000-0000-0000-000000000000",
+                "44444444-0000-0000-0000-000000000000",
+            ],
+            [1, 1, 1],
+            "0a:00:00",
+        );
+        let b = pair(
+            [
+                "aaaaaaaa-0000-0000-0000-000000000000",
+                "bbbbbbbb-0000-0000-0000-000000000000",
+                "cccccccc-0000-0000-0000-000000000000",
+                "dddddddd-0000-0000-0000-000000000000",
+            ],
+            [7, 3, 5],
+            "3e:12:34",
+        );
+        assert_eq!(a.text(), b.text());
+        assert_eq!(a.flows, 1);
+        let text = a.text();
+        assert!(text.contains(
+            "Logical_Flow sw0 ingress 01 ls_in_x 50 (eth.dst == {MAC_PREFIX:00:00:01, MAC_PREFIX:00:00:02}) \
+             => (trigger_event(load_balancer = \"<Logical_Switch:sw0>\");)"
+        ));
+        assert!(text.contains("Port_Group sw0_pg1 => ports=[p1]"), "{text}");
+        assert!(text.contains("Datapath_Binding sw0 => external_ids={name=sw0}\n"), "{text}");
+        assert!(!text.contains("Problem"), "{text}");
+    }
+
+    #[test]
+    fn port_tunnel_key_out_of_range_reported() {
+        let mut a = pair(
+            [
+                "11111111-0000-0000-0000-000000000000",
+                "22222222-0000-0000-0000-000000000000",
+                "33333333-0000-0000-0000-000000000000",
+                "44444444-0000-0000-0000-000000000000",
+            ],
+            [1, 40000, 1],
+            "0a:00:00",
+        );
+        a.lines.retain(|l| l.starts_with("Problem"));
+        assert_eq!(a.lines, ["Problem => Port_Binding p1 has tunnel key 40000 out of range"]);
+    }
 
     #[test]
     fn sets_sorted() {

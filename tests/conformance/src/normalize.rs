@@ -73,7 +73,7 @@ fn skipped_column(table: &str, col: &str) -> bool {
                 "chassis" | "encap" | "up" | "virtual_parent" | "additional_chassis" | "additional_encap"
             )
             | ("BFD", "disc" | "src_port" | "status")
-            | ("Service_Monitor", "status" | "src_mac")
+            | ("Service_Monitor", "status")
     )
 }
 

@@ -187,7 +187,7 @@ fn run_tool(cmd: &mut Command, what: &str) -> Result<(), RunError> {
 }
 
 fn wait_for(sock: &Path, what: &str) -> Result<(), RunError> {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while !sock.exists() {
         if Instant::now() > deadline {
             return Err(RunError::NotStarted(what.to_string()));
@@ -207,7 +207,7 @@ pub fn dump(remote: &str, db: &str) -> Result<Replica, RunError> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(io("tokio runtime"))?;
     rt.block_on(async {
         let mut client = Client::new(config, None);
-        tokio::time::timeout(Duration::from_secs(30), client.wait_ready())
+        tokio::time::timeout(Duration::from_secs(60), client.wait_ready())
             .await
             .map_err(|_| err("timed out waiting for the monitor".into()))?;
         let replica = client.session_mut().replica_mut().ok_or_else(|| err("no replica".into()))?;

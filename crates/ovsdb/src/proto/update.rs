@@ -199,11 +199,7 @@ impl Cells {
                 Some((_, d)) => d.clone(),
                 None => col.ty.default_datum(),
             };
-            if col.ty.max == Some(1) {
-                value = diff;
-            } else {
-                value.apply_diff(diff, &col.ty);
-            }
+            value.apply_diff(diff, &col.ty);
             out.push((i, value));
         }
         out.extend(cur.map(|(j, d)| (j, d.clone())));

@@ -158,12 +158,10 @@ impl Table {
 
     /// Adds a row that is not there.
     pub(super) fn insert(&mut self, uuid: Uuid, cells: Cells) {
-        if self.rows.contains_key(&uuid) {
-            return;
-        }
         let row = self.row(uuid, cells);
+        let indexmap::map::Entry::Vacant(slot) = self.rows.entry(uuid) else { return };
         self.indexes.iter_mut().for_each(|ix| ix.add(&row));
-        self.rows.insert(uuid, row);
+        slot.insert(row);
         self.changes.inserted(uuid);
     }
 
@@ -198,21 +196,11 @@ impl Table {
         self.rows.reserve_exact(snapshot.len());
         for (uuid, cells) in snapshot {
             match old.swap_remove(&uuid) {
-                Some(prev) if prev.cells == cells => {
-                    self.rows.insert(uuid, prev);
-                }
                 Some(prev) => {
-                    let row = self.row(uuid, cells);
-                    self.indexes.iter_mut().for_each(|ix| ix.change(&prev, &row));
-                    self.rows.insert(uuid, row);
-                    self.changes.modified(prev);
+                    self.rows.insert(uuid, prev);
+                    self.update(uuid, cells);
                 }
-                None => {
-                    let row = self.row(uuid, cells);
-                    self.indexes.iter_mut().for_each(|ix| ix.add(&row));
-                    self.rows.insert(uuid, row);
-                    self.changes.inserted(uuid);
-                }
+                None => self.insert(uuid, cells),
             }
         }
         for (_, prev) in old {

@@ -6,7 +6,6 @@
 //! stderr.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,7 +14,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use ovsdb::io::{tls_config, Client, TlsFiles};
 use ovsdb::proto::txn::Transaction;
-use ovsdb::replica::{Change, Replica, Row};
+use ovsdb::replica::{Change, Replica, Row, TableChanges};
 use ovsdb::session::{Event, MonitorSpec, MonitorTable, Remote, SessionConfig, SessionError};
 use ovsdb::{Datum, TableSchema};
 use serde_json::{json, Value};
@@ -369,42 +368,42 @@ fn dump_table(out: &mut impl Write, replica: &Replica, name: &str) -> std::io::R
 /// `new` row with all of them).
 fn print_changes(out: &mut impl Write, replica: &mut Replica, initial: bool) -> Result<(), Failure> {
     let changes = replica.take_changes();
-    let mut by_table: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for (table, uuid, change) in changes.iter() {
-        let schema = replica.schema().table(table).expect("changes name known tables");
-        let cols = sorted_columns(schema);
+    let mut tables: Vec<&TableChanges> = changes.tables().iter().collect();
+    tables.sort_by(|a, b| a.table().name.cmp(&b.table().name));
+    for table in tables {
+        let name = &table.table().name;
+        let cols = sorted_columns(table.table());
         let full = |row: &Row, uuid: String, action: &str| {
             let mut v = vec![json!(uuid), json!(action)];
             v.extend(cols.iter().map(|c| row.get(c).to_json()));
             Value::Array(v)
         };
-        let rows = by_table.entry(table.to_owned()).or_default();
-        match change {
-            Change::Inserted => {
-                let row = replica.get(table, uuid).expect("an inserted row exists");
-                rows.push(full(row, uuid.to_string(), if initial { "initial" } else { "insert" }));
-            }
-            Change::Deleted { old } => rows.push(full(old, uuid.to_string(), "delete")),
-            Change::Modified { old } => {
-                let row = replica.get(table, uuid).expect("a modified row exists");
-                let mut v = vec![json!(uuid.to_string()), json!("old")];
-                v.extend(cols.iter().map(|c| {
-                    let before = old.get(c);
-                    if before == row.get(c) {
-                        Value::Null
-                    } else {
-                        before.to_json()
-                    }
-                }));
-                rows.push(Value::Array(v));
-                rows.push(full(row, String::new(), "new"));
+        let mut data = Vec::with_capacity(table.len());
+        for (uuid, change) in table.iter() {
+            match change {
+                Change::Inserted => {
+                    let row = replica.get(name, uuid).expect("an inserted row exists");
+                    data.push(full(row, uuid.to_string(), if initial { "initial" } else { "insert" }));
+                }
+                Change::Deleted { old } => data.push(full(old, uuid.to_string(), "delete")),
+                Change::Modified { old } => {
+                    let row = replica.get(name, uuid).expect("a modified row exists");
+                    let mut v = vec![json!(uuid.to_string()), json!("old")];
+                    v.extend(cols.iter().map(|c| {
+                        let before = old.get(c);
+                        if before == row.get(c) {
+                            Value::Null
+                        } else {
+                            before.to_json()
+                        }
+                    }));
+                    data.push(Value::Array(v));
+                    data.push(full(row, String::new(), "new"));
+                }
             }
         }
-    }
-    for (table, data) in by_table {
-        let schema = replica.schema().table(&table).expect("known table");
         let mut headings = vec![json!("row"), json!("action")];
-        headings.extend(sorted_columns(schema).into_iter().map(|c| json!(c)));
+        headings.extend(cols.iter().map(|c| json!(c)));
         writeln!(out, "{}", json!({"data": data, "headings": headings})).map_err(io_failure)?;
     }
     out.flush().map_err(io_failure)

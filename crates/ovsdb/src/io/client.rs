@@ -136,16 +136,11 @@ impl Client {
 
     /// Sends a raw request once connected and waits for its reply.
     pub async fn call(&mut self, method: &str, params: Value) -> Result<Box<RawValue>, SessionError> {
-        let id = loop {
-            match self.session.call(method, params.clone()) {
-                Ok(id) => break id,
-                Err(SessionError::NotConnected) => {
-                    let ev = self.fresh_event().await;
-                    self.backlog.push_back(ev);
-                }
-                Err(e) => return Err(e),
-            }
-        };
+        while !self.session.is_connected() {
+            let ev = self.fresh_event().await;
+            self.backlog.push_back(ev);
+        }
+        let id = self.session.call(method, params)?;
         self.wait_reply(id).await
     }
 

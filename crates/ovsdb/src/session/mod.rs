@@ -466,8 +466,8 @@ impl Session {
         self.send("get_schema", &json!([db]), Pending::Schema);
         self.send("set_db_change_aware", &json!([true]), Pending::ChangeAware);
         self.send("get_server_id", &json!([]), Pending::ServerId);
-        let names: Vec<(String, LockState)> = self.locks.iter().map(|(n, s)| (n.clone(), *s)).collect();
-        for (name, _) in names {
+        let names: Vec<String> = self.locks.keys().cloned().collect();
+        for name in names {
             self.locks.insert(name.clone(), LockState::Requested);
             self.send("lock", &json!([name]), Pending::Lock(name));
         }

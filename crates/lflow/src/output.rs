@@ -1,0 +1,201 @@
+//! What the compiler produces: the desired contents of the SB tables northd
+//! owns, the NB status columns it maintains, and diagnostics about NB rows
+//! it had to skip. Plain data: no replica, no I/O.
+//!
+//! Rows are cells of `ovsdb::Datum`. A reference from one desired row to
+//! another is `Atom::NamedUuid(id)` naming the target's `DesiredRow::id`;
+//! `sync` resolves it to the UUID of the SB row that ends up holding it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use ovsdb::{Atom, Datum, Uuid};
+
+use crate::stage::Stage;
+
+/// One row of an SB table, as northd wants it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredRow {
+    /// The name other desired rows use to refer to this one, if any.
+    pub id: Option<String>,
+    /// Column values; a column not given reads as its default (empty).
+    pub cells: BTreeMap<&'static str, Datum>,
+}
+
+impl DesiredRow {
+    pub fn new(id: Option<String>) -> DesiredRow {
+        DesiredRow { id, cells: BTreeMap::new() }
+    }
+
+    pub fn set(&mut self, column: &'static str, value: impl Into<Datum>) -> &mut DesiredRow {
+        self.cells.insert(column, value.into());
+        self
+    }
+
+    /// Sets a column only when `value` is not empty (an empty set or map
+    /// is the default anyway).
+    pub fn set_nonempty(&mut self, column: &'static str, value: Datum) -> &mut DesiredRow {
+        if !value.is_empty() {
+            self.cells.insert(column, value);
+        }
+        self
+    }
+
+    pub fn get(&self, column: &str) -> Option<&Datum> {
+        self.cells.get(column)
+    }
+}
+
+/// A reference to the desired row with this id.
+pub fn reference(id: &str) -> Datum {
+    Datum::from(Atom::named_uuid(id))
+}
+
+/// A string-to-string map datum.
+pub fn str_map<K: AsRef<str>, V: AsRef<str>>(pairs: impl IntoIterator<Item = (K, V)>) -> Datum {
+    Datum::map(pairs.into_iter().map(|(k, v)| (Atom::string(k.as_ref()), Atom::string(v.as_ref()))))
+}
+
+/// A set-of-strings datum.
+pub fn str_set<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> Datum {
+    Datum::set(items.into_iter().map(|s| Atom::string(s.as_ref())))
+}
+
+/// The index of a datapath in `Desired::datapaths` order; its desired row
+/// id is `dp<index>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DpId(pub u32);
+
+impl DpId {
+    pub fn row_id(self) -> String {
+        format!("dp{}", self.0)
+    }
+}
+
+/// One logical flow on one datapath, before flows shared by several
+/// datapaths are folded into `Logical_DP_Group`s.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Lflow {
+    pub dp: DpId,
+    pub stage: Stage,
+    pub priority: u16,
+    pub match_: String,
+    pub actions: String,
+    /// The NB row the flow comes from (`external_ids:stage-hint`, its first
+    /// eight hex digits).
+    pub hint: Option<Uuid>,
+    /// `tags:in_out_port`: the port whose binding this flow is about.
+    pub io_port: Option<String>,
+    /// `controller_meter`.
+    pub meter: Option<String>,
+}
+
+/// Collects the flows of one compilation.
+#[derive(Debug, Default)]
+pub struct Flows {
+    flows: Vec<Lflow>,
+}
+
+impl Flows {
+    /// Adds a flow and returns it so that optional parts can be set:
+    /// `flows.add(dp, Stage::LsInL2Lkup, 50, m, a).hint(uuid)`.
+    pub fn add(
+        &mut self,
+        dp: DpId,
+        stage: Stage,
+        priority: u16,
+        match_: impl Into<String>,
+        actions: impl Into<String>,
+    ) -> &mut Lflow {
+        self.flows.push(Lflow {
+            dp,
+            stage,
+            priority,
+            match_: match_.into(),
+            actions: actions.into(),
+            hint: None,
+            io_port: None,
+            meter: None,
+        });
+        self.flows.last_mut().expect("just pushed")
+    }
+
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Lflow> {
+        self.flows.iter()
+    }
+
+    pub fn into_vec(self) -> Vec<Lflow> {
+        self.flows
+    }
+}
+
+impl Lflow {
+    pub fn hint(&mut self, uuid: Uuid) -> &mut Lflow {
+        self.hint = Some(uuid);
+        self
+    }
+
+    pub fn io_port(&mut self, port: impl Into<String>) -> &mut Lflow {
+        self.io_port = Some(port.into());
+        self
+    }
+
+    pub fn meter(&mut self, meter: impl Into<String>) -> &mut Lflow {
+        self.meter = Some(meter.into());
+        self
+    }
+}
+
+/// Why an NB row (or part of it) was left out of the translation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Diagnostic {
+    /// The NB table, e.g. `Logical_Switch_Port`.
+    pub table: &'static str,
+    /// The row's name, or its UUID when it has none.
+    pub row: String,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.table, self.row, self.message)
+    }
+}
+
+/// A value northd maintains in an NB row (status written back).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NbWrite {
+    pub table: &'static str,
+    pub row: Uuid,
+    pub column: &'static str,
+    pub value: Datum,
+}
+
+/// The compiler's result.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Desired rows by SB table; every table in `sync::OWNED_TABLES` is
+    /// present (possibly empty), so that its stray rows get deleted.
+    pub sb: BTreeMap<&'static str, Vec<DesiredRow>>,
+    /// NB columns to bring to these values.
+    pub nb: Vec<NbWrite>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Output {
+    pub fn rows(&self, table: &str) -> &[DesiredRow] {
+        self.sb.get(table).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    pub fn push(&mut self, table: &'static str, row: DesiredRow) {
+        self.sb.entry(table).or_default().push(row);
+    }
+}

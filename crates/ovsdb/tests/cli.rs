@@ -1,6 +1,6 @@
 //! `ovsdb-rs` against real servers, compared with the real `ovsdb-client`.
 
-mod support;
+use testsupport as support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

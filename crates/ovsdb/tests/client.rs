@@ -2,7 +2,7 @@
 //! Raft cluster whose leader is killed under load, restarts, SSL, and a
 //! peer that sends garbage.
 
-mod support;
+use testsupport as support;
 
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! the vendored OVN schemas are the installed ones, so that a package upgrade
 //! that changes a schema is noticed.
 
-mod support;
+use testsupport as support;
 
 use std::path::Path;
 use std::time::Duration;

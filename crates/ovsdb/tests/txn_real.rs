@@ -4,7 +4,7 @@
 //! `Client::transact`, and our typed outcome must say what the recorded
 //! reply says: the same results, or the same failing operation and kind.
 
-mod support;
+use testsupport as support;
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! The harness every integration test of this crate uses to run the real
+//! The harness the integration tests of every crate use to run the real
 //! Open vSwitch database tools: standalone `ovsdb-server`s (unix socket, plus
 //! optional TCP and SSL remotes on 127.0.0.1), Raft clusters of them, the
 //! `ovsdb-client` and `ovs-appctl` commands, and a small PKI for SSL.
@@ -15,9 +15,8 @@
 //! says to run `scripts/test`, which installs it); take a TCP port it was not
 //! given by the kernel.
 //!
-//! Each test binary uses its own subset of this module, hence the
-//! `dead_code` allowance below.
-#![allow(dead_code)]
+//! A child is also killed when the test process dies without unwinding
+//! (SIGKILL, abort): every child is started with `PR_SET_PDEATHSIG`.
 
 use std::ffi::OsString;
 use std::fs::{self, OpenOptions};
@@ -40,6 +39,23 @@ const TOOL_TIMEOUT_SECS: &str = "60";
 /// How many times a cluster start is retried after another process took one
 /// of the Raft ports between our probe and the server's bind.
 const CLUSTER_ATTEMPTS: usize = 3;
+
+/// Makes the child get SIGKILL when the thread that starts it dies (also
+/// without unwinding), so a killed test run leaves no process behind.
+/// Start children from the thread that owns them.
+pub fn die_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches no memory of ours.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
 
 /// The path of `schemas/<name>` in this repository.
 pub fn schema_path(name: &str) -> PathBuf {
@@ -205,7 +221,9 @@ impl Daemon {
             .append(true)
             .open(&self.stderr)
             .expect("cannot open the server's stderr file");
-        let child = ovs_command("ovsdb-server", &self.dir)
+        let mut command = ovs_command("ovsdb-server", &self.dir);
+        die_with_parent(&mut command);
+        let child = command
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

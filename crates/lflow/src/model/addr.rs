@@ -241,7 +241,7 @@ mod tests {
         let a = LportAddresses::router_port("00:00:00:00:ff:01", ["10.0.0.1/24"]).unwrap();
         assert_eq!(a.ipv4[0].subnet(), "10.0.0.0/24");
         assert_eq!(a.ipv4[0].broadcast().to_string(), "10.0.0.255");
-        assert_eq!(a.ipv6[0].addr.to_string(), "fe80::200:ff:feff:ff01");
+        assert_eq!(a.ipv6[0].addr.to_string(), "fe80::200:ff:fe00:ff01");
         assert_eq!(solicited_node("fd00::12".parse().unwrap()).to_string(), "ff02::1:ff00:12");
     }
 }

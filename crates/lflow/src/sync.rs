@@ -178,7 +178,11 @@ fn key_of(spec: &TableSpec, row: &dyn Cells, resolver: &Resolver) -> String {
         } else {
             let d = row.cell(col).unwrap_or(&empty);
             let d = without_ignored(spec, col, &resolver.datum(d));
-            key.push_str(&format!("{d:?}"));
+            // An absent desired column (an empty set) equals an existing
+            // empty cell whatever its shape (an empty map for `tags`).
+            if !d.is_empty() {
+                key.push_str(&format!("{d:?}"));
+            }
         }
         key.push('|');
     }

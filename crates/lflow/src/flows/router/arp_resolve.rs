@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 
 use super::{addr_set, RPort, Router};
+use crate::input::sb;
 use crate::model::Port;
 use crate::output::Flows;
 use crate::stage::Stage;
@@ -39,7 +40,7 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
                         }
                     }
                 }
-                "virtual" => {}
+                "virtual" => virtual_port(r, p, lsp, flows),
                 _ => {
                     for a in &lsp.addrs {
                         for ip in &a.ipv4 {
@@ -99,4 +100,26 @@ fn router_behind_switch(r: &Router<'_, '_>, p: &RPort<'_, '_>, q: &Port<'_>, flo
                 .hint(q.uuid);
         }
     }
+}
+
+/// A virtual port's `virtual-ip` behind `p` resolves to the MAC of the
+/// virtual parent that claimed it (SB `virtual_parent`), or to zeros while
+/// none has, so that the router keeps asking with ARP.
+fn virtual_port(r: &Router<'_, '_>, p: &RPort<'_, '_>, lsp: &Port<'_>, flows: &mut Flows) {
+    let Some(lsp_nb) = lsp.lsp() else { return };
+    let Some(vip) = lsp_nb.options().get("virtual-ip").and_then(super::parse_ip) else { return };
+    if p.network_of(vip).is_none() {
+        return;
+    }
+    let parent = sb::PortBinding::all(r.m.sb)
+        .find(|pb| pb.logical_port() == lsp.name)
+        .and_then(|pb| pb.virtual_parent())
+        .and_then(|name| r.m.port(name))
+        .and_then(|parent| parent.addrs.first())
+        .map(|a| a.mac)
+        .unwrap_or_default();
+    let reg = if vip.is_ipv4() { "reg0" } else { "xxreg0" };
+    flows
+        .add(r.dp, ST, 100, format!("outport == {} && {reg} == {vip}", p.key()), format!("eth.dst = {parent}; next;"))
+        .hint(lsp.uuid);
 }

@@ -139,7 +139,8 @@ fn fixed(r: &Router<'_, '_>, flows: &mut Flows) {
     flows.add(r.dp, ST, 85, "arp || nd", "drop;");
     flows.add(r.dp, ST, 84, "nd_rs || nd_ra", "next;");
     flows.add(r.dp, ST, 83, "ip6.mcast_rsvd", "drop;");
-    flows.add(r.dp, ST, 82, "ip4.mcast || ip6.mcast", "drop;");
+    let mcast = if super::multicast::relay(r) { "next;" } else { "drop;" };
+    flows.add(r.dp, ST, 82, "ip4.mcast || ip6.mcast", mcast);
     flows.add(r.dp, ST, 50, "eth.bcast", "drop;");
     flows.add(r.dp, ST, 32, "ip.ttl == {0, 1} && !ip.later_frag && (ip4.mcast || ip6.mcast)", "drop;");
     flows.add(r.dp, ST, 30, "ip.ttl == {0, 1}", "drop;");

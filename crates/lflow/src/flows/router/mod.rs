@@ -12,6 +12,7 @@ mod admission;
 mod arp_resolve;
 mod delivery;
 mod ip_input;
+mod multicast;
 mod nd_ra;
 mod pkt_len;
 mod policy;
@@ -34,6 +35,7 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
         let r = Router::new(m, dp.id, nb);
         admission::build(&r, flows);
         ip_input::build(&r, flows);
+        multicast::build(&r, flows);
         stateful::build(&r, flows);
         nd_ra::build(&r, flows);
         let v6_nexthops = routing::build(&r, flows, diags);

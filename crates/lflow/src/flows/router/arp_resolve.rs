@@ -82,23 +82,21 @@ fn router_peer(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, flows: &m
     }
 }
 
-/// Another router's port `q` on the switch behind `p`: its addresses that
-/// `p` reaches resolve to its MAC.
+/// Another router's port `q` on the switch behind `p`: each of its IPv4
+/// addresses, and its IPv6 addresses together, resolve to its MAC (no
+/// subnet check: the other router may be reached through a route).
 fn router_behind_switch(r: &Router<'_, '_>, p: &RPort<'_, '_>, q: &Port<'_>, flows: &mut Flows) {
     let Some(a) = q.addrs.first() else { return };
     for n in &a.ipv4 {
-        if p.network_of(IpAddr::V4(n.addr)).is_some() {
-            flows
-                .add(r.dp, ST, 100, format!("outport == {} && reg0 == {}", p.key(), n.addr), format!("eth.dst = {}; next;", a.mac))
-                .hint(q.uuid);
-        }
+        flows
+            .add(r.dp, ST, 100, format!("outport == {} && reg0 == {}", p.key(), n.addr), format!("eth.dst = {}; next;", a.mac))
+            .hint(q.uuid);
     }
-    for n in &a.ipv6 {
-        if p.network_of(IpAddr::V6(n.addr)).is_some() {
-            flows
-                .add(r.dp, ST, 100, format!("outport == {} && xxreg0 == {}", p.key(), n.addr), format!("eth.dst = {}; next;", a.mac))
-                .hint(q.uuid);
-        }
+    let v6: Vec<_> = a.ipv6.iter().map(|n| n.addr).collect();
+    if !v6.is_empty() {
+        flows
+            .add(r.dp, ST, 100, format!("outport == {} && xxreg0 == {}", p.key(), addr_set(&v6)), format!("eth.dst = {}; next;", a.mac))
+            .hint(q.uuid);
     }
 }
 

@@ -44,13 +44,16 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
         flows.add(r.dp, ST, 60, format!("ip6.dst == {{{}}}", join(&v6)), "drop;").hint(hint);
 
         let res = resident_suffix(p);
+        // A distributed gateway port answers ARP only on the gateway
+        // chassis when its switch reaches a physical network (localnet).
+        let arp_res = if peer_has_localnet(r, p) { res.clone() } else { String::new() };
         for n in &p.ipv4 {
             flows
                 .add(
                     r.dp,
                     ST,
                     90,
-                    format!("inport == {key} && arp.op == 1 && arp.tpa == {} && arp.spa == {}{res}", n.addr, n.subnet()),
+                    format!("inport == {key} && arp.op == 1 && arp.tpa == {} && arp.spa == {}{arp_res}", n.addr, n.subnet()),
                     ARP_REPLY,
                 )
                 .hint(hint);
@@ -99,8 +102,8 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
                     31,
                     format!("inport == {key} && ip4 && ip.ttl == {{0, 1}} && !ip.later_frag"),
                     format!(
-                        "icmp4 {{eth.dst <-> eth.src; icmp4.type = 11; /* Time exceeded */ icmp4.code = 0; /* TTL exceeded in transit */ ip4.dst = ip4.src; ip4.src = {} ; ip.ttl = 254; outport = {key}; flags.loopback = 1; output; }};",
-                        n.addr
+                        "icmp4 {{eth.dst <-> eth.src; icmp4.type = 11; /* Time exceeded */ icmp4.code = 0; /* TTL exceeded in transit */ {} ; ip.ttl = 254; outport = {key}; flags.loopback = 1; output; }};",
+                        reply_addr("4", &n.addr.to_string(), p.is_dgp)
                     ),
                 )
                 .hint(hint);
@@ -113,13 +116,28 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
                     31,
                     format!("inport == {key} && ip6 && ip6.src == {} && ip.ttl == {{0, 1}} && !ip.later_frag", n.subnet()),
                     format!(
-                        "icmp6 {{eth.dst <-> eth.src; ip6.dst = ip6.src; ip6.src = {} ; ip.ttl = 254; icmp6.type = 3; /* Time exceeded */ icmp6.code = 0; /* TTL exceeded in transit */ outport = {key}; flags.loopback = 1; output; }};",
-                        n.addr
+                        "icmp6 {{eth.dst <-> eth.src; {} ; ip.ttl = 254; icmp6.type = 3; /* Time exceeded */ icmp6.code = 0; /* TTL exceeded in transit */ outport = {key}; flags.loopback = 1; output; }};",
+                        reply_addr("6", &n.addr.to_string(), p.is_dgp)
                     ),
                 )
                 .hint(hint);
         }
     }
+}
+
+/// The source of a TTL-exceeded reply: the port's address, except on a
+/// distributed gateway port, where the reply swaps source and destination.
+fn reply_addr(family: &str, addr: &str, dgp: bool) -> String {
+    if dgp {
+        format!("ip{family}.dst <-> ip{family}.src")
+    } else {
+        format!("ip{family}.dst = ip{family}.src; ip{family}.src = {addr}")
+    }
+}
+
+/// The switch behind `p` has a localnet port.
+fn peer_has_localnet(r: &Router<'_, '_>, p: &super::RPort<'_, '_>) -> bool {
+    r.m.peer(p.port).filter(|peer| peer.lsp().is_some()).is_some_and(|peer| r.m.ports_of(peer.dp).any(|q| q.lsp_type() == "localnet"))
 }
 
 const ECHO4: &str = "ip4.dst <-> ip4.src; ip.ttl = 255; icmp4.type = 0; flags.loopback = 1; next; ";

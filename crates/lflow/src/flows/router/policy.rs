@@ -70,11 +70,11 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
                                 Stage::LrInPolicyEcmp,
                                 100,
                                 format!("reg8[0..15] == {gid} && reg8[16..31] == {mid}"),
-                                format!("{}next;", set_nexthop(*nh, *a, p)),
+                                format!("{mark}{}next;", set_nexthop(*nh, *a, p)),
                             )
                             .hint(pol.uuid());
                     }
-                    format!("{mark}reg8[0..15] = {gid}; reg8[16..31] = select({});", mids.join(", "))
+                    format!("reg8[0..15] = {gid}; reg8[16..31] = select({});", mids.join(", "))
                 }
             }
             other => {

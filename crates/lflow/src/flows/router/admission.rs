@@ -34,6 +34,21 @@ fn admission(r: &Router<'_, '_>, flows: &mut Flows) {
         flows
             .add(r.dp, Stage::LrInAdmission, 50, format!("eth.dst == {} && inport == {key}{}", p.mac, resident_suffix(p)), actions)
             .hint(p.port.uuid);
+        if let Some(bypass) = pkt_len::bypass(r, p) {
+            let actions = format!("xreg0[0..47] = {}; next;", p.mac);
+            flows
+                .add(r.dp, Stage::LrInAdmission, 55, format!("eth.mcast && inport == {key} && ({bypass})"), actions.clone())
+                .hint(p.port.uuid);
+            flows
+                .add(
+                    r.dp,
+                    Stage::LrInAdmission,
+                    55,
+                    format!("eth.dst == {} && inport == {key}{} && ({bypass})", p.mac, resident_suffix(p)),
+                    actions,
+                )
+                .hint(p.port.uuid);
+        }
     }
 }
 

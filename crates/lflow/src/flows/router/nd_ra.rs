@@ -20,6 +20,9 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
             continue;
         }
         let Some(lla) = p.lla() else { continue };
+        if p.ipv6_global().is_empty() {
+            continue;
+        }
         let mut opts = format!("addr_mode = \"{mode}\", slla = {}", p.mac);
         if let Some(mtu) = cfg.get_int("mtu").filter(|m| *m > 0) {
             opts.push_str(&format!(", mtu = {mtu}"));

@@ -2,7 +2,8 @@
 //! routers' ports and distributed gateway ports): the check_pkt_larger
 //! part of admission, the ICMP "fragmentation needed" / "packet too big"
 //! replies in IP input, and ingress tables 18 (check packet length) and
-//! 19 (handle larger packets). Never adds the `gateway_mtu_bypass` flows.
+//! 19 (handle larger packets), and the `gateway_mtu_bypass` flows that skip
+//! the check for traffic that never needs fragmenting.
 
 use super::{RPort, Router};
 use crate::output::Flows;
@@ -20,6 +21,12 @@ pub fn check_action(r: &Router<'_, '_>, p: &RPort<'_, '_>) -> String {
     }
 }
 
+/// `options:gateway_mtu_bypass` (a match) of a port whose MTU is checked.
+pub fn bypass<'a>(r: &Router<'_, 'a>, p: &RPort<'_, 'a>) -> Option<&'a str> {
+    p.gateway_mtu(r)?;
+    p.lrp.options().get("gateway_mtu_bypass").filter(|m| !m.trim().is_empty())
+}
+
 pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
     flows.add(r.dp, Stage::LrInChkPktLen, 0, "1", "next;");
     flows.add(r.dp, Stage::LrInLargerPkts, 0, "1", "next;");
@@ -35,6 +42,9 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
                 format!("{}next;", check_action(r, g)),
             )
             .hint(g.port.uuid);
+        if let Some(bypass) = bypass(r, g) {
+            flows.add(r.dp, Stage::LrInChkPktLen, 55, format!("outport == {gkey} && ({bypass})"), "next;").hint(g.port.uuid);
+        }
         too_big(r, g, Stage::LrInIpInput, &format!("inport == {gkey}"), mtu, flows);
         for q in r.ports.iter().filter(|q| !std::ptr::eq(*q, g)) {
             too_big(r, q, Stage::LrInLargerPkts, &format!("inport == {} && outport == {gkey}", q.key()), mtu, flows);

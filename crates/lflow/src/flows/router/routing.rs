@@ -270,9 +270,7 @@ fn parse_routes(r: &Router<'_, '_>, tables: &BTreeMap<String, u32>, diags: &mut 
         let target = if rt.nexthop() == "discard" {
             Target::Discard
         } else {
-            let nh = rt.nexthop().trim();
-            let nh = nh.strip_suffix("/32").or_else(|| nh.strip_suffix("/128")).unwrap_or(nh);
-            let Some(nexthop) = parse_ip(nh).filter(|a| a.is_ipv4() == prefix.is_v4()) else {
+            let Some(nexthop) = parse_ip(rt.nexthop()).filter(|a| a.is_ipv4() == prefix.is_v4()) else {
                 diags.push(diag(&rt, format!("bad 'nexthop' {} for prefix {}, route left out", rt.nexthop(), rt.ip_prefix())));
                 continue;
             };

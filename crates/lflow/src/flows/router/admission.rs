@@ -30,14 +30,28 @@ fn admission(r: &Router<'_, '_>, flows: &mut Flows) {
         let larger = pkt_len::check_action(r, p);
         let actions = format!("{larger}xreg0[0..47] = {}; next;", p.mac);
         let key = p.key();
-        flows.add(r.dp, Stage::LrInAdmission, 50, format!("eth.mcast && inport == {key}"), actions.clone()).hint(p.port.uuid);
         flows
-            .add(r.dp, Stage::LrInAdmission, 50, format!("eth.dst == {} && inport == {key}{}", p.mac, resident_suffix(p)), actions)
+            .add(r.dp, Stage::LrInAdmission, 50, format!("eth.mcast && inport == {key}"), actions.clone())
+            .hint(p.port.uuid);
+        flows
+            .add(
+                r.dp,
+                Stage::LrInAdmission,
+                50,
+                format!("eth.dst == {} && inport == {key}{}", p.mac, resident_suffix(p)),
+                actions,
+            )
             .hint(p.port.uuid);
         if let Some(bypass) = pkt_len::bypass(r, p) {
             let actions = format!("xreg0[0..47] = {}; next;", p.mac);
             flows
-                .add(r.dp, Stage::LrInAdmission, 55, format!("eth.mcast && inport == {key} && ({bypass})"), actions.clone())
+                .add(
+                    r.dp,
+                    Stage::LrInAdmission,
+                    55,
+                    format!("eth.mcast && inport == {key} && ({bypass})"),
+                    actions.clone(),
+                )
                 .hint(p.port.uuid);
             flows
                 .add(
@@ -105,7 +119,11 @@ fn lookup_neighbor(r: &Router<'_, '_>, flows: &mut Flows) {
                         r.dp,
                         st,
                         110,
-                        format!("inport == {key} && arp.spa == {} && arp.tpa == {} && arp.op == 1{res}", n.subnet(), n.addr),
+                        format!(
+                            "inport == {key} && arp.spa == {} && arp.tpa == {} && arp.op == 1{res}",
+                            n.subnet(),
+                            n.addr
+                        ),
                         "reg9[2] = lookup_arp(inport, arp.spa, arp.sha); reg9[3] = 1; next;",
                     )
                     .hint(p.port.uuid);

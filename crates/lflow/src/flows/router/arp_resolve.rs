@@ -46,14 +46,26 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
                         for ip in &a.ipv4 {
                             if p.network_of(IpAddr::V4(ip.addr)).is_some() {
                                 flows
-                                    .add(r.dp, ST, 100, format!("outport == {} && reg0 == {}", p.key(), ip.addr), format!("eth.dst = {}; next;", a.mac))
+                                    .add(
+                                        r.dp,
+                                        ST,
+                                        100,
+                                        format!("outport == {} && reg0 == {}", p.key(), ip.addr),
+                                        format!("eth.dst = {}; next;", a.mac),
+                                    )
                                     .hint(lsp.uuid);
                             }
                         }
                         for ip in &a.ipv6 {
                             if p.network_of(IpAddr::V6(ip.addr)).is_some() {
                                 flows
-                                    .add(r.dp, ST, 100, format!("outport == {} && xxreg0 == {}", p.key(), ip.addr), format!("eth.dst = {}; next;", a.mac))
+                                    .add(
+                                        r.dp,
+                                        ST,
+                                        100,
+                                        format!("outport == {} && xxreg0 == {}", p.key(), ip.addr),
+                                        format!("eth.dst = {}; next;", a.mac),
+                                    )
                                     .hint(lsp.uuid);
                             }
                         }
@@ -72,12 +84,24 @@ fn router_peer(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, flows: &m
     let v6: Vec<_> = a.ipv6.iter().map(|n| n.addr).collect();
     if !v4.is_empty() {
         flows
-            .add(r.dp, ST, 100, format!("outport == {} && reg0== {}", p.key(), addr_set(&v4)), format!("eth.dst = {}; next;", a.mac))
+            .add(
+                r.dp,
+                ST,
+                100,
+                format!("outport == {} && reg0== {}", p.key(), addr_set(&v4)),
+                format!("eth.dst = {}; next;", a.mac),
+            )
             .hint(p.port.uuid);
     }
     if !v6.is_empty() {
         flows
-            .add(r.dp, ST, 100, format!("outport == {} && xxreg0 == {}", p.key(), addr_set(&v6)), format!("eth.dst = {}; next;", a.mac))
+            .add(
+                r.dp,
+                ST,
+                100,
+                format!("outport == {} && xxreg0 == {}", p.key(), addr_set(&v6)),
+                format!("eth.dst = {}; next;", a.mac),
+            )
             .hint(p.port.uuid);
     }
 }
@@ -89,13 +113,25 @@ fn router_behind_switch(r: &Router<'_, '_>, p: &RPort<'_, '_>, q: &Port<'_>, flo
     let Some(a) = q.addrs.first() else { return };
     for n in &a.ipv4 {
         flows
-            .add(r.dp, ST, 100, format!("outport == {} && reg0 == {}", p.key(), n.addr), format!("eth.dst = {}; next;", a.mac))
+            .add(
+                r.dp,
+                ST,
+                100,
+                format!("outport == {} && reg0 == {}", p.key(), n.addr),
+                format!("eth.dst = {}; next;", a.mac),
+            )
             .hint(q.uuid);
     }
     let v6: Vec<_> = a.ipv6.iter().map(|n| n.addr).collect();
     if !v6.is_empty() {
         flows
-            .add(r.dp, ST, 100, format!("outport == {} && xxreg0 == {}", p.key(), addr_set(&v6)), format!("eth.dst = {}; next;", a.mac))
+            .add(
+                r.dp,
+                ST,
+                100,
+                format!("outport == {} && xxreg0 == {}", p.key(), addr_set(&v6)),
+                format!("eth.dst = {}; next;", a.mac),
+            )
             .hint(q.uuid);
     }
 }

@@ -37,10 +37,18 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
         }
         for a in &v6 {
             flows
-                .add(r.dp, ST, 100, format!("ip6.dst == {a} && udp.src == 547 && udp.dst == 546"), "reg0 = 0; handle_dhcpv6_reply;")
+                .add(
+                    r.dp,
+                    ST,
+                    100,
+                    format!("ip6.dst == {a} && udp.src == 547 && udp.dst == 546"),
+                    "reg0 = 0; handle_dhcpv6_reply;",
+                )
                 .hint(hint);
         }
-        flows.add(r.dp, ST, 90, format!("ip6.dst == {} && icmp6.type == 128 && icmp6.code == 0", addr_set(&v6)), ECHO6).hint(hint);
+        flows
+            .add(r.dp, ST, 90, format!("ip6.dst == {} && icmp6.type == 128 && icmp6.code == 0", addr_set(&v6)), ECHO6)
+            .hint(hint);
         flows.add(r.dp, ST, 60, format!("ip6.dst == {{{}}}", join(&v6)), "drop;").hint(hint);
 
         let res = resident_suffix(p);
@@ -53,7 +61,11 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
                     r.dp,
                     ST,
                     90,
-                    format!("inport == {key} && arp.op == 1 && arp.tpa == {} && arp.spa == {}{arp_res}", n.addr, n.subnet()),
+                    format!(
+                        "inport == {key} && arp.op == 1 && arp.tpa == {} && arp.spa == {}{arp_res}",
+                        n.addr,
+                        n.subnet()
+                    ),
                     ARP_REPLY,
                 )
                 .hint(hint);
@@ -80,15 +92,47 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
         if !r.is_gateway && !r.has_dgp() {
             for a in &v4 {
                 let m = format!("ip4 && ip4.dst == {a} && !ip.later_frag");
-                flows.add(r.dp, ST, 80, format!("{m} && tcp"), "tcp_reset {eth.dst <-> eth.src; ip4.dst <-> ip4.src; next; };").hint(hint);
-                flows.add(r.dp, ST, 80, format!("{m} && sctp"), "sctp_abort {eth.dst <-> eth.src; ip4.dst <-> ip4.src; next; };").hint(hint);
+                flows
+                    .add(
+                        r.dp,
+                        ST,
+                        80,
+                        format!("{m} && tcp"),
+                        "tcp_reset {eth.dst <-> eth.src; ip4.dst <-> ip4.src; next; };",
+                    )
+                    .hint(hint);
+                flows
+                    .add(
+                        r.dp,
+                        ST,
+                        80,
+                        format!("{m} && sctp"),
+                        "sctp_abort {eth.dst <-> eth.src; ip4.dst <-> ip4.src; next; };",
+                    )
+                    .hint(hint);
                 flows.add(r.dp, ST, 80, format!("{m} && udp"), "icmp4 {eth.dst <-> eth.src; ip4.dst <-> ip4.src; ip.ttl = 255; icmp4.type = 3; icmp4.code = 3; next; };").hint(hint);
                 flows.add(r.dp, ST, 70, m, "icmp4 {eth.dst <-> eth.src; ip4.dst <-> ip4.src; ip.ttl = 255; icmp4.type = 3; icmp4.code = 2; next; };").hint(hint);
             }
             for a in &v6 {
                 let m = format!("ip6 && ip6.dst == {a} && !ip.later_frag");
-                flows.add(r.dp, ST, 80, format!("{m} && tcp"), "tcp_reset {eth.dst <-> eth.src; ip6.dst <-> ip6.src; next; };").hint(hint);
-                flows.add(r.dp, ST, 80, format!("{m} && sctp"), "sctp_abort {eth.dst <-> eth.src; ip6.dst <-> ip6.src; next; };").hint(hint);
+                flows
+                    .add(
+                        r.dp,
+                        ST,
+                        80,
+                        format!("{m} && tcp"),
+                        "tcp_reset {eth.dst <-> eth.src; ip6.dst <-> ip6.src; next; };",
+                    )
+                    .hint(hint);
+                flows
+                    .add(
+                        r.dp,
+                        ST,
+                        80,
+                        format!("{m} && sctp"),
+                        "sctp_abort {eth.dst <-> eth.src; ip6.dst <-> ip6.src; next; };",
+                    )
+                    .hint(hint);
                 flows.add(r.dp, ST, 80, format!("{m} && udp"), "icmp6 {eth.dst <-> eth.src; ip6.dst <-> ip6.src; ip.ttl = 255; icmp6.type = 1; icmp6.code = 4; next; };").hint(hint);
                 flows.add(r.dp, ST, 70, m, "icmp6 {eth.dst <-> eth.src; ip6.dst <-> ip6.src; ip.ttl = 255; icmp6.type = 1; icmp6.code = 3; next; };").hint(hint);
             }
@@ -137,7 +181,9 @@ fn reply_addr(family: &str, addr: &str, dgp: bool) -> String {
 
 /// The switch behind `p` has a localnet port.
 fn peer_has_localnet(r: &Router<'_, '_>, p: &super::RPort<'_, '_>) -> bool {
-    r.m.peer(p.port).filter(|peer| peer.lsp().is_some()).is_some_and(|peer| r.m.ports_of(peer.dp).any(|q| q.lsp_type() == "localnet"))
+    r.m.peer(p.port)
+        .filter(|peer| peer.lsp().is_some())
+        .is_some_and(|peer| r.m.ports_of(peer.dp).any(|q| q.lsp_type() == "localnet"))
 }
 
 const ECHO4: &str = "ip4.dst <-> ip4.src; ip.ttl = 255; icmp4.type = 0; flags.loopback = 1; next; ";

@@ -18,6 +18,8 @@ mod pkt_len;
 mod policy;
 mod routing;
 mod stateful;
+#[cfg(test)]
+mod tests;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -200,21 +202,4 @@ pub fn nh_regs(ip: IpAddr) -> (&'static str, &'static str) {
 /// Parses a plain IPv4 or IPv6 address (no prefix length).
 pub fn parse_ip(s: &str) -> Option<IpAddr> {
     s.trim().parse::<Ipv4Addr>().map(IpAddr::V4).or_else(|_| s.trim().parse::<Ipv6Addr>().map(IpAddr::V6)).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_key_escapes() {
-        assert_eq!(json_key("lr0-sw0"), "\"lr0-sw0\"");
-        assert_eq!(json_key("a\"b\\c"), "\"a\\\"b\\\\c\"");
-    }
-
-    #[test]
-    fn addr_set_braces_only_for_several() {
-        assert_eq!(addr_set(&["10.0.0.1"]), "10.0.0.1");
-        assert_eq!(addr_set(&["10.0.0.1", "10.0.5.1"]), "{10.0.0.1, 10.0.5.1}");
-    }
 }

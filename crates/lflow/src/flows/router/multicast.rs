@@ -35,7 +35,10 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
         flows.add(r.dp, st, 10550, format!("eth.src == {} && (mldv1 || mldv2)", p.mac), "drop;").hint(p.port.uuid);
     }
     let (control, data) = if flood {
-        (format!("clone {{ outport = {mc_static}; next; }};"), format!("clone {{ outport = {mc_static}; ip.ttl--; next; }};"))
+        (
+            format!("clone {{ outport = {mc_static}; next; }};"),
+            format!("clone {{ outport = {mc_static}; ip.ttl--; next; }};"),
+        )
     } else {
         ("drop;".to_string(), "drop;".to_string())
     };
@@ -44,7 +47,13 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
     flows.add(r.dp, st, 10450, "ip4.mcast || ip6.mcast", data);
     for p in r.ports.iter().filter(|p| p.port.enabled()) {
         flows
-            .add(r.dp, Stage::LrOutDelivery, 110, format!("(ip4.mcast || ip6.mcast) && outport == {}", p.key()), format!("eth.src = {}; output;", p.mac))
+            .add(
+                r.dp,
+                Stage::LrOutDelivery,
+                110,
+                format!("(ip4.mcast || ip6.mcast) && outport == {}", p.key()),
+                format!("eth.src = {}; output;", p.mac),
+            )
             .hint(p.port.uuid);
     }
 }

@@ -34,16 +34,12 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
         let Some(mtu) = g.gateway_mtu(r) else { continue };
         let gkey = g.key();
         flows
-            .add(
-                r.dp,
-                Stage::LrInChkPktLen,
-                50,
-                format!("outport == {gkey}"),
-                format!("{}next;", check_action(r, g)),
-            )
+            .add(r.dp, Stage::LrInChkPktLen, 50, format!("outport == {gkey}"), format!("{}next;", check_action(r, g)))
             .hint(g.port.uuid);
         if let Some(bypass) = bypass(r, g) {
-            flows.add(r.dp, Stage::LrInChkPktLen, 55, format!("outport == {gkey} && ({bypass})"), "next;").hint(g.port.uuid);
+            flows
+                .add(r.dp, Stage::LrInChkPktLen, 55, format!("outport == {gkey} && ({bypass})"), "next;")
+                .hint(g.port.uuid);
         }
         too_big(r, g, Stage::LrInIpInput, &format!("inport == {gkey}"), mtu, flows);
         for q in r.ports.iter().filter(|q| !std::ptr::eq(*q, g)) {

@@ -72,7 +72,11 @@ enum Target {
     Discard,
     /// Next hop, index of the output port in `Router::ports`, and the
     /// port's address used as the source of ARP/ND requests.
-    Via { nexthop: IpAddr, port: usize, lrp_addr: IpAddr },
+    Via {
+        nexthop: IpAddr,
+        port: usize,
+        lrp_addr: IpAddr,
+    },
 }
 
 struct Route {
@@ -148,7 +152,10 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
                 Stage::LrInIpRouting,
                 prio as u16,
                 m,
-                format!("ip.ttl--; flags.loopback = 1; reg8[0..15] = {gid}; reg8[16..31] = select({});", mids.join(", ")),
+                format!(
+                    "ip.ttl--; flags.loopback = 1; reg8[0..15] = {gid}; reg8[16..31] = select({});",
+                    mids.join(", ")
+                ),
             )
             .hint(members[0].uuid);
     }
@@ -271,7 +278,10 @@ fn parse_routes(r: &Router<'_, '_>, tables: &BTreeMap<String, u32>, diags: &mut 
             Target::Discard
         } else {
             let Some(nexthop) = parse_ip(rt.nexthop()).filter(|a| a.is_ipv4() == prefix.is_v4()) else {
-                diags.push(diag(&rt, format!("bad 'nexthop' {} for prefix {}, route left out", rt.nexthop(), rt.ip_prefix())));
+                diags.push(diag(
+                    &rt,
+                    format!("bad 'nexthop' {} for prefix {}, route left out", rt.nexthop(), rt.ip_prefix()),
+                ));
                 continue;
             };
             let found = match rt.output_port() {
@@ -324,10 +334,22 @@ fn symmetric_reply(
             "ct_commit {{ ct_label.ecmp_reply_eth = eth.src;  ct_mark.ecmp_reply_port = {tunnel_key};}}; commit_ecmp_nh(ipv6 = {ipv6}, proto = {proto}); next;"
         );
         flows
-            .add(r.dp, Stage::LrInEcmpStateful, 100, format!("{in_match} && (ct.new && !ct.est) && {proto}"), actions.clone())
+            .add(
+                r.dp,
+                Stage::LrInEcmpStateful,
+                100,
+                format!("{in_match} && (ct.new && !ct.est) && {proto}"),
+                actions.clone(),
+            )
             .hint(hint);
         flows
-            .add(r.dp, Stage::LrInEcmpStateful, 100, format!("{in_match} && (!ct.rpl && ct.est) && {proto} && reg9[5] == 0"), actions)
+            .add(
+                r.dp,
+                Stage::LrInEcmpStateful,
+                100,
+                format!("{in_match} && (!ct.rpl && ct.est) && {proto} && reg9[5] == 0"),
+                actions,
+            )
             .hint(hint);
     }
     let reply = format!("ct.rpl && reg9[5] == 1 && ct_mark.ecmp_reply_port == {tunnel_key}");
@@ -343,6 +365,12 @@ fn symmetric_reply(
         .hint(hint);
     flows.add(r.dp, Stage::LrInPolicy, 65535, reply.clone(), "next;").hint(hint);
     flows
-        .add(r.dp, Stage::LrInArpResolve, 200, reply, "push(xxreg1); xxreg1 = ct_label; eth.dst = xxreg1[32..79]; pop(xxreg1); next;")
+        .add(
+            r.dp,
+            Stage::LrInArpResolve,
+            200,
+            reply,
+            "push(xxreg1); xxreg1 = ct_label; eth.dst = xxreg1[32..79]; pop(xxreg1); next;",
+        )
         .hint(hint);
 }

@@ -36,7 +36,7 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
                 "router" => {
                     if let (Some(q), false) = (r.m.peer(lsp), learn_routers) {
                         if !std::ptr::eq(q, p.port) {
-                            router_behind_switch(r, p, q, flows);
+                            router_behind_switch(r, p, peer, q, flows);
                         }
                     }
                 }
@@ -91,7 +91,7 @@ fn router_peer(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, flows: &m
                 format!("outport == {} && reg0== {}", p.key(), addr_set(&v4)),
                 format!("eth.dst = {}; next;", a.mac),
             )
-            .hint(p.port.uuid);
+            .hint(peer.uuid);
     }
     if !v6.is_empty() {
         flows
@@ -102,14 +102,15 @@ fn router_peer(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, flows: &m
                 format!("outport == {} && xxreg0 == {}", p.key(), addr_set(&v6)),
                 format!("eth.dst = {}; next;", a.mac),
             )
-            .hint(p.port.uuid);
+            .hint(peer.uuid);
     }
 }
 
-/// Another router's port `q` on the switch behind `p`: each of its IPv4
+/// Another router's port `q` on the switch behind `p` (through the switch
+/// port `peer`, which the flows name as hint): each of its IPv4
 /// addresses, and its IPv6 addresses together, resolve to its MAC (no
 /// subnet check: the other router may be reached through a route).
-fn router_behind_switch(r: &Router<'_, '_>, p: &RPort<'_, '_>, q: &Port<'_>, flows: &mut Flows) {
+fn router_behind_switch(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, q: &Port<'_>, flows: &mut Flows) {
     let Some(a) = q.addrs.first() else { return };
     for n in &a.ipv4 {
         flows
@@ -120,7 +121,7 @@ fn router_behind_switch(r: &Router<'_, '_>, p: &RPort<'_, '_>, q: &Port<'_>, flo
                 format!("outport == {} && reg0 == {}", p.key(), n.addr),
                 format!("eth.dst = {}; next;", a.mac),
             )
-            .hint(q.uuid);
+            .hint(peer.uuid);
     }
     let v6: Vec<_> = a.ipv6.iter().map(|n| n.addr).collect();
     if !v6.is_empty() {
@@ -132,7 +133,7 @@ fn router_behind_switch(r: &Router<'_, '_>, p: &RPort<'_, '_>, q: &Port<'_>, flo
                 format!("outport == {} && xxreg0 == {}", p.key(), addr_set(&v6)),
                 format!("eth.dst = {}; next;", a.mac),
             )
-            .hint(q.uuid);
+            .hint(peer.uuid);
     }
 }
 

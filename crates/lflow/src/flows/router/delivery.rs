@@ -10,7 +10,7 @@ use crate::stage::Stage;
 
 /// `v6_nexthops`: the IPv6 next hops of the router's static routes, which
 /// get neighbour solicitations sent to their solicited-node address.
-pub fn build(r: &Router<'_, '_>, v6_nexthops: &[Ipv6Addr], flows: &mut Flows) {
+pub fn build(r: &Router<'_, '_>, v6_nexthops: &[(Ipv6Addr, ovsdb::Uuid)], flows: &mut Flows) {
     flows.add(r.dp, Stage::LrInGwRedirect, 0, "1", "next;");
     for p in r.ports.iter().filter(|p| p.is_dgp) {
         flows
@@ -34,19 +34,21 @@ pub fn build(r: &Router<'_, '_>, v6_nexthops: &[Ipv6Addr], flows: &mut Flows) {
         "arp { eth.dst = ff:ff:ff:ff:ff:ff; arp.spa = reg1; arp.tpa = reg0; arp.op = 1; output; };",
     );
     flows.add(r.dp, st, 100, "eth.dst == 00:00:00:00:00:00 && ip6", "nd_ns { nd.target = xxreg0; output; };");
-    for nh in v6_nexthops {
+    for (nh, route) in v6_nexthops {
         let sn = solicited_node(*nh);
-        flows.add(
-            r.dp,
-            st,
-            200,
-            format!("eth.dst == 00:00:00:00:00:00 && ip6 && xxreg0 == {nh}"),
-            format!("nd_ns {{ eth.dst = {}; ip6.dst = {sn}; nd.target = {nh}; output; }};", ipv6_multicast_mac(sn)),
-        );
+        flows
+            .add(
+                r.dp,
+                st,
+                200,
+                format!("eth.dst == 00:00:00:00:00:00 && ip6 && xxreg0 == {nh}"),
+                format!("nd_ns {{ eth.dst = {}; ip6.dst = {sn}; nd.target = {nh}; output; }};", ipv6_multicast_mac(sn)),
+            )
+            .hint(*route);
     }
 
     flows.add(r.dp, Stage::LrOutDelivery, 0, "1", "drop;");
     for p in r.ports.iter().filter(|p| p.port.enabled()) {
-        flows.add(r.dp, Stage::LrOutDelivery, 100, format!("outport == {}", p.key()), "output;").hint(p.port.uuid);
+        flows.add(r.dp, Stage::LrOutDelivery, 100, format!("outport == {}", p.key()), "output;");
     }
 }

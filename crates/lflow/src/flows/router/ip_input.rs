@@ -36,15 +36,13 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
             flows.add(r.dp, ST, 60, format!("ip4.dst == {{{}}}", join(&v4)), "drop;").hint(hint);
         }
         for a in &v6 {
-            flows
-                .add(
-                    r.dp,
-                    ST,
-                    100,
-                    format!("ip6.dst == {a} && udp.src == 547 && udp.dst == 546"),
-                    "reg0 = 0; handle_dhcpv6_reply;",
-                )
-                .hint(hint);
+            flows.add(
+                r.dp,
+                ST,
+                100,
+                format!("ip6.dst == {a} && udp.src == 547 && udp.dst == 546"),
+                "reg0 = 0; handle_dhcpv6_reply;",
+            );
         }
         flows
             .add(r.dp, ST, 90, format!("ip6.dst == {} && icmp6.type == 128 && icmp6.code == 0", addr_set(&v6)), ECHO6)

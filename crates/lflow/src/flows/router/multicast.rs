@@ -31,8 +31,8 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
     let st = Stage::LrInIpRouting;
     let mc_static = super::json_key(MC_STATIC.0);
     for p in &r.ports {
-        flows.add(r.dp, st, 10550, format!("eth.src == {} && igmp", p.mac), "drop;").hint(p.port.uuid);
-        flows.add(r.dp, st, 10550, format!("eth.src == {} && (mldv1 || mldv2)", p.mac), "drop;").hint(p.port.uuid);
+        flows.add(r.dp, st, 10550, format!("eth.src == {} && igmp", p.mac), "drop;");
+        flows.add(r.dp, st, 10550, format!("eth.src == {} && (mldv1 || mldv2)", p.mac), "drop;");
     }
     let (control, data) = if flood {
         (
@@ -46,14 +46,12 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
     flows.add(r.dp, st, 10460, "mldv1 || mldv2", control);
     flows.add(r.dp, st, 10450, "ip4.mcast || ip6.mcast", data);
     for p in r.ports.iter().filter(|p| p.port.enabled()) {
-        flows
-            .add(
-                r.dp,
-                Stage::LrOutDelivery,
-                110,
-                format!("(ip4.mcast || ip6.mcast) && outport == {}", p.key()),
-                format!("eth.src = {}; output;", p.mac),
-            )
-            .hint(p.port.uuid);
+        flows.add(
+            r.dp,
+            Stage::LrOutDelivery,
+            110,
+            format!("(ip4.mcast || ip6.mcast) && outport == {}", p.key()),
+            format!("eth.src = {}; output;", p.mac),
+        );
     }
 }

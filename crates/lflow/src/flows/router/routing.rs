@@ -89,8 +89,9 @@ struct Route {
 }
 
 /// Adds the routing flows; returns the IPv6 next hops of static routes
-/// (the ARP request stage solicits them directly).
-pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) -> Vec<Ipv6Addr> {
+/// with a route through each (the ARP request stage solicits them
+/// directly).
+pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) -> Vec<(Ipv6Addr, ovsdb::Uuid)> {
     let tables = route_tables(r);
     routing_pre(r, &tables, flows);
     connected(r, flows);
@@ -100,9 +101,14 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
     flows.add(r.dp, Stage::LrInIpRoutingEcmp, 0, "1", "drop;");
 
     let routes = parse_routes(r, &tables, diags);
+    // Routes with the same table, policy and prefix form an ECMP group;
+    // its members are numbered in route UUID order, as the reference does.
     let mut groups: BTreeMap<(u32, bool, Prefix), Vec<&Route>> = BTreeMap::new();
     for rt in &routes {
         groups.entry((rt.table, rt.is_src, rt.prefix)).or_default().push(rt);
+    }
+    for members in groups.values_mut() {
+        members.sort_by_key(|rt| rt.uuid);
     }
     let mut next_gid = 1u32;
     for ((table, is_src, prefix), members) in &groups {
@@ -127,6 +133,7 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
         let gid = next_gid;
         next_gid += 1;
         let mut mids = Vec::new();
+        let symmetric_hint = members.iter().filter(|rt| rt.symmetric).map(|rt| rt.uuid).min();
         for (i, rt) in members.iter().enumerate() {
             let Target::Via { nexthop, port, lrp_addr } = rt.target else { continue };
             let mid = i + 1;
@@ -142,33 +149,30 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
                     format!("{r0} = {nexthop}; {r1} = {lrp_addr}; eth.src = {}; outport = {}; next;", p.mac, p.key()),
                 )
                 .hint(rt.uuid);
-            if rt.symmetric && r.is_gateway {
-                symmetric_reply(r, rt, members[0].uuid, p, lrp_addr, &m, flows);
+            if let (true, true, Some(hint)) = (rt.symmetric, r.is_gateway, symmetric_hint) {
+                symmetric_reply(r, rt, hint, p, lrp_addr, &m, flows);
             }
         }
-        flows
-            .add(
-                r.dp,
-                Stage::LrInIpRouting,
-                prio as u16,
-                m,
-                format!(
-                    "ip.ttl--; flags.loopback = 1; reg8[0..15] = {gid}; reg8[16..31] = select({});",
-                    mids.join(", ")
-                ),
-            )
-            .hint(members[0].uuid);
+        flows.add(
+            r.dp,
+            Stage::LrInIpRouting,
+            prio as u16,
+            m,
+            format!("ip.ttl--; flags.loopback = 1; reg8[0..15] = {gid}; reg8[16..31] = select({});", mids.join(", ")),
+        );
     }
 
-    let mut v6_nexthops: Vec<Ipv6Addr> = routes
+    // One solicitation flow per next hop, hinted with the lowest UUID of
+    // the routes through it.
+    let mut v6_nexthops: Vec<(Ipv6Addr, ovsdb::Uuid)> = routes
         .iter()
         .filter_map(|rt| match rt.target {
-            Target::Via { nexthop: IpAddr::V6(a), .. } => Some(a),
+            Target::Via { nexthop: IpAddr::V6(a), .. } => Some((a, rt.uuid)),
             _ => None,
         })
         .collect();
     v6_nexthops.sort();
-    v6_nexthops.dedup();
+    v6_nexthops.dedup_by_key(|(a, _)| *a);
     v6_nexthops
 }
 
@@ -204,9 +208,7 @@ fn routing_pre(r: &Router<'_, '_>, tables: &BTreeMap<String, u32>, flows: &mut F
     flows.add(r.dp, Stage::LrInIpRoutingPre, 0, "1", "reg7 = 0; next;");
     for p in &r.ports {
         let Some(id) = p.lrp.options().get("route_table").and_then(|t| tables.get(t)) else { continue };
-        flows
-            .add(r.dp, Stage::LrInIpRoutingPre, 100, format!("inport == {}", p.key()), format!("reg7 = {id}; next;"))
-            .hint(p.port.uuid);
+        flows.add(r.dp, Stage::LrInIpRoutingPre, 100, format!("inport == {}", p.key()), format!("reg7 = {id}; next;"));
     }
 }
 
@@ -310,8 +312,9 @@ fn parse_routes(r: &Router<'_, '_>, tables: &BTreeMap<String, u32>, diags: &mut 
 }
 
 /// The flows that send replies of connections that came in over an ECMP
-/// route back to the MAC and port they came from. They carry the group's
-/// first route as hint, so that members through the same port share them.
+/// route back to the MAC and port they came from. They carry the lowest
+/// UUID of the group's symmetric routes as hint, so that members through
+/// the same port share them.
 fn symmetric_reply(
     r: &Router<'_, '_>,
     rt: &Route,

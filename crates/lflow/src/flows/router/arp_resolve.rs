@@ -3,6 +3,7 @@
 //! router ports), then the dynamic lookups. Never adds the bindings of NAT
 //! entries or virtual ports.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::{addr_set, RPort, Router};
@@ -13,7 +14,16 @@ use crate::stage::Stage;
 
 const ST: Stage = Stage::LrInArpResolve;
 
-pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
+/// The SB `virtual_parent` of every virtual port that has one, by port
+/// name (read once per compilation).
+pub fn virtual_parents<'a>(m: &crate::model::Model<'a>) -> HashMap<&'a str, &'a str> {
+    sb::PortBinding::all(m.sb)
+        .filter(|pb| pb.type_() == "virtual")
+        .filter_map(|pb| pb.virtual_parent().filter(|v| !v.is_empty()).map(|v| (pb.logical_port(), v)))
+        .collect()
+}
+
+pub fn build(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flows) {
     flows.add(r.dp, ST, 500, "ip4.mcast || ip6.mcast", "next;");
     flows.add(r.dp, ST, 1, "ip4", "get_arp(outport, reg0); next;");
     flows.add(r.dp, ST, 1, "ip6", "get_nd(outport, xxreg0); next;");
@@ -40,7 +50,7 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
                         }
                     }
                 }
-                "virtual" => virtual_port(r, p, lsp, flows),
+                "virtual" => virtual_port(r, p, lsp, parents, flows),
                 _ => {
                     for a in &lsp.addrs {
                         for ip in &a.ipv4 {
@@ -140,15 +150,20 @@ fn router_behind_switch(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, 
 /// A virtual port's `virtual-ip` behind `p` resolves to the MAC of the
 /// virtual parent that claimed it (SB `virtual_parent`), or to zeros while
 /// none has, so that the router keeps asking with ARP.
-fn virtual_port(r: &Router<'_, '_>, p: &RPort<'_, '_>, lsp: &Port<'_>, flows: &mut Flows) {
+fn virtual_port(
+    r: &Router<'_, '_>,
+    p: &RPort<'_, '_>,
+    lsp: &Port<'_>,
+    parents: &HashMap<&str, &str>,
+    flows: &mut Flows,
+) {
     let Some(lsp_nb) = lsp.lsp() else { return };
     let Some(vip) = lsp_nb.options().get("virtual-ip").and_then(super::parse_ip) else { return };
     if p.network_of(vip).is_none() {
         return;
     }
-    let parent = sb::PortBinding::all(r.m.sb)
-        .find(|pb| pb.logical_port() == lsp.name)
-        .and_then(|pb| pb.virtual_parent())
+    let parent = parents
+        .get(lsp.name)
         .and_then(|name| r.m.port(name))
         .and_then(|parent| parent.addrs.first())
         .map(|a| a.mac)

@@ -32,6 +32,7 @@ use crate::output::{Diagnostic, DpId, Flows};
 /// translated (a static route with a bad prefix, a policy whose nexthop no
 /// port reaches) are left out and reported in `diags`.
 pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
+    let parents = arp_resolve::virtual_parents(m);
     for dp in m.routers() {
         let Some(nb) = dp.router() else { continue };
         let r = Router::new(m, dp.id, nb);
@@ -42,7 +43,7 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
         nd_ra::build(&r, flows);
         let v6_nexthops = routing::build(&r, flows, diags);
         policy::build(&r, flows, diags);
-        arp_resolve::build(&r, flows);
+        arp_resolve::build(&r, &parents, flows);
         pkt_len::build(&r, flows);
         delivery::build(&r, &v6_nexthops, flows);
     }

@@ -46,9 +46,12 @@ fn nb(lr0_extra: &str, rows: &str) -> Replica {
 /// The router flows of the given stages (by name prefix), one line each,
 /// sorted, and the diagnostics.
 fn flows(nb: &Replica, stages: &[&str]) -> (String, Vec<Diagnostic>) {
-    let sb = replica("ovn-sb.ovsschema", "{}");
+    flows_with_sb(nb, &replica("ovn-sb.ovsschema", "{}"), stages)
+}
+
+fn flows_with_sb(nb: &Replica, sb: &Replica, stages: &[&str]) -> (String, Vec<Diagnostic>) {
     let mut diags = Vec::new();
-    let m = Model::build(nb, &sb, BTreeMap::new(), &mut diags);
+    let m = Model::build(nb, sb, BTreeMap::new(), &mut diags);
     let mut f = Flows::default();
     super::build(&m, &mut f, &mut diags);
     let mut lines: Vec<String> = f
@@ -191,4 +194,41 @@ fn json_key_escapes() {
 fn addr_set_braces_only_for_several() {
     assert_eq!(super::addr_set(&["10.0.0.1"]), "10.0.0.1");
     assert_eq!(super::addr_set(&["10.0.0.1", "10.0.5.1"]), "{10.0.0.1, 10.0.5.1}");
+}
+
+/// A virtual port's IP resolves to the MAC of the parent that ovn-controller
+/// recorded in the SB, and to zeros (keep asking) while there is none.
+#[test]
+fn virtual_ip_resolves_to_the_claiming_parent() {
+    let rows = r#",
+        "Logical_Switch": {"00000000-0000-0000-0000-0000000000d0": {"initial": {"name": "sw0", "ports": ["set", [
+            ["uuid", "00000000-0000-0000-0000-0000000000d1"], ["uuid", "00000000-0000-0000-0000-0000000000d2"],
+            ["uuid", "00000000-0000-0000-0000-0000000000d3"]]]}}},
+        "Logical_Switch_Port": {
+            "00000000-0000-0000-0000-0000000000d1": {"initial": {"name": "vm1", "addresses": "00:00:00:00:00:11 10.0.0.11"}},
+            "00000000-0000-0000-0000-0000000000d2": {"initial": {"name": "vip", "type": "virtual",
+                "options": ["map", [["virtual-ip", "10.0.0.100"], ["virtual-parents", "vm1"]]]}},
+            "00000000-0000-0000-0000-0000000000d3": {"initial": {"name": "sw0-a", "type": "router", "addresses": "router",
+                "options": ["map", [["router-port", "a"]]]}}
+        }"#;
+    let nb = nb("", rows);
+    let (text, _) = flows(&nb, &["lr_in_arp_resolve"]);
+    assert!(
+        text.contains(r#"(outport == "a" && reg0 == 10.0.0.100) => (eth.dst = 00:00:00:00:00:00; next;)"#),
+        "{text}"
+    );
+    let sb = replica(
+        "ovn-sb.ovsschema",
+        r#"{"Port_Binding": {"00000000-0000-0000-0000-0000000000e1": {"initial": {"logical_port": "vip", "type": "virtual",
+            "virtual_parent": "vm1", "tunnel_key": 2, "datapath": ["uuid", "00000000-0000-0000-0000-0000000000e0"]}}}}"#,
+    );
+    let (text, _) = flows_with_sb(&nb, &sb, &["lr_in_arp_resolve"]);
+    assert!(
+        text.contains(r#"(outport == "a" && reg0 == 10.0.0.100) => (eth.dst = 00:00:00:00:00:11; next;)"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"(outport == "a" && reg0 == 10.0.0.11) => (eth.dst = 00:00:00:00:00:11; next;)"#),
+        "{text}"
+    );
 }

@@ -176,6 +176,14 @@ impl Databases {
     }
 }
 
+/// Panics, saying how to install them, when the tools a run needs are missing.
+pub fn require_tools() {
+    for tool in ["ovsdb-server", "ovsdb-tool", "ovn-northd", "ovn-nbctl", "ovn-sbctl"] {
+        let found = Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success());
+        assert!(found, "{tool} is not installed: run scripts/test, which installs it");
+    }
+}
+
 fn run_tool(cmd: &mut Command, what: &str) -> Result<(), RunError> {
     let out = cmd.stdin(Stdio::null()).output().map_err(io(format!("run {what}")))?;
     if out.status.success() {

@@ -178,11 +178,7 @@ fn key_of(spec: &TableSpec, row: &dyn Cells, resolver: &Resolver) -> String {
         } else {
             let d = row.cell(col).unwrap_or(&empty);
             let d = without_ignored(spec, col, &resolver.datum(d));
-            // An absent desired column (an empty set) equals an existing
-            // empty cell whatever its shape (an empty map for `tags`).
-            if !d.is_empty() {
-                key.push_str(&format!("{d:?}"));
-            }
+            key.push_str(&format!("{d:?}"));
         }
         key.push('|');
     }

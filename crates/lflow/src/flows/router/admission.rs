@@ -28,19 +28,16 @@ fn admission(r: &Router<'_, '_>, flows: &mut Flows) {
     flows.add(r.dp, Stage::LrInAdmission, 0, "1", "drop;");
     for p in r.ports.iter().filter(|p| p.port.enabled()) {
         let larger = pkt_len::check_action(r, p);
+        // Behind a switch with VTEP ports the gateway port's MAC is
+        // answered everywhere, so that VTEP traffic reaches the router.
+        let res = if r.peer_has_lsp_type(p, "vtep") { String::new() } else { resident_suffix(p) };
         let actions = format!("{larger}xreg0[0..47] = {}; next;", p.mac);
         let key = p.key();
         flows
             .add(r.dp, Stage::LrInAdmission, 50, format!("eth.mcast && inport == {key}"), actions.clone())
             .hint(p.port.uuid);
         flows
-            .add(
-                r.dp,
-                Stage::LrInAdmission,
-                50,
-                format!("eth.dst == {} && inport == {key}{}", p.mac, resident_suffix(p)),
-                actions,
-            )
+            .add(r.dp, Stage::LrInAdmission, 50, format!("eth.dst == {} && inport == {key}{res}", p.mac), actions)
             .hint(p.port.uuid);
         if let Some(bypass) = pkt_len::bypass(r, p) {
             let actions = format!("xreg0[0..47] = {}; next;", p.mac);
@@ -58,7 +55,7 @@ fn admission(r: &Router<'_, '_>, flows: &mut Flows) {
                     r.dp,
                     Stage::LrInAdmission,
                     55,
-                    format!("eth.dst == {} && inport == {key}{} && ({bypass})", p.mac, resident_suffix(p)),
+                    format!("eth.dst == {} && inport == {key}{res} && ({bypass})", p.mac),
                     actions,
                 )
                 .hint(p.port.uuid);

@@ -12,7 +12,9 @@ use crate::stage::Stage;
 /// get neighbour solicitations sent to their solicited-node address.
 pub fn build(r: &Router<'_, '_>, v6_nexthops: &[(Ipv6Addr, ovsdb::Uuid)], flows: &mut Flows) {
     flows.add(r.dp, Stage::LrInGwRedirect, 0, "1", "next;");
-    for p in r.ports.iter().filter(|p| p.is_dgp) {
+    // Behind a switch with VTEP ports, traffic leaves through the port on
+    // any chassis: no redirect.
+    for p in r.ports.iter().filter(|p| p.is_dgp && !r.peer_has_lsp_type(p, "vtep")) {
         flows
             .add(
                 r.dp,

@@ -52,7 +52,7 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
         let res = resident_suffix(p);
         // A distributed gateway port answers ARP only on the gateway
         // chassis when its switch reaches a physical network (localnet).
-        let arp_res = if peer_has_localnet(r, p) { res.clone() } else { String::new() };
+        let arp_res = if r.peer_has_lsp_type(p, "localnet") { res.clone() } else { String::new() };
         for n in &p.ipv4 {
             flows
                 .add(
@@ -175,13 +175,6 @@ fn reply_addr(family: &str, addr: &str, dgp: bool) -> String {
     } else {
         format!("ip{family}.dst = ip{family}.src; ip{family}.src = {addr}")
     }
-}
-
-/// The switch behind `p` has a localnet port.
-fn peer_has_localnet(r: &Router<'_, '_>, p: &super::RPort<'_, '_>) -> bool {
-    r.m.peer(p.port)
-        .filter(|peer| peer.lsp().is_some())
-        .is_some_and(|peer| r.m.ports_of(peer.dp).any(|q| q.lsp_type() == "localnet"))
 }
 
 const ECHO4: &str = "ip4.dst <-> ip4.src; ip.ttl = 255; icmp4.type = 0; flags.loopback = 1; next; ";

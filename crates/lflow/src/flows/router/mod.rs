@@ -150,6 +150,14 @@ impl<'m, 'a> Router<'m, 'a> {
         self.ports.iter().find(|p| p.name() == name)
     }
 
+    /// The switch behind `p` has a port of type `ty` ("localnet", "vtep").
+    pub fn peer_has_lsp_type(&self, p: &RPort<'_, '_>, ty: &str) -> bool {
+        self.m
+            .peer(p.port)
+            .filter(|peer| peer.lsp().is_some())
+            .is_some_and(|peer| self.m.ports_of(peer.dp).any(|q| q.lsp_type() == ty))
+    }
+
     /// The first port (Model order) with a network holding `ip`, and that
     /// network's address.
     pub fn port_for_nexthop(&self, ip: IpAddr) -> Option<(&RPort<'m, 'a>, IpAddr)> {

@@ -8,10 +8,13 @@
 //!   `ovn-nbctl` / `ovn-sbctl`, runs the reference northd, dumps NB and SB.
 //! - `normalize`: the SB as sorted lines free of UUIDs, tunnel keys and
 //!   random values, and the diff of two such texts (pure).
+//! - `trace`: `.traces` files of microflows, run with the real `ovn-trace`
+//!   against a run's SB, normalized and compared line for line.
 
 pub mod normalize;
 pub mod run;
 pub mod scenario;
+pub mod trace;
 
 use std::path::{Path, PathBuf};
 

@@ -14,7 +14,7 @@ use ovsdb::replica::Change;
 use ovsdb::session::{Event, MonitorSpec, Remote, SessionConfig};
 use ovsdb::{Atom, Client, Replica};
 use testsupport::northd::nbctl;
-use testsupport::{wait_until, Cluster, OvsdbServer};
+use testsupport::{wait_until, Cluster, OvsdbServer, ServerOptions};
 use tokio::sync::oneshot;
 
 /// Our daemon's binary.
@@ -24,7 +24,11 @@ pub fn ours() -> &'static Path {
 
 /// The Southbound server(s).
 pub enum Sb {
-    Standalone(OvsdbServer),
+    /// One server, used through its unix socket or (`tcp`) its TCP remote.
+    Standalone {
+        server: Box<OvsdbServer>,
+        tcp: bool,
+    },
     Raft(Cluster),
 }
 
@@ -32,7 +36,8 @@ impl Sb {
     /// The remote list northd and the tools connect to.
     pub fn remote(&self) -> String {
         match self {
-            Sb::Standalone(s) => s.remote(),
+            Sb::Standalone { server, tcp: false } => server.remote(),
+            Sb::Standalone { server, tcp: true } => server.tcp_remote(),
             Sb::Raft(c) => c.remotes(),
         }
     }
@@ -46,7 +51,14 @@ pub struct Dbs {
 
 impl Dbs {
     pub fn standalone() -> Dbs {
-        Dbs::with_sb(Sb::Standalone(OvsdbServer::start("ovn-sb.ovsschema")))
+        Dbs::with_sb(Sb::Standalone { server: Box::new(OvsdbServer::start("ovn-sb.ovsschema")), tcp: false })
+    }
+
+    /// A standalone SB that northd reaches over TCP (where ovsdb-server
+    /// sends inactivity probes; it does not on unix sockets).
+    pub fn standalone_tcp() -> Dbs {
+        let opts = ServerOptions { tcp: true, ..ServerOptions::new("ovn-sb.ovsschema") };
+        Dbs::with_sb(Sb::Standalone { server: Box::new(OvsdbServer::start_with(opts)), tcp: true })
     }
 
     /// The SB as a 3-server Raft cluster.

@@ -46,6 +46,11 @@ pub const LOCK: &str = "ovn_northd";
 /// How many waiting events are handled before a cycle runs.
 const DRAIN_MAX: usize = 256;
 
+/// Cycles in a row that may write without an input change before the loop
+/// slows down (NB status written after an SB commit legitimately takes one
+/// or two).
+const UNSETTLED_MAX: u32 = 3;
+
 /// Backoff after a failed transaction: first and largest wait.
 const RETRY_MIN: Duration = Duration::from_millis(250);
 const RETRY_MAX: Duration = Duration::from_secs(8);
@@ -98,6 +103,38 @@ struct SbInFlight {
     sent: Instant,
 }
 
+/// Detects a translation that keeps writing while its input stands still
+/// (what it writes does not read back as written), which would hammer the
+/// databases.
+#[derive(Debug)]
+struct Settle {
+    /// The NB, or the SB by another client, changed since the last cycle
+    /// (an SB change while our transaction is in flight counts as ours).
+    input_changed: bool,
+    /// Consecutive cycles that wrote without an input change.
+    unsettled: u32,
+}
+
+impl Default for Settle {
+    fn default() -> Settle {
+        Settle { input_changed: true, unsettled: 0 }
+    }
+}
+
+impl Settle {
+    fn input_changed(&mut self) {
+        self.input_changed = true;
+    }
+
+    /// A cycle ran and wrote (or not); `Some(n)` once `n` cycles in a row
+    /// wrote without an input change, past `UNSETTLED_MAX`.
+    fn cycle(&mut self, writes: bool) -> Option<u32> {
+        let changed = std::mem::take(&mut self.input_changed);
+        self.unsettled = if writes && !changed { self.unsettled + 1 } else { 0 };
+        (self.unsettled > UNSETTLED_MAX).then_some(self.unsettled)
+    }
+}
+
 /// Counters for `inc-engine/show-stats` and tests.
 #[derive(Debug, Default, Clone, Copy)]
 struct Stats {
@@ -122,6 +159,7 @@ pub struct MainLoop {
     nb_was_ready: bool,
     sb_was_ready: bool,
     dirty: bool,
+    settle: Settle,
     /// Why the next cycle must run even without changes.
     forced: Option<&'static str>,
     sb_txn: Option<SbInFlight>,
@@ -164,6 +202,7 @@ impl MainLoop {
             nb_was_ready: false,
             sb_was_ready: false,
             dirty: true,
+            settle: Settle::default(),
             forced: Some("start"),
             sb_txn: None,
             nb_txn: None,
@@ -285,6 +324,9 @@ impl MainLoop {
                     debug!(db, rows = changes.len(), "replica changed");
                 }
                 self.dirty = true;
+                if !is_sb || self.sb_txn.is_none() {
+                    self.settle.input_changed();
+                }
                 if is_sb && self.awaiting_own_write {
                     self.awaiting_own_write = false;
                 }
@@ -442,6 +484,7 @@ impl MainLoop {
         let nb_ops = lflow::sync::plan_nb(&output, nb);
         let compile_ms = started.elapsed().as_millis() as u64;
         debug!(compile_ms, sb_ops = sb_ops.len(), nb_ops = nb_ops.len(), "computed");
+        self.check_settled(!sb_ops.is_empty() || !nb_ops.is_empty());
         if !sb_ops.is_empty() {
             let insert_tables = sb_ops
                 .iter()
@@ -462,6 +505,17 @@ impl MainLoop {
                 Ok(id) => self.nb_txn = Some(id),
                 Err(e) => self.txn_failed("OVN_Northbound", &e),
             }
+        }
+    }
+
+    /// Slows down (and warns) when the translation does not settle.
+    fn check_settled(&mut self, writes: bool) {
+        if let Some(cycles) = self.settle.cycle(writes) {
+            if let Some(suppressed) = self.failure_log.allow(Instant::now()) {
+                warn!(cycles, suppressed, "the translation does not settle: slowing down");
+            }
+            self.retry_at = Some(tokio::time::Instant::now() + self.retry_wait);
+            self.retry_wait = (self.retry_wait * 2).min(RETRY_MAX);
         }
     }
 
@@ -541,6 +595,21 @@ fn connection_status(client: &Client) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_translation_that_keeps_writing_is_caught() {
+        let mut s = Settle::default();
+        // An NB change, its SB write, the NB status write: settles.
+        assert_eq!(s.cycle(true), None);
+        assert_eq!(s.cycle(true), None);
+        s.input_changed();
+        assert_eq!(s.cycle(false), None);
+        // Writing on and on with nothing coming in.
+        let flags: Vec<Option<u32>> = (0..5).map(|_| s.cycle(true)).collect();
+        assert_eq!(flags, [None, None, None, Some(4), Some(5)]);
+        s.input_changed();
+        assert_eq!(s.cycle(true), None, "an input change resets the count");
+    }
 
     #[test]
     fn show_stats_prints_like_the_reference() {

@@ -325,3 +325,55 @@ fn nb_cfg_reaches_sb_cfg_and_hv_cfg() {
     d.check_alive();
     assert_translated(&dbs.nb_remote(), &sb);
 }
+
+fn recomputes(d: &Northd) -> u64 {
+    appctl(d, &["inc-engine/show-stats", "northd", "recompute"]).trim().parse().unwrap()
+}
+
+#[test]
+fn a_burst_is_batched_and_a_reconnect_forces_a_recompute() {
+    let mut dbs = Dbs::standalone();
+    let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    d.wait_status("active");
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    // 40 NB transactions queue up while the daemon is stopped.
+    let before = recomputes(&d);
+    d.signal(libc::SIGSTOP);
+    for i in 0..40 {
+        dbs.nbctl(&["ls-add", &format!("burst{i}")]);
+    }
+    d.signal(libc::SIGCONT);
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    let cycles = recomputes(&d) - before;
+    // The burst, its commit's echo, then the sync's SB and NB writes and
+    // their echoes: a handful, not one per change.
+    println!("a burst of 40 NB transactions and a sync took {cycles} recomputes");
+    assert!(cycles <= 10, "{cycles} recomputes for a burst of 40 changes");
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+
+    // A reconnect recomputes, although nothing changed.
+    let before = recomputes(&d);
+    dbs.nb.restart();
+    wait_until("a recompute after the NB reconnect", BOUND, || recomputes(&d) > before);
+    assert!(d.log().contains("reconnected: forcing a recompute"), "{}", d.diagnostics());
+
+    // Bad NB data is logged (once) and the rest is translated.
+    dbs.nbctl(&[
+        "lsp-add",
+        "burst0",
+        "bad-mac",
+        "--",
+        "set",
+        "Logical_Switch_Port",
+        "bad-mac",
+        "addresses=\"00:00:00:00:00:zz 10.0.0.2\"",
+    ]);
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    let warnings: Vec<String> =
+        d.log().lines().filter(|l| l.contains("|WARN|") && l.contains("bad-mac")).map(str::to_owned).collect();
+    assert_eq!(warnings.len(), 1, "logged once: {warnings:#?}");
+    assert!(warnings[0].contains("skipped in translation"), "{}", warnings[0]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    d.check_alive();
+}

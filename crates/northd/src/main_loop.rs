@@ -464,6 +464,8 @@ impl MainLoop {
     fn cycle(&mut self) {
         self.run_id += 1;
         let forced = self.forced.take();
+        // Every compile is a full one today; `recompute` marks the cycles
+        // forced without a change (reconnect, lock, command).
         let span = info_span!("cycle", run_id = self.run_id, recompute = forced.is_some());
         let _guard = span.enter();
         if let Some(reason) = forced {
@@ -481,7 +483,8 @@ impl MainLoop {
             status::sb_nb_cfg_op(&mut sb_ops, sb, nb_cfg);
         }
         output.nb.extend(self.cfg.nb_writes(nb, sb, now_ms()));
-        let nb_ops = lflow::sync::plan_nb(&output, nb);
+        let mut nb_ops = lflow::sync::plan_nb(&output, nb);
+        nb_ops.extend(status::nb_global_insert(nb));
         let compile_ms = started.elapsed().as_millis() as u64;
         debug!(compile_ms, sb_ops = sb_ops.len(), nb_ops = nb_ops.len(), "computed");
         self.check_settled(!sb_ops.is_empty() || !nb_ops.is_empty());

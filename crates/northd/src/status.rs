@@ -16,6 +16,10 @@
 //!   at that smallest value (0 if none); both are written only when
 //!   `hv_cfg` changes.
 //!
+//! - An NB without `NB_Global` (never `ovn-nbctl init`ed) gets an empty
+//!   one, as ovn-northd inserts it ([`nb_global_insert`]); the compiler
+//!   fills its options on the next cycle.
+//!
 //! Pure: reads replicas, takes `now` in milliseconds, returns writes.
 
 use lflow::output::NbWrite;
@@ -38,6 +42,18 @@ fn sb_global(sb: &Replica) -> Option<&Row> {
 /// `NB_Global.nb_cfg`, the value the SB transaction must carry.
 pub fn nb_cfg(nb: &Replica) -> Option<i64> {
     nb_global(nb).map(|r| int(r, "nb_cfg"))
+}
+
+/// The insert of an empty `NB_Global` when the NB has none (the table
+/// holds at most one row, so a concurrent `ovn-nbctl init` makes one of the
+/// two inserts fail, and the next cycle sees the other's row).
+pub fn nb_global_insert(nb: &Replica) -> Option<Operation> {
+    nb_global(nb).is_none().then(|| Operation::Insert {
+        table: "NB_Global".into(),
+        row: OpRow::new(),
+        uuid_name: None,
+        uuid: None,
+    })
 }
 
 /// Makes `ops` (the SB plan) set `SB_Global.nb_cfg` to `nb_cfg`: in the
@@ -203,6 +219,15 @@ mod tests {
         assert_eq!(writes(&mut t, &nb(5, 5, 2), &sb(5, &[(2, 999, false)])), []);
         // Chassis ahead of NB: capped, no chassis at that value, timestamp 0.
         assert_eq!(writes(&mut t, &nb(4, 4, 2), &sb(4, &[(5, 9, false)])), [("hv_cfg", 4), ("hv_cfg_timestamp", 0)]);
+    }
+
+    #[test]
+    fn a_missing_nb_global_is_inserted() {
+        let empty_nb = replica("ovn-nb.ovsschema", json!({}));
+        assert!(
+            matches!(nb_global_insert(&empty_nb), Some(Operation::Insert { table, row, .. }) if table == "NB_Global" && row.is_empty())
+        );
+        assert!(nb_global_insert(&nb(1, 1, 1)).is_none());
     }
 
     #[test]

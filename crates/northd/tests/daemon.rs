@@ -376,3 +376,17 @@ fn a_burst_is_batched_and_a_reconnect_forces_a_recompute() {
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
     d.check_alive();
 }
+
+#[test]
+fn an_uninitialized_nb_gets_its_nb_global() {
+    let nb = testsupport::OvsdbServer::start("ovn-nb.ovsschema");
+    let sb = testsupport::OvsdbServer::start("ovn-sb.ovsschema");
+    let mut d = Northd::start(ours(), &nb.remote(), &sb.remote(), &[]);
+    d.wait_status("active");
+    let nbctl = |args: &[&str]| testsupport::northd::nbctl(&nb.remote(), args);
+    // As ovn-northd does: an NB_Global row appears, with northd's options.
+    wait_until("NB_Global to be created", BOUND, || nbctl(&["--columns=options", "list", "NB_Global"]).contains("max_tunid"));
+    nbctl(&["--wait=sb", "sync"]);
+    assert_translated(&nb.remote(), &sb.remote());
+    d.check_alive();
+}

@@ -236,7 +236,9 @@ impl MainLoop {
                     Err(_) => break,
                 }
             }
-            self.after_events();
+            if !self.exit {
+                self.after_events();
+            }
         }
         let Stats { recomputes, sb_commits, nb_commits, failed_txns } = self.stats;
         info!(recomputes, sb_commits, nb_commits, failed_txns, "exiting");
@@ -274,7 +276,7 @@ impl MainLoop {
     }
 
     /// Applies one event to the state.
-    pub fn handle(&mut self, ev: Event) {
+    fn handle(&mut self, ev: Event) {
         match ev {
             Event::Nb(ev) => self.db_event(false, ev),
             Event::Sb(ev) => self.db_event(true, ev),
@@ -403,12 +405,13 @@ impl MainLoop {
             SessionError::Disconnected | SessionError::NotConnected => {
                 debug!(db, error = %e, "transaction outcome unknown; the reconnect forces a recompute");
             }
-            SessionError::Txn(t) if t.kind() == Some(ErrorKind::NotOwner) => {
-                info!(db, "transaction refused: the lock is no longer ours");
-            }
             _ => {
-                if let Some(suppressed) = self.failure_log.allow(Instant::now()) {
-                    warn!(db, error = %e, suppressed, retry_ms = self.retry_wait.as_millis() as u64, "transaction failed");
+                let retry_ms = self.retry_wait.as_millis() as u64;
+                if matches!(e, SessionError::Txn(t) if t.kind() == Some(ErrorKind::NotOwner)) {
+                    // The lock moved; the session reports it too.
+                    info!(db, retry_ms, "transaction refused: the lock is no longer ours");
+                } else if let Some(suppressed) = self.failure_log.allow(Instant::now()) {
+                    warn!(db, error = %e, suppressed, retry_ms, "transaction failed");
                 }
                 self.forced = Some("commit failed");
                 self.retry_at = Some(tokio::time::Instant::now() + self.retry_wait);

@@ -385,7 +385,9 @@ fn an_uninitialized_nb_gets_its_nb_global() {
     d.wait_status("active");
     let nbctl = |args: &[&str]| testsupport::northd::nbctl(&nb.remote(), args);
     // As ovn-northd does: an NB_Global row appears, with northd's options.
-    wait_until("NB_Global to be created", BOUND, || nbctl(&["--columns=options", "list", "NB_Global"]).contains("max_tunid"));
+    wait_until("NB_Global to be created", BOUND, || {
+        nbctl(&["--columns=options", "list", "NB_Global"]).contains("max_tunid")
+    });
     nbctl(&["--wait=sb", "sync"]);
     assert_translated(&nb.remote(), &sb.remote());
     d.check_alive();

@@ -99,11 +99,6 @@ impl Northd {
         &self.ctl
     }
 
-    /// Its temporary directory (also its `OVN_RUNDIR`).
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
     /// Runs `ovn-appctl -t <ctl> args...`: its output, or the exit status
     /// and error output.
     pub fn appctl(&self, args: &[&str]) -> Result<String, String> {

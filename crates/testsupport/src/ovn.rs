@@ -307,15 +307,8 @@ impl Central {
                 )
             })
             .collect();
-        format!(
-            "{}
---- Southbound rows: {}
---- ovn-sbctl show:
-{}",
-            self.northd.diagnostics(),
-            counts.join(", "),
-            sbctl(&["show"])
-        )
+        let ports = sbctl(&["--format=table", "--columns=logical_port,type,chassis,up", "list", "Port_Binding"]);
+        format!("{}\n--- Southbound rows: {}\n--- Port_Binding:\n{ports}", self.northd.diagnostics(), counts.join(", "))
     }
 }
 

@@ -14,7 +14,8 @@ REQUIRED_PACKAGES=(
     ovn-common         # ovn-nbctl, ovn-sbctl, ovn-appctl
     iputils-ping
     busybox
-    resource-agents    # Pacemaker OCF helpers, for the resource agent tests
+    resource-agents    # Pacemaker OCF helpers and ocf-tester, for the resource agent tests
+    libxml2-utils      # xmllint, which ocf-tester checks the agent's meta-data with
     jq
     procps
     iproute2

@@ -78,14 +78,14 @@ impl Process {
     }
 
     fn pid(&self) -> u32 {
-        self.child.as_ref().expect("the process was killed").id()
+        self.child.as_ref().expect("the process is gone").id()
     }
 
-    /// Err with the diagnostics if the process has exited.
+    /// Err if the process has exited.
     fn check_alive(&mut self) -> Result<(), String> {
         let exited = self.child.as_mut().and_then(|child| child.try_wait().ok().flatten());
         match exited {
-            Some(status) => Err(format!("{} exited ({status})\n{}", self.name, self.diagnostics())),
+            Some(status) => Err(format!("{} exited ({status})", self.name)),
             None => Ok(()),
         }
     }
@@ -110,22 +110,17 @@ impl Drop for Process {
     }
 }
 
-/// Waits (bounded by `TIMEOUT`) until `path` accepts unix connections,
-/// panicking with the process's diagnostics if it exits first.
+/// Waits (bounded by `TIMEOUT`) until `path` accepts unix connections;
+/// panics with the process's diagnostics if it exits first or never does.
 fn wait_for_socket(process: &mut Process, path: &Path) {
-    let mut exited = None;
-    let ready = poll_until(TIMEOUT, || {
-        if let Err(err) = process.check_alive() {
-            exited = Some(err);
-            return true;
-        }
-        UnixStream::connect(path).is_ok()
+    let result = poll_ok(TIMEOUT, || {
+        process.check_alive()?;
+        UnixStream::connect(path)
+            .map(drop)
+            .map_err(|err| format!("{} not open after {TIMEOUT:?}: {err}", path.display()))
     });
-    if let Some(err) = exited {
-        panic!("{err}");
-    }
-    if !ready {
-        panic!("{} did not open {} within {TIMEOUT:?}\n{}", process.name, path.display(), process.diagnostics());
+    if let Err(err) = result {
+        panic!("{}: {err}\n{}", process.name, process.diagnostics());
     }
 }
 
@@ -189,8 +184,9 @@ impl Netns {
     pub fn command(&self, program: &str) -> Command {
         let mut command = Command::new(require_tool(program));
         let fd = self.handle.as_raw_fd();
-        // SAFETY: setns is async-signal-safe; `fd` stays open in the parent
-        // (and so in the child) until spawn returns, since `self` is borrowed.
+        // SAFETY: setns is async-signal-safe and touches no memory. Should
+        // this Netns be dropped before the spawn, `fd` is closed or names
+        // another file: setns fails, and so does the spawn.
         unsafe {
             command.pre_exec(move || {
                 if libc::setns(fd, libc::CLONE_NEWNET) == 0 {
@@ -243,10 +239,8 @@ impl Central {
             .arg(format!("--ovnsb-db={}", sb.remote()))
             .arg(format!("--unixctl={}", northd_ctl.display()))
             .arg(format!("--log-file={}", log.display()))
-            .arg("-vconsole:off")
-            .env("OVN_RUNDIR", dir.path())
-            .env("OVN_LOGDIR", dir.path())
-            .env("OVN_DBDIR", dir.path());
+            .arg("-vconsole:off");
+        set_rundirs(&mut command, dir.path());
         die_with_parent(&mut command);
         let mut northd = Process::spawn("northd", dir.path(), Some(log), command);
         wait_for_socket(&mut northd, &northd_ctl);
@@ -285,7 +279,7 @@ impl Central {
         output_of(&mut command)
     }
 
-    /// Err with the diagnostics if the northd has exited.
+    /// Err if the northd has exited (see [`Central::diagnostics`]).
     pub fn check_alive(&mut self) -> Result<(), String> {
         self.northd.check_alive()
     }
@@ -404,8 +398,8 @@ impl Chassis {
         Vif { name: name.to_owned(), netns }
     }
 
-    /// Err with the diagnostics if `ovs-vswitchd` or `ovn-controller` has
-    /// exited.
+    /// Err if `ovs-vswitchd` or `ovn-controller` has exited (see
+    /// [`Chassis::diagnostics`]).
     pub fn check_alive(&mut self) -> Result<(), String> {
         self.vswitchd.check_alive()?;
         self.controller.check_alive()

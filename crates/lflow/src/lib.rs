@@ -9,10 +9,103 @@
 //! - `input`: typed views of the NB and SB replicas, generated from
 //!   `schemas/` by `build.rs`.
 //! - `stage`: every pipeline stage with its table number.
+//! - `model`: derived objects (datapaths, ports, parsed addresses, tunnel
+//!   keys) built once from the NB.
+//! - `global`: SB_Global and the static tables (DHCP option codes, RBAC).
+//! - `bindings`: datapath and port bindings, multicast groups, address sets.
+//! - `flows`: the logical flows, one module per group of stages, and their
+//!   folding into datapath groups.
 //! - `output`: desired rows, logical flows, diagnostics, NB status writes.
 //! - `sync`: desired rows against the replicas -> OVSDB operations.
 
+pub mod bindings;
+pub mod flows;
+pub mod global;
 pub mod input;
+pub mod model;
 pub mod output;
 pub mod stage;
 pub mod sync;
+
+use ovsdb::Replica;
+
+use output::Output;
+
+/// Compiles the NB replica into the desired SB contents. `sb` supplies the
+/// facts to respect (tunnel keys already given out). Never fails: NB rows
+/// that cannot be translated are left out and reported in
+/// `Output::diagnostics`.
+pub fn compile(nb: &Replica, sb: &Replica) -> Output {
+    let mut out = Output::default();
+    let (nb_global, options) = global::global_options(nb);
+    global::build(nb_global, &options, &mut out);
+    let model = model::Model::build(nb, sb, options, &mut out.diagnostics);
+    bindings::build(&model, &mut out);
+    let mut flows = output::Flows::default();
+    flows::switch::build(&model, &mut flows);
+    flows::router::build(&model, &mut flows);
+    flows::to_rows(flows.into_vec(), &mut out);
+    out.diagnostics.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ovsdb::proto::update::{decode_table_updates, UpdateFormat};
+    use ovsdb::DatabaseSchema;
+
+    use super::*;
+
+    fn replica(schema: &str, json: &str) -> Replica {
+        let path = format!("{}/../../schemas/{schema}", env!("CARGO_MANIFEST_DIR"));
+        let schema = DatabaseSchema::from_json_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut r = Replica::new(Arc::new(schema));
+        r.apply(decode_table_updates(json, UpdateFormat::Update2, r.schema()).unwrap()).unwrap();
+        r
+    }
+
+    /// Malformed NB values are reported with the row's name and left out;
+    /// the rest of the translation goes on.
+    #[test]
+    fn bad_nb_data_is_skipped_with_a_diagnostic() {
+        let nb = replica(
+            "ovn-nb.ovsschema",
+            r#"{
+            "Logical_Switch": {"00000000-0000-0000-0000-000000000001": {"initial": {"name": "sw0",
+                "ports": ["set", [["uuid", "00000000-0000-0000-0000-000000000011"],
+                                  ["uuid", "00000000-0000-0000-0000-000000000012"],
+                                  ["uuid", "00000000-0000-0000-0000-000000000013"]]]}}},
+            "Logical_Switch_Port": {
+                "00000000-0000-0000-0000-000000000011": {"initial": {"name": "good",
+                    "addresses": "00:00:00:00:00:01 10.0.0.1"}},
+                "00000000-0000-0000-0000-000000000012": {"initial": {"name": "bad-mac",
+                    "addresses": "00:00:00:00:00:zz 10.0.0.2"}},
+                "00000000-0000-0000-0000-000000000013": {"initial": {"name": "bad-router", "type": "router",
+                    "options": ["map", [["router-port", "nowhere"]]]}}
+            },
+            "Logical_Router": {"00000000-0000-0000-0000-000000000002": {"initial": {"name": "lr0",
+                "ports": ["uuid", "00000000-0000-0000-0000-000000000021"]}}},
+            "Logical_Router_Port": {"00000000-0000-0000-0000-000000000021": {"initial": {"name": "lrp0",
+                "mac": "00:00:00:00:ff:01", "networks": "10.0.0.300/24"}}}
+        }"#,
+        );
+        let sb = replica("ovn-sb.ovsschema", "{}");
+        let out = compile(&nb, &sb);
+        let diags: Vec<String> = out.diagnostics.iter().map(ToString::to_string).collect();
+        for name in ["bad-mac", "bad-router", "lrp0"] {
+            assert!(diags.iter().any(|d| d.contains(name)), "no diagnostic names {name}: {diags:?}");
+        }
+        assert!(!diags.iter().any(|d| d.contains("good")), "{diags:?}");
+        let ports: Vec<String> = out
+            .rows("Port_Binding")
+            .iter()
+            .filter_map(|r| r.get("logical_port")?.as_atom()?.as_str().map(str::to_string))
+            .collect();
+        for name in ["good", "bad-mac", "bad-router", "lrp0"] {
+            assert!(ports.contains(&name.to_string()), "{name} lost: {ports:?}");
+        }
+        assert_eq!(out.rows("Datapath_Binding").len(), 2);
+    }
+}

@@ -221,11 +221,11 @@ pub fn plan_sb(output: &Output, sb: &Replica) -> Plan {
             let mut changed = OpRow::new();
             if let Some(row) = row {
                 let uuid = row.uuid();
-                for (col, _) in schema.columns.iter() {
+                for (col, cs) in schema.columns.iter() {
                     if spec.foreign.contains(&col.as_str()) || col.starts_with('_') {
                         continue;
                     }
-                    let want = d.get(col).map(|v| resolver.datum(v)).unwrap_or_else(Datum::empty_set);
+                    let want = d.get(col).map(|v| resolver.datum(v)).unwrap_or_else(|| cs.ty.default_datum());
                     let want = if spec.ignored_keys.iter().any(|(c, _)| c == col) {
                         // Keep the existing values of ignored keys.
                         let kept = row.get(col).pairs().iter().filter(|(k, _)| {
@@ -296,4 +296,120 @@ pub fn plan_nb(output: &Output, nb: &Replica) -> Vec<Operation> {
         .into_iter()
         .map(|((table, uuid), row)| Operation::Update { table: table.to_string(), where_: vec![Condition::row(uuid)], row })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ovsdb::proto::update::{decode_table_updates, UpdateFormat};
+    use ovsdb::DatabaseSchema;
+
+    use super::*;
+    use crate::output::{reference, str_map};
+
+    const DP: &str = "00000000-0000-0000-0000-0000000000d1";
+    const PB1: &str = "00000000-0000-0000-0000-0000000000b1";
+    const PB2: &str = "00000000-0000-0000-0000-0000000000b2";
+    const CH: &str = "00000000-0000-0000-0000-0000000000c1";
+    const LS: &str = "00000000-0000-0000-0000-00000000005a";
+
+    fn sb_replica() -> Replica {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/ovn-sb.ovsschema");
+        let schema = DatabaseSchema::from_json_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut r = Replica::new(Arc::new(schema));
+        let json = format!(
+            r#"{{
+            "Datapath_Binding": {{"{DP}": {{"initial": {{"tunnel_key": 1,
+                "external_ids": ["map", [["logical-switch", "{LS}"], ["name", "sw0"]]]}}}}}},
+            "Port_Binding": {{
+                "{PB1}": {{"initial": {{"logical_port": "p1", "tunnel_key": 1, "datapath": ["uuid", "{DP}"],
+                    "chassis": ["uuid", "{CH}"], "up": true}}}},
+                "{PB2}": {{"initial": {{"logical_port": "stale", "tunnel_key": 2, "datapath": ["uuid", "{DP}"]}}}}
+            }}
+        }}"#
+        );
+        r.apply(decode_table_updates(&json, UpdateFormat::Update2, r.schema()).unwrap()).unwrap();
+        r
+    }
+
+    fn desired(p1_key: i64, extra_port: bool) -> Output {
+        let mut out = Output::default();
+        let mut dp = DesiredRow::new(Some("dp0".into()));
+        dp.set("tunnel_key", Datum::from(Atom::Integer(1)))
+            .set("external_ids", str_map([("logical-switch", LS), ("name", "sw0")]));
+        out.push("Datapath_Binding", dp);
+        let mut p1 = DesiredRow::new(Some("pb0".into()));
+        p1.set("logical_port", Datum::from(Atom::string("p1")))
+            .set("datapath", reference("dp0"))
+            .set("tunnel_key", Datum::from(Atom::Integer(p1_key)));
+        out.push("Port_Binding", p1);
+        if extra_port {
+            let mut p3 = DesiredRow::new(Some("pb1".into()));
+            p3.set("logical_port", Datum::from(Atom::string("p3")))
+                .set("datapath", reference("dp0"))
+                .set("tunnel_key", Datum::from(Atom::Integer(3)));
+            out.push("Port_Binding", p3);
+        }
+        out
+    }
+
+    fn ops_on(plan: &Plan, table: &str) -> Vec<String> {
+        plan.ops.iter().filter(|o| o.table() == Some(table)).map(|o| format!("{o:?}")).collect()
+    }
+
+    /// A row that is already right gets no operation, and the columns
+    /// ovn-controller owns (chassis, up) are never part of an update.
+    #[test]
+    fn right_rows_get_no_operation_and_foreign_columns_stay() {
+        let sb = sb_replica();
+        let plan = plan_sb(&desired(1, false), &sb);
+        assert!(ops_on(&plan, "Datapath_Binding").is_empty(), "{:?}", plan.ops);
+        // Only the stale port goes.
+        let pb = ops_on(&plan, "Port_Binding");
+        assert_eq!(pb.len(), 1, "{pb:?}");
+        assert!(pb[0].starts_with("Delete") && pb[0].contains(PB2), "{pb:?}");
+        assert_eq!(plan.stats.tables["Port_Binding"], (0, 0, 1));
+    }
+
+    /// A changed column is updated alone; a new row is inserted with its
+    /// reference resolved to the existing datapath's UUID.
+    #[test]
+    fn updates_only_what_differs_and_resolves_references() {
+        let sb = sb_replica();
+        let plan = plan_sb(&desired(7, true), &sb);
+        let pb = ops_on(&plan, "Port_Binding");
+        let update = pb.iter().find(|o| o.starts_with("Update")).expect("an update");
+        assert!(update.contains(PB1) && update.contains("tunnel_key"), "{update}");
+        assert!(!update.contains("chassis") && !update.contains("\"up\"") && !update.contains("logical_port"), "{update}");
+        let insert = pb.iter().find(|o| o.starts_with("Insert")).expect("an insert");
+        assert!(insert.contains(DP) && !insert.contains("NamedUuid(\"dp0\")"), "{insert}");
+        assert_eq!(plan.stats.tables["Port_Binding"], (1, 1, 1));
+    }
+
+    /// Tables the replica does not hold are left alone; NB writes happen
+    /// only where the value differs.
+    #[test]
+    fn nb_writes_only_differences() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/ovn-nb.ovsschema");
+        let schema = DatabaseSchema::from_json_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut nb = Replica::new(Arc::new(schema));
+        let json = format!(
+            r#"{{"Logical_Switch_Port": {{"{PB1}": {{"initial": {{"name": "p1", "up": true}}}},
+                                          "{PB2}": {{"initial": {{"name": "p2"}}}}}}}}"#
+        );
+        nb.apply(decode_table_updates(&json, UpdateFormat::Update2, nb.schema()).unwrap()).unwrap();
+        let mut out = Output::default();
+        for (uuid, up) in [(PB1, true), (PB2, true)] {
+            out.nb.push(crate::output::NbWrite {
+                table: "Logical_Switch_Port",
+                row: uuid.parse().unwrap(),
+                column: "up",
+                value: Datum::from(Atom::Boolean(up)),
+            });
+        }
+        let ops = plan_nb(&out, &nb);
+        assert_eq!(ops.len(), 1);
+        assert!(format!("{:?}", ops[0]).contains(PB2));
+    }
 }

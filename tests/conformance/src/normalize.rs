@@ -681,6 +681,38 @@ pub fn diff(expected: &str, actual: &str) -> Diff {
     d
 }
 
+/// How much of an expected text an actual one matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Score {
+    /// Expected logical flow lines present in the actual text.
+    pub flows_matched: usize,
+    pub flows_total: usize,
+    /// Groups (a table, or a datapath's pipeline stage) without difference.
+    pub groups_matched: usize,
+    pub groups_total: usize,
+}
+
+/// Scores `actual` against `expected` (`d` is their diff).
+pub fn score(expected: &str, actual: &str, d: &Diff) -> Score {
+    let mut groups: BTreeSet<String> = BTreeSet::new();
+    for l in expected.lines().chain(actual.lines()) {
+        groups.insert(split_line(l).0);
+    }
+    let flows_total = expected.lines().filter(|l| l.starts_with("Logical_Flow ")).count();
+    let flows_missing: usize = d
+        .groups
+        .iter()
+        .filter(|(g, _)| g.starts_with("Logical_Flow "))
+        .map(|(_, g)| g.missing.len() + g.changed.len())
+        .sum();
+    Score {
+        flows_matched: flows_total - flows_missing,
+        flows_total,
+        groups_matched: groups.len() - d.groups.len(),
+        groups_total: groups.len(),
+    }
+}
+
 impl Diff {
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ovsdb::session::{MonitorSpec, Remote, SessionConfig};
-use ovsdb::{Client, Replica};
+use ovsdb::{Client, Operation, Replica, Transaction};
 use regex::Regex;
 use tempfile::TempDir;
 use thiserror::Error;
@@ -33,6 +33,9 @@ pub enum RunError {
     /// Northd logged warnings that the scenario does not allow.
     #[error("ovn-northd logged unexpected warnings:\n{}", .0.join("\n"))]
     Warnings(Vec<String>),
+    /// Our translation failed to write its result.
+    #[error("our translation: {0}")]
+    Translate(String),
     /// The scenario's allow-warn regex does not compile.
     #[error("bad allow-warn regex: {0}")]
     BadRegex(#[from] regex::Error),
@@ -173,6 +176,14 @@ impl Databases {
     }
 }
 
+/// Panics, saying how to install them, when the tools a run needs are missing.
+pub fn require_tools() {
+    for tool in ["ovsdb-server", "ovsdb-tool", "ovn-northd", "ovn-nbctl", "ovn-sbctl"] {
+        let found = Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success());
+        assert!(found, "{tool} is not installed: run scripts/test, which installs it");
+    }
+}
+
 fn run_tool(cmd: &mut Command, what: &str) -> Result<(), RunError> {
     let out = cmd.stdin(Stdio::null()).output().map_err(io(format!("run {what}")))?;
     if out.status.success() {
@@ -197,22 +208,78 @@ fn wait_for(sock: &Path, what: &str) -> Result<(), RunError> {
     Ok(())
 }
 
-/// Connects to `remote`, monitors every table of `db` and returns the
-/// replica once the initial contents have arrived.
-pub fn dump(remote: &str, db: &str) -> Result<Replica, RunError> {
+fn runtime() -> Result<tokio::runtime::Runtime, RunError> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(io("tokio runtime"))
+}
+
+/// A client of `db` at `remote` monitoring every table, once its initial
+/// contents have arrived.
+async fn connect(remote: &str, db: &str) -> Result<Client, RunError> {
     let err = |reason: String| RunError::Dump { db: db.to_string(), reason };
     let remotes = Remote::parse_list(remote).map_err(|e| err(e.to_string()))?;
     let mut config = SessionConfig::new(remotes, db);
     config.monitor = Some(MonitorSpec::All);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(io("tokio runtime"))?;
-    rt.block_on(async {
-        let mut client = Client::new(config, None);
-        tokio::time::timeout(Duration::from_secs(60), client.wait_ready())
-            .await
-            .map_err(|_| err("timed out waiting for the monitor".into()))?;
-        let replica = client.session_mut().replica_mut().ok_or_else(|| err("no replica".into()))?;
-        let empty = Replica::new(replica.schema().clone());
-        Ok(std::mem::replace(replica, empty))
+    let mut client = Client::new(config, None);
+    tokio::time::timeout(Duration::from_secs(60), client.wait_ready())
+        .await
+        .map_err(|_| err("timed out waiting for the monitor".into()))?;
+    Ok(client)
+}
+
+fn take_replica(client: &mut Client, db: &str) -> Result<Replica, RunError> {
+    let replica = client
+        .session_mut()
+        .replica_mut()
+        .ok_or_else(|| RunError::Dump { db: db.to_string(), reason: "no replica".into() })?;
+    let empty = Replica::new(replica.schema().clone());
+    Ok(std::mem::replace(replica, empty))
+}
+
+/// Connects to `remote`, monitors every table of `db` and returns the
+/// replica once the initial contents have arrived.
+pub fn dump(remote: &str, db: &str) -> Result<Replica, RunError> {
+    runtime()?.block_on(async {
+        let mut client = connect(remote, db).await?;
+        take_replica(&mut client, db)
+    })
+}
+
+/// Sends `ops` as one transaction, if there are any.
+async fn transact(client: &mut Client, db: &str, ops: Vec<Operation>) -> Result<(), RunError> {
+    if ops.is_empty() {
+        return Ok(());
+    }
+    let mut txn = Transaction::new(db);
+    for op in ops {
+        txn.push(op);
+    }
+    let params = txn.params();
+    client.transact(txn).await.map_err(|e| RunError::Translate(format!("{db} transaction: {e}: {params}")))?;
+    Ok(())
+}
+
+/// Our translation, once: reads NB and SB, compiles, writes the difference
+/// to SB and the status columns to NB, and repeats until nothing is left to
+/// write (NB write-backs such as dynamic addresses feed the next round).
+/// Returns the compiler's diagnostics.
+pub fn translate_with_ours(nb_remote: &str, sb_remote: &str) -> Result<Vec<String>, RunError> {
+    runtime()?.block_on(async {
+        for _round in 0..4 {
+            let mut nbc = connect(nb_remote, "OVN_Northbound").await?;
+            let mut sbc = connect(sb_remote, "OVN_Southbound").await?;
+            let no_replica = |db: &str| RunError::Dump { db: db.to_string(), reason: "no replica".into() };
+            let nb = nbc.session().replica().ok_or_else(|| no_replica("OVN_Northbound"))?;
+            let sb = sbc.session().replica().ok_or_else(|| no_replica("OVN_Southbound"))?;
+            let out = lflow::compile(nb, sb);
+            let sb_plan = lflow::sync::plan_sb(&out, sb);
+            let nb_ops = lflow::sync::plan_nb(&out, nb);
+            if sb_plan.ops.is_empty() && nb_ops.is_empty() {
+                return Ok(out.diagnostics.iter().map(ToString::to_string).collect());
+            }
+            transact(&mut sbc, "OVN_Southbound", sb_plan.ops).await?;
+            transact(&mut nbc, "OVN_Northbound", nb_ops).await?;
+        }
+        Err(RunError::Translate("the translation did not settle after 4 rounds".into()))
     })
 }
 
@@ -222,6 +289,17 @@ pub struct Outcome {
     pub sb: Replica,
     /// Allowed warnings that northd logged.
     pub warnings: Vec<String>,
+}
+
+/// Runs a scenario through our translation and dumps NB and SB; the
+/// compiler's diagnostics take the place of northd's warnings.
+pub fn run_ours(sc: &Scenario) -> Result<Outcome, RunError> {
+    let dbs = Databases::start()?;
+    dbs.apply(sc)?;
+    let warnings = translate_with_ours(&dbs.nb_remote(), &dbs.sb_remote())?;
+    let nb = dbs.dump("OVN_Northbound")?;
+    let sb = dbs.dump("OVN_Southbound")?;
+    Ok(Outcome { nb, sb, warnings })
 }
 
 /// Runs a scenario against the reference ovn-northd and dumps NB and SB.

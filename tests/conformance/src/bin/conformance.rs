@@ -1,30 +1,31 @@
-//! `conformance [--bless] [FILTER]`: runs each scenario (whose name contains
-//! FILTER) and compares normalized SB dumps. There is no compiler yet, so
-//! the reference runs twice and the two dumps are compared: this checks that
-//! normalization removes every run-to-run difference. `--bless` writes the
-//! first dump to `expected/<scenario>.sb`. Exits non-zero on a difference or
-//! a failed run.
+//! `conformance [--reference] [--bless] [-v] [FILTER]`: runs each scenario
+//! (whose name contains FILTER) through OUR translation and compares its
+//! normalized SB with the blessed reference dump `expected/<scenario>.sb`,
+//! printing a table (flows matched / total, groups matched / total, exact
+//! or not) and, with `-v`, what is missing, extra and changed.
+//!
+//! `--reference` runs the reference ovn-northd instead (compared with the
+//! expected dump, which checks that normalization removes every run-to-run
+//! difference); `--bless` writes the reference's dump to `expected/`.
+//! Exits non-zero on a difference or a failed run.
 
 use std::process::ExitCode;
 use std::time::Instant;
 
-use conformance::normalize::{diff, normalize, Normalized};
-use conformance::run::{run_reference, RunError};
+use conformance::normalize::{diff, normalize, score};
+use conformance::run::{run_ours, run_reference};
 use conformance::scenario::{load_dir, scenario_dir};
 
-fn run_once(sc: &conformance::scenario::Scenario) -> Result<Normalized, RunError> {
-    let out = run_reference(sc)?;
-    Ok(normalize(&out.nb, &out.sb))
-}
-
 fn main() -> ExitCode {
-    let mut bless = false;
+    let (mut bless, mut reference, mut verbose) = (false, false, false);
     let mut filter = String::new();
     for a in std::env::args().skip(1) {
         match a.as_str() {
             "--bless" => bless = true,
+            "--reference" => reference = true,
+            "-v" | "--verbose" => verbose = true,
             "-h" | "--help" => {
-                println!("usage: conformance [--bless] [FILTER]");
+                println!("usage: conformance [--reference] [--bless] [-v] [FILTER]");
                 return ExitCode::SUCCESS;
             }
             _ => filter = a,
@@ -38,44 +39,65 @@ fn main() -> ExitCode {
         }
     };
     let started = Instant::now();
-    let (mut ok, mut bad) = (0, 0);
-    println!("{:<28} {:>6} {:>6}  result", "scenario", "flows", "tables");
+    let (mut exact, mut bad) = (0, 0);
+    let (mut flows_ok, mut flows_all) = (0, 0);
+    println!("{:<28} {:>13} {:>13}  result", "scenario", "flows", "groups");
     for sc in scenarios.iter().filter(|s| s.name.contains(&filter)) {
         let t = Instant::now();
-        let result = run_once(sc).and_then(|a| Ok((a, run_once(sc)?)));
-        match result {
-            Ok((a, b)) => {
-                let d = diff(&a.text(), &b.text());
-                println!(
-                    "{:<28} {:>6} {:>6}  {} ({:.1}s)",
-                    sc.name,
-                    a.flows,
-                    a.tables,
-                    d.summary(),
-                    t.elapsed().as_secs_f64()
-                );
-                if d.is_empty() {
-                    ok += 1;
-                } else {
-                    bad += 1;
-                    print!("{}", d.report());
-                }
-                if bless {
-                    let path = conformance::expected_dir().join(format!("{}.sb", sc.name));
-                    if let Err(e) = std::fs::write(&path, a.text()) {
-                        eprintln!("conformance: write {}: {e}", path.display());
-                        bad += 1;
-                    }
-                }
-            }
+        let run = if reference || bless { run_reference(sc) } else { run_ours(sc) };
+        let out = match run {
+            Ok(out) => out,
             Err(e) => {
                 bad += 1;
-                println!("{:<28} {:>6} {:>6}  FAILED: {e}", sc.name, "-", "-");
+                println!("{:<28} {:>13} {:>13}  FAILED: {e}", sc.name, "-", "-");
+                continue;
             }
+        };
+        let actual = normalize(&out.nb, &out.sb).text();
+        let path = conformance::expected_dir().join(format!("{}.sb", sc.name));
+        if bless {
+            if let Err(e) = std::fs::write(&path, &actual) {
+                eprintln!("conformance: write {}: {e}", path.display());
+                bad += 1;
+            }
+        }
+        let expected = match std::fs::read_to_string(&path) {
+            Ok(e) => e,
+            Err(e) => {
+                bad += 1;
+                println!("{:<28} {:>13} {:>13}  FAILED: {}: {e}", sc.name, "-", "-", path.display());
+                continue;
+            }
+        };
+        let d = diff(&expected, &actual);
+        let s = score(&expected, &actual, &d);
+        flows_ok += s.flows_matched;
+        flows_all += s.flows_total;
+        let result = if d.is_empty() { "exact".to_string() } else { d.summary() };
+        println!(
+            "{:<28} {:>6}/{:<6} {:>6}/{:<6}  {result} ({:.1}s)",
+            sc.name,
+            s.flows_matched,
+            s.flows_total,
+            s.groups_matched,
+            s.groups_total,
+            t.elapsed().as_secs_f64()
+        );
+        if d.is_empty() {
+            exact += 1;
+        } else {
+            bad += 1;
+            if verbose {
+                print!("{}", d.report());
+            }
+        }
+        if verbose && !out.warnings.is_empty() {
+            println!("  diagnostics:\n    {}", out.warnings.join("\n    "));
         }
     }
     println!(
-        "conformance: {ok} identical, {bad} different or failed, {:.1}s{}",
+        "conformance ({}): {exact} exact, {bad} different or failed; flows {flows_ok}/{flows_all}; {:.1}s{}",
+        if reference || bless { "reference" } else { "ours" },
         started.elapsed().as_secs_f64(),
         if bless { " (blessed)" } else { "" }
     );

@@ -1,0 +1,324 @@
+//! Derived objects the flow builders work from: datapaths (one a logical
+//! switch or router) with their tunnel keys, ports with parsed addresses,
+//! patch-port peers and tunnel keys. Built once a compilation from the NB
+//! replica and the SB facts that must be respected (keys already given out).
+//! Everything is in a deterministic order: switches then routers, each by
+//! name then UUID; ports by NB order of their datapath's `ports` column
+//! sorted by name.
+
+pub mod addr;
+mod keys;
+
+use std::collections::{BTreeMap, HashMap};
+
+use ovsdb::{Replica, Uuid};
+
+use crate::input::{nb, sb};
+use crate::output::{Diagnostic, DpId};
+use addr::LportAddresses;
+
+/// The NB row behind a datapath.
+#[derive(Clone, Copy)]
+pub enum DpNb<'a> {
+    Switch(nb::LogicalSwitch<'a>),
+    Router(nb::LogicalRouter<'a>),
+}
+
+pub struct Datapath<'a> {
+    pub id: DpId,
+    pub nb: DpNb<'a>,
+    pub name: &'a str,
+    pub uuid: Uuid,
+    pub tunnel_key: i64,
+    /// Indexes into `Model::ports`, sorted by port name.
+    pub ports: Vec<usize>,
+}
+
+impl<'a> Datapath<'a> {
+    pub fn is_switch(&self) -> bool {
+        matches!(self.nb, DpNb::Switch(_))
+    }
+
+    pub fn switch(&self) -> Option<nb::LogicalSwitch<'a>> {
+        match self.nb {
+            DpNb::Switch(s) => Some(s),
+            DpNb::Router(_) => None,
+        }
+    }
+
+    pub fn router(&self) -> Option<nb::LogicalRouter<'a>> {
+        match self.nb {
+            DpNb::Router(r) => Some(r),
+            DpNb::Switch(_) => None,
+        }
+    }
+}
+
+/// The NB row behind a port.
+#[derive(Clone, Copy)]
+pub enum PortNb<'a> {
+    Switch(nb::LogicalSwitchPort<'a>),
+    Router(nb::LogicalRouterPort<'a>),
+}
+
+pub struct Port<'a> {
+    pub nb: PortNb<'a>,
+    pub name: &'a str,
+    pub uuid: Uuid,
+    pub dp: DpId,
+    pub tunnel_key: i64,
+    /// For a router-type switch port, its router port; for a router port,
+    /// the switch port that names it. Index into `Model::ports`.
+    pub peer: Option<usize>,
+    /// Parsed `addresses` (switch ports: every parsable entry, including
+    /// `dynamic_addresses` in place of `dynamic`; router ports: MAC and
+    /// networks).
+    pub addrs: Vec<LportAddresses>,
+    /// Parsed `port_security` entries.
+    pub ps_addrs: Vec<LportAddresses>,
+    /// The switch port has `unknown` in its addresses.
+    pub has_unknown: bool,
+}
+
+impl<'a> Port<'a> {
+    pub fn lsp(&self) -> Option<nb::LogicalSwitchPort<'a>> {
+        match self.nb {
+            PortNb::Switch(p) => Some(p),
+            PortNb::Router(_) => None,
+        }
+    }
+
+    pub fn lrp(&self) -> Option<nb::LogicalRouterPort<'a>> {
+        match self.nb {
+            PortNb::Router(p) => Some(p),
+            PortNb::Switch(_) => None,
+        }
+    }
+
+    /// The switch port's `type` ("" for a VIF); "patch" for a router port.
+    pub fn lsp_type(&self) -> &'a str {
+        match self.nb {
+            PortNb::Switch(p) => p.type_(),
+            PortNb::Router(_) => "",
+        }
+    }
+
+    /// The port is enabled (`enabled` unset or true).
+    pub fn enabled(&self) -> bool {
+        match self.nb {
+            PortNb::Switch(p) => p.enabled().unwrap_or(true),
+            PortNb::Router(p) => p.enabled().unwrap_or(true),
+        }
+    }
+}
+
+/// Everything the flow builders need, derived once.
+pub struct Model<'a> {
+    pub nb: &'a Replica,
+    pub sb: &'a Replica,
+    pub datapaths: Vec<Datapath<'a>>,
+    pub ports: Vec<Port<'a>>,
+    pub port_by_name: HashMap<&'a str, usize>,
+    /// `SB_Global`/`NB_Global` options: mac_prefix, svc_monitor_mac, ...
+    pub options: BTreeMap<String, String>,
+}
+
+impl<'a> Model<'a> {
+    pub fn dp(&self, id: DpId) -> &Datapath<'a> {
+        &self.datapaths[id.0 as usize]
+    }
+
+    pub fn switches(&self) -> impl Iterator<Item = &Datapath<'a>> {
+        self.datapaths.iter().filter(|d| d.is_switch())
+    }
+
+    pub fn routers(&self) -> impl Iterator<Item = &Datapath<'a>> {
+        self.datapaths.iter().filter(|d| !d.is_switch())
+    }
+
+    /// The ports of a datapath.
+    pub fn ports_of(&self, dp: DpId) -> impl Iterator<Item = &Port<'a>> {
+        self.dp(dp).ports.iter().map(|&i| &self.ports[i])
+    }
+
+    pub fn port(&self, name: &str) -> Option<&Port<'a>> {
+        self.port_by_name.get(name).map(|&i| &self.ports[i])
+    }
+
+    pub fn peer(&self, port: &Port<'a>) -> Option<&Port<'a>> {
+        port.peer.map(|i| &self.ports[i])
+    }
+
+    pub fn option(&self, key: &str) -> Option<&str> {
+        self.options.get(key).map(String::as_str)
+    }
+
+    /// Builds the model. NB rows that cannot be used (a port in two
+    /// switches, a duplicate name) are reported in `diags` and left out.
+    pub fn build(nb: &'a Replica, sb: &'a Replica, options: BTreeMap<String, String>, diags: &mut Vec<Diagnostic>) -> Model<'a> {
+        let mut switches: Vec<nb::LogicalSwitch<'a>> = nb::LogicalSwitch::all(nb).collect();
+        switches.sort_by_key(|s| (s.name(), s.uuid()));
+        let mut routers: Vec<nb::LogicalRouter<'a>> = nb::LogicalRouter::all(nb).collect();
+        routers.sort_by_key(|r| (r.name(), r.uuid()));
+        let mut m = Model { nb, sb, datapaths: Vec::new(), ports: Vec::new(), port_by_name: HashMap::new(), options };
+        for s in switches {
+            m.push_dp(DpNb::Switch(s), s.name(), s.uuid());
+        }
+        for r in routers {
+            m.push_dp(DpNb::Router(r), r.name(), r.uuid());
+        }
+        for i in 0..m.datapaths.len() {
+            let dp = DpId(i as u32);
+            let mut ports: Vec<PortNb<'a>> = match m.datapaths[i].nb {
+                DpNb::Switch(s) => s.ports().map(PortNb::Switch).collect(),
+                DpNb::Router(r) => r.ports().map(PortNb::Router).collect(),
+            };
+            ports.sort_by_key(|p| port_name(*p));
+            for p in ports {
+                m.push_port(dp, p, diags);
+            }
+        }
+        m.link_peers(diags);
+        keys::assign(&mut m, diags);
+        m
+    }
+
+    fn push_dp(&mut self, nb: DpNb<'a>, name: &'a str, uuid: Uuid) {
+        let id = DpId(self.datapaths.len() as u32);
+        self.datapaths.push(Datapath { id, nb, name, uuid, tunnel_key: 0, ports: Vec::new() });
+    }
+
+    fn push_port(&mut self, dp: DpId, p: PortNb<'a>, diags: &mut Vec<Diagnostic>) {
+        let name = port_name(p);
+        let table = match p {
+            PortNb::Switch(_) => nb::LogicalSwitchPort::TABLE,
+            PortNb::Router(_) => nb::LogicalRouterPort::TABLE,
+        };
+        if name.is_empty() {
+            return;
+        }
+        if let Some(&other) = self.port_by_name.get(name) {
+            let other = self.dp(self.ports[other].dp).name;
+            diags.push(Diagnostic {
+                table,
+                row: name.to_string(),
+                message: format!("duplicate port name (also in {other}), port left out"),
+            });
+            return;
+        }
+        let mut port = Port {
+            nb: p,
+            name,
+            uuid: match p {
+                PortNb::Switch(s) => s.uuid(),
+                PortNb::Router(r) => r.uuid(),
+            },
+            dp,
+            tunnel_key: 0,
+            peer: None,
+            addrs: Vec::new(),
+            ps_addrs: Vec::new(),
+            has_unknown: false,
+        };
+        match p {
+            PortNb::Switch(lsp) => {
+                for a in lsp.addresses() {
+                    match a {
+                        "unknown" => port.has_unknown = true,
+                        "router" => {}
+                        "dynamic" => {
+                            if let Some(parsed) = lsp.dynamic_addresses().and_then(LportAddresses::parse) {
+                                port.addrs.push(parsed);
+                            }
+                        }
+                        a if a.starts_with("dynamic") || a.split_whitespace().nth(1) == Some("dynamic") => {
+                            if let Some(parsed) = lsp.dynamic_addresses().and_then(LportAddresses::parse) {
+                                port.addrs.push(parsed);
+                            }
+                        }
+                        a => match LportAddresses::parse(a) {
+                            Some(parsed) => port.addrs.push(parsed),
+                            None => diags.push(Diagnostic {
+                                table,
+                                row: name.to_string(),
+                                message: format!("invalid syntax '{a}' in addresses, entry ignored"),
+                            }),
+                        },
+                    }
+                }
+                for a in lsp.port_security() {
+                    match LportAddresses::parse(a) {
+                        Some(parsed) => port.ps_addrs.push(parsed),
+                        None => diags.push(Diagnostic {
+                            table,
+                            row: name.to_string(),
+                            message: format!("invalid syntax '{a}' in port_security, entry ignored"),
+                        }),
+                    }
+                }
+            }
+            PortNb::Router(lrp) => match LportAddresses::router_port(lrp.mac(), lrp.networks()) {
+                Some(parsed) => port.addrs.push(parsed),
+                None => diags.push(Diagnostic {
+                    table,
+                    row: name.to_string(),
+                    message: format!("bad mac '{}' or networks, port has no addresses", lrp.mac()),
+                }),
+            },
+        }
+        let idx = self.ports.len();
+        self.port_by_name.insert(name, idx);
+        self.datapaths[dp.0 as usize].ports.push(idx);
+        self.ports.push(port);
+    }
+
+    /// Pairs router-type switch ports with the router ports they name.
+    fn link_peers(&mut self, diags: &mut Vec<Diagnostic>) {
+        for i in 0..self.ports.len() {
+            let Some(lsp) = self.ports[i].lsp() else { continue };
+            if lsp.type_() != "router" {
+                continue;
+            }
+            let Some(rp) = lsp.options().get("router-port") else { continue };
+            match self.port_by_name.get(rp).copied() {
+                Some(j) if self.ports[j].lrp().is_some() => {
+                    if self.ports[j].peer.is_none() {
+                        self.ports[j].peer = Some(i);
+                    }
+                    self.ports[i].peer = Some(j);
+                }
+                _ => diags.push(Diagnostic {
+                    table: nb::LogicalSwitchPort::TABLE,
+                    row: self.ports[i].name.to_string(),
+                    message: format!("router-port '{rp}' is not a logical router port"),
+                }),
+            }
+        }
+        // A router port may also name its peer router port directly (router
+        // to router links).
+        for i in 0..self.ports.len() {
+            let Some(lrp) = self.ports[i].lrp() else { continue };
+            let Some(peer) = lrp.peer() else { continue };
+            if let Some(&j) = self.port_by_name.get(peer) {
+                if self.ports[j].lrp().is_some() {
+                    self.ports[i].peer = Some(j);
+                }
+            }
+        }
+    }
+
+    /// The SB Datapath_Binding of a NB datapath, if SB has one.
+    pub fn sb_datapath(&self, uuid: Uuid) -> Option<sb::DatapathBinding<'a>> {
+        sb::DatapathBinding::all(self.sb).find(|d| {
+            let ids = d.external_ids();
+            ids.get("logical-switch").or(ids.get("logical-router")).and_then(|u| u.parse::<Uuid>().ok()) == Some(uuid)
+        })
+    }
+}
+
+fn port_name(p: PortNb<'_>) -> &str {
+    match p {
+        PortNb::Switch(s) => s.name(),
+        PortNb::Router(r) => r.name(),
+    }
+}

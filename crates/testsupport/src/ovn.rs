@@ -474,4 +474,24 @@ mod tests {
         drop(netns);
         assert!(!Path::new(&format!("/proc/{pid}")).exists(), "the holder {pid} was reaped");
     }
+
+    /// The VIF's tap leaves the chassis namespace for its own, and dropping
+    /// the chassis and the VIF ends every process, hence every namespace
+    /// and interface they held.
+    #[test]
+    fn chassis_and_vif_leave_nothing_behind() {
+        let sb = OvsdbServer::start("ovn-sb.ovsschema");
+        let chassis = Chassis::start("hv-test", &sb.remote());
+        let vif = chassis.add_vif("vif9", "lsp9", "00:00:00:00:00:09", "10.9.0.9/24", None);
+        let in_vif = vif.netns.run("ip", &["-o", "address", "show", "dev", "vif9"]);
+        assert!(in_vif.contains("10.9.0.9/24"), "vif9 is configured in its namespace: {in_vif}");
+        assert!(chassis.netns.try_run("ip", &["link", "show", "vif9"]).is_err(), "vif9 left the chassis namespace");
+        assert!(chassis.netns.try_run("ip", &["link", "show", "br-int"]).is_ok(), "br-int is a tap of the chassis");
+        let pids = [chassis.controller.pid(), chassis.vswitchd.pid(), chassis.netns.pid(), vif.netns.pid()];
+        drop(vif);
+        drop(chassis);
+        for pid in pids {
+            assert!(!Path::new(&format!("/proc/{pid}")).exists(), "process {pid} was killed and reaped");
+        }
+    }
 }

@@ -16,6 +16,7 @@ REQUIRED_PACKAGES=(
     busybox
     resource-agents    # Pacemaker OCF helpers and ocf-tester, for the resource agent tests
     libxml2-utils      # xmllint, which ocf-tester checks the agent's meta-data with
+    shellcheck         # lints the resource agent (packaging/check)
     jq
     procps
     iproute2

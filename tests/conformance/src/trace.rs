@@ -37,7 +37,9 @@ use crate::run::{run_reference, Outcome, RunError};
 use crate::scenario::{scenario_dir, split_words, Scenario};
 
 /// Bound on one `ovn-trace` run; a few milliseconds is usual.
-const TRACE_TIMEOUT: Duration = Duration::from_secs(60);
+const TRACE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How many lines of each output a difference report shows.
+const REPORT_LINES: usize = 12;
 /// How often a running `ovn-trace` is checked for exit.
 const POLL: Duration = Duration::from_millis(5);
 
@@ -312,13 +314,20 @@ pub fn compare(name: &str, traces: &[Trace], expected: &[String], actual: &[Stri
         }
         let (el, al): (Vec<&str>, Vec<&str>) = (e.lines().collect(), a.lines().collect());
         let first = el.iter().zip(&al).take_while(|(x, y)| x == y).count();
-        let tail = |v: &[&str]| v.get(first..).unwrap_or_default().iter().map(|l| format!("      {l}")).collect::<Vec<_>>().join("\n");
+        let tail = |v: &[&str]| {
+            let rest = v.get(first..).unwrap_or_default();
+            let mut shown: Vec<String> = rest.iter().take(REPORT_LINES).map(|l| format!("      {l}")).collect();
+            if rest.len() > REPORT_LINES {
+                shown.push(format!("      ... {} more lines", rest.len() - REPORT_LINES));
+            }
+            shown.join("\n")
+        };
+        let opts: String = t.opts.iter().map(|o| format!("{o} ")).collect();
         c.differences.push(format!(
-            "  {name}.traces:{} ({}): {} {}\n    from output line {}, reference:\n{}\n    ours:\n{}",
+            "  {name}.traces:{} ({}): {opts}{}\n    from output line {}, reference:\n{}\n    ours:\n{}",
             t.line,
             t.comment,
             t.datapath,
-            t.opts.join(" "),
             first + 1,
             tail(&el),
             tail(&al)
@@ -339,13 +348,16 @@ mod tests {
         let text = "# unicast\n# two lines\nsw0 'inport == \"p1\" && ip4'\n\n--ct=new --lb-dst=10.0.0.1:80 lr0 'ip4.dst == 1.1.1.1'\n";
         let t = parse("x", text).unwrap();
         assert_eq!(t.len(), 2);
-        assert_eq!(t[0], Trace {
-            line: 3,
-            comment: "unicast two lines".into(),
-            opts: vec![],
-            datapath: "sw0".into(),
-            microflow: "inport == \"p1\" && ip4".into(),
-        });
+        assert_eq!(
+            t[0],
+            Trace {
+                line: 3,
+                comment: "unicast two lines".into(),
+                opts: vec![],
+                datapath: "sw0".into(),
+                microflow: "inport == \"p1\" && ip4".into(),
+            }
+        );
         assert_eq!(t[1].opts, ["--ct=new", "--lb-dst=10.0.0.1:80"]);
         assert_eq!((t[1].line, t[1].comment.as_str(), t[1].datapath.as_str()), (5, "", "lr0"));
     }
@@ -391,7 +403,9 @@ mod tests {
     #[test]
     fn keys_and_mac_prefix_normalized() {
         let out = |dp: i64, port: i64, prefix: &str| {
-            let text = format!("# icmp,reg14={port:#x},metadata={dp:#x},dl_src=00:00:00:00:00:01\neth.src = {prefix}:00:00:0b;\n");
+            let text = format!(
+                "# icmp,reg14={port:#x},metadata={dp:#x},dl_src=00:00:00:00:00:01\neth.src = {prefix}:00:00:0b;\n"
+            );
             Normalizer::new(&sb(dp, port, prefix)).output("sw0", &text)
         };
         let a = out(1, 3, "0a:1b:2c");

@@ -34,8 +34,7 @@ fn traces_match_reference() {
     require_tools();
     require_ovn_trace();
     let all = load_dir(&scenario_dir()).expect("scenarios parse");
-    let scenarios: Vec<&Scenario> =
-        all.iter().filter(|s| !load(&s.name).expect("traces parse").is_empty()).collect();
+    let scenarios: Vec<&Scenario> = all.iter().filter(|s| !load(&s.name).expect("traces parse").is_empty()).collect();
     assert!(!scenarios.is_empty(), "no scenario has a .traces file");
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::new());

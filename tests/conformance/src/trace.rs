@@ -18,29 +18,33 @@
 //!   replaced by `MAC_PREFIX` and `SVC_MONITOR_MAC` wherever they appear
 //!   (dynamic MACs, service monitor replies).
 //!
-//! What it must never do: treat a failing `ovn-trace` as a harness error (a
+//! What it must never do: treat a failing trace as a harness error (a
 //! translation that lacks a datapath or port makes `ovn-trace` fail; that
-//! is a difference to report, so its stderr and status become the output),
-//! or wait for one without a bound.
+//! is a difference to report, so the error becomes the output), wait for
+//! `ovn-trace` without a bound, or leave an `ovn-trace` daemon behind.
 
 use std::collections::HashMap;
+use std::io::{ErrorKind, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use ovsdb::replica::Row;
 use ovsdb::{Atom, Replica};
 use regex::{Captures, Regex};
+use serde_json::Value;
 use thiserror::Error;
 
 use crate::run::{run_reference, Outcome, RunError};
 use crate::scenario::{scenario_dir, split_words, Scenario};
 
-/// Bound on one `ovn-trace` run; a few milliseconds is usual.
+/// Bound on an `ovn-trace` daemon start and on one trace; a few
+/// milliseconds is usual.
 const TRACE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many lines of each output a difference report shows.
 const REPORT_LINES: usize = 12;
-/// How often a running `ovn-trace` is checked for exit.
+/// How often a starting `ovn-trace` daemon is checked for readiness.
 const POLL: Duration = Duration::from_millis(5);
 
 /// Errors of trace files and of running `ovn-trace`.
@@ -55,6 +59,9 @@ pub enum TraceError {
     /// `ovn-trace` could not be started or its output read.
     #[error("ovn-trace: {0}")]
     Spawn(std::io::Error),
+    /// The `ovn-trace` daemon did not start.
+    #[error("ovn-trace daemon: {0}")]
+    Daemon(String),
     /// The reference run to compare with failed.
     #[error("reference run: {0}")]
     Reference(#[from] RunError),
@@ -124,43 +131,120 @@ pub fn require_ovn_trace() {
     assert!(found, "ovn-trace is not installed: run scripts/test, which installs it");
 }
 
-/// Runs one trace against the SB at `sb_remote`; `scratch` is a directory
-/// for its output files. The result is stdout, or on failure the exit
-/// status and stderr (a difference to report, not an error).
-pub fn run_one(sb_remote: &str, scratch: &Path, t: &Trace) -> Result<String, TraceError> {
-    let out_path = scratch.join("ovn-trace.out");
-    let err_path = scratch.join("ovn-trace.err");
-    let out = std::fs::File::create(&out_path).map_err(TraceError::Spawn)?;
-    let err = std::fs::File::create(&err_path).map_err(TraceError::Spawn)?;
-    let mut child = Command::new("ovn-trace")
-        .args(["--summary", "--minimal"])
-        .arg(format!("--db={sb_remote}"))
-        .args(&t.opts)
-        .arg(&t.datapath)
-        .arg(&t.microflow)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .map_err(TraceError::Spawn)?;
+/// Waits for `child` to exit, at most `TRACE_TIMEOUT`; kills it after that.
+fn wait_bounded(child: &mut Child) -> Result<Option<ExitStatus>, TraceError> {
     let deadline = Instant::now() + TRACE_TIMEOUT;
-    let status = loop {
+    loop {
         if let Some(status) = child.try_wait().map_err(TraceError::Spawn)? {
-            break Some(status);
+            return Ok(Some(status));
         }
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            break None;
+            return Ok(None);
         }
         std::thread::sleep(POLL);
-    };
-    let read = |p: &Path| std::fs::read_to_string(p).map_err(TraceError::Spawn);
-    Ok(match status {
-        Some(s) if s.success() => read(&out_path)?,
-        Some(s) => format!("ovn-trace failed ({s}):\n{}", read(&err_path)?.trim_end()),
-        None => format!("ovn-trace timed out after {}s", TRACE_TIMEOUT.as_secs()),
-    })
+    }
+}
+
+/// An `ovn-trace` daemon that has read one SB (it reads it once, when it
+/// starts) and answers `trace` requests on its control socket: one process
+/// for all the traces of a run instead of one per trace, each of which
+/// would read and parse the whole SB again. It exits by itself when the SB
+/// server goes; it is also told to exit, or killed, on drop.
+struct Daemon {
+    pid: i32,
+    ctl: PathBuf,
+    /// The daemon stopped answering (it crashed, or a trace timed out).
+    dead: bool,
+}
+
+impl Daemon {
+    /// Starts a daemon on the SB at `sb_remote`; its files are
+    /// `scratch/ovn-trace-N.*`. Returns once it has read the SB.
+    fn start(sb_remote: &str, scratch: &Path, n: usize) -> Result<Daemon, TraceError> {
+        let file = |ext: &str| scratch.join(format!("ovn-trace-{n}.{ext}"));
+        let (ctl, pidfile, log) = (file("ctl"), file("pid"), file("log"));
+        let mut cmd = Command::new("ovn-trace");
+        cmd.arg("--detach")
+            .arg("--no-chdir")
+            .arg(format!("--pidfile={}", pidfile.display()))
+            .arg(format!("--unixctl={}", ctl.display()))
+            .arg(format!("--log-file={}", log.display()))
+            .arg("-vconsole:off")
+            .arg(format!("--db={sb_remote}"));
+        for var in ["OVS_RUNDIR", "OVS_LOGDIR", "OVN_RUNDIR", "OVN_LOGDIR"] {
+            cmd.env(var, scratch);
+        }
+        let err_path = file("err");
+        let err = std::fs::File::create(&err_path).map_err(TraceError::Spawn)?;
+        let mut parent =
+            cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(err).spawn().map_err(TraceError::Spawn)?;
+        let failed = |why: String| {
+            let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+            TraceError::Daemon(format!("{why}: {}", stderr.trim()))
+        };
+        match wait_bounded(&mut parent)? {
+            Some(s) if s.success() => {}
+            Some(s) => return Err(failed(format!("exited with {s}"))),
+            None => return Err(failed(format!("not ready after {}s", TRACE_TIMEOUT.as_secs()))),
+        }
+        let pid = std::fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+            .ok_or_else(|| failed(format!("no pid in {}", pidfile.display())))?;
+        Ok(Daemon { pid, ctl, dead: false })
+    }
+
+    /// Sends one unixctl request and returns its result, or the error text
+    /// of the reply or of the connection (which marks the daemon dead).
+    fn call(&mut self, method: &str, params: &[&str]) -> Result<String, String> {
+        let request = serde_json::json!({ "id": 0, "method": method, "params": params });
+        let reply = UnixStream::connect(&self.ctl)
+            .and_then(|mut s| {
+                s.set_read_timeout(Some(TRACE_TIMEOUT))?;
+                s.set_write_timeout(Some(TRACE_TIMEOUT))?;
+                s.write_all(request.to_string().as_bytes())?;
+                let mut values = serde_json::Deserializer::from_reader(&s).into_iter::<Value>();
+                values
+                    .next()
+                    .unwrap_or_else(|| Err(serde_json::Error::io(ErrorKind::UnexpectedEof.into())))
+                    .map_err(std::io::Error::from)
+            })
+            .map_err(|e| {
+                self.dead = true;
+                format!("no reply from the ovn-trace daemon: {e}")
+            })?;
+        match (&reply["result"], &reply["error"]) {
+            (Value::String(r), Value::Null) => Ok(r.clone()),
+            (_, Value::String(e)) => Err(e.trim_end().to_string()),
+            _ => Err(format!("unexpected reply {reply}")),
+        }
+    }
+
+    /// Traces `t`. The result is the trace, or the error `ovn-trace` gave
+    /// (a difference to report, not an error of the harness).
+    fn trace(&mut self, t: &Trace) -> String {
+        let mut params: Vec<&str> = vec!["--summary", "--minimal"];
+        params.extend(t.opts.iter().map(String::as_str));
+        params.push(&t.datapath);
+        params.push(&t.microflow);
+        self.call("trace", &params).unwrap_or_else(|e| format!("ovn-trace failed: {e}"))
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if !self.dead && self.call("exit", &[]).is_ok() {
+            return;
+        }
+        // Only the process we started: the pid may have been reused since.
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", self.pid)).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(&*self.ctl.to_string_lossy()) {
+            // SAFETY: kill has no memory effects on this process.
+            unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        }
+    }
 }
 
 /// Rewrites what legitimately differs between two correct runs in the
@@ -271,11 +355,25 @@ impl Normalizer {
 }
 
 /// Traces every microflow against a finished run's SB (its servers still
-/// up) and returns the normalized outputs, in order.
+/// up) and returns the normalized outputs, in order. A daemon that stops
+/// answering is replaced for the next trace.
 pub fn run_all(run: &Outcome, traces: &[Trace]) -> Result<Vec<String>, TraceError> {
     let norm = Normalizer::new(&run.sb);
     let (remote, scratch) = (run.dbs.sb_remote(), run.dbs.path(""));
-    traces.iter().map(|t| Ok(norm.output(&t.datapath, &run_one(&remote, &scratch, t)?))).collect()
+    let mut started = 0;
+    let mut daemon: Option<Daemon> = None;
+    let mut outputs = Vec::with_capacity(traces.len());
+    for t in traces {
+        let d = match daemon.take() {
+            Some(d) if !d.dead => daemon.insert(d),
+            _ => {
+                started += 1;
+                daemon.insert(Daemon::start(&remote, &scratch, started)?)
+            }
+        };
+        outputs.push(norm.output(&t.datapath, &d.trace(t)));
+    }
+    Ok(outputs)
 }
 
 /// Runs the reference ovn-northd on `sc` and compares its traces with those

@@ -59,3 +59,24 @@ fn traces_match_reference() {
     }
     assert!(failures.is_empty(), "{} scenarios failed:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// A trace `ovn-trace` rejects (unknown datapath) and one that makes it
+/// abort (a router solicitation: `put_nd_ra_opts`) become outputs, and the
+/// traces after them still run (the daemon is restarted after the abort).
+#[test]
+fn trace_failures_are_outputs_and_later_traces_run() {
+    require_tools();
+    require_ovn_trace();
+    let all = load_dir(&scenario_dir()).expect("scenarios parse");
+    let sc = all.iter().find(|s| s.name == "07-ipv6-router").expect("scenario 07-ipv6-router");
+    let run = conformance::run::run_reference(sc).expect("reference run");
+    let ping = r#"sw6a 'inport == "a-vm1" && eth.src == 00:00:00:00:06:01 && eth.dst == 00:00:00:00:ff:61 && ip6.src == fd10::11 && ip6.dst == fd20::11 && ip.ttl == 64 && icmp6.type == 128'"#;
+    let rs = r#"sw6a 'inport == "a-vm1" && eth.src == 00:00:00:00:06:01 && eth.dst == 33:33:00:00:00:02 && ip6.src == fe80::200:ff:fe00:601 && ip6.dst == ff02::2 && icmp6.type == 133 && icmp6.code == 0 && ip.ttl == 255'"#;
+    let text = format!("nosuch 'ip4'\n{ping}\n{rs}\n{ping}\n");
+    let traces = conformance::trace::parse("t", &text).expect("traces parse");
+    let out = conformance::trace::run_all(&run, &traces).expect("traces run");
+    assert!(out[0].contains("unknown datapath"), "{}", out[0]);
+    assert!(out[1].starts_with("# ") && out[1].contains("output(\"b-vm1\")"), "{}", out[1]);
+    assert!(out[2].starts_with("ovn-trace failed"), "{}", out[2]);
+    assert_eq!(out[3], out[1]);
+}

@@ -178,7 +178,10 @@ fn key_of(spec: &TableSpec, row: &dyn Cells, resolver: &Resolver) -> String {
         } else {
             let d = row.cell(col).unwrap_or(&empty);
             let d = without_ignored(spec, col, &resolver.datum(d));
-            key.push_str(&format!("{d:?}"));
+            // An empty set and an empty map are the same absent value.
+            if !d.is_empty() {
+                key.push_str(&format!("{d:?}"));
+            }
         }
         key.push('|');
     }

@@ -1,10 +1,137 @@
 //! The logical switch pipelines (`ovn-northd(8)`, "Logical Switch
-//! Datapaths"): ingress tables 0 to 26 and egress tables 0 to 9.
+//! Datapaths"): ingress tables 0 to 26 and egress tables 0 to 9, one module
+//! per group of stages. This module gathers what the stage builders share
+//! about a switch (its ports by kind, whether it has ACLs or load
+//! balancers) and calls them in table order. It never writes a flow of a
+//! router datapath and never reads the SB beyond what the model holds.
+//!
+//! - `port_sec`: admission and port security (ingress 0-1, egress 8-9) and
+//!   MAC learning (ingress 2-3).
+//! - `defaults`: what a switch without ACLs, QoS or load balancers gets in
+//!   the stateful stages (ingress 4-18, egress 0-7), and the DHCP/DNS
+//!   stages' fallbacks (ingress 20-23).
+//! - `arp_nd`: the ARP/ND responder (ingress 19).
+//! - `external`: external ports (ingress 24).
+//! - `l2_lookup`: destination lookup and unknown destinations (ingress
+//!   25-26).
 
-use crate::model::Model;
+mod arp_nd;
+mod defaults;
+mod external;
+mod l2_lookup;
+mod port_sec;
+
+use crate::input::nb;
+use crate::model::addr::LportAddresses;
+use crate::model::{Datapath, Model, Port};
 use crate::output::Flows;
 
 /// Adds the flows of every logical switch.
 pub fn build(m: &Model<'_>, flows: &mut Flows) {
-    let _ = (m, flows);
+    for dp in m.switches() {
+        let Some(sw) = Switch::new(m, dp) else { continue };
+        port_sec::build(&sw, flows);
+        defaults::build(&sw, flows);
+        arp_nd::build(&sw, flows);
+        external::build(&sw, flows);
+        l2_lookup::build(&sw, flows);
+    }
+}
+
+/// What the stage builders need to know about one switch.
+pub(crate) struct Switch<'m, 'a> {
+    pub m: &'m Model<'a>,
+    pub dp: &'m Datapath<'a>,
+    /// The switch's ports, in model order (by name).
+    pub ports: Vec<&'m Port<'a>>,
+    /// ACLs apply to the switch (its own or through a port group holding
+    /// one of its ports).
+    pub has_acls: bool,
+    /// One of those ACLs is stateful (`allow-related`).
+    pub has_stateful_acl: bool,
+    /// A load balancer with at least one VIP applies to the switch
+    /// (directly or through a load balancer group).
+    pub has_lb_vip: bool,
+    /// `other_config:vlan-passthru=true`.
+    pub vlan_passthru: bool,
+}
+
+impl<'m, 'a> Switch<'m, 'a> {
+    fn new(m: &'m Model<'a>, dp: &'m Datapath<'a>) -> Option<Switch<'m, 'a>> {
+        let nb = dp.switch()?;
+        let ports: Vec<&'m Port<'a>> = m.ports_of(dp.id).collect();
+        let mut acls: Vec<nb::Acl<'a>> = nb.acls().collect();
+        for pg in nb::PortGroup::all(m.nb) {
+            if pg.ports_uuids().any(|u| ports.iter().any(|p| p.uuid == u)) {
+                acls.extend(pg.acls());
+            }
+        }
+        let has_vips = |lb: nb::LoadBalancer<'_>| !lb.vips().is_empty();
+        let has_lb_vip =
+            nb.load_balancer().any(has_vips) || nb.load_balancer_group().any(|g| g.load_balancer().any(has_vips));
+        Some(Switch {
+            m,
+            dp,
+            ports,
+            has_acls: !acls.is_empty(),
+            has_stateful_acl: acls.iter().any(|a| a.action() == "allow-related"),
+            has_lb_vip,
+            vlan_passthru: nb.other_config().get_bool("vlan-passthru", false),
+        })
+    }
+
+    /// Ports of the given `type`.
+    pub fn ports_of_type<'s>(&'s self, ty: &'s str) -> impl Iterator<Item = &'m Port<'a>> + 's {
+        self.ports.iter().copied().filter(move |p| p.lsp_type() == ty)
+    }
+
+    /// Router-type ports whose `router-port` names a logical router port.
+    pub fn router_ports<'s>(&'s self) -> impl Iterator<Item = (&'m Port<'a>, &'m Port<'a>)> + 's {
+        self.ports_of_type("router").filter_map(|p| Some((p, self.m.peer(p).filter(|q| q.lrp().is_some())?)))
+    }
+
+    /// A port's addresses as the switch uses them: its own entries and, for
+    /// `router` in a router-type port's addresses, its peer's MAC and
+    /// networks (with the link-local address).
+    pub fn lsp_addrs(&self, p: &Port<'a>) -> Vec<LportAddresses> {
+        let mut addrs = p.addrs.clone();
+        let Some(lsp) = p.lsp() else { return addrs };
+        if lsp.addresses().any(|a| a == "router") {
+            if let Some(peer) = self.m.peer(p).filter(|q| q.lrp().is_some()) {
+                addrs.extend(peer.addrs.iter().cloned());
+            }
+        }
+        addrs
+    }
+}
+
+/// A port name as a match or action string literal (`"sw0-p1"`), quoted
+/// and escaped the way OVN's lexer reads it.
+pub(crate) fn json_key(name: &str) -> String {
+    let mut s = String::with_capacity(name.len() + 2);
+    s.push('"');
+    for c in name.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            '\n' => s.push_str("\\n"),
+            '\t' => s.push_str("\\t"),
+            '\r' => s.push_str("\\r"),
+            c if (c as u32) < 0x20 => s.push_str(&format!("\\u{:04x}", c as u32)),
+            c => s.push(c),
+        }
+    }
+    s.push('"');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_key_quotes_and_escapes() {
+        assert_eq!(json_key("sw0-p1"), "\"sw0-p1\"");
+        assert_eq!(json_key("a\"b\\c"), "\"a\\\"b\\\\c\"");
+    }
 }

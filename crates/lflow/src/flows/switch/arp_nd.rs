@@ -1,0 +1,105 @@
+//! The ARP/ND responder of a logical switch (ingress table 19): proxy
+//! replies for the known IPv4 and IPv6 addresses of its ports (VIFs and the
+//! router ports it connects to), the flows that let a port's own requests
+//! for its addresses through, the skip flow of localnet ports, and the
+//! flows that bind a virtual port to the parent that claims its IP. It
+//! never replies for ports with `unknown` addresses, virtual or external
+//! ports, or (when `ignore_lsp_down` is false) VIFs that are down.
+
+use std::net::IpAddr;
+
+use super::{json_key, Switch};
+use crate::model::addr::{solicited_node, Ipv4Net, Ipv6Net, LportAddresses};
+use crate::model::Port;
+use crate::output::{DpId, Flows};
+use crate::stage::Stage;
+
+pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
+    let dp = sw.dp.id;
+
+    // ARP requests that come in from a localnet port are answered by
+    // their targets, not by every chassis on the physical network.
+    for p in sw.ports_of_type("localnet") {
+        flows.add(dp, Stage::LsInArpRsp, 100, format!("inport == {}", json_key(p.name)), "next;").hint(p.uuid).io_port(p.name);
+    }
+
+    let check_up = sw.m.option("ignore_lsp_down").is_some_and(|v| v != "true");
+    for p in &sw.ports {
+        let ty = p.lsp_type();
+        if ty == "virtual" {
+            virtual_port(sw, p, flows);
+            continue;
+        }
+        let up = p.lsp().and_then(|l| l.up()).unwrap_or(true);
+        if check_up && !up && ty != "router" && ty != "localport" {
+            continue;
+        }
+        if ty == "external" || p.has_unknown || sw.vlan_passthru {
+            continue;
+        }
+        for a in sw.lsp_addrs(p) {
+            for ip in &a.ipv4 {
+                arp_reply(dp, p, &a, ip, flows);
+            }
+            for ip in &a.ipv6 {
+                na_reply(dp, p, &a, ip, ty == "router", flows);
+            }
+        }
+    }
+
+    flows.add(dp, Stage::LsInArpRsp, 0, "1", "next;");
+}
+
+/// `arp.tpa == A && arp.op == 1`: the reply from `a`'s MAC, and the skip
+/// flow for the owner's own requests.
+fn arp_reply(dp: DpId, p: &Port<'_>, a: &LportAddresses, ip: &Ipv4Net, flows: &mut Flows) {
+    let m = format!("arp.tpa == {} && arp.op == 1", ip.addr);
+    let actions = format!(
+        "eth.dst = eth.src; eth.src = {mac}; arp.op = 2; /* ARP reply */ arp.tha = arp.sha; arp.sha = {mac}; \
+         arp.tpa = arp.spa; arp.spa = {ip}; outport = inport; flags.loopback = 1; output;",
+        mac = a.mac,
+        ip = ip.addr
+    );
+    flows.add(dp, Stage::LsInArpRsp, 50, m.clone(), actions).hint(p.uuid);
+    flows.add(dp, Stage::LsInArpRsp, 100, format!("{m} && inport == {}", json_key(p.name)), "next;").hint(p.uuid).io_port(p.name);
+}
+
+/// Neighbour solicitations for `ip`: the advertisement from `a`'s MAC
+/// (`nd_na_router` for router ports), and the skip flow for the owner.
+fn na_reply(dp: DpId, p: &Port<'_>, a: &LportAddresses, ip: &Ipv6Net, router: bool, flows: &mut Flows) {
+    let m = format!("nd_ns && ip6.dst == {{{ip}, {sn}}} && nd.target == {ip}", ip = ip.addr, sn = solicited_node(ip.addr));
+    let actions = format!(
+        "{na} {{ eth.src = {mac}; ip6.src = {ip}; nd.target = {ip}; nd.tll = {mac}; outport = inport; \
+         flags.loopback = 1; output; }};",
+        na = if router { "nd_na_router" } else { "nd_na" },
+        mac = a.mac,
+        ip = ip.addr
+    );
+    flows.add(dp, Stage::LsInArpRsp, 50, m.clone(), actions).hint(p.uuid);
+    flows.add(dp, Stage::LsInArpRsp, 100, format!("{m} && inport == {}", json_key(p.name)), "next;").hint(p.uuid).io_port(p.name);
+}
+
+/// A virtual port is bound to whichever of its `virtual-parents` (on the
+/// same switch) announces or claims its `virtual-ip`.
+fn virtual_port(sw: &Switch<'_, '_>, p: &Port<'_>, flows: &mut Flows) {
+    let Some(lsp) = p.lsp() else { return };
+    let opts = lsp.options();
+    let (Some(vip), Some(parents)) = (opts.get("virtual-ip"), opts.get("virtual-parents")) else { return };
+    let Ok(ip) = vip.parse::<IpAddr>() else { return };
+    for parent in parents.split(',').filter(|s| !s.is_empty()) {
+        let Some(vp) = sw.m.port(parent).filter(|vp| vp.dp == sw.dp.id && vp.lsp().is_some()) else { continue };
+        let m = match ip {
+            IpAddr::V4(_) => format!(
+                "inport == {} && ((arp.op == 1 && arp.spa == {vip} && arp.tpa == {vip}) || (arp.op == 2 && arp.spa == {vip}))",
+                json_key(parent)
+            ),
+            IpAddr::V6(v6) => format!(
+                "inport == {} && ((nd_ns && ip6.dst == {{{vip}, {sn}}} && nd.target == {vip}) || (nd_na && nd.target == {vip}))",
+                json_key(parent),
+                sn = solicited_node(v6)
+            ),
+        };
+        let actions = format!("bind_vport({}, inport); next;", json_key(p.name));
+        flows.add(sw.dp.id, Stage::LsInArpRsp, 100, m, actions).hint(vp.uuid).io_port(parent);
+    }
+}

@@ -166,18 +166,22 @@ fn unicast(sw: &Switch<'_, '_>, p: &Port<'_>, flows: &mut Flows) {
     }
 }
 
-/// The MAC of the router port behind `router` addresses; a distributed
-/// gateway port's MAC (and the external MACs of its router's NAT rules)
-/// only where the gateway port (or the NAT's logical port) resides.
+/// The MAC of the router port behind `router` addresses; on a switch with
+/// a localnet port, a distributed gateway port's MAC (and the external MACs
+/// of its router's NAT rules) only where the gateway port (or the NAT's
+/// logical port) resides.
 fn router_unicast(sw: &Switch<'_, '_>, p: &Port<'_>, action: &str, flows: &mut Flows) {
     let Some(rp) = sw.m.peer(p).filter(|q| q.lrp().is_some()) else { return };
     let (Some(lrp), Some(router)) = (rp.lrp(), sw.m.dp(rp.dp).router()) else { return };
     let Some(mac) = Mac::parse(lrp.mac()) else { return };
     let dp = sw.dp.id;
-    let l3dgw = is_l3dgw(rp, router);
+    // Restricting a MAC to its gateway chassis matters only where the
+    // switch reaches a physical network through a localnet port.
+    let has_localnet = sw.ports_of_type("localnet").next().is_some();
+    let l3dgw = has_localnet && is_l3dgw(rp, router);
     let m = if l3dgw {
         format!("eth.dst == {mac} && is_chassis_resident({})", json_key(&format!("cr-{}", rp.name)))
-    } else if lrp.options().get_bool("reside-on-redirect-chassis", false) && !is_gateway_router(router) {
+    } else if has_localnet && lrp.options().get_bool("reside-on-redirect-chassis", false) && !is_gateway_router(router) {
         let gw: Vec<&Port<'_>> = sw.m.ports_of(rp.dp).filter(|q| is_l3dgw(q, router)).collect();
         match gw.as_slice() {
             [one] => format!("eth.dst == {mac} && is_chassis_resident({})", json_key(&format!("cr-{}", one.name))),

@@ -94,7 +94,7 @@ fn virtual_port(sw: &Switch<'_, '_>, p: &Port<'_>, flows: &mut Flows) {
                 json_key(parent)
             ),
             IpAddr::V6(v6) => format!(
-                "inport == {} && ((nd_ns && ip6.dst == {{{vip}, {sn}}} && nd.target == {vip}) || (nd_na && nd.target == {vip}))",
+                "inport == {} && ((nd_ns && ip6.dst == {{{vip}, {sn}}} && nd.target == {vip}) ||(nd_na && nd.target == {vip}))",
                 json_key(parent),
                 sn = solicited_node(v6)
             ),

@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use super::{json_key, Switch};
+use super::{is_gateway_router, is_l3dgw, json_key, Switch};
 use crate::bindings::{MC_FLOOD, MC_FLOOD_L2, MC_UNKNOWN};
 use crate::input::nb;
 use crate::model::addr::Mac;
@@ -43,18 +43,6 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     };
     flows.add(dp, Stage::LsInL2Unknown, 50, "outport == \"none\"", unknown);
     flows.add(dp, Stage::LsInL2Unknown, 0, "1", "output;");
-}
-
-/// The router is a gateway router (bound to one chassis).
-fn is_gateway_router(r: nb::LogicalRouter<'_>) -> bool {
-    r.options().get("chassis").is_some_and(|c| !c.is_empty())
-}
-
-/// A distributed gateway port: a port of a distributed router with
-/// gateway chassis.
-fn is_l3dgw(rp: &Port<'_>, router: nb::LogicalRouter<'_>) -> bool {
-    rp.lrp().is_some_and(|l| l.gateway_chassis_uuids().next().is_some() || l.ha_chassis_group().is_some())
-        && !is_gateway_router(router)
 }
 
 /// The NAT rules of a router whose external IPs its ports answer for

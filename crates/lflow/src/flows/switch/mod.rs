@@ -105,6 +105,18 @@ impl<'m, 'a> Switch<'m, 'a> {
     }
 }
 
+/// The router is a gateway router (bound to one chassis).
+fn is_gateway_router(r: nb::LogicalRouter<'_>) -> bool {
+    r.options().get("chassis").is_some_and(|c| !c.is_empty())
+}
+
+/// A distributed gateway port: a port of a distributed router with
+/// gateway chassis.
+fn is_l3dgw(rp: &Port<'_>, router: nb::LogicalRouter<'_>) -> bool {
+    rp.lrp().is_some_and(|l| l.gateway_chassis_uuids().next().is_some() || l.ha_chassis_group().is_some())
+        && !is_gateway_router(router)
+}
+
 /// A port name as a match or action string literal (`"sw0-p1"`), quoted
 /// and escaped the way OVN's lexer reads it.
 pub(crate) fn json_key(name: &str) -> String {

@@ -3,14 +3,17 @@
 //! addresses (ingress tables 2-3). The port security rules themselves are
 //! applied by ovn-controller (`check_in_port_sec()` /
 //! `check_out_port_sec()` read the port binding); this module only adds the
-//! per-switch and per-port flows around them. It never looks at ACLs.
+//! per-switch and per-port flows around them, and the hairpin-stage flow
+//! that ends the bypass of VTEP traffic. It never looks at ACLs.
 
-use super::{json_key, Switch};
+use super::{is_l3dgw, json_key, Switch};
 use crate::output::Flows;
 use crate::stage::Stage;
 
 /// `REGBIT_PORT_SEC_DROP`.
 const PORT_SEC_DROP: &str = "reg0[15]";
+/// `REGBIT_FROM_RAMP`: the packet came in from a VTEP gateway.
+const FROM_RAMP: &str = "reg0[14]";
 /// `REGBIT_LKUP_FDB`.
 const LKUP_FDB: &str = "reg0[11]";
 
@@ -32,10 +35,23 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
                 .hint(p.uuid)
                 .io_port(p.name);
         } else if p.lsp_type() == "vtep" {
-            // Traffic from a VTEP gateway skips the ingress ACL stages and
-            // goes straight to the destination lookup.
-            let action = format!("next(pipeline=ingress, table={});", Stage::LsInL2Lkup.table());
+            // Traffic from a VTEP gateway is marked and skips the ACL and
+            // load balancing stages up to the hairpin stage, which sends it
+            // straight to the destination lookup.
+            let action = format!("{FROM_RAMP} = 1; next(pipeline=ingress, table={});", Stage::LsInHairpin.table());
             flows.add(dp, Stage::LsInCheckPortSec, 70, inport, action).hint(p.uuid).io_port(p.name);
+        }
+    }
+    if sw.ports_of_type("vtep").next().is_some() {
+        let action = format!("next(pipeline=ingress, table={});", Stage::LsInL2Lkup.table());
+        flows.add(dp, Stage::LsInHairpin, 1000, format!("{FROM_RAMP} == 1"), action);
+        // Except what a distributed gateway port handles on its chassis.
+        for (_, rp) in sw.router_ports() {
+            let Some(router) = sw.m.dp(rp.dp).router() else { continue };
+            if is_l3dgw(rp, router) {
+                let m = format!("{FROM_RAMP} == 1 && is_chassis_resident({})", json_key(&format!("cr-{}", rp.name)));
+                flows.add(dp, Stage::LsInHairpin, 2000, m, "next;");
+            }
         }
     }
 

@@ -12,6 +12,7 @@
 //!   stages' fallbacks (ingress 20-23).
 //! - `arp_nd`: the ARP/ND responder (ingress 19).
 //! - `external`: external ports (ingress 24).
+//! - `mcast`: IGMP/MLD snooping in the destination lookup (ingress 25).
 //! - `l2_lookup`: destination lookup and unknown destinations (ingress
 //!   25-26).
 
@@ -19,6 +20,7 @@ mod arp_nd;
 mod defaults;
 mod external;
 mod l2_lookup;
+mod mcast;
 mod port_sec;
 
 use crate::input::nb;
@@ -34,6 +36,7 @@ pub fn build(m: &Model<'_>, flows: &mut Flows) {
         defaults::build(&sw, flows);
         arp_nd::build(&sw, flows);
         external::build(&sw, flows);
+        mcast::build(&sw, flows);
         l2_lookup::build(&sw, flows);
     }
 }

@@ -9,25 +9,29 @@
 use std::net::IpAddr;
 
 use super::{json_key, Switch};
+use crate::input::nb;
 use crate::model::addr::{solicited_node, Ipv4Net, Ipv6Net, LportAddresses};
 use crate::model::Port;
-use crate::output::{DpId, Flows};
+use crate::output::{Diagnostic, DpId, Flows};
 use crate::stage::Stage;
 
-pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
+pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
     let dp = sw.dp.id;
 
     // ARP requests that come in from a localnet port are answered by
     // their targets, not by every chassis on the physical network.
     for p in sw.ports_of_type("localnet") {
-        flows.add(dp, Stage::LsInArpRsp, 100, format!("inport == {}", json_key(p.name)), "next;").hint(p.uuid).io_port(p.name);
+        flows
+            .add(dp, Stage::LsInArpRsp, 100, format!("inport == {}", json_key(p.name)), "next;")
+            .hint(p.uuid)
+            .io_port(p.name);
     }
 
     let check_up = sw.m.option("ignore_lsp_down").is_some_and(|v| v != "true");
     for p in &sw.ports {
         let ty = p.lsp_type();
         if ty == "virtual" {
-            virtual_port(sw, p, flows);
+            virtual_port(sw, p, flows, diags);
             continue;
         }
         let up = p.lsp().and_then(|l| l.up()).unwrap_or(true);
@@ -61,13 +65,17 @@ fn arp_reply(dp: DpId, p: &Port<'_>, a: &LportAddresses, ip: &Ipv4Net, flows: &m
         ip = ip.addr
     );
     flows.add(dp, Stage::LsInArpRsp, 50, m.clone(), actions).hint(p.uuid);
-    flows.add(dp, Stage::LsInArpRsp, 100, format!("{m} && inport == {}", json_key(p.name)), "next;").hint(p.uuid).io_port(p.name);
+    flows
+        .add(dp, Stage::LsInArpRsp, 100, format!("{m} && inport == {}", json_key(p.name)), "next;")
+        .hint(p.uuid)
+        .io_port(p.name);
 }
 
 /// Neighbour solicitations for `ip`: the advertisement from `a`'s MAC
 /// (`nd_na_router` for router ports), and the skip flow for the owner.
 fn na_reply(dp: DpId, p: &Port<'_>, a: &LportAddresses, ip: &Ipv6Net, router: bool, flows: &mut Flows) {
-    let m = format!("nd_ns && ip6.dst == {{{ip}, {sn}}} && nd.target == {ip}", ip = ip.addr, sn = solicited_node(ip.addr));
+    let m =
+        format!("nd_ns && ip6.dst == {{{ip}, {sn}}} && nd.target == {ip}", ip = ip.addr, sn = solicited_node(ip.addr));
     let actions = format!(
         "{na} {{ eth.src = {mac}; ip6.src = {ip}; nd.target = {ip}; nd.tll = {mac}; outport = inport; \
          flags.loopback = 1; output; }};",
@@ -76,23 +84,40 @@ fn na_reply(dp: DpId, p: &Port<'_>, a: &LportAddresses, ip: &Ipv6Net, router: bo
         ip = ip.addr
     );
     flows.add(dp, Stage::LsInArpRsp, 50, m.clone(), actions).hint(p.uuid);
-    flows.add(dp, Stage::LsInArpRsp, 100, format!("{m} && inport == {}", json_key(p.name)), "next;").hint(p.uuid).io_port(p.name);
+    flows
+        .add(dp, Stage::LsInArpRsp, 100, format!("{m} && inport == {}", json_key(p.name)), "next;")
+        .hint(p.uuid)
+        .io_port(p.name);
 }
 
 /// A virtual port is bound to whichever of its `virtual-parents` (on the
-/// same switch) announces or claims its `virtual-ip`.
-fn virtual_port(sw: &Switch<'_, '_>, p: &Port<'_>, flows: &mut Flows) {
+/// same switch) announces or claims its `virtual-ip`. A missing or bad
+/// option, or a parent that is not a port of the switch, is reported.
+fn virtual_port(sw: &Switch<'_, '_>, p: &Port<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
     let Some(lsp) = p.lsp() else { return };
+    let mut report = |message: String| {
+        diags.push(Diagnostic { table: nb::LogicalSwitchPort::TABLE, row: p.name.to_string(), message })
+    };
     let opts = lsp.options();
-    let (Some(vip), Some(parents)) = (opts.get("virtual-ip"), opts.get("virtual-parents")) else { return };
-    let Ok(ip) = vip.parse::<IpAddr>() else { return };
+    let (Some(vip), Some(parents)) = (opts.get("virtual-ip"), opts.get("virtual-parents")) else {
+        report("virtual port without options:virtual-ip or options:virtual-parents, not bound".into());
+        return;
+    };
+    let Ok(ip) = vip.parse::<IpAddr>() else {
+        report(format!("invalid virtual-ip '{vip}', port not bound"));
+        return;
+    };
     for parent in parents.split(',').filter(|s| !s.is_empty()) {
-        let Some(vp) = sw.m.port(parent).filter(|vp| vp.dp == sw.dp.id && vp.lsp().is_some()) else { continue };
+        let Some(vp) = sw.m.port(parent).filter(|vp| vp.dp == sw.dp.id && vp.lsp().is_some()) else {
+            report(format!("virtual parent '{parent}' is not a port of the same switch, ignored"));
+            continue;
+        };
         let m = match ip {
             IpAddr::V4(_) => format!(
                 "inport == {} && ((arp.op == 1 && arp.spa == {vip} && arp.tpa == {vip}) || (arp.op == 2 && arp.spa == {vip}))",
                 json_key(parent)
             ),
+            // The missing space after `||` is the reference's.
             IpAddr::V6(v6) => format!(
                 "inport == {} && ((nd_ns && ip6.dst == {{{vip}, {sn}}} && nd.target == {vip}) ||(nd_na && nd.target == {vip}))",
                 json_key(parent),

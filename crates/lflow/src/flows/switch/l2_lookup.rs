@@ -19,7 +19,13 @@ use crate::stage::Stage;
 
 pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     let dp = sw.dp.id;
-    flows.add(dp, Stage::LsInL2Lkup, 110, "eth.dst == $svc_monitor_mac && (tcp || icmp || icmp6)", "handle_svc_check(inport);");
+    flows.add(
+        dp,
+        Stage::LsInL2Lkup,
+        110,
+        "eth.dst == $svc_monitor_mac && (tcp || icmp || icmp6)",
+        "handle_svc_check(inport);",
+    );
 
     let n_router_ports = sw.router_ports().count();
     for (p, rp) in sw.router_ports() {
@@ -34,7 +40,10 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
 
     // Ingress table 26.
     for p in sw.ports.iter().filter(|p| !p.enabled()) {
-        flows.add(dp, Stage::LsInL2Unknown, 50, format!("outport == {}", json_key(p.name)), "drop;").hint(p.uuid).io_port(p.name);
+        flows
+            .add(dp, Stage::LsInL2Unknown, 50, format!("outport == {}", json_key(p.name)), "drop;")
+            .hint(p.uuid)
+            .io_port(p.name);
     }
     let unknown = if sw.ports.iter().any(|p| p.enabled() && p.has_unknown) {
         format!("outport = \"{}\"; output;", MC_UNKNOWN.0)
@@ -169,7 +178,8 @@ fn router_unicast(sw: &Switch<'_, '_>, p: &Port<'_>, action: &str, flows: &mut F
     let l3dgw = has_localnet && is_l3dgw(rp, router);
     let m = if l3dgw {
         format!("eth.dst == {mac} && is_chassis_resident({})", json_key(&format!("cr-{}", rp.name)))
-    } else if has_localnet && lrp.options().get_bool("reside-on-redirect-chassis", false) && !is_gateway_router(router) {
+    } else if has_localnet && lrp.options().get_bool("reside-on-redirect-chassis", false) && !is_gateway_router(router)
+    {
         let gw: Vec<&Port<'_>> = sw.m.ports_of(rp.dp).filter(|q| is_l3dgw(q, router)).collect();
         match gw.as_slice() {
             [one] => format!("eth.dst == {mac} && is_chassis_resident({})", json_key(&format!("cr-{}", one.name))),
@@ -182,7 +192,9 @@ fn router_unicast(sw: &Switch<'_, '_>, p: &Port<'_>, action: &str, flows: &mut F
 
     if l3dgw {
         for (n, _) in dnat_rules(router).filter(|(n, _)| n.type_() == "dnat_and_snat") {
-            let (Some(ext_mac), Some(lport)) = (n.external_mac().and_then(Mac::parse), n.logical_port()) else { continue };
+            let (Some(ext_mac), Some(lport)) = (n.external_mac().and_then(Mac::parse), n.logical_port()) else {
+                continue;
+            };
             let m = format!("eth.dst == {ext_mac} && is_chassis_resident({})", json_key(lport));
             flows.add(dp, Stage::LsInL2Lkup, 50, m, action.to_string()).hint(p.uuid);
         }

@@ -26,15 +26,16 @@ mod port_sec;
 use crate::input::nb;
 use crate::model::addr::LportAddresses;
 use crate::model::{Datapath, Model, Port};
-use crate::output::Flows;
+use crate::output::{Diagnostic, Flows};
 
-/// Adds the flows of every logical switch.
-pub fn build(m: &Model<'_>, flows: &mut Flows) {
+/// Adds the flows of every logical switch; NB settings that cannot be
+/// used are reported in `diags`.
+pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
     for dp in m.switches() {
         let Some(sw) = Switch::new(m, dp) else { continue };
         port_sec::build(&sw, flows);
         defaults::build(&sw, flows);
-        arp_nd::build(&sw, flows);
+        arp_nd::build(&sw, flows, diags);
         external::build(&sw, flows);
         mcast::build(&sw, flows);
         l2_lookup::build(&sw, flows);
@@ -141,12 +142,4 @@ pub(crate) fn json_key(name: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_key_quotes_and_escapes() {
-        assert_eq!(json_key("sw0-p1"), "\"sw0-p1\"");
-        assert_eq!(json_key("a\"b\\c"), "\"a\\\"b\\\\c\"");
-    }
-}
+mod tests;

@@ -73,7 +73,13 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
         }
         let inport = format!("inport == {}", json_key(p.name));
         flows
-            .add(dp, Stage::LsInLookupFdb, 100, inport.clone(), format!("{LKUP_FDB} = lookup_fdb(inport, eth.src); next;"))
+            .add(
+                dp,
+                Stage::LsInLookupFdb,
+                100,
+                inport.clone(),
+                format!("{LKUP_FDB} = lookup_fdb(inport, eth.src); next;"),
+            )
             .hint(p.uuid)
             .io_port(p.name);
         flows

@@ -1,6 +1,7 @@
 //! The ARP/ND responder of a logical switch (ingress table 19): proxy
 //! replies for the known IPv4 and IPv6 addresses of its ports (VIFs and the
-//! router ports it connects to), the flows that let a port's own requests
+//! router ports it connects to, and a router port's `arp_proxy` addresses),
+//! the flows that let a port's own requests
 //! for its addresses through, the skip flow of localnet ports, and the
 //! flows that bind a virtual port to the parent that claims its IP. It
 //! never replies for ports with `unknown` addresses, virtual or external
@@ -41,13 +42,17 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diag
         if ty == "external" || p.has_unknown || sw.vlan_passthru {
             continue;
         }
-        for a in sw.lsp_addrs(p) {
+        let addrs = sw.lsp_addrs(p);
+        for a in &addrs {
             for ip in &a.ipv4 {
-                arp_reply(dp, p, &a, ip, flows);
+                arp_reply(dp, p, a, ip, flows);
             }
             for ip in &a.ipv6 {
-                na_reply(dp, p, &a, ip, ty == "router", flows);
+                na_reply(dp, p, a, ip, ty == "router", flows);
             }
+        }
+        if ty == "router" {
+            arp_proxy(dp, p, &addrs, flows, diags);
         }
     }
 
@@ -88,6 +93,36 @@ fn na_reply(dp: DpId, p: &Port<'_>, a: &LportAddresses, ip: &Ipv6Net, router: bo
         .add(dp, Stage::LsInArpRsp, 100, format!("{m} && inport == {}", json_key(p.name)), "next;")
         .hint(p.uuid)
         .io_port(p.name);
+}
+
+/// A router-type port answers ARP requests for the IPv4 addresses of its
+/// `options:arp_proxy` with its MAC; an unparsable entry is reported.
+fn arp_proxy(dp: DpId, p: &Port<'_>, addrs: &[LportAddresses], flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
+    let Some(list) = p.lsp().and_then(|l| l.options().get("arp_proxy")) else { return };
+    let mut ips = Vec::new();
+    for word in list.split_whitespace() {
+        match Ipv4Net::parse(word).filter(|_| word.contains('.')) {
+            Some(n) if n.plen == 32 => ips.push(n.addr.to_string()),
+            Some(n) => ips.push(n.subnet()),
+            None => diags.push(Diagnostic {
+                table: nb::LogicalSwitchPort::TABLE,
+                row: p.name.to_string(),
+                message: format!("invalid address '{word}' in options:arp_proxy, entry ignored"),
+            }),
+        }
+    }
+    if ips.is_empty() {
+        return;
+    }
+    let m = format!("arp.op == 1 && arp.tpa == {{{}}}", ips.join(", "));
+    for a in addrs {
+        let actions = format!(
+            "eth.dst = eth.src; eth.src = {mac}; arp.op = 2; /* ARP reply */ arp.tha = arp.sha; arp.sha = {mac}; \
+             arp.tpa <-> arp.spa; outport = inport; flags.loopback = 1; output;",
+            mac = a.mac
+        );
+        flows.add(dp, Stage::LsInArpRsp, 50, m.clone(), actions).hint(p.uuid);
+    }
 }
 
 /// A virtual port is bound to whichever of its `virtual-parents` (on the

@@ -12,6 +12,7 @@
 //!   stages' fallbacks (ingress 20-23).
 //! - `arp_nd`: the ARP/ND responder (ingress 19).
 //! - `external`: external ports (ingress 24).
+//! - `fwd_group`: forwarding groups (ingress 19 and 25).
 //! - `mcast`: IGMP/MLD snooping in the destination lookup (ingress 25).
 //! - `l2_lookup`: destination lookup and unknown destinations (ingress
 //!   25-26).
@@ -19,6 +20,7 @@
 mod arp_nd;
 mod defaults;
 mod external;
+mod fwd_group;
 mod l2_lookup;
 mod mcast;
 mod port_sec;
@@ -37,6 +39,7 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
         defaults::build(&sw, flows);
         arp_nd::build(&sw, flows, diags);
         external::build(&sw, flows);
+        fwd_group::build(&sw, flows, diags);
         mcast::build(&sw, flows);
         l2_lookup::build(&sw, flows);
     }

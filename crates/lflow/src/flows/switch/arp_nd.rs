@@ -1,9 +1,9 @@
 //! The ARP/ND responder of a logical switch (ingress table 19): proxy
 //! replies for the known IPv4 and IPv6 addresses of its ports (VIFs and the
 //! router ports it connects to, and a router port's `arp_proxy` addresses),
-//! the flows that let a port's own requests
-//! for its addresses through, the skip flow of localnet ports, and the
-//! flows that bind a virtual port to the parent that claims its IP. It
+//! the flows that let a port's own requests for its addresses through, the
+//! skip flow of localnet ports, and the flows that bind a virtual port to
+//! the parent that claims its IP. It
 //! never replies for ports with `unknown` addresses, virtual or external
 //! ports, or (when `ignore_lsp_down` is false) VIFs that are down.
 

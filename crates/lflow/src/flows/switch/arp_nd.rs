@@ -114,7 +114,7 @@ fn arp_proxy(dp: DpId, p: &Port<'_>, addrs: &[LportAddresses], flows: &mut Flows
     if ips.is_empty() {
         return;
     }
-    let m = format!("arp.op == 1 && arp.tpa == {{{}}}", ips.join(", "));
+    let m = format!("arp.op == 1 && arp.tpa == {{{}}}", ips.join(","));
     for a in addrs {
         let actions = format!(
             "eth.dst = eth.src; eth.src = {mac}; arp.op = 2; /* ARP reply */ arp.tha = arp.sha; arp.sha = {mac}; \

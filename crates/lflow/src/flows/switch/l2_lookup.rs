@@ -14,7 +14,7 @@ use crate::bindings::{MC_FLOOD, MC_FLOOD_L2, MC_UNKNOWN};
 use crate::input::nb;
 use crate::model::addr::Mac;
 use crate::model::Port;
-use crate::output::Flows;
+use crate::output::{sset_order, Flows};
 use crate::stage::Stage;
 
 pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
@@ -126,15 +126,16 @@ fn router_port_requests(sw: &Switch<'_, '_>, p: &Port<'_>, rp: &Port<'_>, has_ot
     }
 
     if has_others {
-        let mut macs: Vec<String> = rp.addrs.iter().map(|a| a.mac.to_string()).collect();
-        for (n, _) in dnat_rules(router) {
-            if let Some(mac) = n.external_mac() {
-                if !macs.iter().any(|m| m == mac) {
-                    macs.push(mac.to_string());
-                }
-            }
-        }
-        let m = format!("eth.src == {{{}}} && (arp.op == 1 || rarp.op == 3 || nd_ns)", macs.join(", "));
+        // The router port's MAC and its router's NAT external MACs, in the
+        // reference's (hash) order.
+        let mut nats: Vec<nb::Nat<'_>> = dnat_rules(router).map(|(n, _)| n).collect();
+        nats.sort_by_key(|n| n.uuid());
+        let macs = rp
+            .addrs
+            .iter()
+            .map(|a| a.mac.to_string())
+            .chain(nats.iter().filter_map(|n| n.external_mac().map(str::to_string)));
+        let m = format!("eth.src == {{{}}} && (arp.op == 1 || rarp.op == 3 || nd_ns)", sset_order(macs).join(", "));
         flows.add(sw.dp.id, Stage::LsInL2Lkup, 75, m, format!("outport = \"{}\"; output;", MC_FLOOD_L2.0));
     }
 }

@@ -25,7 +25,9 @@ mod l2_lookup;
 mod mcast;
 mod port_sec;
 
-use crate::input::nb;
+use std::collections::HashMap;
+
+use crate::input::{nb, sb};
 use crate::model::addr::LportAddresses;
 use crate::model::{Datapath, Model, Port};
 use crate::output::{Diagnostic, Flows};
@@ -33,8 +35,11 @@ use crate::output::{Diagnostic, Flows};
 /// Adds the flows of every logical switch; NB settings that cannot be
 /// used are reported in `diags`.
 pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
+    let queue_ids: HashMap<&str, i64> = sb::PortBinding::all(m.sb)
+        .filter_map(|pb| Some((pb.logical_port(), pb.options().get_int("qdisc_queue_id").filter(|q| *q > 0)?)))
+        .collect();
     for dp in m.switches() {
-        let Some(sw) = Switch::new(m, dp) else { continue };
+        let Some(sw) = Switch::new(m, dp, &queue_ids) else { continue };
         port_sec::build(&sw, flows);
         defaults::build(&sw, flows);
         arp_nd::build(&sw, flows, diags);
@@ -61,10 +66,13 @@ pub(crate) struct Switch<'m, 'a> {
     pub has_lb_vip: bool,
     /// `other_config:vlan-passthru=true`.
     pub vlan_passthru: bool,
+    /// The QoS queue of each port that has one: `options:qdisc_queue_id`
+    /// of its SB port binding, where the queues given out are recorded.
+    pub queue_ids: &'m HashMap<&'a str, i64>,
 }
 
 impl<'m, 'a> Switch<'m, 'a> {
-    fn new(m: &'m Model<'a>, dp: &'m Datapath<'a>) -> Option<Switch<'m, 'a>> {
+    fn new(m: &'m Model<'a>, dp: &'m Datapath<'a>, queue_ids: &'m HashMap<&'a str, i64>) -> Option<Switch<'m, 'a>> {
         let nb = dp.switch()?;
         let ports: Vec<&'m Port<'a>> = m.ports_of(dp.id).collect();
         let mut acls: Vec<nb::Acl<'a>> = nb.acls().collect();
@@ -84,6 +92,7 @@ impl<'m, 'a> Switch<'m, 'a> {
             has_stateful_acl: acls.iter().any(|a| a.action() == "allow-related"),
             has_lb_vip,
             vlan_passthru: nb.other_config().get_bool("vlan-passthru", false),
+            queue_ids,
         })
     }
 

@@ -40,6 +40,10 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
             // straight to the destination lookup.
             let action = format!("{FROM_RAMP} = 1; next(pipeline=ingress, table={});", Stage::LsInHairpin.table());
             flows.add(dp, Stage::LsInCheckPortSec, 70, inport, action).hint(p.uuid).io_port(p.name);
+        } else if let Some(q) = sw.queue_ids.get(p.name) {
+            // A port with a QoS queue: its traffic is queued, then checked.
+            let action = format!("set_queue({q}); {PORT_SEC_DROP} = check_in_port_sec(); next;");
+            flows.add(dp, Stage::LsInCheckPortSec, 70, inport, action).hint(p.uuid).io_port(p.name);
         }
     }
     if sw.ports_of_type("vtep").next().is_some() {
@@ -93,6 +97,17 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     // Egress tables 8 and 9.
     flows.add(dp, Stage::LsOutCheckPortSec, 100, "eth.mcast", format!("{PORT_SEC_DROP} = 0; next;"));
     flows.add(dp, Stage::LsOutCheckPortSec, 0, "1", format!("{PORT_SEC_DROP} = check_out_port_sec(); next;"));
+    // Egress QoS on localnet ports (the physical interface must be marked
+    // ovn-egress-iface).
+    for p in sw.ports_of_type("localnet") {
+        if let Some(q) = sw.queue_ids.get(p.name) {
+            let outport = format!("outport == {}", json_key(p.name));
+            flows
+                .add(dp, Stage::LsOutApplyPortSec, 100, outport, format!("set_queue({q}); output;"))
+                .hint(p.uuid)
+                .io_port(p.name);
+        }
+    }
     flows.add(dp, Stage::LsOutApplyPortSec, 50, format!("{PORT_SEC_DROP} == 1"), "drop;");
     flows.add(dp, Stage::LsOutApplyPortSec, 0, "1", "output;");
 }

@@ -10,12 +10,12 @@ use crate::output::{Diagnostic, Flows};
 use crate::stage::{Pipeline, Stage};
 use crate::tests::replica;
 
-/// Compiles the switch flows of `nb` and returns those of the given
-/// stages, one per line as `TABLE PRIORITY (MATCH) => (ACTIONS)`, sorted,
-/// and the diagnostics.
-fn switch_flows(nb_json: &str, stages: &[Stage]) -> (String, Vec<Diagnostic>) {
+/// Compiles the switch flows of `nb` (with the SB facts `sb_json`) and
+/// returns those of the given stages, one per line as `TABLE PRIORITY
+/// (MATCH) => (ACTIONS)`, sorted, and the diagnostics.
+fn switch_flows_with_sb(nb_json: &str, sb_json: &str, stages: &[Stage]) -> (String, Vec<Diagnostic>) {
     let nb = replica("ovn-nb.ovsschema", nb_json);
-    let sb = replica("ovn-sb.ovsschema", "{}");
+    let sb = replica("ovn-sb.ovsschema", sb_json);
     let mut diags = Vec::new();
     let model = Model::build(&nb, &sb, BTreeMap::new(), &mut diags);
     let mut flows = Flows::default();
@@ -31,6 +31,10 @@ fn switch_flows(nb_json: &str, stages: &[Stage]) -> (String, Vec<Diagnostic>) {
     lines.sort();
     lines.dedup();
     (lines.join("\n") + "\n", diags)
+}
+
+fn switch_flows(nb_json: &str, stages: &[Stage]) -> (String, Vec<Diagnostic>) {
+    switch_flows_with_sb(nb_json, "{}", stages)
 }
 
 fn check(nb_json: &str, stages: &[Stage], want: Expect) {
@@ -182,4 +186,27 @@ fn bad_virtual_port_options_give_diagnostics() {
     assert!(flows.contains(r#"inport == "vm1" && ((arp.op == 1 && arp.spa == 10.0.0.100"#), "{flows}");
     assert!(!flows.contains(r#"inport == "other" && (("#), "{flows}");
     assert!(flows.contains("arp.tpa == 10.0.0.11 && arp.op == 1"), "{flows}");
+}
+
+/// QoS queues recorded in the SB port bindings: the port's ingress is
+/// queued before port security, and a localnet port's egress is queued.
+#[test]
+fn qos_queues_from_port_bindings() {
+    let sb = r#"{"Port_Binding": {
+        "00000000-0000-0000-0000-0000000000b1": {"initial": {"logical_port": "ln", "tunnel_key": 4,
+            "options": ["map", [["qdisc_queue_id", "7"]]]}},
+        "00000000-0000-0000-0000-0000000000b2": {"initial": {"logical_port": "vm1", "tunnel_key": 1,
+            "options": ["map", [["qdisc_queue_id", "0"]]]}}}}"#;
+    let (flows, _) = switch_flows_with_sb(ONE_SWITCH, sb, &[Stage::LsInCheckPortSec, Stage::LsOutApplyPortSec]);
+    expect![[r#"
+        in 00 100 (eth.src[40]) => (drop;)
+        in 00 100 (inport == "off") => (reg0[15] = 1; next;)
+        in 00 100 (vlan.present) => (drop;)
+        in 00 50 (1) => (reg0[15] = check_in_port_sec(); next;)
+        in 00 70 (inport == "ln") => (set_queue(7); reg0[15] = check_in_port_sec(); next;)
+        out 09 0 (1) => (output;)
+        out 09 100 (outport == "ln") => (set_queue(7); output;)
+        out 09 50 (reg0[15] == 1) => (drop;)
+    "#]]
+    .assert_eq(&flows);
 }

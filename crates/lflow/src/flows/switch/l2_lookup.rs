@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use super::{is_gateway_router, is_l3dgw, json_key, Switch};
+use super::{endpoint_ip, is_gateway_router, is_l3dgw, json_key, Switch};
 use crate::bindings::{MC_FLOOD, MC_FLOOD_L2, MC_UNKNOWN};
 use crate::input::nb;
 use crate::model::addr::Mac;
@@ -67,23 +67,12 @@ fn router_lb_ips(router: nb::LogicalRouter<'_>) -> BTreeSet<IpAddr> {
     let mut ips = BTreeSet::new();
     for lb in lbs {
         for (vip, _) in lb.vips().iter() {
-            if let Some(ip) = vip_ip(vip) {
+            if let Some(ip) = endpoint_ip(vip) {
                 ips.insert(ip);
             }
         }
     }
     ips
-}
-
-/// The IP of a VIP key: `IP`, `IP:PORT` or `[IPv6]:PORT`.
-fn vip_ip(vip: &str) -> Option<IpAddr> {
-    if let Ok(ip) = vip.parse() {
-        return Some(ip);
-    }
-    if let Some(rest) = vip.strip_prefix('[') {
-        return rest.split_once(']').and_then(|(ip, _)| ip.parse().ok());
-    }
-    vip.rsplit_once(':').and_then(|(ip, _)| ip.parse::<std::net::Ipv4Addr>().ok()).map(IpAddr::V4)
 }
 
 /// ARP requests and neighbour solicitations for the addresses a router

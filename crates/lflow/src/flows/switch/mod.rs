@@ -26,6 +26,7 @@ mod mcast;
 mod port_sec;
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
 
 use crate::input::{nb, sb};
 use crate::model::addr::LportAddresses;
@@ -48,6 +49,7 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
         mcast::build(&sw, flows);
         l2_lookup::build(&sw, flows);
     }
+    arp_nd::service_monitor_replies(m, flows);
 }
 
 /// What the stage builders need to know about one switch.
@@ -131,6 +133,18 @@ fn is_gateway_router(r: nb::LogicalRouter<'_>) -> bool {
 fn is_l3dgw(rp: &Port<'_>, router: nb::LogicalRouter<'_>) -> bool {
     rp.lrp().is_some_and(|l| l.gateway_chassis_uuids().next().is_some() || l.ha_chassis_group().is_some())
         && !is_gateway_router(router)
+}
+
+/// The IP of a load balancer VIP or backend: `IP`, `IP:PORT` or
+/// `[IPv6]:PORT`.
+fn endpoint_ip(s: &str) -> Option<IpAddr> {
+    if let Ok(ip) = s.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = s.strip_prefix('[') {
+        return rest.split_once(']').and_then(|(ip, _)| ip.parse().ok());
+    }
+    s.rsplit_once(':').and_then(|(ip, _)| ip.parse::<Ipv4Addr>().ok()).map(IpAddr::V4)
 }
 
 /// A port name as a match or action string literal (`"sw0-p1"`), quoted

@@ -270,6 +270,19 @@ fn ovs_hash_string(s: &str) -> u32 {
     h ^ (h >> 16)
 }
 
+/// The action the reference writes wherever it drops a packet: `drop;`,
+/// or, when NB_Global `options:debug_drop_collector_set` is a non-zero
+/// number (and `debug_drop_domain_id` fits in 8 bits), a sample of the
+/// dropped packet to that IPFIX collector set.
+pub fn drop_action(options: &BTreeMap<String, String>) -> String {
+    let num = |key: &str| options.get(key).and_then(|v| v.trim().parse::<u32>().ok()).unwrap_or(0);
+    let (collector_set, domain) = (num("debug_drop_collector_set"), num("debug_drop_domain_id"));
+    if collector_set == 0 || domain >= u8::MAX as u32 {
+        return "drop;".to_string();
+    }
+    format!("sample(probability=65535,collector_set={collector_set},obs_domain={domain},obs_point=$cookie); /* drop */")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,5 +294,17 @@ mod tests {
         assert_eq!(sset_order(["00:00:00:00:ff:02", "30:54:00:00:00:11"]), ["30:54:00:00:00:11", "00:00:00:00:ff:02"]);
         assert_eq!(sset_order(["00:00:00:00:ff:01", "30:54:00:00:00:11"]), ["00:00:00:00:ff:01", "30:54:00:00:00:11"]);
         assert_eq!(sset_order(["a", "a"]), ["a"]);
+    }
+
+    #[test]
+    fn drop_action_samples_when_a_collector_is_set() {
+        let opts = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(drop_action(&opts(&[])), "drop;");
+        assert_eq!(drop_action(&opts(&[("debug_drop_domain_id", "5")])), "drop;");
+        assert_eq!(
+            drop_action(&opts(&[("debug_drop_domain_id", "5"), ("debug_drop_collector_set", "7")])),
+            "sample(probability=65535,collector_set=7,obs_domain=5,obs_point=$cookie); /* drop */"
+        );
+        assert_eq!(drop_action(&opts(&[("debug_drop_domain_id", "300"), ("debug_drop_collector_set", "7")])), "drop;");
     }
 }

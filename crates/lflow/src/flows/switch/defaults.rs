@@ -54,9 +54,10 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     }
 
     // ACL hints and ACLs: without ACLs or load balancers everything passes
-    // at the top priority; otherwise the fallback is the default ACL
-    // action (NB_Global options:default_acl_drop).
-    let default_acl = if sw.m.option("default_acl_drop") == Some("true") { "drop;" } else { "next;" };
+    // at the top priority; otherwise at priority 0, where a switch with
+    // ACLs drops when NB_Global options:default_acl_drop is true.
+    let default_acl_drop = sw.has_acls && sw.m.option("default_acl_drop") == Some("true");
+    let default_acl = if default_acl_drop { sw.drop.as_str() } else { "next;" };
     if !sw.has_acls && !sw.has_lb_vip {
         for stage in [Stage::LsInAclHint, Stage::LsOutAclHint, Stage::LsInAcl, Stage::LsOutAcl] {
             flows.add(dp, stage, u16::MAX, "1", next);

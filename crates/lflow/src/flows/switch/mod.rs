@@ -31,7 +31,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use crate::input::{nb, sb};
 use crate::model::addr::LportAddresses;
 use crate::model::{Datapath, Model, Port};
-use crate::output::{Diagnostic, Flows};
+use crate::output::{drop_action, Diagnostic, Flows};
 
 /// Adds the flows of every logical switch; NB settings that cannot be
 /// used are reported in `diags`.
@@ -68,6 +68,8 @@ pub(crate) struct Switch<'m, 'a> {
     pub has_lb_vip: bool,
     /// `other_config:vlan-passthru=true`.
     pub vlan_passthru: bool,
+    /// The action that drops a packet (`drop;` or a debug sample).
+    pub drop: String,
     /// The QoS queue of each port that has one: `options:qdisc_queue_id`
     /// of its SB port binding, where the queues given out are recorded.
     pub queue_ids: &'m HashMap<&'a str, i64>,
@@ -95,6 +97,7 @@ impl<'m, 'a> Switch<'m, 'a> {
             has_lb_vip,
             vlan_passthru: nb.other_config().get_bool("vlan-passthru", false),
             queue_ids,
+            drop: drop_action(&m.options),
         })
     }
 

@@ -178,7 +178,8 @@ fn key_of(spec: &TableSpec, row: &dyn Cells, resolver: &Resolver) -> String {
         } else {
             let d = row.cell(col).unwrap_or(&empty);
             let d = without_ignored(spec, col, &resolver.datum(d));
-            // An empty set and an empty map are the same absent value.
+            // A column the compiler leaves out (an empty set) keys like an
+            // existing empty cell of any shape (`tags` is an empty map).
             if !d.is_empty() {
                 key.push_str(&format!("{d:?}"));
             }

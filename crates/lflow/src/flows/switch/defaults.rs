@@ -50,7 +50,7 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     for stage in [Stage::LsInPreStateful, Stage::LsOutPreStateful] {
         flows.add(dp, stage, 0, "1", next);
         flows.add(dp, stage, 100, "reg0[0] == 1", "ct_next;");
-        flows.add(dp, stage, 110, "reg0[2] == 1", "ct_lb_mark;");
+        flows.add(dp, stage, 110, "reg0[2] == 1", format!("{};", sw.ct.lb));
     }
 
     // ACL hints and ACLs: without ACLs or load balancers everything passes
@@ -93,14 +93,10 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     // when one was set.
     for stage in [Stage::LsInStateful, Stage::LsOutStateful] {
         flows.add(dp, stage, 0, "1", next);
-        flows.add(dp, stage, 100, "reg0[1] == 1 && reg0[13] == 0", "ct_commit { ct_mark.blocked = 0; }; next;");
-        flows.add(
-            dp,
-            stage,
-            100,
-            "reg0[1] == 1 && reg0[13] == 1",
-            "ct_commit { ct_mark.blocked = 0; ct_label.label = reg3; }; next;",
-        );
+        let blocked = sw.ct.blocked;
+        flows.add(dp, stage, 100, "reg0[1] == 1 && reg0[13] == 0", format!("ct_commit {{ {blocked} = 0; }}; next;"));
+        let label = format!("ct_commit {{ {blocked} = 0; ct_label.label = reg3; }}; next;");
+        flows.add(dp, stage, 100, "reg0[1] == 1 && reg0[13] == 1", label);
     }
 
     // DHCP and DNS fallbacks.

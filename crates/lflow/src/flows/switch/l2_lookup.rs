@@ -153,10 +153,11 @@ fn unicast(sw: &Switch<'_, '_>, p: &Port<'_>, flows: &mut Flows) {
     }
 }
 
-/// The MAC of the router port behind `router` addresses; on a switch with
-/// a localnet port, a distributed gateway port's MAC (and the external MACs
-/// of its router's NAT rules) only where the gateway port (or the NAT's
-/// logical port) resides.
+/// The MAC of the router port behind `router` addresses (on a switch with
+/// a localnet port, a distributed gateway port's MAC only where the
+/// gateway port resides) and, behind a distributed gateway port, the
+/// external MACs of its router's NAT rules where their logical ports
+/// reside.
 fn router_unicast(sw: &Switch<'_, '_>, p: &Port<'_>, action: &str, flows: &mut Flows) {
     let Some(rp) = sw.m.peer(p).filter(|q| q.lrp().is_some()) else { return };
     let (Some(lrp), Some(router)) = (rp.lrp(), sw.m.dp(rp.dp).router()) else { return };
@@ -165,8 +166,8 @@ fn router_unicast(sw: &Switch<'_, '_>, p: &Port<'_>, action: &str, flows: &mut F
     // Restricting a MAC to its gateway chassis matters only where the
     // switch reaches a physical network through a localnet port.
     let has_localnet = sw.ports_of_type("localnet").next().is_some();
-    let l3dgw = has_localnet && is_l3dgw(rp, router);
-    let m = if l3dgw {
+    let l3dgw = is_l3dgw(rp, router);
+    let m = if has_localnet && l3dgw {
         format!("eth.dst == {mac} && is_chassis_resident({})", json_key(&format!("cr-{}", rp.name)))
     } else if has_localnet && lrp.options().get_bool("reside-on-redirect-chassis", false) && !is_gateway_router(router)
     {

@@ -36,11 +36,12 @@ use crate::output::{drop_action, Diagnostic, Flows};
 /// Adds the flows of every logical switch; NB settings that cannot be
 /// used are reported in `diags`.
 pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
+    let ct = CtFlavour::of(m.sb);
     let queue_ids: HashMap<&str, i64> = sb::PortBinding::all(m.sb)
         .filter_map(|pb| Some((pb.logical_port(), pb.options().get_int("qdisc_queue_id").filter(|q| *q > 0)?)))
         .collect();
     for dp in m.switches() {
-        let Some(sw) = Switch::new(m, dp, &queue_ids) else { continue };
+        let Some(sw) = Switch::new(m, dp, &queue_ids, ct) else { continue };
         port_sec::build(&sw, flows);
         defaults::build(&sw, flows);
         arp_nd::build(&sw, flows, diags);
@@ -68,6 +69,8 @@ pub(crate) struct Switch<'m, 'a> {
     pub has_lb_vip: bool,
     /// `other_config:vlan-passthru=true`.
     pub vlan_passthru: bool,
+    /// How conntrack marks are spelled for the chassis there are.
+    pub ct: CtFlavour,
     /// The action that drops a packet (`drop;` or a debug sample).
     pub drop: String,
     /// The QoS queue of each port that has one: `options:qdisc_queue_id`
@@ -76,7 +79,12 @@ pub(crate) struct Switch<'m, 'a> {
 }
 
 impl<'m, 'a> Switch<'m, 'a> {
-    fn new(m: &'m Model<'a>, dp: &'m Datapath<'a>, queue_ids: &'m HashMap<&'a str, i64>) -> Option<Switch<'m, 'a>> {
+    fn new(
+        m: &'m Model<'a>,
+        dp: &'m Datapath<'a>,
+        queue_ids: &'m HashMap<&'a str, i64>,
+        ct: CtFlavour,
+    ) -> Option<Switch<'m, 'a>> {
         let nb = dp.switch()?;
         let ports: Vec<&'m Port<'a>> = m.ports_of(dp.id).collect();
         let mut acls: Vec<nb::Acl<'a>> = nb.acls().collect();
@@ -97,6 +105,7 @@ impl<'m, 'a> Switch<'m, 'a> {
             has_lb_vip,
             vlan_passthru: nb.other_config().get_bool("vlan-passthru", false),
             queue_ids,
+            ct,
             drop: drop_action(&m.options),
         })
     }
@@ -136,6 +145,31 @@ fn is_gateway_router(r: nb::LogicalRouter<'_>) -> bool {
 fn is_l3dgw(rp: &Port<'_>, router: nb::LogicalRouter<'_>) -> bool {
     rp.lrp().is_some_and(|l| l.gateway_chassis_uuids().next().is_some() || l.ha_chassis_group().is_some())
         && !is_gateway_router(router)
+}
+
+/// How flows name the conntrack "blocked" bit and load-balance: when every
+/// local chassis reports `other_config:ct-no-masked-label=true` (or there is
+/// no chassis yet), `ct_mark.blocked` and `ct_lb_mark`; otherwise the
+/// older `ct_label.blocked` and `ct_lb` that every ovn-controller knows.
+#[derive(Clone, Copy)]
+pub(crate) struct CtFlavour {
+    /// `ct_mark.blocked` or `ct_label.blocked`.
+    pub blocked: &'static str,
+    /// `ct_lb_mark` or `ct_lb`.
+    pub lb: &'static str,
+}
+
+impl CtFlavour {
+    pub fn of(sb: &ovsdb::Replica) -> CtFlavour {
+        let new = sb::Chassis::all(sb)
+            .filter(|c| !c.other_config().get_bool("is-remote", false))
+            .all(|c| c.other_config().get_bool("ct-no-masked-label", false));
+        if new {
+            CtFlavour { blocked: "ct_mark.blocked", lb: "ct_lb_mark" }
+        } else {
+            CtFlavour { blocked: "ct_label.blocked", lb: "ct_lb" }
+        }
+    }
 }
 
 /// The IP of a load balancer VIP or backend: `IP`, `IP:PORT` or

@@ -57,7 +57,7 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     // at the top priority; otherwise at priority 0, where a switch with
     // ACLs drops when NB_Global options:default_acl_drop is true.
     let default_acl_drop = sw.has_acls && sw.m.option("default_acl_drop") == Some("true");
-    let default_acl = if default_acl_drop { sw.drop.as_str() } else { "next;" };
+    let default_acl = if default_acl_drop { sw.drop } else { "next;" };
     if !sw.has_acls && !sw.has_lb_vip {
         for stage in [Stage::LsInAclHint, Stage::LsOutAclHint, Stage::LsInAcl, Stage::LsOutAcl] {
             flows.add(dp, stage, u16::MAX, "1", next);

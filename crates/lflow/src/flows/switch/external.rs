@@ -31,10 +31,7 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
                         }
                         matches.push(format!("{from} && eth.dst == {} && !{resident}", r.mac));
                         for m in matches {
-                            flows
-                                .add(dp, Stage::LsInExternalPort, 100, m, sw.drop.clone())
-                                .hint(ext.uuid)
-                                .io_port(ln.name);
+                            flows.add(dp, Stage::LsInExternalPort, 100, m, sw.drop).hint(ext.uuid).io_port(ln.name);
                         }
                     }
                 }

@@ -41,14 +41,14 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     // Ingress table 26.
     for p in sw.ports.iter().filter(|p| !p.enabled()) {
         flows
-            .add(dp, Stage::LsInL2Unknown, 50, format!("outport == {}", json_key(p.name)), sw.drop.clone())
+            .add(dp, Stage::LsInL2Unknown, 50, format!("outport == {}", json_key(p.name)), sw.drop)
             .hint(p.uuid)
             .io_port(p.name);
     }
     let unknown = if sw.ports.iter().any(|p| p.enabled() && p.has_unknown) {
         format!("outport = \"{}\"; output;", MC_UNKNOWN.0)
     } else {
-        sw.drop.clone()
+        sw.drop.to_string()
     };
     flows.add(dp, Stage::LsInL2Unknown, 50, "outport == \"none\"", unknown);
     flows.add(dp, Stage::LsInL2Unknown, 0, "1", "output;");
@@ -137,7 +137,7 @@ fn unicast(sw: &Switch<'_, '_>, p: &Port<'_>, flows: &mut Flows) {
         return;
     }
     let key = json_key(p.name);
-    let action = if p.enabled() { format!("outport = {key}; output;") } else { sw.drop.clone() };
+    let action = if p.enabled() { format!("outport = {key}; output;") } else { sw.drop.to_string() };
     let dp = sw.dp.id;
     let first_mac = |s: &str| s.split_whitespace().next().and_then(Mac::parse);
     for entry in lsp.addresses() {

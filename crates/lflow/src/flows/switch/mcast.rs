@@ -48,7 +48,7 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
         actions.push_str(&format!("outport =\"{}\"; output;", MC_STATIC.0));
     }
     if !relay && !flood_static {
-        actions.push_str(&sw.drop);
+        actions.push_str(sw.drop);
     }
     flows.add(dp, Stage::LsInL2Lkup, 80, "ip4.mcast || ip6.mcast", actions);
 }

@@ -28,20 +28,19 @@ mod port_sec;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
+use ovsdb::Uuid;
+
 use crate::input::{nb, sb};
 use crate::model::addr::LportAddresses;
 use crate::model::{Datapath, Model, Port};
-use crate::output::{drop_action, Diagnostic, Flows};
+use crate::output::{drop_action, Diagnostic, DpId, Flows};
 
 /// Adds the flows of every logical switch; NB settings that cannot be
 /// used are reported in `diags`.
 pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
-    let ct = CtFlavour::of(m.sb);
-    let queue_ids: HashMap<&str, i64> = sb::PortBinding::all(m.sb)
-        .filter_map(|pb| Some((pb.logical_port(), pb.options().get_int("qdisc_queue_id").filter(|q| *q > 0)?)))
-        .collect();
+    let shared = Shared::new(m);
     for dp in m.switches() {
-        let Some(sw) = Switch::new(m, dp, &queue_ids, ct) else { continue };
+        let Some(sw) = Switch::new(m, dp, &shared) else { continue };
         port_sec::build(&sw, flows);
         defaults::build(&sw, flows);
         arp_nd::build(&sw, flows, diags);
@@ -51,6 +50,40 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
         l2_lookup::build(&sw, flows);
     }
     arp_nd::service_monitor_replies(m, flows);
+}
+
+/// What every switch's flows depend on, computed once a compilation.
+struct Shared<'a> {
+    ct: CtFlavour,
+    drop: String,
+    queue_ids: HashMap<&'a str, i64>,
+    /// The ACLs of port groups, by the switches whose ports they hold.
+    pg_acls: HashMap<DpId, Vec<nb::Acl<'a>>>,
+}
+
+impl<'a> Shared<'a> {
+    fn new(m: &Model<'a>) -> Shared<'a> {
+        let queue_ids = sb::PortBinding::all(m.sb)
+            .filter_map(|pb| Some((pb.logical_port(), pb.options().get_int("qdisc_queue_id").filter(|q| *q > 0)?)))
+            .collect();
+        let dp_of_port: HashMap<Uuid, DpId> = m.ports.iter().map(|p| (p.uuid, p.dp)).collect();
+        let mut pg_acls: HashMap<DpId, Vec<nb::Acl<'a>>> = HashMap::new();
+        let mut groups: Vec<nb::PortGroup<'a>> = nb::PortGroup::all(m.nb).collect();
+        groups.sort_by_key(|g| g.uuid());
+        for pg in groups {
+            let acls: Vec<nb::Acl<'a>> = pg.acls().collect();
+            if acls.is_empty() {
+                continue;
+            }
+            let mut dps: Vec<DpId> = pg.ports_uuids().filter_map(|u| dp_of_port.get(&u).copied()).collect();
+            dps.sort();
+            dps.dedup();
+            for dp in dps {
+                pg_acls.entry(dp).or_default().extend(acls.iter().copied());
+            }
+        }
+        Shared { ct: CtFlavour::of(m.sb), drop: drop_action(&m.options), queue_ids, pg_acls }
+    }
 }
 
 /// What the stage builders need to know about one switch.
@@ -72,27 +105,18 @@ pub(crate) struct Switch<'m, 'a> {
     /// How conntrack marks are spelled for the chassis there are.
     pub ct: CtFlavour,
     /// The action that drops a packet (`drop;` or a debug sample).
-    pub drop: String,
+    pub drop: &'m str,
     /// The QoS queue of each port that has one: `options:qdisc_queue_id`
     /// of its SB port binding, where the queues given out are recorded.
     pub queue_ids: &'m HashMap<&'a str, i64>,
 }
 
 impl<'m, 'a> Switch<'m, 'a> {
-    fn new(
-        m: &'m Model<'a>,
-        dp: &'m Datapath<'a>,
-        queue_ids: &'m HashMap<&'a str, i64>,
-        ct: CtFlavour,
-    ) -> Option<Switch<'m, 'a>> {
+    fn new(m: &'m Model<'a>, dp: &'m Datapath<'a>, shared: &'m Shared<'a>) -> Option<Switch<'m, 'a>> {
         let nb = dp.switch()?;
         let ports: Vec<&'m Port<'a>> = m.ports_of(dp.id).collect();
         let mut acls: Vec<nb::Acl<'a>> = nb.acls().collect();
-        for pg in nb::PortGroup::all(m.nb) {
-            if pg.ports_uuids().any(|u| ports.iter().any(|p| p.uuid == u)) {
-                acls.extend(pg.acls());
-            }
-        }
+        acls.extend(shared.pg_acls.get(&dp.id).into_iter().flatten().copied());
         let has_vips = |lb: nb::LoadBalancer<'_>| !lb.vips().is_empty();
         let has_lb_vip =
             nb.load_balancer().any(has_vips) || nb.load_balancer_group().any(|g| g.load_balancer().any(has_vips));
@@ -104,9 +128,9 @@ impl<'m, 'a> Switch<'m, 'a> {
             has_stateful_acl: acls.iter().any(|a| a.action() == "allow-related"),
             has_lb_vip,
             vlan_passthru: nb.other_config().get_bool("vlan-passthru", false),
-            queue_ids,
-            ct,
-            drop: drop_action(&m.options),
+            queue_ids: &shared.queue_ids,
+            ct: shared.ct,
+            drop: &shared.drop,
         })
     }
 

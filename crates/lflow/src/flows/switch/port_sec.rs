@@ -23,9 +23,9 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     // Ingress table 0: VLAN-tagged frames (unless the switch passes VLANs
     // through) and multicast source addresses are dropped outright.
     if !sw.vlan_passthru {
-        flows.add(dp, Stage::LsInCheckPortSec, 100, "vlan.present", sw.drop.clone());
+        flows.add(dp, Stage::LsInCheckPortSec, 100, "vlan.present", sw.drop);
     }
-    flows.add(dp, Stage::LsInCheckPortSec, 100, "eth.src[40]", sw.drop.clone());
+    flows.add(dp, Stage::LsInCheckPortSec, 100, "eth.src[40]", sw.drop);
     flows.add(dp, Stage::LsInCheckPortSec, 50, "1", format!("{PORT_SEC_DROP} = check_in_port_sec(); next;"));
     for p in &sw.ports {
         let inport = format!("inport == {}", json_key(p.name));
@@ -60,7 +60,7 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     }
 
     // Ingress table 1.
-    flows.add(dp, Stage::LsInApplyPortSec, 50, format!("{PORT_SEC_DROP} == 1"), sw.drop.clone());
+    flows.add(dp, Stage::LsInApplyPortSec, 50, format!("{PORT_SEC_DROP} == 1"), sw.drop);
     flows.add(dp, Stage::LsInApplyPortSec, 0, "1", "next;");
 
     // Ingress tables 2 and 3: learn the MACs behind VIFs without port
@@ -108,6 +108,6 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
                 .io_port(p.name);
         }
     }
-    flows.add(dp, Stage::LsOutApplyPortSec, 50, format!("{PORT_SEC_DROP} == 1"), sw.drop.clone());
+    flows.add(dp, Stage::LsOutApplyPortSec, 50, format!("{PORT_SEC_DROP} == 1"), sw.drop);
     flows.add(dp, Stage::LsOutApplyPortSec, 0, "1", "output;");
 }

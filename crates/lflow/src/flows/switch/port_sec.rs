@@ -63,16 +63,16 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     flows.add(dp, Stage::LsInApplyPortSec, 50, format!("{PORT_SEC_DROP} == 1"), sw.drop);
     flows.add(dp, Stage::LsInApplyPortSec, 0, "1", "next;");
 
-    // Ingress tables 2 and 3: learn the MACs behind VIFs without port
-    // security that accept unknown destinations, and behind localnet ports
-    // that ask for it.
+    // Ingress tables 2 and 3: learn the MACs behind ports without port
+    // security that accept unknown destinations: VIFs (also disabled
+    // ones), and localnet ports that ask for it.
     for p in &sw.ports {
         let learns = match p.lsp_type() {
-            "" => p.ps_addrs.is_empty(),
+            "" => true,
             "localnet" => p.lsp().is_some_and(|l| l.options().get_bool("localnet_learn_fdb", false)),
             _ => false,
         };
-        if !learns || !p.has_unknown {
+        if !learns || !p.has_unknown || !p.ps_addrs.is_empty() {
             continue;
         }
         let inport = format!("inport == {}", json_key(p.name));

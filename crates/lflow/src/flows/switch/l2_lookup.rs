@@ -39,7 +39,7 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     flows.add(dp, Stage::LsInL2Lkup, 0, "1", "outport = get_fdb(eth.dst); next;");
 
     // Ingress table 26.
-    for p in sw.ports.iter().filter(|p| !p.enabled()) {
+    for p in sw.ports.iter().filter(|p| !p.enabled() && p.lsp_type() != "external") {
         flows
             .add(dp, Stage::LsInL2Unknown, 50, format!("outport == {}", json_key(p.name)), sw.drop)
             .hint(p.uuid)

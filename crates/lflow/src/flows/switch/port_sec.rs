@@ -27,7 +27,9 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     }
     flows.add(dp, Stage::LsInCheckPortSec, 100, "eth.src[40]", sw.drop);
     flows.add(dp, Stage::LsInCheckPortSec, 50, "1", format!("{PORT_SEC_DROP} = check_in_port_sec(); next;"));
-    for p in &sw.ports {
+    // External ports' traffic comes in through a localnet port: they get
+    // no per-port admission flows.
+    for p in sw.ports.iter().filter(|p| p.lsp_type() != "external") {
         let inport = format!("inport == {}", json_key(p.name));
         if !p.enabled() {
             flows

@@ -159,7 +159,7 @@ fn unicast(sw: &Switch<'_, '_>, p: &Port<'_>, flows: &mut Flows) {
 /// external MACs of its router's NAT rules where their logical ports
 /// reside.
 fn router_unicast(sw: &Switch<'_, '_>, p: &Port<'_>, action: &str, flows: &mut Flows) {
-    let Some(rp) = sw.m.peer(p).filter(|q| q.lrp().is_some()) else { return };
+    let Some(rp) = sw.router_peer(p) else { return };
     let (Some(lrp), Some(router)) = (rp.lrp(), sw.m.dp(rp.dp).router()) else { return };
     let Some(mac) = Mac::parse(lrp.mac()) else { return };
     let dp = sw.dp.id;

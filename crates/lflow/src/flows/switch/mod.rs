@@ -141,7 +141,15 @@ impl<'m, 'a> Switch<'m, 'a> {
 
     /// Router-type ports whose `router-port` names a logical router port.
     pub fn router_ports<'s>(&'s self) -> impl Iterator<Item = (&'m Port<'a>, &'m Port<'a>)> + 's {
-        self.ports_of_type("router").filter_map(|p| Some((p, self.m.peer(p).filter(|q| q.lrp().is_some())?)))
+        self.ports_of_type("router").filter_map(|p| Some((p, self.router_peer(p)?)))
+    }
+
+    /// The logical router port a switch port is connected to, unless its
+    /// router is disabled (a disabled router has no datapath).
+    pub fn router_peer(&self, p: &Port<'a>) -> Option<&'m Port<'a>> {
+        let peer = self.m.peer(p).filter(|q| q.lrp().is_some())?;
+        let router = self.m.dp(peer.dp).router()?;
+        router.enabled().unwrap_or(true).then_some(peer)
     }
 
     /// A port's addresses as the switch uses them: its own entries and, for
@@ -151,7 +159,7 @@ impl<'m, 'a> Switch<'m, 'a> {
         let mut addrs = p.addrs.clone();
         let Some(lsp) = p.lsp() else { return addrs };
         if lsp.addresses().any(|a| a == "router") {
-            if let Some(peer) = self.m.peer(p).filter(|q| q.lrp().is_some()) {
+            if let Some(peer) = self.router_peer(p) {
                 addrs.extend(peer.addrs.iter().cloned());
             }
         }

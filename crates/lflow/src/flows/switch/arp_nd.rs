@@ -2,11 +2,11 @@
 //! replies for the known IPv4 and IPv6 addresses of its ports (VIFs and the
 //! router ports it connects to, and a router port's `arp_proxy` addresses),
 //! the flows that let a port's own requests for its addresses through, the
-//! skip flow of localnet ports, and the flows that bind a virtual port to
-//! the parent that claims its IP, and the replies for load balancer
-//! health checks' source IPs. It
-//! never replies for ports with `unknown` addresses, virtual or external
-//! ports, or (when `ignore_lsp_down` is false) VIFs that are down.
+//! skip flow of localnet ports, the flows that bind a virtual port to the
+//! parent that claims its IP, and the replies for load balancer health
+//! checks' source IPs. It never replies for ports with `unknown` addresses,
+//! virtual or external ports, or (when `ignore_lsp_down` is false) VIFs
+//! that are down.
 
 use std::net::IpAddr;
 
@@ -29,7 +29,7 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diag
             .io_port(p.name);
     }
 
-    let check_up = sw.m.option("ignore_lsp_down").is_some_and(|v| v != "true");
+    let check_up = sw.m.option("ignore_lsp_down").is_some_and(|v| !v.eq_ignore_ascii_case("true"));
     for p in &sw.ports {
         let ty = p.lsp_type();
         if ty == "virtual" {

@@ -3,7 +3,9 @@
 //! per group of stages. This module gathers what the stage builders share
 //! about a switch (its ports by kind, whether it has ACLs or load
 //! balancers) and calls them in table order. It never writes a flow of a
-//! router datapath and never reads the SB beyond what the model holds.
+//! router datapath; of the SB it reads only facts the flows must follow
+//! (the QoS queues recorded in port bindings, the chassis' conntrack
+//! features).
 //!
 //! - `port_sec`: admission and port security (ingress 0-1, egress 8-9) and
 //!   MAC learning (ingress 2-3).

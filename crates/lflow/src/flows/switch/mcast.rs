@@ -38,7 +38,8 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     let relay = sw
         .router_ports()
         .any(|(_, rp)| sw.m.dp(rp.dp).router().is_some_and(|r| r.options().get_bool("mcast_relay", false)));
-    let flood_static = sw.ports.iter().any(|p| p.lsp().is_some_and(|l| l.options().get_bool("mcast_flood", false)));
+    let flood_static =
+        sw.ports.iter().any(|p| p.enabled() && p.lsp().is_some_and(|l| l.options().get_bool("mcast_flood", false)));
     // The spacing is the reference's, byte for byte.
     let mut actions = String::new();
     if relay {

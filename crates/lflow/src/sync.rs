@@ -416,4 +416,16 @@ mod tests {
         assert_eq!(ops.len(), 1);
         assert!(format!("{:?}", ops[0]).contains(PB2));
     }
+
+    /// Regression: a desired flow without `tags` never matched the SB row
+    /// it had inserted (an empty map there), so no translation settled.
+    #[test]
+    fn flow_without_tags_matches_its_row() {
+        let spec = OWNED_TABLES.iter().find(|t| t.name == "Logical_Flow").unwrap();
+        let mut desired = DesiredRow::new(None);
+        desired.set("match", Datum::from(Atom::string("1")));
+        let mut existing = desired.clone();
+        existing.set("tags", Datum::empty_map());
+        assert_eq!(key_of(spec, &desired, &Resolver::default()), key_of(spec, &existing, &Resolver::default()));
+    }
 }

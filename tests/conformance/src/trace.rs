@@ -1,7 +1,9 @@
 //! `ovn-trace` comparison: the microflows of a scenario's `NN-name.traces`
 //! file, traced with the real `ovn-trace --summary --minimal` against the SB
 //! of a finished run (the reference's or ours), normalized, and compared
-//! line for line.
+//! line for line. One `ovn-trace` daemon per run reads the SB once and
+//! answers every trace of the scenario on its control socket (a process per
+//! trace would read and parse the whole SB each time).
 //!
 //! Format of a `.traces` file: one trace per line,
 //! `[--ovn-trace-opts] DATAPATH 'MICROFLOW'` with shell quoting; `#` starts a

@@ -5,8 +5,6 @@
 //! `conformance::EXACT` must give identical traces; for the others the
 //! count of identical traces is printed. Two scenarios run at a time.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use conformance::run::{require_tools, run_ours};
 use conformance::scenario::{load_dir, scenario_dir, Scenario};
@@ -36,26 +34,9 @@ fn traces_match_reference() {
     let all = load_dir(&scenario_dir()).expect("scenarios parse");
     let scenarios: Vec<&Scenario> = all.iter().filter(|s| !load(&s.name).expect("traces parse").is_empty()).collect();
     assert!(!scenarios.is_empty(), "no scenario has a .traces file");
-    let next = AtomicUsize::new(0);
-    let results = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(sc) = scenarios.get(i) else { break };
-                let r = check(sc);
-                results.lock().unwrap().push((sc.name.clone(), r));
-            });
-        }
-    });
-    let mut results = results.into_inner().unwrap();
-    results.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut failures = Vec::new();
-    for (name, r) in results {
-        match r {
-            Ok(line) => println!("{line}"),
-            Err(e) => failures.push(format!("--- {name}: {e}")),
-        }
+    let (lines, failures) = conformance::check_all(&scenarios, check);
+    for line in &lines {
+        println!("{line}");
     }
     assert!(failures.is_empty(), "{} scenarios failed:\n{}", failures.len(), failures.join("\n"));
 }

@@ -22,7 +22,9 @@ fn main() {
     let out = match args.get(1).map(String::as_str).unwrap_or("transact") {
         "transact" => {
             let mut params = vec![json!("OVN_Northbound")];
-            params.extend(rows.iter().map(|r| json!({"op": "insert", "table": r.table, "uuid-name": r.name, "row": r.row})));
+            params.extend(
+                rows.iter().map(|r| json!({"op": "insert", "table": r.table, "uuid-name": r.name, "row": r.row})),
+            );
             Value::Array(params)
         }
         "update2" => topology::update2(&rows),

@@ -88,7 +88,11 @@ pub fn generate(switches: usize) -> Vec<Insert> {
             rows.push(Insert::new("Logical_Switch_Port", to_router, row));
             let ls = format!("ls{s:04}");
             rows.push(Insert::new("Logical_Switch", ls.clone(), json!({"name": ls, "ports": set(ports)})));
-            rows.push(Insert::new("Address_Set", format!("as{s:04}"), json!({"name": format!("as_ls{s:04}"), "addresses": set(ips)})));
+            rows.push(Insert::new(
+                "Address_Set",
+                format!("as{s:04}"),
+                json!({"name": format!("as_ls{s:04}"), "addresses": set(ips)}),
+            ));
             let mac = format!("02:00:00:{:02x}:{:02x}:01", s >> 8 & 255, s & 255);
             let row = json!({"name": lrp, "mac": mac, "networks": format!("{net}.1/24")});
             lrps.push(named(&lrp));
@@ -96,15 +100,31 @@ pub fn generate(switches: usize) -> Vec<Insert> {
             let route = format!("route{s:04}");
             let prefix = format!("172.{}.{}.0/24", 16 + (s >> 8 & 15), s & 255);
             routes.push(named(&route));
-            rows.push(Insert::new("Logical_Router_Static_Route", route, json!({"ip_prefix": prefix, "nexthop": format!("{net}.254")})));
+            rows.push(Insert::new(
+                "Logical_Router_Static_Route",
+                route,
+                json!({"ip_prefix": prefix, "nexthop": format!("{net}.254")}),
+            ));
         }
         let default = format!("default{r:03}");
         routes.push(named(&default));
         let nexthop = format!("{}.254", subnet(first));
-        rows.push(Insert::new("Logical_Router_Static_Route", default, json!({"ip_prefix": "0.0.0.0/0", "nexthop": nexthop})));
+        rows.push(Insert::new(
+            "Logical_Router_Static_Route",
+            default,
+            json!({"ip_prefix": "0.0.0.0/0", "nexthop": nexthop}),
+        ));
         let lr = format!("lr{r:03}");
-        rows.push(Insert::new("Logical_Router", lr.clone(), json!({"name": lr, "ports": set(lrps), "static_routes": set(routes)})));
-        rows.push(Insert::new("Port_Group", format!("pg{r:03}"), json!({"name": format!("pg_lr{r:03}"), "ports": set(pg_ports)})));
+        rows.push(Insert::new(
+            "Logical_Router",
+            lr.clone(),
+            json!({"name": lr, "ports": set(lrps), "static_routes": set(routes)}),
+        ));
+        rows.push(Insert::new(
+            "Port_Group",
+            format!("pg{r:03}"),
+            json!({"name": format!("pg_lr{r:03}"), "ports": set(pg_ports)}),
+        ));
     }
     rows
 }

@@ -4,11 +4,13 @@
 //! `Multicast_Group`s, `IP_Multicast` for every switch, and the
 //! `Address_Set`s and `Port_Group`s copied from NB.
 
+use std::collections::HashMap;
+
 use ovsdb::{Atom, Datum};
 
-use crate::input::nb;
+use crate::input::{nb, sb};
 use crate::model::{DpNb, Model, Port, PortNb};
-use crate::output::{reference, str_map, str_set, DesiredRow, Output};
+use crate::output::{reference, str_map, str_set, DesiredRow, NbWrite, Output};
 
 /// Fixed multicast group keys (the range above port keys).
 pub const MC_FLOOD: (&str, i64) = ("_MC_flood", 32768);
@@ -60,6 +62,40 @@ pub fn build(m: &Model<'_>, out: &mut Output) {
     }
     multicast_groups(m, out);
     address_sets(m, out);
+    nb_status(m, out);
+}
+
+/// The switch port columns northd maintains in NB: `dynamic_addresses`
+/// (what IPAM assigned) and `up`. A port is up when a chassis has claimed
+/// its binding; when that chassis reports port readiness
+/// (`other_config:port-up-notif`), only once the binding's `up` is true as
+/// well. Router-type ports are always up.
+fn nb_status(m: &Model<'_>, out: &mut Output) {
+    let bindings: HashMap<&str, sb::PortBinding<'_>> =
+        sb::PortBinding::all(m.sb).map(|pb| (pb.logical_port(), pb)).collect();
+    for p in &m.ports {
+        let Some(lsp) = p.lsp() else { continue };
+        if p.dynamic_addresses.is_some() || lsp.dynamic_addresses().is_some() {
+            out.nb.push(NbWrite {
+                table: nb::LogicalSwitchPort::TABLE,
+                row: p.uuid,
+                column: "dynamic_addresses",
+                value: str_set(p.dynamic_addresses.iter()),
+            });
+        }
+        let up = lsp.type_() == "router"
+            || bindings.get(p.name).is_some_and(|pb| match pb.chassis() {
+                Some(ch) if ch.other_config().get_bool("port-up-notif", false) => pb.up() == Some(true),
+                Some(_) => true,
+                None => false,
+            });
+        out.nb.push(NbWrite {
+            table: nb::LogicalSwitchPort::TABLE,
+            row: p.uuid,
+            column: "up",
+            value: Datum::from(Atom::Boolean(up)),
+        });
+    }
 }
 
 fn port_binding(m: &Model<'_>, i: usize, p: &Port<'_>) -> DesiredRow {

@@ -7,6 +7,7 @@
 //! sorted by name.
 
 pub mod addr;
+pub mod ipam;
 mod keys;
 
 use std::collections::{BTreeMap, HashMap};
@@ -71,9 +72,12 @@ pub struct Port<'a> {
     /// the switch port that names it. Index into `Model::ports`.
     pub peer: Option<usize>,
     /// Parsed `addresses` (switch ports: every parsable entry, including
-    /// `dynamic_addresses` in place of `dynamic`; router ports: MAC and
-    /// networks).
+    /// the addresses IPAM assigns in place of the `dynamic` entry; router
+    /// ports: MAC and networks).
     pub addrs: Vec<LportAddresses>,
+    /// The addresses IPAM assigns the switch port (`dynamic_addresses` as
+    /// northd writes it back to NB), when it asks for dynamic ones.
+    pub dynamic_addresses: Option<String>,
     /// Parsed `port_security` entries.
     pub ps_addrs: Vec<LportAddresses>,
     /// The switch port has `unknown` in its addresses.
@@ -179,8 +183,26 @@ impl<'a> Model<'a> {
             }
         }
         m.link_peers(diags);
+        m.assign_dynamic(diags);
         keys::assign(&mut m, diags);
         m
+    }
+
+    /// Runs IPAM and puts each assignment among the port's addresses where
+    /// its `dynamic` entry is.
+    fn assign_dynamic(&mut self, diags: &mut Vec<Diagnostic>) {
+        for (i, value) in ipam::assign(self, diags) {
+            let port = &mut self.ports[i];
+            if let (Some(lsp), Some(parsed)) = (port.lsp(), LportAddresses::parse(&value)) {
+                let slot = lsp
+                    .addresses()
+                    .take_while(|a| ipam::Request::parse(a).is_none())
+                    .filter(|a| LportAddresses::parse(a).is_some())
+                    .count();
+                port.addrs.insert(slot.min(port.addrs.len()), parsed);
+            }
+            port.dynamic_addresses = Some(value);
+        }
     }
 
     fn push_dp(&mut self, nb: DpNb<'a>, name: &'a str, uuid: Uuid) {
@@ -217,6 +239,7 @@ impl<'a> Model<'a> {
             tunnel_key: 0,
             peer: None,
             addrs: Vec::new(),
+            dynamic_addresses: None,
             ps_addrs: Vec::new(),
             has_unknown: false,
         };
@@ -226,16 +249,7 @@ impl<'a> Model<'a> {
                     match a {
                         "unknown" => port.has_unknown = true,
                         "router" => {}
-                        "dynamic" => {
-                            if let Some(parsed) = lsp.dynamic_addresses().and_then(LportAddresses::parse) {
-                                port.addrs.push(parsed);
-                            }
-                        }
-                        a if a.starts_with("dynamic") || a.split_whitespace().nth(1) == Some("dynamic") => {
-                            if let Some(parsed) = lsp.dynamic_addresses().and_then(LportAddresses::parse) {
-                                port.addrs.push(parsed);
-                            }
-                        }
+                        a if ipam::Request::parse(a).is_some() => {}
                         a => match LportAddresses::parse(a) {
                             Some(parsed) => port.addrs.push(parsed),
                             None => diags.push(Diagnostic {

@@ -60,7 +60,9 @@ impl Request {
                 }
                 Some(Ok(r))
             }
-            [mac, "dynamic"] => Some(Mac::parse(mac).map(|m| Request { mac: Some(m), ..Default::default() }).ok_or(mac.to_string())),
+            [mac, "dynamic"] => {
+                Some(Mac::parse(mac).map(|m| Request { mac: Some(m), ..Default::default() }).ok_or(mac.to_string()))
+            }
             _ => None,
         }
     }
@@ -156,7 +158,9 @@ impl SwitchIpam {
     /// `ip` may be kept by a port: in the range, not excluded, not used.
     pub fn available(&self, ip: Ipv4Addr) -> bool {
         let ip = u32::from(ip);
-        self.range().is_some_and(|(a, b)| (a..=b).contains(&ip)) && self.excluded(ip).is_none() && !self.used.contains(&ip)
+        self.range().is_some_and(|(a, b)| (a..=b).contains(&ip))
+            && self.excluded(ip).is_none()
+            && !self.used.contains(&ip)
     }
 
     /// The lowest free address, now marked used; `None` when the subnet is
@@ -265,7 +269,7 @@ pub(super) fn assign(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Vec<(usize, 
             dp.name,
             diags,
         );
-        let mut pending = Vec::new();
+        let mut pending: Vec<Pending> = Vec::new();
         for &i in &dp.ports {
             let port = &m.ports[i];
             let Some(lsp) = port.lsp() else { continue };
@@ -275,9 +279,17 @@ pub(super) fn assign(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Vec<(usize, 
                         if let Some(ip) = req.ipv4.filter(|_| ipam.subnet.is_some()) {
                             ipam.reserve(ip);
                         }
-                        if ipam.enabled() && pending.last().is_none_or(|p: &Pending| p.port != i) {
+                        if ipam.enabled() && !matches!(pending.last(), Some(p) if p.port == i) {
                             let current = lsp.dynamic_addresses().and_then(LportAddresses::parse);
-                            pending.push(Pending { port: i, req, mac: None, mac_kept: false, ipv4: None, ipv6: None, current });
+                            pending.push(Pending {
+                                port: i,
+                                req,
+                                mac: None,
+                                mac_kept: false,
+                                ipv4: None,
+                                ipv6: None,
+                                current,
+                            });
                         }
                     }
                     Some(Err(word)) => diags.push(Diagnostic {
@@ -336,7 +348,10 @@ pub(super) fn assign(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Vec<(usize, 
                     diags.push(Diagnostic {
                         table: nb::LogicalSwitch::TABLE,
                         row: dp.name.to_string(),
-                        message: format!("subnet address space exhausted, {} gets no IPv4 address", m.ports[p.port].name),
+                        message: format!(
+                            "subnet address space exhausted, {} gets no IPv4 address",
+                            m.ports[p.port].name
+                        ),
                     });
                 }
             }

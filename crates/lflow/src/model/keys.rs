@@ -87,38 +87,68 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
     }
     for d in 0..m.datapaths.len() {
         let dk = m.datapaths[d].tunnel_key;
-        let mut order = m.datapaths[d].ports.clone();
-        order.sort_by_key(|&i| m.ports[i].uuid);
+        let dp = m.datapaths[d].id;
+        // The datapath's ports in NB UUID order, then its chassis-redirect
+        // ports: (slot, name, requested key).
+        let mut order: Vec<(Slot, &str, Option<i64>, Uuid)> = m.datapaths[d]
+            .ports
+            .iter()
+            .map(|&i| {
+                let requested = match m.ports[i].nb {
+                    PortNb::Switch(p) => p.options().get_int("requested-tnl-key"),
+                    PortNb::Router(p) => p.options().get_int("requested-tnl-key"),
+                };
+                (Slot::Port(i), m.ports[i].name, requested, m.ports[i].uuid)
+            })
+            .collect();
+        order.sort_by_key(|s| s.3);
+        for (c, cr) in m.chassis_redirect.iter().enumerate() {
+            if m.ports[cr.port].dp == dp {
+                order.push((Slot::Cr(c), "", None, Uuid::default()));
+            }
+        }
+        let mut keys = vec![0i64; order.len()];
         let mut used = BTreeSet::new();
-        for &i in &order {
-            let requested = match m.ports[i].nb {
-                PortNb::Switch(p) => p.options().get_int("requested-tnl-key"),
-                PortNb::Router(p) => p.options().get_int("requested-tnl-key"),
-            };
+        for (n, (_, _, requested, _)) in order.iter().enumerate() {
             if let Some(k) = requested.filter(|k| PORT_KEYS.contains(k)) {
                 if used.insert(k) {
-                    m.ports[i].tunnel_key = k;
+                    keys[n] = k;
                 }
             }
         }
-        for &i in &order {
-            if m.ports[i].tunnel_key == 0 {
-                if let Some(&(edk, k)) = existing.get(m.ports[i].name) {
+        for (n, (slot, name, _, _)) in order.iter().enumerate() {
+            let name = match slot {
+                Slot::Port(_) => name,
+                Slot::Cr(c) => m.chassis_redirect[*c].name.as_str(),
+            };
+            if keys[n] == 0 {
+                if let Some(&(edk, k)) = existing.get(name) {
                     if edk == dk && used.insert(k) {
-                        m.ports[i].tunnel_key = k;
+                        keys[n] = k;
                     }
                 }
             }
         }
-        for &i in &order {
-            if m.ports[i].tunnel_key == 0 {
-                if let Some(k) = lowest_free(&used, PORT_KEYS) {
-                    used.insert(k);
-                    m.ports[i].tunnel_key = k;
-                }
+        for key in keys.iter_mut().filter(|k| **k == 0) {
+            if let Some(k) = lowest_free(&used, PORT_KEYS) {
+                used.insert(k);
+                *key = k;
+            }
+        }
+        for ((slot, ..), k) in order.into_iter().zip(keys) {
+            match slot {
+                Slot::Port(i) => m.ports[i].tunnel_key = k,
+                Slot::Cr(c) => m.chassis_redirect[c].tunnel_key = k,
             }
         }
     }
+}
+
+/// A holder of a port key: a port, or a chassis-redirect port (indexes).
+#[derive(Clone, Copy)]
+enum Slot {
+    Port(usize),
+    Cr(usize),
 }
 
 #[cfg(test)]

@@ -80,6 +80,9 @@ pub struct Port<'a> {
     pub dynamic_addresses: Option<String>,
     /// Parsed `port_security` entries.
     pub ps_addrs: Vec<LportAddresses>,
+    /// The VLAN tag of a switch port with `tag_request` (container ports
+    /// get a free one per parent when they request 0).
+    pub tag: Option<i64>,
     /// The switch port has `unknown` in its addresses.
     pub has_unknown: bool,
 }
@@ -116,6 +119,17 @@ impl<'a> Port<'a> {
     }
 }
 
+/// The chassis-redirect port of a distributed gateway port: a router port
+/// with `gateway_chassis` or `ha_chassis_group` on a router that is not a
+/// gateway router. It is bound to one chassis at a time.
+pub struct ChassisRedirect {
+    /// The distributed gateway port (index into `Model::ports`).
+    pub port: usize,
+    /// `cr-<port name>`.
+    pub name: String,
+    pub tunnel_key: i64,
+}
+
 /// Everything the flow builders need, derived once.
 pub struct Model<'a> {
     pub nb: &'a Replica,
@@ -125,6 +139,8 @@ pub struct Model<'a> {
     pub port_by_name: HashMap<&'a str, usize>,
     /// `SB_Global`/`NB_Global` options: mac_prefix, svc_monitor_mac, ...
     pub options: BTreeMap<String, String>,
+    /// Chassis-redirect ports, in port order.
+    pub chassis_redirect: Vec<ChassisRedirect>,
 }
 
 impl<'a> Model<'a> {
@@ -159,12 +175,25 @@ impl<'a> Model<'a> {
 
     /// Builds the model. NB rows that cannot be used (a port in two
     /// switches, a duplicate name) are reported in `diags` and left out.
-    pub fn build(nb: &'a Replica, sb: &'a Replica, options: BTreeMap<String, String>, diags: &mut Vec<Diagnostic>) -> Model<'a> {
+    pub fn build(
+        nb: &'a Replica,
+        sb: &'a Replica,
+        options: BTreeMap<String, String>,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Model<'a> {
         let mut switches: Vec<nb::LogicalSwitch<'a>> = nb::LogicalSwitch::all(nb).collect();
         switches.sort_by_key(|s| (s.name(), s.uuid()));
         let mut routers: Vec<nb::LogicalRouter<'a>> = nb::LogicalRouter::all(nb).collect();
         routers.sort_by_key(|r| (r.name(), r.uuid()));
-        let mut m = Model { nb, sb, datapaths: Vec::new(), ports: Vec::new(), port_by_name: HashMap::new(), options };
+        let mut m = Model {
+            nb,
+            sb,
+            datapaths: Vec::new(),
+            ports: Vec::new(),
+            port_by_name: HashMap::new(),
+            options,
+            chassis_redirect: Vec::new(),
+        };
         for s in switches {
             m.push_dp(DpNb::Switch(s), s.name(), s.uuid());
         }
@@ -184,8 +213,73 @@ impl<'a> Model<'a> {
         }
         m.link_peers(diags);
         m.assign_dynamic(diags);
+        m.assign_tags();
+        m.find_chassis_redirect(diags);
         keys::assign(&mut m, diags);
         m
+    }
+
+    /// The chassis-redirect port of a distributed gateway port.
+    pub fn cr_port(&self, port: usize) -> Option<&ChassisRedirect> {
+        self.chassis_redirect.iter().find(|c| c.port == port)
+    }
+
+    /// Tags: `tag_request` when it is not 0; for a container port (with a
+    /// parent) asking for 0, the lowest tag from 1 to 4095 that no other
+    /// port of the same parent uses, kept from NB `tag` when still free.
+    fn assign_tags(&mut self) {
+        let mut used: HashMap<&'a str, std::collections::BTreeSet<i64>> = HashMap::new();
+        let mut wanted = Vec::new();
+        for (i, p) in self.ports.iter_mut().enumerate() {
+            let Some(lsp) = p.lsp() else { continue };
+            let Some(req) = lsp.tag_request() else { continue };
+            let parent = lsp.parent_name().unwrap_or("");
+            if req != 0 || parent.is_empty() {
+                p.tag = Some(req);
+                used.entry(parent).or_default().insert(req);
+            } else {
+                wanted.push(i);
+            }
+        }
+        // Keep tags NB already holds, then hand out new ones.
+        for keep in [true, false] {
+            for &i in &wanted {
+                let Some(lsp) = self.ports[i].lsp() else { continue };
+                if self.ports[i].tag.is_some() {
+                    continue;
+                }
+                let taken = used.entry(lsp.parent_name().unwrap_or("")).or_default();
+                let tag = if keep {
+                    lsp.tag().filter(|t| (1..=4095).contains(t) && !taken.contains(t))
+                } else {
+                    (1..=4095).find(|t| !taken.contains(t))
+                };
+                if let Some(t) = tag {
+                    taken.insert(t);
+                    self.ports[i].tag = Some(t);
+                }
+            }
+        }
+    }
+
+    /// Finds the distributed gateway ports. On a gateway router (one with
+    /// `options:chassis`) they are ignored with a diagnostic.
+    fn find_chassis_redirect(&mut self, diags: &mut Vec<Diagnostic>) {
+        for (i, p) in self.ports.iter().enumerate() {
+            let Some(lrp) = p.lrp() else { continue };
+            if lrp.gateway_chassis().next().is_none() && lrp.ha_chassis_group().is_none() {
+                continue;
+            }
+            if self.dp(p.dp).router().is_some_and(|r| r.options().contains("chassis")) {
+                diags.push(Diagnostic {
+                    table: nb::LogicalRouterPort::TABLE,
+                    row: p.name.to_string(),
+                    message: "distributed gateway port on a gateway router, gateway chassis ignored".into(),
+                });
+                continue;
+            }
+            self.chassis_redirect.push(ChassisRedirect { port: i, name: format!("cr-{}", p.name), tunnel_key: 0 });
+        }
     }
 
     /// Runs IPAM and puts each assignment among the port's addresses where
@@ -241,6 +335,7 @@ impl<'a> Model<'a> {
             addrs: Vec::new(),
             dynamic_addresses: None,
             ps_addrs: Vec::new(),
+            tag: None,
             has_unknown: false,
         };
         match p {

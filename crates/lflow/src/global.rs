@@ -156,3 +156,17 @@ pub fn build(nb_global: Option<nb::NbGlobal<'_>>, options: &BTreeMap<String, Str
     role.set("name", Datum::from(Atom::string("ovn-controller"))).set("permissions", Datum::map(perms));
     out.push("RBAC_Role", role);
 }
+
+/// Adds to the desired `SB_Global` the options that depend on the chassis
+/// (not mirrored to NB): `lb_hairpin_use_ct_mark=false` when some chassis
+/// does not report `other_config:ct-no-masked-label=true` (an older
+/// ovn-controller that needs the masked ct label for hairpin traffic).
+pub fn chassis_options(sb: &ovsdb::Replica, out: &mut Output) {
+    let old = crate::input::sb::Chassis::all(sb).any(|c| !c.other_config().get_bool("ct-no-masked-label", false));
+    let Some(row) = out.sb.get_mut("SB_Global").and_then(|rows| rows.first_mut()) else { return };
+    if old {
+        let mut options: Vec<(Atom, Atom)> = row.get("options").map(|d| d.pairs().to_vec()).unwrap_or_default();
+        options.push((Atom::string("lb_hairpin_use_ct_mark"), Atom::string("false")));
+        row.set("options", Datum::map(options));
+    }
+}

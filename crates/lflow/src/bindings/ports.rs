@@ -97,7 +97,8 @@ pub(super) fn build(m: &Model<'_>, out: &mut Output) {
             .set("type", string("chassisredirect"))
             .set("options", str_map(options))
             .set("mac", str_set([lrp_mac(lrp)]))
-            .set("ha_chassis_group", reference(&group));
+            .set("ha_chassis_group", reference(&group))
+            .set_nonempty("external_ids", Datum::clone(lrp.external_ids().0));
         out.push("Port_Binding", row);
     }
     ha.write(m, out);

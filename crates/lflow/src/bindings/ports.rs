@@ -70,7 +70,7 @@ pub(super) fn build(m: &Model<'_>, out: &mut Output) {
     for (i, p) in m.ports.iter().enumerate() {
         let row = match p.nb {
             PortNb::Switch(lsp) => lsp_binding(m, i, p, lsp, &mirrors, &mut ha, &mut out.diagnostics),
-            PortNb::Router(lrp) => lrp_binding(m, i, p, lrp),
+            PortNb::Router(lrp) => lrp_binding(m, i, p, lrp, &mut out.diagnostics),
         };
         out.push("Port_Binding", row);
     }
@@ -188,7 +188,13 @@ fn lsp_binding<'a>(
     row
 }
 
-fn lrp_binding<'a>(m: &Model<'a>, i: usize, p: &Port<'a>, lrp: nb::LogicalRouterPort<'a>) -> DesiredRow {
+fn lrp_binding<'a>(
+    m: &Model<'a>,
+    i: usize,
+    p: &Port<'a>,
+    lrp: nb::LogicalRouterPort<'a>,
+    diags: &mut Vec<Diagnostic>,
+) -> DesiredRow {
     let mut row = DesiredRow::new(Some(pb_id(i)));
     let gw = gateway_chassis_of(m, p);
     let mut options: Vec<(&str, String)> = Vec::new();
@@ -200,7 +206,7 @@ fn lrp_binding<'a>(m: &Model<'a>, i: usize, p: &Port<'a>, lrp: nb::LogicalRouter
         if let Some(cr) = m.cr_port(i) {
             options.push(("chassis-redirect-port", cr.name.clone()));
         }
-        options.extend(ra_options(p, lrp));
+        options.extend(ra_options(p, lrp, diags));
     }
     row.set("logical_port", string(p.name))
         .set("datapath", reference(&m.dp(p.dp).id.row_id()))
@@ -217,10 +223,22 @@ fn lrp_binding<'a>(m: &Model<'a>, i: usize, p: &Port<'a>, lrp: nb::LogicalRouter
 /// and a known `address_mode`. Intervals are clamped as RFC 4861 asks
 /// (max 4 to 1800 s, min 3 s to three quarters of max, one third of max
 /// by default).
-fn ra_options(p: &Port<'_>, lrp: nb::LogicalRouterPort<'_>) -> Vec<(&'static str, String)> {
+fn ra_options(
+    p: &Port<'_>,
+    lrp: nb::LogicalRouterPort<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(&'static str, String)> {
     let ra = lrp.ipv6_ra_configs();
-    let mode = ra.get("address_mode").unwrap_or("");
-    if !ra.get_bool("send_periodic", false) || !["slaac", "dhcpv6_stateful", "dhcpv6_stateless"].contains(&mode) {
+    if !ra.get_bool("send_periodic", false) {
+        return Vec::new();
+    }
+    let Some(mode) = ra.get("address_mode") else { return Vec::new() };
+    if !["slaac", "dhcpv6_stateful", "dhcpv6_stateless"].contains(&mode) {
+        diags.push(Diagnostic {
+            table: nb::LogicalRouterPort::TABLE,
+            row: p.name.to_string(),
+            message: format!("invalid ipv6_ra_configs:address_mode '{mode}', no periodic router advertisements"),
+        });
         return Vec::new();
     }
     let Some(addrs) = p.addrs.first() else { return Vec::new() };

@@ -4,7 +4,7 @@
 //! (ovn-sb(5) "Port_Binding"; ovn-northd(8) "Logical Router Ports").
 //! Pure: rows out, nothing read but the model and the SB chassis.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ovsdb::{Atom, Datum};
 
@@ -66,10 +66,14 @@ pub(super) fn build(m: &Model<'_>, out: &mut Output) {
         out.sb.entry(t).or_default();
     }
     let mirrors: BTreeMap<&str, String> = super::mirror_ids(m);
+    let existing: HashMap<&str, sb::PortBinding<'_>> =
+        sb::PortBinding::all(m.sb).map(|pb| (pb.logical_port(), pb)).collect();
     let mut ha = HaGroups::default();
     for (i, p) in m.ports.iter().enumerate() {
         let row = match p.nb {
-            PortNb::Switch(lsp) => lsp_binding(m, i, p, lsp, &mirrors, &mut ha, &mut out.diagnostics),
+            PortNb::Switch(lsp) => {
+                lsp_binding(m, i, lsp, &mirrors, existing.get(p.name), &mut ha, &mut out.diagnostics)
+            }
             PortNb::Router(lrp) => lrp_binding(m, i, p, lrp, &mut out.diagnostics),
         };
         out.push("Port_Binding", row);
@@ -125,12 +129,13 @@ fn has_distributed_nat(m: &Model<'_>, p: &Port<'_>) -> bool {
 fn lsp_binding<'a>(
     m: &Model<'a>,
     i: usize,
-    p: &Port<'a>,
     lsp: nb::LogicalSwitchPort<'a>,
     mirrors: &BTreeMap<&str, String>,
+    existing: Option<&sb::PortBinding<'_>>,
     ha: &mut HaGroups,
     diags: &mut Vec<Diagnostic>,
 ) -> DesiredRow {
+    let p = &m.ports[i];
     let mut row = DesiredRow::new(Some(pb_id(i)));
     row.set("logical_port", string(p.name))
         .set("datapath", reference(&m.dp(p.dp).id.row_id()))
@@ -155,7 +160,11 @@ fn lsp_binding<'a>(
         row.set("type", string(if gw.is_some() { "l3gateway" } else { "patch" }))
             .set_nonempty("options", str_map(options));
         if let Some(rp) = peer {
-            row.set_nonempty("nat_addresses", str_set(nat_addresses(m, p, lsp, rp, gw, diags)));
+            let mut nats = nat_addresses(m, p, lsp, rp, gw, diags);
+            if let Some(pb) = existing {
+                keep_word_order(&mut nats, pb.nat_addresses());
+            }
+            row.set_nonempty("nat_addresses", str_set(nats));
         }
     } else {
         row.set("type", string(lsp.type_())).set_nonempty("options", Datum::clone(lsp.options().0));
@@ -267,6 +276,23 @@ fn ra_options(
         }
     }
     o
+}
+
+/// Replaces each entry that SB already holds with its words in another
+/// order (the reference writes the IPs of an entry in hash order) by SB's
+/// text, so that an equivalent value is not rewritten.
+fn keep_word_order<'a>(entries: &mut [String], current: impl Iterator<Item = &'a str>) {
+    let sorted = |s: &str| {
+        let mut w: Vec<&str> = s.split_whitespace().collect();
+        w.sort_unstable();
+        w.join(" ")
+    };
+    let current: HashMap<String, &str> = current.map(|c| (sorted(c), c)).collect();
+    for e in entries {
+        if let Some(c) = current.get(&sorted(e)) {
+            *e = c.to_string();
+        }
+    }
 }
 
 /// The IP of a NAT's `external_ip` or of a load balancer VIP (`ip`,
@@ -384,6 +410,13 @@ fn nat_addresses<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn equivalent_nat_addresses_keep_sb_word_order() {
+        let mut ours = vec!["m 1.1.1.2 1.1.1.50".to_string(), "m 1.1.1.9".to_string()];
+        keep_word_order(&mut ours, ["m 1.1.1.50 1.1.1.2", "m 1.1.1.8"].into_iter());
+        assert_eq!(ours, ["m 1.1.1.50 1.1.1.2", "m 1.1.1.9"]);
+    }
 
     #[test]
     fn vip_ips() {

@@ -376,7 +376,10 @@ pub(super) fn assign(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Vec<(usize, 
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::model::testutil::{replica, u};
 
     fn ipam(subnet: &str, exclude: Option<&str>) -> (SwitchIpam, Vec<Diagnostic>) {
         let mut diags = Vec::new();
@@ -468,5 +471,98 @@ mod tests {
         assert_eq!(i.ipv6_prefix, Some("fd04:1:2:3::".parse().unwrap()));
         let mac = Mac::parse("0a:00:00:00:00:02").unwrap();
         assert_eq!(mac.eui64(i.ipv6_prefix.unwrap()).to_string(), "fd04:1:2:3:800:ff:fe00:2");
+    }
+
+    /// Builds the model of one switch `sw` with `other_config` and ports
+    /// given as (name, addresses JSON, extra columns JSON), mac_prefix
+    /// 0a:00:00.
+    fn model_ports(
+        other_config: &str,
+        ports: &[(&str, &str, &str)],
+    ) -> (Vec<(String, Option<String>, Vec<String>)>, Vec<Diagnostic>) {
+        let refs: Vec<String> = (0..ports.len()).map(|i| format!(r#"["uuid", "{}"]"#, u(10 + i as u32))).collect();
+        let rows: Vec<String> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (name, addrs, extra))| {
+                format!(r#""{}": {{"initial": {{"name": "{name}", "addresses": {addrs}{extra}}}}}"#, u(10 + i as u32))
+            })
+            .collect();
+        let nb = format!(
+            r#"{{"Logical_Switch": {{"{sw}": {{"initial": {{"name": "sw", "other_config": {other_config},
+                "ports": ["set", [{refs}]]}}}}}}, "Logical_Switch_Port": {{{rows}}}}}"#,
+            sw = u(1),
+            refs = refs.join(", "),
+            rows = rows.join(", ")
+        );
+        let nb = replica("ovn-nb.ovsschema", &nb);
+        let sb = replica("ovn-sb.ovsschema", "{}");
+        let mut diags = Vec::new();
+        let options = BTreeMap::from([("mac_prefix".to_string(), "0a:00:00".to_string())]);
+        let m = Model::build(&nb, &sb, options, &mut diags);
+        let out = m
+            .ports
+            .iter()
+            .map(|p| {
+                let addrs = p
+                    .addrs
+                    .iter()
+                    .map(|a| format!("{} {:?}", a.mac, a.ipv4.iter().map(|n| n.addr.to_string()).collect::<Vec<_>>()))
+                    .collect();
+                (p.name.to_string(), p.dynamic_addresses.clone(), addrs)
+            })
+            .collect();
+        (out, diags)
+    }
+
+    #[test]
+    fn assignments_reach_the_model_and_nb_values_are_kept() {
+        let (ports, diags) = model_ports(
+            r#"["map", [["subnet", "10.0.0.0/24"], ["exclude_ips", "10.0.0.2"]]]"#,
+            &[
+                ("a", r#"["set", ["00:00:00:00:00:10 10.0.0.3", "dynamic"]]"#, ""),
+                ("b", r#""dynamic""#, r#", "dynamic_addresses": "0a:00:00:00:00:99 10.0.0.99""#),
+                ("c", r#""dynamic""#, r#", "dynamic_addresses": "0b:00:00:00:00:98 10.0.0.4""#),
+                ("d", r#""00:00:00:00:00:11 10.0.0.11""#, r#", "dynamic_addresses": "0a:00:00:00:00:97 10.0.0.5""#),
+            ],
+        );
+        assert!(diags.is_empty(), "{diags:?}");
+        let want = [
+            // .1 is never given out, .2 is excluded, .3 is a's static
+            // address and .4 stays c's; c's MAC lacks the prefix, so it gets
+            // a new one derived from .4. d is not dynamic: its stale .5 is
+            // free again.
+            (
+                "a",
+                Some("0a:00:00:00:00:06 10.0.0.5"),
+                vec!["00:00:00:00:00:10 [\"10.0.0.3\"]", "0a:00:00:00:00:06 [\"10.0.0.5\"]"],
+            ),
+            ("b", Some("0a:00:00:00:00:99 10.0.0.99"), vec!["0a:00:00:00:00:99 [\"10.0.0.99\"]"]),
+            ("c", Some("0a:00:00:00:00:05 10.0.0.4"), vec!["0a:00:00:00:00:05 [\"10.0.0.4\"]"]),
+            ("d", None, vec!["00:00:00:00:00:11 [\"10.0.0.11\"]"]),
+        ];
+        for ((name, dynamic, addrs), (wn, wd, wa)) in ports.iter().zip(want) {
+            assert_eq!(
+                (name.as_str(), dynamic.as_deref(), addrs.iter().map(String::as_str).collect::<Vec<_>>()),
+                (wn, wd, wa)
+            );
+        }
+    }
+
+    #[test]
+    fn no_ipam_config_gives_no_dynamic_addresses() {
+        let (ports, diags) =
+            model_ports(r#"["map", []]"#, &[("a", r#""dynamic""#, r#", "dynamic_addresses": "0a:00:00:00:00:01""#)]);
+        assert!(diags.is_empty());
+        assert_eq!(ports[0].1, None);
+        assert!(ports[0].2.is_empty());
+    }
+
+    #[test]
+    fn malformed_dynamic_entry_is_reported() {
+        let (ports, diags) =
+            model_ports(r#"["map", [["subnet", "10.0.0.0/24"]]]"#, &[("a", r#""dynamic 10.0.0.300""#, "")]);
+        assert_eq!(ports[0].1, None);
+        assert!(diags.iter().any(|d| d.row == "a" && d.message.contains("10.0.0.300")), "{diags:?}");
     }
 }

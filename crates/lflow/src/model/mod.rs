@@ -9,6 +9,8 @@
 pub mod addr;
 pub mod ipam;
 mod keys;
+#[cfg(test)]
+pub(crate) mod testutil;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -429,5 +431,46 @@ fn port_name(p: PortNb<'_>) -> &str {
     match p {
         PortNb::Switch(s) => s.name(),
         PortNb::Router(r) => r.name(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::{replica, u};
+    use super::*;
+
+    /// Container ports of `vm`: `c1` asks for a tag and NB already gives it
+    /// 7, `c2` asks for one, `c3` requests 1; a localnet port requests VLAN
+    /// 100 with an empty parent; `c4` of another parent asks for one.
+    #[test]
+    fn tags_are_kept_requested_or_the_lowest_free_per_parent() {
+        let port =
+            |n: u32, name: &str, extra: &str| format!(r#""{}": {{"initial": {{"name": "{name}"{extra}}}}}"#, u(n));
+        let nb = format!(
+            r#"{{"Logical_Switch": {{"{sw}": {{"initial": {{"name": "sw", "ports": ["set",
+                [["uuid", "{p1}"], ["uuid", "{p2}"], ["uuid", "{p3}"], ["uuid", "{p4}"], ["uuid", "{p5}"], ["uuid", "{p6}"]]]}}}}}},
+              "Logical_Switch_Port": {{{}, {}, {}, {}, {}, {}}}}}"#,
+            port(11, "vm", ""),
+            port(12, "c1", r#", "parent_name": "vm", "tag_request": 0, "tag": 7"#),
+            port(13, "c2", r#", "parent_name": "vm", "tag_request": 0"#),
+            port(14, "c3", r#", "parent_name": "vm", "tag_request": 1"#),
+            port(15, "ln", r#", "parent_name": "", "tag_request": 100, "type": "localnet""#),
+            port(16, "c4", r#", "parent_name": "other", "tag_request": 0"#),
+            sw = u(1),
+            p1 = u(11),
+            p2 = u(12),
+            p3 = u(13),
+            p4 = u(14),
+            p5 = u(15),
+            p6 = u(16),
+        );
+        let nb = replica("ovn-nb.ovsschema", &nb);
+        let sb = replica("ovn-sb.ovsschema", "{}");
+        let m = Model::build(&nb, &sb, BTreeMap::new(), &mut Vec::new());
+        let tag = |n: &str| m.port(n).and_then(|p| p.tag);
+        assert_eq!(
+            [tag("vm"), tag("c1"), tag("c2"), tag("c3"), tag("ln"), tag("c4")],
+            [None, Some(7), Some(2), Some(1), Some(100), Some(1)]
+        );
     }
 }

@@ -473,13 +473,13 @@ mod tests {
         assert_eq!(mac.eui64(i.ipv6_prefix.unwrap()).to_string(), "fd04:1:2:3:800:ff:fe00:2");
     }
 
+    /// A port's name, assigned `dynamic_addresses`, and parsed addresses.
+    type PortView = (String, Option<String>, Vec<String>);
+
     /// Builds the model of one switch `sw` with `other_config` and ports
     /// given as (name, addresses JSON, extra columns JSON), mac_prefix
     /// 0a:00:00.
-    fn model_ports(
-        other_config: &str,
-        ports: &[(&str, &str, &str)],
-    ) -> (Vec<(String, Option<String>, Vec<String>)>, Vec<Diagnostic>) {
+    fn model_ports(other_config: &str, ports: &[(&str, &str, &str)]) -> (Vec<PortView>, Vec<Diagnostic>) {
         let refs: Vec<String> = (0..ports.len()).map(|i| format!(r#"["uuid", "{}"]"#, u(10 + i as u32))).collect();
         let rows: Vec<String> = ports
             .iter()

@@ -212,8 +212,10 @@ fn lrp_binding<'a>(
         if let Some(ch) = gw {
             options.push(("l3gateway-chassis", ch.to_string()));
         }
-        if let Some(cr) = m.cr_port(i) {
-            options.push(("chassis-redirect-port", cr.name.clone()));
+        // Named even on a gateway router, where the port gets no
+        // chassis-redirect port (the reference does the same).
+        if lrp.gateway_chassis().next().is_some() || lrp.ha_chassis_group().is_some() {
+            options.push(("chassis-redirect-port", format!("cr-{}", p.name)));
         }
         options.extend(ra_options(p, lrp, diags));
     }

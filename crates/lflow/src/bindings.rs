@@ -65,7 +65,7 @@ pub fn build(m: &Model<'_>, out: &mut Output) {
     port_groups(m, out);
     static_mac_bindings(m, out);
     nb_status(m, out);
-    crate::global::chassis_options(m.sb, out);
+    crate::global::sb_dependent_options(m.sb, out);
 }
 
 /// A datapath's `external_ids`: its NB row and name, the neutron name as

@@ -17,17 +17,36 @@ use super::{DpNb, Model, PortNb};
 use crate::input::{nb, sb};
 use crate::output::Diagnostic;
 
-/// Datapath keys a switch or router may request: 1 to 2^24 - 1 (24 bits
-/// with Geneve).
-const DP_KEYS: std::ops::RangeInclusive<i64> = 1..=(1 << 24) - 1;
-/// Datapath keys northd hands out itself: up to `max_tunid` (2^24 - 2^16);
-/// the top 2^16 - 1 keys are left for interconnection's global datapaths.
-const DP_KEYS_LOCAL: std::ops::RangeInclusive<i64> = 1..=(1 << 24) - (1 << 16);
-/// Port keys: 1 to 32767 (higher values are multicast groups).
-const PORT_KEYS: std::ops::RangeInclusive<i64> = 1..=32767;
+type Keys = std::ops::RangeInclusive<i64>;
+
+/// The key ranges in use: Geneve (and STT) carry 24 bits of datapath and 15
+/// bits of port; once a chassis uses VXLAN, 12 bits of datapath and 11 of
+/// port (ovn-architecture(7), "VXLAN tunnels").
+struct Ranges {
+    /// Keys a switch or router may request.
+    dp: Keys,
+    /// Keys northd hands out itself: up to `max_tunid`. With Geneve the top
+    /// 2^16 - 1 keys are left for interconnection's global datapaths.
+    dp_local: Keys,
+    /// Port keys (the values above are multicast groups).
+    port: Keys,
+}
+
+const GENEVE: Ranges = Ranges { dp: 1..=(1 << 24) - 1, dp_local: 1..=(1 << 24) - (1 << 16), port: 1..=(1 << 15) - 1 };
+const VXLAN: Ranges = Ranges { dp: 1..=(1 << 12) - 1, dp_local: 1..=(1 << 12) - 1, port: 1..=(1 << 11) - 1 };
+
+/// Some chassis tunnels with VXLAN, which narrows every key range.
+pub fn vxlan_mode(sb: &ovsdb::Replica) -> bool {
+    sb::Chassis::all(sb).any(|c| c.encaps().any(|e| e.type_() == "vxlan"))
+}
+
+/// `max_tunid`: the highest datapath key northd hands out.
+pub fn max_tunid(sb: &ovsdb::Replica) -> i64 {
+    *if vxlan_mode(sb) { VXLAN.dp_local.end() } else { GENEVE.dp_local.end() }
+}
 
 /// Lowest key in `range` not in `used`.
-fn lowest_free(used: &BTreeSet<i64>, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
+fn lowest_free(used: &BTreeSet<i64>, range: Keys) -> Option<i64> {
     let mut next = *range.start();
     for &k in used.range(range.clone()) {
         if k > next {
@@ -39,6 +58,7 @@ fn lowest_free(used: &BTreeSet<i64>, range: std::ops::RangeInclusive<i64>) -> Op
 }
 
 pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
+    let r = if vxlan_mode(m.sb) { VXLAN } else { GENEVE };
     // Datapaths: existing keys by NB UUID.
     let mut existing: HashMap<Uuid, i64> = HashMap::new();
     for d in sb::DatapathBinding::all(m.sb) {
@@ -57,7 +77,7 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
             DpNb::Router(r) => r.options().get_int("requested-tnl-key"),
         };
         let Some(k) = requested else { continue };
-        let problem = if !DP_KEYS.contains(&k) {
+        let problem = if !r.dp.contains(&k) {
             "is out of range"
         } else if !used.insert(k) {
             "is already in use"
@@ -74,7 +94,7 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
     for &i in &order {
         if m.datapaths[i].tunnel_key == 0 {
             if let Some(&k) = existing.get(&m.datapaths[i].uuid) {
-                if DP_KEYS.contains(&k) && used.insert(k) {
+                if r.dp.contains(&k) && used.insert(k) {
                     m.datapaths[i].tunnel_key = k;
                 }
             }
@@ -82,7 +102,7 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
     }
     for &i in &order {
         if m.datapaths[i].tunnel_key == 0 {
-            if let Some(k) = lowest_free(&used, DP_KEYS_LOCAL) {
+            if let Some(k) = lowest_free(&used, r.dp_local.clone()) {
                 used.insert(k);
                 m.datapaths[i].tunnel_key = k;
             }
@@ -131,7 +151,7 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
         let mut used = BTreeSet::new();
         for (n, (slot, name, requested, _)) in order.iter().enumerate() {
             let Some(k) = *requested else { continue };
-            let problem = if !PORT_KEYS.contains(&k) {
+            let problem = if !r.port.contains(&k) {
                 "is out of range"
             } else if !used.insert(k) {
                 "is already in use"
@@ -156,14 +176,14 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
             };
             if keys[n] == 0 {
                 if let Some(&(edp, k)) = existing.get(name) {
-                    if edp == dk && PORT_KEYS.contains(&k) && used.insert(k) {
+                    if edp == dk && r.port.contains(&k) && used.insert(k) {
                         keys[n] = k;
                     }
                 }
             }
         }
         for key in keys.iter_mut().filter(|k| **k == 0) {
-            if let Some(k) = lowest_free(&used, PORT_KEYS) {
+            if let Some(k) = lowest_free(&used, r.port.clone()) {
                 used.insert(k);
                 *key = k;
             }
@@ -318,5 +338,33 @@ mod tests {
         let (k, diags) = keys(&nb, &sb);
         assert!(diags.is_empty(), "{diags:?}");
         assert_eq!((k["cr-r1"], k["r1"], k["r2"]), (1, 2, 3));
+    }
+
+    /// With a VXLAN chassis, requests above 12 bits (datapaths) and 11 bits
+    /// (ports) are refused and reported.
+    #[test]
+    fn vxlan_narrows_the_ranges() {
+        let nb = format!(
+            r#"{{"Logical_Switch": {{"{a}": {{"initial": {{"name": "a",
+                    "other_config": ["map", [["requested-tnl-key", "5000"]]], "ports": ["uuid", "{p}"]}}}}}},
+              "Logical_Switch_Port": {{"{p}": {{"initial": {{"name": "p",
+                    "options": ["map", [["requested-tnl-key", "3000"]]]}}}}}}}}"#,
+            a = u(1),
+            p = u(11)
+        );
+        let sb = format!(
+            r#"{{"Chassis": {{"{c}": {{"initial": {{"name": "hv1", "encaps": ["uuid", "{e}"]}}}}}},
+              "Encap": {{"{e}": {{"initial": {{"type": "vxlan", "ip": "127.0.0.1", "chassis_name": "hv1"}}}}}}}}"#,
+            c = u(201),
+            e = u(202)
+        );
+        let (k, diags) = keys(&nb, &sb);
+        assert_eq!((k["a"], k["p"]), (1, 1));
+        assert_eq!(diags.len(), 2, "{diags:?}");
+        assert!(diags.iter().all(|d| d.message.contains("out of range")));
+        assert_eq!(max_tunid(&replica("ovn-sb.ovsschema", &sb)), 4095);
+        let (k, diags) = keys(&nb, "{}");
+        assert_eq!((k["a"], k["p"]), (5000, 3000));
+        assert!(diags.is_empty());
     }
 }

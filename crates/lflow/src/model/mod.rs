@@ -9,6 +9,7 @@
 pub mod addr;
 pub mod ipam;
 mod keys;
+pub use keys::max_tunid;
 #[cfg(test)]
 pub(crate) mod testutil;
 

@@ -69,13 +69,18 @@ pub(super) fn build(m: &Model<'_>, out: &mut Output) {
     let existing: HashMap<&str, sb::PortBinding<'_>> =
         sb::PortBinding::all(m.sb).map(|pb| (pb.logical_port(), pb)).collect();
     let mut ha = HaGroups::default();
+    // `up` belongs to ovn-controller (a foreign column for `sync`, so only
+    // written on insert): a new binding starts as not up, as the reference
+    // creates it.
+    let up = |name: &str| Datum::from(Atom::Boolean(existing.get(name).and_then(|pb| pb.up()).unwrap_or(false)));
     for (i, p) in m.ports.iter().enumerate() {
-        let row = match p.nb {
+        let mut row = match p.nb {
             PortNb::Switch(lsp) => {
                 lsp_binding(m, i, lsp, &mirrors, existing.get(p.name), &mut ha, &mut out.diagnostics)
             }
             PortNb::Router(lrp) => lrp_binding(m, i, p, lrp, &mut out.diagnostics),
         };
+        row.set("up", up(p.name));
         out.push("Port_Binding", row);
     }
     for (c, cr) in m.chassis_redirect.iter().enumerate() {
@@ -102,7 +107,8 @@ pub(super) fn build(m: &Model<'_>, out: &mut Output) {
             .set("options", str_map(options))
             .set("mac", str_set([lrp_mac(lrp)]))
             .set("ha_chassis_group", reference(&group))
-            .set_nonempty("external_ids", Datum::clone(lrp.external_ids().0));
+            .set_nonempty("external_ids", Datum::clone(lrp.external_ids().0))
+            .set("up", up(&cr.name));
         out.push("Port_Binding", row);
     }
     ha.write(m, out);

@@ -61,13 +61,41 @@ impl HaGroups {
     }
 }
 
+/// What the switch port bindings look up, gathered once.
+struct Lookups<'a> {
+    /// Mirror row ids by name.
+    mirrors: BTreeMap<&'a str, String>,
+    /// SB chassis by name, then by hostname (a name wins).
+    chassis: HashMap<&'a str, ovsdb::Uuid>,
+    /// The bindings SB holds, by logical port.
+    existing: HashMap<&'a str, sb::PortBinding<'a>>,
+}
+
+impl<'a> Lookups<'a> {
+    fn new(m: &Model<'a>) -> Lookups<'a> {
+        let mut chassis = HashMap::new();
+        let mut all: Vec<sb::Chassis<'a>> = sb::Chassis::all(m.sb).collect();
+        all.sort_by_key(|c| c.uuid());
+        for c in &all {
+            chassis.entry(c.hostname()).or_insert(c.uuid());
+        }
+        for c in &all {
+            chassis.insert(c.name(), c.uuid());
+        }
+        Lookups {
+            mirrors: super::mirror_ids(m),
+            chassis,
+            existing: sb::PortBinding::all(m.sb).map(|pb| (pb.logical_port(), pb)).collect(),
+        }
+    }
+}
+
 pub(super) fn build(m: &Model<'_>, out: &mut Output) {
     for t in ["HA_Chassis", "HA_Chassis_Group"] {
         out.sb.entry(t).or_default();
     }
-    let mirrors: BTreeMap<&str, String> = super::mirror_ids(m);
-    let existing: HashMap<&str, sb::PortBinding<'_>> =
-        sb::PortBinding::all(m.sb).map(|pb| (pb.logical_port(), pb)).collect();
+    let look = Lookups::new(m);
+    let existing = &look.existing;
     let mut ha = HaGroups::default();
     // `up` belongs to ovn-controller (a foreign column for `sync`, so only
     // written on insert): a new binding starts as not up, as the reference
@@ -75,9 +103,7 @@ pub(super) fn build(m: &Model<'_>, out: &mut Output) {
     let up = |name: &str| Datum::from(Atom::Boolean(existing.get(name).and_then(|pb| pb.up()).unwrap_or(false)));
     for (i, p) in m.ports.iter().enumerate() {
         let mut row = match p.nb {
-            PortNb::Switch(lsp) => {
-                lsp_binding(m, i, lsp, &mirrors, existing.get(p.name), &mut ha, &mut out.diagnostics)
-            }
+            PortNb::Switch(lsp) => lsp_binding(m, i, lsp, &look, &mut ha, &mut out.diagnostics),
             PortNb::Router(lrp) => lrp_binding(m, i, p, lrp, &mut out.diagnostics),
         };
         row.set("up", up(p.name));
@@ -136,8 +162,7 @@ fn lsp_binding<'a>(
     m: &Model<'a>,
     i: usize,
     lsp: nb::LogicalSwitchPort<'a>,
-    mirrors: &BTreeMap<&str, String>,
-    existing: Option<&sb::PortBinding<'_>>,
+    look: &Lookups<'_>,
     ha: &mut HaGroups,
     diags: &mut Vec<Diagnostic>,
 ) -> DesiredRow {
@@ -167,7 +192,7 @@ fn lsp_binding<'a>(
             .set_nonempty("options", str_map(options));
         if let Some(rp) = peer {
             let mut nats = nat_addresses(m, p, lsp, rp, gw, diags);
-            if let Some(pb) = existing {
+            if let Some(pb) = look.existing.get(p.name) {
                 keep_word_order(&mut nats, pb.nat_addresses());
             }
             row.set_nonempty("nat_addresses", str_set(nats));
@@ -176,9 +201,7 @@ fn lsp_binding<'a>(
         row.set("type", string(lsp.type_())).set_nonempty("options", Datum::clone(lsp.options().0));
         if let Some(req) = lsp.options().get("requested-chassis").filter(|r| !r.is_empty()) {
             let mut names = req.split(',').map(str::trim).filter(|n| !n.is_empty());
-            let find = |n: &str| {
-                sb::Chassis::all(m.sb).find(|c| c.name() == n || c.hostname() == n).map(|c| Atom::Uuid(c.uuid()))
-            };
+            let find = |n: &str| look.chassis.get(n).map(|u| Atom::Uuid(*u));
             if let Some(first) = names.next().and_then(find) {
                 row.set("requested_chassis", Datum::from(first));
             }
@@ -198,7 +221,9 @@ fn lsp_binding<'a>(
     }
     row.set_nonempty(
         "mirror_rules",
-        Datum::set(lsp.mirror_rules().filter_map(|r| mirrors.get(r.name())).map(|id| Atom::named_uuid(id.as_str()))),
+        Datum::set(
+            lsp.mirror_rules().filter_map(|r| look.mirrors.get(r.name())).map(|id| Atom::named_uuid(id.as_str())),
+        ),
     );
     row
 }

@@ -142,7 +142,8 @@ pub struct Model<'a> {
     pub port_by_name: HashMap<&'a str, usize>,
     /// `SB_Global`/`NB_Global` options: mac_prefix, svc_monitor_mac, ...
     pub options: BTreeMap<String, String>,
-    /// Chassis-redirect ports, in port order.
+    /// Chassis-redirect ports, in port order (`ChassisRedirect::port`
+    /// ascending).
     pub chassis_redirect: Vec<ChassisRedirect>,
 }
 
@@ -224,7 +225,8 @@ impl<'a> Model<'a> {
 
     /// The chassis-redirect port of a distributed gateway port.
     pub fn cr_port(&self, port: usize) -> Option<&ChassisRedirect> {
-        self.chassis_redirect.iter().find(|c| c.port == port)
+        // Built in port order.
+        self.chassis_redirect.binary_search_by_key(&port, |c| c.port).ok().map(|i| &self.chassis_redirect[i])
     }
 
     /// Tags: `tag_request` when it is not 0; for a container port (with a

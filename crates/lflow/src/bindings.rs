@@ -3,9 +3,9 @@
 //! router, `Port_Binding` for every port (`ports`), the `Multicast_Group`s
 //! of switches and routers, `IP_Multicast` for every switch, the
 //! `Address_Set`s (NB ones and the per-port-group `_ip4`/`_ip6` ones),
-//! the per-datapath `Port_Group`s, `Mirror`s and `Static_MAC_Binding`s;
-//! `dynamic_addresses`, `tag` and `up` written back to NB. Pure: it never
-//! writes a database itself.
+//! the per-datapath `Port_Group`s, `Mirror`s, `Static_MAC_Binding`s and
+//! `DNS` records; `dynamic_addresses`, `tag` and `up` written back to NB.
+//! Pure: it never writes a database itself.
 
 mod ports;
 
@@ -47,6 +47,7 @@ pub fn build(m: &Model<'_>, out: &mut Output) {
         "Port_Group",
         "Mirror",
         "Static_MAC_Binding",
+        "DNS",
     ] {
         out.sb.entry(t).or_default();
     }
@@ -64,6 +65,7 @@ pub fn build(m: &Model<'_>, out: &mut Output) {
     address_sets(m, out);
     port_groups(m, out);
     static_mac_bindings(m, out);
+    dns(m, out);
     nb_status(m, out);
     crate::global::sb_dependent_options(m.sb, out);
 }
@@ -122,6 +124,24 @@ fn mirrors(m: &Model<'_>, out: &mut Output) {
             .set("index", int(r.index()))
             .set_nonempty("external_ids", Datum::clone(r.external_ids().0));
         out.push("Mirror", row);
+    }
+}
+
+/// NB DNS records used by some switch: the records, the switches'
+/// datapaths, and the NB row as `external_ids:dns_id`.
+fn dns(m: &Model<'_>, out: &mut Output) {
+    let mut users: BTreeMap<ovsdb::Uuid, (nb::Dns<'_>, Vec<crate::output::DpId>)> = BTreeMap::new();
+    for dp in m.switches() {
+        for d in dp.switch().into_iter().flat_map(|s| s.dns_records()) {
+            users.entry(d.uuid()).or_insert_with(|| (d, Vec::new())).1.push(dp.id);
+        }
+    }
+    for (uuid, (d, dps)) in users {
+        let mut row = DesiredRow::new(None);
+        row.set("records", Datum::clone(d.records().0))
+            .set("datapaths", Datum::set(dps.iter().map(|dp| Atom::named_uuid(dp.row_id()))))
+            .set("external_ids", str_map([("dns_id", uuid.to_string())]));
+        out.push("DNS", row);
     }
 }
 

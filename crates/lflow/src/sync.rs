@@ -85,6 +85,7 @@ const OWNED_TABLES: &[TableSpec] = &[
     TableSpec { name: "RBAC_Role", key: &["name"], foreign: &[], ignored_keys: &[] },
     TableSpec { name: "IP_Multicast", key: &["datapath"], foreign: &["seq_no"], ignored_keys: &[] },
     TableSpec { name: "Static_MAC_Binding", key: &["logical_port", "ip"], foreign: &[], ignored_keys: &[] },
+    TableSpec { name: "DNS", key: &["external_ids:dns_id"], foreign: &[], ignored_keys: &[] },
 ];
 
 /// What a plan does, for logs and for tests.

@@ -2,7 +2,9 @@
 //! chassis-redirect port of every distributed gateway port, and the
 //! `HA_Chassis_Group` / `HA_Chassis` rows their bindings refer to
 //! (ovn-sb(5) "Port_Binding"; ovn-northd(8) "Logical Router Ports").
-//! Pure: rows out, nothing read but the model and the SB chassis.
+//! Pure: rows out; besides the model it reads only SB chassis and the
+//! bindings SB holds (to keep their `up` and the word order of equivalent
+//! `nat_addresses`), and never writes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

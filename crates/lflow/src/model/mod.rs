@@ -1,7 +1,10 @@
 //! Derived objects the flow builders work from: datapaths (one a logical
-//! switch or router) with their tunnel keys, ports with parsed addresses,
-//! patch-port peers and tunnel keys. Built once a compilation from the NB
-//! replica and the SB facts that must be respected (keys already given out).
+//! switch or router) with their tunnel keys, ports with parsed addresses
+//! (including the ones IPAM assigns, `ipam`), VLAN tags, patch-port peers,
+//! chassis-redirect ports of distributed gateway ports, and tunnel keys
+//! (`keys`). Built once a compilation from the NB replica and the SB facts
+//! that must be respected (keys already given out, chassis); never writes
+//! either database.
 //! Everything is in a deterministic order: switches then routers, each by
 //! name then UUID; ports by NB order of their datapath's `ports` column
 //! sorted by name.

@@ -216,7 +216,7 @@ fn nb_status(m: &Model<'_>, out: &mut Output) {
 /// multicast, and ports with `options:mcast_flood_reports`), `_MC_static`
 /// (ports with `options:mcast_flood`). On a router: `_MC_static` (router
 /// ports with `options:mcast_flood`). A group with no member is not
-/// written.
+/// written. Then the learned groups (`model::igmp`).
 fn multicast_groups(m: &Model<'_>, out: &mut Output) {
     for dp in &m.datapaths {
         let mut groups: [(&str, i64, Vec<usize>); 5] = [
@@ -259,17 +259,23 @@ fn multicast_groups(m: &Model<'_>, out: &mut Output) {
             }
         }
         for (name, key, members) in groups {
-            if members.is_empty() {
-                continue;
+            if !members.is_empty() {
+                out.push("Multicast_Group", multicast_group(dp.id, name, key, &members));
             }
-            let mut row = DesiredRow::new(None);
-            row.set("datapath", reference(&dp.id.row_id()))
-                .set("name", string(name))
-                .set("tunnel_key", int(key))
-                .set("ports", Datum::set(members.iter().map(|&i| Atom::named_uuid(pb_id(i)))));
-            out.push("Multicast_Group", row);
         }
     }
+    for g in &m.igmp_groups {
+        out.push("Multicast_Group", multicast_group(g.dp, &g.address, g.tunnel_key, &g.ports));
+    }
+}
+
+fn multicast_group(dp: crate::output::DpId, name: &str, key: i64, members: &[usize]) -> DesiredRow {
+    let mut row = DesiredRow::new(None);
+    row.set("datapath", reference(&dp.row_id()))
+        .set("name", string(name))
+        .set("tunnel_key", int(key))
+        .set("ports", Datum::set(members.iter().map(|&i| Atom::named_uuid(pb_id(i)))));
+    row
 }
 
 /// The IP multicast (IGMP/MLD snooping) settings of a switch.

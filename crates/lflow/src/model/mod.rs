@@ -10,6 +10,7 @@
 //! sorted by name.
 
 pub mod addr;
+pub mod igmp;
 pub mod ipam;
 mod keys;
 pub use keys::max_tunid;
@@ -148,6 +149,8 @@ pub struct Model<'a> {
     /// Chassis-redirect ports, in port order (`ChassisRedirect::port`
     /// ascending).
     pub chassis_redirect: Vec<ChassisRedirect>,
+    /// Learned IP multicast groups, by datapath then address.
+    pub igmp_groups: Vec<igmp::IgmpGroup>,
 }
 
 impl<'a> Model<'a> {
@@ -200,6 +203,7 @@ impl<'a> Model<'a> {
             port_by_name: HashMap::new(),
             options,
             chassis_redirect: Vec::new(),
+            igmp_groups: Vec::new(),
         };
         for s in switches {
             m.push_dp(DpNb::Switch(s), s.name(), s.uuid());
@@ -223,6 +227,7 @@ impl<'a> Model<'a> {
         m.assign_tags();
         m.find_chassis_redirect(diags);
         keys::assign(&mut m, diags);
+        m.igmp_groups = igmp::build(&m);
         m
     }
 

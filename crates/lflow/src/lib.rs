@@ -43,7 +43,7 @@ pub fn compile(nb: &Replica, sb: &Replica) -> Output {
     bindings::build(&model, &mut out);
     let mut flows = output::Flows::default();
     flows::switch::build(&model, &mut flows);
-    flows::router::build(&model, &mut flows);
+    flows::router::build(&model, &mut flows, &mut out.diagnostics);
     flows::to_rows(flows.into_vec(), &mut out);
     out.diagnostics.sort();
     out

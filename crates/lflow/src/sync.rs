@@ -188,7 +188,11 @@ fn key_of(spec: &TableSpec, row: &dyn Cells, resolver: &Resolver) -> String {
         } else {
             let d = row.cell(col).unwrap_or(&empty);
             let d = without_ignored(spec, col, &resolver.datum(d));
-            key.push_str(&format!("{d:?}"));
+            // A column the compiler leaves out (an empty set) keys like an
+            // existing empty cell of any shape (`tags` is an empty map).
+            if !d.is_empty() {
+                key.push_str(&format!("{d:?}"));
+            }
         }
         key.push('|');
     }
@@ -421,5 +425,17 @@ mod tests {
         let ops = plan_nb(&out, &nb);
         assert_eq!(ops.len(), 1);
         assert!(format!("{:?}", ops[0]).contains(PB2));
+    }
+
+    /// Regression: a desired flow without `tags` never matched the SB row
+    /// it had inserted (an empty map there), so no translation settled.
+    #[test]
+    fn flow_without_tags_matches_its_row() {
+        let spec = OWNED_TABLES.iter().find(|t| t.name == "Logical_Flow").unwrap();
+        let mut desired = DesiredRow::new(None);
+        desired.set("match", Datum::from(Atom::string("1")));
+        let mut existing = desired.clone();
+        existing.set("tags", Datum::empty_map());
+        assert_eq!(key_of(spec, &desired, &Resolver::default()), key_of(spec, &existing, &Resolver::default()));
     }
 }

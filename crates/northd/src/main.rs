@@ -1,10 +1,96 @@
-//! `ovn-northd-rs`: the daemon that keeps the OVN Southbound database equal
-//! to the translation of the Northbound one. Not written yet (the daemon
-//! issue): until then the binary refuses to run rather than pretend.
+//! The `ovn-northd-rs` binary: parses the command line, does the start-up
+//! steps that need the process itself (PKI files, pidfile, detaching,
+//! logging, control socket) and runs the main loop on a single-threaded
+//! tokio runtime. Errors are one line on stderr and exit status 1.
 
 use std::process::ExitCode;
 
+use anyhow::Context;
+use northd::cli::{self, Action, Env, PROGRAM};
+use northd::config::Config;
+use northd::control::ControlSocket;
+use northd::daemon::{self, Pidfile};
+use northd::logging;
+use northd::main_loop::{MainLoop, Services};
+use northd::notify::Notifier;
+use northd::vlog::Destination;
+use ovsdb::io::tls_config;
+use ovsdb::session::{MonitorSpec, Remote, SessionConfig};
+use ovsdb::Client;
+use tracing::{info, warn};
+
 fn main() -> ExitCode {
-    eprintln!("ovn-northd-rs: the daemon is not implemented yet; keep running ovn-northd");
-    ExitCode::from(1)
+    let action = match cli::parse(std::env::args_os(), &Env::from_process()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{PROGRAM}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match action {
+        Action::Print(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Action::Run(config) => match run(*config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{PROGRAM}: {e:#}");
+                ExitCode::from(1)
+            }
+        },
+    }
+}
+
+fn session(remotes: Vec<Remote>, database: &str) -> SessionConfig {
+    let mut config = SessionConfig::new(remotes, database);
+    config.monitor = Some(MonitorSpec::All);
+    // Instances spread their first connection over a cluster's servers.
+    config.seed = u64::from(std::process::id());
+    config
+}
+
+fn run(config: Config) -> anyhow::Result<()> {
+    // What can fail is checked before detaching, so that the error reaches
+    // the terminal.
+    let tls = config.tls.as_ref().map(tls_config).transpose()?;
+    if let Some(path) = &config.pidfile {
+        daemon::check_pidfile(path, config.overwrite_pidfile)?;
+    }
+    let notifier = Notifier::from_env();
+    let detached = if config.detach { Some(daemon::detach()?) } else { None };
+    let mut levels = config.log.clone();
+    if config.detach {
+        levels.silence(Destination::Console);
+    }
+    let log = logging::init(levels, config.log_file.as_deref()).with_context(|| {
+        format!("{}: cannot open the log file", config.log_file.as_deref().unwrap_or("".as_ref()).display())
+    })?;
+    info!(target: "northd", version = env!("CARGO_PKG_VERSION"), nb = %config.nb_db, sb = %config.sb_db, n_threads = config.n_threads, "ovn-northd-rs starting");
+    if let Some(note) = &config.n_threads_note {
+        warn!(target: "northd", "{note}");
+    }
+    if config.log.syslog_asked {
+        warn!(target: "northd", "logging to syslog is not supported: log lines go to stderr and --log-file");
+    }
+    let _pidfile = config.pidfile.as_deref().map(|p| Pidfile::create(p, config.overwrite_pidfile)).transpose()?;
+    let control = match config.unixctl.path(std::process::id()) {
+        Some(path) => Some(
+            ControlSocket::bind(&path)
+                .with_context(|| format!("{}: could not initialize control socket", path.display()))?,
+        ),
+        None => None,
+    };
+    if let Some(d) = detached {
+        d.finish(config.no_chdir)?;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("tokio runtime")?;
+    runtime.block_on(async move {
+        let control = control.map(ControlSocket::serve).transpose().context("control socket")?;
+        let nb = Client::new(session(config.nb_remotes, "OVN_Northbound"), tls.clone());
+        let sb = Client::new(session(config.sb_remotes, "OVN_Southbound"), tls);
+        let services = Services { control, notifier, log };
+        MainLoop::new(nb, sb, services, config.dry_run).context("signal handlers")?.run().await;
+        Ok(())
+    })
 }

@@ -29,6 +29,8 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+pub mod northd;
+
 /// How often every wait re-checks its condition.
 const POLL: Duration = Duration::from_millis(20);
 /// Bound on a server becoming ready, a remote appearing, a cluster forming,

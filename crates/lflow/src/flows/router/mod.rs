@@ -1,10 +1,214 @@
 //! The logical router pipelines (`ovn-northd(8)`, "Logical Router
-//! Datapaths"): ingress tables 0 to 21 and egress tables 0 to 6.
+//! Datapaths"): ingress tables 0 to 21 and egress tables 0 to 6, for
+//! routing without stateful services (NAT and load balancers add their own
+//! flows elsewhere; here their stages get only their defaults).
+//!
+//! One module per group of stages; each takes the `Router` view built here
+//! (a router's usable ports with parsed networks) and adds flows. Nothing
+//! here reads the replicas directly except through the typed views, and
+//! nothing iterates a hash map: flows come out in Model order.
 
-use crate::model::Model;
-use crate::output::Flows;
+mod admission;
+mod arp_resolve;
+mod delivery;
+mod ip_input;
+mod multicast;
+mod nd_ra;
+mod pkt_len;
+mod policy;
+mod routing;
+mod stateful;
+#[cfg(test)]
+mod tests;
 
-/// Adds the flows of every logical router.
-pub fn build(m: &Model<'_>, flows: &mut Flows) {
-    let _ = (m, flows);
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::input::nb;
+use crate::model::addr::{Ipv4Net, Ipv6Net, Mac};
+use crate::model::{Model, Port};
+use crate::output::{Diagnostic, DpId, Flows};
+
+/// Adds the flows of every logical router. NB rows that cannot be
+/// translated (a static route with a bad prefix, a policy whose nexthop no
+/// port reaches) are left out and reported in `diags`.
+pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
+    let parents = arp_resolve::virtual_parents(m);
+    for dp in m.routers() {
+        let Some(nb) = dp.router() else { continue };
+        let r = Router::new(m, dp.id, nb);
+        admission::build(&r, flows);
+        ip_input::build(&r, flows);
+        multicast::build(&r, flows);
+        stateful::build(&r, flows);
+        nd_ra::build(&r, flows);
+        let v6_nexthops = routing::build(&r, flows, diags);
+        policy::build(&r, flows, diags);
+        arp_resolve::build(&r, &parents, flows);
+        pkt_len::build(&r, flows);
+        delivery::build(&r, &v6_nexthops, flows);
+    }
+}
+
+/// A router port with usable addresses.
+pub struct RPort<'m, 'a> {
+    pub port: &'m Port<'a>,
+    pub lrp: nb::LogicalRouterPort<'a>,
+    pub mac: Mac,
+    /// IPv4 networks in `networks` order.
+    pub ipv4: Vec<Ipv4Net>,
+    /// IPv6 networks in `networks` order, then the EUI-64 link-local
+    /// address (always last).
+    pub ipv6: Vec<Ipv6Net>,
+    /// The port is a distributed gateway port (it names gateway chassis).
+    pub is_dgp: bool,
+}
+
+impl<'m, 'a> RPort<'m, 'a> {
+    pub fn name(&self) -> &'a str {
+        self.port.name
+    }
+
+    /// The port name as a quoted string for matches and actions.
+    pub fn key(&self) -> String {
+        json_key(self.port.name)
+    }
+
+    /// IPv6 networks other than the implicit link-local one.
+    pub fn ipv6_global(&self) -> &[Ipv6Net] {
+        &self.ipv6[..self.ipv6.len().saturating_sub(1)]
+    }
+
+    /// The link-local address.
+    pub fn lla(&self) -> Option<&Ipv6Net> {
+        self.ipv6.last()
+    }
+
+    /// The network of this port that holds `ip`, if any.
+    pub fn network_of(&self, ip: IpAddr) -> Option<IpAddr> {
+        match ip {
+            IpAddr::V4(a) => self.ipv4.iter().find(|n| n.contains(a)).map(|n| IpAddr::V4(n.addr)),
+            IpAddr::V6(a) => self.ipv6.iter().find(|n| n.contains(a)).map(|n| IpAddr::V6(n.addr)),
+        }
+    }
+
+    /// The first address of the family of `ip`.
+    pub fn first_of_family(&self, ip: IpAddr) -> Option<IpAddr> {
+        match ip {
+            IpAddr::V4(_) => self.ipv4.first().map(|n| IpAddr::V4(n.addr)),
+            IpAddr::V6(_) => self.ipv6.first().map(|n| IpAddr::V6(n.addr)),
+        }
+    }
+
+    /// `options:gateway_mtu` when it applies to this port: a gateway
+    /// router's port or a distributed gateway port, with a positive value.
+    pub fn gateway_mtu(&self, r: &Router<'_, '_>) -> Option<u32> {
+        if !(r.is_gateway || self.is_dgp) {
+            return None;
+        }
+        self.lrp.options().get_int("gateway_mtu").filter(|v| *v > 0 && *v <= u32::MAX as i64).map(|v| v as u32)
+    }
+}
+
+/// One logical router and its usable ports.
+pub struct Router<'m, 'a> {
+    pub m: &'m Model<'a>,
+    pub dp: DpId,
+    pub nb: nb::LogicalRouter<'a>,
+    /// Ports with a valid MAC and networks, in Model order.
+    pub ports: Vec<RPort<'m, 'a>>,
+    /// A gateway router (`options:chassis` set).
+    pub is_gateway: bool,
+}
+
+impl<'m, 'a> Router<'m, 'a> {
+    fn new(m: &'m Model<'a>, dp: DpId, nb: nb::LogicalRouter<'a>) -> Router<'m, 'a> {
+        let mut ports = Vec::new();
+        for p in m.ports_of(dp) {
+            let (Some(lrp), Some(addrs)) = (p.lrp(), p.addrs.first()) else { continue };
+            let is_dgp = lrp.gateway_chassis().next().is_some()
+                || lrp.ha_chassis_group().is_some()
+                || lrp.options().get("redirect-chassis").is_some_and(|c| !c.is_empty());
+            ports.push(RPort {
+                port: p,
+                lrp,
+                mac: addrs.mac,
+                ipv4: addrs.ipv4.clone(),
+                ipv6: addrs.ipv6.clone(),
+                is_dgp,
+            });
+        }
+        let is_gateway = nb.options().get("chassis").is_some_and(|c| !c.is_empty());
+        Router { m, dp, nb, ports, is_gateway }
+    }
+
+    /// The router has at least one distributed gateway port.
+    pub fn has_dgp(&self) -> bool {
+        self.ports.iter().any(|p| p.is_dgp)
+    }
+
+    pub fn port(&self, name: &str) -> Option<&RPort<'m, 'a>> {
+        self.ports.iter().find(|p| p.name() == name)
+    }
+
+    /// The switch behind `p` has a port of type `ty` ("localnet", "vtep").
+    pub fn peer_has_lsp_type(&self, p: &RPort<'_, '_>, ty: &str) -> bool {
+        self.m
+            .peer(p.port)
+            .filter(|peer| peer.lsp().is_some())
+            .is_some_and(|peer| self.m.ports_of(peer.dp).any(|q| q.lsp_type() == ty))
+    }
+
+    /// The first port (Model order) with a network holding `ip`, and that
+    /// network's address.
+    pub fn port_for_nexthop(&self, ip: IpAddr) -> Option<(&RPort<'m, 'a>, IpAddr)> {
+        self.ports.iter().find_map(|p| p.network_of(ip).map(|a| (p, a)))
+    }
+}
+
+/// A name as a JSON string, the way OVN quotes port names in flows.
+pub fn json_key(name: &str) -> String {
+    let mut s = String::with_capacity(name.len() + 2);
+    s.push('"');
+    for c in name.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            '\n' => s.push_str("\\n"),
+            '\t' => s.push_str("\\t"),
+            '\r' => s.push_str("\\r"),
+            c if (c as u32) < 0x20 => s.push_str(&format!("\\u{:04x}", c as u32)),
+            c => s.push(c),
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// `a` alone, or `{a, b, ...}` when there are several (OVN's way of
+/// printing a port's addresses in a match).
+pub fn addr_set<T: ToString>(items: &[T]) -> String {
+    if items.len() == 1 {
+        items[0].to_string()
+    } else {
+        format!("{{{}}}", join(items))
+    }
+}
+
+/// Items joined with ", ".
+pub fn join<T: ToString>(items: &[T]) -> String {
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// The registers that carry a next hop and the router's own address:
+/// `reg0`/`reg1` for IPv4, `xxreg0`/`xxreg1` for IPv6.
+pub fn nh_regs(ip: IpAddr) -> (&'static str, &'static str) {
+    match ip {
+        IpAddr::V4(_) => ("reg0", "reg1"),
+        IpAddr::V6(_) => ("xxreg0", "xxreg1"),
+    }
+}
+
+/// Parses a plain IPv4 or IPv6 address (no prefix length).
+pub fn parse_ip(s: &str) -> Option<IpAddr> {
+    s.trim().parse::<Ipv4Addr>().map(IpAddr::V4).or_else(|_| s.trim().parse::<Ipv6Addr>().map(IpAddr::V6)).ok()
 }

@@ -1,0 +1,175 @@
+//! Ingress table 17, ARP/ND resolution: the static MAC bindings the NB
+//! already knows (addresses of switch ports behind a router port, peer
+//! router ports), then the dynamic lookups. Never adds the bindings of NAT
+//! entries or virtual ports.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use super::{addr_set, RPort, Router};
+use crate::input::sb;
+use crate::model::Port;
+use crate::output::Flows;
+use crate::stage::Stage;
+
+const ST: Stage = Stage::LrInArpResolve;
+
+/// The SB `virtual_parent` of every virtual port that has one, by port
+/// name (read once per compilation).
+pub fn virtual_parents<'a>(m: &crate::model::Model<'a>) -> HashMap<&'a str, &'a str> {
+    sb::PortBinding::all(m.sb)
+        .filter(|pb| pb.type_() == "virtual")
+        .filter_map(|pb| pb.virtual_parent().filter(|v| !v.is_empty()).map(|v| (pb.logical_port(), v)))
+        .collect()
+}
+
+pub fn build(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flows) {
+    flows.add(r.dp, ST, 500, "ip4.mcast || ip6.mcast", "next;");
+    flows.add(r.dp, ST, 1, "ip4", "get_arp(outport, reg0); next;");
+    flows.add(r.dp, ST, 1, "ip6", "get_nd(outport, xxreg0); next;");
+    flows.add(r.dp, ST, 0, "1", "drop;");
+    let learn_routers = r.nb.options().get_bool("dynamic_neigh_routers", false);
+    for p in &r.ports {
+        let Some(peer) = r.m.peer(p.port) else { continue };
+        if peer.lrp().is_some() {
+            if !learn_routers {
+                router_peer(r, p, peer, flows);
+            }
+            continue;
+        }
+        // A switch: every enabled port behind it with known addresses.
+        for lsp in r.m.ports_of(peer.dp) {
+            if std::ptr::eq(lsp, peer) || !lsp.enabled() {
+                continue;
+            }
+            match lsp.lsp_type() {
+                "router" => {
+                    if let (Some(q), false) = (r.m.peer(lsp), learn_routers) {
+                        if !std::ptr::eq(q, p.port) {
+                            router_behind_switch(r, p, peer, q, flows);
+                        }
+                    }
+                }
+                "virtual" => virtual_port(r, p, lsp, parents, flows),
+                _ => {
+                    for a in &lsp.addrs {
+                        for ip in &a.ipv4 {
+                            if p.network_of(IpAddr::V4(ip.addr)).is_some() {
+                                flows
+                                    .add(
+                                        r.dp,
+                                        ST,
+                                        100,
+                                        format!("outport == {} && reg0 == {}", p.key(), ip.addr),
+                                        format!("eth.dst = {}; next;", a.mac),
+                                    )
+                                    .hint(lsp.uuid);
+                            }
+                        }
+                        for ip in &a.ipv6 {
+                            if p.network_of(IpAddr::V6(ip.addr)).is_some() {
+                                flows
+                                    .add(
+                                        r.dp,
+                                        ST,
+                                        100,
+                                        format!("outport == {} && xxreg0 == {}", p.key(), ip.addr),
+                                        format!("eth.dst = {}; next;", a.mac),
+                                    )
+                                    .hint(lsp.uuid);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A router port linked directly to another router's port: all of the
+/// peer's addresses resolve to its MAC.
+fn router_peer(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, flows: &mut Flows) {
+    let Some(a) = peer.addrs.first() else { return };
+    let v4: Vec<_> = a.ipv4.iter().map(|n| n.addr).collect();
+    let v6: Vec<_> = a.ipv6.iter().map(|n| n.addr).collect();
+    if !v4.is_empty() {
+        flows
+            .add(
+                r.dp,
+                ST,
+                100,
+                format!("outport == {} && reg0== {}", p.key(), addr_set(&v4)),
+                format!("eth.dst = {}; next;", a.mac),
+            )
+            .hint(peer.uuid);
+    }
+    if !v6.is_empty() {
+        flows
+            .add(
+                r.dp,
+                ST,
+                100,
+                format!("outport == {} && xxreg0 == {}", p.key(), addr_set(&v6)),
+                format!("eth.dst = {}; next;", a.mac),
+            )
+            .hint(peer.uuid);
+    }
+}
+
+/// Another router's port `q` on the switch behind `p` (through the switch
+/// port `peer`, which the flows name as hint): each of its IPv4
+/// addresses, and its IPv6 addresses together, resolve to its MAC (no
+/// subnet check: the other router may be reached through a route).
+fn router_behind_switch(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, q: &Port<'_>, flows: &mut Flows) {
+    let Some(a) = q.addrs.first() else { return };
+    for n in &a.ipv4 {
+        flows
+            .add(
+                r.dp,
+                ST,
+                100,
+                format!("outport == {} && reg0 == {}", p.key(), n.addr),
+                format!("eth.dst = {}; next;", a.mac),
+            )
+            .hint(peer.uuid);
+    }
+    let v6: Vec<_> = a.ipv6.iter().map(|n| n.addr).collect();
+    if !v6.is_empty() {
+        flows
+            .add(
+                r.dp,
+                ST,
+                100,
+                format!("outport == {} && xxreg0 == {}", p.key(), addr_set(&v6)),
+                format!("eth.dst = {}; next;", a.mac),
+            )
+            .hint(peer.uuid);
+    }
+}
+
+/// A virtual port's `virtual-ip` behind `p` resolves to the MAC of the
+/// virtual parent that claimed it (SB `virtual_parent`), or to zeros while
+/// none has, so that the router keeps asking with ARP.
+fn virtual_port(
+    r: &Router<'_, '_>,
+    p: &RPort<'_, '_>,
+    lsp: &Port<'_>,
+    parents: &HashMap<&str, &str>,
+    flows: &mut Flows,
+) {
+    let Some(lsp_nb) = lsp.lsp() else { return };
+    let Some(vip) = lsp_nb.options().get("virtual-ip").and_then(super::parse_ip) else { return };
+    if p.network_of(vip).is_none() {
+        return;
+    }
+    let parent = parents
+        .get(lsp.name)
+        .and_then(|name| r.m.port(name))
+        .and_then(|parent| parent.addrs.first())
+        .map(|a| a.mac)
+        .unwrap_or_default();
+    let reg = if vip.is_ipv4() { "reg0" } else { "xxreg0" };
+    flows
+        .add(r.dp, ST, 100, format!("outport == {} && {reg} == {vip}", p.key()), format!("eth.dst = {parent}; next;"))
+        .hint(lsp.uuid);
+}

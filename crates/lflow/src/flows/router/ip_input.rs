@@ -1,0 +1,203 @@
+//! Ingress table 3, IP input: L3 admission drops, DHCPv6 prefix-delegation
+//! replies, ICMP/ICMPv6 echo replies, ARP and ND responders for the
+//! router's own addresses, port unreachable / TCP reset / protocol
+//! unreachable for traffic to the router, drops of what is left for the
+//! router, TTL exceeded. Never adds the responders for NAT or load
+//! balancer addresses.
+
+use super::admission::resident_suffix;
+use super::{addr_set, join, Router};
+use crate::model::addr::solicited_node;
+use crate::output::Flows;
+use crate::stage::Stage;
+
+const ST: Stage = Stage::LrInIpInput;
+
+pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
+    fixed(r, flows);
+    for p in &r.ports {
+        let key = p.key();
+        let hint = p.port.uuid;
+        let v4: Vec<_> = p.ipv4.iter().map(|n| n.addr).collect();
+        let v6: Vec<_> = p.ipv6.iter().map(|n| n.addr).collect();
+
+        if !p.ipv4.is_empty() {
+            let mut src: Vec<String> = Vec::new();
+            for n in &p.ipv4 {
+                src.push(n.addr.to_string());
+                if n.plen < 32 {
+                    src.push(n.broadcast().to_string());
+                }
+            }
+            flows.add(r.dp, ST, 100, format!("ip4.src == {{{}}} && reg9[0] == 0", join(&src)), "drop;").hint(hint);
+            flows
+                .add(r.dp, ST, 90, format!("ip4.dst == {} && icmp4.type == 8 && icmp4.code == 0", addr_set(&v4)), ECHO4)
+                .hint(hint);
+            flows.add(r.dp, ST, 60, format!("ip4.dst == {{{}}}", join(&v4)), "drop;").hint(hint);
+        }
+        for a in &v6 {
+            flows.add(
+                r.dp,
+                ST,
+                100,
+                format!("ip6.dst == {a} && udp.src == 547 && udp.dst == 546"),
+                "reg0 = 0; handle_dhcpv6_reply;",
+            );
+        }
+        flows
+            .add(r.dp, ST, 90, format!("ip6.dst == {} && icmp6.type == 128 && icmp6.code == 0", addr_set(&v6)), ECHO6)
+            .hint(hint);
+        flows.add(r.dp, ST, 60, format!("ip6.dst == {{{}}}", join(&v6)), "drop;").hint(hint);
+
+        let res = resident_suffix(p);
+        // A distributed gateway port answers ARP only on the gateway
+        // chassis when its switch reaches a physical network (localnet).
+        let arp_res = if r.peer_has_lsp_type(p, "localnet") { res.clone() } else { String::new() };
+        for n in &p.ipv4 {
+            flows
+                .add(
+                    r.dp,
+                    ST,
+                    90,
+                    format!(
+                        "inport == {key} && arp.op == 1 && arp.tpa == {} && arp.spa == {}{arp_res}",
+                        n.addr,
+                        n.subnet()
+                    ),
+                    ARP_REPLY,
+                )
+                .hint(hint);
+        }
+        for n in &p.ipv6 {
+            flows
+                .add(
+                    r.dp,
+                    ST,
+                    90,
+                    format!(
+                        "inport == {key} && ip6.dst == {{{}, {}}} && nd_ns && nd.target == {}{res}",
+                        n.addr,
+                        solicited_node(n.addr),
+                        n.addr
+                    ),
+                    NA_REPLY,
+                )
+                .hint(hint);
+        }
+
+        // Gateways accept traffic to the router's addresses for NAT and
+        // load balancing: no unreachable replies there.
+        if !r.is_gateway && !r.has_dgp() {
+            for a in &v4 {
+                let m = format!("ip4 && ip4.dst == {a} && !ip.later_frag");
+                flows
+                    .add(
+                        r.dp,
+                        ST,
+                        80,
+                        format!("{m} && tcp"),
+                        "tcp_reset {eth.dst <-> eth.src; ip4.dst <-> ip4.src; next; };",
+                    )
+                    .hint(hint);
+                flows
+                    .add(
+                        r.dp,
+                        ST,
+                        80,
+                        format!("{m} && sctp"),
+                        "sctp_abort {eth.dst <-> eth.src; ip4.dst <-> ip4.src; next; };",
+                    )
+                    .hint(hint);
+                flows.add(r.dp, ST, 80, format!("{m} && udp"), "icmp4 {eth.dst <-> eth.src; ip4.dst <-> ip4.src; ip.ttl = 255; icmp4.type = 3; icmp4.code = 3; next; };").hint(hint);
+                flows.add(r.dp, ST, 70, m, "icmp4 {eth.dst <-> eth.src; ip4.dst <-> ip4.src; ip.ttl = 255; icmp4.type = 3; icmp4.code = 2; next; };").hint(hint);
+            }
+            for a in &v6 {
+                let m = format!("ip6 && ip6.dst == {a} && !ip.later_frag");
+                flows
+                    .add(
+                        r.dp,
+                        ST,
+                        80,
+                        format!("{m} && tcp"),
+                        "tcp_reset {eth.dst <-> eth.src; ip6.dst <-> ip6.src; next; };",
+                    )
+                    .hint(hint);
+                flows
+                    .add(
+                        r.dp,
+                        ST,
+                        80,
+                        format!("{m} && sctp"),
+                        "sctp_abort {eth.dst <-> eth.src; ip6.dst <-> ip6.src; next; };",
+                    )
+                    .hint(hint);
+                flows.add(r.dp, ST, 80, format!("{m} && udp"), "icmp6 {eth.dst <-> eth.src; ip6.dst <-> ip6.src; ip.ttl = 255; icmp6.type = 1; icmp6.code = 4; next; };").hint(hint);
+                flows.add(r.dp, ST, 70, m, "icmp6 {eth.dst <-> eth.src; ip6.dst <-> ip6.src; ip.ttl = 255; icmp6.type = 1; icmp6.code = 3; next; };").hint(hint);
+            }
+        }
+
+        for n in &p.ipv4 {
+            flows
+                .add(
+                    r.dp,
+                    ST,
+                    31,
+                    format!("inport == {key} && ip4 && ip.ttl == {{0, 1}} && !ip.later_frag"),
+                    format!(
+                        "icmp4 {{eth.dst <-> eth.src; icmp4.type = 11; /* Time exceeded */ icmp4.code = 0; /* TTL exceeded in transit */ {} ; ip.ttl = 254; outport = {key}; flags.loopback = 1; output; }};",
+                        reply_addr("4", &n.addr.to_string(), p.is_dgp)
+                    ),
+                )
+                .hint(hint);
+        }
+        for n in p.ipv6_global() {
+            flows
+                .add(
+                    r.dp,
+                    ST,
+                    31,
+                    format!("inport == {key} && ip6 && ip6.src == {} && ip.ttl == {{0, 1}} && !ip.later_frag", n.subnet()),
+                    format!(
+                        "icmp6 {{eth.dst <-> eth.src; {} ; ip.ttl = 254; icmp6.type = 3; /* Time exceeded */ icmp6.code = 0; /* TTL exceeded in transit */ outport = {key}; flags.loopback = 1; output; }};",
+                        reply_addr("6", &n.addr.to_string(), p.is_dgp)
+                    ),
+                )
+                .hint(hint);
+        }
+    }
+}
+
+/// The source of a TTL-exceeded reply: the port's address, except on a
+/// distributed gateway port, where the reply swaps source and destination.
+fn reply_addr(family: &str, addr: &str, dgp: bool) -> String {
+    if dgp {
+        format!("ip{family}.dst <-> ip{family}.src")
+    } else {
+        format!("ip{family}.dst = ip{family}.src; ip{family}.src = {addr}")
+    }
+}
+
+const ECHO4: &str = "ip4.dst <-> ip4.src; ip.ttl = 255; icmp4.type = 0; flags.loopback = 1; next; ";
+const ECHO6: &str = "ip6.dst <-> ip6.src; ip.ttl = 255; icmp6.type = 129; flags.loopback = 1; next; ";
+const ARP_REPLY: &str = "eth.dst = eth.src; eth.src = xreg0[0..47]; arp.op = 2; /* ARP reply */ arp.tha = arp.sha; arp.sha = xreg0[0..47]; arp.tpa <-> arp.spa; outport = inport; flags.loopback = 1; output;";
+const NA_REPLY: &str = "nd_na_router { eth.src = xreg0[0..47]; ip6.src = nd.target; nd.tll = xreg0[0..47]; outport = inport; flags.loopback = 1; output; };";
+
+/// The flows every router has, whatever its ports.
+fn fixed(r: &Router<'_, '_>, flows: &mut Flows) {
+    flows.add(
+        r.dp,
+        ST,
+        100,
+        "ip4.src_mcast ||ip4.src == 255.255.255.255 || ip4.src == 127.0.0.0/8 || ip4.dst == 127.0.0.0/8 || ip4.src == 0.0.0.0/8 || ip4.dst == 0.0.0.0/8",
+        "drop;",
+    );
+    flows.add(r.dp, ST, 85, "arp || nd", "drop;");
+    flows.add(r.dp, ST, 84, "nd_rs || nd_ra", "next;");
+    flows.add(r.dp, ST, 83, "ip6.mcast_rsvd", "drop;");
+    let mcast = if super::multicast::relay(r) { "next;" } else { "drop;" };
+    flows.add(r.dp, ST, 82, "ip4.mcast || ip6.mcast", mcast);
+    flows.add(r.dp, ST, 50, "eth.bcast", "drop;");
+    flows.add(r.dp, ST, 32, "ip.ttl == {0, 1} && !ip.later_frag && (ip4.mcast || ip6.mcast)", "drop;");
+    flows.add(r.dp, ST, 30, "ip.ttl == {0, 1}", "drop;");
+    flows.add(r.dp, ST, 0, "1", "next;");
+}

@@ -1,0 +1,57 @@
+//! IP multicast on routers: relay (`options:mcast_relay`) and static
+//! flooding to ports with `options:mcast_flood` (IP input admission of
+//! IGMP/MLD, the multicast part of IP routing, multicast delivery). Never
+//! reads learned IGMP groups (the priority-10500 flows need the SB
+//! `IGMP_Group` table).
+
+use super::Router;
+use crate::bindings::MC_STATIC;
+use crate::output::Flows;
+use crate::stage::Stage;
+
+/// The router relays IP multicast between its switches.
+pub fn relay(r: &Router<'_, '_>) -> bool {
+    r.nb.options().get_bool("mcast_relay", false)
+}
+
+/// Some router port floods multicast statically.
+fn flood_static(r: &Router<'_, '_>) -> bool {
+    r.ports.iter().any(|p| p.lrp.options().get_bool("mcast_flood", false))
+}
+
+pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
+    let flood = flood_static(r);
+    if flood {
+        flows.add(r.dp, Stage::LrInIpInput, 120, "igmp && ip.ttl == 1", "next;");
+        flows.add(r.dp, Stage::LrInIpInput, 120, "(mldv1 || mldv2) && ip.ttl == 1", "next;");
+    }
+    if !relay(r) {
+        return;
+    }
+    let st = Stage::LrInIpRouting;
+    let mc_static = super::json_key(MC_STATIC.0);
+    for p in &r.ports {
+        flows.add(r.dp, st, 10550, format!("eth.src == {} && igmp", p.mac), "drop;");
+        flows.add(r.dp, st, 10550, format!("eth.src == {} && (mldv1 || mldv2)", p.mac), "drop;");
+    }
+    let (control, data) = if flood {
+        (
+            format!("clone {{ outport = {mc_static}; next; }};"),
+            format!("clone {{ outport = {mc_static}; ip.ttl--; next; }};"),
+        )
+    } else {
+        ("drop;".to_string(), "drop;".to_string())
+    };
+    flows.add(r.dp, st, 10460, "igmp", control.clone());
+    flows.add(r.dp, st, 10460, "mldv1 || mldv2", control);
+    flows.add(r.dp, st, 10450, "ip4.mcast || ip6.mcast", data);
+    for p in r.ports.iter().filter(|p| p.port.enabled()) {
+        flows.add(
+            r.dp,
+            Stage::LrOutDelivery,
+            110,
+            format!("(ip4.mcast || ip6.mcast) && outport == {}", p.key()),
+            format!("eth.src = {}; output;", p.mac),
+        );
+    }
+}

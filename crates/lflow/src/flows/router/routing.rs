@@ -1,0 +1,379 @@
+//! Ingress tables 12 to 14: IP routing pre (route tables), IP routing
+//! (connected routes, static routes with `ip_prefix`, `nexthop`,
+//! `output_port`, `policy`, `route_table`, discard routes, ECMP groups)
+//! and IP routing ECMP (one flow per group member); plus the ECMP
+//! symmetric reply flows that go with such routes on gateway routers
+//! (DEFRAG, ECMP stateful, policy and ARP resolve stages). Never resolves
+//! a next hop's MAC (that is `arp_resolve`).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv6Addr};
+
+use super::{nh_regs, parse_ip, RPort, Router};
+use crate::input::nb;
+use crate::model::addr::{Ipv4Net, Ipv6Net};
+use crate::output::{Diagnostic, Flows};
+use crate::stage::Stage;
+
+/// Priority multiplier per prefix bit and the offsets that order routes of
+/// the same prefix length: source routes, static routes, connected routes.
+const PRIO_MULT: u32 = 3;
+const OFS_SRC: u32 = 0;
+const OFS_STATIC: u32 = 1;
+const OFS_CONNECTED: u32 = 2;
+
+/// A route prefix of either family, printed as `network/plen`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Prefix {
+    V4(Ipv4Net),
+    V6(Ipv6Net),
+}
+
+impl Prefix {
+    fn parse(s: &str) -> Option<Prefix> {
+        let s = s.trim();
+        if s.contains(':') {
+            Ipv6Net::parse(s).map(|n| Prefix::V6(Ipv6Net { addr: n.network(), plen: n.plen }))
+        } else {
+            Ipv4Net::parse(s).map(|n| Prefix::V4(Ipv4Net { addr: n.network(), plen: n.plen }))
+        }
+    }
+
+    fn plen(&self) -> u32 {
+        match self {
+            Prefix::V4(n) => n.plen as u32,
+            Prefix::V6(n) => n.plen as u32,
+        }
+    }
+
+    fn is_v4(&self) -> bool {
+        matches!(self, Prefix::V4(_))
+    }
+
+    fn text(&self) -> String {
+        match self {
+            Prefix::V4(n) => format!("{}/{}", n.addr, n.plen),
+            Prefix::V6(n) => format!("{}/{}", n.addr, n.plen),
+        }
+    }
+
+    fn family(&self) -> &'static str {
+        if self.is_v4() {
+            "4"
+        } else {
+            "6"
+        }
+    }
+}
+
+/// Where a route sends packets.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Discard,
+    /// Next hop, index of the output port in `Router::ports`, and the
+    /// port's address used as the source of ARP/ND requests.
+    Via {
+        nexthop: IpAddr,
+        port: usize,
+        lrp_addr: IpAddr,
+    },
+}
+
+struct Route {
+    uuid: ovsdb::Uuid,
+    table: u32,
+    prefix: Prefix,
+    is_src: bool,
+    target: Target,
+    symmetric: bool,
+}
+
+/// Adds the routing flows; returns the IPv6 next hops of static routes
+/// with a route through each (the ARP request stage solicits them
+/// directly).
+pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) -> Vec<(Ipv6Addr, ovsdb::Uuid)> {
+    let tables = route_tables(r);
+    routing_pre(r, &tables, flows);
+    connected(r, flows);
+    flows.add(r.dp, Stage::LrInIpRouting, 10550, "nd_rs || nd_ra", "drop;");
+    flows.add(r.dp, Stage::LrInIpRouting, 0, "1", "drop;");
+    flows.add(r.dp, Stage::LrInIpRoutingEcmp, 150, "reg8[0..15] == 0", "next;");
+    flows.add(r.dp, Stage::LrInIpRoutingEcmp, 0, "1", "drop;");
+
+    let routes = parse_routes(r, &tables, diags);
+    // Routes with the same table, policy and prefix form an ECMP group;
+    // its members are numbered in route UUID order, as the reference does.
+    let mut groups: BTreeMap<(u32, bool, Prefix), Vec<&Route>> = BTreeMap::new();
+    for rt in &routes {
+        groups.entry((rt.table, rt.is_src, rt.prefix)).or_default().push(rt);
+    }
+    for members in groups.values_mut() {
+        members.sort_by_key(|rt| rt.uuid);
+    }
+    let mut next_gid = 1u32;
+    for ((table, is_src, prefix), members) in &groups {
+        let (m, prio) = route_match(*table, prefix, *is_src, OFS_STATIC);
+        if members.len() == 1 {
+            let rt = members[0];
+            let actions = match rt.target {
+                Target::Discard => "drop;".to_string(),
+                Target::Via { nexthop, port, lrp_addr } => {
+                    let p = &r.ports[port];
+                    let (r0, r1) = nh_regs(nexthop);
+                    format!(
+                        "ip.ttl--; reg8[0..15] = 0; {r0} = {nexthop}; {r1} = {lrp_addr}; eth.src = {}; outport = {}; flags.loopback = 1; next;",
+                        p.mac,
+                        p.key()
+                    )
+                }
+            };
+            flows.add(r.dp, Stage::LrInIpRouting, prio as u16, m, actions).hint(rt.uuid);
+            continue;
+        }
+        let gid = next_gid;
+        next_gid += 1;
+        let mut mids = Vec::new();
+        let symmetric_hint = members.iter().filter(|rt| rt.symmetric).map(|rt| rt.uuid).min();
+        for (i, rt) in members.iter().enumerate() {
+            let Target::Via { nexthop, port, lrp_addr } = rt.target else { continue };
+            let mid = i + 1;
+            mids.push(mid.to_string());
+            let p = &r.ports[port];
+            let (r0, r1) = nh_regs(nexthop);
+            flows
+                .add(
+                    r.dp,
+                    Stage::LrInIpRoutingEcmp,
+                    100,
+                    format!("reg8[0..15] == {gid} && reg8[16..31] == {mid}"),
+                    format!("{r0} = {nexthop}; {r1} = {lrp_addr}; eth.src = {}; outport = {}; next;", p.mac, p.key()),
+                )
+                .hint(rt.uuid);
+            if let (true, true, Some(hint)) = (rt.symmetric, r.is_gateway, symmetric_hint) {
+                symmetric_reply(r, rt, hint, p, lrp_addr, &m, flows);
+            }
+        }
+        flows.add(
+            r.dp,
+            Stage::LrInIpRouting,
+            prio as u16,
+            m,
+            format!("ip.ttl--; flags.loopback = 1; reg8[0..15] = {gid}; reg8[16..31] = select({});", mids.join(", ")),
+        );
+    }
+
+    // One solicitation flow per next hop, hinted with the lowest UUID of
+    // the routes through it.
+    let mut v6_nexthops: Vec<(Ipv6Addr, ovsdb::Uuid)> = routes
+        .iter()
+        .filter_map(|rt| match rt.target {
+            Target::Via { nexthop: IpAddr::V6(a), .. } => Some((a, rt.uuid)),
+            _ => None,
+        })
+        .collect();
+    v6_nexthops.sort();
+    v6_nexthops.dedup_by_key(|(a, _)| *a);
+    v6_nexthops
+}
+
+/// Route table names to their ids: the ports' `options:route_table` first
+/// (in port order), then the static routes' `route_table`, numbered from 1
+/// in order of first use. The main table (empty name) is 0.
+fn route_tables(r: &Router<'_, '_>) -> BTreeMap<String, u32> {
+    let mut ids: BTreeMap<String, u32> = BTreeMap::new();
+    let mut add = |name: &str| {
+        if !name.is_empty() && !ids.contains_key(name) {
+            let id = ids.len() as u32 + 1;
+            ids.insert(name.to_string(), id);
+        }
+    };
+    for p in &r.ports {
+        if let Some(t) = p.lrp.options().get("route_table") {
+            add(t);
+        }
+    }
+    for rt in sorted_routes(r) {
+        add(rt.route_table());
+    }
+    ids
+}
+
+fn sorted_routes<'a>(r: &Router<'_, 'a>) -> Vec<nb::LogicalRouterStaticRoute<'a>> {
+    let mut v: Vec<_> = r.nb.static_routes().collect();
+    v.sort_by_key(|s| (s.route_table(), s.ip_prefix(), s.nexthop(), s.uuid()));
+    v
+}
+
+fn routing_pre(r: &Router<'_, '_>, tables: &BTreeMap<String, u32>, flows: &mut Flows) {
+    flows.add(r.dp, Stage::LrInIpRoutingPre, 0, "1", "reg7 = 0; next;");
+    for p in &r.ports {
+        let Some(id) = p.lrp.options().get("route_table").and_then(|t| tables.get(t)) else { continue };
+        flows.add(r.dp, Stage::LrInIpRoutingPre, 100, format!("inport == {}", p.key()), format!("reg7 = {id}; next;"));
+    }
+}
+
+/// The match and priority of a route: `[inport == P && ][reg7 == T && ]ipN.dir == prefix`.
+fn route_match(table: u32, prefix: &Prefix, is_src: bool, ofs: u32) -> (String, u32) {
+    let ofs = if is_src { OFS_SRC } else { ofs };
+    let prio = prefix.plen() * PRIO_MULT + ofs;
+    let mut m = String::new();
+    if table != 0 || ofs == OFS_STATIC {
+        m.push_str(&format!("reg7 == {table} && "));
+    }
+    m.push_str(&format!("ip{}.{} == {}", prefix.family(), if is_src { "src" } else { "dst" }, prefix.text()));
+    (m, prio)
+}
+
+fn connected(r: &Router<'_, '_>, flows: &mut Flows) {
+    for p in &r.ports {
+        let key = p.key();
+        for n in &p.ipv4 {
+            let prefix = Prefix::V4(Ipv4Net { addr: n.network(), plen: n.plen });
+            let (m, prio) = route_match(0, &prefix, false, OFS_CONNECTED);
+            flows
+                .add(
+                    r.dp,
+                    Stage::LrInIpRouting,
+                    prio as u16,
+                    m,
+                    format!(
+                        "ip.ttl--; reg8[0..15] = 0; reg0 = ip4.dst; reg1 = {}; eth.src = {}; outport = {key}; flags.loopback = 1; next;",
+                        n.addr, p.mac
+                    ),
+                )
+                .hint(p.port.uuid);
+        }
+        for n in &p.ipv6 {
+            let prefix = Prefix::V6(Ipv6Net { addr: n.network(), plen: n.plen });
+            let (m, prio) = route_match(0, &prefix, false, OFS_CONNECTED);
+            let m = if n.is_lla() { format!("inport == {key} && {m}") } else { m };
+            flows
+                .add(
+                    r.dp,
+                    Stage::LrInIpRouting,
+                    prio as u16,
+                    m,
+                    format!(
+                        "ip.ttl--; reg8[0..15] = 0; xxreg0 = ip6.dst; xxreg1 = {}; eth.src = {}; outport = {key}; flags.loopback = 1; next;",
+                        n.addr, p.mac
+                    ),
+                )
+                .hint(p.port.uuid);
+        }
+    }
+}
+
+fn diag(rt: &nb::LogicalRouterStaticRoute<'_>, message: String) -> Diagnostic {
+    Diagnostic { table: nb::LogicalRouterStaticRoute::TABLE, row: rt.uuid().to_string(), message }
+}
+
+fn parse_routes(r: &Router<'_, '_>, tables: &BTreeMap<String, u32>, diags: &mut Vec<Diagnostic>) -> Vec<Route> {
+    let mut out = Vec::new();
+    for rt in sorted_routes(r) {
+        let Some(prefix) = Prefix::parse(rt.ip_prefix()) else {
+            diags.push(diag(&rt, format!("bad 'ip_prefix' {}, route left out", rt.ip_prefix())));
+            continue;
+        };
+        let table = tables.get(rt.route_table()).copied().unwrap_or(0);
+        let is_src = rt.policy() == Some("src-ip");
+        let target = if rt.nexthop() == "discard" {
+            Target::Discard
+        } else {
+            let Some(nexthop) = parse_ip(rt.nexthop()).filter(|a| a.is_ipv4() == prefix.is_v4()) else {
+                diags.push(diag(
+                    &rt,
+                    format!("bad 'nexthop' {} for prefix {}, route left out", rt.nexthop(), rt.ip_prefix()),
+                ));
+                continue;
+            };
+            let found = match rt.output_port() {
+                Some(name) => r.ports.iter().position(|p| p.name() == name).and_then(|i| {
+                    let p = &r.ports[i];
+                    p.network_of(nexthop).or_else(|| p.first_of_family(nexthop)).map(|a| (i, a))
+                }),
+                None => r.ports.iter().enumerate().find_map(|(i, p)| p.network_of(nexthop).map(|a| (i, a))),
+            };
+            let Some((port, lrp_addr)) = found else {
+                diags.push(diag(&rt, format!("no router port reaches nexthop {nexthop}, route left out")));
+                continue;
+            };
+            Target::Via { nexthop, port, lrp_addr }
+        };
+        out.push(Route {
+            uuid: rt.uuid(),
+            table,
+            prefix,
+            is_src,
+            target,
+            symmetric: rt.options().get_bool("ecmp_symmetric_reply", false),
+        });
+    }
+    out
+}
+
+/// The flows that send replies of connections that came in over an ECMP
+/// route back to the MAC and port they came from. They carry the lowest
+/// UUID of the group's symmetric routes as hint, so that members through
+/// the same port share them.
+fn symmetric_reply(
+    r: &Router<'_, '_>,
+    rt: &Route,
+    hint: ovsdb::Uuid,
+    p: &RPort<'_, '_>,
+    lrp_addr: IpAddr,
+    route_m: &str,
+    flows: &mut Flows,
+) {
+    let key = p.key();
+    let fam = rt.prefix.family();
+    let reverse_dir = if rt.is_src { "dst" } else { "src" };
+    let in_match = format!("inport == {key} && ip{fam}.{reverse_dir} == {}", rt.prefix.text());
+    let tunnel_key = p.port.tunnel_key;
+    flows.add(r.dp, Stage::LrInDefrag, 100, in_match.clone(), "reg9[5] = chk_ecmp_nh_mac(); ct_next;").hint(hint);
+    flows.add(r.dp, Stage::LrInDefrag, 100, route_m.to_string(), "reg9[5] = chk_ecmp_nh(); ct_next;").hint(hint);
+    let ipv6 = !rt.prefix.is_v4();
+    for proto in ["tcp", "udp", "sctp"] {
+        let actions = format!(
+            "ct_commit {{ ct_label.ecmp_reply_eth = eth.src;  ct_mark.ecmp_reply_port = {tunnel_key};}}; commit_ecmp_nh(ipv6 = {ipv6}, proto = {proto}); next;"
+        );
+        flows
+            .add(
+                r.dp,
+                Stage::LrInEcmpStateful,
+                100,
+                format!("{in_match} && (ct.new && !ct.est) && {proto}"),
+                actions.clone(),
+            )
+            .hint(hint);
+        flows
+            .add(
+                r.dp,
+                Stage::LrInEcmpStateful,
+                100,
+                format!("{in_match} && (!ct.rpl && ct.est) && {proto} && reg9[5] == 0"),
+                actions,
+            )
+            .hint(hint);
+    }
+    let reply = format!("ct.rpl && reg9[5] == 1 && ct_mark.ecmp_reply_port == {tunnel_key}");
+    let (_, r1) = nh_regs(lrp_addr);
+    flows
+        .add(
+            r.dp,
+            Stage::LrInIpRouting,
+            10300,
+            format!("{reply} && {route_m}"),
+            format!("ip.ttl--; flags.loopback = 1; eth.src = {}; {r1} = {lrp_addr}; outport = {key}; next;", p.mac),
+        )
+        .hint(hint);
+    flows.add(r.dp, Stage::LrInPolicy, 65535, reply.clone(), "next;").hint(hint);
+    flows
+        .add(
+            r.dp,
+            Stage::LrInArpResolve,
+            200,
+            reply,
+            "push(xxreg1); xxreg1 = ct_label; eth.dst = xxreg1[32..79]; pop(xxreg1); next;",
+        )
+        .hint(hint);
+}

@@ -1,0 +1,234 @@
+//! Router flows on small NB snapshots built in memory: golden routing
+//! tables and the diagnostics of NB rows that cannot be translated.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use expect_test::{expect, Expect};
+use ovsdb::proto::update::{decode_table_updates, UpdateFormat};
+use ovsdb::{DatabaseSchema, Replica};
+
+use crate::model::Model;
+use crate::output::{Diagnostic, Flows};
+
+fn replica(schema_file: &str, updates: &str) -> Replica {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas").join(schema_file);
+    let schema = DatabaseSchema::from_json_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut r = Replica::new(Arc::new(schema));
+    let u = decode_table_updates(updates, UpdateFormat::Update2, r.schema()).unwrap();
+    r.apply(u).unwrap();
+    r
+}
+
+/// A router `lr0` with ports `a` (10.0.0.1/24, fd00::1/64) and `b`
+/// (172.16.0.1/24), plus the given extra rows (JSON members of the
+/// update) and extra `lr0` columns.
+fn nb(lr0_extra: &str, rows: &str) -> Replica {
+    replica(
+        "ovn-nb.ovsschema",
+        &format!(
+            r#"{{
+            "Logical_Router": {{"00000000-0000-0000-0000-0000000000a0": {{"initial": {{"name": "lr0",
+                "ports": ["set", [["uuid", "00000000-0000-0000-0000-0000000000a1"], ["uuid", "00000000-0000-0000-0000-0000000000a2"]]]
+                {lr0_extra}}}}}}},
+            "Logical_Router_Port": {{
+                "00000000-0000-0000-0000-0000000000a1": {{"initial": {{"name": "a", "mac": "00:00:00:00:ff:01",
+                    "networks": ["set", ["10.0.0.1/24", "fd00::1/64"]]}}}},
+                "00000000-0000-0000-0000-0000000000a2": {{"initial": {{"name": "b", "mac": "00:00:00:00:ff:02",
+                    "networks": "172.16.0.1/24"}}}}
+            }}
+            {rows}
+        }}"#
+        ),
+    )
+}
+
+/// The router flows of the given stages (by name prefix), one line each,
+/// sorted, and the diagnostics.
+fn flows(nb: &Replica, stages: &[&str]) -> (String, Vec<Diagnostic>) {
+    flows_with_sb(nb, &replica("ovn-sb.ovsschema", "{}"), stages)
+}
+
+fn flows_with_sb(nb: &Replica, sb: &Replica, stages: &[&str]) -> (String, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let m = Model::build(nb, sb, BTreeMap::new(), &mut diags);
+    let mut f = Flows::default();
+    super::build(&m, &mut f, &mut diags);
+    let mut lines: Vec<String> = f
+        .iter()
+        .filter(|l| stages.iter().any(|s| l.stage.name().starts_with(s)))
+        .map(|l| format!("{} {} ({}) => ({})", l.stage.name(), l.priority, l.match_, l.actions))
+        .collect();
+    lines.sort();
+    lines.dedup();
+    (lines.join("\n") + "\n", diags)
+}
+
+fn check(nb: &Replica, stages: &[&str], expect: Expect) {
+    expect.assert_eq(&flows(nb, stages).0);
+}
+
+const ROUTES: &str = r#",
+    "Logical_Router_Static_Route": {
+        "00000000-0000-0000-0000-0000000000b1": {"initial": {"ip_prefix": "0.0.0.0/0", "nexthop": "172.16.0.253"}},
+        "00000000-0000-0000-0000-0000000000b2": {"initial": {"ip_prefix": "0.0.0.0/0", "nexthop": "172.16.0.254"}},
+        "00000000-0000-0000-0000-0000000000b3": {"initial": {"ip_prefix": "10.1.0.0/16", "nexthop": "10.0.0.254", "policy": "src-ip"}},
+        "00000000-0000-0000-0000-0000000000b4": {"initial": {"ip_prefix": "fd99::/48", "nexthop": "fd00::99"}},
+        "00000000-0000-0000-0000-0000000000b5": {"initial": {"ip_prefix": "10.99.0.0/16", "nexthop": "discard"}}
+    }"#;
+
+const ROUTE_REFS: &str = r#", "static_routes": ["set", [
+    ["uuid", "00000000-0000-0000-0000-0000000000b1"], ["uuid", "00000000-0000-0000-0000-0000000000b2"],
+    ["uuid", "00000000-0000-0000-0000-0000000000b3"], ["uuid", "00000000-0000-0000-0000-0000000000b4"],
+    ["uuid", "00000000-0000-0000-0000-0000000000b5"]]]"#;
+
+#[test]
+fn routing_table_connected_static_ecmp_discard() {
+    check(
+        &nb(ROUTE_REFS, ROUTES),
+        &["lr_in_ip_routing", "lr_in_arp_request"],
+        expect![[r#"
+            lr_in_arp_request 0 (1) => (output;)
+            lr_in_arp_request 100 (eth.dst == 00:00:00:00:00:00 && ip4) => (arp { eth.dst = ff:ff:ff:ff:ff:ff; arp.spa = reg1; arp.tpa = reg0; arp.op = 1; output; };)
+            lr_in_arp_request 100 (eth.dst == 00:00:00:00:00:00 && ip6) => (nd_ns { nd.target = xxreg0; output; };)
+            lr_in_arp_request 200 (eth.dst == 00:00:00:00:00:00 && ip6 && xxreg0 == fd00::99) => (nd_ns { eth.dst = 33:33:ff:00:00:99; ip6.dst = ff02::1:ff00:99; nd.target = fd00::99; output; };)
+            lr_in_ip_routing 0 (1) => (drop;)
+            lr_in_ip_routing 1 (reg7 == 0 && ip4.dst == 0.0.0.0/0) => (ip.ttl--; flags.loopback = 1; reg8[0..15] = 1; reg8[16..31] = select(1, 2);)
+            lr_in_ip_routing 10550 (nd_rs || nd_ra) => (drop;)
+            lr_in_ip_routing 145 (reg7 == 0 && ip6.dst == fd99::/48) => (ip.ttl--; reg8[0..15] = 0; xxreg0 = fd00::99; xxreg1 = fd00::1; eth.src = 00:00:00:00:ff:01; outport = "a"; flags.loopback = 1; next;)
+            lr_in_ip_routing 194 (inport == "a" && ip6.dst == fe80::/64) => (ip.ttl--; reg8[0..15] = 0; xxreg0 = ip6.dst; xxreg1 = fe80::200:ff:fe00:ff01; eth.src = 00:00:00:00:ff:01; outport = "a"; flags.loopback = 1; next;)
+            lr_in_ip_routing 194 (inport == "b" && ip6.dst == fe80::/64) => (ip.ttl--; reg8[0..15] = 0; xxreg0 = ip6.dst; xxreg1 = fe80::200:ff:fe00:ff02; eth.src = 00:00:00:00:ff:02; outport = "b"; flags.loopback = 1; next;)
+            lr_in_ip_routing 194 (ip6.dst == fd00::/64) => (ip.ttl--; reg8[0..15] = 0; xxreg0 = ip6.dst; xxreg1 = fd00::1; eth.src = 00:00:00:00:ff:01; outport = "a"; flags.loopback = 1; next;)
+            lr_in_ip_routing 48 (ip4.src == 10.1.0.0/16) => (ip.ttl--; reg8[0..15] = 0; reg0 = 10.0.0.254; reg1 = 10.0.0.1; eth.src = 00:00:00:00:ff:01; outport = "a"; flags.loopback = 1; next;)
+            lr_in_ip_routing 49 (reg7 == 0 && ip4.dst == 10.99.0.0/16) => (drop;)
+            lr_in_ip_routing 74 (ip4.dst == 10.0.0.0/24) => (ip.ttl--; reg8[0..15] = 0; reg0 = ip4.dst; reg1 = 10.0.0.1; eth.src = 00:00:00:00:ff:01; outport = "a"; flags.loopback = 1; next;)
+            lr_in_ip_routing 74 (ip4.dst == 172.16.0.0/24) => (ip.ttl--; reg8[0..15] = 0; reg0 = ip4.dst; reg1 = 172.16.0.1; eth.src = 00:00:00:00:ff:02; outport = "b"; flags.loopback = 1; next;)
+            lr_in_ip_routing_ecmp 0 (1) => (drop;)
+            lr_in_ip_routing_ecmp 100 (reg8[0..15] == 1 && reg8[16..31] == 1) => (reg0 = 172.16.0.253; reg1 = 172.16.0.1; eth.src = 00:00:00:00:ff:02; outport = "b"; next;)
+            lr_in_ip_routing_ecmp 100 (reg8[0..15] == 1 && reg8[16..31] == 2) => (reg0 = 172.16.0.254; reg1 = 172.16.0.1; eth.src = 00:00:00:00:ff:02; outport = "b"; next;)
+            lr_in_ip_routing_ecmp 150 (reg8[0..15] == 0) => (next;)
+            lr_in_ip_routing_pre 0 (1) => (reg7 = 0; next;)
+        "#]],
+    );
+}
+
+#[test]
+fn untranslatable_routes_and_policies_are_reported_and_left_out() {
+    let rows = r#",
+        "Logical_Router_Static_Route": {
+            "00000000-0000-0000-0000-0000000000b1": {"initial": {"ip_prefix": "10.300.0.0/16", "nexthop": "10.0.0.254"}},
+            "00000000-0000-0000-0000-0000000000b2": {"initial": {"ip_prefix": "fd99::/64", "nexthop": "10.0.0.254"}},
+            "00000000-0000-0000-0000-0000000000b3": {"initial": {"ip_prefix": "10.2.0.0/16", "nexthop": "192.0.2.1"}},
+            "00000000-0000-0000-0000-0000000000b4": {"initial": {"ip_prefix": "10.3.0.0/16", "nexthop": "10.0.0.9", "output_port": "nope"}},
+            "00000000-0000-0000-0000-0000000000b5": {"initial": {"ip_prefix": "10.4.0.0/16", "nexthop": "10.0.0.9/32"}}
+        },
+        "Logical_Router_Policy": {
+            "00000000-0000-0000-0000-0000000000c1": {"initial": {"priority": 10, "match": "ip4", "action": "reroute",
+                "nexthops": ["set", ["172.16.0.7", "fd00::7"]]}},
+            "00000000-0000-0000-0000-0000000000c2": {"initial": {"priority": 20, "match": "ip4", "action": "reroute", "nexthops": "192.0.2.7"}}
+        }"#;
+    let refs = r#", "static_routes": ["set", [
+        ["uuid", "00000000-0000-0000-0000-0000000000b1"], ["uuid", "00000000-0000-0000-0000-0000000000b2"],
+        ["uuid", "00000000-0000-0000-0000-0000000000b3"], ["uuid", "00000000-0000-0000-0000-0000000000b4"],
+        ["uuid", "00000000-0000-0000-0000-0000000000b5"]]],
+        "policies": ["set", [["uuid", "00000000-0000-0000-0000-0000000000c1"], ["uuid", "00000000-0000-0000-0000-0000000000c2"]]]"#;
+    let (text, diags) = flows(&nb(refs, rows), &["lr_in_ip_routing", "lr_in_policy"]);
+    assert!(!text.contains("reg7 == 0"), "no static route may be translated:\n{text}");
+    assert!(!text.contains("lr_in_policy 10 ") && !text.contains("lr_in_policy 20 "), "{text}");
+    let mut tables: Vec<(&str, String)> = diags.iter().map(|d| (d.table, d.message.clone())).collect();
+    tables.sort();
+    expect![[r#"
+        [
+            (
+                "Logical_Router_Policy",
+                "nexthops of both address families, policy left out",
+            ),
+            (
+                "Logical_Router_Policy",
+                "no router port reaches nexthop 192.0.2.7, policy left out",
+            ),
+            (
+                "Logical_Router_Static_Route",
+                "bad 'ip_prefix' 10.300.0.0/16, route left out",
+            ),
+            (
+                "Logical_Router_Static_Route",
+                "bad 'nexthop' 10.0.0.254 for prefix fd99::/64, route left out",
+            ),
+            (
+                "Logical_Router_Static_Route",
+                "bad 'nexthop' 10.0.0.9/32 for prefix 10.4.0.0/16, route left out",
+            ),
+            (
+                "Logical_Router_Static_Route",
+                "no router port reaches nexthop 10.0.0.9, route left out",
+            ),
+            (
+                "Logical_Router_Static_Route",
+                "no router port reaches nexthop 192.0.2.1, route left out",
+            ),
+        ]
+    "#]]
+    .assert_debug_eq(&tables);
+}
+
+#[test]
+fn always_learn_false_adds_the_ip_lookups() {
+    let (text, _) = flows(
+        &nb(r#", "options": ["map", [["always_learn_from_arp_request", "false"]]]"#, ""),
+        &["lr_in_lookup_neighbor", "lr_in_learn"],
+    );
+    assert!(text.contains("lr_in_lookup_neighbor 110 (inport == \"a\" && arp.spa == 10.0.0.0/24 && arp.tpa == 10.0.0.1 && arp.op == 1) => (reg9[2] = lookup_arp(inport, arp.spa, arp.sha); reg9[3] = 1; next;)"), "{text}");
+    assert!(text.contains("lr_in_learn_neighbor 100 (reg9[2] == 1 || reg9[3] == 0) => (next;)"), "{text}");
+    let (text, _) = flows(&nb("", ""), &["lr_in_lookup_neighbor", "lr_in_learn"]);
+    assert!(!text.contains("reg9[3]"), "{text}");
+}
+
+#[test]
+fn json_key_escapes() {
+    assert_eq!(super::json_key("lr0-sw0"), "\"lr0-sw0\"");
+    assert_eq!(super::json_key("a\"b\\c"), "\"a\\\"b\\\\c\"");
+}
+
+#[test]
+fn addr_set_braces_only_for_several() {
+    assert_eq!(super::addr_set(&["10.0.0.1"]), "10.0.0.1");
+    assert_eq!(super::addr_set(&["10.0.0.1", "10.0.5.1"]), "{10.0.0.1, 10.0.5.1}");
+}
+
+/// A virtual port's IP resolves to the MAC of the parent that ovn-controller
+/// recorded in the SB, and to zeros (keep asking) while there is none.
+#[test]
+fn virtual_ip_resolves_to_the_claiming_parent() {
+    let rows = r#",
+        "Logical_Switch": {"00000000-0000-0000-0000-0000000000d0": {"initial": {"name": "sw0", "ports": ["set", [
+            ["uuid", "00000000-0000-0000-0000-0000000000d1"], ["uuid", "00000000-0000-0000-0000-0000000000d2"],
+            ["uuid", "00000000-0000-0000-0000-0000000000d3"]]]}}},
+        "Logical_Switch_Port": {
+            "00000000-0000-0000-0000-0000000000d1": {"initial": {"name": "vm1", "addresses": "00:00:00:00:00:11 10.0.0.11"}},
+            "00000000-0000-0000-0000-0000000000d2": {"initial": {"name": "vip", "type": "virtual",
+                "options": ["map", [["virtual-ip", "10.0.0.100"], ["virtual-parents", "vm1"]]]}},
+            "00000000-0000-0000-0000-0000000000d3": {"initial": {"name": "sw0-a", "type": "router", "addresses": "router",
+                "options": ["map", [["router-port", "a"]]]}}
+        }"#;
+    let nb = nb("", rows);
+    let (text, _) = flows(&nb, &["lr_in_arp_resolve"]);
+    assert!(
+        text.contains(r#"(outport == "a" && reg0 == 10.0.0.100) => (eth.dst = 00:00:00:00:00:00; next;)"#),
+        "{text}"
+    );
+    let sb = replica(
+        "ovn-sb.ovsschema",
+        r#"{"Port_Binding": {"00000000-0000-0000-0000-0000000000e1": {"initial": {"logical_port": "vip", "type": "virtual",
+            "virtual_parent": "vm1", "tunnel_key": 2, "datapath": ["uuid", "00000000-0000-0000-0000-0000000000e0"]}}}}"#,
+    );
+    let (text, _) = flows_with_sb(&nb, &sb, &["lr_in_arp_resolve"]);
+    assert!(
+        text.contains(r#"(outport == "a" && reg0 == 10.0.0.100) => (eth.dst = 00:00:00:00:00:11; next;)"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"(outport == "a" && reg0 == 10.0.0.11) => (eth.dst = 00:00:00:00:00:11; next;)"#),
+        "{text}"
+    );
+}

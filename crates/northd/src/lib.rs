@@ -1,0 +1,33 @@
+//! `ovn-northd-rs`: the daemon that keeps the OVN Southbound database equal
+//! to the translation of the Northbound one, a drop-in replacement for
+//! ovn-northd 23.03 (same options, same control commands, the same SB lock
+//! so that the two never write at once).
+//!
+//! Module map:
+//! - `cli`: the command line (clap) into a validated `Config`; no I/O.
+//! - `config`: the validated configuration.
+//! - `vlog`: OVS `-v` specs into per-destination, per-module levels.
+//! - `logging`: tracing in OVS's line format to stderr and `--log-file`,
+//!   reopened on SIGHUP.
+//! - `daemon`: `--pidfile`, `--detach`, `--no-chdir` as OVS daemons do them.
+//! - `notify`: systemd's `READY=1` / `STATUS=` notifications.
+//! - `control`: the `ovn-appctl` control socket (unixctl JSON-RPC).
+//! - `status`: `nb_cfg` / `sb_cfg` / `hv_cfg` bookkeeping (pure).
+//! - `ratelimit`: rate-limited warnings and compiler diagnostics (pure).
+//! - `main_loop`: the one event loop: sessions, compile, diff, one
+//!   transaction per database at a time, active/standby/paused.
+//!
+//! Architecture invariant: only `main_loop` writes to the databases, and
+//! only while holding the SB lock `ovn_northd`; every SB transaction
+//! asserts it.
+
+pub mod cli;
+pub mod config;
+pub mod control;
+pub mod daemon;
+pub mod logging;
+pub mod main_loop;
+pub mod notify;
+pub mod ratelimit;
+pub mod status;
+pub mod vlog;

@@ -1,0 +1,631 @@
+//! The daemon's one event loop: NB and SB sessions, control requests,
+//! signals and a retry timer come in as [`Event`]s from one `select!`;
+//! [`MainLoop::handle`] applies each to the state; then, if the state asks
+//! for it, one cycle runs: compile the NB (`lflow::compile`), diff against
+//! the SB and NB (`plan_sb`, `plan_nb`), send at most one SB transaction
+//! (asserting the `ovn_northd` lock) and one NB transaction.
+//!
+//! Rules it keeps:
+//! - Never a second transaction to a database while one is in flight.
+//!   Changes that arrive meanwhile only mark the state dirty; one
+//!   recompute follows the outcome (batching: events already waiting are
+//!   drained before a cycle, so a burst costs one compile, not one each).
+//! - Writes only while active: holding the SB lock `ovn_northd` (the name
+//!   ovn-northd uses, so a mixed pair never writes at once) and not paused.
+//!   A standby keeps its replicas in sync and computes nothing.
+//! - A reconnect, a new lock, `resume` and `inc-engine/recompute` force a
+//!   recompute even when no change arrived.
+//! - After a commit, no cycle runs until the SB replica shows the rows it
+//!   inserted (ovsdb-server sends the update before the reply, so this
+//!   holds at once; the guard keeps a late update from causing duplicate
+//!   inserts).
+//!
+//! What it must never do: spawn tasks that change its state (control
+//! connections only forward requests); panic on what a server or a client
+//! sent; write to either database without the lock.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lflow::sync::PlanStats;
+use ovsdb::session::{Event as DbEvent, RequestId, SessionError};
+use ovsdb::{Client, ErrorKind, Operation, OperationResult, Transaction};
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::mpsc;
+use tracing::{debug, info, info_span, warn};
+
+use crate::cli::version_text;
+use crate::control::{self, Command, Reply};
+use crate::logging::LogHandle;
+use crate::notify::Notifier;
+use crate::ratelimit::{Diagnostics, RateLimit};
+use crate::status::{self, CfgTracker};
+
+/// The SB lock that makes one instance active.
+pub const LOCK: &str = "ovn_northd";
+
+/// How many waiting events are handled before a cycle runs.
+const DRAIN_MAX: usize = 256;
+
+/// Cycles in a row that may write without an input change before the loop
+/// slows down (NB status written after an SB commit legitimately takes one
+/// or two).
+const UNSETTLED_MAX: u32 = 3;
+
+/// Backoff after a failed transaction: first and largest wait.
+const RETRY_MIN: Duration = Duration::from_millis(250);
+const RETRY_MAX: Duration = Duration::from_secs(8);
+
+/// Everything the loop reacts to.
+#[derive(Debug)]
+pub enum Event {
+    Nb(DbEvent),
+    Sb(DbEvent),
+    Control(control::Request),
+    /// SIGHUP: reopen the log file.
+    Hangup,
+    /// SIGTERM or SIGINT.
+    Terminate,
+    /// The wait after a failed transaction is over.
+    Retry,
+}
+
+/// What `status` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Active,
+    Standby,
+    Paused,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Active => "active",
+            Role::Standby => "standby",
+            Role::Paused => "paused",
+        }
+    }
+}
+
+/// What the loop needs besides the two clients.
+pub struct Services {
+    pub control: Option<(control::Served, mpsc::Receiver<control::Request>)>,
+    pub notifier: Notifier,
+    pub log: LogHandle,
+}
+
+/// An SB transaction on its way.
+struct SbInFlight {
+    id: RequestId,
+    stats: PlanStats,
+    /// The tables of the plan's inserts, in order, to find the new rows.
+    insert_tables: Vec<String>,
+    sent: Instant,
+}
+
+/// Detects a translation that keeps writing while its input stands still
+/// (what it writes does not read back as written), which would hammer the
+/// databases.
+#[derive(Debug)]
+struct Settle {
+    /// The NB, or the SB by another client, changed since the last cycle
+    /// (an SB change while our transaction is in flight counts as ours).
+    input_changed: bool,
+    /// Consecutive cycles that wrote without an input change.
+    unsettled: u32,
+}
+
+impl Default for Settle {
+    fn default() -> Settle {
+        Settle { input_changed: true, unsettled: 0 }
+    }
+}
+
+impl Settle {
+    fn input_changed(&mut self) {
+        self.input_changed = true;
+    }
+
+    /// A cycle ran and wrote (or not); `Some(n)` once `n` cycles in a row
+    /// wrote without an input change, past `UNSETTLED_MAX`.
+    fn cycle(&mut self, writes: bool) -> Option<u32> {
+        let changed = std::mem::take(&mut self.input_changed);
+        self.unsettled = if writes && !changed { self.unsettled + 1 } else { 0 };
+        (self.unsettled > UNSETTLED_MAX).then_some(self.unsettled)
+    }
+}
+
+/// Counters for `inc-engine/show-stats` and tests.
+#[derive(Debug, Default, Clone, Copy)]
+struct Stats {
+    /// Cycles run; each compiles everything.
+    recomputes: u64,
+    sb_commits: u64,
+    nb_commits: u64,
+    failed_txns: u64,
+}
+
+/// The loop's state. See the module documentation.
+pub struct MainLoop {
+    nb: Client,
+    sb: Client,
+    services: Services,
+    sighup: Signal,
+    sigterm: Signal,
+    sigint: Signal,
+    paused: bool,
+    role: Role,
+    ready_sent: bool,
+    nb_was_ready: bool,
+    sb_was_ready: bool,
+    dirty: bool,
+    settle: Settle,
+    /// Why the next cycle must run even without changes.
+    forced: Option<&'static str>,
+    sb_txn: Option<SbInFlight>,
+    nb_txn: Option<RequestId>,
+    /// The SB replica does not show our last commit yet.
+    awaiting_own_write: bool,
+    retry_at: Option<tokio::time::Instant>,
+    retry_wait: Duration,
+    run_id: u64,
+    stats: Stats,
+    cfg: CfgTracker,
+    diagnostics: Diagnostics,
+    failure_log: RateLimit,
+    connect_log: RateLimit,
+    exit: bool,
+    exit_requested_by_control: bool,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+impl MainLoop {
+    /// Sets up the loop; `paused` is `--dry-run`. Must run inside the
+    /// runtime (signal handlers).
+    pub fn new(nb: Client, mut sb: Client, services: Services, paused: bool) -> std::io::Result<MainLoop> {
+        if !paused {
+            sb.session_mut().lock(LOCK);
+        }
+        Ok(MainLoop {
+            nb,
+            sb,
+            services,
+            sighup: signal(SignalKind::hangup())?,
+            sigterm: signal(SignalKind::terminate())?,
+            sigint: signal(SignalKind::interrupt())?,
+            paused,
+            role: if paused { Role::Paused } else { Role::Standby },
+            ready_sent: false,
+            nb_was_ready: false,
+            sb_was_ready: false,
+            dirty: true,
+            settle: Settle::default(),
+            forced: Some("start"),
+            sb_txn: None,
+            nb_txn: None,
+            awaiting_own_write: false,
+            retry_at: None,
+            retry_wait: RETRY_MIN,
+            run_id: 0,
+            stats: Stats::default(),
+            cfg: CfgTracker::default(),
+            diagnostics: Diagnostics::default(),
+            failure_log: RateLimit::new(Duration::from_secs(5), 5),
+            connect_log: RateLimit::new(Duration::from_secs(10), 4),
+            exit: false,
+            exit_requested_by_control: false,
+        })
+    }
+
+    /// Runs until `exit`, SIGTERM or SIGINT.
+    pub async fn run(mut self) {
+        info!(role = self.role.as_str(), "starting");
+        while !self.exit {
+            let ev = self.next_event().await;
+            self.handle(ev);
+            // Batching: take what is already waiting before computing.
+            for _ in 0..DRAIN_MAX {
+                if self.exit {
+                    break;
+                }
+                match tokio::time::timeout(Duration::ZERO, self.next_event()).await {
+                    Ok(ev) => self.handle(ev),
+                    Err(_) => break,
+                }
+            }
+            if !self.exit {
+                self.after_events();
+            }
+        }
+        let Stats { recomputes, sb_commits, nb_commits, failed_txns } = self.stats;
+        info!(recomputes, sb_commits, nb_commits, failed_txns, "exiting");
+        self.services.notifier.send("STOPPING=1");
+        if self.exit_requested_by_control {
+            if let Some((served, _)) = self.services.control.as_mut() {
+                served.exit_answered().await;
+            }
+        }
+    }
+
+    /// The next event. Cancel-safe: every branch is.
+    async fn next_event(&mut self) -> Event {
+        let retry_at = self.retry_at;
+        let control = self.services.control.as_mut().map(|(_, rx)| rx);
+        tokio::select! {
+            ev = self.nb.next_event() => Event::Nb(ev),
+            ev = self.sb.next_event() => Event::Sb(ev),
+            Some(req) = async move {
+                match control {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => Event::Control(req),
+            _ = self.sighup.recv() => Event::Hangup,
+            _ = self.sigterm.recv() => Event::Terminate,
+            _ = self.sigint.recv() => Event::Terminate,
+            _ = async move {
+                match retry_at {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            } => Event::Retry,
+        }
+    }
+
+    /// Applies one event to the state.
+    fn handle(&mut self, ev: Event) {
+        match ev {
+            Event::Nb(ev) => self.db_event(false, ev),
+            Event::Sb(ev) => self.db_event(true, ev),
+            Event::Control(req) => {
+                let reply = self.command(req.command);
+                // The client may be gone; nothing to do then.
+                let _ = req.reply.send(reply);
+            }
+            Event::Hangup => {
+                if let Err(e) = self.services.log.reopen() {
+                    warn!(error = %e, "cannot reopen the log file");
+                }
+            }
+            Event::Terminate => {
+                info!("terminating on signal");
+                self.exit = true;
+            }
+            Event::Retry => self.retry_at = None,
+        }
+    }
+
+    fn db_event(&mut self, is_sb: bool, ev: DbEvent) {
+        let db = if is_sb { "OVN_Southbound" } else { "OVN_Northbound" };
+        match ev {
+            DbEvent::Ready { remote } => {
+                let was_ready = if is_sb { &mut self.sb_was_ready } else { &mut self.nb_was_ready };
+                if std::mem::replace(was_ready, true) {
+                    info!(db, %remote, "reconnected: forcing a recompute");
+                    self.forced = Some(if is_sb { "sb reconnected" } else { "nb reconnected" });
+                }
+                self.dirty = true;
+            }
+            DbEvent::ConnectFailed { remote, reason } => {
+                if let Some(suppressed) = self.connect_log.allow(Instant::now()) {
+                    info!(db, %remote, %reason, suppressed, "connection attempt failed");
+                }
+            }
+            DbEvent::Disconnected { .. } => {
+                if is_sb {
+                    self.awaiting_own_write = false;
+                }
+            }
+            DbEvent::ReplicaChanged => {
+                let client = if is_sb { &mut self.sb } else { &mut self.nb };
+                if let Some(r) = client.session_mut().replica_mut() {
+                    let changes = r.take_changes();
+                    debug!(db, rows = changes.len(), "replica changed");
+                }
+                self.dirty = true;
+                if !is_sb || self.sb_txn.is_none() {
+                    self.settle.input_changed();
+                }
+                if is_sb && self.awaiting_own_write {
+                    self.awaiting_own_write = false;
+                }
+            }
+            DbEvent::SchemaChanged => {
+                info!(db, "schema changed: forcing a recompute");
+                self.forced = Some("schema changed");
+            }
+            DbEvent::Locked(_) => {
+                self.forced = Some("lock acquired");
+            }
+            DbEvent::LockLost(_) => {}
+            DbEvent::Reply { .. } => {}
+            DbEvent::TxnDone { id, result } => {
+                if is_sb {
+                    self.sb_done(id, result);
+                } else {
+                    self.nb_done(id, result);
+                }
+            }
+        }
+    }
+
+    fn sb_done(&mut self, id: RequestId, result: Result<Vec<OperationResult>, SessionError>) {
+        let Some(txn) = self.sb_txn.take_if(|t| t.id == id) else { return };
+        let elapsed_ms = txn.sent.elapsed().as_millis() as u64;
+        match result {
+            Ok(results) => {
+                self.stats.sb_commits += 1;
+                self.retry_wait = RETRY_MIN;
+                let (ins, upd, del) = txn.stats.totals();
+                debug!(inserted = ins, updated = upd, deleted = del, elapsed_ms, "sb transaction committed");
+                let inserted = results.iter().filter_map(|r| match r {
+                    OperationResult::Insert { uuid } => Some(*uuid),
+                    _ => None,
+                });
+                let replica = self.sb.session().replica();
+                let missing = txn
+                    .insert_tables
+                    .iter()
+                    .zip(inserted)
+                    .any(|(table, uuid)| replica.is_some_and(|r| r.get(table, &uuid).is_none()));
+                if missing {
+                    debug!("the sb replica does not show our commit yet");
+                    self.awaiting_own_write = true;
+                }
+            }
+            Err(e) => self.txn_failed("OVN_Southbound", &e),
+        }
+    }
+
+    fn nb_done(&mut self, id: RequestId, result: Result<Vec<OperationResult>, SessionError>) {
+        if self.nb_txn != Some(id) {
+            return;
+        }
+        self.nb_txn = None;
+        match result {
+            Ok(_) => {
+                self.stats.nb_commits += 1;
+                debug!("nb transaction committed");
+            }
+            Err(e) => {
+                // The nb_cfg stamp may not have been written: redo it.
+                self.cfg = CfgTracker::default();
+                self.txn_failed("OVN_Northbound", &e);
+            }
+        }
+    }
+
+    fn txn_failed(&mut self, db: &'static str, e: &SessionError) {
+        self.stats.failed_txns += 1;
+        self.dirty = true;
+        match e {
+            SessionError::Disconnected | SessionError::NotConnected => {
+                debug!(db, error = %e, "transaction outcome unknown; the reconnect forces a recompute");
+            }
+            _ => {
+                let retry_ms = self.retry_wait.as_millis() as u64;
+                if matches!(e, SessionError::Txn(t) if t.kind() == Some(ErrorKind::NotOwner)) {
+                    // The lock moved; the session reports it too.
+                    info!(db, retry_ms, "transaction refused: the lock is no longer ours");
+                } else if let Some(suppressed) = self.failure_log.allow(Instant::now()) {
+                    warn!(db, error = %e, suppressed, retry_ms, "transaction failed");
+                }
+                self.forced = Some("commit failed");
+                self.retry_at = Some(tokio::time::Instant::now() + self.retry_wait);
+                self.retry_wait = (self.retry_wait * 2).min(RETRY_MAX);
+            }
+        }
+    }
+
+    fn role_now(&self) -> Role {
+        if self.paused {
+            Role::Paused
+        } else if self.sb.session().has_lock(LOCK) {
+            Role::Active
+        } else {
+            Role::Standby
+        }
+    }
+
+    /// Role transitions, readiness, then a cycle if one is due.
+    fn after_events(&mut self) {
+        let role = self.role_now();
+        if role != self.role {
+            let was = self.role;
+            self.role = role;
+            match role {
+                Role::Active => info!("lock acquired: this instance is now active"),
+                Role::Standby if was == Role::Active => info!("lock lost: this instance is now on standby"),
+                Role::Standby => info!("resumed: this instance is on standby until it gets the lock"),
+                Role::Paused => info!("paused: lock released, writing nothing"),
+            }
+            if self.ready_sent {
+                self.services.notifier.send(&format!("STATUS={}", role.as_str()));
+            }
+        }
+        let both_ready = self.nb.session().is_ready() && self.sb.session().is_ready();
+        if both_ready && !self.ready_sent {
+            self.ready_sent = true;
+            self.services.notifier.send(&format!("READY=1\nSTATUS={}", role.as_str()));
+        }
+        let due = role == Role::Active
+            && both_ready
+            && self.sb_txn.is_none()
+            && self.nb_txn.is_none()
+            && self.retry_at.is_none()
+            && !self.awaiting_own_write
+            && (self.dirty || self.forced.is_some());
+        if due {
+            self.cycle();
+        }
+    }
+
+    /// One recompute and at most one transaction per database.
+    fn cycle(&mut self) {
+        self.run_id += 1;
+        let forced = self.forced.take();
+        // Every compile is a full one today; `recompute` marks the cycles
+        // forced without a change (reconnect, lock, command).
+        let span = info_span!("cycle", run_id = self.run_id, recompute = forced.is_some());
+        let _guard = span.enter();
+        if let Some(reason) = forced {
+            debug!(reason, "forced recompute");
+        }
+        self.dirty = false;
+        self.stats.recomputes += 1;
+        let started = Instant::now();
+        let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return };
+        let mut output = lflow::compile(nb, sb);
+        self.diagnostics.report(&output.diagnostics, started);
+        let plan = lflow::sync::plan_sb(&output, sb);
+        let mut sb_ops = plan.ops;
+        if let Some(nb_cfg) = status::nb_cfg(nb) {
+            status::sb_nb_cfg_op(&mut sb_ops, sb, nb_cfg);
+        }
+        output.nb.extend(self.cfg.nb_writes(nb, sb, now_ms()));
+        let mut nb_ops = lflow::sync::plan_nb(&output, nb);
+        nb_ops.extend(status::nb_global_insert(nb));
+        let compile_ms = started.elapsed().as_millis() as u64;
+        debug!(compile_ms, sb_ops = sb_ops.len(), nb_ops = nb_ops.len(), "computed");
+        self.check_settled(!sb_ops.is_empty() || !nb_ops.is_empty());
+        if !sb_ops.is_empty() {
+            let insert_tables = sb_ops
+                .iter()
+                .filter_map(|op| match op {
+                    Operation::Insert { table, .. } => Some(table.clone()),
+                    _ => None,
+                })
+                .collect();
+            let txn = Transaction { db: "OVN_Southbound".into(), ops: sb_ops }.assert_lock(LOCK);
+            match self.sb.session_mut().transact(txn) {
+                Ok(id) => self.sb_txn = Some(SbInFlight { id, stats: plan.stats, insert_tables, sent: Instant::now() }),
+                Err(e) => self.txn_failed("OVN_Southbound", &e),
+            }
+        }
+        if !nb_ops.is_empty() {
+            let txn = Transaction { db: "OVN_Northbound".into(), ops: nb_ops };
+            match self.nb.session_mut().transact(txn) {
+                Ok(id) => self.nb_txn = Some(id),
+                Err(e) => self.txn_failed("OVN_Northbound", &e),
+            }
+        }
+    }
+
+    /// Slows down (and warns) when the translation does not settle.
+    fn check_settled(&mut self, writes: bool) {
+        if let Some(cycles) = self.settle.cycle(writes) {
+            if let Some(suppressed) = self.failure_log.allow(Instant::now()) {
+                warn!(cycles, suppressed, "the translation does not settle: slowing down");
+            }
+            self.retry_at = Some(tokio::time::Instant::now() + self.retry_wait);
+            self.retry_wait = (self.retry_wait * 2).min(RETRY_MAX);
+        }
+    }
+
+    /// Runs a control command.
+    fn command(&mut self, command: Command) -> Reply {
+        match command {
+            Command::Exit => {
+                self.exit = true;
+                self.exit_requested_by_control = true;
+                Ok(String::new())
+            }
+            Command::Status => Ok(format!("Status: {}\n", self.role_now().as_str())),
+            Command::Pause => {
+                if !self.paused {
+                    self.paused = true;
+                    self.sb.session_mut().unlock(LOCK);
+                }
+                Ok(String::new())
+            }
+            Command::Resume => {
+                if self.paused {
+                    self.paused = false;
+                    self.sb.session_mut().lock(LOCK);
+                    self.forced = Some("resumed");
+                }
+                Ok(String::new())
+            }
+            Command::IsPaused => Ok(format!("{}\n", self.paused)),
+            Command::Version => Ok(version_text()),
+            Command::ListCommands => Ok(control::list_commands()),
+            Command::NbConnectionStatus => Ok(connection_status(&self.nb)),
+            Command::SbConnectionStatus => Ok(connection_status(&self.sb)),
+            Command::SbClusterStateReset | Command::NbClusterStateReset => {
+                // The session keeps no cluster index that could refuse a
+                // rebuilt database (a new cluster id resets what it knows),
+                // so there is nothing to forget; read everything again.
+                info!("cluster state reset: forcing a recompute");
+                self.forced = Some("cluster state reset");
+                Ok(String::new())
+            }
+            Command::Recompute => {
+                self.forced = Some("inc-engine/recompute");
+                Ok(String::new())
+            }
+            Command::ShowStats { node, counter } => {
+                Ok(show_stats(self.stats.recomputes, node.as_deref(), counter.as_deref()))
+            }
+            Command::VlogReopen => self.services.log.reopen().map(|()| String::new()).map_err(|e| format!("{e}\n")),
+        }
+    }
+}
+
+/// `inc-engine/show-stats [NODE [COUNTER]]` in the reference's layout.
+/// There is one node, `northd`, recomputed in full by every cycle.
+fn show_stats(recomputes: u64, node: Option<&str>, counter: Option<&str>) -> String {
+    let counters = [("recompute", recomputes), ("compute", 0), ("abort", 0)];
+    match (node, counter) {
+        (Some(n), _) if n != "northd" => String::new(),
+        (_, Some(c)) => match counters.iter().find(|(name, _)| *name == c) {
+            Some((_, v)) => format!("{v}\n"),
+            None => format!("Invalid stat type : {c}\n"),
+        },
+        _ => {
+            let mut out = String::from("Node: northd\n");
+            for (name, v) in counters {
+                out.push_str(&format!("{:<14}{v:>11}\n", format!("- {name}:")));
+            }
+            out
+        }
+    }
+}
+
+fn connection_status(client: &Client) -> String {
+    if client.session().is_connected() { "connected\n" } else { "not connected\n" }.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_translation_that_keeps_writing_is_caught() {
+        let mut s = Settle::default();
+        // An NB change, its SB write, the NB status write: settles.
+        assert_eq!(s.cycle(true), None);
+        assert_eq!(s.cycle(true), None);
+        s.input_changed();
+        assert_eq!(s.cycle(false), None);
+        // Writing on and on with nothing coming in.
+        let flags: Vec<Option<u32>> = (0..5).map(|_| s.cycle(true)).collect();
+        assert_eq!(flags, [None, None, None, Some(4), Some(5)]);
+        s.input_changed();
+        assert_eq!(s.cycle(true), None, "an input change resets the count");
+    }
+
+    #[test]
+    fn show_stats_prints_like_the_reference() {
+        // From ovn-northd 23.03.1: "Node: northd\n- recompute:            2\n...".
+        assert_eq!(
+            show_stats(2, None, None),
+            "Node: northd\n- recompute:            2\n- compute:              0\n- abort:                0\n"
+        );
+        assert_eq!(show_stats(19, Some("northd"), Some("recompute")), "19\n");
+        assert_eq!(show_stats(19, Some("northd"), Some("bogus")), "Invalid stat type : bogus\n");
+        assert_eq!(show_stats(19, Some("lflow"), None), "");
+    }
+}

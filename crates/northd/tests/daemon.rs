@@ -1,0 +1,394 @@
+//! `ovn-northd-rs` as a process, against real ovsdb-servers and the real
+//! `ovn-appctl` / `ovn-nbctl`: start-up errors, the control socket, the
+//! pidfile and `--detach`, the log file and SIGHUP, systemd notifications,
+//! and the `nb_cfg` / `sb_cfg` / `hv_cfg` sequence numbers.
+
+mod common;
+
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::{assert_translated, ours, Dbs};
+use testsupport::northd::{sbctl, Northd};
+use testsupport::{die_with_parent, require_tool, wait_until};
+
+const BOUND: Duration = Duration::from_secs(60);
+
+/// `ovn-appctl` on `d`; panics on failure.
+fn appctl(d: &Northd, args: &[&str]) -> String {
+    d.appctl(args).unwrap_or_else(|e| panic!("ovn-appctl {args:?}: {e}"))
+}
+
+fn run_ours(args: &[&str]) -> Output {
+    let mut cmd = Command::new(ours());
+    die_with_parent(&mut cmd);
+    cmd.args(args).stdin(Stdio::null()).output().expect("run ovn-northd-rs")
+}
+
+/// Exit status 1 and exactly one line on stderr containing `needle`.
+fn assert_one_line_error(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
+    assert!(stderr.starts_with("ovn-northd-rs: ") && stderr.contains(needle), "{stderr}");
+}
+
+#[test]
+fn start_up_errors_are_one_line_and_exit_status_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctl = format!("--unixctl={}", dir.path().join("x.ctl").display());
+    assert_one_line_error(&run_ours(&["--ovnnb-db=punix:/x", &ctl]), "--ovnnb-db");
+    assert_one_line_error(&run_ours(&["--ovnsb-db=tcp:nohost", &ctl]), "--ovnsb-db");
+    assert_one_line_error(&run_ours(&["--monitor", &ctl]), "--monitor is not supported");
+    assert_one_line_error(&run_ours(&["--syslog-target=127.0.0.1:514"]), "--syslog-target");
+    assert_one_line_error(&run_ours(&["--no-such-option"]), "--no-such-option");
+    assert_one_line_error(&run_ours(&["-vconsole:loud"]), "\"loud\"");
+    // Real certificates, but a key file that cannot be read.
+    let pki = testsupport::Pki::new();
+    let missing = dir.path().join("missing-key.pem");
+    let (key, cert, ca) = (missing.to_str().unwrap(), pki.client_cert.to_str().unwrap(), pki.ca_cert.to_str().unwrap());
+    let out = run_ours(&["--ovnsb-db=ssl:127.0.0.1:6642", "-p", key, "-c", cert, "-C", ca, &ctl]);
+    assert_one_line_error(&out, "missing-key.pem: No such file");
+    let out = run_ours(&["--ovnsb-db=ssl:127.0.0.1:6642", "-p", cert, "-c", cert, "-C", ca, &ctl]);
+    assert_one_line_error(&out, "no private key");
+    let out = run_ours(&["--ovnsb-db=ssl:127.0.0.1:6642", "-p", "/dev/null", &ctl]);
+    assert_one_line_error(&out, "ssl remotes need");
+    let out = run_ours(&["--log-file=/nonexistent-dir/x.log", &ctl]);
+    assert_one_line_error(&out, "/nonexistent-dir/x.log");
+
+    // A pidfile held by a live process.
+    let dbs = Dbs::standalone();
+    let pidfile = dir.path().join("northd.pid");
+    let pidarg = format!("--pidfile={}", pidfile.display());
+    let mut first = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[&pidarg]);
+    first.wait_status("active");
+    assert_eq!(std::fs::read_to_string(&pidfile).unwrap().trim(), first.pid().to_string());
+    let out = run_ours(&[&pidarg, &ctl, &format!("--ovnnb-db={}", dbs.nb_remote())]);
+    assert_one_line_error(&out, &format!("already running as pid {}, aborting", first.pid()));
+    // With --overwrite-pidfile the second one starts and takes the file.
+    let mut second = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[&pidarg, "--overwrite-pidfile"]);
+    second.wait_status("standby");
+    assert_eq!(std::fs::read_to_string(&pidfile).unwrap().trim(), second.pid().to_string());
+}
+
+#[test]
+fn the_control_socket_answers_ovn_appctl() {
+    let dbs = Dbs::standalone();
+    let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    d.wait_status("active");
+    let meta = std::fs::metadata(d.ctl()).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o750);
+
+    assert_eq!(appctl(&d, &["status"]), "Status: active\n");
+    assert_eq!(appctl(&d, &["is-paused"]), "false\n");
+    assert_eq!(appctl(&d, &["nb-connection-status"]), "connected\n");
+    assert_eq!(appctl(&d, &["sb-connection-status"]), "connected\n");
+    assert!(appctl(&d, &["version"]).starts_with("ovn-northd-rs "));
+    let list = appctl(&d, &["list-commands"]);
+    for cmd in [
+        "exit",
+        "status",
+        "pause",
+        "resume",
+        "is-paused",
+        "version",
+        "list-commands",
+        "nb-connection-status",
+        "sb-connection-status",
+        "sb-cluster-state-reset",
+        "nb-cluster-state-reset",
+        "inc-engine/recompute",
+        "inc-engine/show-stats",
+    ] {
+        assert!(list.lines().any(|l| l.split_whitespace().next() == Some(cmd)), "{cmd} missing from\n{list}");
+    }
+    // Recompute: the counter moves, the SB stays right.
+    wait_until("the first cycle", BOUND, || recomputes(&d) >= 1);
+    let before = recomputes(&d);
+    assert_eq!(appctl(&d, &["inc-engine/recompute"]), "");
+    wait_until("a forced recompute", BOUND, || recomputes(&d) > before);
+    assert!(appctl(&d, &["inc-engine/show-stats"]).starts_with("Node: northd\n- recompute: "));
+    assert_eq!(appctl(&d, &["sb-cluster-state-reset"]), "");
+    assert_eq!(appctl(&d, &["nb-cluster-state-reset"]), "");
+    // Errors, as the reference words them (ovn-appctl exits 2).
+    let err = d.appctl(&["status", "extra"]).unwrap_err();
+    assert!(err.contains("\"status\" command takes at most 0 arguments"), "{err}");
+    let err = d.appctl(&["no-such-command"]).unwrap_err();
+    assert!(err.contains("is not a valid command"), "{err}");
+
+    // Pause releases the lock; resume takes part again.
+    assert_eq!(appctl(&d, &["pause"]), "");
+    assert_eq!(appctl(&d, &["status"]), "Status: paused\n");
+    assert_eq!(appctl(&d, &["is-paused"]), "true\n");
+    let mut other = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    other.wait_status("active");
+    dbs.nbctl(&["ls-add", "sw-while-paused"]);
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    assert_eq!(appctl(&d, &["resume"]), "");
+    d.wait_status("standby");
+    other.appctl(&["exit"]).unwrap();
+    assert_eq!(other.wait_exit(), Some(0));
+    assert!(!other.ctl().exists(), "the socket is removed at exit");
+    d.wait_status("active");
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+}
+
+#[test]
+fn detach_pidfile_and_no_chdir_behave_as_ovs_daemons() {
+    let dbs = Dbs::standalone();
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("d.pid");
+    let ctl = dir.path().join("d.ctl");
+    let log = dir.path().join("d.log");
+    /// Kills the detached daemon if the test fails before it exits.
+    struct KillOnDrop(Option<i32>);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            if let Some(pid) = self.0 {
+                // SAFETY: kill(2) on a pid we started.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+    let mut guard = KillOnDrop(None);
+    for no_chdir in [false, true] {
+        let mut args = vec![
+            format!("--ovnnb-db={}", dbs.nb_remote()),
+            format!("--ovnsb-db={}", dbs.sb_remote()),
+            format!("--pidfile={}", pidfile.display()),
+            format!("--unixctl={}", ctl.display()),
+            format!("--log-file={}", log.display()),
+            "--detach".into(),
+        ];
+        if no_chdir {
+            args.push("--no-chdir".into());
+        }
+        let out = Command::new(ours()).args(&args).current_dir(dir.path()).stdin(Stdio::null()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        // The parent returns once the child is set up: the files exist.
+        let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+        guard.0 = Some(pid);
+        assert!(ctl.exists());
+        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap();
+        let want = if no_chdir { dir.path().canonicalize().unwrap() } else { Path::new("/").to_owned() };
+        assert_eq!(cwd, want);
+        // A new session, standard streams on /dev/null.
+        // SAFETY: getsid on a pid.
+        assert_eq!(unsafe { libc::getsid(pid) }, pid);
+        assert_eq!(std::fs::read_link(format!("/proc/{pid}/fd/2")).unwrap(), Path::new("/dev/null"));
+        let appctl =
+            |cmd: &str| Command::new(require_tool("ovn-appctl")).arg("-t").arg(&ctl).arg(cmd).output().unwrap();
+        wait_until("the detached daemon to be active", BOUND, || appctl("status").stdout == b"Status: active\n");
+        let out = appctl("exit");
+        assert!(out.status.success());
+        wait_until("the detached daemon to exit", BOUND, || {
+            // SAFETY: signal 0 only checks that the process exists.
+            let alive = unsafe { libc::kill(pid, 0) } == 0;
+            !alive
+        });
+        guard.0 = None;
+        assert!(!pidfile.exists() && !ctl.exists(), "pidfile and socket are removed at exit");
+    }
+    // The console is off when detached; the file has the lines.
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("|northd|INFO|lock acquired"), "{text}");
+}
+
+#[test]
+fn the_log_file_has_ovs_lines_and_reopens_on_sighup() {
+    let dbs = Dbs::standalone();
+    let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &["-vfile:dbg"]);
+    d.wait_status("active");
+    // Status answers between the lock and the first cycle: wait for the cycle.
+    wait_until("the first cycle", BOUND, || d.log().contains("cycle{run_id=1 recompute=true}: "));
+    let text = d.log();
+    let line = regex::Regex::new(
+        r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\|\d{5}\|(northd|ovsdb|lflow)\|(EMER|ERR|WARN|INFO|DBG)\|",
+    )
+    .unwrap();
+    for l in text.lines() {
+        assert!(line.is_match(l), "not an OVS log line: {l}");
+    }
+    let seqs: Vec<u64> = text.lines().map(|l| l[25..30].parse().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] > w[0]), "sequence numbers increase");
+    assert!(text.contains("|DBG|"), "-vfile:dbg logs debug lines");
+
+    let rotated = d.log_path().with_extension("log.1");
+    std::fs::rename(d.log_path(), &rotated).unwrap();
+    d.signal(libc::SIGHUP);
+    wait_until("the log file to be reopened", BOUND, || d.log().contains("|INFO|reopened log file"));
+    assert!(std::fs::read_to_string(&rotated).unwrap().starts_with(&text));
+    // vlog/reopen does the same.
+    std::fs::remove_file(d.log_path()).unwrap();
+    d.appctl(&["vlog/reopen"]).unwrap();
+    wait_until("the log file to be reopened again", BOUND, || d.log().contains("reopened log file"));
+    d.check_alive();
+}
+
+#[test]
+fn systemd_notifications_follow_the_role() {
+    let dbs = Dbs::standalone();
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(BOUND)).unwrap();
+    let mut messages: Vec<String> = Vec::new();
+    let next = || {
+        let mut buf = [0u8; 256];
+        let n = sock.recv(&mut buf).expect("a notification within the bound");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let notify = sock_path.to_str().unwrap();
+    let mut d = Northd::start_with_env(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[], &[("NOTIFY_SOCKET", notify)]);
+    messages.push(next());
+    assert!(messages[0].starts_with("READY=1\nSTATUS="), "{messages:?}");
+    while messages.last().is_some_and(|m| !m.ends_with("STATUS=active")) {
+        messages.push(next());
+    }
+    d.wait_status("active");
+    d.appctl(&["pause"]).unwrap();
+    assert_eq!(next(), "STATUS=paused");
+    d.appctl(&["resume"]).unwrap();
+    let mut m = next();
+    if m == "STATUS=standby" {
+        m = next();
+    }
+    assert_eq!(m, "STATUS=active");
+    d.signal(libc::SIGTERM);
+    assert_eq!(next(), "STOPPING=1");
+    assert_eq!(d.wait_exit(), Some(0));
+}
+
+#[test]
+fn nb_cfg_reaches_sb_cfg_and_hv_cfg() {
+    let dbs = Dbs::standalone();
+    let sb = dbs.sb_remote();
+    let mut d = Northd::start(ours(), &dbs.nb_remote(), &sb, &[]);
+    d.wait_status("active");
+    let get = |col: &str| dbs.nbctl(&["get", "NB_Global", ".", col]).trim().parse::<i64>().unwrap();
+    // No chassis: --wait=hv returns as soon as the SB is done.
+    dbs.nbctl(&["ls-add", "sw0"]);
+    dbs.nbctl(&["--wait=hv", "sync"]);
+    let n = get("nb_cfg");
+    assert!(n >= 1);
+    assert_eq!((get("sb_cfg"), get("hv_cfg"), get("hv_cfg_timestamp")), (n, n, 0));
+    assert!(get("nb_cfg_timestamp") > 0 && get("sb_cfg_timestamp") >= get("nb_cfg_timestamp"));
+    assert_eq!(sbctl(&sb, &["get", "SB_Global", ".", "nb_cfg"]).trim(), n.to_string());
+    // A chassis behind holds hv_cfg back; a remote chassis does not count.
+    sbctl(&sb, &["chassis-add", "ch1", "geneve", "127.0.0.1"]);
+    sbctl(
+        &sb,
+        &[
+            "chassis-add",
+            "remote",
+            "geneve",
+            "127.0.0.2",
+            "--",
+            "set",
+            "Chassis",
+            "remote",
+            "other_config:is-remote=true",
+        ],
+    );
+    let uuid = |name: &str| sbctl(&sb, &["--bare", "--columns=_uuid", "find", "Chassis", &format!("name={name}")]);
+    let ch1 = uuid("ch1");
+    let remote = uuid("remote");
+    sbctl(
+        &sb,
+        &[
+            "create",
+            "Chassis_Private",
+            "name=ch1",
+            &format!("chassis={}", ch1.trim()),
+            "nb_cfg=0",
+            "nb_cfg_timestamp=42",
+        ],
+    );
+    sbctl(&sb, &["create", "Chassis_Private", "name=remote", &format!("chassis={}", remote.trim()), "nb_cfg=0"]);
+    wait_until("hv_cfg to fall to the chassis' 0", BOUND, || get("hv_cfg") == 0);
+    assert_eq!(get("hv_cfg_timestamp"), 42);
+    // --wait=hv returns once the local chassis catches up (the remote one,
+    // still at 0, is left out).
+    let nb = dbs.nb_remote();
+    let waiter = std::thread::spawn(move || testsupport::northd::nbctl(&nb, &["--wait=hv", "sync"]));
+    wait_until("the SB to take the new nb_cfg", BOUND, || get("sb_cfg") > n);
+    let m = get("nb_cfg");
+    sbctl(&sb, &["set", "Chassis_Private", "ch1", &format!("nb_cfg={m}"), "nb_cfg_timestamp=77"]);
+    waiter.join().unwrap();
+    assert_eq!((get("hv_cfg"), get("hv_cfg_timestamp")), (m, 77));
+    d.check_alive();
+    assert_translated(&dbs.nb_remote(), &sb);
+}
+
+fn recomputes(d: &Northd) -> u64 {
+    appctl(d, &["inc-engine/show-stats", "northd", "recompute"]).trim().parse().unwrap()
+}
+
+#[test]
+fn a_burst_is_batched_and_a_reconnect_forces_a_recompute() {
+    let mut dbs = Dbs::standalone();
+    let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    d.wait_status("active");
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    // 40 NB transactions queue up while the daemon is stopped.
+    let before = recomputes(&d);
+    d.signal(libc::SIGSTOP);
+    for i in 0..40 {
+        dbs.nbctl(&["ls-add", &format!("burst{i}")]);
+    }
+    d.signal(libc::SIGCONT);
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    let cycles = recomputes(&d) - before;
+    // The burst, its commit's echo, then the sync's SB and NB writes and
+    // their echoes: a handful, not one per change.
+    println!("a burst of 40 NB transactions and a sync took {cycles} recomputes");
+    assert!(cycles <= 10, "{cycles} recomputes for a burst of 40 changes");
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+
+    // A reconnect recomputes, although nothing changed.
+    let before = recomputes(&d);
+    dbs.nb.restart();
+    wait_until("a recompute after the NB reconnect", BOUND, || recomputes(&d) > before);
+    assert!(d.log().contains("reconnected: forcing a recompute"), "{}", d.diagnostics());
+
+    // Bad NB data is logged (once) and the rest is translated.
+    dbs.nbctl(&[
+        "lsp-add",
+        "burst0",
+        "bad-mac",
+        "--",
+        "set",
+        "Logical_Switch_Port",
+        "bad-mac",
+        "addresses=\"00:00:00:00:00:zz 10.0.0.2\"",
+    ]);
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    let warnings: Vec<String> =
+        d.log().lines().filter(|l| l.contains("|WARN|") && l.contains("bad-mac")).map(str::to_owned).collect();
+    assert_eq!(warnings.len(), 1, "logged once: {warnings:#?}");
+    assert!(warnings[0].contains("skipped in translation"), "{}", warnings[0]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    d.check_alive();
+}
+
+#[test]
+fn an_uninitialized_nb_gets_its_nb_global() {
+    let nb = testsupport::OvsdbServer::start("ovn-nb.ovsschema");
+    let sb = testsupport::OvsdbServer::start("ovn-sb.ovsschema");
+    let mut d = Northd::start(ours(), &nb.remote(), &sb.remote(), &[]);
+    d.wait_status("active");
+    let nbctl = |args: &[&str]| testsupport::northd::nbctl(&nb.remote(), args);
+    // As ovn-northd does: an NB_Global row appears, with northd's options.
+    wait_until("NB_Global to be created", BOUND, || {
+        nbctl(&["--columns=options", "list", "NB_Global"]).contains("max_tunid")
+    });
+    nbctl(&["--wait=sb", "sync"]);
+    assert_translated(&nb.remote(), &sb.remote());
+    d.check_alive();
+}

@@ -1,0 +1,266 @@
+//! Active/passive high availability through the SB lock `ovn_northd`:
+//! several instances against a standalone SB and against a 3-server Raft
+//! SB; the active one is killed with SIGKILL while NB changes stream in; a
+//! standby takes over without rewriting what was already right, and the SB
+//! ends as the exact translation of the final NB. Also the Raft leader of
+//! the SB is killed: northd follows the new leader and keeps translating.
+//! The takeover times (default probe settings) are printed.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::{assert_translated, dump, ours, Dbs, Sb};
+use ovsdb::Replica;
+use testsupport::northd::{nbctl, time_until, Northd};
+
+const BOUND: Duration = Duration::from_secs(60);
+
+/// The tables northd owns (whose rows must not churn).
+const OWNED: &[&str] = &[
+    "SB_Global",
+    "Datapath_Binding",
+    "Port_Binding",
+    "Multicast_Group",
+    "Logical_DP_Group",
+    "Logical_Flow",
+    "Address_Set",
+    "Port_Group",
+    "DHCP_Options",
+    "DHCPv6_Options",
+    "RBAC_Role",
+    "RBAC_Permission",
+];
+
+/// A router joining two switches, two ports on each.
+fn topology(dbs: &Dbs) {
+    let mut args: Vec<String> = Vec::new();
+    let mut cmd = |parts: &[&str]| {
+        if !args.is_empty() {
+            args.push("--".into());
+        }
+        args.extend(parts.iter().map(|s| s.to_string()));
+    };
+    cmd(&["lr-add", "lr0"]);
+    for (i, sw) in ["sw0", "sw1"].iter().enumerate() {
+        let (mac, net) = (format!("00:00:00:00:ff:0{i}"), format!("10.0.{i}.1/24"));
+        cmd(&["ls-add", sw]);
+        cmd(&["lrp-add", "lr0", &format!("lr0-{sw}"), &mac, &net]);
+        cmd(&["lsp-add", sw, &format!("{sw}-lr0")]);
+        cmd(&["lsp-set-type", &format!("{sw}-lr0"), "router"]);
+        cmd(&["lsp-set-addresses", &format!("{sw}-lr0"), "router"]);
+        cmd(&["lsp-set-options", &format!("{sw}-lr0"), &format!("router-port=lr0-{sw}")]);
+        for p in 1..=2 {
+            let port = format!("{sw}-p{p}");
+            cmd(&["lsp-add", sw, &port]);
+            cmd(&["lsp-set-addresses", &port, &format!("00:00:00:00:0{i}:0{p} 10.0.{i}.{}", p + 10)]);
+        }
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    dbs.nbctl(&refs);
+}
+
+/// A thread adding ports to `sw0`, one nbctl call each, until stopped.
+struct Stream {
+    stop: Arc<AtomicBool>,
+    count: Arc<AtomicUsize>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Stream {
+    fn start(nb: String) -> Stream {
+        let stop = Arc::new(AtomicBool::new(false));
+        let count = Arc::new(AtomicUsize::new(0));
+        let (s, c) = (stop.clone(), count.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                let i = c.load(Ordering::SeqCst) + 100;
+                let port = format!("s{i}");
+                let addr = format!("00:00:00:01:{:02x}:{:02x} 10.1.{}.{}", i / 256, i % 256, i / 250, i % 250 + 1);
+                nbctl(&nb, &["lsp-add", "sw0", &port, "--", "lsp-set-addresses", &port, &addr]);
+                c.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        Stream { stop, count, thread: Some(thread) }
+    }
+
+    fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `n` more changes went in.
+    fn wait_more(&self, n: usize) {
+        let target = self.count() + n;
+        testsupport::wait_until("NB changes to stream in", BOUND, || {
+            assert!(!self.thread.as_ref().is_some_and(JoinHandle::is_finished), "the NB stream failed");
+            self.count() >= target
+        });
+    }
+
+    fn stop(mut self) -> usize {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.take().unwrap().join().unwrap();
+        self.count()
+    }
+}
+
+/// Each instance's status; panics if two are active at once.
+fn statuses(instances: &[Northd]) -> Vec<Option<String>> {
+    let s: Vec<Option<String>> = instances.iter().map(Northd::status).collect();
+    assert!(s.iter().filter(|x| x.as_deref() == Some("active")).count() <= 1, "two active instances: {s:?}");
+    s
+}
+
+/// Waits until one instance is active and the others standby; its index.
+fn wait_one_active(instances: &[Northd]) -> usize {
+    time_until("one active instance and the others on standby", BOUND, || {
+        let s = statuses(instances);
+        let standby = s.iter().filter(|x| x.as_deref() == Some("standby")).count();
+        let active = s.iter().position(|x| x.as_deref() == Some("active"))?;
+        (standby == instances.len() - 1).then_some(active)
+    })
+    .0
+}
+
+/// Kills the active instance while the stream runs; returns the new
+/// active's index, printing how long the lock took to move and how long
+/// until the SB had caught up with the NB (an `--wait=sb sync` sent right
+/// after the kill).
+fn kill_active(label: &str, dbs: &Dbs, instances: &mut Vec<Northd>, active: usize) -> usize {
+    let nb = dbs.nb_remote();
+    let killed_at = Instant::now();
+    instances[active].kill();
+    instances.remove(active);
+    let sync = std::thread::spawn(move || {
+        nbctl(&nb, &["--wait=sb", "sync"]);
+        killed_at.elapsed()
+    });
+    let (new_active, lock_moved) = time_until("a standby to become active", BOUND, || {
+        statuses(instances).iter().position(|x| x.as_deref() == Some("active"))
+    });
+    let caught_up = sync.join().unwrap();
+    println!(
+        "takeover ({label}): lock moved to a standby in {} ms; SB caught up with the NB {} ms after the kill",
+        lock_moved.as_millis(),
+        caught_up.as_millis()
+    );
+    new_active
+}
+
+/// Every owned row of an SB as (table, content) -> UUID, content being all
+/// columns but the UUID.
+fn rows_by_content(sb: &Replica) -> BTreeMap<(String, String), BTreeSet<ovsdb::Uuid>> {
+    let mut out: BTreeMap<(String, String), BTreeSet<ovsdb::Uuid>> = BTreeMap::new();
+    for table in OWNED {
+        let Some(t) = sb.table(table) else { continue };
+        for row in t.rows() {
+            let content: Vec<String> = t.schema().columns.keys().map(|c| format!("{c}={:?}", row.get(c))).collect();
+            out.entry((table.to_string(), content.join(" "))).or_default().insert(row.uuid());
+        }
+    }
+    out
+}
+
+/// No churn: every row of `before` whose exact content is still wanted in
+/// `after` kept its UUID (it was not deleted and inserted again).
+fn assert_no_churn(before: &Replica, after: &Replica) {
+    let after = rows_by_content(after);
+    let mut kept = 0;
+    for (key, uuids) in rows_by_content(before) {
+        if let Some(now) = after.get(&key) {
+            assert!(uuids.is_subset(now), "{} row rewritten with the same content: {}", key.0, key.1);
+            kept += uuids.len();
+        }
+    }
+    assert!(kept > 0, "nothing in common between the two SBs");
+}
+
+fn start_instances(dbs: &Dbs, n: usize) -> Vec<Northd> {
+    (0..n).map(|_| Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[])).collect()
+}
+
+#[test]
+fn three_instances_on_a_standalone_sb_survive_two_kills() {
+    let dbs = Dbs::standalone();
+    topology(&dbs);
+    let mut instances = start_instances(&dbs, 3);
+    let active = wait_one_active(&instances);
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    let before = dump(&dbs.sb_remote(), "OVN_Southbound");
+
+    let stream = Stream::start(dbs.nb_remote());
+    stream.wait_more(5);
+    let active = kill_active("standalone SB, 3 instances", &dbs, &mut instances, active);
+    stream.wait_more(5);
+    kill_active("standalone SB, 2 instances", &dbs, &mut instances, active);
+    stream.wait_more(5);
+    let added = stream.stop();
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    assert_no_churn(&before, &dump(&dbs.sb_remote(), "OVN_Southbound"));
+    let ports = dbs.nbctl(&["lsp-list", "sw0"]).lines().count();
+    assert_eq!(ports, 3 + added, "every streamed port is in the NB");
+    instances[0].check_alive();
+}
+
+#[test]
+fn a_raft_sb_survives_the_active_and_the_leader_being_killed() {
+    let mut dbs = Dbs::raft();
+    topology(&dbs);
+    let mut instances = start_instances(&dbs, 2);
+    let active = wait_one_active(&instances);
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    let before = dump(&dbs.sb_remote(), "OVN_Southbound");
+
+    let stream = Stream::start(dbs.nb_remote());
+    stream.wait_more(5);
+    kill_active("3-server Raft SB, 2 instances", &dbs, &mut instances, active);
+    stream.wait_more(5);
+    let Sb::Raft(cluster) = &mut dbs.sb else { unreachable!("a Raft SB") };
+    let leader = cluster.leader();
+    let nb = dbs.nb.remote();
+    let killed_at = Instant::now();
+    cluster.kill(leader);
+    nbctl(&nb, &["--wait=sb", "sync"]);
+    let caught_up = killed_at.elapsed().as_millis();
+    println!("SB leader killed: northd wrote the NB's latest changes to the new leader {caught_up} ms later");
+    stream.wait_more(5);
+    let added = stream.stop();
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    instances[0].wait_status("active");
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    assert_no_churn(&before, &dump(&dbs.sb_remote(), "OVN_Southbound"));
+    assert_eq!(dbs.nbctl(&["lsp-list", "sw0"]).lines().count(), 3 + added);
+}
+
+/// A hung active instance (SIGSTOP) holds the lock until the SB server's
+/// inactivity probe gives up on it: the takeover then takes the server's
+/// default probe time. Once resumed, the old instance finds itself on
+/// standby and writes nothing.
+#[test]
+fn a_frozen_active_loses_the_lock_to_the_servers_probe() {
+    let dbs = Dbs::standalone_tcp();
+    topology(&dbs);
+    let mut instances = start_instances(&dbs, 2);
+    let active = wait_one_active(&instances);
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    instances[active].signal(libc::SIGSTOP);
+    let stopped_at = Instant::now();
+    let standby = 1 - active;
+    let (_, moved) = time_until("the standby to take over from the frozen one", BOUND, || {
+        (instances[standby].status().as_deref() == Some("active")).then_some(())
+    });
+    println!("takeover from a frozen active (SB over tcp, default probes): {} ms", moved.as_millis());
+    assert!(stopped_at.elapsed() >= Duration::from_secs(2), "the lock moved before any probe could fire");
+    dbs.nbctl(&["--wait=sb", "ls-add", "sw-after-freeze"]);
+    instances[active].signal(libc::SIGCONT);
+    instances[active].wait_status("standby");
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+}

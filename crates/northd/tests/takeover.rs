@@ -1,0 +1,137 @@
+//! Takeover without churn, both ways, on conformance scenarios.
+//!
+//! - Ours after the reference: the reference `ovn-northd` translates the
+//!   scenario and stops; our daemon starts on that SB, becomes active, and
+//!   must write nothing: an SB watch sees only the `SB_Global.nb_cfg` write
+//!   that a following `ovn-nbctl --wait=sb sync` asks for (the barrier that
+//!   proves our first cycle is over).
+//! - The reference after ours: the same with the roles swapped.
+//!
+//! This holds only where the compiler is exact for the scenario. Every
+//! scenario in `SCENARIOS` is run and its state printed; for those the
+//! conformance suite declares exact (`conformance::EXACT`) a write is a
+//! failure. An empty NB (only `ovn-nbctl init`) must take over cleanly
+//! today.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use common::{ours, SbWatch};
+use conformance::run::Databases;
+use std::collections::BTreeMap;
+
+use conformance::scenario::{load, parse, scenario_dir, Scenario};
+use testsupport::northd::{nbctl, Northd};
+use testsupport::wait_until;
+
+const BOUND: Duration = Duration::from_secs(60);
+
+/// The scenarios (files under `tests/conformance/scenarios/`) tried: the
+/// tier-1 set. Taking over must write nothing once the compiler is exact
+/// for them.
+const SCENARIOS: &[&str] = &[
+    "01-l2-basic",
+    "02-port-security",
+    "03-localnet",
+    "05-router-two-switches",
+    "06-static-routes",
+    "07-ipv6-router",
+    "10-ipam-dynamic",
+];
+
+/// The only SB write a takeover may cause: the barrier's `nb_cfg`.
+const BARRIER: &str = "SB_Global modify nb_cfg";
+
+/// Runs `first` to a synced SB and stops it; then starts `second` on that
+/// SB and returns the SB writes it made up to the barrier.
+fn handover(sc: &Scenario, first_is_ours: bool) -> Result<Vec<String>, String> {
+    let dbs = Databases::start().map_err(|e| e.to_string())?;
+    dbs.apply(sc).map_err(|e| e.to_string())?;
+    let (nb, sb) = (dbs.nb_remote(), dbs.sb_remote());
+    let start =
+        |is_ours: bool| if is_ours { Northd::start(ours(), &nb, &sb, &[]) } else { Northd::reference(&nb, &sb, &[]) };
+    let mut first = start(first_is_ours);
+    first.wait_status("active");
+    // Twice: NB write-backs (dynamic addresses, tags) reach the SB on the
+    // next round.
+    nbctl(&nb, &["--wait=sb", "sync"]);
+    nbctl(&nb, &["--wait=sb", "sync"]);
+    drop(first);
+    let watch = SbWatch::start(&sb);
+    let mut second = start(!first_is_ours);
+    second.wait_status("active");
+    nbctl(&nb, &["--wait=sb", "sync"]);
+    second.check_alive();
+    // The watch is another client: wait until it has seen the barrier too
+    // (the writes before it come before it on the same connection).
+    wait_until("the SB watch to see the barrier", BOUND, || {
+        watch.changes().iter().any(|w| w == BARRIER || w.starts_with("SB_Global modify"))
+    });
+    Ok(watch.changes())
+}
+
+/// Both handovers; an error lists the writes besides the barrier, counted
+/// by kind.
+fn check(sc: &Scenario) -> Result<(), String> {
+    let mut problems = Vec::new();
+    for (first_is_ours, what) in [(false, "ours after the reference"), (true, "the reference after ours")] {
+        let writes = handover(sc, first_is_ours)?;
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for w in &writes {
+            *counts.entry(w).or_default() += 1;
+        }
+        if counts.get(BARRIER) != Some(&1) || counts.len() > 1 {
+            let list: Vec<String> = counts.iter().map(|(w, n)| format!("{w} x{n}")).collect();
+            problems.push(format!("{what}: {}", list.join(", ")));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+#[test]
+fn taking_over_an_empty_nb_writes_nothing_either_way() {
+    conformance::run::require_tools();
+    let sc = parse("empty", "").expect("an empty scenario");
+    check(&sc).unwrap();
+}
+
+#[test]
+fn taking_over_a_scenario_writes_nothing_where_the_compiler_is_exact() {
+    conformance::run::require_tools();
+    let next = AtomicUsize::new(0);
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(name) = SCENARIOS.get(i) else { break };
+                let outcome = load(&scenario_dir().join(format!("{name}.nbctl")))
+                    .map_err(|e| e.to_string())
+                    .and_then(|sc| check(&sc));
+                match outcome {
+                    Ok(()) => println!("{name:<28} takeover writes nothing"),
+                    Err(e) if conformance::EXACT.contains(name) => {
+                        failures.lock().unwrap().push(format!("--- {name}: {e}"))
+                    }
+                    Err(e) => println!("{name:<28} not exact yet: {e}"),
+                }
+            });
+        }
+    });
+    let mut failures = failures.into_inner().unwrap();
+    failures.sort();
+    assert!(
+        failures.is_empty(),
+        "{} of {} scenarios churn on takeover:\n{}",
+        failures.len(),
+        SCENARIOS.len(),
+        failures.join("\n")
+    );
+}

@@ -118,7 +118,11 @@ pub(super) fn build(m: &Model<'_>, out: &mut Output) {
         if let Some(t) = lrp.options().get("redirect-type") {
             options.push(("redirect-type", t.to_string()));
         }
-        if !has_distributed_nat(m, p) {
+        // Everything goes through the gateway chassis unless some traffic
+        // is processed where it enters: a distributed NAT, or a VTEP
+        // gateway on the attached switch.
+        let vtep_peer = m.peer(p).is_some_and(|sp| m.ports_of(sp.dp).any(|q| q.lsp_type() == "vtep"));
+        if !has_distributed_nat(m, p) && !vtep_peer {
             options.push(("always-redirect", "true".into()));
         }
         let group = match lrp.ha_chassis_group() {
@@ -240,11 +244,12 @@ fn lrp_binding<'a>(
     let mut row = DesiredRow::new(Some(pb_id(i)));
     let gw = gateway_chassis_of(m, p);
     let mut options: Vec<(&str, String)> = Vec::new();
+    // A gateway router's port names its chassis even without a peer.
+    if let Some(ch) = gw {
+        options.push(("l3gateway-chassis", ch.to_string()));
+    }
     if let Some(peer) = m.peer(p) {
         options.push(("peer", peer.name.to_string()));
-        if let Some(ch) = gw {
-            options.push(("l3gateway-chassis", ch.to_string()));
-        }
         // Named even on a gateway router, where the port gets no
         // chassis-redirect port (the reference does the same).
         if lrp.gateway_chassis().next().is_some() || lrp.ha_chassis_group().is_some() {

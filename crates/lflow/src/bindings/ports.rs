@@ -41,8 +41,22 @@ impl HaGroups {
 
     /// `HA_Chassis` rows (pointing at the SB chassis of that name when
     /// there is one) and the `HA_Chassis_Group` rows holding them.
+    ///
+    /// `sync` pairs rows with equal contents in the order they come: the
+    /// same chassis at the same priority in two groups makes two equal
+    /// `HA_Chassis` rows. They come in the UUID order of the rows SB's
+    /// groups of the same name already hold, so that each group keeps its
+    /// own and nothing is rewritten.
     fn write(self, m: &Model<'_>, out: &mut Output) {
         let chassis: BTreeMap<&str, ovsdb::Uuid> = sb::Chassis::all(m.sb).map(|c| (c.name(), c.uuid())).collect();
+        let mut held: HashMap<(&str, &str, i64), ovsdb::Uuid> = HashMap::new();
+        for g in sb::HaChassisGroup::all(m.sb) {
+            for c in g.ha_chassis() {
+                held.insert((g.name(), c.external_ids().get("chassis-name").unwrap_or(""), c.priority()), c.uuid());
+            }
+        }
+        let mut ha_rows: Vec<(Option<ovsdb::Uuid>, DesiredRow)> = Vec::new();
+        let mut group_rows = Vec::new();
         for (name, (id, mut members)) in self.groups {
             members.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             let mut refs = Vec::new();
@@ -53,11 +67,19 @@ impl HaGroups {
                 if let Some(u) = chassis.get(ch.as_str()) {
                     row.set("chassis", Datum::from(Atom::Uuid(*u)));
                 }
-                out.push("HA_Chassis", row);
+                ha_rows.push((held.get(&(name.as_str(), ch.as_str(), *prio)).copied(), row));
                 refs.push(Atom::named_uuid(hid));
             }
             let mut row = DesiredRow::new(Some(id));
             row.set("name", string(&name)).set("ha_chassis", Datum::set(refs));
+            group_rows.push(row);
+        }
+        // Held rows first, by UUID; new ones after, in group order.
+        ha_rows.sort_by_key(|(held, _)| (held.is_none(), *held));
+        for (_, row) in ha_rows {
+            out.push("HA_Chassis", row);
+        }
+        for row in group_rows {
             out.push("HA_Chassis_Group", row);
         }
     }

@@ -14,7 +14,9 @@ REQUIRED_PACKAGES=(
     ovn-common         # ovn-nbctl, ovn-sbctl, ovn-appctl
     iputils-ping
     busybox
-    resource-agents    # Pacemaker OCF helpers, for the resource agent tests
+    resource-agents    # Pacemaker OCF helpers and ocf-tester, for the resource agent tests
+    libxml2-utils      # xmllint, which ocf-tester checks the agent's meta-data with
+    shellcheck         # lints the resource agent (packaging/check)
     jq
     procps
     iproute2

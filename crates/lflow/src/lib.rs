@@ -42,7 +42,7 @@ pub fn compile(nb: &Replica, sb: &Replica) -> Output {
     let model = model::Model::build(nb, sb, options, &mut out.diagnostics);
     bindings::build(&model, &mut out);
     let mut flows = output::Flows::default();
-    flows::switch::build(&model, &mut flows);
+    flows::switch::build(&model, &mut flows, &mut out.diagnostics);
     flows::router::build(&model, &mut flows, &mut out.diagnostics);
     flows::to_rows(flows.into_vec(), &mut out);
     out.diagnostics.sort();
@@ -50,7 +50,7 @@ pub fn compile(nb: &Replica, sb: &Replica) -> Output {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
 
     use ovsdb::proto::update::{decode_table_updates, UpdateFormat};
@@ -58,7 +58,9 @@ mod tests {
 
     use super::*;
 
-    fn replica(schema: &str, json: &str) -> Replica {
+    /// A replica of `schemas/<schema>` holding `json` (an update2 table
+    /// updates object); shared by the crate's unit tests.
+    pub(crate) fn replica(schema: &str, json: &str) -> Replica {
         let path = format!("{}/../../schemas/{schema}", env!("CARGO_MANIFEST_DIR"));
         let schema = DatabaseSchema::from_json_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let mut r = Replica::new(Arc::new(schema));

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 pub mod northd;
+pub mod ovn;
 
 /// How often every wait re-checks its condition.
 const POLL: Duration = Duration::from_millis(20);

@@ -1,10 +1,242 @@
 //! The logical switch pipelines (`ovn-northd(8)`, "Logical Switch
-//! Datapaths"): ingress tables 0 to 26 and egress tables 0 to 9.
+//! Datapaths"): ingress tables 0 to 26 and egress tables 0 to 9, one module
+//! per group of stages. This module gathers what the stage builders share
+//! about a switch (its ports by kind, whether it has ACLs or load
+//! balancers) and calls them in table order. It never writes a flow of a
+//! router datapath; of the SB it reads only facts the flows must follow
+//! (the QoS queues recorded in port bindings, the chassis' conntrack
+//! features).
+//!
+//! - `port_sec`: admission and port security (ingress 0-1, egress 8-9) and
+//!   MAC learning (ingress 2-3).
+//! - `defaults`: what a switch without ACLs, QoS or load balancers gets in
+//!   the stateful stages (ingress 4-18, egress 0-7), and the DHCP/DNS
+//!   stages' fallbacks (ingress 20-23).
+//! - `arp_nd`: the ARP/ND responder (ingress 19).
+//! - `external`: external ports (ingress 24).
+//! - `fwd_group`: forwarding groups (ingress 19 and 25).
+//! - `mcast`: IGMP/MLD snooping in the destination lookup (ingress 25).
+//! - `l2_lookup`: destination lookup and unknown destinations (ingress
+//!   25-26).
 
-use crate::model::Model;
-use crate::output::Flows;
+mod arp_nd;
+mod defaults;
+mod external;
+mod fwd_group;
+mod l2_lookup;
+mod mcast;
+mod port_sec;
 
-/// Adds the flows of every logical switch.
-pub fn build(m: &Model<'_>, flows: &mut Flows) {
-    let _ = (m, flows);
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use ovsdb::Uuid;
+
+use crate::input::{nb, sb};
+use crate::model::addr::LportAddresses;
+use crate::model::{Datapath, Model, Port};
+use crate::output::{drop_action, Diagnostic, DpId, Flows};
+
+/// Adds the flows of every logical switch; NB settings that cannot be
+/// used are reported in `diags`.
+pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
+    let shared = Shared::new(m);
+    for dp in m.switches() {
+        let Some(sw) = Switch::new(m, dp, &shared) else { continue };
+        port_sec::build(&sw, flows);
+        defaults::build(&sw, flows);
+        arp_nd::build(&sw, flows, diags);
+        external::build(&sw, flows);
+        fwd_group::build(&sw, flows, diags);
+        mcast::build(&sw, flows);
+        l2_lookup::build(&sw, flows);
+    }
+    arp_nd::service_monitor_replies(m, flows);
 }
+
+/// What every switch's flows depend on, computed once a compilation.
+struct Shared<'a> {
+    ct: CtFlavour,
+    drop: String,
+    queue_ids: HashMap<&'a str, i64>,
+    /// The ACLs of port groups, by the switches whose ports they hold.
+    pg_acls: HashMap<DpId, Vec<nb::Acl<'a>>>,
+}
+
+impl<'a> Shared<'a> {
+    fn new(m: &Model<'a>) -> Shared<'a> {
+        let queue_ids = sb::PortBinding::all(m.sb)
+            .filter_map(|pb| Some((pb.logical_port(), pb.options().get_int("qdisc_queue_id").filter(|q| *q > 0)?)))
+            .collect();
+        let dp_of_port: HashMap<Uuid, DpId> = m.ports.iter().map(|p| (p.uuid, p.dp)).collect();
+        let mut pg_acls: HashMap<DpId, Vec<nb::Acl<'a>>> = HashMap::new();
+        let mut groups: Vec<nb::PortGroup<'a>> = nb::PortGroup::all(m.nb).collect();
+        groups.sort_by_key(|g| g.uuid());
+        for pg in groups {
+            let acls: Vec<nb::Acl<'a>> = pg.acls().collect();
+            if acls.is_empty() {
+                continue;
+            }
+            let mut dps: Vec<DpId> = pg.ports_uuids().filter_map(|u| dp_of_port.get(&u).copied()).collect();
+            dps.sort();
+            dps.dedup();
+            for dp in dps {
+                pg_acls.entry(dp).or_default().extend(acls.iter().copied());
+            }
+        }
+        Shared { ct: CtFlavour::of(m.sb), drop: drop_action(&m.options), queue_ids, pg_acls }
+    }
+}
+
+/// What the stage builders need to know about one switch.
+pub(crate) struct Switch<'m, 'a> {
+    pub m: &'m Model<'a>,
+    pub dp: &'m Datapath<'a>,
+    /// The switch's ports, in model order (by name).
+    pub ports: Vec<&'m Port<'a>>,
+    /// ACLs apply to the switch (its own or through a port group holding
+    /// one of its ports).
+    pub has_acls: bool,
+    /// One of those ACLs is stateful (`allow-related`).
+    pub has_stateful_acl: bool,
+    /// A load balancer with at least one VIP applies to the switch
+    /// (directly or through a load balancer group).
+    pub has_lb_vip: bool,
+    /// `other_config:vlan-passthru=true`.
+    pub vlan_passthru: bool,
+    /// How conntrack marks are spelled for the chassis there are.
+    pub ct: CtFlavour,
+    /// The action that drops a packet (`drop;` or a debug sample).
+    pub drop: &'m str,
+    /// The QoS queue of each port that has one: `options:qdisc_queue_id`
+    /// of its SB port binding, where the queues given out are recorded.
+    pub queue_ids: &'m HashMap<&'a str, i64>,
+}
+
+impl<'m, 'a> Switch<'m, 'a> {
+    fn new(m: &'m Model<'a>, dp: &'m Datapath<'a>, shared: &'m Shared<'a>) -> Option<Switch<'m, 'a>> {
+        let nb = dp.switch()?;
+        let ports: Vec<&'m Port<'a>> = m.ports_of(dp.id).collect();
+        let mut acls: Vec<nb::Acl<'a>> = nb.acls().collect();
+        acls.extend(shared.pg_acls.get(&dp.id).into_iter().flatten().copied());
+        let has_vips = |lb: nb::LoadBalancer<'_>| !lb.vips().is_empty();
+        let has_lb_vip =
+            nb.load_balancer().any(has_vips) || nb.load_balancer_group().any(|g| g.load_balancer().any(has_vips));
+        Some(Switch {
+            m,
+            dp,
+            ports,
+            has_acls: !acls.is_empty(),
+            has_stateful_acl: acls.iter().any(|a| a.action() == "allow-related"),
+            has_lb_vip,
+            vlan_passthru: nb.other_config().get_bool("vlan-passthru", false),
+            queue_ids: &shared.queue_ids,
+            ct: shared.ct,
+            drop: &shared.drop,
+        })
+    }
+
+    /// Ports of the given `type`.
+    pub fn ports_of_type<'s>(&'s self, ty: &'s str) -> impl Iterator<Item = &'m Port<'a>> + 's {
+        self.ports.iter().copied().filter(move |p| p.lsp_type() == ty)
+    }
+
+    /// Router-type ports whose `router-port` names a logical router port.
+    pub fn router_ports<'s>(&'s self) -> impl Iterator<Item = (&'m Port<'a>, &'m Port<'a>)> + 's {
+        self.ports_of_type("router").filter_map(|p| Some((p, self.router_peer(p)?)))
+    }
+
+    /// The logical router port a switch port is connected to, unless its
+    /// router is disabled (a disabled router has no datapath).
+    pub fn router_peer(&self, p: &Port<'a>) -> Option<&'m Port<'a>> {
+        let peer = self.m.peer(p).filter(|q| q.lrp().is_some())?;
+        let router = self.m.dp(peer.dp).router()?;
+        router.enabled().unwrap_or(true).then_some(peer)
+    }
+
+    /// A port's addresses as the switch uses them: its own entries and, for
+    /// `router` in a router-type port's addresses, its peer's MAC and
+    /// networks (with the link-local address).
+    pub fn lsp_addrs(&self, p: &Port<'a>) -> Vec<LportAddresses> {
+        let mut addrs = p.addrs.clone();
+        let Some(lsp) = p.lsp() else { return addrs };
+        if lsp.addresses().any(|a| a == "router") {
+            if let Some(peer) = self.router_peer(p) {
+                addrs.extend(peer.addrs.iter().cloned());
+            }
+        }
+        addrs
+    }
+}
+
+/// The router is a gateway router (bound to one chassis).
+fn is_gateway_router(r: nb::LogicalRouter<'_>) -> bool {
+    r.options().get("chassis").is_some_and(|c| !c.is_empty())
+}
+
+/// A distributed gateway port: a port of a distributed router with
+/// gateway chassis.
+fn is_l3dgw(rp: &Port<'_>, router: nb::LogicalRouter<'_>) -> bool {
+    rp.lrp().is_some_and(|l| l.gateway_chassis_uuids().next().is_some() || l.ha_chassis_group().is_some())
+        && !is_gateway_router(router)
+}
+
+/// How flows name the conntrack "blocked" bit and load-balance: when every
+/// local chassis reports `other_config:ct-no-masked-label=true` (or there is
+/// no chassis yet), `ct_mark.blocked` and `ct_lb_mark`; otherwise the
+/// older `ct_label.blocked` and `ct_lb` that every ovn-controller knows.
+#[derive(Clone, Copy)]
+pub(crate) struct CtFlavour {
+    /// `ct_mark.blocked` or `ct_label.blocked`.
+    pub blocked: &'static str,
+    /// `ct_lb_mark` or `ct_lb`.
+    pub lb: &'static str,
+}
+
+impl CtFlavour {
+    pub fn of(sb: &ovsdb::Replica) -> CtFlavour {
+        let new = sb::Chassis::all(sb)
+            .filter(|c| !c.other_config().get_bool("is-remote", false))
+            .all(|c| c.other_config().get_bool("ct-no-masked-label", false));
+        if new {
+            CtFlavour { blocked: "ct_mark.blocked", lb: "ct_lb_mark" }
+        } else {
+            CtFlavour { blocked: "ct_label.blocked", lb: "ct_lb" }
+        }
+    }
+}
+
+/// The IP of a load balancer VIP or backend: `IP`, `IP:PORT` or
+/// `[IPv6]:PORT`.
+fn endpoint_ip(s: &str) -> Option<IpAddr> {
+    if let Ok(ip) = s.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = s.strip_prefix('[') {
+        return rest.split_once(']').and_then(|(ip, _)| ip.parse().ok());
+    }
+    s.rsplit_once(':').and_then(|(ip, _)| ip.parse::<Ipv4Addr>().ok()).map(IpAddr::V4)
+}
+
+/// A port name as a match or action string literal (`"sw0-p1"`), quoted
+/// and escaped the way OVN's lexer reads it.
+pub(crate) fn json_key(name: &str) -> String {
+    let mut s = String::with_capacity(name.len() + 2);
+    s.push('"');
+    for c in name.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            '\n' => s.push_str("\\n"),
+            '\t' => s.push_str("\\t"),
+            '\r' => s.push_str("\\r"),
+            c if (c as u32) < 0x20 => s.push_str(&format!("\\u{:04x}", c as u32)),
+            c => s.push(c),
+        }
+    }
+    s.push('"');
+    s
+}
+
+#[cfg(test)]
+mod tests;

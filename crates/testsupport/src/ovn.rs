@@ -1,0 +1,497 @@
+//! A whole OVN deployment on one machine, for end-to-end packet tests: the
+//! Northbound and Southbound `ovsdb-server`s and a northd ([`Central`]), a
+//! hypervisor made of `ovs-vswitchd` with the userspace datapath and
+//! `ovn-controller` ([`Chassis`]), and VIFs ([`Vif`]): OVS internal ports
+//! moved into network namespaces of their own, where `ping` runs.
+//!
+//! The northd is a parameter: any binary that takes ovn-northd's options,
+//! ours (`ovn-northd-rs`) or the reference `/usr/bin/ovn-northd`.
+//!
+//! Isolation: every chassis runs in a private network namespace, so the tap
+//! devices the userspace datapath creates never meet the host's or another
+//! test's; its `OVS_RUNDIR`/`OVN_RUNDIR` (control sockets, `br-int.mgmt`),
+//! logs and databases live in its temporary directory. A namespace is held
+//! by a `sleep` process, not by a name under `/run/netns`, so it vanishes
+//! with its last process, taking its interfaces along.
+//!
+//! What it must never do: leave a process, a namespace or an interface
+//! behind (every process is killed and reaped on drop, and dies with the
+//! test through `PR_SET_PDEATHSIG` even when the test is SIGKILLed, which
+//! also ends its namespaces); touch the host's network or `/var/run`; wait
+//! without a bound. It needs root (network namespaces, tap devices) and says
+//! so when it does not have it.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use crate::{die_with_parent, output_of, poll_until, require_tool, tail, temp_dir, OvsdbServer, TIMEOUT};
+
+/// Bound on any one run of `ovn-nbctl`, `ovs-vsctl` or `ovn-appctl` (their
+/// own `--timeout` option).
+const CTL_TIMEOUT: &str = "--timeout=60";
+
+/// Panics unless the test runs as root, which namespaces and taps need.
+fn require_root() {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        panic!("end-to-end tests need root (network namespaces, tap devices): run scripts/test as root");
+    }
+    if !Path::new("/dev/net/tun").exists() {
+        panic!("end-to-end tests need /dev/net/tun for the userspace datapath's tap devices");
+    }
+}
+
+/// A child process with its standard output and error in a file; killed
+/// (SIGKILL) and reaped on drop.
+struct Process {
+    /// What it is, for messages.
+    name: String,
+    child: Option<Child>,
+    /// Its own log file (`--log-file`), if it has one.
+    log: Option<PathBuf>,
+    /// Where its standard output and error go.
+    output: PathBuf,
+}
+
+impl Process {
+    /// Spawns `command` (already set up to die with its parent) with its
+    /// output in `<dir>/<name>.out`.
+    fn spawn(name: &str, dir: &Path, log: Option<PathBuf>, mut command: Command) -> Process {
+        let output = dir.join(format!("{name}.out"));
+        let file = File::create(&output).expect("cannot create an output file");
+        let err = file.try_clone().expect("cannot duplicate a file descriptor");
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(file)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {name} ({command:?}): {err}"));
+        Process { name: name.to_owned(), child: Some(child), log, output }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the process is gone").id()
+    }
+
+    /// Err if the process has exited.
+    fn check_alive(&mut self) -> Result<(), String> {
+        let exited = self.child.as_mut().and_then(|child| child.try_wait().ok().flatten());
+        match exited {
+            Some(status) => Err(format!("{} exited ({status})", self.name)),
+            None => Ok(()),
+        }
+    }
+
+    /// The end of its log and of its output, for failure messages.
+    fn diagnostics(&self) -> String {
+        let mut text = String::new();
+        if let Some(log) = &self.log {
+            text += &format!("--- {}:\n{}\n", log.display(), tail(log, 25));
+        }
+        text + &format!("--- {}:\n{}", self.output.display(), tail(&self.output, 10))
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // An error means it already exited; `wait` reaps it either way.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Waits (bounded by `TIMEOUT`) until `path` accepts unix connections;
+/// panics with the process's diagnostics if it exits first or never does.
+fn wait_for_socket(process: &mut Process, path: &Path) {
+    let result = poll_ok(TIMEOUT, || {
+        process.check_alive()?;
+        UnixStream::connect(path)
+            .map(drop)
+            .map_err(|err| format!("{} not open after {TIMEOUT:?}: {err}", path.display()))
+    });
+    if let Err(err) = result {
+        panic!("{}: {err}\n{}", process.name, process.diagnostics());
+    }
+}
+
+/// Calls `check` every 20 ms until it returns Ok (then Ok) or `timeout`
+/// passes (then its last error), for waits whose failure message needs more
+/// than a name.
+pub fn poll_ok(timeout: Duration, mut check: impl FnMut() -> Result<(), String>) -> Result<(), String> {
+    let mut last = Ok(());
+    if poll_until(timeout, || {
+        last = check();
+        last.is_ok()
+    }) {
+        Ok(())
+    } else {
+        last
+    }
+}
+
+/// A private network namespace, held by a `sleep` process; it ends when
+/// that process and every other process in it have exited.
+pub struct Netns {
+    holder: Process,
+    /// `/proc/<holder>/ns/net`, open (close-on-exec) for `setns`.
+    handle: File,
+}
+
+impl Netns {
+    /// Creates a namespace with its loopback interface up; output of the
+    /// holder goes to `dir`.
+    pub fn new(name: &str, dir: &Path) -> Netns {
+        require_root();
+        let mut command = Command::new(require_tool("sleep"));
+        command.arg("infinity");
+        die_with_parent(&mut command);
+        // SAFETY: unshare is async-signal-safe and touches no memory of ours.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::unshare(libc::CLONE_NEWNET) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        // spawn returns after the exec, hence after the unshare.
+        let holder = Process::spawn(&format!("netns-{name}"), dir, None, command);
+        let path = format!("/proc/{}/ns/net", holder.pid());
+        let handle = File::open(&path).unwrap_or_else(|err| panic!("cannot open {path}: {err}"));
+        let netns = Netns { holder, handle };
+        netns.run("ip", &["link", "set", "lo", "up"]);
+        netns
+    }
+
+    /// The holder's pid: `ip link set DEV netns PID` moves a device here.
+    pub fn pid(&self) -> u32 {
+        self.holder.pid()
+    }
+
+    /// A command for the tool `program` that runs in this namespace and dies
+    /// with the thread that spawns it.
+    pub fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(require_tool(program));
+        let fd = self.handle.as_raw_fd();
+        // SAFETY: setns is async-signal-safe and touches no memory. Should
+        // this Netns be dropped before the spawn, `fd` is closed or names
+        // another file: setns fails, and so does the spawn.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::setns(fd, libc::CLONE_NEWNET) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        die_with_parent(&mut command);
+        command
+    }
+
+    /// Runs `program args` in this namespace; its standard output, or its
+    /// status and standard error.
+    pub fn try_run(&self, program: &str, args: &[&str]) -> Result<String, String> {
+        output_of(self.command(program).args(args))
+    }
+
+    /// Like [`Netns::try_run`]; panics on failure.
+    pub fn run(&self, program: &str, args: &[&str]) -> String {
+        self.try_run(program, args).unwrap_or_else(|err| panic!("{program} {} (in a netns): {err}", args.join(" ")))
+    }
+}
+
+/// The central part: Northbound and Southbound `ovsdb-server`s on unix
+/// sockets, and one northd between them.
+pub struct Central {
+    northd: Process,
+    /// The northd's control socket (`--unixctl`).
+    northd_ctl: PathBuf,
+    nb: OvsdbServer,
+    sb: OvsdbServer,
+    /// Declared last: removed after the processes are dead.
+    dir: TempDir,
+}
+
+impl Central {
+    /// Starts the databases and `northd` (a binary taking ovn-northd's
+    /// options); returns once northd answers on its control socket.
+    pub fn start(northd: &Path) -> Central {
+        let nb = OvsdbServer::start("ovn-nb.ovsschema");
+        let sb = OvsdbServer::start("ovn-sb.ovsschema");
+        let dir = temp_dir();
+        let northd_ctl = dir.path().join("northd.ctl");
+        let log = dir.path().join("northd.log");
+        let mut command = Command::new(northd);
+        command
+            .arg(format!("--ovnnb-db={}", nb.remote()))
+            .arg(format!("--ovnsb-db={}", sb.remote()))
+            .arg(format!("--unixctl={}", northd_ctl.display()))
+            .arg(format!("--log-file={}", log.display()))
+            .arg("-vconsole:off");
+        set_rundirs(&mut command, dir.path());
+        die_with_parent(&mut command);
+        let mut northd = Process::spawn("northd", dir.path(), Some(log), command);
+        wait_for_socket(&mut northd, &northd_ctl);
+        Central { northd, northd_ctl, nb, sb, dir }
+    }
+
+    /// The Southbound database's remote, for the chassis.
+    pub fn sb_remote(&self) -> String {
+        self.sb.remote()
+    }
+
+    /// Runs `ovn-nbctl` on the Northbound database; its standard output, or
+    /// its status and standard error.
+    pub fn try_nbctl<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<String, String> {
+        let mut command = Command::new(require_tool("ovn-nbctl"));
+        command
+            .arg(format!("--db={}", self.nb.remote()))
+            .arg(CTL_TIMEOUT)
+            .args(args)
+            .env("OVN_RUNDIR", self.dir.path());
+        output_of(&mut command)
+    }
+
+    /// Like [`Central::try_nbctl`]; panics with the diagnostics on failure.
+    pub fn nbctl<S: AsRef<OsStr>>(&self, args: &[S]) -> String {
+        self.try_nbctl(args).unwrap_or_else(|err| {
+            let args: Vec<_> = args.iter().map(|arg| arg.as_ref().to_string_lossy()).collect();
+            panic!("ovn-nbctl {}: {err}\n{}", args.join(" "), self.diagnostics())
+        })
+    }
+
+    /// Runs `ovn-appctl` against the northd's control socket.
+    pub fn northd_appctl(&self, args: &[&str]) -> Result<String, String> {
+        let mut command = Command::new(require_tool("ovn-appctl"));
+        command.arg("-t").arg(&self.northd_ctl).arg(CTL_TIMEOUT).args(args);
+        output_of(&mut command)
+    }
+
+    /// Err if the northd has exited (see [`Central::diagnostics`]).
+    pub fn check_alive(&mut self) -> Result<(), String> {
+        self.northd.check_alive()
+    }
+
+    /// The end of the northd's log and output, and what the Southbound
+    /// database holds, for failure messages.
+    pub fn diagnostics(&self) -> String {
+        let sbctl = |args: &[&str]| {
+            let mut command = Command::new(require_tool("ovn-sbctl"));
+            command.arg(format!("--db={}", self.sb.remote())).arg(CTL_TIMEOUT).args(args);
+            output_of(&mut command).unwrap_or_else(|err| format!("ovn-sbctl {}: {err}", args.join(" ")))
+        };
+        let counts: Vec<String> = ["Datapath_Binding", "Port_Binding", "Logical_Flow", "Multicast_Group"]
+            .iter()
+            .map(|table| {
+                format!(
+                    "{table}: {}",
+                    sbctl(&["--bare", "--columns=_uuid", "list", table]).lines().filter(|l| !l.is_empty()).count()
+                )
+            })
+            .collect();
+        let ports = sbctl(&["--format=table", "--columns=logical_port,type,chassis,up", "list", "Port_Binding"]);
+        format!("{}\n--- Southbound rows: {}\n--- Port_Binding:\n{ports}", self.northd.diagnostics(), counts.join(", "))
+    }
+}
+
+/// One hypervisor: an Open vSwitch database, `ovs-vswitchd` with the
+/// userspace datapath (`br-int`, `datapath_type=netdev`) and
+/// `ovn-controller`, the two daemons in a private network namespace.
+pub struct Chassis {
+    controller: Process,
+    vswitchd: Process,
+    netns: Netns,
+    ovs_db: OvsdbServer,
+    /// Its OVS_RUNDIR and OVN_RUNDIR, logs included. Declared last.
+    dir: TempDir,
+}
+
+impl Chassis {
+    /// Starts a chassis named `name` (its `system-id`) that follows the
+    /// Southbound database at `sb_remote`; returns once `ovn-controller`
+    /// runs and `br-int` exists.
+    pub fn start(name: &str, sb_remote: &str) -> Chassis {
+        require_root();
+        let ovs_db = OvsdbServer::start("vswitch.ovsschema");
+        let dir = temp_dir();
+        let netns = Netns::new(name, dir.path());
+        let mut chassis_setup = vec![
+            "--no-wait".to_owned(),
+            "init".to_owned(),
+            "--".to_owned(),
+            "set".to_owned(),
+            "Open_vSwitch".to_owned(),
+            ".".to_owned(),
+        ];
+        chassis_setup.extend(
+            [
+                ("system-id", name),
+                ("ovn-remote", sb_remote),
+                ("ovn-encap-type", "geneve"),
+                ("ovn-encap-ip", "127.0.0.1"),
+                ("ovn-bridge-datapath-type", "netdev"),
+            ]
+            .map(|(key, value)| format!("external_ids:{key}={value}")),
+        );
+        run_vsctl(&ovs_db, dir.path(), &chassis_setup);
+
+        let vswitchd_ctl = dir.path().join("ovs-vswitchd.ctl");
+        let log = dir.path().join("ovs-vswitchd.log");
+        let mut command = netns.command("ovs-vswitchd");
+        command
+            .arg(ovs_db.remote())
+            .arg(format!("--unixctl={}", vswitchd_ctl.display()))
+            .arg(format!("--log-file={}", log.display()))
+            .arg("-vconsole:off");
+        set_rundirs(&mut command, dir.path());
+        let mut vswitchd = Process::spawn("ovs-vswitchd", dir.path(), Some(log), command);
+        wait_for_socket(&mut vswitchd, &vswitchd_ctl);
+        // Without --no-wait: returns once ovs-vswitchd has made the bridge.
+        let bridge = "add-br br-int -- set Bridge br-int datapath_type=netdev fail-mode=secure \
+                      other-config:disable-in-band=true";
+        run_vsctl(&ovs_db, dir.path(), &bridge.split_whitespace().collect::<Vec<_>>());
+
+        let log = dir.path().join("ovn-controller.log");
+        let mut command = netns.command("ovn-controller");
+        command.arg(ovs_db.remote()).arg(format!("--log-file={}", log.display())).arg("-vconsole:off");
+        set_rundirs(&mut command, dir.path());
+        let mut controller = Process::spawn("ovn-controller", dir.path(), Some(log), command);
+        // ovn-controller 23.03 has no --unixctl: its socket is named by pid.
+        let controller_ctl = dir.path().join(format!("ovn-controller.{}.ctl", controller.pid()));
+        wait_for_socket(&mut controller, &controller_ctl);
+        Chassis { controller, vswitchd, netns, ovs_db, dir }
+    }
+
+    /// Runs `ovs-vsctl` on this chassis's database; panics on failure.
+    pub fn vsctl<S: AsRef<OsStr>>(&self, args: &[S]) -> String {
+        run_vsctl(&self.ovs_db, self.dir.path(), args)
+    }
+
+    /// Adds the VIF `name` (an OVS internal port of `br-int` bound to the
+    /// logical switch port `iface_id`), moves it into a namespace of its own
+    /// and configures it there: `mac`, `cidr` (address/prefix length), and a
+    /// default route through `gateway` if given.
+    pub fn add_vif(&self, name: &str, iface_id: &str, mac: &str, cidr: &str, gateway: Option<&str>) -> Vif {
+        let netns = Netns::new(name, self.dir.path());
+        let iface = format!("external_ids:iface-id={iface_id}");
+        // Returns once ovs-vswitchd has created the tap, in our namespace.
+        self.vsctl(&["add-port", "br-int", name, "--", "set", "Interface", name, "type=internal", &iface]);
+        self.netns.run("ip", &["link", "set", name, "netns", &netns.pid().to_string()]);
+        netns.run("ip", &["link", "set", name, "address", mac]);
+        netns.run("ip", &["address", "add", cidr, "dev", name]);
+        netns.run("ip", &["link", "set", name, "up"]);
+        if let Some(gateway) = gateway {
+            netns.run("ip", &["route", "add", "default", "via", gateway]);
+        }
+        Vif { name: name.to_owned(), netns }
+    }
+
+    /// Err if `ovs-vswitchd` or `ovn-controller` has exited (see
+    /// [`Chassis::diagnostics`]).
+    pub fn check_alive(&mut self) -> Result<(), String> {
+        self.vswitchd.check_alive()?;
+        self.controller.check_alive()
+    }
+
+    /// The end of both daemons' logs, for failure messages.
+    pub fn diagnostics(&self) -> String {
+        format!("{}\n{}", self.vswitchd.diagnostics(), self.controller.diagnostics())
+    }
+}
+
+/// Points a daemon's run, log and database directories at `dir`, so that
+/// nothing goes to the machine's `/var/run/openvswitch` or `/var/run/ovn`.
+fn set_rundirs(command: &mut Command, dir: &Path) {
+    for var in ["OVS_RUNDIR", "OVS_LOGDIR", "OVS_DBDIR", "OVN_RUNDIR", "OVN_LOGDIR", "OVN_DBDIR"] {
+        command.env(var, dir);
+    }
+}
+
+/// Runs `ovs-vsctl` on `db` with `dir` as its run directory; panics on
+/// failure.
+fn run_vsctl<S: AsRef<OsStr>>(db: &OvsdbServer, dir: &Path, args: &[S]) -> String {
+    let mut command = Command::new(require_tool("ovs-vsctl"));
+    command.arg(format!("--db={}", db.remote())).arg(CTL_TIMEOUT).args(args);
+    set_rundirs(&mut command, dir);
+    output_of(&mut command).unwrap_or_else(|err| {
+        let args: Vec<_> = args.iter().map(|arg| arg.as_ref().to_string_lossy()).collect();
+        panic!("ovs-vsctl {}: {err}", args.join(" "))
+    })
+}
+
+/// A VIF: one end of an OVS internal port, alone in its own namespace.
+pub struct Vif {
+    name: String,
+    netns: Netns,
+}
+
+impl Vif {
+    /// Sends one ICMP echo request to `ip` and waits up to a second for the
+    /// reply; Err with ping's output if none came.
+    pub fn ping(&self, ip: &str) -> Result<(), String> {
+        self.netns
+            .try_run("ping", &["-c", "1", "-W", "1", "-n", ip])
+            .map(drop)
+            .map_err(|err| format!("no answer from {ip} ({err})"))
+    }
+
+    /// The interface's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+
+    /// Needs root; like every harness test it fails (never passes) without.
+    #[test]
+    fn netns_is_private_and_ends_with_its_holder() {
+        let dir = temp_dir();
+        let netns = Netns::new("t", dir.path());
+        let links = netns.run("ip", &["-o", "link", "show"]);
+        assert_eq!(links.lines().count(), 1, "a new namespace has only lo: {links}");
+        assert!(links.contains("lo:") && links.contains("UP"), "lo is up: {links}");
+        let path = format!("/proc/{}/ns/net", netns.pid());
+        let ours = fs::read_link("/proc/self/ns/net").expect("cannot read our namespace");
+        assert_ne!(fs::read_link(&path).expect("cannot read the holder's namespace"), ours);
+        let pid = netns.pid();
+        drop(netns);
+        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "the holder {pid} was reaped");
+    }
+
+    /// The VIF's tap leaves the chassis namespace for its own, and dropping
+    /// the chassis and the VIF ends every process, hence every namespace
+    /// and interface they held.
+    #[test]
+    fn chassis_and_vif_leave_nothing_behind() {
+        let sb = OvsdbServer::start("ovn-sb.ovsschema");
+        let chassis = Chassis::start("hv-test", &sb.remote());
+        let vif = chassis.add_vif("vif9", "lsp9", "00:00:00:00:00:09", "10.9.0.9/24", None);
+        let in_vif = vif.netns.run("ip", &["-o", "address", "show", "dev", "vif9"]);
+        assert!(in_vif.contains("10.9.0.9/24"), "vif9 is configured in its namespace: {in_vif}");
+        assert!(chassis.netns.try_run("ip", &["link", "show", "vif9"]).is_err(), "vif9 left the chassis namespace");
+        assert!(chassis.netns.try_run("ip", &["link", "show", "br-int"]).is_ok(), "br-int is a tap of the chassis");
+        let pids = [chassis.controller.pid(), chassis.vswitchd.pid(), chassis.netns.pid(), vif.netns.pid()];
+        drop(vif);
+        drop(chassis);
+        for pid in pids {
+            assert!(!Path::new(&format!("/proc/{pid}")).exists(), "process {pid} was killed and reaped");
+        }
+    }
+}

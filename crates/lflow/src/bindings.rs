@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use ovsdb::{Atom, Datum};
 
 use crate::input::{nb, sb};
-use crate::model::{DpNb, Model};
+use crate::model::{self, DpNb, Model};
 use crate::output::{reference, str_map, str_set, DesiredRow, NbWrite, Output};
 
 /// Fixed multicast group keys (the range above port keys).
@@ -63,6 +63,7 @@ pub fn build(m: &Model<'_>, out: &mut Output) {
     ports::build(m, out);
     multicast_groups(m, out);
     address_sets(m, out);
+    router_lb_address_sets(m, out);
     port_groups(m, out);
     static_mac_bindings(m, out);
     dns(m, out);
@@ -314,6 +315,50 @@ fn address_sets(m: &Model<'_>, out: &mut Output) {
         let mut row = DesiredRow::new(None);
         row.set("name", string(s.name())).set_nonempty("addresses", str_set(s.addresses()));
         out.push("Address_Set", row);
+    }
+}
+
+/// Per router with load balancers (its own and its groups'): the VIPs its
+/// ports answer ARP and neighbor solicitations for, as
+/// `_rtr_lb_<router tunnel key>_ip4` and `_ip6` address sets, each only
+/// when not empty. Which VIPs, per load balancer `options:neighbor_responder`
+/// (ovn-nb(5)): `all`, `none`, or by default the reachable ones (inside one
+/// of the router's networks); a template load balancer answers for none
+/// unless it says `all`.
+fn router_lb_address_sets(m: &Model<'_>, out: &mut Output) {
+    for dp in m.routers() {
+        let Some(r) = dp.router() else { continue };
+        let nets: Vec<&model::addr::LportAddresses> = m.ports_of(dp.id).flat_map(|p| p.addrs.first()).collect();
+        let reachable = |ip: &str| match ip.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(a)) => nets.iter().any(|n| n.ipv4.iter().any(|net| net.contains(a))),
+            Ok(std::net::IpAddr::V6(a)) => {
+                nets.iter().any(|n| n.ipv6.iter().any(|net| !net.is_lla() && net.contains(a)))
+            }
+            Err(_) => false,
+        };
+        let lbs = r.load_balancer().chain(r.load_balancer_group().flat_map(|g| g.load_balancer()));
+        let (mut v4, mut v6) = (Vec::new(), Vec::new());
+        for lb in lbs {
+            let template = lb.options().get_bool("template", false);
+            let mode = lb.options().get("neighbor_responder").unwrap_or(if template { "none" } else { "reachable" });
+            for (vip, _) in lb.vips().iter() {
+                let Some(ip) = ports::vip_ip(vip) else { continue };
+                if mode == "all" || (mode == "reachable" && reachable(&ip)) {
+                    if ip.contains(':') {
+                        v6.push(ip)
+                    } else {
+                        v4.push(ip)
+                    }
+                }
+            }
+        }
+        for (suffix, ips) in [("ip4", v4), ("ip6", v6)] {
+            if !ips.is_empty() {
+                let mut row = DesiredRow::new(None);
+                row.set("name", string(&format!("_rtr_lb_{}_{suffix}", dp.tunnel_key))).set("addresses", str_set(ips));
+                out.push("Address_Set", row);
+            }
+        }
     }
 }
 

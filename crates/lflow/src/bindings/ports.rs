@@ -141,10 +141,11 @@ pub(super) fn build(m: &Model<'_>, out: &mut Output) {
             options.push(("redirect-type", t.to_string()));
         }
         // Everything goes through the gateway chassis unless some traffic
-        // is processed where it enters: a distributed NAT, or a VTEP
-        // gateway on the attached switch.
+        // is processed where it enters: a distributed NAT, a VTEP gateway
+        // on the attached switch, or bridged redirection.
         let vtep_peer = m.peer(p).is_some_and(|sp| m.ports_of(sp.dp).any(|q| q.lsp_type() == "vtep"));
-        if !has_distributed_nat(m, p) && !vtep_peer {
+        let bridged = lrp.options().get("redirect-type") == Some("bridged");
+        if !has_distributed_nat(m, p) && !vtep_peer && !bridged {
             options.push(("always-redirect", "true".into()));
         }
         let group = match lrp.ha_chassis_group() {
@@ -226,7 +227,13 @@ fn lsp_binding<'a>(
             row.set_nonempty("nat_addresses", str_set(nats));
         }
     } else {
-        row.set("type", string(lsp.type_())).set_nonempty("options", Datum::clone(lsp.options().0));
+        let mut options = Datum::clone(lsp.options().0);
+        if m.dp(p.dp).switch().is_some_and(|s| s.other_config().get_bool("vlan-passthru", false)) {
+            options = Datum::map(
+                options.pairs().iter().cloned().chain([(Atom::string("vlan-passthru"), Atom::string("true"))]),
+            );
+        }
+        row.set("type", string(lsp.type_())).set_nonempty("options", options);
         if let Some(req) = lsp.options().get("requested-chassis").filter(|r| !r.is_empty()) {
             let mut names = req.split(',').map(str::trim).filter(|n| !n.is_empty());
             let find = |n: &str| look.chassis.get(n).map(|u| Atom::Uuid(*u));
@@ -359,7 +366,7 @@ fn keep_word_order<'a>(entries: &mut [String], current: impl Iterator<Item = &'a
 
 /// The IP of a NAT's `external_ip` or of a load balancer VIP (`ip`,
 /// `ip:port`, `[ip6]:port`), as text.
-fn vip_ip(vip: &str) -> Option<String> {
+pub(super) fn vip_ip(vip: &str) -> Option<String> {
     let host = match vip.strip_prefix('[') {
         Some(rest) => rest.split(']').next()?,
         None if vip.matches(':').count() == 1 => vip.split(':').next()?,

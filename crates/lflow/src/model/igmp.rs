@@ -81,7 +81,8 @@ pub(super) fn build(m: &Model<'_>) -> Vec<IgmpGroup> {
         for &i in &m.dp(dp).ports {
             let Some(rp) = m.ports[i].peer.filter(|_| m.ports[i].lsp_type() == "router") else { continue };
             let router = m.ports[rp].dp;
-            let relay = m.dp(router).router().is_some_and(|r| r.options().get_bool("mcast_relay", false));
+            let relay = m.dp(router).enabled()
+                && m.dp(router).router().is_some_and(|r| r.options().get_bool("mcast_relay", false));
             if relay && !flood(rp) {
                 groups.entry((router, address.clone())).or_default().insert(rp);
             }

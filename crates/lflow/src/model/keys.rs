@@ -3,11 +3,12 @@
 //! `requested-tnl-key` is honoured first (a second request for the same key
 //! is reported and treated as no request), then a datapath or port keeps
 //! the key SB already gives it, and the rest get the lowest free key,
-//! handed out in NB UUID order so that the result does not depend on hash
-//! order. A port keeps its key only on the datapath of the same NB switch
-//! or router (which may itself have a new key). Chassis-redirect ports take
-//! port keys on their router after its ports. Multicast group keys are the
-//! fixed ones above the port range (see `bindings`).
+//! handed out in NB UUID order (datapaths: switches before routers, as the
+//! reference does) so that the result does not depend on hash order. A
+//! port keeps its key only on the datapath of the same NB switch or router
+//! (which may itself have a new key). Chassis-redirect ports take port keys
+//! on their router after its ports. Multicast group keys are the fixed ones
+//! above the port range (see `bindings`) and, for learned groups, `igmp`'s.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -69,7 +70,8 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
     }
     let mut used = BTreeSet::new();
     let mut order: Vec<usize> = (0..m.datapaths.len()).collect();
-    order.sort_by_key(|&i| m.datapaths[i].uuid);
+    // Switches before routers, as the reference hands them out.
+    order.sort_by_key(|&i| (!m.datapaths[i].is_switch(), m.datapaths[i].uuid));
     // Requested keys first, then kept keys, then new ones.
     for &i in &order {
         let requested = match m.datapaths[i].nb {

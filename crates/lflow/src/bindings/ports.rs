@@ -14,7 +14,7 @@ use super::{int, pb_id, string};
 use crate::input::{nb, sb};
 use crate::model::addr::{Ipv4Net, Ipv6Net};
 use crate::model::{Model, Port, PortNb};
-use crate::output::{reference, str_map, str_set, DesiredRow, Diagnostic, Output};
+use crate::output::{reference, sset_order, str_map, str_set, DesiredRow, Diagnostic, Output};
 
 /// The desired row id of a chassis-redirect port's binding.
 fn cr_id(index: usize) -> String {
@@ -416,30 +416,43 @@ fn nat_addresses<'a>(
                 .map(|n| n.addr.to_string())
                 .chain(rp_addrs.ipv6.iter().map(|n| n.addr.to_string()))
                 .collect();
-            let mut central: BTreeSet<String> = BTreeSet::new();
+            // The words come in the reference's order: the NAT IPs in NB
+            // (UUID) order, then the VIPs as its walks of its IPv4 and IPv6
+            // VIP sets (OVS string sets); each IP once.
+            let mut central: Vec<String> = Vec::new();
             let mut nats: Vec<nb::Nat<'_>> = router.nat().collect();
-            nats.sort_by_key(|n| (n.external_ip(), n.logical_ip(), n.uuid()));
+            nats.sort_by_key(|n| n.uuid());
             for n in nats {
                 let Some(ip) = vip_ip(n.external_ip()) else { continue };
                 match (n.type_(), n.logical_port(), n.external_mac()) {
                     ("dnat_and_snat", Some(lport), Some(mac)) if cr.is_some() => {
                         out.push(format!("{mac} {ip} is_chassis_resident(\"{lport}\")"));
                     }
-                    _ if own.contains(&ip) => {}
-                    _ => {
-                        central.insert(ip);
-                    }
+                    _ if own.contains(&ip) || central.contains(&ip) => {}
+                    _ => central.push(ip),
                 }
             }
             if !lsp.options().get_bool("exclude-lb-vips-from-garp", false) {
-                let lbs = router.load_balancer().chain(router.load_balancer_group().flat_map(|g| g.load_balancer()));
-                for lb in lbs {
-                    central.extend(lb.vips().iter().filter_map(|(vip, _)| vip_ip(vip)));
+                let mut lbs: Vec<nb::LoadBalancer<'_>> = router.load_balancer().collect();
+                lbs.sort_by_key(|lb| lb.uuid());
+                let mut groups: Vec<nb::LoadBalancerGroup<'_>> = router.load_balancer_group().collect();
+                groups.sort_by_key(|g| g.uuid());
+                for g in groups {
+                    let mut in_group: Vec<nb::LoadBalancer<'_>> = g.load_balancer().collect();
+                    in_group.sort_by_key(|lb| lb.uuid());
+                    lbs.extend(in_group);
+                }
+                let vips: Vec<String> =
+                    lbs.iter().flat_map(|lb| lb.vips().iter().filter_map(|(vip, _)| vip_ip(vip))).collect();
+                let (v6, v4): (Vec<String>, Vec<String>) = vips.into_iter().partition(|ip| ip.contains(':'));
+                for ip in sset_order(v4).into_iter().chain(sset_order(v6)) {
+                    if !central.contains(&ip) {
+                        central.push(ip);
+                    }
                 }
             }
             if !central.is_empty() {
-                let ips: Vec<String> = central.into_iter().collect();
-                out.push(resident(format!("{} {}", rp_addrs.mac, ips.join(" "))));
+                out.push(resident(format!("{} {}", rp_addrs.mac, central.join(" "))));
             }
         }
         Some("router") | None => {}

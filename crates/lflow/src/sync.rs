@@ -88,6 +88,11 @@ const OWNED_TABLES: &[TableSpec] = &[
     TableSpec { name: "DNS", key: &["external_ids:dns_id"], foreign: &[], ignored_keys: &[] },
 ];
 
+/// Foreign columns a new row starts with, as the reference writes them:
+/// ovn-controller 23.03 reports a port `up` only when the column is
+/// already set, so a new Port_Binding starts with `up=false`.
+const INSERT_DEFAULTS: &[(&str, &str, bool)] = &[("Port_Binding", "up", false)];
+
 /// What a plan does, for logs and for tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PlanStats {
@@ -267,6 +272,9 @@ pub fn plan_sb(output: &Output, sb: &Replica) -> Plan {
                         changed.insert(col.to_string(), resolver.datum(v));
                     }
                 }
+                for &(_, col, value) in INSERT_DEFAULTS.iter().filter(|(t, _, _)| *t == spec.name) {
+                    changed.entry(col.to_string()).or_insert_with(|| Datum::from(Atom::Boolean(value)));
+                }
                 stats.0 += 1;
                 plan.ops.push(Operation::Insert {
                     table: spec.name.to_string(),
@@ -398,6 +406,7 @@ mod tests {
         assert!(!update.contains("chassis") && !update.contains("\"up\"") && !update.contains("logical_port"), "{update}");
         let insert = pb.iter().find(|o| o.starts_with("Insert")).expect("an insert");
         assert!(insert.contains(DP) && !insert.contains("NamedUuid(\"dp0\")"), "{insert}");
+        assert!(insert.contains("\"up\": Set([Boolean(false)])"), "a new binding starts down: {insert}");
         assert_eq!(plan.stats.tables["Port_Binding"], (1, 1, 1));
     }
 

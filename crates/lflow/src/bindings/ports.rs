@@ -3,7 +3,7 @@
 //! `HA_Chassis_Group` / `HA_Chassis` rows their bindings refer to
 //! (ovn-sb(5) "Port_Binding"; ovn-northd(8) "Logical Router Ports").
 //! Pure: rows out; besides the model it reads only SB chassis and the
-//! bindings SB holds (to keep their `up` and the word order of equivalent
+//! bindings SB holds (to keep the word order of equivalent
 //! `nat_addresses`), and never writes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -119,18 +119,12 @@ pub(super) fn build(m: &Model<'_>, out: &mut Output) {
         out.sb.entry(t).or_default();
     }
     let look = Lookups::new(m);
-    let existing = &look.existing;
     let mut ha = HaGroups::default();
-    // `up` belongs to ovn-controller (a foreign column for `sync`, so only
-    // written on insert): a new binding starts as not up, as the reference
-    // creates it.
-    let up = |name: &str| Datum::from(Atom::Boolean(existing.get(name).and_then(|pb| pb.up()).unwrap_or(false)));
     for (i, p) in m.ports.iter().enumerate() {
-        let mut row = match p.nb {
+        let row = match p.nb {
             PortNb::Switch(lsp) => lsp_binding(m, i, lsp, &look, &mut ha, &mut out.diagnostics),
             PortNb::Router(lrp) => lrp_binding(m, i, p, lrp, &mut out.diagnostics),
         };
-        row.set("up", up(p.name));
         out.push("Port_Binding", row);
     }
     for (c, cr) in m.chassis_redirect.iter().enumerate() {
@@ -162,8 +156,7 @@ pub(super) fn build(m: &Model<'_>, out: &mut Output) {
             .set("options", str_map(options))
             .set("mac", str_set([lrp_mac(lrp)]))
             .set("ha_chassis_group", reference(&group))
-            .set_nonempty("external_ids", Datum::clone(lrp.external_ids().0))
-            .set("up", up(&cr.name));
+            .set_nonempty("external_ids", Datum::clone(lrp.external_ids().0));
         out.push("Port_Binding", row);
     }
     ha.write(m, out);

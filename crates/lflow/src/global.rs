@@ -194,7 +194,8 @@ fn with_option(map: &Datum, key: &str, value: &str) -> Datum {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::testutil::{replica, u};
+    use crate::model::testutil::u;
+    use crate::tests::replica;
 
     fn options_with_chassis(sb_json: &str) -> (Datum, Datum) {
         let nb = replica("ovn-nb.ovsschema", &format!(r#"{{"NB_Global": {{"{}": {{"initial": {{}}}}}}}}"#, u(1)));

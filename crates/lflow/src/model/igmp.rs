@@ -130,7 +130,8 @@ fn assign_keys(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::testutil::{replica, u};
+    use crate::model::testutil::u;
+    use crate::tests::replica;
 
     /// sw0: vm1, vm2 (mcast_flood), a localnet port and a router port to
     /// lr0 (mcast_relay). SB: 239.0.1.1 learned on vm1 and vm2 (a

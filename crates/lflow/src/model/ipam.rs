@@ -379,7 +379,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::model::testutil::{replica, u};
+    use crate::model::testutil::u;
+    use crate::tests::replica;
 
     fn ipam(subnet: &str, exclude: Option<&str>) -> (SwitchIpam, Vec<Diagnostic>) {
         let mut diags = Vec::new();

@@ -211,8 +211,9 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::model::testutil::{replica, u};
+    use crate::model::testutil::u;
     use crate::model::Model;
+    use crate::tests::replica;
 
     #[test]
     fn lowest_free_skips_used() {

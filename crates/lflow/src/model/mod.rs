@@ -459,8 +459,9 @@ fn port_name(p: PortNb<'_>) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::testutil::{replica, u};
+    use super::testutil::u;
     use super::*;
+    use crate::tests::replica;
 
     /// Container ports of `vm`: `c1` asks for a tag and NB already gives it
     /// 7, `c2` asks for one, `c3` requests 1; a localnet port requests VLAN

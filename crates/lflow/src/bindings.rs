@@ -68,7 +68,6 @@ pub fn build(m: &Model<'_>, out: &mut Output) {
     static_mac_bindings(m, out);
     dns(m, out);
     nb_status(m, out);
-    crate::global::sb_dependent_options(m.sb, out);
 }
 
 /// A datapath's `external_ids`: its NB row and name, the neutron name as

@@ -45,6 +45,14 @@ const OWNED_TABLES: &[TableSpec] = &[
         name: "Datapath_Binding",
         key: &["external_ids:logical-switch", "external_ids:logical-router"], foreign: &["load_balancers"], ignored_keys: &[] },
     TableSpec {
+        name: "HA_Chassis",
+        key: &["external_ids:chassis-name", "priority"],
+        foreign: &[],
+        ignored_keys: &[],
+    },
+    TableSpec { name: "HA_Chassis_Group", key: &["name"], foreign: &["ref_chassis"], ignored_keys: &[] },
+    TableSpec { name: "Mirror", key: &["name"], foreign: &[], ignored_keys: &[] },
+    TableSpec {
         name: "Port_Binding",
         key: &["logical_port"],
         foreign: &["chassis", "encap", "up", "virtual_parent", "additional_chassis", "additional_encap"],
@@ -76,6 +84,8 @@ const OWNED_TABLES: &[TableSpec] = &[
     TableSpec { name: "RBAC_Permission", key: &["table"], foreign: &[], ignored_keys: &[] },
     TableSpec { name: "RBAC_Role", key: &["name"], foreign: &[], ignored_keys: &[] },
     TableSpec { name: "IP_Multicast", key: &["datapath"], foreign: &["seq_no"], ignored_keys: &[] },
+    TableSpec { name: "Static_MAC_Binding", key: &["logical_port", "ip"], foreign: &[], ignored_keys: &[] },
+    TableSpec { name: "DNS", key: &["external_ids:dns_id"], foreign: &[], ignored_keys: &[] },
 ];
 
 /// Foreign columns a new row starts with, as the reference writes them:

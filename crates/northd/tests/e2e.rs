@@ -18,7 +18,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use testsupport::ovn::{poll_ok, Central, Chassis, Vif};
+use testsupport::ovn::{poll_ok, Central, Chassis, Unmet, Vif};
 use testsupport::require_tool;
 
 /// Bound on each wait: ports up, a ping answered. Generous for a busy
@@ -52,9 +52,9 @@ impl Deployment {
     /// failure panics with the last error and every daemon's log.
     fn wait_for(&mut self, what: &str, mut check: impl FnMut(&Central) -> Result<(), String>) {
         let result = poll_ok(PATIENCE, || {
-            self.central.check_alive()?;
-            self.chassis.check_alive()?;
-            check(&self.central)
+            self.central.check_alive().map_err(Unmet::Fatal)?;
+            self.chassis.check_alive().map_err(Unmet::Fatal)?;
+            Ok(check(&self.central)?)
         });
         if let Err(err) = result {
             panic!(
@@ -101,8 +101,8 @@ fn forwards_packets(northd: &Path) {
     // Returns once every chassis has caught up with the NB's nb_cfg, which
     // northd reports as NB_Global.hv_cfg (ovn-nbctl's own bound: 60 s).
     deployment.central.nbctl(&["--wait=hv", "sync"]);
-    let status = deployment.central.northd_appctl(&["status"]).expect("northd answers status");
-    assert_eq!(status.trim(), "Status: active", "the only northd holds the SB lock");
+    let status = deployment.central.northd().status();
+    assert_eq!(status.as_deref(), Some("active"), "the only northd holds the SB lock");
 
     // One switch, both ways.
     deployment.wait_for_ping(&vif1, "10.0.1.12");

@@ -9,10 +9,20 @@
 //!
 //! Isolation: every chassis runs in a private network namespace, so the tap
 //! devices the userspace datapath creates never meet the host's or another
-//! test's; its `OVS_RUNDIR`/`OVN_RUNDIR` (control sockets, `br-int.mgmt`),
-//! logs and databases live in its temporary directory. A namespace is held
-//! by a `sleep` process, not by a name under `/run/netns`, so it vanishes
-//! with its last process, taking its interfaces along.
+//! test's; every daemon's run, log, database and configuration directories
+//! (`OVS_*DIR`, `OVN_*DIR`: control sockets, `br-int.mgmt`, logs, and the
+//! `system-id-override` file ovn-controller would read from `/etc/ovn`) are
+//! its temporary directory. A namespace is held by a `sleep` process, not by
+//! a name under `/run/netns`, so it vanishes with its last process, taking
+//! its interfaces along.
+//!
+//! Order matters: ovn-controller 23.03.1 dies of SIGSEGV at its first run
+//! when the Southbound database has no `SB_Global` row, which the northd
+//! creates. [`Central::start`] returns only once that row exists, and
+//! [`Chassis::start`] refuses a Southbound database without it. Read-only
+//! tools only look at the Southbound database here: every `ovn-sbctl`
+//! command, even `list`, inserts a missing `SB_Global`, which would hide a
+//! northd that does not.
 //!
 //! What it must never do: leave a process, a namespace or an interface
 //! behind (every process is killed and reaped on drop, and dies with the
@@ -32,10 +42,12 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::{die_with_parent, output_of, poll_until, require_tool, tail, temp_dir, OvsdbServer, TIMEOUT};
+use crate::northd::{try_nbctl, Northd};
+use crate::{
+    die_with_parent, output_of, poll_until, require_tool, tail, temp_dir, try_ovsdb_client, OvsdbServer, TIMEOUT,
+};
 
-/// Bound on any one run of `ovn-nbctl`, `ovs-vsctl` or `ovn-appctl` (their
-/// own `--timeout` option).
+/// Bound on any one run of `ovs-vsctl` (its own `--timeout` option).
 const CTL_TIMEOUT: &str = "--timeout=60";
 
 /// Panics unless the test runs as root, which namespaces and taps need.
@@ -111,32 +123,43 @@ impl Drop for Process {
 }
 
 /// Waits (bounded by `TIMEOUT`) until `path` accepts unix connections;
-/// panics with the process's diagnostics if it exits first or never does.
+/// panics with the process's diagnostics if it exits first (at once, not at
+/// the bound) or the socket never opens.
 fn wait_for_socket(process: &mut Process, path: &Path) {
     let result = poll_ok(TIMEOUT, || {
-        process.check_alive()?;
-        UnixStream::connect(path)
-            .map(drop)
-            .map_err(|err| format!("{} not open after {TIMEOUT:?}: {err}", path.display()))
+        process.check_alive().map_err(Unmet::Fatal)?;
+        UnixStream::connect(path).map(drop).map_err(|err| Unmet::Retry(format!("{} not open: {err}", path.display())))
     });
     if let Err(err) = result {
         panic!("{}: {err}\n{}", process.name, process.diagnostics());
     }
 }
 
-/// Calls `check` every 20 ms until it returns Ok (then Ok) or `timeout`
-/// passes (then its last error), for waits whose failure message needs more
-/// than a name.
-pub fn poll_ok(timeout: Duration, mut check: impl FnMut() -> Result<(), String>) -> Result<(), String> {
-    let mut last = Ok(());
-    if poll_until(timeout, || {
-        last = check();
-        last.is_ok()
-    }) {
-        Ok(())
-    } else {
-        last
+/// Why the check of a [`poll_ok`] wait did not pass.
+#[derive(Debug)]
+pub enum Unmet {
+    /// Not yet: checked again until the bound.
+    Retry(String),
+    /// Never will (a daemon exited): the wait ends at once.
+    Fatal(String),
+}
+
+impl From<String> for Unmet {
+    fn from(reason: String) -> Unmet {
+        Unmet::Retry(reason)
     }
+}
+
+/// Calls `check` every 20 ms until it returns Ok (then Ok), returns
+/// [`Unmet::Fatal`] (then its reason, at once) or `timeout` passes (then the
+/// last reason), for waits whose failure message needs more than a name.
+pub fn poll_ok(timeout: Duration, mut check: impl FnMut() -> Result<(), Unmet>) -> Result<(), String> {
+    let mut last = Ok(());
+    poll_until(timeout, || {
+        last = check();
+        !matches!(last, Err(Unmet::Retry(_)))
+    });
+    last.map_err(|(Unmet::Retry(reason) | Unmet::Fatal(reason))| reason)
 }
 
 /// A private network namespace, held by a `sleep` process; it ends when
@@ -215,36 +238,34 @@ impl Netns {
 /// The central part: Northbound and Southbound `ovsdb-server`s on unix
 /// sockets, and one northd between them.
 pub struct Central {
-    northd: Process,
-    /// The northd's control socket (`--unixctl`).
-    northd_ctl: PathBuf,
+    northd: Northd,
     nb: OvsdbServer,
     sb: OvsdbServer,
-    /// Declared last: removed after the processes are dead.
-    dir: TempDir,
 }
 
 impl Central {
     /// Starts the databases and `northd` (a binary taking ovn-northd's
-    /// options); returns once northd answers on its control socket.
+    /// options, run by [`Northd`]); returns once northd says it is active
+    /// and has created `SB_Global`, so that a chassis may start.
     pub fn start(northd: &Path) -> Central {
         let nb = OvsdbServer::start("ovn-nb.ovsschema");
         let sb = OvsdbServer::start("ovn-sb.ovsschema");
-        let dir = temp_dir();
-        let northd_ctl = dir.path().join("northd.ctl");
-        let log = dir.path().join("northd.log");
-        let mut command = Command::new(northd);
-        command
-            .arg(format!("--ovnnb-db={}", nb.remote()))
-            .arg(format!("--ovnsb-db={}", sb.remote()))
-            .arg(format!("--unixctl={}", northd_ctl.display()))
-            .arg(format!("--log-file={}", log.display()))
-            .arg("-vconsole:off");
-        set_rundirs(&mut command, dir.path());
-        die_with_parent(&mut command);
-        let mut northd = Process::spawn("northd", dir.path(), Some(log), command);
-        wait_for_socket(&mut northd, &northd_ctl);
-        Central { northd, northd_ctl, nb, sb, dir }
+        let mut northd = Northd::start(northd, &nb.remote(), &sb.remote(), &[]);
+        northd.wait_status("active");
+        let mut central = Central { northd, nb, sb };
+        let remote = central.sb.remote();
+        let result = poll_ok(TIMEOUT, || {
+            central.northd.try_alive().map_err(Unmet::Fatal)?;
+            if has_sb_global(&remote)? {
+                Ok(())
+            } else {
+                Err(Unmet::Retry("the Southbound database has no SB_Global row".to_owned()))
+            }
+        });
+        if let Err(err) = result {
+            panic!("northd did not initialize the Southbound database: {err}\n{}", central.diagnostics());
+        }
+        central
     }
 
     /// The Southbound database's remote, for the chassis.
@@ -252,58 +273,67 @@ impl Central {
         self.sb.remote()
     }
 
+    /// The northd, for `ovn-appctl` ([`Northd::appctl`], [`Northd::status`]).
+    pub fn northd(&self) -> &Northd {
+        &self.northd
+    }
+
     /// Runs `ovn-nbctl` on the Northbound database; its standard output, or
     /// its status and standard error.
-    pub fn try_nbctl<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<String, String> {
-        let mut command = Command::new(require_tool("ovn-nbctl"));
-        command
-            .arg(format!("--db={}", self.nb.remote()))
-            .arg(CTL_TIMEOUT)
-            .args(args)
-            .env("OVN_RUNDIR", self.dir.path());
-        output_of(&mut command)
+    pub fn try_nbctl(&self, args: &[&str]) -> Result<String, String> {
+        try_nbctl(&self.nb.remote(), args)
     }
 
     /// Like [`Central::try_nbctl`]; panics with the diagnostics on failure.
-    pub fn nbctl<S: AsRef<OsStr>>(&self, args: &[S]) -> String {
-        self.try_nbctl(args).unwrap_or_else(|err| {
-            let args: Vec<_> = args.iter().map(|arg| arg.as_ref().to_string_lossy()).collect();
-            panic!("ovn-nbctl {}: {err}\n{}", args.join(" "), self.diagnostics())
-        })
-    }
-
-    /// Runs `ovn-appctl` against the northd's control socket.
-    pub fn northd_appctl(&self, args: &[&str]) -> Result<String, String> {
-        let mut command = Command::new(require_tool("ovn-appctl"));
-        command.arg("-t").arg(&self.northd_ctl).arg(CTL_TIMEOUT).args(args);
-        output_of(&mut command)
+    pub fn nbctl(&self, args: &[&str]) -> String {
+        self.try_nbctl(args).unwrap_or_else(|err| panic!("ovn-nbctl {}: {err}\n{}", args.join(" "), self.diagnostics()))
     }
 
     /// Err if the northd has exited (see [`Central::diagnostics`]).
     pub fn check_alive(&mut self) -> Result<(), String> {
-        self.northd.check_alive()
+        self.northd.try_alive()
     }
 
     /// The end of the northd's log and output, and what the Southbound
-    /// database holds, for failure messages.
+    /// database holds, read with `ovsdb-client` (which writes nothing), for
+    /// failure messages.
     pub fn diagnostics(&self) -> String {
-        let sbctl = |args: &[&str]| {
-            let mut command = Command::new(require_tool("ovn-sbctl"));
-            command.arg(format!("--db={}", self.sb.remote())).arg(CTL_TIMEOUT).args(args);
-            output_of(&mut command).unwrap_or_else(|err| format!("ovn-sbctl {}: {err}", args.join(" ")))
-        };
-        let counts: Vec<String> = ["Datapath_Binding", "Port_Binding", "Logical_Flow", "Multicast_Group"]
+        let remote = self.sb.remote();
+        let counts: Vec<String> = ["SB_Global", "Datapath_Binding", "Port_Binding", "Logical_Flow", "Multicast_Group"]
             .iter()
-            .map(|table| {
-                format!(
-                    "{table}: {}",
-                    sbctl(&["--bare", "--columns=_uuid", "list", table]).lines().filter(|l| !l.is_empty()).count()
-                )
+            .map(|table| match select_uuids(&remote, table) {
+                Ok(rows) => format!("{table}: {rows}"),
+                Err(err) => format!("{table}: {err}"),
             })
             .collect();
-        let ports = sbctl(&["--format=table", "--columns=logical_port,type,chassis,up", "list", "Port_Binding"]);
-        format!("{}\n--- Southbound rows: {}\n--- Port_Binding:\n{ports}", self.northd.diagnostics(), counts.join(", "))
+        let ports = try_ovsdb_client(&[
+            "dump",
+            &remote,
+            "OVN_Southbound",
+            "Port_Binding",
+            "logical_port",
+            "type",
+            "chassis",
+            "up",
+        ])
+        .unwrap_or_else(|err| format!("ovsdb-client dump: {err}"));
+        format!("{}\n--- Southbound rows: {}\n--- {ports}", self.northd.diagnostics(), counts.join(", "))
     }
+}
+
+/// How many rows the table `table` of the Southbound database at `remote`
+/// holds.
+fn select_uuids(remote: &str, table: &str) -> Result<usize, String> {
+    let txn = format!(r#"["OVN_Southbound",{{"op":"select","table":"{table}","where":[],"columns":["_uuid"]}}]"#);
+    let out = try_ovsdb_client(&["transact", remote, &txn])?;
+    let reply: serde_json::Value =
+        serde_json::from_str(&out).map_err(|err| format!("ovsdb-client transact printed {out:?}: {err}"))?;
+    reply[0]["rows"].as_array().map(Vec::len).ok_or_else(|| format!("ovsdb-client transact printed {out:?}"))
+}
+
+/// Whether the Southbound database at `remote` has its `SB_Global` row.
+fn has_sb_global(remote: &str) -> Result<bool, String> {
+    select_uuids(remote, "SB_Global").map(|rows| rows > 0)
 }
 
 /// One hypervisor: an Open vSwitch database, `ovs-vswitchd` with the
@@ -321,9 +351,19 @@ pub struct Chassis {
 impl Chassis {
     /// Starts a chassis named `name` (its `system-id`) that follows the
     /// Southbound database at `sb_remote`; returns once `ovn-controller`
-    /// runs and `br-int` exists.
+    /// runs and `br-int` exists. Panics at once if that database has no
+    /// `SB_Global` row yet (start the [`Central`] first): ovn-controller
+    /// 23.03.1 would crash on it.
     pub fn start(name: &str, sb_remote: &str) -> Chassis {
         require_root();
+        match has_sb_global(sb_remote) {
+            Ok(true) => {}
+            Ok(false) => panic!(
+                "the Southbound database {sb_remote} has no SB_Global row, on which ovn-controller 23.03.1 dies of \
+                 SIGSEGV: start the chassis once a northd has initialized it (Central::start returns then)"
+            ),
+            Err(err) => panic!("cannot read SB_Global from {sb_remote}: {err}"),
+        }
         let ovs_db = OvsdbServer::start("vswitch.ovsschema");
         let dir = temp_dir();
         let netns = Netns::new(name, dir.path());
@@ -411,10 +451,21 @@ impl Chassis {
     }
 }
 
-/// Points a daemon's run, log and database directories at `dir`, so that
-/// nothing goes to the machine's `/var/run/openvswitch` or `/var/run/ovn`.
-fn set_rundirs(command: &mut Command, dir: &Path) {
-    for var in ["OVS_RUNDIR", "OVS_LOGDIR", "OVS_DBDIR", "OVN_RUNDIR", "OVN_LOGDIR", "OVN_DBDIR"] {
+/// Points an Open vSwitch or OVN program's run, log, database and
+/// configuration directories at `dir`, so that it reads nothing from and
+/// writes nothing to `/var/run/openvswitch`, `/var/run/ovn`, `/etc/openvswitch`,
+/// `/etc/ovn` or their log and database counterparts.
+pub(crate) fn set_rundirs(command: &mut Command, dir: &Path) {
+    for var in [
+        "OVS_RUNDIR",
+        "OVS_LOGDIR",
+        "OVS_DBDIR",
+        "OVS_SYSCONFDIR",
+        "OVN_RUNDIR",
+        "OVN_LOGDIR",
+        "OVN_DBDIR",
+        "OVN_SYSCONFDIR",
+    ] {
         command.env(var, dir);
     }
 }
@@ -478,9 +529,16 @@ mod tests {
     /// The VIF's tap leaves the chassis namespace for its own, and dropping
     /// the chassis and the VIF ends every process, hence every namespace
     /// and interface they held.
+    /// An SB as a northd leaves it before any NB content: `SB_Global` only.
+    fn initialized_sb() -> OvsdbServer {
+        let sb = OvsdbServer::start("ovn-sb.ovsschema");
+        sb.transact(r#"["OVN_Southbound",{"op":"insert","table":"SB_Global","row":{}}]"#);
+        sb
+    }
+
     #[test]
     fn chassis_and_vif_leave_nothing_behind() {
-        let sb = OvsdbServer::start("ovn-sb.ovsschema");
+        let sb = initialized_sb();
         let chassis = Chassis::start("hv-test", &sb.remote());
         let vif = chassis.add_vif("vif9", "lsp9", "00:00:00:00:00:09", "10.9.0.9/24", None);
         let in_vif = vif.netns.run("ip", &["-o", "address", "show", "dev", "vif9"]);
@@ -493,5 +551,36 @@ mod tests {
         for pid in pids {
             assert!(!Path::new(&format!("/proc/{pid}")).exists(), "process {pid} was killed and reaped");
         }
+    }
+
+    /// ovn-controller 23.03.1 died of SIGSEGV on this test's empty SB (no
+    /// northd had created SB_Global), and the wait for its socket only
+    /// noticed at its bound, a minute later: such a chassis is now refused
+    /// before anything starts.
+    #[test]
+    #[should_panic(expected = "has no SB_Global row")]
+    fn chassis_on_an_sb_without_sb_global_is_refused() {
+        let sb = OvsdbServer::start("ovn-sb.ovsschema");
+        Chassis::start("hv-test", &sb.remote());
+    }
+
+    /// A wait ends at the first fatal reason, without waiting for its bound.
+    #[test]
+    fn poll_ok_stops_at_a_fatal_reason() {
+        let start = std::time::Instant::now();
+        let mut calls = 0;
+        let result = poll_ok(TIMEOUT, || {
+            calls += 1;
+            if calls < 3 {
+                Err(Unmet::Retry(format!("try {calls}")))
+            } else {
+                Err(Unmet::Fatal("gone".to_owned()))
+            }
+        });
+        assert_eq!(result, Err("gone".to_owned()));
+        assert_eq!(calls, 3);
+        assert!(start.elapsed() < TIMEOUT / 2, "no wait for the bound: {:?}", start.elapsed());
+        assert_eq!(poll_ok(Duration::ZERO, || Err(Unmet::Retry("never".to_owned()))), Err("never".to_owned()));
+        assert_eq!(poll_ok(Duration::ZERO, || Ok(())), Ok(()));
     }
 }

@@ -1,14 +1,21 @@
-//! The SB rows that describe the topology itself: `Datapath_Binding` for
-//! every switch and router, `Port_Binding` for every port (switch ports of
-//! each type, router ports as patch pairs), the flood and unknown
-//! `Multicast_Group`s, `IP_Multicast` for every switch, and the
-//! `Address_Set`s and `Port_Group`s copied from NB.
+//! The SB rows that describe the topology itself, and the NB status
+//! columns that go with them: `Datapath_Binding` for every switch and
+//! router, `Port_Binding` for every port (`ports`), the `Multicast_Group`s
+//! of switches and routers, `IP_Multicast` for every switch, the
+//! `Address_Set`s (NB ones and the per-port-group `_ip4`/`_ip6` ones),
+//! the per-datapath `Port_Group`s, `Mirror`s, `Static_MAC_Binding`s and
+//! `DNS` records; `dynamic_addresses`, `tag` and `up` written back to NB.
+//! Pure: it never writes a database itself.
+
+mod ports;
+
+use std::collections::{BTreeMap, HashMap};
 
 use ovsdb::{Atom, Datum};
 
-use crate::input::nb;
-use crate::model::{DpNb, Model, Port, PortNb};
-use crate::output::{reference, str_map, str_set, DesiredRow, Output};
+use crate::input::{nb, sb};
+use crate::model::{self, DpNb, Model};
+use crate::output::{reference, str_map, str_set, DesiredRow, NbWrite, Output};
 
 /// Fixed multicast group keys (the range above port keys).
 pub const MC_FLOOD: (&str, i64) = ("_MC_flood", 32768);
@@ -31,117 +38,244 @@ pub fn pb_id(port_index: usize) -> String {
 }
 
 pub fn build(m: &Model<'_>, out: &mut Output) {
-    for t in ["Datapath_Binding", "Port_Binding", "Multicast_Group", "IP_Multicast", "Address_Set", "Port_Group"] {
+    for t in [
+        "Datapath_Binding",
+        "Port_Binding",
+        "Multicast_Group",
+        "IP_Multicast",
+        "Address_Set",
+        "Port_Group",
+        "Mirror",
+        "Static_MAC_Binding",
+        "DNS",
+    ] {
         out.sb.entry(t).or_default();
     }
     for dp in &m.datapaths {
         let mut row = DesiredRow::new(Some(dp.id.row_id()));
-        let (kind, name_key) = match dp.nb {
-            DpNb::Switch(_) => ("logical-switch", "name"),
-            DpNb::Router(_) => ("logical-router", "name"),
-        };
-        let mut ids = vec![(kind.to_string(), dp.uuid.to_string()), (name_key.to_string(), dp.name.to_string())];
-        if let DpNb::Switch(s) = dp.nb {
-            for key in ["interconn-ts"] {
-                if let Some(v) = s.other_config().get(key) {
-                    ids.push((key.to_string(), v.to_string()));
-                }
-            }
-        }
-        row.set("external_ids", str_map(ids)).set("tunnel_key", int(dp.tunnel_key));
+        row.set("external_ids", str_map(datapath_ids(dp.nb, dp.uuid, dp.name))).set("tunnel_key", int(dp.tunnel_key));
         out.push("Datapath_Binding", row);
-
         if dp.is_switch() {
             ip_multicast(m, dp.id, out);
         }
     }
-    for (i, p) in m.ports.iter().enumerate() {
-        out.push("Port_Binding", port_binding(m, i, p));
-    }
+    mirrors(m, out);
+    ports::build(m, out);
     multicast_groups(m, out);
     address_sets(m, out);
+    router_lb_address_sets(m, out);
+    port_groups(m, out);
+    static_mac_bindings(m, out);
+    dns(m, out);
+    nb_status(m, out);
 }
 
-fn port_binding(m: &Model<'_>, i: usize, p: &Port<'_>) -> DesiredRow {
-    let mut row = DesiredRow::new(Some(pb_id(i)));
-    row.set("logical_port", string(p.name))
-        .set("datapath", reference(&m.dp(p.dp).id.row_id()))
-        .set("tunnel_key", int(p.tunnel_key));
-    match p.nb {
-        PortNb::Switch(lsp) => {
-            let mut options: Vec<(String, String)> =
-                lsp.options().iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-            let ty = match lsp.type_() {
-                "router" => {
-                    options.retain(|(k, _)| k != "router-port");
-                    if let Some(peer) = m.peer(p) {
-                        options.push(("peer".into(), peer.name.to_string()));
-                    }
-                    "patch"
-                }
-                t => t,
-            };
-            row.set("type", string(ty))
-                .set_nonempty("options", str_map(options))
-                .set_nonempty("mac", str_set(lsp.addresses()))
-                .set_nonempty("port_security", str_set(lsp.port_security()))
-                .set_nonempty("external_ids", str_map(lsp_external_ids(lsp)));
-            if let Some(tag) = lsp.tag() {
-                row.set("tag", int(tag)).set("parent_port", string(lsp.parent_name().unwrap_or("")));
-            } else if let Some(parent) = lsp.parent_name() {
-                row.set("parent_port", string(parent));
+/// A datapath's `external_ids`: its NB row and name, the neutron name as
+/// `name2`, a switch's `interconn-ts`, a router's `snat-ct-zone`, and
+/// `always_learn_from_arp_request` when a router turns it off.
+fn datapath_ids(nb: DpNb<'_>, uuid: ovsdb::Uuid, name: &str) -> Vec<(String, String)> {
+    let mut ids = Vec::new();
+    match nb {
+        DpNb::Switch(s) => {
+            ids.push(("logical-switch".to_string(), uuid.to_string()));
+            if let Some(n) = s.external_ids().get("neutron:network_name") {
+                ids.push(("name2".into(), n.to_string()));
+            }
+            if let Some(v) = s.other_config().get("interconn-ts") {
+                ids.push(("interconn-ts".into(), v.to_string()));
             }
         }
-        PortNb::Router(lrp) => {
-            let mut options: Vec<(String, String)> = Vec::new();
-            if let Some(peer) = m.peer(p) {
-                options.push(("peer".into(), peer.name.to_string()));
+        DpNb::Router(r) => {
+            ids.push(("logical-router".to_string(), uuid.to_string()));
+            if let Some(n) = r.external_ids().get("neutron:router_name") {
+                ids.push(("name2".into(), n.to_string()));
             }
-            let mac = std::iter::once(lrp.mac()).chain(lrp.networks()).collect::<Vec<_>>().join(" ");
-            row.set("type", string("patch")).set_nonempty("options", str_map(options)).set("mac", str_set([mac]));
+            if let Some(z) = r.options().get("snat-ct-zone") {
+                ids.push(("snat-ct-zone".into(), z.to_string()));
+            }
+            if !r.options().get_bool("always_learn_from_arp_request", true) {
+                ids.push(("always_learn_from_arp_request".into(), "false".into()));
+            }
         }
     }
-    row
+    ids.push(("name".into(), name.to_string()));
+    ids
 }
 
-/// The NB external_ids northd copies to a switch port's binding.
-fn lsp_external_ids<'a>(lsp: nb::LogicalSwitchPort<'a>) -> Vec<(&'a str, &'a str)> {
-    lsp.external_ids().iter().filter(|(k, _)| k.starts_with("neutron:")).collect()
+/// NB mirrors, copied; their desired row ids by name.
+fn mirror_ids<'a>(m: &Model<'a>) -> BTreeMap<&'a str, String> {
+    let mut names: Vec<&str> = nb::Mirror::all(m.nb).map(|r| r.name()).collect();
+    names.sort();
+    names.dedup();
+    names.into_iter().enumerate().map(|(i, n)| (n, format!("mirror{i}"))).collect()
 }
 
-/// `_MC_flood` (every enabled port), `_MC_flood_l2` (every enabled port
-/// but router ports) and `_MC_unknown` (ports with `unknown`) of each
-/// switch; a group with no member is not written.
-fn multicast_groups(m: &Model<'_>, out: &mut Output) {
+fn mirrors(m: &Model<'_>, out: &mut Output) {
+    let ids = mirror_ids(m);
+    let mut rows: Vec<nb::Mirror<'_>> = nb::Mirror::all(m.nb).collect();
+    rows.sort_by_key(|r| (r.name(), r.uuid()));
+    rows.dedup_by_key(|r| r.name());
+    for r in rows {
+        let mut row = DesiredRow::new(ids.get(r.name()).cloned());
+        row.set("name", string(r.name()))
+            .set("filter", string(r.filter()))
+            .set("sink", string(r.sink()))
+            .set("type", string(r.type_()))
+            .set("index", int(r.index()))
+            .set_nonempty("external_ids", Datum::clone(r.external_ids().0));
+        out.push("Mirror", row);
+    }
+}
+
+/// NB DNS records used by some switch: the records, the switches'
+/// datapaths, and the NB row as `external_ids:dns_id`.
+fn dns(m: &Model<'_>, out: &mut Output) {
+    let mut users: BTreeMap<ovsdb::Uuid, (nb::Dns<'_>, Vec<crate::output::DpId>)> = BTreeMap::new();
     for dp in m.switches() {
-        let mut flood = Vec::new();
-        let mut flood_l2 = Vec::new();
-        let mut unknown = Vec::new();
+        for d in dp.switch().into_iter().flat_map(|s| s.dns_records()) {
+            users.entry(d.uuid()).or_insert_with(|| (d, Vec::new())).1.push(dp.id);
+        }
+    }
+    for (uuid, (d, dps)) in users {
+        let mut row = DesiredRow::new(None);
+        row.set("records", Datum::clone(d.records().0))
+            .set("datapaths", Datum::set(dps.iter().map(|dp| Atom::named_uuid(dp.row_id()))))
+            .set("external_ids", str_map([("dns_id", uuid.to_string())]));
+        out.push("DNS", row);
+    }
+}
+
+/// NB static MAC bindings of router ports, with the router's datapath.
+fn static_mac_bindings(m: &Model<'_>, out: &mut Output) {
+    let mut rows: Vec<nb::StaticMacBinding<'_>> = nb::StaticMacBinding::all(m.nb).collect();
+    rows.sort_by_key(|r| (r.logical_port(), r.ip(), r.uuid()));
+    rows.dedup_by_key(|r| (r.logical_port(), r.ip()));
+    for r in rows {
+        let Some(p) = m.port(r.logical_port()).filter(|p| p.lrp().is_some()) else {
+            out.diagnostics.push(crate::output::Diagnostic {
+                table: nb::StaticMacBinding::TABLE,
+                row: format!("{} {}", r.logical_port(), r.ip()),
+                message: "logical_port is not a logical router port, binding ignored".into(),
+            });
+            continue;
+        };
+        let mut row = DesiredRow::new(None);
+        row.set("logical_port", string(r.logical_port()))
+            .set("ip", string(r.ip()))
+            .set("mac", string(r.mac()))
+            .set("override_dynamic_mac", Datum::from(Atom::Boolean(r.override_dynamic_mac())))
+            .set("datapath", reference(&p.dp.row_id()));
+        out.push("Static_MAC_Binding", row);
+    }
+}
+
+/// The switch port columns northd maintains in NB: `dynamic_addresses`
+/// (what IPAM assigned), `tag` (for ports with `tag_request`) and `up`. A port is up when a chassis has claimed
+/// its binding; when that chassis reports port readiness
+/// (`other_config:port-up-notif`), only once the binding's `up` is true as
+/// well. Router-type ports are always up.
+fn nb_status(m: &Model<'_>, out: &mut Output) {
+    let bindings: HashMap<&str, sb::PortBinding<'_>> =
+        sb::PortBinding::all(m.sb).map(|pb| (pb.logical_port(), pb)).collect();
+    for p in &m.ports {
+        let Some(lsp) = p.lsp() else { continue };
+        if p.dynamic_addresses.is_some() || lsp.dynamic_addresses().is_some() {
+            out.nb.push(NbWrite {
+                table: nb::LogicalSwitchPort::TABLE,
+                row: p.uuid,
+                column: "dynamic_addresses",
+                value: str_set(p.dynamic_addresses.iter()),
+            });
+        }
+        if lsp.tag_request().is_some() || lsp.tag().is_some() {
+            out.nb.push(NbWrite {
+                table: nb::LogicalSwitchPort::TABLE,
+                row: p.uuid,
+                column: "tag",
+                value: Datum::set(p.tag.map(Atom::Integer)),
+            });
+        }
+        let up = lsp.type_() == "router"
+            || bindings.get(p.name).is_some_and(|pb| match pb.chassis() {
+                Some(ch) if ch.other_config().get_bool("port-up-notif", false) => pb.up() == Some(true),
+                Some(_) => true,
+                None => false,
+            });
+        out.nb.push(NbWrite {
+            table: nb::LogicalSwitchPort::TABLE,
+            row: p.uuid,
+            column: "up",
+            value: Datum::from(Atom::Boolean(up)),
+        });
+    }
+}
+
+/// The fixed multicast groups. On a switch: `_MC_flood` (every enabled
+/// port), `_MC_flood_l2` (the same but router ports), `_MC_unknown` (ports
+/// with `unknown`), `_MC_mrouter_flood` (router ports whose router relays
+/// multicast, and ports with `options:mcast_flood_reports`), `_MC_static`
+/// (ports with `options:mcast_flood`). On a router: `_MC_static` (router
+/// ports with `options:mcast_flood`). A group with no member is not
+/// written. Then the learned groups (`model::igmp`).
+fn multicast_groups(m: &Model<'_>, out: &mut Output) {
+    for dp in &m.datapaths {
+        let mut groups: [(&str, i64, Vec<usize>); 5] = [
+            (MC_FLOOD.0, MC_FLOOD.1, Vec::new()),
+            (MC_FLOOD_L2.0, MC_FLOOD_L2.1, Vec::new()),
+            (MC_UNKNOWN.0, MC_UNKNOWN.1, Vec::new()),
+            (MC_MROUTER_FLOOD.0, MC_MROUTER_FLOOD.1, Vec::new()),
+            (MC_STATIC.0, MC_STATIC.1, Vec::new()),
+        ];
         for &i in &dp.ports {
             let p = &m.ports[i];
             if !p.enabled() {
                 continue;
             }
-            flood.push(i);
+            let options = match p.nb {
+                crate::model::PortNb::Switch(lsp) => lsp.options(),
+                crate::model::PortNb::Router(lrp) => {
+                    if lrp.options().get_bool("mcast_flood", false) {
+                        groups[4].2.push(i);
+                    }
+                    continue;
+                }
+            };
+            groups[0].2.push(i);
+            let relay = m
+                .peer(p)
+                .and_then(|rp| m.dp(rp.dp).router())
+                .is_some_and(|r| r.options().get_bool("mcast_relay", false));
             if p.lsp_type() != "router" {
-                flood_l2.push(i);
+                groups[1].2.push(i);
             }
             if p.has_unknown {
-                unknown.push(i);
+                groups[2].2.push(i);
+            }
+            if relay || options.get_bool("mcast_flood_reports", false) {
+                groups[3].2.push(i);
+            }
+            if options.get_bool("mcast_flood", false) {
+                groups[4].2.push(i);
             }
         }
-        for ((name, key), members) in [(MC_FLOOD, flood), (MC_FLOOD_L2, flood_l2), (MC_UNKNOWN, unknown)] {
-            if members.is_empty() {
-                continue;
+        for (name, key, members) in groups {
+            if !members.is_empty() {
+                out.push("Multicast_Group", multicast_group(dp.id, name, key, &members));
             }
-            let mut row = DesiredRow::new(None);
-            row.set("datapath", reference(&dp.id.row_id()))
-                .set("name", string(name))
-                .set("tunnel_key", int(key))
-                .set("ports", Datum::set(members.iter().map(|&i| Atom::named_uuid(pb_id(i)))));
-            out.push("Multicast_Group", row);
         }
     }
+    for g in &m.igmp_groups {
+        out.push("Multicast_Group", multicast_group(g.dp, &g.address, g.tunnel_key, &g.ports));
+    }
+}
+
+fn multicast_group(dp: crate::output::DpId, name: &str, key: i64, members: &[usize]) -> DesiredRow {
+    let mut row = DesiredRow::new(None);
+    row.set("datapath", reference(&dp.row_id()))
+        .set("name", string(name))
+        .set("tunnel_key", int(key))
+        .set("ports", Datum::set(members.iter().map(|&i| Atom::named_uuid(pb_id(i)))));
+    row
 }
 
 /// The IP multicast (IGMP/MLD snooping) settings of a switch.
@@ -172,8 +306,7 @@ fn ip_multicast(m: &Model<'_>, dp: crate::output::DpId, out: &mut Output) {
 /// NB address sets, the `svc_monitor_mac` set, and port groups.
 fn address_sets(m: &Model<'_>, out: &mut Output) {
     let mut row = DesiredRow::new(None);
-    row.set("name", string("svc_monitor_mac"))
-        .set("addresses", str_set(m.option("svc_monitor_mac").into_iter()));
+    row.set("name", string("svc_monitor_mac")).set("addresses", str_set(m.option("svc_monitor_mac")));
     out.push("Address_Set", row);
     let mut sets: Vec<nb::AddressSet<'_>> = nb::AddressSet::all(m.nb).collect();
     sets.sort_by_key(|s| (s.name(), s.uuid()));
@@ -181,5 +314,81 @@ fn address_sets(m: &Model<'_>, out: &mut Output) {
         let mut row = DesiredRow::new(None);
         row.set("name", string(s.name())).set_nonempty("addresses", str_set(s.addresses()));
         out.push("Address_Set", row);
+    }
+}
+
+/// Per router with load balancers (its own and its groups'): the VIPs its
+/// ports answer ARP and neighbor solicitations for, as
+/// `_rtr_lb_<router tunnel key>_ip4` and `_ip6` address sets, each only
+/// when not empty. Which VIPs, per load balancer `options:neighbor_responder`
+/// (ovn-nb(5)): `all`, `none`, or by default the reachable ones (inside one
+/// of the router's networks); a template load balancer answers for none
+/// unless it says `all`.
+fn router_lb_address_sets(m: &Model<'_>, out: &mut Output) {
+    for dp in m.routers() {
+        let Some(r) = dp.router() else { continue };
+        let nets: Vec<&model::addr::LportAddresses> = m.ports_of(dp.id).flat_map(|p| p.addrs.first()).collect();
+        let reachable = |ip: &str| match ip.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(a)) => nets.iter().any(|n| n.ipv4.iter().any(|net| net.contains(a))),
+            Ok(std::net::IpAddr::V6(a)) => {
+                nets.iter().any(|n| n.ipv6.iter().any(|net| !net.is_lla() && net.contains(a)))
+            }
+            Err(_) => false,
+        };
+        let lbs = r.load_balancer().chain(r.load_balancer_group().flat_map(|g| g.load_balancer()));
+        let (mut v4, mut v6) = (Vec::new(), Vec::new());
+        for lb in lbs {
+            let template = lb.options().get_bool("template", false);
+            let mode = lb.options().get("neighbor_responder").unwrap_or(if template { "none" } else { "reachable" });
+            for (vip, _) in lb.vips().iter() {
+                let Some(ip) = ports::vip_ip(vip) else { continue };
+                if mode == "all" || (mode == "reachable" && reachable(&ip)) {
+                    if ip.contains(':') {
+                        v6.push(ip)
+                    } else {
+                        v4.push(ip)
+                    }
+                }
+            }
+        }
+        for (suffix, ips) in [("ip4", v4), ("ip6", v6)] {
+            if !ips.is_empty() {
+                let mut row = DesiredRow::new(None);
+                row.set("name", string(&format!("_rtr_lb_{}_{suffix}", dp.tunnel_key))).set("addresses", str_set(ips));
+                out.push("Address_Set", row);
+            }
+        }
+    }
+}
+
+/// Per NB port group: `<name>_ip4` and `<name>_ip6` address sets with its
+/// ports' addresses, and one `Port_Group` per switch holding some of its
+/// ports, named `<switch tunnel key>_<name>`, with those ports' names.
+fn port_groups(m: &Model<'_>, out: &mut Output) {
+    let mut pgs: Vec<nb::PortGroup<'_>> = nb::PortGroup::all(m.nb).collect();
+    pgs.sort_by_key(|g| (g.name(), g.uuid()));
+    pgs.dedup_by_key(|g| g.name());
+    for g in pgs {
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        let mut per_dp: BTreeMap<crate::output::DpId, Vec<&str>> = BTreeMap::new();
+        for lsp in g.ports() {
+            let Some(p) = m.port(lsp.name()).filter(|p| p.uuid == lsp.uuid()) else { continue };
+            per_dp.entry(p.dp).or_default().push(p.name);
+            for a in &p.addrs {
+                v4.extend(a.ipv4.iter().map(|n| n.addr.to_string()));
+                v6.extend(a.ipv6.iter().map(|n| n.addr.to_string()));
+            }
+        }
+        for (suffix, ips) in [("ip4", v4), ("ip6", v6)] {
+            let mut row = DesiredRow::new(None);
+            row.set("name", string(&format!("{}_{suffix}", g.name()))).set_nonempty("addresses", str_set(ips));
+            out.push("Address_Set", row);
+        }
+        for (dp, names) in per_dp {
+            let mut row = DesiredRow::new(None);
+            row.set("name", string(&format!("{}_{}", m.dp(dp).tunnel_key, g.name()))).set("ports", str_set(names));
+            out.push("Port_Group", row);
+        }
     }
 }

@@ -17,9 +17,6 @@ use crate::output::{reference, str_map, str_set, DesiredRow, NbWrite, Output};
 /// when `ovn-match-northd-version` is set, so it must be the same.
 pub const NORTHD_INTERNAL_VERSION: &str = "23.03.1-20.27.0-70.6";
 
-/// Datapath tunnel keys allowed with Geneve (the default encapsulation).
-const MAX_TUNID: &str = "16711680";
-
 /// DHCPv4 options: (name, code, type).
 const DHCP_OPTIONS: &[(&str, i64, &str)] = &[
     ("T1", 58, "uint32"),
@@ -63,25 +60,31 @@ const DHCP_OPTIONS: &[(&str, i64, &str)] = &[
 ];
 
 /// DHCPv6 options: (name, code, type).
-const DHCPV6_OPTIONS: &[(&str, i64, &str)] = &[
-    ("dns_server", 23, "ipv6"),
-    ("domain_search", 24, "str"),
-    ("ia_addr", 5, "ipv6"),
-    ("server_id", 2, "mac"),
-];
+const DHCPV6_OPTIONS: &[(&str, i64, &str)] =
+    &[("dns_server", 23, "ipv6"), ("domain_search", 24, "str"), ("ia_addr", 5, "ipv6"), ("server_id", 2, "mac")];
 
 /// What ovn-controller may write: (table, authorization column, may insert
 /// and delete, updatable columns).
 const RBAC_PERMISSIONS: &[(&str, &str, bool, &[&str])] = &[
     ("BFD", "", false, &["status"]),
-    ("Chassis", "name", true, &["encaps", "external_ids", "nb_cfg", "other_config", "transport_zones", "vtep_logical_switches"]),
+    (
+        "Chassis",
+        "name",
+        true,
+        &["encaps", "external_ids", "nb_cfg", "other_config", "transport_zones", "vtep_logical_switches"],
+    ),
     ("Chassis_Private", "name", true, &["chassis", "external_ids", "nb_cfg", "nb_cfg_timestamp"]),
     ("Controller_Event", "", true, &["chassis", "event_info", "event_type", "seq_num"]),
     ("Encap", "chassis_name", true, &["ip", "options", "type"]),
     ("FDB", "", true, &["dp_key", "mac", "port_key"]),
     ("IGMP_Group", "", true, &["address", "chassis", "datapath", "ports"]),
     ("MAC_Binding", "", true, &["datapath", "ip", "logical_port", "mac", "timestamp"]),
-    ("Port_Binding", "", false, &["additional_chassis", "additional_encap", "chassis", "encap", "options", "up", "virtual_parent"]),
+    (
+        "Port_Binding",
+        "",
+        false,
+        &["additional_chassis", "additional_encap", "chassis", "encap", "options", "up", "virtual_parent"],
+    ),
     ("Service_Monitor", "", false, &["status"]),
 ];
 
@@ -99,7 +102,8 @@ fn derived_mac(seed: Uuid, salt: u8) -> Mac {
 
 /// The options northd keeps in both NB_Global and SB_Global: the NB
 /// options, plus `mac_prefix` and `svc_monitor_mac` (taken from NB when set,
-/// else generated once and kept), `max_tunid` and the internal version.
+/// else generated once and kept) and the internal version; `max_tunid`
+/// depends on SB and is added by `sb_dependent_options`.
 pub fn global_options(nb_db: &ovsdb::Replica) -> (Option<nb::NbGlobal<'_>>, BTreeMap<String, String>) {
     let g = nb::NbGlobal::all(nb_db).min_by_key(|g| g.uuid());
     let mut options: BTreeMap<String, String> = BTreeMap::new();
@@ -107,7 +111,8 @@ pub fn global_options(nb_db: &ovsdb::Replica) -> (Option<nb::NbGlobal<'_>>, BTre
     if let Some(g) = g {
         options.extend(g.options().iter().map(|(k, v)| (k.to_string(), v.to_string())));
     }
-    let prefix_ok = options.get("mac_prefix").and_then(|p| Mac::parse(&format!("{p}:00:00:00"))).is_some_and(|m| !m.is_zero());
+    let prefix_ok =
+        options.get("mac_prefix").and_then(|p| Mac::parse(&format!("{p}:00:00:00"))).is_some_and(|m| !m.is_zero());
     if !prefix_ok {
         let m = derived_mac(seed, 1).0;
         options.insert("mac_prefix".into(), format!("{:02x}:{:02x}:{:02x}", m[0], m[1], m[2]));
@@ -115,7 +120,6 @@ pub fn global_options(nb_db: &ovsdb::Replica) -> (Option<nb::NbGlobal<'_>>, BTre
     if options.get("svc_monitor_mac").and_then(|m| Mac::parse(m)).is_none() {
         options.insert("svc_monitor_mac".into(), derived_mac(seed, 2).to_string());
     }
-    options.insert("max_tunid".into(), MAX_TUNID.into());
     options.insert("northd_internal_version".into(), NORTHD_INTERNAL_VERSION.into());
     (g, options)
 }
@@ -127,7 +131,12 @@ pub fn build(nb_global: Option<nb::NbGlobal<'_>>, options: &BTreeMap<String, Str
     row.set("ipsec", Datum::from(Atom::Boolean(nb_global.is_some_and(|g| g.ipsec()))));
     out.push("SB_Global", row);
     if let Some(g) = nb_global {
-        out.nb.push(NbWrite { table: nb::NbGlobal::TABLE, row: g.uuid(), column: "options", value: str_map(options.iter()) });
+        out.nb.push(NbWrite {
+            table: nb::NbGlobal::TABLE,
+            row: g.uuid(),
+            column: "options",
+            value: str_map(options.iter()),
+        });
     }
 
     for (table, list) in [("DHCP_Options", DHCP_OPTIONS), ("DHCPv6_Options", DHCPV6_OPTIONS)] {
@@ -155,4 +164,71 @@ pub fn build(nb_global: Option<nb::NbGlobal<'_>>, options: &BTreeMap<String, Str
     let mut role = DesiredRow::new(None);
     role.set("name", Datum::from(Atom::string("ovn-controller"))).set("permissions", Datum::map(perms));
     out.push("RBAC_Role", role);
+}
+
+/// Adds the options that depend on the SB chassis: `max_tunid` (the
+/// highest datapath key northd hands out, lower once a chassis tunnels with
+/// VXLAN) to both `SB_Global` and the `NB_Global` write-back, and, to
+/// `SB_Global` only, `lb_hairpin_use_ct_mark=false` when some chassis does
+/// not report `other_config:ct-no-masked-label=true` (an older
+/// ovn-controller that needs the masked ct label for hairpin traffic).
+pub fn sb_dependent_options(sb: &ovsdb::Replica, out: &mut Output) {
+    let max_tunid = crate::model::max_tunid(sb).to_string();
+    let old = crate::input::sb::Chassis::all(sb).any(|c| !c.other_config().get_bool("ct-no-masked-label", false));
+    if let Some(w) = out.nb.iter_mut().find(|w| w.table == nb::NbGlobal::TABLE && w.column == "options") {
+        w.value = with_option(&w.value, "max_tunid", &max_tunid);
+    }
+    let Some(row) = out.sb.get_mut("SB_Global").and_then(|rows| rows.first_mut()) else { return };
+    let mut options = with_option(row.get("options").unwrap_or(&Datum::empty_map()), "max_tunid", &max_tunid);
+    if old {
+        options = with_option(&options, "lb_hairpin_use_ct_mark", "false");
+    }
+    row.set("options", options);
+}
+
+/// A string map with `key` set to `value`.
+fn with_option(map: &Datum, key: &str, value: &str) -> Datum {
+    Datum::map(map.pairs().iter().cloned().chain([(Atom::string(key), Atom::string(value))]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::testutil::u;
+    use crate::tests::replica;
+
+    fn options_with_chassis(sb_json: &str) -> (Datum, Datum) {
+        let nb = replica("ovn-nb.ovsschema", &format!(r#"{{"NB_Global": {{"{}": {{"initial": {{}}}}}}}}"#, u(1)));
+        let sb = replica("ovn-sb.ovsschema", sb_json);
+        let (g, options) = global_options(&nb);
+        let mut out = Output::default();
+        build(g, &options, &mut out);
+        sb_dependent_options(&sb, &mut out);
+        let sb_options = out.rows("SB_Global")[0].get("options").cloned().unwrap();
+        (sb_options, out.nb[0].value.clone())
+    }
+
+    fn get<'d>(d: &'d Datum, key: &str) -> Option<&'d str> {
+        d.get(&Atom::string(key)).and_then(Atom::as_str)
+    }
+
+    #[test]
+    fn chassis_decide_max_tunid_and_hairpin_option() {
+        let (sb, nb) = options_with_chassis("{}");
+        assert_eq!((get(&sb, "max_tunid"), get(&nb, "max_tunid")), (Some("16711680"), Some("16711680")));
+        assert_eq!(get(&sb, "lb_hairpin_use_ct_mark"), None);
+        let chassis = |encap: &str, other_config: &str| {
+            format!(
+                r#"{{"Chassis": {{"{c}": {{"initial": {{"name": "hv1", "encaps": ["uuid", "{e}"], "other_config": {other_config}}}}}}},
+                  "Encap": {{"{e}": {{"initial": {{"type": "{encap}", "ip": "127.0.0.1", "chassis_name": "hv1"}}}}}}}}"#,
+                c = u(2),
+                e = u(3)
+            )
+        };
+        let (sb, nb) = options_with_chassis(&chassis("vxlan", r#"["map", []]"#));
+        assert_eq!((get(&sb, "max_tunid"), get(&nb, "max_tunid")), (Some("4095"), Some("4095")));
+        assert_eq!((get(&sb, "lb_hairpin_use_ct_mark"), get(&nb, "lb_hairpin_use_ct_mark")), (Some("false"), None));
+        let (sb, _) = options_with_chassis(&chassis("geneve", r#"["map", [["ct-no-masked-label", "true"]]]"#));
+        assert_eq!((get(&sb, "max_tunid"), get(&sb, "lb_hairpin_use_ct_mark")), (Some("16711680"), None));
+    }
 }

@@ -39,6 +39,7 @@ pub fn compile(nb: &Replica, sb: &Replica) -> Output {
     let mut out = Output::default();
     let (nb_global, options) = global::global_options(nb);
     global::build(nb_global, &options, &mut out);
+    global::sb_dependent_options(sb, &mut out);
     let model = model::Model::build(nb, sb, options, &mut out.diagnostics);
     bindings::build(&model, &mut out);
     let mut flows = output::Flows::default();

@@ -45,6 +45,14 @@ const OWNED_TABLES: &[TableSpec] = &[
         name: "Datapath_Binding",
         key: &["external_ids:logical-switch", "external_ids:logical-router"], foreign: &["load_balancers"], ignored_keys: &[] },
     TableSpec {
+        name: "HA_Chassis",
+        key: &["external_ids:chassis-name", "priority"],
+        foreign: &[],
+        ignored_keys: &[],
+    },
+    TableSpec { name: "HA_Chassis_Group", key: &["name"], foreign: &["ref_chassis"], ignored_keys: &[] },
+    TableSpec { name: "Mirror", key: &["name"], foreign: &[], ignored_keys: &[] },
+    TableSpec {
         name: "Port_Binding",
         key: &["logical_port"],
         foreign: &["chassis", "encap", "up", "virtual_parent", "additional_chassis", "additional_encap"],
@@ -76,7 +84,14 @@ const OWNED_TABLES: &[TableSpec] = &[
     TableSpec { name: "RBAC_Permission", key: &["table"], foreign: &[], ignored_keys: &[] },
     TableSpec { name: "RBAC_Role", key: &["name"], foreign: &[], ignored_keys: &[] },
     TableSpec { name: "IP_Multicast", key: &["datapath"], foreign: &["seq_no"], ignored_keys: &[] },
+    TableSpec { name: "Static_MAC_Binding", key: &["logical_port", "ip"], foreign: &[], ignored_keys: &[] },
+    TableSpec { name: "DNS", key: &["external_ids:dns_id"], foreign: &[], ignored_keys: &[] },
 ];
+
+/// Foreign columns a new row starts with, as the reference writes them:
+/// ovn-controller 23.03 reports a port `up` only when the column is
+/// already set, so a new Port_Binding starts with `up=false`.
+const INSERT_DEFAULTS: &[(&str, &str, bool)] = &[("Port_Binding", "up", false)];
 
 /// What a plan does, for logs and for tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -257,6 +272,9 @@ pub fn plan_sb(output: &Output, sb: &Replica) -> Plan {
                         changed.insert(col.to_string(), resolver.datum(v));
                     }
                 }
+                for &(_, col, value) in INSERT_DEFAULTS.iter().filter(|(t, _, _)| *t == spec.name) {
+                    changed.entry(col.to_string()).or_insert_with(|| Datum::from(Atom::Boolean(value)));
+                }
                 stats.0 += 1;
                 plan.ops.push(Operation::Insert {
                     table: spec.name.to_string(),
@@ -388,6 +406,7 @@ mod tests {
         assert!(!update.contains("chassis") && !update.contains("\"up\"") && !update.contains("logical_port"), "{update}");
         let insert = pb.iter().find(|o| o.starts_with("Insert")).expect("an insert");
         assert!(insert.contains(DP) && !insert.contains("NamedUuid(\"dp0\")"), "{insert}");
+        assert!(insert.contains("\"up\": Set([Boolean(false)])"), "a new binding starts down: {insert}");
         assert_eq!(plan.stats.tables["Port_Binding"], (1, 1, 1));
     }
 

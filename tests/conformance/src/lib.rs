@@ -8,18 +8,78 @@
 //!   `ovn-nbctl` / `ovn-sbctl`, runs the reference northd, dumps NB and SB.
 //! - `normalize`: the SB as sorted lines free of UUIDs, tunnel keys and
 //!   random values, and the diff of two such texts (pure).
+//! - `trace`: `.traces` files of microflows, run with the real `ovn-trace`
+//!   against a run's SB, normalized and compared line for line.
 
 pub mod normalize;
 pub mod run;
 pub mod scenario;
+pub mod trace;
 
 use std::path::{Path, PathBuf};
 
 /// Scenarios our translation must reproduce exactly (all tables, all
 /// flows); the test suite fails if one of them differs from the reference.
-pub const EXACT: &[&str] = &[];
+pub const EXACT: &[&str] = &[
+    "01-l2-basic",
+    "02-port-security",
+    "03-localnet",
+    "05-router-two-switches",
+    "06-static-routes",
+    "07-ipv6-router",
+    "10-ipam-dynamic",
+    "25-ecmp-routes",
+    "26-router-policies",
+    "27-igmp-multicast",
+    "29-virtual-ports",
+    "34-fdb-static-mac",
+    "36-mirror",
+    "40-switch-port-kinds",
+    "43-switch-fwd-group-arp-proxy",
+    "45-router-options",
+    "47-router-gateway-ports",
+    "48-router-edge-cases",
+    "49-router-dgp-vtep",
+    "50-ipam-edge",
+    "52-port-types",
+    "53-mcast-groups",
+];
 
 /// Where the blessed normalized dumps of the reference live.
 pub fn expected_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("expected")
+}
+
+/// Runs `check` on every scenario, two at a time, and returns the results
+/// sorted by scenario name: the lines to print (`Ok`) and the failures
+/// (`Err`, each prefixed with the scenario's name).
+pub fn check_all<S: std::borrow::Borrow<scenario::Scenario> + Sync>(
+    scenarios: &[S],
+    check: impl Fn(&scenario::Scenario) -> Result<String, String> + Sync,
+) -> (Vec<String>, Vec<String>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(sc) = scenarios.get(i) else { break };
+                let sc = sc.borrow();
+                let r = check(sc);
+                results.lock().unwrap_or_else(|e| e.into_inner()).push((sc.name.clone(), r));
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    let (mut lines, mut failures) = (Vec::new(), Vec::new());
+    for (name, r) in results {
+        match r {
+            Ok(line) => lines.push(line),
+            Err(e) => failures.push(format!("--- {name}: {e}")),
+        }
+    }
+    (lines, failures)
 }

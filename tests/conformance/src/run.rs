@@ -289,6 +289,9 @@ pub struct Outcome {
     pub sb: Replica,
     /// Allowed warnings that northd logged.
     pub warnings: Vec<String>,
+    /// The servers, still running, so that tools such as `ovn-trace` can
+    /// query the result; they stop when the outcome is dropped.
+    pub dbs: Databases,
 }
 
 /// Runs a scenario through our translation and dumps NB and SB; the
@@ -299,7 +302,7 @@ pub fn run_ours(sc: &Scenario) -> Result<Outcome, RunError> {
     let warnings = translate_with_ours(&dbs.nb_remote(), &dbs.sb_remote())?;
     let nb = dbs.dump("OVN_Northbound")?;
     let sb = dbs.dump("OVN_Southbound")?;
-    Ok(Outcome { nb, sb, warnings })
+    Ok(Outcome { nb, sb, warnings, dbs })
 }
 
 /// Runs a scenario against the reference ovn-northd and dumps NB and SB.
@@ -316,5 +319,5 @@ pub fn run_reference(sc: &Scenario) -> Result<Outcome, RunError> {
     }
     let nb = dbs.dump("OVN_Northbound")?;
     let sb = dbs.dump("OVN_Southbound")?;
-    Ok(Outcome { nb, sb, warnings })
+    Ok(Outcome { nb, sb, warnings, dbs })
 }

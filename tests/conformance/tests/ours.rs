@@ -6,8 +6,7 @@
 //! printed. Also checks, on every scenario, that the compiler's output does
 //! not depend on the order in which the replica holds NB rows.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use conformance::normalize::{diff, normalize, score};
 use conformance::run::run_ours;
@@ -69,26 +68,9 @@ fn ours_matches_expected() {
     for name in conformance::EXACT {
         assert!(scenarios.iter().any(|s| s.name == *name), "EXACT names a missing scenario {name}");
     }
-    let next = AtomicUsize::new(0);
-    let results = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(sc) = scenarios.get(i) else { break };
-                let r = check(sc);
-                results.lock().unwrap().push((sc.name.clone(), r));
-            });
-        }
-    });
-    let mut results = results.into_inner().unwrap();
-    results.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut failures = Vec::new();
-    for (name, r) in results {
-        match r {
-            Ok(line) => println!("{line}"),
-            Err(e) => failures.push(format!("--- {name}: {e}")),
-        }
+    let (lines, failures) = conformance::check_all(&scenarios, check);
+    for line in &lines {
+        println!("{line}");
     }
     assert!(failures.is_empty(), "{} scenarios failed:\n{}", failures.len(), failures.join("\n"));
 }

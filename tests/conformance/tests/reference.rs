@@ -6,8 +6,6 @@
 //! reference's NB and SB, plans no write at all: taking over from the
 //! reference changes nothing. Two scenarios run at a time.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use conformance::normalize::{diff, normalize};
 use conformance::run::run_reference;
@@ -45,21 +43,7 @@ fn reference_matches_expected() {
     conformance::run::require_tools();
     let scenarios = load_dir(&scenario_dir()).expect("scenarios parse");
     assert!(!scenarios.is_empty());
-    let next = AtomicUsize::new(0);
-    let failures = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(sc) = scenarios.get(i) else { break };
-                if let Err(e) = check(sc) {
-                    failures.lock().unwrap().push(format!("--- {}: {e}", sc.name));
-                }
-            });
-        }
-    });
-    let mut failures = failures.into_inner().unwrap();
-    failures.sort();
+    let (_, failures) = conformance::check_all(&scenarios, |sc| check(sc).map(|()| String::new()));
     assert!(
         failures.is_empty(),
         "{} of {} scenarios differ:\n{}",

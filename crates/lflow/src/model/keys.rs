@@ -1,7 +1,14 @@
-//! Tunnel keys: a datapath or port keeps the key SB already gives it, a
-//! `requested-tnl-key` is honoured when free, and the rest get the lowest
-//! free key, handed out in NB UUID order so that the result does not depend
-//! on hash order.
+//! Tunnel keys (ovn-sb(5) `Datapath_Binding`, `Port_Binding`,
+//! `Multicast_Group` `tunnel_key`; ovn-nb(5) `requested-tnl-key`): a
+//! `requested-tnl-key` is honoured first (a second request for the same key
+//! is reported and treated as no request), then a datapath or port keeps
+//! the key SB already gives it, and the rest get the lowest free key,
+//! handed out in NB UUID order (datapaths: switches before routers, as the
+//! reference does) so that the result does not depend on hash order. A
+//! port keeps its key only on the datapath of the same NB switch or router
+//! (which may itself have a new key). Chassis-redirect ports take port keys
+//! on their router after its ports. Multicast group keys are the fixed ones
+//! above the port range (see `bindings`) and, for learned groups, `igmp`'s.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -11,13 +18,36 @@ use super::{DpNb, Model, PortNb};
 use crate::input::{nb, sb};
 use crate::output::Diagnostic;
 
-/// Datapath keys: 1 to 2^24 - 1 (the range `max_tunid` allows with Geneve).
-const DP_KEYS: std::ops::RangeInclusive<i64> = 1..=(1 << 24) - 1;
-/// Port keys: 1 to 32767 (higher values are multicast groups).
-const PORT_KEYS: std::ops::RangeInclusive<i64> = 1..=32767;
+type Keys = std::ops::RangeInclusive<i64>;
+
+/// The key ranges in use: Geneve (and STT) carry 24 bits of datapath and 15
+/// bits of port; once a chassis uses VXLAN, 12 bits of datapath and 11 of
+/// port (ovn-architecture(7), "VXLAN tunnels").
+struct Ranges {
+    /// Keys a switch or router may request.
+    dp: Keys,
+    /// Keys northd hands out itself: up to `max_tunid`. With Geneve the top
+    /// 2^16 - 1 keys are left for interconnection's global datapaths.
+    dp_local: Keys,
+    /// Port keys (the values above are multicast groups).
+    port: Keys,
+}
+
+const GENEVE: Ranges = Ranges { dp: 1..=(1 << 24) - 1, dp_local: 1..=(1 << 24) - (1 << 16), port: 1..=(1 << 15) - 1 };
+const VXLAN: Ranges = Ranges { dp: 1..=(1 << 12) - 1, dp_local: 1..=(1 << 12) - 1, port: 1..=(1 << 11) - 1 };
+
+/// Some chassis tunnels with VXLAN, which narrows every key range.
+pub fn vxlan_mode(sb: &ovsdb::Replica) -> bool {
+    sb::Chassis::all(sb).any(|c| c.encaps().any(|e| e.type_() == "vxlan"))
+}
+
+/// `max_tunid`: the highest datapath key northd hands out.
+pub fn max_tunid(sb: &ovsdb::Replica) -> i64 {
+    *if vxlan_mode(sb) { VXLAN.dp_local.end() } else { GENEVE.dp_local.end() }
+}
 
 /// Lowest key in `range` not in `used`.
-fn lowest_free(used: &BTreeSet<i64>, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
+pub(super) fn lowest_free(used: &BTreeSet<i64>, range: Keys) -> Option<i64> {
     let mut next = *range.start();
     for &k in used.range(range.clone()) {
         if k > next {
@@ -29,6 +59,7 @@ fn lowest_free(used: &BTreeSet<i64>, range: std::ops::RangeInclusive<i64>) -> Op
 }
 
 pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
+    let r = if vxlan_mode(m.sb) { VXLAN } else { GENEVE };
     // Datapaths: existing keys by NB UUID.
     let mut existing: HashMap<Uuid, i64> = HashMap::new();
     for d in sb::DatapathBinding::all(m.sb) {
@@ -39,29 +70,33 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
     }
     let mut used = BTreeSet::new();
     let mut order: Vec<usize> = (0..m.datapaths.len()).collect();
-    order.sort_by_key(|&i| m.datapaths[i].uuid);
+    // Switches before routers, as the reference hands them out.
+    order.sort_by_key(|&i| (!m.datapaths[i].is_switch(), m.datapaths[i].uuid));
     // Requested keys first, then kept keys, then new ones.
     for &i in &order {
         let requested = match m.datapaths[i].nb {
             DpNb::Switch(s) => s.other_config().get_int("requested-tnl-key"),
             DpNb::Router(r) => r.options().get_int("requested-tnl-key"),
         };
-        if let Some(k) = requested.filter(|k| DP_KEYS.contains(k)) {
-            if used.insert(k) {
-                m.datapaths[i].tunnel_key = k;
-            } else {
-                diags.push(Diagnostic {
-                    table: if m.datapaths[i].is_switch() { nb::LogicalSwitch::TABLE } else { nb::LogicalRouter::TABLE },
-                    row: m.datapaths[i].name.to_string(),
-                    message: format!("requested tunnel key {k} is already in use"),
-                });
-            }
-        }
+        let Some(k) = requested else { continue };
+        let problem = if !r.dp.contains(&k) {
+            "is out of range"
+        } else if !used.insert(k) {
+            "is already in use"
+        } else {
+            m.datapaths[i].tunnel_key = k;
+            continue;
+        };
+        diags.push(Diagnostic {
+            table: if m.datapaths[i].is_switch() { nb::LogicalSwitch::TABLE } else { nb::LogicalRouter::TABLE },
+            row: m.datapaths[i].name.to_string(),
+            message: format!("requested tunnel key {k} {problem}"),
+        });
     }
     for &i in &order {
         if m.datapaths[i].tunnel_key == 0 {
             if let Some(&k) = existing.get(&m.datapaths[i].uuid) {
-                if used.insert(k) {
+                if r.dp.contains(&k) && used.insert(k) {
                     m.datapaths[i].tunnel_key = k;
                 }
             }
@@ -69,61 +104,116 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
     }
     for &i in &order {
         if m.datapaths[i].tunnel_key == 0 {
-            if let Some(k) = lowest_free(&used, DP_KEYS) {
+            if let Some(k) = lowest_free(&used, r.dp_local.clone()) {
                 used.insert(k);
                 m.datapaths[i].tunnel_key = k;
             }
         }
     }
 
-    // Ports, per datapath: existing keys by name (when still on the same
-    // datapath).
-    let dp_by_key: HashMap<Uuid, i64> = sb::DatapathBinding::all(m.sb).map(|d| (d.uuid(), d.tunnel_key())).collect();
-    let mut existing: HashMap<&str, (i64, i64)> = HashMap::new();
+    // Ports, per datapath: existing keys by name, when the binding is on the
+    // SB datapath of the same NB switch or router (whatever key that
+    // datapath gets now).
+    let nb_of_sb_dp: HashMap<Uuid, Uuid> = sb::DatapathBinding::all(m.sb)
+        .filter_map(|d| {
+            let ids = d.external_ids();
+            let nb = ids.get("logical-switch").or(ids.get("logical-router"))?.parse().ok()?;
+            Some((d.uuid(), nb))
+        })
+        .collect();
+    let mut existing: HashMap<&str, (Uuid, i64)> = HashMap::new();
     for pb in sb::PortBinding::all(m.sb) {
-        if let Some(dk) = pb.datapath_uuids().next().and_then(|u| dp_by_key.get(&u)) {
-            existing.insert(pb.logical_port(), (*dk, pb.tunnel_key()));
+        if let Some(nb) = pb.datapath_uuids().next().and_then(|u| nb_of_sb_dp.get(&u)) {
+            existing.insert(pb.logical_port(), (*nb, pb.tunnel_key()));
         }
     }
     for d in 0..m.datapaths.len() {
-        let dk = m.datapaths[d].tunnel_key;
-        let mut order = m.datapaths[d].ports.clone();
-        order.sort_by_key(|&i| m.ports[i].uuid);
-        let mut used = BTreeSet::new();
-        for &i in &order {
-            let requested = match m.ports[i].nb {
-                PortNb::Switch(p) => p.options().get_int("requested-tnl-key"),
-                PortNb::Router(p) => p.options().get_int("requested-tnl-key"),
-            };
-            if let Some(k) = requested.filter(|k| PORT_KEYS.contains(k)) {
-                if used.insert(k) {
-                    m.ports[i].tunnel_key = k;
-                }
+        let dk = m.datapaths[d].uuid;
+        let dp = m.datapaths[d].id;
+        // The datapath's ports in NB UUID order, then its chassis-redirect
+        // ports: (slot, name, requested key).
+        let mut order: Vec<(Slot, &str, Option<i64>, Uuid)> = m.datapaths[d]
+            .ports
+            .iter()
+            .map(|&i| {
+                let requested = match m.ports[i].nb {
+                    PortNb::Switch(p) => p.options().get_int("requested-tnl-key"),
+                    PortNb::Router(p) => p.options().get_int("requested-tnl-key"),
+                };
+                (Slot::Port(i), m.ports[i].name, requested, m.ports[i].uuid)
+            })
+            .collect();
+        order.sort_by_key(|s| s.3);
+        for (c, cr) in m.chassis_redirect.iter().enumerate() {
+            if m.ports[cr.port].dp == dp {
+                order.push((Slot::Cr(c), "", None, Uuid::default()));
             }
         }
-        for &i in &order {
-            if m.ports[i].tunnel_key == 0 {
-                if let Some(&(edk, k)) = existing.get(m.ports[i].name) {
-                    if edk == dk && used.insert(k) {
-                        m.ports[i].tunnel_key = k;
+        let mut keys = vec![0i64; order.len()];
+        let mut used = BTreeSet::new();
+        for (n, (slot, name, requested, _)) in order.iter().enumerate() {
+            let Some(k) = *requested else { continue };
+            let problem = if !r.port.contains(&k) {
+                "is out of range"
+            } else if !used.insert(k) {
+                "is already in use"
+            } else {
+                keys[n] = k;
+                continue;
+            };
+            let table = match slot {
+                Slot::Port(i) if m.ports[*i].lrp().is_some() => nb::LogicalRouterPort::TABLE,
+                _ => nb::LogicalSwitchPort::TABLE,
+            };
+            diags.push(Diagnostic {
+                table,
+                row: name.to_string(),
+                message: format!("requested tunnel key {k} {problem}"),
+            });
+        }
+        for (n, (slot, name, _, _)) in order.iter().enumerate() {
+            let name = match slot {
+                Slot::Port(_) => name,
+                Slot::Cr(c) => m.chassis_redirect[*c].name.as_str(),
+            };
+            if keys[n] == 0 {
+                if let Some(&(edp, k)) = existing.get(name) {
+                    if edp == dk && r.port.contains(&k) && used.insert(k) {
+                        keys[n] = k;
                     }
                 }
             }
         }
-        for &i in &order {
-            if m.ports[i].tunnel_key == 0 {
-                if let Some(k) = lowest_free(&used, PORT_KEYS) {
-                    used.insert(k);
-                    m.ports[i].tunnel_key = k;
-                }
+        for key in keys.iter_mut().filter(|k| **k == 0) {
+            if let Some(k) = lowest_free(&used, r.port.clone()) {
+                used.insert(k);
+                *key = k;
+            }
+        }
+        for ((slot, ..), k) in order.into_iter().zip(keys) {
+            match slot {
+                Slot::Port(i) => m.ports[i].tunnel_key = k,
+                Slot::Cr(c) => m.chassis_redirect[c].tunnel_key = k,
             }
         }
     }
 }
 
+/// A holder of a port key: a port, or a chassis-redirect port (indexes).
+#[derive(Clone, Copy)]
+enum Slot {
+    Port(usize),
+    Cr(usize),
+}
+
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::model::testutil::u;
+    use crate::model::Model;
+    use crate::tests::replica;
 
     #[test]
     fn lowest_free_skips_used() {
@@ -131,5 +221,153 @@ mod tests {
         assert_eq!(lowest_free(&used, 1..=10), Some(3));
         let full: BTreeSet<i64> = (1..=3).collect();
         assert_eq!(lowest_free(&full, 1..=3), None);
+    }
+
+    fn keys(nb: &str, sb: &str) -> (BTreeMap<String, i64>, Vec<Diagnostic>) {
+        let nb = replica("ovn-nb.ovsschema", nb);
+        let sb = replica("ovn-sb.ovsschema", sb);
+        let mut diags = Vec::new();
+        let m = Model::build(&nb, &sb, BTreeMap::new(), &mut diags);
+        let mut out: BTreeMap<String, i64> = m.datapaths.iter().map(|d| (d.name.to_string(), d.tunnel_key)).collect();
+        out.extend(m.ports.iter().map(|p| (p.name.to_string(), p.tunnel_key)));
+        out.extend(m.chassis_redirect.iter().map(|c| (c.name.clone(), c.tunnel_key)));
+        (out, diags)
+    }
+
+    /// Three switches: `a` requests key 5, which SB gives `b`; `c` has key 7
+    /// in SB. On `a`: `p1` requests port key 3, which SB gives `p2`; `p3`
+    /// has key 9 in SB.
+    fn topology() -> (String, String) {
+        let nb = format!(
+            r#"{{"Logical_Switch": {{
+                "{a}": {{"initial": {{"name": "a", "other_config": ["map", [["requested-tnl-key", "5"]]],
+                    "ports": ["set", [["uuid", "{p1}"], ["uuid", "{p2}"], ["uuid", "{p3}"]]]}}}},
+                "{b}": {{"initial": {{"name": "b"}}}},
+                "{c}": {{"initial": {{"name": "c"}}}}}},
+              "Logical_Switch_Port": {{
+                "{p1}": {{"initial": {{"name": "p1", "options": ["map", [["requested-tnl-key", "3"]]]}}}},
+                "{p2}": {{"initial": {{"name": "p2"}}}},
+                "{p3}": {{"initial": {{"name": "p3"}}}}}}}}"#,
+            a = u(1),
+            b = u(2),
+            c = u(3),
+            p1 = u(11),
+            p2 = u(12),
+            p3 = u(13)
+        );
+        let sb = format!(
+            r#"{{"Datapath_Binding": {{
+                "{da}": {{"initial": {{"tunnel_key": 4, "external_ids": ["map", [["logical-switch", "{a}"]]]}}}},
+                "{db}": {{"initial": {{"tunnel_key": 5, "external_ids": ["map", [["logical-switch", "{b}"]]]}}}},
+                "{dc}": {{"initial": {{"tunnel_key": 7, "external_ids": ["map", [["logical-switch", "{c}"]]]}}}}}},
+              "Port_Binding": {{
+                "{pb2}": {{"initial": {{"logical_port": "p2", "tunnel_key": 3, "datapath": ["uuid", "{da}"]}}}},
+                "{pb3}": {{"initial": {{"logical_port": "p3", "tunnel_key": 9, "datapath": ["uuid", "{da}"]}}}}}}}}"#,
+            a = u(1),
+            b = u(2),
+            c = u(3),
+            da = u(101),
+            db = u(102),
+            dc = u(103),
+            pb2 = u(112),
+            pb3 = u(113)
+        );
+        (nb, sb)
+    }
+
+    #[test]
+    fn requested_keys_win_existing_keys_stay_new_keys_fill_gaps() {
+        let (nb, sb) = topology();
+        let (k, diags) = keys(&nb, &sb);
+        assert!(diags.is_empty(), "{diags:?}");
+        // a gets its requested key although SB gave it 4 and b holds 5; b
+        // then takes the lowest free key; c keeps 7.
+        assert_eq!((k["a"], k["b"], k["c"]), (5, 1, 7));
+        // p1 gets its request; p2 loses 3 and takes the lowest free; p3
+        // keeps 9: its binding is on a's datapath, whose key changed.
+        assert_eq!((k["p1"], k["p2"], k["p3"]), (3, 1, 9));
+    }
+
+    #[test]
+    fn port_keys_stay_when_the_datapath_keeps_its_key() {
+        let (nb, sb) = topology();
+        let nb = nb.replace(r#""other_config": ["map", [["requested-tnl-key", "5"]]],"#, "");
+        let (k, _) = keys(&nb, &sb);
+        assert_eq!((k["a"], k["b"], k["c"]), (4, 5, 7));
+        assert_eq!((k["p1"], k["p2"], k["p3"]), (3, 1, 9));
+    }
+
+    #[test]
+    fn requested_key_taken_twice_is_reported() {
+        let nb = format!(
+            r#"{{"Logical_Switch": {{
+                "{a}": {{"initial": {{"name": "a", "other_config": ["map", [["requested-tnl-key", "5"]]]}}}},
+                "{b}": {{"initial": {{"name": "b", "other_config": ["map", [["requested-tnl-key", "5"]]]}}}}}}}}"#,
+            a = u(1),
+            b = u(2)
+        );
+        let (k, diags) = keys(&nb, "{}");
+        assert_eq!((k["a"], k["b"]), (5, 1));
+        assert!(diags.iter().any(|d| d.row == "b" && d.message.contains("already in use")), "{diags:?}");
+        let (k, diags) = keys(&nb.replacen("\"5\"", "\"16777216\"", 1), "{}");
+        assert_eq!((k["a"], k["b"]), (1, 5));
+        assert!(diags.iter().any(|d| d.row == "a" && d.message.contains("out of range")), "{diags:?}");
+    }
+
+    #[test]
+    fn chassis_redirect_ports_share_the_router_key_space() {
+        let nb = format!(
+            r#"{{"Logical_Router": {{"{r}": {{"initial": {{"name": "r",
+                    "ports": ["set", [["uuid", "{r1}"], ["uuid", "{r2}"]]]}}}}}},
+              "Logical_Router_Port": {{
+                "{r1}": {{"initial": {{"name": "r1", "mac": "00:00:00:00:00:01", "networks": "10.0.0.1/24",
+                    "gateway_chassis": ["uuid", "{gc}"]}}}},
+                "{r2}": {{"initial": {{"name": "r2", "mac": "00:00:00:00:00:02", "networks": "10.1.0.1/24"}}}}}},
+              "Gateway_Chassis": {{"{gc}": {{"initial": {{"name": "r1-gw1", "chassis_name": "gw1", "priority": 1}}}}}}}}"#,
+            r = u(1),
+            r1 = u(11),
+            r2 = u(12),
+            gc = u(21)
+        );
+        let sb = format!(
+            r#"{{"Datapath_Binding": {{"{d}": {{"initial": {{"tunnel_key": 1,
+                    "external_ids": ["map", [["logical-router", "{r}"]]]}}}}}},
+              "Port_Binding": {{"{pb}": {{"initial": {{"logical_port": "cr-r1", "tunnel_key": 1,
+                    "datapath": ["uuid", "{d}"]}}}}}}}}"#,
+            r = u(1),
+            d = u(101),
+            pb = u(111)
+        );
+        let (k, diags) = keys(&nb, &sb);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!((k["cr-r1"], k["r1"], k["r2"]), (1, 2, 3));
+    }
+
+    /// With a VXLAN chassis, requests above 12 bits (datapaths) and 11 bits
+    /// (ports) are refused and reported.
+    #[test]
+    fn vxlan_narrows_the_ranges() {
+        let nb = format!(
+            r#"{{"Logical_Switch": {{"{a}": {{"initial": {{"name": "a",
+                    "other_config": ["map", [["requested-tnl-key", "5000"]]], "ports": ["uuid", "{p}"]}}}}}},
+              "Logical_Switch_Port": {{"{p}": {{"initial": {{"name": "p",
+                    "options": ["map", [["requested-tnl-key", "3000"]]]}}}}}}}}"#,
+            a = u(1),
+            p = u(11)
+        );
+        let sb = format!(
+            r#"{{"Chassis": {{"{c}": {{"initial": {{"name": "hv1", "encaps": ["uuid", "{e}"]}}}}}},
+              "Encap": {{"{e}": {{"initial": {{"type": "vxlan", "ip": "127.0.0.1", "chassis_name": "hv1"}}}}}}}}"#,
+            c = u(201),
+            e = u(202)
+        );
+        let (k, diags) = keys(&nb, &sb);
+        assert_eq!((k["a"], k["p"]), (1, 1));
+        assert_eq!(diags.len(), 2, "{diags:?}");
+        assert!(diags.iter().all(|d| d.message.contains("out of range")));
+        assert_eq!(max_tunid(&replica("ovn-sb.ovsschema", &sb)), 4095);
+        let (k, diags) = keys(&nb, "{}");
+        assert_eq!((k["a"], k["p"]), (5000, 3000));
+        assert!(diags.is_empty());
     }
 }

@@ -1,13 +1,21 @@
 //! Derived objects the flow builders work from: datapaths (one a logical
-//! switch or router) with their tunnel keys, ports with parsed addresses,
-//! patch-port peers and tunnel keys. Built once a compilation from the NB
-//! replica and the SB facts that must be respected (keys already given out).
+//! switch or router) with their tunnel keys, ports with parsed addresses
+//! (including the ones IPAM assigns, `ipam`), VLAN tags, patch-port peers,
+//! chassis-redirect ports of distributed gateway ports, and tunnel keys
+//! (`keys`). Built once a compilation from the NB replica and the SB facts
+//! that must be respected (keys already given out, chassis); never writes
+//! either database.
 //! Everything is in a deterministic order: switches then routers, each by
 //! name then UUID; ports by NB order of their datapath's `ports` column
 //! sorted by name.
 
 pub mod addr;
+pub mod igmp;
+pub mod ipam;
 mod keys;
+pub use keys::max_tunid;
+#[cfg(test)]
+pub(crate) mod testutil;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -52,6 +60,18 @@ impl<'a> Datapath<'a> {
             DpNb::Switch(_) => None,
         }
     }
+
+    /// Every switch, and routers not disabled. The reference leaves a
+    /// router with `enabled=false` and its ports out of SB (switch ports
+    /// still name their peers) and builds no flows for it; `bindings` will
+    /// skip such routers once the router flows do too (their flows must not
+    /// name a datapath that is not written).
+    pub fn enabled(&self) -> bool {
+        match self.router() {
+            Some(r) => r.enabled().unwrap_or(true),
+            None => true,
+        }
+    }
 }
 
 /// The NB row behind a port.
@@ -71,11 +91,17 @@ pub struct Port<'a> {
     /// the switch port that names it. Index into `Model::ports`.
     pub peer: Option<usize>,
     /// Parsed `addresses` (switch ports: every parsable entry, including
-    /// `dynamic_addresses` in place of `dynamic`; router ports: MAC and
-    /// networks).
+    /// the addresses IPAM assigns in place of the `dynamic` entry; router
+    /// ports: MAC and networks).
     pub addrs: Vec<LportAddresses>,
+    /// The addresses IPAM assigns the switch port (`dynamic_addresses` as
+    /// northd writes it back to NB), when it asks for dynamic ones.
+    pub dynamic_addresses: Option<String>,
     /// Parsed `port_security` entries.
     pub ps_addrs: Vec<LportAddresses>,
+    /// The VLAN tag of a switch port with `tag_request` (container ports
+    /// get a free one per parent when they request 0).
+    pub tag: Option<i64>,
     /// The switch port has `unknown` in its addresses.
     pub has_unknown: bool,
 }
@@ -112,6 +138,17 @@ impl<'a> Port<'a> {
     }
 }
 
+/// The chassis-redirect port of a distributed gateway port: a router port
+/// with `gateway_chassis` or `ha_chassis_group` on a router that is not a
+/// gateway router. It is bound to one chassis at a time.
+pub struct ChassisRedirect {
+    /// The distributed gateway port (index into `Model::ports`).
+    pub port: usize,
+    /// `cr-<port name>`.
+    pub name: String,
+    pub tunnel_key: i64,
+}
+
 /// Everything the flow builders need, derived once.
 pub struct Model<'a> {
     pub nb: &'a Replica,
@@ -121,6 +158,11 @@ pub struct Model<'a> {
     pub port_by_name: HashMap<&'a str, usize>,
     /// `SB_Global`/`NB_Global` options: mac_prefix, svc_monitor_mac, ...
     pub options: BTreeMap<String, String>,
+    /// Chassis-redirect ports, in port order (`ChassisRedirect::port`
+    /// ascending).
+    pub chassis_redirect: Vec<ChassisRedirect>,
+    /// Learned IP multicast groups, by datapath then address.
+    pub igmp_groups: Vec<igmp::IgmpGroup>,
 }
 
 impl<'a> Model<'a> {
@@ -155,12 +197,26 @@ impl<'a> Model<'a> {
 
     /// Builds the model. NB rows that cannot be used (a port in two
     /// switches, a duplicate name) are reported in `diags` and left out.
-    pub fn build(nb: &'a Replica, sb: &'a Replica, options: BTreeMap<String, String>, diags: &mut Vec<Diagnostic>) -> Model<'a> {
+    pub fn build(
+        nb: &'a Replica,
+        sb: &'a Replica,
+        options: BTreeMap<String, String>,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Model<'a> {
         let mut switches: Vec<nb::LogicalSwitch<'a>> = nb::LogicalSwitch::all(nb).collect();
         switches.sort_by_key(|s| (s.name(), s.uuid()));
         let mut routers: Vec<nb::LogicalRouter<'a>> = nb::LogicalRouter::all(nb).collect();
         routers.sort_by_key(|r| (r.name(), r.uuid()));
-        let mut m = Model { nb, sb, datapaths: Vec::new(), ports: Vec::new(), port_by_name: HashMap::new(), options };
+        let mut m = Model {
+            nb,
+            sb,
+            datapaths: Vec::new(),
+            ports: Vec::new(),
+            port_by_name: HashMap::new(),
+            options,
+            chassis_redirect: Vec::new(),
+            igmp_groups: Vec::new(),
+        };
         for s in switches {
             m.push_dp(DpNb::Switch(s), s.name(), s.uuid());
         }
@@ -179,8 +235,93 @@ impl<'a> Model<'a> {
             }
         }
         m.link_peers(diags);
+        m.assign_dynamic(diags);
+        m.assign_tags();
+        m.find_chassis_redirect(diags);
         keys::assign(&mut m, diags);
+        m.igmp_groups = igmp::build(&m);
         m
+    }
+
+    /// The chassis-redirect port of a distributed gateway port.
+    pub fn cr_port(&self, port: usize) -> Option<&ChassisRedirect> {
+        // Built in port order.
+        self.chassis_redirect.binary_search_by_key(&port, |c| c.port).ok().map(|i| &self.chassis_redirect[i])
+    }
+
+    /// Tags: `tag_request` when it is not 0; for a container port (with a
+    /// parent) asking for 0, the lowest tag from 1 to 4095 that no other
+    /// port of the same parent uses, kept from NB `tag` when still free.
+    fn assign_tags(&mut self) {
+        let mut used: HashMap<&'a str, std::collections::BTreeSet<i64>> = HashMap::new();
+        let mut wanted = Vec::new();
+        for (i, p) in self.ports.iter_mut().enumerate() {
+            let Some(lsp) = p.lsp() else { continue };
+            let Some(req) = lsp.tag_request() else { continue };
+            let parent = lsp.parent_name().unwrap_or("");
+            if req != 0 || parent.is_empty() {
+                p.tag = Some(req);
+                used.entry(parent).or_default().insert(req);
+            } else {
+                wanted.push(i);
+            }
+        }
+        // Keep tags NB already holds, then hand out new ones.
+        for keep in [true, false] {
+            for &i in &wanted {
+                let Some(lsp) = self.ports[i].lsp() else { continue };
+                if self.ports[i].tag.is_some() {
+                    continue;
+                }
+                let taken = used.entry(lsp.parent_name().unwrap_or("")).or_default();
+                let tag = if keep {
+                    lsp.tag().filter(|t| (1..=4095).contains(t) && !taken.contains(t))
+                } else {
+                    (1..=4095).find(|t| !taken.contains(t))
+                };
+                if let Some(t) = tag {
+                    taken.insert(t);
+                    self.ports[i].tag = Some(t);
+                }
+            }
+        }
+    }
+
+    /// Finds the distributed gateway ports. On a gateway router (one with
+    /// `options:chassis`) they are ignored with a diagnostic.
+    fn find_chassis_redirect(&mut self, diags: &mut Vec<Diagnostic>) {
+        for (i, p) in self.ports.iter().enumerate() {
+            let Some(lrp) = p.lrp() else { continue };
+            if lrp.gateway_chassis().next().is_none() && lrp.ha_chassis_group().is_none() {
+                continue;
+            }
+            if self.dp(p.dp).router().is_some_and(|r| r.options().contains("chassis")) {
+                diags.push(Diagnostic {
+                    table: nb::LogicalRouterPort::TABLE,
+                    row: p.name.to_string(),
+                    message: "distributed gateway port on a gateway router, gateway chassis ignored".into(),
+                });
+                continue;
+            }
+            self.chassis_redirect.push(ChassisRedirect { port: i, name: format!("cr-{}", p.name), tunnel_key: 0 });
+        }
+    }
+
+    /// Runs IPAM and puts each assignment among the port's addresses where
+    /// its `dynamic` entry is.
+    fn assign_dynamic(&mut self, diags: &mut Vec<Diagnostic>) {
+        for (i, value) in ipam::assign(self, diags) {
+            let port = &mut self.ports[i];
+            if let (Some(lsp), Some(parsed)) = (port.lsp(), LportAddresses::parse(&value)) {
+                let slot = lsp
+                    .addresses()
+                    .take_while(|a| ipam::Request::parse(a).is_none())
+                    .filter(|a| LportAddresses::parse(a).is_some())
+                    .count();
+                port.addrs.insert(slot.min(port.addrs.len()), parsed);
+            }
+            port.dynamic_addresses = Some(value);
+        }
     }
 
     fn push_dp(&mut self, nb: DpNb<'a>, name: &'a str, uuid: Uuid) {
@@ -217,7 +358,9 @@ impl<'a> Model<'a> {
             tunnel_key: 0,
             peer: None,
             addrs: Vec::new(),
+            dynamic_addresses: None,
             ps_addrs: Vec::new(),
+            tag: None,
             has_unknown: false,
         };
         match p {
@@ -226,16 +369,7 @@ impl<'a> Model<'a> {
                     match a {
                         "unknown" => port.has_unknown = true,
                         "router" => {}
-                        "dynamic" => {
-                            if let Some(parsed) = lsp.dynamic_addresses().and_then(LportAddresses::parse) {
-                                port.addrs.push(parsed);
-                            }
-                        }
-                        a if a.starts_with("dynamic") || a.split_whitespace().nth(1) == Some("dynamic") => {
-                            if let Some(parsed) = lsp.dynamic_addresses().and_then(LportAddresses::parse) {
-                                port.addrs.push(parsed);
-                            }
-                        }
+                        a if ipam::Request::parse(a).is_some() => {}
                         a => match LportAddresses::parse(a) {
                             Some(parsed) => port.addrs.push(parsed),
                             None => diags.push(Diagnostic {
@@ -320,5 +454,47 @@ fn port_name(p: PortNb<'_>) -> &str {
     match p {
         PortNb::Switch(s) => s.name(),
         PortNb::Router(r) => r.name(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::u;
+    use super::*;
+    use crate::tests::replica;
+
+    /// Container ports of `vm`: `c1` asks for a tag and NB already gives it
+    /// 7, `c2` asks for one, `c3` requests 1; a localnet port requests VLAN
+    /// 100 with an empty parent; `c4` of another parent asks for one.
+    #[test]
+    fn tags_are_kept_requested_or_the_lowest_free_per_parent() {
+        let port =
+            |n: u32, name: &str, extra: &str| format!(r#""{}": {{"initial": {{"name": "{name}"{extra}}}}}"#, u(n));
+        let nb = format!(
+            r#"{{"Logical_Switch": {{"{sw}": {{"initial": {{"name": "sw", "ports": ["set",
+                [["uuid", "{p1}"], ["uuid", "{p2}"], ["uuid", "{p3}"], ["uuid", "{p4}"], ["uuid", "{p5}"], ["uuid", "{p6}"]]]}}}}}},
+              "Logical_Switch_Port": {{{}, {}, {}, {}, {}, {}}}}}"#,
+            port(11, "vm", ""),
+            port(12, "c1", r#", "parent_name": "vm", "tag_request": 0, "tag": 7"#),
+            port(13, "c2", r#", "parent_name": "vm", "tag_request": 0"#),
+            port(14, "c3", r#", "parent_name": "vm", "tag_request": 1"#),
+            port(15, "ln", r#", "parent_name": "", "tag_request": 100, "type": "localnet""#),
+            port(16, "c4", r#", "parent_name": "other", "tag_request": 0"#),
+            sw = u(1),
+            p1 = u(11),
+            p2 = u(12),
+            p3 = u(13),
+            p4 = u(14),
+            p5 = u(15),
+            p6 = u(16),
+        );
+        let nb = replica("ovn-nb.ovsschema", &nb);
+        let sb = replica("ovn-sb.ovsschema", "{}");
+        let m = Model::build(&nb, &sb, BTreeMap::new(), &mut Vec::new());
+        let tag = |n: &str| m.port(n).and_then(|p| p.tag);
+        assert_eq!(
+            [tag("vm"), tag("c1"), tag("c2"), tag("c3"), tag("ln"), tag("c4")],
+            [None, Some(7), Some(2), Some(1), Some(100), Some(1)]
+        );
     }
 }

@@ -1,8 +1,15 @@
 //! `conformance [--reference] [--bless] [-v] [FILTER]`: runs each scenario
 //! (whose name contains FILTER) through OUR translation and compares its
 //! normalized SB with the blessed reference dump `expected/<scenario>.sb`,
-//! printing a table (flows matched / total, groups matched / total, exact
-//! or not) and, with `-v`, what is missing, extra and changed.
+//! printing a table (flows matched / total, groups matched / total, traces
+//! identical / total, exact or not) and, with `-v`, what is missing, extra
+//! and changed, and the traces that differ.
+//!
+//! Traces: the microflows of `scenarios/<scenario>.traces`, run with the real
+//! `ovn-trace` against the reference's SB and against the run's, compared
+//! line for line (see `conformance::trace`); a scenario with different
+//! traces is not exact. In `--reference` mode the run's traces come from the
+//! reference itself, run a second time.
 //!
 //! `--reference` runs the reference ovn-northd instead (compared with the
 //! expected dump, which checks that normalization removes every run-to-run
@@ -15,6 +22,7 @@ use std::time::Instant;
 use conformance::normalize::{diff, normalize, score};
 use conformance::run::{run_ours, run_reference};
 use conformance::scenario::{load_dir, scenario_dir};
+use conformance::trace::{compare_with_reference, Comparison};
 
 fn main() -> ExitCode {
     let (mut bless, mut reference, mut verbose) = (false, false, false);
@@ -41,7 +49,8 @@ fn main() -> ExitCode {
     let started = Instant::now();
     let (mut exact, mut bad) = (0, 0);
     let (mut flows_ok, mut flows_all) = (0, 0);
-    println!("{:<28} {:>13} {:>13}  result", "scenario", "flows", "groups");
+    let (mut traces_ok, mut traces_all) = (0, 0);
+    println!("{:<28} {:>13} {:>13} {:>7}  result", "scenario", "flows", "groups", "traces");
     for sc in scenarios.iter().filter(|s| s.name.contains(&filter)) {
         let t = Instant::now();
         let run = if reference || bless { run_reference(sc) } else { run_ours(sc) };
@@ -49,7 +58,7 @@ fn main() -> ExitCode {
             Ok(out) => out,
             Err(e) => {
                 bad += 1;
-                println!("{:<28} {:>13} {:>13}  FAILED: {e}", sc.name, "-", "-");
+                println!("{:<28} {:>13} {:>13} {:>7}  FAILED: {e}", sc.name, "-", "-", "-");
                 continue;
             }
         };
@@ -65,7 +74,7 @@ fn main() -> ExitCode {
             Ok(e) => e,
             Err(e) => {
                 bad += 1;
-                println!("{:<28} {:>13} {:>13}  FAILED: {}: {e}", sc.name, "-", "-", path.display());
+                println!("{:<28} {:>13} {:>13} {:>7}  FAILED: {}: {e}", sc.name, "-", "-", "-", path.display());
                 continue;
             }
         };
@@ -73,9 +82,23 @@ fn main() -> ExitCode {
         let s = score(&expected, &actual, &d);
         flows_ok += s.flows_matched;
         flows_all += s.flows_total;
-        let result = if d.is_empty() { "exact".to_string() } else { d.summary() };
+        let (traces, trace_error) = match compare_with_reference(sc, &out) {
+            Ok(c) => (c, None),
+            Err(e) => (Comparison::default(), Some(e)),
+        };
+        traces_ok += traces.identical;
+        traces_all += traces.total;
+        let same_traces = trace_error.is_none() && traces.identical == traces.total;
+        let mut result = if d.is_empty() { "exact".to_string() } else { d.summary() };
+        if let Some(e) = &trace_error {
+            result = format!("{result}; traces FAILED: {e}");
+        } else if !same_traces {
+            result = format!("{result}; {} traces differ", traces.total - traces.identical);
+        }
+        let trace_count =
+            if traces.total == 0 { "-".to_string() } else { format!("{}/{}", traces.identical, traces.total) };
         println!(
-            "{:<28} {:>6}/{:<6} {:>6}/{:<6}  {result} ({:.1}s)",
+            "{:<28} {:>6}/{:<6} {:>6}/{:<6} {trace_count:>7}  {result} ({:.1}s)",
             sc.name,
             s.flows_matched,
             s.flows_total,
@@ -83,12 +106,15 @@ fn main() -> ExitCode {
             s.groups_total,
             t.elapsed().as_secs_f64()
         );
-        if d.is_empty() {
+        if d.is_empty() && same_traces {
             exact += 1;
         } else {
             bad += 1;
             if verbose {
                 print!("{}", d.report());
+                for t in &traces.differences {
+                    println!("{t}");
+                }
             }
         }
         if verbose && !out.warnings.is_empty() {
@@ -96,7 +122,8 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "conformance ({}): {exact} exact, {bad} different or failed; flows {flows_ok}/{flows_all}; {:.1}s{}",
+        "conformance ({}): {exact} exact, {bad} different or failed; flows {flows_ok}/{flows_all}; \
+         traces {traces_ok}/{traces_all}; {:.1}s{}",
         if reference || bless { "reference" } else { "ours" },
         started.elapsed().as_secs_f64(),
         if bless { " (blessed)" } else { "" }

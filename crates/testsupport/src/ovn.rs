@@ -31,6 +31,7 @@
 //! without a bound. It needs root (network namespaces, tap devices) and says
 //! so when it does not have it.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -268,6 +269,24 @@ impl Central {
         central
     }
 
+    /// Stops the northd (SIGKILL) and starts `northd` in its place on the
+    /// same databases; returns once the new one says it is active.
+    pub fn replace_northd(&mut self, northd: &Path) {
+        self.northd.kill();
+        self.northd = Northd::start(northd, &self.nb.remote(), &self.sb.remote(), &[]);
+        self.northd.wait_status("active");
+    }
+
+    /// Everything the Northbound database holds now.
+    pub fn nb_snapshot(&self) -> Snapshot {
+        Snapshot::take(&self.nb.remote(), "OVN_Northbound").unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    /// Everything the Southbound database holds now.
+    pub fn sb_snapshot(&self) -> Snapshot {
+        Snapshot::take(&self.sb.remote(), "OVN_Southbound").unwrap_or_else(|err| panic!("{err}"))
+    }
+
     /// The Southbound database's remote, for the chassis.
     pub fn sb_remote(&self) -> String {
         self.sb.remote()
@@ -334,6 +353,82 @@ fn select_uuids(remote: &str, table: &str) -> Result<usize, String> {
 /// Whether the Southbound database at `remote` has its `SB_Global` row.
 fn has_sb_global(remote: &str) -> Result<bool, String> {
     select_uuids(remote, "SB_Global").map(|rows| rows > 0)
+}
+
+/// One table's rows by UUID, each a map from column name to value.
+type Rows = BTreeMap<String, BTreeMap<String, serde_json::Value>>;
+
+/// A database's contents at one moment: every row of every table by UUID,
+/// column by column (`_version` left out), as `ovsdb-client dump` shows them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Snapshot {
+    tables: BTreeMap<String, Rows>,
+}
+
+impl Snapshot {
+    /// Dumps the database `db` at `remote` with `ovsdb-client` (which writes
+    /// nothing).
+    pub fn take(remote: &str, db: &str) -> Result<Snapshot, String> {
+        let out = try_ovsdb_client(&["dump", "--format=json", remote, db])?;
+        out.lines().filter(|line| !line.trim().is_empty()).map(Snapshot::parse_table).collect()
+    }
+
+    /// One line of `ovsdb-client dump --format=json`: `{"caption": "NAME
+    /// table", "headings": [...], "data": [[...], ...]}`.
+    fn parse_table(line: &str) -> Result<(String, Rows), String> {
+        let bad = || format!("ovsdb-client dump printed an unexpected line: {line}");
+        let table: serde_json::Value = serde_json::from_str(line).map_err(|err| format!("{}: {err}", bad()))?;
+        let name = table["caption"].as_str().and_then(|c| c.strip_suffix(" table")).ok_or_else(bad)?;
+        let headings: Vec<&str> = table["headings"]
+            .as_array()
+            .ok_or_else(bad)?
+            .iter()
+            .map(|h| h.as_str().ok_or_else(bad))
+            .collect::<Result<_, _>>()?;
+        let mut rows = BTreeMap::new();
+        for data in table["data"].as_array().ok_or_else(bad)? {
+            let mut row: BTreeMap<String, serde_json::Value> =
+                headings.iter().map(|h| h.to_string()).zip(data.as_array().ok_or_else(bad)?.iter().cloned()).collect();
+            row.remove("_version");
+            let uuid = row.remove("_uuid").and_then(|u| u[1].as_str().map(str::to_owned)).ok_or_else(bad)?;
+            rows.insert(uuid, row);
+        }
+        Ok((name.to_owned(), rows))
+    }
+
+    /// What changed from `self` to `later`, one line a row inserted or
+    /// deleted or a column modified (`TABLE modify UUID COLUMN: OLD -> NEW`),
+    /// leaving out the `(table, column)` pairs of `ignored`.
+    pub fn changes(&self, later: &Snapshot, ignored: &[(&str, &str)]) -> Vec<String> {
+        let empty = BTreeMap::new();
+        let mut out = Vec::new();
+        let names: BTreeSet<&String> = self.tables.keys().chain(later.tables.keys()).collect();
+        for name in names {
+            let (old, new) = (self.tables.get(name).unwrap_or(&empty), later.tables.get(name).unwrap_or(&empty));
+            for (uuid, row) in old {
+                let Some(now) = new.get(uuid) else {
+                    out.push(format!("{name} delete {uuid}: {row:?}"));
+                    continue;
+                };
+                for (column, value) in row {
+                    let after = now.get(column).unwrap_or(&serde_json::Value::Null);
+                    if value != after && !ignored.contains(&(name.as_str(), column.as_str())) {
+                        out.push(format!("{name} modify {uuid} {column}: {value} -> {after}"));
+                    }
+                }
+            }
+            for (uuid, row) in new.iter().filter(|(uuid, _)| !old.contains_key(*uuid)) {
+                out.push(format!("{name} insert {uuid}: {row:?}"));
+            }
+        }
+        out
+    }
+}
+
+impl FromIterator<(String, Rows)> for Snapshot {
+    fn from_iter<I: IntoIterator<Item = (String, Rows)>>(iter: I) -> Snapshot {
+        Snapshot { tables: iter.into_iter().collect() }
+    }
 }
 
 /// One hypervisor: an Open vSwitch database, `ovs-vswitchd` with the
@@ -562,6 +657,36 @@ mod tests {
     fn chassis_on_an_sb_without_sb_global_is_refused() {
         let sb = OvsdbServer::start("ovn-sb.ovsschema");
         Chassis::start("hv-test", &sb.remote());
+    }
+
+    /// Two dumps as `ovsdb-client dump --format=json` prints them.
+    #[test]
+    fn snapshot_changes_name_rows_and_columns() {
+        let parse = |text: &str| -> Snapshot {
+            text.lines().map(|line| Snapshot::parse_table(line).expect("a dump line")).collect()
+        };
+        let before = parse(concat!(
+            r#"{"caption":"T table","data":[[["uuid","u1"],["uuid","v1"],1,"a"],[["uuid","u2"],["uuid","v2"],2,"b"]],"#,
+            r#""headings":["_uuid","_version","n","s"]}"#,
+            "\n",
+            r#"{"caption":"E table","data":[],"headings":["_uuid","_version","x"]}"#
+        ));
+        let after = parse(concat!(
+            r#"{"caption":"T table","data":[[["uuid","u1"],["uuid","v9"],1,"z"],[["uuid","u3"],["uuid","v3"],3,"c"]],"#,
+            r#""headings":["_uuid","_version","n","s"]}"#
+        ));
+        assert_eq!(before.changes(&before, &[]), Vec::<String>::new(), "no change");
+        assert_eq!(
+            before.changes(&after, &[]),
+            [
+                r#"T modify u1 s: "a" -> "z""#,
+                r#"T delete u2: {"n": Number(2), "s": String("b")}"#,
+                r#"T insert u3: {"n": Number(3), "s": String("c")}"#,
+            ],
+            "a new _version alone is no change"
+        );
+        assert_eq!(before.changes(&after, &[("T", "s")]).len(), 2, "an ignored column");
+        assert!(Snapshot::parse_table(r#"{"caption":"T","data":[],"headings":[]}"#).is_err());
     }
 
     /// A wait ends at the first fatal reason, without waiting for its bound.

@@ -320,7 +320,7 @@ impl Central {
         let remote = self.sb.remote();
         let counts: Vec<String> = ["SB_Global", "Datapath_Binding", "Port_Binding", "Logical_Flow", "Multicast_Group"]
             .iter()
-            .map(|table| match select_uuids(&remote, table) {
+            .map(|table| match count_rows(&remote, table, "[]") {
                 Ok(rows) => format!("{table}: {rows}"),
                 Err(err) => format!("{table}: {err}"),
             })
@@ -340,10 +340,11 @@ impl Central {
     }
 }
 
-/// How many rows the table `table` of the Southbound database at `remote`
-/// holds.
-fn select_uuids(remote: &str, table: &str) -> Result<usize, String> {
-    let txn = format!(r#"["OVN_Southbound",{{"op":"select","table":"{table}","where":[],"columns":["_uuid"]}}]"#);
+/// How many rows of the table `table` of the Southbound database at
+/// `remote` match `conditions` (a JSON array of RFC 7047 conditions).
+fn count_rows(remote: &str, table: &str, conditions: &str) -> Result<usize, String> {
+    let txn =
+        format!(r#"["OVN_Southbound",{{"op":"select","table":"{table}","where":{conditions},"columns":["_uuid"]}}]"#);
     let out = try_ovsdb_client(&["transact", remote, &txn])?;
     let reply: serde_json::Value =
         serde_json::from_str(&out).map_err(|err| format!("ovsdb-client transact printed {out:?}: {err}"))?;
@@ -352,7 +353,7 @@ fn select_uuids(remote: &str, table: &str) -> Result<usize, String> {
 
 /// Whether the Southbound database at `remote` has its `SB_Global` row.
 fn has_sb_global(remote: &str) -> Result<bool, String> {
-    select_uuids(remote, "SB_Global").map(|rows| rows > 0)
+    count_rows(remote, "SB_Global", "[]").map(|rows| rows > 0)
 }
 
 /// One table's rows by UUID, each a map from column name to value.
@@ -445,8 +446,9 @@ pub struct Chassis {
 
 impl Chassis {
     /// Starts a chassis named `name` (its `system-id`) that follows the
-    /// Southbound database at `sb_remote`; returns once `ovn-controller`
-    /// runs and `br-int` exists. Panics at once if that database has no
+    /// Southbound database at `sb_remote`; returns once `br-int` exists and
+    /// `ovn-controller` runs and has registered the chassis in that database
+    /// (its `Chassis_Private` row). Panics at once if that database has no
     /// `SB_Global` row yet (start the [`Central`] first): ovn-controller
     /// 23.03.1 would crash on it.
     pub fn start(name: &str, sb_remote: &str) -> Chassis {
@@ -506,6 +508,19 @@ impl Chassis {
         // ovn-controller 23.03 has no --unixctl: its socket is named by pid.
         let controller_ctl = dir.path().join(format!("ovn-controller.{}.ctl", controller.pid()));
         wait_for_socket(&mut controller, &controller_ctl);
+        // Registered: ovn-controller has been through its first round with
+        // the Southbound database, the one that crashes without SB_Global.
+        let conditions = format!(r#"[["name","==","{name}"]]"#);
+        let registered = poll_ok(TIMEOUT, || {
+            controller.check_alive().map_err(Unmet::Fatal)?;
+            match count_rows(sb_remote, "Chassis_Private", &conditions)? {
+                0 => Err(Unmet::Retry(format!("no Chassis_Private row for {name} after {TIMEOUT:?}"))),
+                _ => Ok(()),
+            }
+        });
+        if let Err(err) = registered {
+            panic!("ovn-controller: {err}\n{}", controller.diagnostics());
+        }
         Chassis { controller, vswitchd, netns, ovs_db, dir }
     }
 
@@ -634,12 +649,13 @@ mod tests {
     #[test]
     fn chassis_and_vif_leave_nothing_behind() {
         let sb = initialized_sb();
-        let chassis = Chassis::start("hv-test", &sb.remote());
+        let mut chassis = Chassis::start("hv-test", &sb.remote());
         let vif = chassis.add_vif("vif9", "lsp9", "00:00:00:00:00:09", "10.9.0.9/24", None);
         let in_vif = vif.netns.run("ip", &["-o", "address", "show", "dev", "vif9"]);
         assert!(in_vif.contains("10.9.0.9/24"), "vif9 is configured in its namespace: {in_vif}");
         assert!(chassis.netns.try_run("ip", &["link", "show", "vif9"]).is_err(), "vif9 left the chassis namespace");
         assert!(chassis.netns.try_run("ip", &["link", "show", "br-int"]).is_ok(), "br-int is a tap of the chassis");
+        assert_eq!(chassis.check_alive(), Ok(()), "both daemons still run\n{}", chassis.diagnostics());
         let pids = [chassis.controller.pid(), chassis.vswitchd.pid(), chassis.netns.pid(), vif.netns.pid()];
         drop(vif);
         drop(chassis);
@@ -648,10 +664,12 @@ mod tests {
         }
     }
 
-    /// ovn-controller 23.03.1 died of SIGSEGV on this test's empty SB (no
-    /// northd had created SB_Global), and the wait for its socket only
-    /// noticed at its bound, a minute later: such a chassis is now refused
-    /// before anything starts.
+    /// ovn-controller 23.03.1 dies of SIGSEGV 40 to 100 ms after it starts
+    /// on a Southbound database without SB_Global, as this module's chassis
+    /// test gave it (no northd had run). That test passed when its 20 ms
+    /// poll reached the control socket before the crash (it never looked
+    /// again) and otherwise waited for its 60 s bound: it failed or passed
+    /// by timing. Such a chassis is now refused before anything starts.
     #[test]
     #[should_panic(expected = "has no SB_Global row")]
     fn chassis_on_an_sb_without_sb_global_is_refused() {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::ovn::set_rundirs;
+use crate::set_rundirs;
 use crate::{die_with_parent, output_of, poll_until, require_tool, tail, temp_dir, TIMEOUT, TOOL_TIMEOUT_SECS};
 
 /// One northd process.

@@ -44,7 +44,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use crate::northd::{try_nbctl, Northd};
-use crate::{
+use crate::{set_rundirs, 
     die_with_parent, output_of, poll_until, require_tool, tail, temp_dir, try_ovsdb_client, OvsdbServer, TIMEOUT,
 };
 
@@ -558,25 +558,6 @@ impl Chassis {
     /// The end of both daemons' logs, for failure messages.
     pub fn diagnostics(&self) -> String {
         format!("{}\n{}", self.vswitchd.diagnostics(), self.controller.diagnostics())
-    }
-}
-
-/// Points an Open vSwitch or OVN program's run, log, database and
-/// configuration directories at `dir`, so that it reads nothing from and
-/// writes nothing to `/var/run/openvswitch`, `/var/run/ovn`, `/etc/openvswitch`,
-/// `/etc/ovn` or their log and database counterparts.
-pub(crate) fn set_rundirs(command: &mut Command, dir: &Path) {
-    for var in [
-        "OVS_RUNDIR",
-        "OVS_LOGDIR",
-        "OVS_DBDIR",
-        "OVS_SYSCONFDIR",
-        "OVN_RUNDIR",
-        "OVN_LOGDIR",
-        "OVN_DBDIR",
-        "OVN_SYSCONFDIR",
-    ] {
-        command.env(var, dir);
     }
 }
 

@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use ovsdb::replica::Row;
-use ovsdb::{Atom, Condition, Datum, Operation, OpRow, Replica, Uuid};
+use ovsdb::{Atom, Condition, Datum, OpRow, Operation, Replica, Uuid};
 
 use crate::output::{DesiredRow, Output};
 
@@ -40,16 +40,19 @@ struct TableSpec {
 /// The SB tables northd writes, in an order where every table comes after
 /// the tables its rows refer to.
 const OWNED_TABLES: &[TableSpec] = &[
-    TableSpec { name: "SB_Global", key: &[], foreign: &["nb_cfg", "connections", "ssl", "external_ids"], ignored_keys: &[] },
     TableSpec {
-        name: "Datapath_Binding",
-        key: &["external_ids:logical-switch", "external_ids:logical-router"], foreign: &["load_balancers"], ignored_keys: &[] },
-    TableSpec {
-        name: "HA_Chassis",
-        key: &["external_ids:chassis-name", "priority"],
-        foreign: &[],
+        name: "SB_Global",
+        key: &[],
+        foreign: &["nb_cfg", "connections", "ssl", "external_ids"],
         ignored_keys: &[],
     },
+    TableSpec {
+        name: "Datapath_Binding",
+        key: &["external_ids:logical-switch", "external_ids:logical-router"],
+        foreign: &["load_balancers"],
+        ignored_keys: &[],
+    },
+    TableSpec { name: "HA_Chassis", key: &["external_ids:chassis-name", "priority"], foreign: &[], ignored_keys: &[] },
     TableSpec { name: "HA_Chassis_Group", key: &["name"], foreign: &["ref_chassis"], ignored_keys: &[] },
     TableSpec { name: "Mirror", key: &["name"], foreign: &[], ignored_keys: &[] },
     TableSpec {
@@ -322,7 +325,11 @@ pub fn plan_nb(output: &Output, nb: &Replica) -> Vec<Operation> {
     }
     per_row
         .into_iter()
-        .map(|((table, uuid), row)| Operation::Update { table: table.to_string(), where_: vec![Condition::row(uuid)], row })
+        .map(|((table, uuid), row)| Operation::Update {
+            table: table.to_string(),
+            where_: vec![Condition::row(uuid)],
+            row,
+        })
         .collect()
 }
 
@@ -410,7 +417,10 @@ mod tests {
         let update = pb.iter().find(|o| o.starts_with("Update")).expect("an update");
         assert!(update.contains(PB1) && update.contains("tunnel_key"), "{update}");
         assert_eq!(pb.iter().filter(|o| o.starts_with("Update")).count(), 1, "{pb:?}");
-        assert!(!update.contains("chassis") && !update.contains("\"up\"") && !update.contains("logical_port"), "{update}");
+        assert!(
+            !update.contains("chassis") && !update.contains("\"up\"") && !update.contains("logical_port"),
+            "{update}"
+        );
         let insert = pb.iter().find(|o| o.starts_with("Insert")).expect("an insert");
         assert!(insert.contains(DP) && !insert.contains("NamedUuid(\"dp0\")"), "{insert}");
         assert!(insert.contains("\"up\": Set([Boolean(false)])"), "a new binding starts down: {insert}");

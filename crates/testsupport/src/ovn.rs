@@ -44,8 +44,9 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use crate::northd::{try_nbctl, Northd};
-use crate::{set_rundirs, 
-    die_with_parent, output_of, poll_until, require_tool, tail, temp_dir, try_ovsdb_client, OvsdbServer, TIMEOUT,
+use crate::{
+    die_with_parent, output_of, poll_until, require_tool, set_rundirs, tail, temp_dir, try_ovsdb_client, OvsdbServer,
+    TIMEOUT,
 };
 
 /// Bound on any one run of `ovs-vsctl` (its own `--timeout` option).

@@ -695,6 +695,12 @@ pub struct Pki {
     _dir: TempDir,
 }
 
+impl Default for Pki {
+    fn default() -> Pki {
+        Pki::new()
+    }
+}
+
 impl Pki {
     /// Generates a fresh CA and its two certificates.
     pub fn new() -> Pki {

@@ -18,7 +18,9 @@
 //!
 //! Pure: reads replicas, returns operations.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use ovsdb::replica::Row;
 use ovsdb::{Atom, Condition, Datum, OpRow, Operation, Replica, Uuid};
@@ -155,57 +157,81 @@ impl Resolver {
         }
     }
 
-    fn datum(&self, d: &Datum) -> Datum {
+    /// Hashes `a` as `atom(a)` would read, without copying it.
+    fn hash_atom(&self, a: &Atom, h: &mut DefaultHasher) {
+        match a {
+            Atom::NamedUuid(n) => match self.ids.get(&**n) {
+                Some(u) => Atom::Uuid(*u).hash(h),
+                None => a.hash(h),
+            },
+            a => a.hash(h),
+        }
+    }
+
+    /// `d` with its references resolved; borrowed when it has none.
+    fn datum<'d>(&self, d: &'d Datum) -> Cow<'d, Datum> {
         let has_named = d.keys().any(|a| matches!(a, Atom::NamedUuid(_)))
             || d.pairs().iter().any(|(_, v)| matches!(v, Atom::NamedUuid(_)));
         if !has_named {
-            return d.clone();
-        }
-        if d.is_map() {
-            Datum::map(d.pairs().iter().map(|(k, v)| (self.atom(k), self.atom(v))))
+            Cow::Borrowed(d)
+        } else if d.is_map() {
+            Cow::Owned(Datum::map(d.pairs().iter().map(|(k, v)| (self.atom(k), self.atom(v)))))
         } else {
-            Datum::set(d.keys().map(|a| self.atom(a)))
+            Cow::Owned(Datum::set(d.keys().map(|a| self.atom(a))))
         }
     }
-}
-
-/// A datum with the ignored map keys of `column` removed.
-fn without_ignored(spec: &TableSpec, column: &str, d: &Datum) -> Datum {
-    if !spec.ignored_keys.iter().any(|(c, _)| *c == column) || !d.is_map() {
-        return d.clone();
-    }
-    Datum::map(
-        d.pairs()
-            .iter()
-            .filter(|(k, _)| !spec.ignored_keys.iter().any(|(c, key)| *c == column && k.as_str() == Some(*key)))
-            .cloned(),
-    )
 }
 
 fn same(a: &Datum, b: &Datum) -> bool {
     (a.is_empty() && b.is_empty()) || a == b
 }
 
-/// The natural key of a row, as text (references resolved first).
-fn key_of(spec: &TableSpec, row: &dyn Cells, resolver: &Resolver) -> String {
-    let mut key = String::new();
-    let empty = Datum::empty_set();
+/// The natural key of a row, as a hash of its key columns (references
+/// resolved first). Cheap: no formatting, no copies. Two different keys
+/// that collide only make a desired row meet the wrong existing row, whose
+/// differing columns then get updated: still correct.
+fn key_of(spec: &TableSpec, row: &dyn Cells, resolver: &Resolver) -> u64 {
+    let mut h = DefaultHasher::new();
     for col in spec.key {
         if let Some((col, map_key)) = col.split_once(':') {
-            let d = row.cell(col).unwrap_or(&empty);
-            key.push_str(d.get(&Atom::string(map_key)).and_then(Atom::as_str).unwrap_or_default());
+            row.cell(col).and_then(|d| d.get(&Atom::string(map_key))).and_then(Atom::as_str).hash(&mut h);
         } else {
-            let d = row.cell(col).unwrap_or(&empty);
-            let d = without_ignored(spec, col, &resolver.datum(d));
-            // A column the compiler leaves out (an empty set) keys like an
-            // existing empty cell of any shape (`tags` is an empty map).
-            if !d.is_empty() {
-                key.push_str(&format!("{d:?}"));
+            match row.cell(col) {
+                // A column the compiler leaves out keys like an existing
+                // empty cell of any shape (`tags` is an empty map).
+                None => 0u8.hash(&mut h),
+                Some(d) if d.is_empty() => 0u8.hash(&mut h),
+                Some(d) if d.is_map() => {
+                    1u8.hash(&mut h);
+                    for (k, v) in d.pairs() {
+                        let ignored = spec.ignored_keys.iter().any(|(c, key)| c == col && k.as_str() == Some(*key));
+                        if !ignored {
+                            resolver.hash_atom(k, &mut h);
+                            resolver.hash_atom(v, &mut h);
+                        }
+                    }
+                }
+                Some(d) if d.keys().any(|a| matches!(a, Atom::NamedUuid(_))) => {
+                    // Resolved references sort differently from names.
+                    2u8.hash(&mut h);
+                    let mut atoms: Vec<Atom> = d.keys().map(|a| resolver.atom(a)).collect();
+                    atoms.sort();
+                    // Atom by atom, as the branch below (no length prefix).
+                    for a in &atoms {
+                        a.hash(&mut h);
+                    }
+                }
+                Some(d) => {
+                    2u8.hash(&mut h);
+                    for a in d.keys() {
+                        a.hash(&mut h);
+                    }
+                }
             }
         }
-        key.push('|');
+        0xffu8.hash(&mut h);
     }
-    key
+    h.finish()
 }
 
 /// Compares `output` with the SB replica and returns the operations that
@@ -221,7 +247,7 @@ pub fn plan_sb(output: &Output, sb: &Replica) -> Plan {
         let desired = output.sb.get(spec.name).unwrap_or(&empty);
         // Existing rows by key; sorted by UUID so that which duplicate is
         // kept does not depend on hash order.
-        let mut existing: HashMap<String, Vec<&Row>> = HashMap::new();
+        let mut existing: HashMap<u64, Vec<&Row>> = HashMap::new();
         let mut rows: Vec<&Row> = table.rows().collect();
         rows.sort_by_key(|r| r.uuid());
         for r in rows {
@@ -248,18 +274,25 @@ pub fn plan_sb(output: &Output, sb: &Replica) -> Plan {
                     if spec.foreign.contains(&col.as_str()) || col.starts_with('_') {
                         continue;
                     }
-                    let want = d.get(col).map(|v| resolver.datum(v)).unwrap_or_else(|| cs.ty.default_datum());
+                    let want = match d.get(col) {
+                        Some(v) => resolver.datum(v),
+                        None => Cow::Owned(cs.ty.default_datum()),
+                    };
+                    let ignored =
+                        |k: &Atom| spec.ignored_keys.iter().any(|(c, key)| c == col && k.as_str() == Some(*key));
                     let want = if spec.ignored_keys.iter().any(|(c, _)| c == col) {
+                        let have = row.get(col).pairs().iter().filter(|(k, _)| !ignored(k));
+                        if want.pairs().iter().filter(|(k, _)| !ignored(k)).eq(have) {
+                            continue;
+                        }
                         // Keep the existing values of ignored keys.
-                        let kept = row.get(col).pairs().iter().filter(|(k, _)| {
-                            spec.ignored_keys.iter().any(|(c, key)| c == col && k.as_str() == Some(*key))
-                        });
-                        Datum::map(want.pairs().iter().cloned().chain(kept.cloned()))
+                        let kept = row.get(col).pairs().iter().filter(|(k, _)| ignored(k));
+                        Cow::Owned(Datum::map(want.pairs().iter().cloned().chain(kept.cloned())))
                     } else {
                         want
                     };
                     if !same(&want, row.get(col)) {
-                        changed.insert(col.clone(), empty_as_typed(want, row.get(col)));
+                        changed.insert(col.clone(), empty_as_typed(want.into_owned(), row.get(col)));
                     }
                 }
                 for &(_, col, value) in FOREIGN_DEFAULTS.iter().filter(|(t, _, _)| *t == spec.name) {
@@ -278,7 +311,7 @@ pub fn plan_sb(output: &Output, sb: &Replica) -> Plan {
             } else {
                 for (col, v) in &d.cells {
                     if !v.is_empty() {
-                        changed.insert(col.to_string(), resolver.datum(v));
+                        changed.insert(col.to_string(), resolver.datum(v).into_owned());
                     }
                 }
                 for &(_, col, value) in FOREIGN_DEFAULTS.iter().filter(|(t, _, _)| *t == spec.name) {
@@ -348,6 +381,7 @@ mod tests {
     const PB2: &str = "00000000-0000-0000-0000-0000000000b2";
     const CH: &str = "00000000-0000-0000-0000-0000000000c1";
     const LS: &str = "00000000-0000-0000-0000-00000000005a";
+    const GRP: &str = "00000000-0000-0000-0000-0000000000a1";
 
     fn sb_replica() -> Replica {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/ovn-sb.ovsschema");
@@ -357,6 +391,7 @@ mod tests {
             r#"{{
             "Datapath_Binding": {{"{DP}": {{"initial": {{"tunnel_key": 1,
                 "external_ids": ["map", [["logical-switch", "{LS}"], ["name", "sw0"]]]}}}}}},
+            "Logical_DP_Group": {{"{GRP}": {{"initial": {{"datapaths": ["uuid", "{DP}"]}}}}}},
             "Port_Binding": {{
                 "{PB1}": {{"initial": {{"logical_port": "p1", "tunnel_key": 1, "datapath": ["uuid", "{DP}"],
                     "chassis": ["uuid", "{CH}"], "up": true}}}},
@@ -405,6 +440,20 @@ mod tests {
         assert_eq!(pb.len(), 1, "{pb:?}");
         assert!(pb[0].starts_with("Delete") && pb[0].contains(PB2), "{pb:?}");
         assert_eq!(plan.stats.tables["Port_Binding"], (0, 0, 1));
+    }
+
+    /// A row keyed by references (a datapath group by its datapaths) meets
+    /// the existing row once the references resolve: no operation.
+    #[test]
+    fn rows_keyed_by_references_match() {
+        let sb = sb_replica();
+        let mut out = desired(1, false);
+        let mut group = DesiredRow::new(Some("g0".into()));
+        group.set("datapaths", reference("dp0"));
+        out.push("Logical_DP_Group", group);
+        let plan = plan_sb(&out, &sb);
+        assert!(ops_on(&plan, "Logical_DP_Group").is_empty(), "{:?}", plan.ops);
+        assert_eq!(plan.stats.tables["Logical_DP_Group"], (0, 0, 0));
     }
 
     /// A changed column is updated alone; a new row is inserted with its

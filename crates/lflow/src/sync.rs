@@ -11,7 +11,8 @@
 //!   matched row is updated only in the columns that differ, so a database
 //!   already right gets no operation at all.
 //! - Existing rows of an owned table that no desired row matches are
-//!   deleted (stale rows, duplicates).
+//!   deleted (stale rows, duplicates), except in non-root tables, whose rows
+//!   the server removes once nothing refers to them.
 //! - References between desired rows (`Atom::NamedUuid`) resolve to the
 //!   matched row's UUID, or to the `uuid-name` of the row inserted in the
 //!   same transaction.
@@ -326,7 +327,11 @@ pub fn plan_sb(output: &Output, sb: &Replica) -> Plan {
                 });
             }
         }
-        let mut stale: Vec<Uuid> = existing.values().flatten().map(|r| r.uuid()).collect();
+        // Rows of a non-root table (datapath groups, HA chassis) are never
+        // deleted: the server collects them once nothing refers to them, and
+        // rows of other tables (a load balancer's datapath group) may still.
+        let mut stale: Vec<Uuid> =
+            if schema.is_root { existing.values().flatten().map(|r| r.uuid()).collect() } else { Vec::new() };
         stale.sort();
         for uuid in stale {
             stats.2 += 1;

@@ -94,6 +94,11 @@ const OWNED_TABLES: &[TableSpec] = &[
     TableSpec { name: "DNS", key: &["external_ids:dns_id"], foreign: &[], ignored_keys: &[] },
 ];
 
+/// The SB tables `plan_sb` writes.
+pub fn owned_tables() -> impl Iterator<Item = &'static str> {
+    OWNED_TABLES.iter().map(|t| t.name)
+}
+
 /// Foreign columns northd sets when they are unset (on insert, or on a row
 /// that lacks them), as the reference does, and otherwise leaves to their
 /// owner: ovn-controller 23.03 reports a port `up` only when the column is

@@ -15,7 +15,7 @@ use northd::main_loop::{MainLoop, Services};
 use northd::notify::Notifier;
 use northd::vlog::Destination;
 use ovsdb::io::tls_config;
-use ovsdb::session::{MonitorSpec, Remote, SessionConfig};
+use ovsdb::session::{MonitorSpec, MonitorTable, Remote, SessionConfig};
 use ovsdb::Client;
 use tracing::{info, warn};
 
@@ -42,9 +42,21 @@ fn main() -> ExitCode {
     }
 }
 
-fn session(remotes: Vec<Remote>, database: &str) -> SessionConfig {
+/// The SB tables the daemon keeps a replica of: those the compiler writes
+/// and reads (`lflow::sb_tables`), and `Chassis_Private` for `hv_cfg`. The
+/// rest (MAC bindings, FDB, controller events, ...) can be large and is
+/// never read.
+fn sb_monitor() -> MonitorSpec {
+    let tables = lflow::sb_tables()
+        .chain(["Chassis_Private"])
+        .map(|t| (t.to_string(), MonitorTable { columns: None, conditions: None }))
+        .collect();
+    MonitorSpec::Tables(tables)
+}
+
+fn session(remotes: Vec<Remote>, database: &str, monitor: MonitorSpec) -> SessionConfig {
     let mut config = SessionConfig::new(remotes, database);
-    config.monitor = Some(MonitorSpec::All);
+    config.monitor = Some(monitor);
     // Instances spread their first connection over a cluster's servers.
     config.seed = u64::from(std::process::id());
     config
@@ -87,8 +99,8 @@ fn run(config: Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("tokio runtime")?;
     runtime.block_on(async move {
         let control = control.map(ControlSocket::serve).transpose().context("control socket")?;
-        let nb = Client::new(session(config.nb_remotes, "OVN_Northbound"), tls.clone());
-        let sb = Client::new(session(config.sb_remotes, "OVN_Southbound"), tls);
+        let nb = Client::new(session(config.nb_remotes, "OVN_Northbound", MonitorSpec::All), tls.clone());
+        let sb = Client::new(session(config.sb_remotes, "OVN_Southbound", sb_monitor()), tls);
         let services = Services { control, notifier, log };
         MainLoop::new(nb, sb, services, config.dry_run).context("signal handlers")?.run().await;
         Ok(())

@@ -30,7 +30,7 @@ pub fn build(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flow
     flows.add(r.dp, ST, 0, "1", "drop;");
     let learn_routers = r.nb.options().get_bool("dynamic_neigh_routers", false);
     for p in &r.ports {
-        let Some(peer) = r.m.peer(p.port) else { continue };
+        let Some(peer) = r.peer(p.port) else { continue };
         if peer.lrp().is_some() {
             if !learn_routers {
                 router_peer(r, p, peer, flows);
@@ -44,7 +44,7 @@ pub fn build(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flow
             }
             match lsp.lsp_type() {
                 "router" => {
-                    if let (Some(q), false) = (r.m.peer(lsp), learn_routers) {
+                    if let (Some(q), false) = (r.peer(lsp), learn_routers) {
                         if !std::ptr::eq(q, p.port) {
                             router_behind_switch(r, p, peer, q, flows);
                         }

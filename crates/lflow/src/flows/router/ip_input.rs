@@ -150,7 +150,8 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
                 )
                 .hint(hint);
         }
-        for n in p.ipv6_global() {
+        // Not from a link-local network, even one `networks` names.
+        for n in p.ipv6_global().iter().filter(|n| !n.is_lla()) {
             flows
                 .add(
                     r.dp,

@@ -33,7 +33,8 @@ use crate::output::{Diagnostic, DpId, Flows};
 /// port reaches) are left out and reported in `diags`.
 pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
     let parents = arp_resolve::virtual_parents(m);
-    for dp in m.routers() {
+    // A disabled router has no datapath in SB, so no flows either.
+    for dp in m.routers().filter(|dp| dp.enabled()) {
         let Some(nb) = dp.router() else { continue };
         let r = Router::new(m, dp.id, nb);
         admission::build(&r, flows);
@@ -144,6 +145,13 @@ impl<'m, 'a> Router<'m, 'a> {
     /// The router has at least one distributed gateway port.
     pub fn has_dgp(&self) -> bool {
         self.ports.iter().any(|p| p.is_dgp)
+    }
+
+    /// The port `p` is linked to (a switch port, or a router port when
+    /// routers are linked directly), unless it is on a disabled router,
+    /// which the reference leaves out of SB as if it did not exist.
+    pub fn peer(&self, p: &Port<'a>) -> Option<&'m Port<'a>> {
+        self.m.peer(p).filter(|q| self.m.dp(q.dp).enabled())
     }
 
     pub fn port(&self, name: &str) -> Option<&RPort<'m, 'a>> {

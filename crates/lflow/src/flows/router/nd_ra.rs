@@ -11,7 +11,7 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
     flows.add(r.dp, Stage::LrInNdRaResponse, 0, "1", "next;");
     for p in &r.ports {
         // Only ports that face a switch, not router-to-router links.
-        if p.lrp.peer().is_some() || p.port.peer.is_none() {
+        if p.lrp.peer().is_some() || r.peer(p.port).is_none() {
             continue;
         }
         let cfg = p.lrp.ipv6_ra_configs();

@@ -1,24 +1,14 @@
 //! Router flows on small NB snapshots built in memory: golden routing
 //! tables and the diagnostics of NB rows that cannot be translated.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
 
 use expect_test::{expect, Expect};
-use ovsdb::proto::update::{decode_table_updates, UpdateFormat};
-use ovsdb::{DatabaseSchema, Replica};
+use ovsdb::{Atom, Replica};
 
 use crate::model::Model;
 use crate::output::{Diagnostic, Flows};
-
-fn replica(schema_file: &str, updates: &str) -> Replica {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas").join(schema_file);
-    let schema = DatabaseSchema::from_json_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let mut r = Replica::new(Arc::new(schema));
-    let u = decode_table_updates(updates, UpdateFormat::Update2, r.schema()).unwrap();
-    r.apply(u).unwrap();
-    r
-}
+use crate::tests::replica;
 
 /// A router `lr0` with ports `a` (10.0.0.1/24, fd00::1/64) and `b`
 /// (172.16.0.1/24), plus the given extra rows (JSON members of the
@@ -231,4 +221,80 @@ fn virtual_ip_resolves_to_the_claiming_parent() {
         text.contains(r#"(outport == "a" && reg0 == 10.0.0.11) => (eth.dst = 00:00:00:00:00:11; next;)"#),
         "{text}"
     );
+}
+
+/// A router with `enabled=false` is left out of SB with its ports and
+/// everything naming them; the switch port to it stays a plain patch port
+/// naming its peer, and the other router on the switch does not resolve
+/// the disabled router's address.
+#[test]
+fn disabled_router_leaves_nothing_in_sb() {
+    // lr0 (port a on sw0, port b linked to lroff's off-b) and the disabled
+    // gateway router lroff (port off on sw0, with a static MAC binding).
+    let nb = replica(
+        "ovn-nb.ovsschema",
+        r#"{
+        "Logical_Router": {
+            "00000000-0000-0000-0000-0000000000a0": {"initial": {"name": "lr0", "ports": ["set", [
+                ["uuid", "00000000-0000-0000-0000-0000000000a1"], ["uuid", "00000000-0000-0000-0000-0000000000a2"]]]}},
+            "00000000-0000-0000-0000-0000000000f0": {"initial": {"name": "lroff", "enabled": false,
+                "options": ["map", [["chassis", "gw1"]]], "ports": ["set", [
+                ["uuid", "00000000-0000-0000-0000-0000000000f1"], ["uuid", "00000000-0000-0000-0000-0000000000f2"]]]}}
+        },
+        "Logical_Router_Port": {
+            "00000000-0000-0000-0000-0000000000a1": {"initial": {"name": "a", "mac": "00:00:00:00:ff:01",
+                "networks": "10.0.0.1/24"}},
+            "00000000-0000-0000-0000-0000000000a2": {"initial": {"name": "b", "mac": "00:00:00:00:ff:02",
+                "networks": "172.16.0.1/24", "peer": "off-b"}},
+            "00000000-0000-0000-0000-0000000000f1": {"initial": {"name": "off", "mac": "00:00:00:00:ff:0f",
+                "networks": "10.0.0.254/24", "options": ["map", [["mcast_flood", "true"]]]}},
+            "00000000-0000-0000-0000-0000000000f2": {"initial": {"name": "off-b", "mac": "00:00:00:00:ff:0e",
+                "networks": "172.16.0.254/24", "peer": "b"}}
+        },
+        "Static_MAC_Binding": {"00000000-0000-0000-0000-0000000000f3": {"initial": {"logical_port": "off",
+            "ip": "10.0.0.9", "mac": "00:00:00:00:00:09"}}},
+        "Logical_Switch": {"00000000-0000-0000-0000-0000000000d0": {"initial": {"name": "sw0", "ports": ["set", [
+            ["uuid", "00000000-0000-0000-0000-0000000000d1"], ["uuid", "00000000-0000-0000-0000-0000000000d2"]]]}}},
+        "Logical_Switch_Port": {
+            "00000000-0000-0000-0000-0000000000d1": {"initial": {"name": "sw0-a", "type": "router", "addresses": "router",
+                "options": ["map", [["router-port", "a"]]]}},
+            "00000000-0000-0000-0000-0000000000d2": {"initial": {"name": "sw0-off", "type": "router", "addresses": "router",
+                "options": ["map", [["router-port", "off"]]]}}
+        }}"#,
+    );
+    let (text, _) = flows(&nb, &["lr_in_arp_resolve"]);
+    assert!(text.contains("lr_in_arp_resolve 0 (1)"), "lr0 has flows:\n{text}");
+    assert!(!text.contains("10.0.0.254") && !text.contains("172.16.0.254"), "{text}");
+    assert!(!text.contains("\"off"), "no flow of lroff:\n{text}");
+
+    let out = crate::compile(&nb, &replica("ovn-sb.ovsschema", "{}"));
+    let binding = |name: &str| {
+        out.rows("Port_Binding").iter().find(|r| r.get("logical_port") == Some(&Atom::string(name).into()))
+    };
+    let names: BTreeSet<String> = out
+        .rows("Port_Binding")
+        .iter()
+        .filter_map(|r| r.get("logical_port")?.as_atom()?.as_str().map(str::to_string))
+        .collect();
+    assert_eq!(names.into_iter().collect::<Vec<_>>(), ["a", "b", "sw0-a", "sw0-off"]);
+    assert_eq!(out.rows("Datapath_Binding").len(), 2);
+    assert!(out.rows("Static_MAC_Binding").is_empty());
+    assert!(binding("b").unwrap().get("options").is_none(), "b's peer is on the disabled router");
+    let sw0_off = binding("sw0-off").unwrap();
+    assert_eq!(sw0_off.get("type"), Some(&Atom::string("patch").into()));
+    assert_eq!(sw0_off.get("options").unwrap().pairs()[0].1, Atom::string("off"));
+    // Every reference names a row that is written.
+    let ids: BTreeSet<&str> = out.sb.values().flatten().filter_map(|r| r.id.as_deref()).collect();
+    for (table, rows) in &out.sb {
+        for row in rows {
+            for (column, datum) in &row.cells {
+                let atoms = datum.atoms().iter().chain(datum.pairs().iter().flat_map(|(k, v)| [k, v]));
+                for a in atoms {
+                    if let Atom::NamedUuid(id) = a {
+                        assert!(ids.contains(&**id), "{table}.{column} names missing row {id}");
+                    }
+                }
+            }
+        }
+    }
 }

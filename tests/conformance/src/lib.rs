@@ -35,6 +35,7 @@ pub const EXACT: &[&str] = &[
     "34-fdb-static-mac",
     "36-mirror",
     "40-switch-port-kinds",
+    "42-switch-mcast-snoop",
     "43-switch-fwd-group-arp-proxy",
     "45-router-options",
     "47-router-gateway-ports",
@@ -43,6 +44,8 @@ pub const EXACT: &[&str] = &[
     "50-ipam-edge",
     "52-port-types",
     "53-mcast-groups",
+    "60-switch-debug-drop",
+    "70-router-debug-drop",
 ];
 
 /// Where the blessed normalized dumps of the reference live.

@@ -27,7 +27,7 @@ pub fn build(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flow
     flows.add(r.dp, ST, 500, "ip4.mcast || ip6.mcast", "next;");
     flows.add(r.dp, ST, 1, "ip4", "get_arp(outport, reg0); next;");
     flows.add(r.dp, ST, 1, "ip6", "get_nd(outport, xxreg0); next;");
-    flows.add(r.dp, ST, 0, "1", "drop;");
+    flows.add(r.dp, ST, 0, "1", r.drop);
     let learn_routers = r.nb.options().get_bool("dynamic_neigh_routers", false);
     for p in &r.ports {
         let Some(peer) = r.peer(p.port) else { continue };

@@ -29,11 +29,11 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
                     src.push(n.broadcast().to_string());
                 }
             }
-            flows.add(r.dp, ST, 100, format!("ip4.src == {{{}}} && reg9[0] == 0", join(&src)), "drop;").hint(hint);
+            flows.add(r.dp, ST, 100, format!("ip4.src == {{{}}} && reg9[0] == 0", join(&src)), r.drop).hint(hint);
             flows
                 .add(r.dp, ST, 90, format!("ip4.dst == {} && icmp4.type == 8 && icmp4.code == 0", addr_set(&v4)), ECHO4)
                 .hint(hint);
-            flows.add(r.dp, ST, 60, format!("ip4.dst == {{{}}}", join(&v4)), "drop;").hint(hint);
+            flows.add(r.dp, ST, 60, format!("ip4.dst == {{{}}}", join(&v4)), r.drop).hint(hint);
         }
         for a in &v6 {
             flows.add(
@@ -47,7 +47,7 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
         flows
             .add(r.dp, ST, 90, format!("ip6.dst == {} && icmp6.type == 128 && icmp6.code == 0", addr_set(&v6)), ECHO6)
             .hint(hint);
-        flows.add(r.dp, ST, 60, format!("ip6.dst == {{{}}}", join(&v6)), "drop;").hint(hint);
+        flows.add(r.dp, ST, 60, format!("ip6.dst == {{{}}}", join(&v6)), r.drop).hint(hint);
 
         let res = resident_suffix(p);
         // A distributed gateway port answers ARP only on the gateway
@@ -190,15 +190,15 @@ fn fixed(r: &Router<'_, '_>, flows: &mut Flows) {
         ST,
         100,
         "ip4.src_mcast ||ip4.src == 255.255.255.255 || ip4.src == 127.0.0.0/8 || ip4.dst == 127.0.0.0/8 || ip4.src == 0.0.0.0/8 || ip4.dst == 0.0.0.0/8",
-        "drop;",
+        r.drop,
     );
-    flows.add(r.dp, ST, 85, "arp || nd", "drop;");
+    flows.add(r.dp, ST, 85, "arp || nd", r.drop);
     flows.add(r.dp, ST, 84, "nd_rs || nd_ra", "next;");
-    flows.add(r.dp, ST, 83, "ip6.mcast_rsvd", "drop;");
-    let mcast = if super::multicast::relay(r) { "next;" } else { "drop;" };
+    flows.add(r.dp, ST, 83, "ip6.mcast_rsvd", r.drop);
+    let mcast = if super::multicast::relay(r) { "next;" } else { r.drop };
     flows.add(r.dp, ST, 82, "ip4.mcast || ip6.mcast", mcast);
-    flows.add(r.dp, ST, 50, "eth.bcast", "drop;");
-    flows.add(r.dp, ST, 32, "ip.ttl == {0, 1} && !ip.later_frag && (ip4.mcast || ip6.mcast)", "drop;");
-    flows.add(r.dp, ST, 30, "ip.ttl == {0, 1}", "drop;");
+    flows.add(r.dp, ST, 50, "eth.bcast", r.drop);
+    flows.add(r.dp, ST, 32, "ip.ttl == {0, 1} && !ip.later_frag && (ip4.mcast || ip6.mcast)", r.drop);
+    flows.add(r.dp, ST, 30, "ip.ttl == {0, 1}", r.drop);
     flows.add(r.dp, ST, 0, "1", "next;");
 }

@@ -26,17 +26,18 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::input::nb;
 use crate::model::addr::{Ipv4Net, Ipv6Net, Mac};
 use crate::model::{Model, Port};
-use crate::output::{Diagnostic, DpId, Flows};
+use crate::output::{drop_action, Diagnostic, DpId, Flows};
 
 /// Adds the flows of every logical router. NB rows that cannot be
 /// translated (a static route with a bad prefix, a policy whose nexthop no
 /// port reaches) are left out and reported in `diags`.
 pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
     let parents = arp_resolve::virtual_parents(m);
+    let drop = drop_action(&m.options);
     // A disabled router has no datapath in SB, so no flows either.
     for dp in m.routers().filter(|dp| dp.enabled()) {
         let Some(nb) = dp.router() else { continue };
-        let r = Router::new(m, dp.id, nb);
+        let r = Router::new(m, dp.id, nb, &drop);
         admission::build(&r, flows);
         ip_input::build(&r, flows);
         multicast::build(&r, flows);
@@ -119,10 +120,12 @@ pub struct Router<'m, 'a> {
     pub ports: Vec<RPort<'m, 'a>>,
     /// A gateway router (`options:chassis` set).
     pub is_gateway: bool,
+    /// The action that drops a packet (`drop;` or a debug sample).
+    pub drop: &'m str,
 }
 
 impl<'m, 'a> Router<'m, 'a> {
-    fn new(m: &'m Model<'a>, dp: DpId, nb: nb::LogicalRouter<'a>) -> Router<'m, 'a> {
+    fn new(m: &'m Model<'a>, dp: DpId, nb: nb::LogicalRouter<'a>, drop: &'m str) -> Router<'m, 'a> {
         let mut ports = Vec::new();
         for p in m.ports_of(dp) {
             let (Some(lrp), Some(addrs)) = (p.lrp(), p.addrs.first()) else { continue };
@@ -139,7 +142,7 @@ impl<'m, 'a> Router<'m, 'a> {
             });
         }
         let is_gateway = nb.options().get("chassis").is_some_and(|c| !c.is_empty());
-        Router { m, dp, nb, ports, is_gateway }
+        Router { m, dp, nb, ports, is_gateway, drop }
     }
 
     /// The router has at least one distributed gateway port.

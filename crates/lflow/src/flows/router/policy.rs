@@ -12,7 +12,7 @@ use crate::stage::Stage;
 pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
     flows.add(r.dp, Stage::LrInPolicy, 0, "1", "reg8[0..15] = 0; next;");
     flows.add(r.dp, Stage::LrInPolicyEcmp, 150, "reg8[0..15] == 0", "next;");
-    flows.add(r.dp, Stage::LrInPolicyEcmp, 0, "1", "drop;");
+    flows.add(r.dp, Stage::LrInPolicyEcmp, 0, "1", r.drop);
 
     let mut policies: Vec<nb::LogicalRouterPolicy<'_>> = r.nb.policies().collect();
     policies.sort_by_key(|p| (std::cmp::Reverse(p.priority()), p.match_(), p.uuid()));
@@ -31,7 +31,7 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
         };
         let actions = match pol.action() {
             "allow" => format!("{mark}reg8[0..15] = 0; next;"),
-            "drop" => "drop;".to_string(),
+            "drop" => r.drop.to_string(),
             "reroute" => {
                 let mut nexthops: Vec<&str> = pol.nexthops().collect();
                 if nexthops.is_empty() {

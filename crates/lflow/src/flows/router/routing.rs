@@ -95,10 +95,10 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
     let tables = route_tables(r);
     routing_pre(r, &tables, flows);
     connected(r, flows);
-    flows.add(r.dp, Stage::LrInIpRouting, 10550, "nd_rs || nd_ra", "drop;");
-    flows.add(r.dp, Stage::LrInIpRouting, 0, "1", "drop;");
+    flows.add(r.dp, Stage::LrInIpRouting, 10550, "nd_rs || nd_ra", r.drop);
+    flows.add(r.dp, Stage::LrInIpRouting, 0, "1", r.drop);
     flows.add(r.dp, Stage::LrInIpRoutingEcmp, 150, "reg8[0..15] == 0", "next;");
-    flows.add(r.dp, Stage::LrInIpRoutingEcmp, 0, "1", "drop;");
+    flows.add(r.dp, Stage::LrInIpRoutingEcmp, 0, "1", r.drop);
 
     let routes = parse_routes(r, &tables, diags);
     // Routes with the same table, policy and prefix form an ECMP group;
@@ -116,7 +116,7 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
         if members.len() == 1 {
             let rt = members[0];
             let actions = match rt.target {
-                Target::Discard => "drop;".to_string(),
+                Target::Discard => r.drop.to_string(),
                 Target::Via { nexthop, port, lrp_addr } => {
                     let p = &r.ports[port];
                     let (r0, r1) = nh_regs(nexthop);

@@ -44,8 +44,11 @@ pub const EXACT: &[&str] = &[
     "50-ipam-edge",
     "52-port-types",
     "53-mcast-groups",
+    "54-ipv6-ra-options",
     "60-switch-debug-drop",
+    "61-switch-gateway-macs",
     "70-router-debug-drop",
+    "71-router-redirect-arp",
 ];
 
 /// Where the blessed normalized dumps of the reference live.

@@ -50,9 +50,16 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
         flows.add(r.dp, ST, 60, format!("ip6.dst == {{{}}}", join(&v6)), r.drop).hint(hint);
 
         let res = resident_suffix(p);
-        // A distributed gateway port answers ARP only on the gateway
-        // chassis when its switch reaches a physical network (localnet).
-        let arp_res = if r.peer_has_lsp_type(p, "localnet") { res.clone() } else { String::new() };
+        // When the switch reaches a physical network (localnet), ARP for a
+        // distributed gateway port is answered only on its gateway chassis;
+        // so is ARP for a port with `reside-on-redirect-chassis` when the
+        // router has exactly one distributed gateway port (on that port's
+        // chassis).
+        let arp_res = match (r.peer_has_lsp_type(p, "localnet"), p.is_dgp) {
+            (false, _) => String::new(),
+            (true, true) => res.clone(),
+            (true, false) => r.redirect_chassis_of(p).map(resident_suffix).unwrap_or_default(),
+        };
         for n in &p.ipv4 {
             flows
                 .add(

@@ -61,7 +61,9 @@ pub struct RPort<'m, 'a> {
     /// IPv6 networks in `networks` order, then the EUI-64 link-local
     /// address (always last).
     pub ipv6: Vec<Ipv6Net>,
-    /// The port is a distributed gateway port (it names gateway chassis).
+    /// The port is a distributed gateway port: it has a chassis-redirect
+    /// port (gateway chassis or an HA chassis group, on a router that is
+    /// not a gateway router; `options:redirect-chassis` does not count).
     pub is_dgp: bool,
 }
 
@@ -127,18 +129,16 @@ pub struct Router<'m, 'a> {
 impl<'m, 'a> Router<'m, 'a> {
     fn new(m: &'m Model<'a>, dp: DpId, nb: nb::LogicalRouter<'a>, drop: &'m str) -> Router<'m, 'a> {
         let mut ports = Vec::new();
-        for p in m.ports_of(dp) {
+        for &i in &m.dp(dp).ports {
+            let p = &m.ports[i];
             let (Some(lrp), Some(addrs)) = (p.lrp(), p.addrs.first()) else { continue };
-            let is_dgp = lrp.gateway_chassis().next().is_some()
-                || lrp.ha_chassis_group().is_some()
-                || lrp.options().get("redirect-chassis").is_some_and(|c| !c.is_empty());
             ports.push(RPort {
                 port: p,
                 lrp,
                 mac: addrs.mac,
                 ipv4: addrs.ipv4.clone(),
                 ipv6: addrs.ipv6.clone(),
-                is_dgp,
+                is_dgp: m.cr_port(i).is_some(),
             });
         }
         let is_gateway = nb.options().get("chassis").is_some_and(|c| !c.is_empty());
@@ -155,6 +155,20 @@ impl<'m, 'a> Router<'m, 'a> {
     /// which the reference leaves out of SB as if it did not exist.
     pub fn peer(&self, p: &Port<'a>) -> Option<&'m Port<'a>> {
         self.m.peer(p).filter(|q| self.m.dp(q.dp).enabled())
+    }
+
+    /// The distributed gateway port whose chassis a port with
+    /// `options:reside-on-redirect-chassis` resides on: the router's only
+    /// one (with several, the option has no effect).
+    pub fn redirect_chassis_of(&self, p: &RPort<'_, '_>) -> Option<&RPort<'m, 'a>> {
+        if !p.lrp.options().get_bool("reside-on-redirect-chassis", false) {
+            return None;
+        }
+        let mut dgps = self.ports.iter().filter(|q| q.is_dgp);
+        match (dgps.next(), dgps.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
+        }
     }
 
     pub fn port(&self, name: &str) -> Option<&RPort<'m, 'a>> {

@@ -38,6 +38,7 @@ pub const EXACT: &[&str] = &[
     "42-switch-mcast-snoop",
     "43-switch-fwd-group-arp-proxy",
     "45-router-options",
+    "46-router-topologies",
     "47-router-gateway-ports",
     "48-router-edge-cases",
     "49-router-dgp-vtep",

@@ -34,6 +34,7 @@ use crate::output::{drop_action, Diagnostic, DpId, Flows};
 pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
     let parents = arp_resolve::virtual_parents(m);
     let drop = drop_action(&m.options);
+    let ecmp = routing::EcmpIds::from_sb(m);
     // A disabled router has no datapath in SB, so no flows either.
     for dp in m.routers().filter(|dp| dp.enabled()) {
         let Some(nb) = dp.router() else { continue };
@@ -43,7 +44,7 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
         multicast::build(&r, flows);
         stateful::build(&r, flows);
         nd_ra::build(&r, flows);
-        let v6_nexthops = routing::build(&r, flows, diags);
+        let v6_nexthops = routing::build(&r, &ecmp, flows, diags);
         policy::build(&r, flows, diags);
         arp_resolve::build(&r, &parents, flows);
         pkt_len::build(&r, flows);

@@ -5,14 +5,20 @@
 //! symmetric reply flows that go with such routes on gateway routers
 //! (DEFRAG, ECMP stateful, policy and ARP resolve stages). Never resolves
 //! a next hop's MAC (that is `arp_resolve`).
+//!
+//! ECMP group ids are SB facts, like tunnel keys: the reference numbers
+//! groups in hash order, so a group keeps the id the SB's routing flow for
+//! the same match already carries (`EcmpIds`), and new groups get the
+//! lowest free ids.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv6Addr};
 
 use super::{nh_regs, parse_ip, RPort, Router};
-use crate::input::nb;
+use crate::input::{nb, sb};
 use crate::model::addr::{Ipv4Net, Ipv6Net};
-use crate::output::{Diagnostic, Flows};
+use crate::model::Model;
+use crate::output::{Diagnostic, DpId, Flows};
 use crate::stage::Stage;
 
 /// Priority multiplier per prefix bit and the offsets that order routes of
@@ -88,10 +94,93 @@ struct Route {
     symmetric: bool,
 }
 
+/// The ECMP group ids the SB's routing flows carry, by router and flow
+/// (priority and match): `reg8[0..15] = N; reg8[16..31] = select(...)` in
+/// `lr_in_ip_routing`, on the router's datapath or in a datapath group
+/// holding it.
+#[derive(Debug, Default)]
+pub struct EcmpIds {
+    ids: HashMap<(DpId, u16, String), u16>,
+}
+
+impl EcmpIds {
+    /// Reads the ids from the SB; reads nothing when no router has two
+    /// static routes (no router can have an ECMP group).
+    pub fn from_sb(m: &Model<'_>) -> EcmpIds {
+        let mut out = EcmpIds::default();
+        if !m.routers().any(|dp| dp.router().is_some_and(|r| r.static_routes().nth(1).is_some())) {
+            return out;
+        }
+        let nb_routers: HashMap<ovsdb::Uuid, DpId> = m.routers().map(|dp| (dp.uuid, dp.id)).collect();
+        let routers: HashMap<ovsdb::Uuid, DpId> = sb::DatapathBinding::all(m.sb)
+            .filter_map(|d| {
+                let nb = d.external_ids().get("logical-router")?.parse::<ovsdb::Uuid>().ok()?;
+                Some((d.uuid(), *nb_routers.get(&nb)?))
+            })
+            .collect();
+        let st = Stage::LrInIpRouting;
+        for f in sb::LogicalFlow::all(m.sb) {
+            if f.table_id() != i64::from(st.table()) || f.pipeline() != st.pipeline().as_str() {
+                continue;
+            }
+            let (Some(id), Ok(prio)) = (group_id(f.actions()), u16::try_from(f.priority())) else { continue };
+            let dps = f.logical_datapath_uuids().chain(f.logical_dp_group().into_iter().flat_map(|g| g.datapaths_uuids()));
+            for dp in dps.filter_map(|u| routers.get(&u)) {
+                out.ids.insert((*dp, prio, f.match_().to_string()), id);
+            }
+        }
+        out
+    }
+
+    fn get(&self, dp: DpId, prio: u16, match_: &str) -> Option<u16> {
+        self.ids.get(&(dp, prio, match_.to_string())).copied()
+    }
+}
+
+/// N in the actions of an ECMP group's routing flow
+/// (`... reg8[0..15] = N; reg8[16..31] = select(...);`), when it is a
+/// valid group id (1 to 65535).
+fn group_id(actions: &str) -> Option<u16> {
+    if !actions.contains("reg8[16..31] = select(") {
+        return None;
+    }
+    let rest = &actions[actions.find("reg8[0..15] = ")? + "reg8[0..15] = ".len()..];
+    rest[..rest.find(';')?].trim().parse::<u16>().ok().filter(|id| *id > 0)
+}
+
+/// Group ids for `wanted` groups (priority and match, in order): the id
+/// SB holds for the same flow when no earlier group took it, then the
+/// lowest free ids.
+fn assign_group_ids(r: &Router<'_, '_>, ecmp: &EcmpIds, wanted: &[(u16, String)]) -> Vec<u16> {
+    let mut ids: Vec<Option<u16>> = Vec::with_capacity(wanted.len());
+    let mut used = BTreeSet::new();
+    for (prio, m) in wanted {
+        let kept = ecmp.get(r.dp, *prio, m).filter(|id| used.insert(*id));
+        ids.push(kept);
+    }
+    let mut next = 1u16;
+    ids.into_iter()
+        .map(|id| {
+            id.unwrap_or_else(|| {
+                while used.contains(&next) {
+                    next += 1;
+                }
+                used.insert(next);
+                next
+            })
+        })
+        .collect()
+}
+
 /// Adds the routing flows; returns the IPv6 next hops of static routes
 /// with a route through each (the ARP request stage solicits them
 /// directly).
-pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) -> Vec<(Ipv6Addr, ovsdb::Uuid)> {
+pub fn build(
+    r: &Router<'_, '_>,
+    ecmp: &EcmpIds,
+    flows: &mut Flows,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(Ipv6Addr, ovsdb::Uuid)> {
     let tables = route_tables(r);
     routing_pre(r, &tables, flows);
     connected(r, flows);
@@ -110,7 +199,15 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
     for members in groups.values_mut() {
         members.sort_by_key(|rt| rt.uuid);
     }
-    let mut next_gid = 1u32;
+    let wanted: Vec<(u16, String)> = groups
+        .iter()
+        .filter(|(_, members)| members.len() > 1)
+        .map(|((table, is_src, prefix), _)| {
+            let (m, prio) = route_match(*table, prefix, *is_src, OFS_STATIC);
+            (prio as u16, m)
+        })
+        .collect();
+    let mut gids = assign_group_ids(r, ecmp, &wanted).into_iter();
     for ((table, is_src, prefix), members) in &groups {
         let (m, prio) = route_match(*table, prefix, *is_src, OFS_STATIC);
         if members.len() == 1 {
@@ -130,8 +227,7 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
             flows.add(r.dp, Stage::LrInIpRouting, prio as u16, m, actions).hint(rt.uuid);
             continue;
         }
-        let gid = next_gid;
-        next_gid += 1;
+        let Some(gid) = gids.next() else { continue };
         let mut mids = Vec::new();
         let symmetric_hint = members.iter().filter(|rt| rt.symmetric).map(|rt| rt.uuid).min();
         for (i, rt) in members.iter().enumerate() {
@@ -376,4 +472,19 @@ fn symmetric_reply(
             "push(xxreg1); xxreg1 = ct_label; eth.dst = xxreg1[32..79]; pop(xxreg1); next;",
         )
         .hint(hint);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group_id;
+
+    #[test]
+    fn group_ids_in_routing_actions() {
+        assert_eq!(group_id("ip.ttl--; flags.loopback = 1; reg8[0..15] = 12; reg8[16..31] = select(1, 2);"), Some(12));
+        assert_eq!(group_id("ip.ttl--; reg8[0..15] = 0; reg0 = 1.2.3.4; next;"), None);
+        assert_eq!(group_id("reg8[0..15] = 0; reg8[16..31] = select(1, 2);"), None);
+        assert_eq!(group_id("reg8[0..15] = 70000; reg8[16..31] = select(1, 2);"), None);
+        assert_eq!(group_id("reg8[0..15] = x; reg8[16..31] = select(1, 2);"), None);
+        assert_eq!(group_id("reg8[16..31] = select(1, 2); reg8[0..15] = 3"), None);
+    }
 }

@@ -298,3 +298,84 @@ fn disabled_router_leaves_nothing_in_sb() {
         }
     }
 }
+
+/// ECMP group ids are kept from the SB's routing flows (on the router's
+/// datapath or in a datapath group holding it); new groups get the lowest
+/// free ids; ids SB cannot have given (0, not a number) are ignored.
+#[test]
+fn ecmp_group_ids_are_kept_from_sb() {
+    let rows = r#",
+        "Logical_Router_Static_Route": {
+            "00000000-0000-0000-0000-0000000000b1": {"initial": {"ip_prefix": "0.0.0.0/0", "nexthop": "172.16.0.253"}},
+            "00000000-0000-0000-0000-0000000000b2": {"initial": {"ip_prefix": "0.0.0.0/0", "nexthop": "172.16.0.254"}},
+            "00000000-0000-0000-0000-0000000000b3": {"initial": {"ip_prefix": "10.50.0.0/16", "nexthop": "10.0.0.50"}},
+            "00000000-0000-0000-0000-0000000000b4": {"initial": {"ip_prefix": "10.50.0.0/16", "nexthop": "10.0.0.51"}},
+            "00000000-0000-0000-0000-0000000000b5": {"initial": {"ip_prefix": "10.60.0.0/16", "nexthop": "10.0.0.60"}},
+            "00000000-0000-0000-0000-0000000000b6": {"initial": {"ip_prefix": "10.60.0.0/16", "nexthop": "10.0.0.61"}}
+        }"#;
+    let refs = r#", "static_routes": ["set", [
+        ["uuid", "00000000-0000-0000-0000-0000000000b1"], ["uuid", "00000000-0000-0000-0000-0000000000b2"],
+        ["uuid", "00000000-0000-0000-0000-0000000000b3"], ["uuid", "00000000-0000-0000-0000-0000000000b4"],
+        ["uuid", "00000000-0000-0000-0000-0000000000b5"], ["uuid", "00000000-0000-0000-0000-0000000000b6"]]]"#;
+    let nb = nb(refs, rows);
+    let groups = |sb: &Replica| {
+        let (text, _) = flows_with_sb(&nb, sb, &["lr_in_ip_routing"]);
+        let mut ids: Vec<String> = text
+            .lines()
+            .filter(|l| l.contains("select("))
+            .filter_map(|l| {
+                let prefix = l.split(".dst == ").nth(1)?.split(')').next()?;
+                let gid = l.split("reg8[0..15] = ").nth(1)?.split(';').next()?;
+                Some(format!("{prefix}={gid}"))
+            })
+            .collect();
+        ids.sort();
+        // The member flows name the same ids.
+        for id in ids.iter().map(|g| g.split('=').nth(1).unwrap()) {
+            assert!(text.contains(&format!("reg8[0..15] == {id} && reg8[16..31] == 2")), "{id}:\n{text}");
+        }
+        ids.join(" ")
+    };
+    assert_eq!(groups(&replica("ovn-sb.ovsschema", "{}")), "0.0.0.0/0=1 10.50.0.0/16=2 10.60.0.0/16=3");
+
+    // SB: 10.60/16 has id 1 on lr0's datapath, 10.50/16 has id 5 in a
+    // datapath group, 0.0.0.0/0 has the impossible id 0.
+    let flow = |uuid: &str, m: &str, gid: &str, dp: &str| {
+        let prio = if m.ends_with("/0") { 1 } else { 49 };
+        format!(
+            r#""{uuid}": {{"initial": {{"pipeline": "ingress", "table_id": 13, "priority": {prio}, "match": "{m}",
+                "actions": "ip.ttl--; flags.loopback = 1; reg8[0..15] = {gid}; reg8[16..31] = select(1, 2);", {dp}}}}}"#
+        )
+    };
+    let sb = replica(
+        "ovn-sb.ovsschema",
+        &format!(
+            r#"{{
+            "Datapath_Binding": {{"00000000-0000-0000-0000-0000000000e0": {{"initial": {{"tunnel_key": 1,
+                "external_ids": ["map", [["logical-router", "00000000-0000-0000-0000-0000000000a0"], ["name", "lr0"]]]}}}}}},
+            "Logical_DP_Group": {{"00000000-0000-0000-0000-0000000000e9": {{"initial": {{
+                "datapaths": ["uuid", "00000000-0000-0000-0000-0000000000e0"]}}}}}},
+            "Logical_Flow": {{{}, {}, {}}}
+        }}"#,
+            flow(
+                "00000000-0000-0000-0000-0000000000e1",
+                "reg7 == 0 && ip4.dst == 10.60.0.0/16",
+                "1",
+                r#""logical_datapath": ["uuid", "00000000-0000-0000-0000-0000000000e0"]"#
+            ),
+            flow(
+                "00000000-0000-0000-0000-0000000000e2",
+                "reg7 == 0 && ip4.dst == 10.50.0.0/16",
+                "5",
+                r#""logical_dp_group": ["uuid", "00000000-0000-0000-0000-0000000000e9"]"#
+            ),
+            flow(
+                "00000000-0000-0000-0000-0000000000e3",
+                "reg7 == 0 && ip4.dst == 0.0.0.0/0",
+                "0",
+                r#""logical_datapath": ["uuid", "00000000-0000-0000-0000-0000000000e0"]"#
+            ),
+        ),
+    );
+    assert_eq!(groups(&sb), "0.0.0.0/0=2 10.50.0.0/16=5 10.60.0.0/16=1");
+}

@@ -379,3 +379,32 @@ fn ecmp_group_ids_are_kept_from_sb() {
     );
     assert_eq!(groups(&sb), "0.0.0.0/0=2 10.50.0.0/16=5 10.60.0.0/16=1");
 }
+
+/// Reroute policies with several next hops are numbered in NB (UUID)
+/// order, whatever their priority, counting one that is left out.
+#[test]
+fn ecmp_policy_ids_follow_uuid_order() {
+    let rows = r#",
+        "Logical_Router_Policy": {
+            "00000000-0000-0000-0000-0000000000c1": {"initial": {"priority": 10, "match": "ip4.src == 10.0.0.11",
+                "action": "reroute", "nexthops": ["set", ["172.16.0.7", "172.16.0.8"]]}},
+            "00000000-0000-0000-0000-0000000000c2": {"initial": {"priority": 20, "match": "ip4.src == 10.0.0.12",
+                "action": "reroute", "nexthops": ["set", ["192.0.2.7", "192.0.2.8"]]}},
+            "00000000-0000-0000-0000-0000000000c3": {"initial": {"priority": 30, "match": "ip4.src == 10.0.0.13",
+                "action": "reroute", "nexthops": ["set", ["172.16.0.9", "172.16.0.10"]]}},
+            "00000000-0000-0000-0000-0000000000c4": {"initial": {"priority": 40, "match": "ip4.src == 10.0.0.14",
+                "action": "reroute", "nexthops": "172.16.0.11"}}
+        }"#;
+    let refs = r#", "policies": ["set", [["uuid", "00000000-0000-0000-0000-0000000000c1"],
+        ["uuid", "00000000-0000-0000-0000-0000000000c2"], ["uuid", "00000000-0000-0000-0000-0000000000c3"],
+        ["uuid", "00000000-0000-0000-0000-0000000000c4"]]]"#;
+    let (text, _) = flows(&nb(refs, rows), &["lr_in_policy"]);
+    let selects: Vec<&str> = text.lines().filter(|l| l.contains("select(")).collect();
+    expect![[r#"
+        [
+            "lr_in_policy 10 (ip4.src == 10.0.0.11) => (reg8[0..15] = 1; reg8[16..31] = select(1, 2);)",
+            "lr_in_policy 30 (ip4.src == 10.0.0.13) => (reg8[0..15] = 3; reg8[16..31] = select(1, 2);)",
+        ]
+    "#]]
+    .assert_debug_eq(&selects);
+}

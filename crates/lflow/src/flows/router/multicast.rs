@@ -41,7 +41,13 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
         }
         flows.add(r.dp, st, 10460, "igmp", format!("clone {{ outport = {mc_static}; next; }};"));
         flows.add(r.dp, st, 10460, "mldv1 || mldv2", format!("clone {{ outport = {mc_static}; next; }};"));
-        flows.add(r.dp, st, 10450, "ip4.mcast || ip6.mcast", format!("clone {{ outport = {mc_static}; ip.ttl--; next; }};"));
+        flows.add(
+            r.dp,
+            st,
+            10450,
+            "ip4.mcast || ip6.mcast",
+            format!("clone {{ outport = {mc_static}; ip.ttl--; next; }};"),
+        );
     } else {
         flows.add(r.dp, st, 10450, "ip4.mcast || ip6.mcast", r.drop);
     }

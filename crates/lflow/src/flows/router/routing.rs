@@ -124,7 +124,8 @@ impl EcmpIds {
                 continue;
             }
             let (Some(id), Ok(prio)) = (group_id(f.actions()), u16::try_from(f.priority())) else { continue };
-            let dps = f.logical_datapath_uuids().chain(f.logical_dp_group().into_iter().flat_map(|g| g.datapaths_uuids()));
+            let dps =
+                f.logical_datapath_uuids().chain(f.logical_dp_group().into_iter().flat_map(|g| g.datapaths_uuids()));
             for dp in dps.filter_map(|u| routers.get(&u)) {
                 out.ids.insert((*dp, prio, f.match_().to_string()), id);
             }

@@ -50,6 +50,7 @@ pub const EXACT: &[&str] = &[
     "61-switch-gateway-macs",
     "70-router-debug-drop",
     "71-router-redirect-arp",
+    "72-router-ecmp-groups",
 ];
 
 /// Where the blessed normalized dumps of the reference live.

@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use ovsdb::replica::Row;
-use ovsdb::{Atom, Condition, Datum, Operation, OpRow, Replica, Uuid};
+use ovsdb::{Atom, Condition, Datum, OpRow, Operation, Replica, Uuid};
 
 use crate::output::{DesiredRow, Output};
 
@@ -40,16 +40,19 @@ struct TableSpec {
 /// The SB tables northd writes, in an order where every table comes after
 /// the tables its rows refer to.
 const OWNED_TABLES: &[TableSpec] = &[
-    TableSpec { name: "SB_Global", key: &[], foreign: &["nb_cfg", "connections", "ssl", "external_ids"], ignored_keys: &[] },
     TableSpec {
-        name: "Datapath_Binding",
-        key: &["external_ids:logical-switch", "external_ids:logical-router"], foreign: &["load_balancers"], ignored_keys: &[] },
-    TableSpec {
-        name: "HA_Chassis",
-        key: &["external_ids:chassis-name", "priority"],
-        foreign: &[],
+        name: "SB_Global",
+        key: &[],
+        foreign: &["nb_cfg", "connections", "ssl", "external_ids"],
         ignored_keys: &[],
     },
+    TableSpec {
+        name: "Datapath_Binding",
+        key: &["external_ids:logical-switch", "external_ids:logical-router"],
+        foreign: &["load_balancers"],
+        ignored_keys: &[],
+    },
+    TableSpec { name: "HA_Chassis", key: &["external_ids:chassis-name", "priority"], foreign: &[], ignored_keys: &[] },
     TableSpec { name: "HA_Chassis_Group", key: &["name"], foreign: &["ref_chassis"], ignored_keys: &[] },
     TableSpec { name: "Mirror", key: &["name"], foreign: &[], ignored_keys: &[] },
     TableSpec {
@@ -88,10 +91,11 @@ const OWNED_TABLES: &[TableSpec] = &[
     TableSpec { name: "DNS", key: &["external_ids:dns_id"], foreign: &[], ignored_keys: &[] },
 ];
 
-/// Foreign columns a new row starts with, as the reference writes them:
-/// ovn-controller 23.03 reports a port `up` only when the column is
-/// already set, so a new Port_Binding starts with `up=false`.
-const INSERT_DEFAULTS: &[(&str, &str, bool)] = &[("Port_Binding", "up", false)];
+/// Foreign columns northd sets when they are unset (on insert, or on a row
+/// that lacks them), as the reference does, and otherwise leaves to their
+/// owner: ovn-controller 23.03 reports a port `up` only when the column is
+/// already set, so a Port_Binding starts with `up=false`.
+const FOREIGN_DEFAULTS: &[(&str, &str, bool)] = &[("Port_Binding", "up", false)];
 
 /// What a plan does, for logs and for tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -258,6 +262,11 @@ pub fn plan_sb(output: &Output, sb: &Replica) -> Plan {
                         changed.insert(col.clone(), empty_as_typed(want, row.get(col)));
                     }
                 }
+                for &(_, col, value) in FOREIGN_DEFAULTS.iter().filter(|(t, _, _)| *t == spec.name) {
+                    if row.get(col).is_empty() {
+                        changed.insert(col.to_string(), Datum::from(Atom::Boolean(value)));
+                    }
+                }
                 if !changed.is_empty() {
                     stats.1 += 1;
                     plan.ops.push(Operation::Update {
@@ -272,7 +281,7 @@ pub fn plan_sb(output: &Output, sb: &Replica) -> Plan {
                         changed.insert(col.to_string(), resolver.datum(v));
                     }
                 }
-                for &(_, col, value) in INSERT_DEFAULTS.iter().filter(|(t, _, _)| *t == spec.name) {
+                for &(_, col, value) in FOREIGN_DEFAULTS.iter().filter(|(t, _, _)| *t == spec.name) {
                     changed.entry(col.to_string()).or_insert_with(|| Datum::from(Atom::Boolean(value)));
                 }
                 stats.0 += 1;
@@ -316,7 +325,11 @@ pub fn plan_nb(output: &Output, nb: &Replica) -> Vec<Operation> {
     }
     per_row
         .into_iter()
-        .map(|((table, uuid), row)| Operation::Update { table: table.to_string(), where_: vec![Condition::row(uuid)], row })
+        .map(|((table, uuid), row)| Operation::Update {
+            table: table.to_string(),
+            where_: vec![Condition::row(uuid)],
+            row,
+        })
         .collect()
 }
 
@@ -403,11 +416,33 @@ mod tests {
         let pb = ops_on(&plan, "Port_Binding");
         let update = pb.iter().find(|o| o.starts_with("Update")).expect("an update");
         assert!(update.contains(PB1) && update.contains("tunnel_key"), "{update}");
-        assert!(!update.contains("chassis") && !update.contains("\"up\"") && !update.contains("logical_port"), "{update}");
+        assert_eq!(pb.iter().filter(|o| o.starts_with("Update")).count(), 1, "{pb:?}");
+        assert!(
+            !update.contains("chassis") && !update.contains("\"up\"") && !update.contains("logical_port"),
+            "{update}"
+        );
         let insert = pb.iter().find(|o| o.starts_with("Insert")).expect("an insert");
         assert!(insert.contains(DP) && !insert.contains("NamedUuid(\"dp0\")"), "{insert}");
         assert!(insert.contains("\"up\": Set([Boolean(false)])"), "a new binding starts down: {insert}");
         assert_eq!(plan.stats.tables["Port_Binding"], (1, 1, 1));
+    }
+
+    /// A binding that lacks `up` (written by an older northd) gets
+    /// `up=false` and nothing else; one that has it keeps its value.
+    #[test]
+    fn unset_up_becomes_false() {
+        let sb = sb_replica();
+        let mut out = desired(1, false);
+        let mut stale = DesiredRow::new(None);
+        stale
+            .set("logical_port", Datum::from(Atom::string("stale")))
+            .set("datapath", reference("dp0"))
+            .set("tunnel_key", Datum::from(Atom::Integer(2)));
+        out.push("Port_Binding", stale);
+        let plan = plan_sb(&out, &sb);
+        let pb = ops_on(&plan, "Port_Binding");
+        assert_eq!(pb.len(), 1, "{pb:?}");
+        assert!(pb[0].contains(PB2) && pb[0].contains("row: {\"up\": Set([Boolean(false)])}"), "{pb:?}");
     }
 
     /// Tables the replica does not hold are left alone; NB writes happen

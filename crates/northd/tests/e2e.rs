@@ -7,9 +7,14 @@
 //! active, and ping works on one switch, to the router, and across it.
 //!
 //! `ovn_northd_rs_forwards_packets` runs our daemon as the only northd: the
-//! test that matters. `reference_northd_forwards_packets` runs the same
-//! checks with the reference `ovn-northd`, which proves the harness itself
-//! (a failure there is the machine's or the harness's, not the compiler's).
+//! test that matters. Then the reference `ovn-northd` takes over, with the
+//! chassis and its bindings in place (which the conformance suite does not
+//! have), and must find nothing to correct: both databases stay as ours left
+//! them but for the counters of the `--wait=hv` barrier that proves it is
+//! done, and packets still cross the router.
+//! `reference_northd_forwards_packets` runs the same checks with the
+//! reference alone, which proves the harness itself (a failure there is the
+//! machine's or the harness's, not the compiler's).
 //!
 //! What it must never do: leave processes, namespaces or interfaces behind
 //! (the harness, `testsupport::ovn`, owns and kills everything, also on
@@ -18,7 +23,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use testsupport::ovn::{poll_ok, Central, Chassis, Vif};
+use testsupport::ovn::{poll_ok, Central, Chassis, Unmet, Vif};
 use testsupport::require_tool;
 
 /// Bound on each wait: ports up, a ping answered. Generous for a busy
@@ -41,6 +46,21 @@ const TOPOLOGY: &[&[&str]] = &[
     &["lsp-set-addresses", "ls2-lr1", "router", "--", "lsp-set-options", "ls2-lr1", "router-port=lr1-ls2"],
 ];
 
+/// The columns a takeover followed by `ovn-nbctl --wait=hv sync` changes by
+/// design: the sequence numbers (and their timestamps) that the barrier
+/// moves through NB, northd, SB and the chassis.
+const BARRIER_COLUMNS: &[(&str, &str)] = &[
+    ("NB_Global", "nb_cfg"),
+    ("NB_Global", "nb_cfg_timestamp"),
+    ("NB_Global", "sb_cfg"),
+    ("NB_Global", "sb_cfg_timestamp"),
+    ("NB_Global", "hv_cfg"),
+    ("NB_Global", "hv_cfg_timestamp"),
+    ("SB_Global", "nb_cfg"),
+    ("Chassis_Private", "nb_cfg"),
+    ("Chassis_Private", "nb_cfg_timestamp"),
+];
+
 /// The deployment under test.
 struct Deployment {
     central: Central,
@@ -52,9 +72,9 @@ impl Deployment {
     /// failure panics with the last error and every daemon's log.
     fn wait_for(&mut self, what: &str, mut check: impl FnMut(&Central) -> Result<(), String>) {
         let result = poll_ok(PATIENCE, || {
-            self.central.check_alive()?;
-            self.chassis.check_alive()?;
-            check(&self.central)
+            self.central.check_alive().map_err(Unmet::Fatal)?;
+            self.chassis.check_alive().map_err(Unmet::Fatal)?;
+            Ok(check(&self.central)?)
         });
         if let Err(err) = result {
             panic!(
@@ -82,8 +102,8 @@ fn port_up(central: &Central, name: &str) -> Result<(), String> {
 }
 
 /// Builds the deployment with `northd` as its only northd and runs every
-/// check.
-fn forwards_packets(northd: &Path) {
+/// check; returns the deployment and one VIF of each switch.
+fn forwards_packets(northd: &Path) -> (Deployment, Vif, Vif) {
     let central = Central::start(northd);
     for command in TOPOLOGY {
         central.nbctl(command);
@@ -101,8 +121,8 @@ fn forwards_packets(northd: &Path) {
     // Returns once every chassis has caught up with the NB's nb_cfg, which
     // northd reports as NB_Global.hv_cfg (ovn-nbctl's own bound: 60 s).
     deployment.central.nbctl(&["--wait=hv", "sync"]);
-    let status = deployment.central.northd_appctl(&["status"]).expect("northd answers status");
-    assert_eq!(status.trim(), "Status: active", "the only northd holds the SB lock");
+    let status = deployment.central.northd().status();
+    assert_eq!(status.as_deref(), Some("active"), "the only northd holds the SB lock");
 
     // One switch, both ways.
     deployment.wait_for_ping(&vif1, "10.0.1.12");
@@ -112,11 +132,28 @@ fn forwards_packets(northd: &Path) {
     // Across the router, both ways.
     deployment.wait_for_ping(&vif1, "10.0.2.13");
     deployment.wait_for_ping(&vif3, "10.0.1.12");
+    (deployment, vif1, vif3)
 }
 
 #[test]
 fn ovn_northd_rs_forwards_packets() {
-    forwards_packets(Path::new(env!("CARGO_BIN_EXE_ovn-northd-rs")));
+    let (mut deployment, vif1, vif3) = forwards_packets(Path::new(env!("CARGO_BIN_EXE_ovn-northd-rs")));
+
+    // The reference takes over and writes nothing but the barrier.
+    let central = &mut deployment.central;
+    let (nb, sb) = (central.nb_snapshot(), central.sb_snapshot());
+    central.replace_northd(&require_tool("ovn-northd"));
+    central.nbctl(&["--wait=hv", "sync"]);
+    let mut changes = nb.changes(&central.nb_snapshot(), BARRIER_COLUMNS);
+    changes.extend(sb.changes(&central.sb_snapshot(), BARRIER_COLUMNS));
+    assert!(
+        changes.is_empty(),
+        "the reference ovn-northd corrected what ours wrote:\n{}\n=== northd\n{}",
+        changes.join("\n"),
+        central.diagnostics()
+    );
+    deployment.wait_for_ping(&vif3, "10.0.1.11");
+    deployment.wait_for_ping(&vif1, "10.0.2.13");
 }
 
 #[test]

@@ -131,8 +131,25 @@ fn output_of(command: &mut Command) -> Result<String, String> {
 /// directories are `dir`.
 fn ovs_command(tool: &str, dir: &Path) -> Command {
     let mut command = Command::new(require_tool(tool));
-    command.env("OVS_RUNDIR", dir).env("OVS_LOGDIR", dir).env("OVS_DBDIR", dir);
+    set_rundirs(&mut command, dir);
     command
+}
+
+/// Points every run, log, database and configuration directory OVS and OVN
+/// tools read at `dir`, so that nothing global is read or written.
+pub(crate) fn set_rundirs(command: &mut Command, dir: &Path) {
+    for var in [
+        "OVS_RUNDIR",
+        "OVS_LOGDIR",
+        "OVS_DBDIR",
+        "OVS_SYSCONFDIR",
+        "OVN_RUNDIR",
+        "OVN_LOGDIR",
+        "OVN_DBDIR",
+        "OVN_SYSCONFDIR",
+    ] {
+        command.env(var, dir);
+    }
 }
 
 /// Runs an Open vSwitch tool in `dir`'s environment; panics on failure.
@@ -676,6 +693,12 @@ pub struct Pki {
     pub client_cert: PathBuf,
     /// Declared last: removed when the Pki is dropped.
     _dir: TempDir,
+}
+
+impl Default for Pki {
+    fn default() -> Pki {
+        Pki::new()
+    }
 }
 
 impl Pki {

@@ -6,7 +6,8 @@
 //!
 //! Same rules as the rest of the harness: every process is killed and
 //! reaped on drop (and dies with the test process), every wait polls with a
-//! bound.
+//! bound, and a northd's run, log and configuration directories are its
+//! temporary directory, never the machine's `/var/run/ovn` or `/etc/ovn`.
 
 use std::ffi::OsString;
 use std::fs::OpenOptions;
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::set_rundirs;
 use crate::{die_with_parent, output_of, poll_until, require_tool, tail, temp_dir, TIMEOUT, TOOL_TIMEOUT_SECS};
 
 /// One northd process.
@@ -75,9 +77,7 @@ impl Northd {
         let stderr = OpenOptions::new().create(true).append(true).open(&self.stderr).expect("cannot open stderr file");
         let mut command = Command::new(&self.program);
         die_with_parent(&mut command);
-        for var in ["OVN_RUNDIR", "OVN_LOGDIR", "OVS_RUNDIR", "OVS_LOGDIR"] {
-            command.env(var, self.dir.path());
-        }
+        set_rundirs(&mut command, self.dir.path());
         let child = command
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .args(&self.args)
@@ -133,10 +133,21 @@ impl Northd {
 
     /// Panics with the log if the process has exited.
     pub fn check_alive(&mut self) {
+        if let Err(err) = self.try_alive() {
+            panic!("{err}\n{}", self.diagnostics());
+        }
+    }
+
+    /// Err naming the exit status if the process has exited (see
+    /// [`Northd::diagnostics`]); it is reaped, and counts as not running.
+    pub fn try_alive(&mut self) -> Result<(), String> {
         let exited = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
-        if let Some(status) = exited {
-            self.child = None;
-            panic!("{} exited ({status})\n{}", self.program.display(), self.diagnostics());
+        match exited {
+            Some(status) => {
+                self.child = None;
+                Err(format!("{} exited ({status})", self.program.display()))
+            }
+            None => Ok(()),
         }
     }
 
@@ -196,10 +207,20 @@ impl Drop for Northd {
     }
 }
 
-/// Runs `ovn-nbctl --db=<nb> args...`; panics on failure.
+/// Runs `ovn-nbctl --db=<nb> args...`; its standard output, or its status
+/// and standard error.
+pub fn try_nbctl(nb: &str, args: &[&str]) -> Result<String, String> {
+    output_of(
+        Command::new(require_tool("ovn-nbctl"))
+            .arg(format!("--db={nb}"))
+            .arg(format!("--timeout={TOOL_TIMEOUT_SECS}"))
+            .args(args),
+    )
+}
+
+/// Like [`try_nbctl`]; panics on failure.
 pub fn nbctl(nb: &str, args: &[&str]) -> String {
-    output_of(Command::new(require_tool("ovn-nbctl")).arg(format!("--db={nb}")).arg("--timeout=60").args(args))
-        .unwrap_or_else(|e| panic!("ovn-nbctl {}: {e}", args.join(" ")))
+    try_nbctl(nb, args).unwrap_or_else(|e| panic!("ovn-nbctl {}: {e}", args.join(" ")))
 }
 
 /// Runs `ovn-sbctl --db=<sb> args...`; panics on failure.

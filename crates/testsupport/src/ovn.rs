@@ -9,10 +9,20 @@
 //!
 //! Isolation: every chassis runs in a private network namespace, so the tap
 //! devices the userspace datapath creates never meet the host's or another
-//! test's; its `OVS_RUNDIR`/`OVN_RUNDIR` (control sockets, `br-int.mgmt`),
-//! logs and databases live in its temporary directory. A namespace is held
-//! by a `sleep` process, not by a name under `/run/netns`, so it vanishes
-//! with its last process, taking its interfaces along.
+//! test's; every daemon's run, log, database and configuration directories
+//! (`OVS_*DIR`, `OVN_*DIR`: control sockets, `br-int.mgmt`, logs, and the
+//! `system-id-override` file ovn-controller would read from `/etc/ovn`) are
+//! its temporary directory. A namespace is held by a `sleep` process, not by
+//! a name under `/run/netns`, so it vanishes with its last process, taking
+//! its interfaces along.
+//!
+//! Order matters: ovn-controller 23.03.1 dies of SIGSEGV at its first run
+//! when the Southbound database has no `SB_Global` row, which the northd
+//! creates. [`Central::start`] returns only once that row exists, and
+//! [`Chassis::start`] refuses a Southbound database without it. Read-only
+//! tools only look at the Southbound database here: every `ovn-sbctl`
+//! command, even `list`, inserts a missing `SB_Global`, which would hide a
+//! northd that does not.
 //!
 //! What it must never do: leave a process, a namespace or an interface
 //! behind (every process is killed and reaped on drop, and dies with the
@@ -21,6 +31,7 @@
 //! without a bound. It needs root (network namespaces, tap devices) and says
 //! so when it does not have it.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -32,10 +43,13 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::{die_with_parent, output_of, poll_until, require_tool, tail, temp_dir, OvsdbServer, TIMEOUT};
+use crate::northd::{try_nbctl, Northd};
+use crate::{
+    die_with_parent, output_of, poll_until, require_tool, set_rundirs, tail, temp_dir, try_ovsdb_client, OvsdbServer,
+    TIMEOUT,
+};
 
-/// Bound on any one run of `ovn-nbctl`, `ovs-vsctl` or `ovn-appctl` (their
-/// own `--timeout` option).
+/// Bound on any one run of `ovs-vsctl` (its own `--timeout` option).
 const CTL_TIMEOUT: &str = "--timeout=60";
 
 /// Panics unless the test runs as root, which namespaces and taps need.
@@ -111,32 +125,43 @@ impl Drop for Process {
 }
 
 /// Waits (bounded by `TIMEOUT`) until `path` accepts unix connections;
-/// panics with the process's diagnostics if it exits first or never does.
+/// panics with the process's diagnostics if it exits first (at once, not at
+/// the bound) or the socket never opens.
 fn wait_for_socket(process: &mut Process, path: &Path) {
     let result = poll_ok(TIMEOUT, || {
-        process.check_alive()?;
-        UnixStream::connect(path)
-            .map(drop)
-            .map_err(|err| format!("{} not open after {TIMEOUT:?}: {err}", path.display()))
+        process.check_alive().map_err(Unmet::Fatal)?;
+        UnixStream::connect(path).map(drop).map_err(|err| Unmet::Retry(format!("{} not open: {err}", path.display())))
     });
     if let Err(err) = result {
         panic!("{}: {err}\n{}", process.name, process.diagnostics());
     }
 }
 
-/// Calls `check` every 20 ms until it returns Ok (then Ok) or `timeout`
-/// passes (then its last error), for waits whose failure message needs more
-/// than a name.
-pub fn poll_ok(timeout: Duration, mut check: impl FnMut() -> Result<(), String>) -> Result<(), String> {
-    let mut last = Ok(());
-    if poll_until(timeout, || {
-        last = check();
-        last.is_ok()
-    }) {
-        Ok(())
-    } else {
-        last
+/// Why the check of a [`poll_ok`] wait did not pass.
+#[derive(Debug)]
+pub enum Unmet {
+    /// Not yet: checked again until the bound.
+    Retry(String),
+    /// Never will (a daemon exited): the wait ends at once.
+    Fatal(String),
+}
+
+impl From<String> for Unmet {
+    fn from(reason: String) -> Unmet {
+        Unmet::Retry(reason)
     }
+}
+
+/// Calls `check` every 20 ms until it returns Ok (then Ok), returns
+/// [`Unmet::Fatal`] (then its reason, at once) or `timeout` passes (then the
+/// last reason), for waits whose failure message needs more than a name.
+pub fn poll_ok(timeout: Duration, mut check: impl FnMut() -> Result<(), Unmet>) -> Result<(), String> {
+    let mut last = Ok(());
+    poll_until(timeout, || {
+        last = check();
+        !matches!(last, Err(Unmet::Retry(_)))
+    });
+    last.map_err(|(Unmet::Retry(reason) | Unmet::Fatal(reason))| reason)
 }
 
 /// A private network namespace, held by a `sleep` process; it ends when
@@ -215,36 +240,52 @@ impl Netns {
 /// The central part: Northbound and Southbound `ovsdb-server`s on unix
 /// sockets, and one northd between them.
 pub struct Central {
-    northd: Process,
-    /// The northd's control socket (`--unixctl`).
-    northd_ctl: PathBuf,
+    northd: Northd,
     nb: OvsdbServer,
     sb: OvsdbServer,
-    /// Declared last: removed after the processes are dead.
-    dir: TempDir,
 }
 
 impl Central {
     /// Starts the databases and `northd` (a binary taking ovn-northd's
-    /// options); returns once northd answers on its control socket.
+    /// options, run by [`Northd`]); returns once northd says it is active
+    /// and has created `SB_Global`, so that a chassis may start.
     pub fn start(northd: &Path) -> Central {
         let nb = OvsdbServer::start("ovn-nb.ovsschema");
         let sb = OvsdbServer::start("ovn-sb.ovsschema");
-        let dir = temp_dir();
-        let northd_ctl = dir.path().join("northd.ctl");
-        let log = dir.path().join("northd.log");
-        let mut command = Command::new(northd);
-        command
-            .arg(format!("--ovnnb-db={}", nb.remote()))
-            .arg(format!("--ovnsb-db={}", sb.remote()))
-            .arg(format!("--unixctl={}", northd_ctl.display()))
-            .arg(format!("--log-file={}", log.display()))
-            .arg("-vconsole:off");
-        set_rundirs(&mut command, dir.path());
-        die_with_parent(&mut command);
-        let mut northd = Process::spawn("northd", dir.path(), Some(log), command);
-        wait_for_socket(&mut northd, &northd_ctl);
-        Central { northd, northd_ctl, nb, sb, dir }
+        let mut northd = Northd::start(northd, &nb.remote(), &sb.remote(), &[]);
+        northd.wait_status("active");
+        let mut central = Central { northd, nb, sb };
+        let remote = central.sb.remote();
+        let result = poll_ok(TIMEOUT, || {
+            central.northd.try_alive().map_err(Unmet::Fatal)?;
+            if has_sb_global(&remote)? {
+                Ok(())
+            } else {
+                Err(Unmet::Retry("the Southbound database has no SB_Global row".to_owned()))
+            }
+        });
+        if let Err(err) = result {
+            panic!("northd did not initialize the Southbound database: {err}\n{}", central.diagnostics());
+        }
+        central
+    }
+
+    /// Stops the northd (SIGKILL) and starts `northd` in its place on the
+    /// same databases; returns once the new one says it is active.
+    pub fn replace_northd(&mut self, northd: &Path) {
+        self.northd.kill();
+        self.northd = Northd::start(northd, &self.nb.remote(), &self.sb.remote(), &[]);
+        self.northd.wait_status("active");
+    }
+
+    /// Everything the Northbound database holds now.
+    pub fn nb_snapshot(&self) -> Snapshot {
+        Snapshot::take(&self.nb.remote(), "OVN_Northbound").unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    /// Everything the Southbound database holds now.
+    pub fn sb_snapshot(&self) -> Snapshot {
+        Snapshot::take(&self.sb.remote(), "OVN_Southbound").unwrap_or_else(|err| panic!("{err}"))
     }
 
     /// The Southbound database's remote, for the chassis.
@@ -252,57 +293,143 @@ impl Central {
         self.sb.remote()
     }
 
+    /// The northd, for `ovn-appctl` ([`Northd::appctl`], [`Northd::status`]).
+    pub fn northd(&self) -> &Northd {
+        &self.northd
+    }
+
     /// Runs `ovn-nbctl` on the Northbound database; its standard output, or
     /// its status and standard error.
-    pub fn try_nbctl<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<String, String> {
-        let mut command = Command::new(require_tool("ovn-nbctl"));
-        command
-            .arg(format!("--db={}", self.nb.remote()))
-            .arg(CTL_TIMEOUT)
-            .args(args)
-            .env("OVN_RUNDIR", self.dir.path());
-        output_of(&mut command)
+    pub fn try_nbctl(&self, args: &[&str]) -> Result<String, String> {
+        try_nbctl(&self.nb.remote(), args)
     }
 
     /// Like [`Central::try_nbctl`]; panics with the diagnostics on failure.
-    pub fn nbctl<S: AsRef<OsStr>>(&self, args: &[S]) -> String {
-        self.try_nbctl(args).unwrap_or_else(|err| {
-            let args: Vec<_> = args.iter().map(|arg| arg.as_ref().to_string_lossy()).collect();
-            panic!("ovn-nbctl {}: {err}\n{}", args.join(" "), self.diagnostics())
-        })
-    }
-
-    /// Runs `ovn-appctl` against the northd's control socket.
-    pub fn northd_appctl(&self, args: &[&str]) -> Result<String, String> {
-        let mut command = Command::new(require_tool("ovn-appctl"));
-        command.arg("-t").arg(&self.northd_ctl).arg(CTL_TIMEOUT).args(args);
-        output_of(&mut command)
+    pub fn nbctl(&self, args: &[&str]) -> String {
+        self.try_nbctl(args).unwrap_or_else(|err| panic!("ovn-nbctl {}: {err}\n{}", args.join(" "), self.diagnostics()))
     }
 
     /// Err if the northd has exited (see [`Central::diagnostics`]).
     pub fn check_alive(&mut self) -> Result<(), String> {
-        self.northd.check_alive()
+        self.northd.try_alive()
     }
 
     /// The end of the northd's log and output, and what the Southbound
-    /// database holds, for failure messages.
+    /// database holds, read with `ovsdb-client` (which writes nothing), for
+    /// failure messages.
     pub fn diagnostics(&self) -> String {
-        let sbctl = |args: &[&str]| {
-            let mut command = Command::new(require_tool("ovn-sbctl"));
-            command.arg(format!("--db={}", self.sb.remote())).arg(CTL_TIMEOUT).args(args);
-            output_of(&mut command).unwrap_or_else(|err| format!("ovn-sbctl {}: {err}", args.join(" ")))
-        };
-        let counts: Vec<String> = ["Datapath_Binding", "Port_Binding", "Logical_Flow", "Multicast_Group"]
+        let remote = self.sb.remote();
+        let counts: Vec<String> = ["SB_Global", "Datapath_Binding", "Port_Binding", "Logical_Flow", "Multicast_Group"]
             .iter()
-            .map(|table| {
-                format!(
-                    "{table}: {}",
-                    sbctl(&["--bare", "--columns=_uuid", "list", table]).lines().filter(|l| !l.is_empty()).count()
-                )
+            .map(|table| match count_rows(&remote, table, "[]") {
+                Ok(rows) => format!("{table}: {rows}"),
+                Err(err) => format!("{table}: {err}"),
             })
             .collect();
-        let ports = sbctl(&["--format=table", "--columns=logical_port,type,chassis,up", "list", "Port_Binding"]);
-        format!("{}\n--- Southbound rows: {}\n--- Port_Binding:\n{ports}", self.northd.diagnostics(), counts.join(", "))
+        let ports = try_ovsdb_client(&[
+            "dump",
+            &remote,
+            "OVN_Southbound",
+            "Port_Binding",
+            "logical_port",
+            "type",
+            "chassis",
+            "up",
+        ])
+        .unwrap_or_else(|err| format!("ovsdb-client dump: {err}"));
+        format!("{}\n--- Southbound rows: {}\n--- {ports}", self.northd.diagnostics(), counts.join(", "))
+    }
+}
+
+/// How many rows of the table `table` of the Southbound database at
+/// `remote` match `conditions` (a JSON array of RFC 7047 conditions).
+fn count_rows(remote: &str, table: &str, conditions: &str) -> Result<usize, String> {
+    let txn =
+        format!(r#"["OVN_Southbound",{{"op":"select","table":"{table}","where":{conditions},"columns":["_uuid"]}}]"#);
+    let out = try_ovsdb_client(&["transact", remote, &txn])?;
+    let reply: serde_json::Value =
+        serde_json::from_str(&out).map_err(|err| format!("ovsdb-client transact printed {out:?}: {err}"))?;
+    reply[0]["rows"].as_array().map(Vec::len).ok_or_else(|| format!("ovsdb-client transact printed {out:?}"))
+}
+
+/// Whether the Southbound database at `remote` has its `SB_Global` row.
+fn has_sb_global(remote: &str) -> Result<bool, String> {
+    count_rows(remote, "SB_Global", "[]").map(|rows| rows > 0)
+}
+
+/// One table's rows by UUID, each a map from column name to value.
+type Rows = BTreeMap<String, BTreeMap<String, serde_json::Value>>;
+
+/// A database's contents at one moment: every row of every table by UUID,
+/// column by column (`_version` left out), as `ovsdb-client dump` shows them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Snapshot {
+    tables: BTreeMap<String, Rows>,
+}
+
+impl Snapshot {
+    /// Dumps the database `db` at `remote` with `ovsdb-client` (which writes
+    /// nothing).
+    pub fn take(remote: &str, db: &str) -> Result<Snapshot, String> {
+        let out = try_ovsdb_client(&["dump", "--format=json", remote, db])?;
+        out.lines().filter(|line| !line.trim().is_empty()).map(Snapshot::parse_table).collect()
+    }
+
+    /// One line of `ovsdb-client dump --format=json`: `{"caption": "NAME
+    /// table", "headings": [...], "data": [[...], ...]}`.
+    fn parse_table(line: &str) -> Result<(String, Rows), String> {
+        let bad = || format!("ovsdb-client dump printed an unexpected line: {line}");
+        let table: serde_json::Value = serde_json::from_str(line).map_err(|err| format!("{}: {err}", bad()))?;
+        let name = table["caption"].as_str().and_then(|c| c.strip_suffix(" table")).ok_or_else(bad)?;
+        let headings: Vec<&str> = table["headings"]
+            .as_array()
+            .ok_or_else(bad)?
+            .iter()
+            .map(|h| h.as_str().ok_or_else(bad))
+            .collect::<Result<_, _>>()?;
+        let mut rows = BTreeMap::new();
+        for data in table["data"].as_array().ok_or_else(bad)? {
+            let mut row: BTreeMap<String, serde_json::Value> =
+                headings.iter().map(|h| h.to_string()).zip(data.as_array().ok_or_else(bad)?.iter().cloned()).collect();
+            row.remove("_version");
+            let uuid = row.remove("_uuid").and_then(|u| u[1].as_str().map(str::to_owned)).ok_or_else(bad)?;
+            rows.insert(uuid, row);
+        }
+        Ok((name.to_owned(), rows))
+    }
+
+    /// What changed from `self` to `later`, one line a row inserted or
+    /// deleted or a column modified (`TABLE modify UUID COLUMN: OLD -> NEW`),
+    /// leaving out the `(table, column)` pairs of `ignored`.
+    pub fn changes(&self, later: &Snapshot, ignored: &[(&str, &str)]) -> Vec<String> {
+        let empty = BTreeMap::new();
+        let mut out = Vec::new();
+        let names: BTreeSet<&String> = self.tables.keys().chain(later.tables.keys()).collect();
+        for name in names {
+            let (old, new) = (self.tables.get(name).unwrap_or(&empty), later.tables.get(name).unwrap_or(&empty));
+            for (uuid, row) in old {
+                let Some(now) = new.get(uuid) else {
+                    out.push(format!("{name} delete {uuid}: {row:?}"));
+                    continue;
+                };
+                for (column, value) in row {
+                    let after = now.get(column).unwrap_or(&serde_json::Value::Null);
+                    if value != after && !ignored.contains(&(name.as_str(), column.as_str())) {
+                        out.push(format!("{name} modify {uuid} {column}: {value} -> {after}"));
+                    }
+                }
+            }
+            for (uuid, row) in new.iter().filter(|(uuid, _)| !old.contains_key(*uuid)) {
+                out.push(format!("{name} insert {uuid}: {row:?}"));
+            }
+        }
+        out
+    }
+}
+
+impl FromIterator<(String, Rows)> for Snapshot {
+    fn from_iter<I: IntoIterator<Item = (String, Rows)>>(iter: I) -> Snapshot {
+        Snapshot { tables: iter.into_iter().collect() }
     }
 }
 
@@ -320,10 +447,21 @@ pub struct Chassis {
 
 impl Chassis {
     /// Starts a chassis named `name` (its `system-id`) that follows the
-    /// Southbound database at `sb_remote`; returns once `ovn-controller`
-    /// runs and `br-int` exists.
+    /// Southbound database at `sb_remote`; returns once `br-int` exists and
+    /// `ovn-controller` runs and has registered the chassis in that database
+    /// (its `Chassis_Private` row). Panics at once if that database has no
+    /// `SB_Global` row yet (start the [`Central`] first): ovn-controller
+    /// 23.03.1 would crash on it.
     pub fn start(name: &str, sb_remote: &str) -> Chassis {
         require_root();
+        match has_sb_global(sb_remote) {
+            Ok(true) => {}
+            Ok(false) => panic!(
+                "the Southbound database {sb_remote} has no SB_Global row, on which ovn-controller 23.03.1 dies of \
+                 SIGSEGV: start the chassis once a northd has initialized it (Central::start returns then)"
+            ),
+            Err(err) => panic!("cannot read SB_Global from {sb_remote}: {err}"),
+        }
         let ovs_db = OvsdbServer::start("vswitch.ovsschema");
         let dir = temp_dir();
         let netns = Netns::new(name, dir.path());
@@ -371,6 +509,19 @@ impl Chassis {
         // ovn-controller 23.03 has no --unixctl: its socket is named by pid.
         let controller_ctl = dir.path().join(format!("ovn-controller.{}.ctl", controller.pid()));
         wait_for_socket(&mut controller, &controller_ctl);
+        // Registered: ovn-controller has been through its first round with
+        // the Southbound database, the one that crashes without SB_Global.
+        let conditions = format!(r#"[["name","==","{name}"]]"#);
+        let registered = poll_ok(TIMEOUT, || {
+            controller.check_alive().map_err(Unmet::Fatal)?;
+            match count_rows(sb_remote, "Chassis_Private", &conditions)? {
+                0 => Err(Unmet::Retry(format!("no Chassis_Private row for {name} after {TIMEOUT:?}"))),
+                _ => Ok(()),
+            }
+        });
+        if let Err(err) = registered {
+            panic!("ovn-controller: {err}\n{}", controller.diagnostics());
+        }
         Chassis { controller, vswitchd, netns, ovs_db, dir }
     }
 
@@ -408,14 +559,6 @@ impl Chassis {
     /// The end of both daemons' logs, for failure messages.
     pub fn diagnostics(&self) -> String {
         format!("{}\n{}", self.vswitchd.diagnostics(), self.controller.diagnostics())
-    }
-}
-
-/// Points a daemon's run, log and database directories at `dir`, so that
-/// nothing goes to the machine's `/var/run/openvswitch` or `/var/run/ovn`.
-fn set_rundirs(command: &mut Command, dir: &Path) {
-    for var in ["OVS_RUNDIR", "OVS_LOGDIR", "OVS_DBDIR", "OVN_RUNDIR", "OVN_LOGDIR", "OVN_DBDIR"] {
-        command.env(var, dir);
     }
 }
 
@@ -478,20 +621,91 @@ mod tests {
     /// The VIF's tap leaves the chassis namespace for its own, and dropping
     /// the chassis and the VIF ends every process, hence every namespace
     /// and interface they held.
+    /// An SB as a northd leaves it before any NB content: `SB_Global` only.
+    fn initialized_sb() -> OvsdbServer {
+        let sb = OvsdbServer::start("ovn-sb.ovsschema");
+        sb.transact(r#"["OVN_Southbound",{"op":"insert","table":"SB_Global","row":{}}]"#);
+        sb
+    }
+
     #[test]
     fn chassis_and_vif_leave_nothing_behind() {
-        let sb = OvsdbServer::start("ovn-sb.ovsschema");
-        let chassis = Chassis::start("hv-test", &sb.remote());
+        let sb = initialized_sb();
+        let mut chassis = Chassis::start("hv-test", &sb.remote());
         let vif = chassis.add_vif("vif9", "lsp9", "00:00:00:00:00:09", "10.9.0.9/24", None);
         let in_vif = vif.netns.run("ip", &["-o", "address", "show", "dev", "vif9"]);
         assert!(in_vif.contains("10.9.0.9/24"), "vif9 is configured in its namespace: {in_vif}");
         assert!(chassis.netns.try_run("ip", &["link", "show", "vif9"]).is_err(), "vif9 left the chassis namespace");
         assert!(chassis.netns.try_run("ip", &["link", "show", "br-int"]).is_ok(), "br-int is a tap of the chassis");
+        assert_eq!(chassis.check_alive(), Ok(()), "both daemons still run\n{}", chassis.diagnostics());
         let pids = [chassis.controller.pid(), chassis.vswitchd.pid(), chassis.netns.pid(), vif.netns.pid()];
         drop(vif);
         drop(chassis);
         for pid in pids {
             assert!(!Path::new(&format!("/proc/{pid}")).exists(), "process {pid} was killed and reaped");
         }
+    }
+
+    /// ovn-controller 23.03.1 dies of SIGSEGV 40 to 100 ms after it starts
+    /// on a Southbound database without SB_Global, as this module's chassis
+    /// test gave it (no northd had run). That test passed when its 20 ms
+    /// poll reached the control socket before the crash (it never looked
+    /// again) and otherwise waited for its 60 s bound: it failed or passed
+    /// by timing. Such a chassis is now refused before anything starts.
+    #[test]
+    #[should_panic(expected = "has no SB_Global row")]
+    fn chassis_on_an_sb_without_sb_global_is_refused() {
+        let sb = OvsdbServer::start("ovn-sb.ovsschema");
+        Chassis::start("hv-test", &sb.remote());
+    }
+
+    /// Two dumps as `ovsdb-client dump --format=json` prints them.
+    #[test]
+    fn snapshot_changes_name_rows_and_columns() {
+        let parse = |text: &str| -> Snapshot {
+            text.lines().map(|line| Snapshot::parse_table(line).expect("a dump line")).collect()
+        };
+        let before = parse(concat!(
+            r#"{"caption":"T table","data":[[["uuid","u1"],["uuid","v1"],1,"a"],[["uuid","u2"],["uuid","v2"],2,"b"]],"#,
+            r#""headings":["_uuid","_version","n","s"]}"#,
+            "\n",
+            r#"{"caption":"E table","data":[],"headings":["_uuid","_version","x"]}"#
+        ));
+        let after = parse(concat!(
+            r#"{"caption":"T table","data":[[["uuid","u1"],["uuid","v9"],1,"z"],[["uuid","u3"],["uuid","v3"],3,"c"]],"#,
+            r#""headings":["_uuid","_version","n","s"]}"#
+        ));
+        assert_eq!(before.changes(&before, &[]), Vec::<String>::new(), "no change");
+        assert_eq!(
+            before.changes(&after, &[]),
+            [
+                r#"T modify u1 s: "a" -> "z""#,
+                r#"T delete u2: {"n": Number(2), "s": String("b")}"#,
+                r#"T insert u3: {"n": Number(3), "s": String("c")}"#,
+            ],
+            "a new _version alone is no change"
+        );
+        assert_eq!(before.changes(&after, &[("T", "s")]).len(), 2, "an ignored column");
+        assert!(Snapshot::parse_table(r#"{"caption":"T","data":[],"headings":[]}"#).is_err());
+    }
+
+    /// A wait ends at the first fatal reason, without waiting for its bound.
+    #[test]
+    fn poll_ok_stops_at_a_fatal_reason() {
+        let start = std::time::Instant::now();
+        let mut calls = 0;
+        let result = poll_ok(TIMEOUT, || {
+            calls += 1;
+            if calls < 3 {
+                Err(Unmet::Retry(format!("try {calls}")))
+            } else {
+                Err(Unmet::Fatal("gone".to_owned()))
+            }
+        });
+        assert_eq!(result, Err("gone".to_owned()));
+        assert_eq!(calls, 3);
+        assert!(start.elapsed() < TIMEOUT / 2, "no wait for the bound: {:?}", start.elapsed());
+        assert_eq!(poll_ok(Duration::ZERO, || Err(Unmet::Retry("never".to_owned()))), Err("never".to_owned()));
+        assert_eq!(poll_ok(Duration::ZERO, || Ok(())), Ok(()));
     }
 }

@@ -54,7 +54,10 @@ fn check(sc: &Scenario) -> Result<String, String> {
     let expected = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let d = diff(&expected, &actual);
     let s = score(&expected, &actual, &d);
-    let line = format!("{:<28} flows {}/{} groups {}/{}", sc.name, s.flows_matched, s.flows_total, s.groups_matched, s.groups_total);
+    let line = format!(
+        "{:<28} flows {}/{} groups {}/{}",
+        sc.name, s.flows_matched, s.flows_total, s.groups_matched, s.groups_total
+    );
     if conformance::EXACT.contains(&sc.name.as_str()) && !d.is_empty() {
         return Err(format!("{line}: not exact ({})\n{}", d.summary(), d.report()));
     }

@@ -6,7 +6,6 @@
 //! reference's NB and SB, plans no write at all: taking over from the
 //! reference changes nothing. Two scenarios run at a time.
 
-
 use conformance::normalize::{diff, normalize};
 use conformance::run::run_reference;
 use conformance::scenario::{load_dir, scenario_dir, Scenario};

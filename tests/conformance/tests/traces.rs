@@ -5,7 +5,6 @@
 //! `conformance::EXACT` must give identical traces; for the others the
 //! count of identical traces is printed. Two scenarios run at a time.
 
-
 use conformance::run::{require_tools, run_ours};
 use conformance::scenario::{load_dir, scenario_dir, Scenario};
 use conformance::trace::{compare_with_reference, load, require_ovn_trace};

@@ -12,7 +12,8 @@ use ovsdb::{Atom, Datum};
 use crate::output::{reference, str_map, DesiredRow, DpId, Lflow, Output};
 
 /// The flow's content apart from its datapath.
-type FlowBody<'a> = (&'a crate::stage::Stage, u16, &'a str, &'a str, Option<ovsdb::Uuid>, Option<&'a str>, Option<&'a str>);
+type FlowBody<'a> =
+    (&'a crate::stage::Stage, u16, &'a str, &'a str, Option<ovsdb::Uuid>, Option<&'a str>, Option<&'a str>);
 
 /// Turns flows into `Logical_Flow` rows: a flow present on one datapath
 /// names it; a flow present on several names a `Logical_DP_Group` of
@@ -20,7 +21,15 @@ type FlowBody<'a> = (&'a crate::stage::Stage, u16, &'a str, &'a str, Option<ovsd
 pub fn to_rows(flows: Vec<Lflow>, out: &mut Output) {
     let mut by_body: BTreeMap<FlowBody<'_>, Vec<DpId>> = BTreeMap::new();
     for f in &flows {
-        let body = (&f.stage, f.priority, f.match_.as_str(), f.actions.as_str(), f.hint, f.io_port.as_deref(), f.meter.as_deref());
+        let body = (
+            &f.stage,
+            f.priority,
+            f.match_.as_str(),
+            f.actions.as_str(),
+            f.hint,
+            f.io_port.as_deref(),
+            f.meter.as_deref(),
+        );
         by_body.entry(body).or_default().push(f.dp);
     }
     let mut groups: BTreeMap<Vec<DpId>, String> = BTreeMap::new();

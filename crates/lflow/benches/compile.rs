@@ -1,0 +1,90 @@
+//! The cost of one northd cycle on generated topologies (see
+//! `examples/gen_topology/topology.rs`): `lflow::compile` of the whole NB,
+//! and `lflow::sync::plan_sb` of its output against an SB replica that
+//! already holds it (the steady state: the plan must be empty).
+//!
+//! Sizes: 20 switches (1,000 VIFs, 2 routers) and 200 switches (10,000
+//! VIFs, 20 routers), as `scripts/bench-northd 20` and `scripts/bench-northd`
+//! fill the real databases. Before timing, it prints each size's NB and SB
+//! row counts.
+//!
+//! Benchmarks: `compile/N`, `plan_sb_steady/N`.
+
+#[path = "../examples/gen_topology/topology.rs"]
+mod topology;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use lflow::output::Output;
+use ovsdb::proto::update::{decode_table_updates, UpdateFormat};
+use ovsdb::{DatabaseSchema, Operation, Replica};
+use topology::Insert;
+
+const SIZES: [usize; 2] = [20, 200];
+
+fn schema(file: &str) -> Arc<DatabaseSchema> {
+    let path = format!("{}/../../schemas/{file}", env!("CARGO_MANIFEST_DIR"));
+    Arc::new(DatabaseSchema::from_json_str(&std::fs::read_to_string(path).unwrap()).unwrap())
+}
+
+/// A replica of `schema` holding `rows`.
+fn replica(schema: &Arc<DatabaseSchema>, rows: &[Insert]) -> Replica {
+    let json = topology::update2(rows).to_string();
+    let mut r = Replica::new(schema.clone());
+    r.apply(decode_table_updates(&json, UpdateFormat::Update2, schema).unwrap()).unwrap();
+    r
+}
+
+/// The SB replica a northd leaves behind: the rows `plan_sb` inserts into
+/// an empty SB for `out`.
+fn settled_sb(schema: &Arc<DatabaseSchema>, out: &Output) -> Replica {
+    let plan = lflow::sync::plan_sb(out, &Replica::new(schema.clone()));
+    let rows: Vec<Insert> = plan
+        .ops
+        .iter()
+        .enumerate()
+        .map(|(i, op)| {
+            assert!(matches!(op, Operation::Insert { .. }), "a plan against an empty SB only inserts: {op:?}");
+            let mut v = serde_json::to_value(op).unwrap();
+            let name = v["uuid-name"].as_str().map_or_else(|| format!("row{i}"), str::to_string);
+            Insert { table: v["table"].as_str().unwrap().to_string(), name, row: v["row"].take() }
+        })
+        .collect();
+    replica(schema, &rows)
+}
+
+fn counts(r: &Replica, tables: &[&str]) -> String {
+    let n = |t: &str| r.table(t).map_or(0, |t| t.len());
+    tables.iter().map(|t| format!("{t} {}", n(t))).collect::<Vec<_>>().join(", ")
+}
+
+fn benches(c: &mut Criterion) {
+    let (nb_schema, sb_schema) = (schema("ovn-nb.ovsschema"), schema("ovn-sb.ovsschema"));
+    let mut group = c.benchmark_group("cycle");
+    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
+    for size in SIZES {
+        let nb = replica(&nb_schema, &topology::generate(size));
+        let first = lflow::compile(&nb, &Replica::new(sb_schema.clone()));
+        let sb = settled_sb(&sb_schema, &first);
+        let out = lflow::compile(&nb, &sb);
+        let plan = lflow::sync::plan_sb(&out, &sb);
+        println!(
+            "{size} switches: NB {}; SB {}; {} diagnostics; steady-state plan {:?}",
+            counts(&nb, &["Logical_Switch", "Logical_Switch_Port", "Logical_Router", "Logical_Router_Port"]),
+            counts(&sb, &["Datapath_Binding", "Port_Binding", "Logical_Flow", "Logical_DP_Group", "Multicast_Group"]),
+            out.diagnostics.len(),
+            plan.stats.totals(),
+        );
+        assert!(plan.ops.is_empty(), "the SB holding the output still needs {:?}", plan.stats);
+        group.bench_with_input(BenchmarkId::new("compile", size), &size, |b, _| b.iter(|| lflow::compile(&nb, &sb)));
+        group.bench_with_input(BenchmarkId::new("plan_sb_steady", size), &size, |b, _| {
+            b.iter(|| lflow::sync::plan_sb(&out, &sb))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(compile, benches);
+criterion_main!(compile);

@@ -6,10 +6,11 @@
 //! (DEFRAG, ECMP stateful, policy and ARP resolve stages). Never resolves
 //! a next hop's MAC (that is `arp_resolve`).
 //!
-//! ECMP group ids are SB facts, like tunnel keys: the reference numbers
-//! groups in hash order, so a group keeps the id the SB's routing flow for
-//! the same match already carries (`EcmpIds`), and new groups get the
-//! lowest free ids.
+//! ECMP group ids are SB facts, like tunnel keys: a group keeps the id the
+//! SB's routing flow for the same match already carries (`EcmpIds`). A new
+//! group gets the id the reference would give it when that is free (the
+//! reference numbers groups as it forms them, walking the routes in UUID
+//! order: a group forms at its second member), else the lowest free id.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv6Addr};
@@ -149,28 +150,21 @@ fn group_id(actions: &str) -> Option<u16> {
     rest[..rest.find(';')?].trim().parse::<u16>().ok().filter(|id| *id > 0)
 }
 
-/// Group ids for `wanted` groups (priority and match, in order): the id
-/// SB holds for the same flow when no earlier group took it, then the
-/// lowest free ids.
-fn assign_group_ids(r: &Router<'_, '_>, ecmp: &EcmpIds, wanted: &[(u16, String)]) -> Vec<u16> {
-    let mut ids: Vec<Option<u16>> = Vec::with_capacity(wanted.len());
+/// Group ids for `wanted` groups (priority, match and the id the reference
+/// would give, in order): the id SB holds for the same flow when no
+/// earlier group took it; then the reference's id when free; then the
+/// lowest free ids (none once all 65535 are taken).
+fn assign_group_ids(r: &Router<'_, '_>, ecmp: &EcmpIds, wanted: &[(u16, String, u16)]) -> Vec<Option<u16>> {
     let mut used = BTreeSet::new();
-    for (prio, m) in wanted {
-        let kept = ecmp.get(r.dp, *prio, m).filter(|id| used.insert(*id));
-        ids.push(kept);
+    let mut ids: Vec<Option<u16>> =
+        wanted.iter().map(|(prio, m, _)| ecmp.get(r.dp, *prio, m).filter(|id| used.insert(*id))).collect();
+    for (id, (_, _, preferred)) in ids.iter_mut().zip(wanted) {
+        if id.is_none() && *preferred > 0 && used.insert(*preferred) {
+            *id = Some(*preferred);
+        }
     }
-    let mut next = 1u16;
-    ids.into_iter()
-        .map(|id| {
-            id.unwrap_or_else(|| {
-                while used.contains(&next) {
-                    next += 1;
-                }
-                used.insert(next);
-                next
-            })
-        })
-        .collect()
+    let mut free = (1..=u16::MAX).filter(|id| !used.contains(id));
+    ids.into_iter().map(|id| id.or_else(|| free.next())).collect()
 }
 
 /// Adds the routing flows; returns the IPv6 next hops of static routes
@@ -200,12 +194,16 @@ pub fn build(
     for members in groups.values_mut() {
         members.sort_by_key(|rt| rt.uuid);
     }
-    let wanted: Vec<(u16, String)> = groups
+    // The reference's ids: groups in the UUID order of their second member.
+    let mut formed: Vec<ovsdb::Uuid> = groups.values().filter_map(|members| members.get(1)).map(|rt| rt.uuid).collect();
+    formed.sort();
+    let wanted: Vec<(u16, String, u16)> = groups
         .iter()
         .filter(|(_, members)| members.len() > 1)
-        .map(|((table, is_src, prefix), _)| {
+        .map(|((table, is_src, prefix), members)| {
             let (m, prio) = route_match(*table, prefix, *is_src, OFS_STATIC);
-            (prio as u16, m)
+            let rank = formed.binary_search(&members[1].uuid).map_or(0, |i| i + 1);
+            (prio as u16, m, u16::try_from(rank).unwrap_or(0))
         })
         .collect();
     let mut gids = assign_group_ids(r, ecmp, &wanted).into_iter();
@@ -228,7 +226,7 @@ pub fn build(
             flows.add(r.dp, Stage::LrInIpRouting, prio as u16, m, actions).hint(rt.uuid);
             continue;
         }
-        let Some(gid) = gids.next() else { continue };
+        let Some(gid) = gids.next().flatten() else { continue };
         let mut mids = Vec::new();
         let symmetric_hint = members.iter().filter(|rt| rt.symmetric).map(|rt| rt.uuid).min();
         for (i, rt) in members.iter().enumerate() {

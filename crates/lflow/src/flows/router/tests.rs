@@ -408,3 +408,29 @@ fn ecmp_policy_ids_follow_uuid_order() {
     "#]]
     .assert_debug_eq(&selects);
 }
+
+/// Without SB facts, route groups get the reference's ids: numbered as
+/// they form walking the routes in UUID order (at their second member),
+/// whatever their prefixes.
+#[test]
+fn new_ecmp_groups_are_numbered_as_they_form() {
+    let rows = r#",
+        "Logical_Router_Static_Route": {
+            "00000000-0000-0000-0000-0000000000b1": {"initial": {"ip_prefix": "0.0.0.0/0", "nexthop": "172.16.0.253"}},
+            "00000000-0000-0000-0000-0000000000b2": {"initial": {"ip_prefix": "10.50.0.0/16", "nexthop": "10.0.0.50"}},
+            "00000000-0000-0000-0000-0000000000b3": {"initial": {"ip_prefix": "10.50.0.0/16", "nexthop": "10.0.0.51"}},
+            "00000000-0000-0000-0000-0000000000b4": {"initial": {"ip_prefix": "0.0.0.0/0", "nexthop": "172.16.0.254"}}
+        }"#;
+    let refs = r#", "static_routes": ["set", [
+        ["uuid", "00000000-0000-0000-0000-0000000000b1"], ["uuid", "00000000-0000-0000-0000-0000000000b2"],
+        ["uuid", "00000000-0000-0000-0000-0000000000b3"], ["uuid", "00000000-0000-0000-0000-0000000000b4"]]]"#;
+    let (text, _) = flows(&nb(refs, rows), &["lr_in_ip_routing"]);
+    let selects: Vec<&str> = text.lines().filter(|l| l.contains("select(")).collect();
+    expect![[r#"
+        [
+            "lr_in_ip_routing 1 (reg7 == 0 && ip4.dst == 0.0.0.0/0) => (ip.ttl--; flags.loopback = 1; reg8[0..15] = 2; reg8[16..31] = select(1, 2);)",
+            "lr_in_ip_routing 49 (reg7 == 0 && ip4.dst == 10.50.0.0/16) => (ip.ttl--; flags.loopback = 1; reg8[0..15] = 1; reg8[16..31] = select(1, 2);)",
+        ]
+    "#]]
+    .assert_debug_eq(&selects);
+}

@@ -51,7 +51,7 @@ pub fn build(m: &Model<'_>, out: &mut Output) {
     ] {
         out.sb.entry(t).or_default();
     }
-    for dp in &m.datapaths {
+    for dp in m.datapaths.iter().filter(|dp| dp.enabled()) {
         let mut row = DesiredRow::new(Some(dp.id.row_id()));
         row.set("external_ids", str_map(datapath_ids(dp.nb, dp.uuid, dp.name))).set("tunnel_key", int(dp.tunnel_key));
         out.push("Datapath_Binding", row);
@@ -68,6 +68,18 @@ pub fn build(m: &Model<'_>, out: &mut Output) {
     static_mac_bindings(m, out);
     dns(m, out);
     nb_status(m, out);
+}
+
+/// The port's datapath is written to SB: the reference leaves a disabled
+/// router, its ports and everything that refers to them out, and treats a
+/// port linked to such a port as having no peer.
+pub(crate) fn live(m: &Model<'_>, p: &model::Port<'_>) -> bool {
+    m.dp(p.dp).enabled()
+}
+
+/// The port `p` is linked to, unless that one is on a disabled router.
+pub(crate) fn live_peer<'m, 'a>(m: &'m Model<'a>, p: &model::Port<'a>) -> Option<&'m model::Port<'a>> {
+    m.peer(p).filter(|q| live(m, q))
 }
 
 /// A datapath's `external_ids`: its NB row and name, the neutron name as
@@ -159,6 +171,9 @@ fn static_mac_bindings(m: &Model<'_>, out: &mut Output) {
             });
             continue;
         };
+        if !live(m, p) {
+            continue;
+        }
         let mut row = DesiredRow::new(None);
         row.set("logical_port", string(r.logical_port()))
             .set("ip", string(r.ip()))
@@ -218,7 +233,7 @@ fn nb_status(m: &Model<'_>, out: &mut Output) {
 /// ports with `options:mcast_flood`). A group with no member is not
 /// written. Then the learned groups (`model::igmp`).
 fn multicast_groups(m: &Model<'_>, out: &mut Output) {
-    for dp in &m.datapaths {
+    for dp in m.datapaths.iter().filter(|dp| dp.enabled()) {
         let mut groups: [(&str, i64, Vec<usize>); 5] = [
             (MC_FLOOD.0, MC_FLOOD.1, Vec::new()),
             (MC_FLOOD_L2.0, MC_FLOOD_L2.1, Vec::new()),
@@ -241,8 +256,7 @@ fn multicast_groups(m: &Model<'_>, out: &mut Output) {
                 }
             };
             groups[0].2.push(i);
-            let relay = m
-                .peer(p)
+            let relay = live_peer(m, p)
                 .and_then(|rp| m.dp(rp.dp).router())
                 .is_some_and(|r| r.options().get_bool("mcast_relay", false));
             if p.lsp_type() != "router" {
@@ -325,7 +339,7 @@ fn address_sets(m: &Model<'_>, out: &mut Output) {
 /// of the router's networks); a template load balancer answers for none
 /// unless it says `all`.
 fn router_lb_address_sets(m: &Model<'_>, out: &mut Output) {
-    for dp in m.routers() {
+    for dp in m.routers().filter(|dp| dp.enabled()) {
         let Some(r) = dp.router() else { continue };
         let nets: Vec<&model::addr::LportAddresses> = m.ports_of(dp.id).flat_map(|p| p.addrs.first()).collect();
         let reachable = |ip: &str| match ip.parse::<std::net::IpAddr>() {

@@ -34,14 +34,22 @@ pub const EXACT: &[&str] = &[
     "34-fdb-static-mac",
     "36-mirror",
     "40-switch-port-kinds",
+    "42-switch-mcast-snoop",
     "43-switch-fwd-group-arp-proxy",
     "45-router-options",
+    "46-router-topologies",
     "47-router-gateway-ports",
     "48-router-edge-cases",
     "49-router-dgp-vtep",
     "50-ipam-edge",
     "52-port-types",
     "53-mcast-groups",
+    "54-ipv6-ra-options",
+    "60-switch-debug-drop",
+    "61-switch-gateway-macs",
+    "70-router-debug-drop",
+    "71-router-redirect-arp",
+    "72-router-ecmp-groups",
 ];
 
 /// Where the blessed normalized dumps of the reference live.

@@ -120,7 +120,7 @@ pub(super) fn build(m: &Model<'_>, out: &mut Output) {
     }
     let look = Lookups::new(m);
     let mut ha = HaGroups::default();
-    for (i, p) in m.ports.iter().enumerate() {
+    for (i, p) in m.ports.iter().enumerate().filter(|(_, p)| super::live(m, p)) {
         let row = match p.nb {
             PortNb::Switch(lsp) => lsp_binding(m, i, lsp, &look, &mut ha, &mut out.diagnostics),
             PortNb::Router(lrp) => lrp_binding(m, i, p, lrp, &mut out.diagnostics),
@@ -129,7 +129,7 @@ pub(super) fn build(m: &Model<'_>, out: &mut Output) {
     }
     for (c, cr) in m.chassis_redirect.iter().enumerate() {
         let p = &m.ports[cr.port];
-        let Some(lrp) = p.lrp() else { continue };
+        let Some(lrp) = p.lrp().filter(|_| super::live(m, p)) else { continue };
         let mut options = vec![("distributed-port", p.name.to_string())];
         if let Some(t) = lrp.options().get("redirect-type") {
             options.push(("redirect-type", t.to_string()));
@@ -201,8 +201,11 @@ fn lsp_binding<'a>(
     }
     row.set_nonempty("external_ids", str_map(ids));
     if lsp.type_() == "router" {
+        // A peer on a disabled router is still named, as NB names it, but
+        // the port is a plain patch port with no NAT addresses.
+        let live = super::live_peer(m, p);
         let peer = m.peer(p);
-        let gw = peer.and_then(|rp| gateway_chassis_of(m, rp));
+        let gw = live.and_then(|rp| gateway_chassis_of(m, rp));
         let mut options = Vec::new();
         if let Some(rp) = peer {
             options.push(("peer", rp.name.to_string()));
@@ -212,7 +215,7 @@ fn lsp_binding<'a>(
         }
         row.set("type", string(if gw.is_some() { "l3gateway" } else { "patch" }))
             .set_nonempty("options", str_map(options));
-        if let Some(rp) = peer {
+        if let Some(rp) = live {
             let mut nats = nat_addresses(m, p, lsp, rp, gw, diags);
             if let Some(pb) = look.existing.get(p.name) {
                 keep_word_order(&mut nats, pb.nat_addresses());
@@ -270,7 +273,7 @@ fn lrp_binding<'a>(
     if let Some(ch) = gw {
         options.push(("l3gateway-chassis", ch.to_string()));
     }
-    if let Some(peer) = m.peer(p) {
+    if let Some(peer) = super::live_peer(m, p) {
         options.push(("peer", peer.name.to_string()));
         // Named even on a gateway router, where the port gets no
         // chassis-redirect port (the reference does the same).

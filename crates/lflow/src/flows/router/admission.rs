@@ -24,8 +24,8 @@ pub fn resident_suffix(p: &super::RPort<'_, '_>) -> String {
 }
 
 fn admission(r: &Router<'_, '_>, flows: &mut Flows) {
-    flows.add(r.dp, Stage::LrInAdmission, 100, "vlan.present || eth.src[40]", "drop;");
-    flows.add(r.dp, Stage::LrInAdmission, 0, "1", "drop;");
+    flows.add(r.dp, Stage::LrInAdmission, 100, "vlan.present || eth.src[40]", r.drop);
+    flows.add(r.dp, Stage::LrInAdmission, 0, "1", r.drop);
     for p in r.ports.iter().filter(|p| p.port.enabled()) {
         let larger = pkt_len::check_action(r, p);
         // Behind a switch with VTEP ports the gateway port's MAC is
@@ -147,5 +147,5 @@ fn learn_neighbor(r: &Router<'_, '_>, flows: &mut Flows) {
     flows.add(r.dp, st, 90, "arp", "put_arp(inport, arp.spa, arp.sha); next;");
     flows.add(r.dp, st, 90, "nd_na", "put_nd(inport, nd.target, nd.tll); next;");
     flows.add(r.dp, st, 90, "nd_ns", "put_nd(inport, ip6.src, nd.sll); next;");
-    flows.add(r.dp, st, 0, "1", "drop;");
+    flows.add(r.dp, st, 0, "1", r.drop);
 }

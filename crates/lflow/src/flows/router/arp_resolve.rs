@@ -27,10 +27,25 @@ pub fn build(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flow
     flows.add(r.dp, ST, 500, "ip4.mcast || ip6.mcast", "next;");
     flows.add(r.dp, ST, 1, "ip4", "get_arp(outport, reg0); next;");
     flows.add(r.dp, ST, 1, "ip6", "get_nd(outport, xxreg0); next;");
-    flows.add(r.dp, ST, 0, "1", "drop;");
+    flows.add(r.dp, ST, 0, "1", r.drop);
+    // A bridged distributed gateway port sends traffic out through the
+    // localnet port on every chassis but its gateway one, with its own MAC
+    // as destination.
+    for p in r.ports.iter().filter(|p| p.is_dgp && p.lrp.options().get("redirect-type") == Some("bridged")) {
+        let cr = super::json_key(&format!("cr-{}", p.name()));
+        flows
+            .add(
+                r.dp,
+                ST,
+                50,
+                format!("outport == {} && !is_chassis_resident({cr})", p.key()),
+                format!("eth.dst = {}; next;", p.mac),
+            )
+            .hint(p.port.uuid);
+    }
     let learn_routers = r.nb.options().get_bool("dynamic_neigh_routers", false);
     for p in &r.ports {
-        let Some(peer) = r.m.peer(p.port) else { continue };
+        let Some(peer) = r.peer(p.port) else { continue };
         if peer.lrp().is_some() {
             if !learn_routers {
                 router_peer(r, p, peer, flows);
@@ -44,7 +59,7 @@ pub fn build(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flow
             }
             match lsp.lsp_type() {
                 "router" => {
-                    if let (Some(q), false) = (r.m.peer(lsp), learn_routers) {
+                    if let (Some(q), false) = (r.peer(lsp), learn_routers) {
                         if !std::ptr::eq(q, p.port) {
                             router_behind_switch(r, p, peer, q, flows);
                         }

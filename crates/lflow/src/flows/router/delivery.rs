@@ -49,7 +49,7 @@ pub fn build(r: &Router<'_, '_>, v6_nexthops: &[(Ipv6Addr, ovsdb::Uuid)], flows:
             .hint(*route);
     }
 
-    flows.add(r.dp, Stage::LrOutDelivery, 0, "1", "drop;");
+    flows.add(r.dp, Stage::LrOutDelivery, 0, "1", r.drop);
     for p in r.ports.iter().filter(|p| p.port.enabled()) {
         flows.add(r.dp, Stage::LrOutDelivery, 100, format!("outport == {}", p.key()), "output;");
     }

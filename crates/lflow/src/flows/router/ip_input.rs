@@ -29,11 +29,11 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
                     src.push(n.broadcast().to_string());
                 }
             }
-            flows.add(r.dp, ST, 100, format!("ip4.src == {{{}}} && reg9[0] == 0", join(&src)), "drop;").hint(hint);
+            flows.add(r.dp, ST, 100, format!("ip4.src == {{{}}} && reg9[0] == 0", join(&src)), r.drop).hint(hint);
             flows
                 .add(r.dp, ST, 90, format!("ip4.dst == {} && icmp4.type == 8 && icmp4.code == 0", addr_set(&v4)), ECHO4)
                 .hint(hint);
-            flows.add(r.dp, ST, 60, format!("ip4.dst == {{{}}}", join(&v4)), "drop;").hint(hint);
+            flows.add(r.dp, ST, 60, format!("ip4.dst == {{{}}}", join(&v4)), r.drop).hint(hint);
         }
         for a in &v6 {
             flows.add(
@@ -47,12 +47,19 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
         flows
             .add(r.dp, ST, 90, format!("ip6.dst == {} && icmp6.type == 128 && icmp6.code == 0", addr_set(&v6)), ECHO6)
             .hint(hint);
-        flows.add(r.dp, ST, 60, format!("ip6.dst == {{{}}}", join(&v6)), "drop;").hint(hint);
+        flows.add(r.dp, ST, 60, format!("ip6.dst == {{{}}}", join(&v6)), r.drop).hint(hint);
 
         let res = resident_suffix(p);
-        // A distributed gateway port answers ARP only on the gateway
-        // chassis when its switch reaches a physical network (localnet).
-        let arp_res = if r.peer_has_lsp_type(p, "localnet") { res.clone() } else { String::new() };
+        // When the switch reaches a physical network (localnet), ARP for a
+        // distributed gateway port is answered only on its gateway chassis;
+        // so is ARP for a port with `reside-on-redirect-chassis` when the
+        // router has exactly one distributed gateway port (on that port's
+        // chassis).
+        let arp_res = match (r.peer_has_lsp_type(p, "localnet"), p.is_dgp) {
+            (false, _) => String::new(),
+            (true, true) => res.clone(),
+            (true, false) => r.redirect_chassis_of(p).map(resident_suffix).unwrap_or_default(),
+        };
         for n in &p.ipv4 {
             flows
                 .add(
@@ -150,7 +157,8 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
                 )
                 .hint(hint);
         }
-        for n in p.ipv6_global() {
+        // Not from a link-local network, even one `networks` names.
+        for n in p.ipv6_global().iter().filter(|n| !n.is_lla()) {
             flows
                 .add(
                     r.dp,
@@ -189,15 +197,15 @@ fn fixed(r: &Router<'_, '_>, flows: &mut Flows) {
         ST,
         100,
         "ip4.src_mcast ||ip4.src == 255.255.255.255 || ip4.src == 127.0.0.0/8 || ip4.dst == 127.0.0.0/8 || ip4.src == 0.0.0.0/8 || ip4.dst == 0.0.0.0/8",
-        "drop;",
+        r.drop,
     );
-    flows.add(r.dp, ST, 85, "arp || nd", "drop;");
+    flows.add(r.dp, ST, 85, "arp || nd", r.drop);
     flows.add(r.dp, ST, 84, "nd_rs || nd_ra", "next;");
-    flows.add(r.dp, ST, 83, "ip6.mcast_rsvd", "drop;");
-    let mcast = if super::multicast::relay(r) { "next;" } else { "drop;" };
+    flows.add(r.dp, ST, 83, "ip6.mcast_rsvd", r.drop);
+    let mcast = if super::multicast::relay(r) { "next;" } else { r.drop };
     flows.add(r.dp, ST, 82, "ip4.mcast || ip6.mcast", mcast);
-    flows.add(r.dp, ST, 50, "eth.bcast", "drop;");
-    flows.add(r.dp, ST, 32, "ip.ttl == {0, 1} && !ip.later_frag && (ip4.mcast || ip6.mcast)", "drop;");
-    flows.add(r.dp, ST, 30, "ip.ttl == {0, 1}", "drop;");
+    flows.add(r.dp, ST, 50, "eth.bcast", r.drop);
+    flows.add(r.dp, ST, 32, "ip.ttl == {0, 1} && !ip.later_frag && (ip4.mcast || ip6.mcast)", r.drop);
+    flows.add(r.dp, ST, 30, "ip.ttl == {0, 1}", r.drop);
     flows.add(r.dp, ST, 0, "1", "next;");
 }

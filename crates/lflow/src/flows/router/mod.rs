@@ -26,22 +26,25 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::input::nb;
 use crate::model::addr::{Ipv4Net, Ipv6Net, Mac};
 use crate::model::{Model, Port};
-use crate::output::{Diagnostic, DpId, Flows};
+use crate::output::{drop_action, Diagnostic, DpId, Flows};
 
 /// Adds the flows of every logical router. NB rows that cannot be
 /// translated (a static route with a bad prefix, a policy whose nexthop no
 /// port reaches) are left out and reported in `diags`.
 pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
     let parents = arp_resolve::virtual_parents(m);
-    for dp in m.routers() {
+    let drop = drop_action(&m.options);
+    let ecmp = routing::EcmpIds::from_sb(m);
+    // A disabled router has no datapath in SB, so no flows either.
+    for dp in m.routers().filter(|dp| dp.enabled()) {
         let Some(nb) = dp.router() else { continue };
-        let r = Router::new(m, dp.id, nb);
+        let r = Router::new(m, dp.id, nb, &drop);
         admission::build(&r, flows);
         ip_input::build(&r, flows);
         multicast::build(&r, flows);
         stateful::build(&r, flows);
         nd_ra::build(&r, flows);
-        let v6_nexthops = routing::build(&r, flows, diags);
+        let v6_nexthops = routing::build(&r, &ecmp, flows, diags);
         policy::build(&r, flows, diags);
         arp_resolve::build(&r, &parents, flows);
         pkt_len::build(&r, flows);
@@ -59,7 +62,9 @@ pub struct RPort<'m, 'a> {
     /// IPv6 networks in `networks` order, then the EUI-64 link-local
     /// address (always last).
     pub ipv6: Vec<Ipv6Net>,
-    /// The port is a distributed gateway port (it names gateway chassis).
+    /// The port is a distributed gateway port: it has a chassis-redirect
+    /// port (gateway chassis or an HA chassis group, on a router that is
+    /// not a gateway router; `options:redirect-chassis` does not count).
     pub is_dgp: bool,
 }
 
@@ -118,32 +123,53 @@ pub struct Router<'m, 'a> {
     pub ports: Vec<RPort<'m, 'a>>,
     /// A gateway router (`options:chassis` set).
     pub is_gateway: bool,
+    /// The action that drops a packet (`drop;` or a debug sample).
+    pub drop: &'m str,
 }
 
 impl<'m, 'a> Router<'m, 'a> {
-    fn new(m: &'m Model<'a>, dp: DpId, nb: nb::LogicalRouter<'a>) -> Router<'m, 'a> {
+    fn new(m: &'m Model<'a>, dp: DpId, nb: nb::LogicalRouter<'a>, drop: &'m str) -> Router<'m, 'a> {
         let mut ports = Vec::new();
-        for p in m.ports_of(dp) {
+        for &i in &m.dp(dp).ports {
+            let p = &m.ports[i];
             let (Some(lrp), Some(addrs)) = (p.lrp(), p.addrs.first()) else { continue };
-            let is_dgp = lrp.gateway_chassis().next().is_some()
-                || lrp.ha_chassis_group().is_some()
-                || lrp.options().get("redirect-chassis").is_some_and(|c| !c.is_empty());
             ports.push(RPort {
                 port: p,
                 lrp,
                 mac: addrs.mac,
                 ipv4: addrs.ipv4.clone(),
                 ipv6: addrs.ipv6.clone(),
-                is_dgp,
+                is_dgp: m.cr_port(i).is_some(),
             });
         }
         let is_gateway = nb.options().get("chassis").is_some_and(|c| !c.is_empty());
-        Router { m, dp, nb, ports, is_gateway }
+        Router { m, dp, nb, ports, is_gateway, drop }
     }
 
     /// The router has at least one distributed gateway port.
     pub fn has_dgp(&self) -> bool {
         self.ports.iter().any(|p| p.is_dgp)
+    }
+
+    /// The port `p` is linked to (a switch port, or a router port when
+    /// routers are linked directly), unless it is on a disabled router,
+    /// which the reference leaves out of SB as if it did not exist.
+    pub fn peer(&self, p: &Port<'a>) -> Option<&'m Port<'a>> {
+        self.m.peer(p).filter(|q| self.m.dp(q.dp).enabled())
+    }
+
+    /// The distributed gateway port whose chassis a port with
+    /// `options:reside-on-redirect-chassis` resides on: the router's only
+    /// one (with several, the option has no effect).
+    pub fn redirect_chassis_of(&self, p: &RPort<'_, '_>) -> Option<&RPort<'m, 'a>> {
+        if !p.lrp.options().get_bool("reside-on-redirect-chassis", false) {
+            return None;
+        }
+        let mut dgps = self.ports.iter().filter(|q| q.is_dgp);
+        match (dgps.next(), dgps.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
+        }
     }
 
     pub fn port(&self, name: &str) -> Option<&RPort<'m, 'a>> {

@@ -30,21 +30,27 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
     }
     let st = Stage::LrInIpRouting;
     let mc_static = super::json_key(MC_STATIC.0);
-    for p in &r.ports {
-        flows.add(r.dp, st, 10550, format!("eth.src == {} && igmp", p.mac), "drop;");
-        flows.add(r.dp, st, 10550, format!("eth.src == {} && (mldv1 || mldv2)", p.mac), "drop;");
-    }
-    let (control, data) = if flood {
-        (
-            format!("clone {{ outport = {mc_static}; next; }};"),
+    // With ports that flood statically, IGMP and MLD reports go to them;
+    // the router's own reports (TTL 1, never decremented) would loop back
+    // and are dropped. Without such ports control packets get no flow here
+    // and unregistered data is dropped.
+    if flood {
+        for p in &r.ports {
+            flows.add(r.dp, st, 10550, format!("eth.src == {} && igmp", p.mac), r.drop);
+            flows.add(r.dp, st, 10550, format!("eth.src == {} && (mldv1 || mldv2)", p.mac), r.drop);
+        }
+        flows.add(r.dp, st, 10460, "igmp", format!("clone {{ outport = {mc_static}; next; }};"));
+        flows.add(r.dp, st, 10460, "mldv1 || mldv2", format!("clone {{ outport = {mc_static}; next; }};"));
+        flows.add(
+            r.dp,
+            st,
+            10450,
+            "ip4.mcast || ip6.mcast",
             format!("clone {{ outport = {mc_static}; ip.ttl--; next; }};"),
-        )
+        );
     } else {
-        ("drop;".to_string(), "drop;".to_string())
-    };
-    flows.add(r.dp, st, 10460, "igmp", control.clone());
-    flows.add(r.dp, st, 10460, "mldv1 || mldv2", control);
-    flows.add(r.dp, st, 10450, "ip4.mcast || ip6.mcast", data);
+        flows.add(r.dp, st, 10450, "ip4.mcast || ip6.mcast", r.drop);
+    }
     for p in r.ports.iter().filter(|p| p.port.enabled()) {
         flows.add(
             r.dp,

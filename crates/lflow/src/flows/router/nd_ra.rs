@@ -11,7 +11,7 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
     flows.add(r.dp, Stage::LrInNdRaResponse, 0, "1", "next;");
     for p in &r.ports {
         // Only ports that face a switch, not router-to-router links.
-        if p.lrp.peer().is_some() || p.port.peer.is_none() {
+        if p.lrp.peer().is_some() || r.peer(p.port).is_none() {
             continue;
         }
         let cfg = p.lrp.ipv6_ra_configs();
@@ -27,7 +27,9 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
         if let Some(mtu) = cfg.get_int("mtu").filter(|m| *m > 0) {
             opts.push_str(&format!(", mtu = {mtu}"));
         }
-        if let Some(prf) = cfg.get("router_preference").filter(|v| matches!(*v, "HIGH" | "LOW")) {
+        // Written as given, whatever it says, unless it is the default
+        // (ovn-controller treats what it does not know as MEDIUM).
+        if let Some(prf) = cfg.get("router_preference").filter(|v| *v != "MEDIUM") {
             opts.push_str(&format!(", router_preference = \"{prf}\""));
         }
         if let Some(v) = cfg.get("rdnss") {

@@ -2,6 +2,7 @@
 //! reroute to one next hop or to several with ECMP) and their ECMP member
 //! flows. Never rewrites a policy's match: it is used as the user wrote it.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::{nh_regs, parse_ip, Router};
@@ -12,11 +13,11 @@ use crate::stage::Stage;
 pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
     flows.add(r.dp, Stage::LrInPolicy, 0, "1", "reg8[0..15] = 0; next;");
     flows.add(r.dp, Stage::LrInPolicyEcmp, 150, "reg8[0..15] == 0", "next;");
-    flows.add(r.dp, Stage::LrInPolicyEcmp, 0, "1", "drop;");
+    flows.add(r.dp, Stage::LrInPolicyEcmp, 0, "1", r.drop);
 
     let mut policies: Vec<nb::LogicalRouterPolicy<'_>> = r.nb.policies().collect();
     policies.sort_by_key(|p| (std::cmp::Reverse(p.priority()), p.match_(), p.uuid()));
-    let mut next_gid = 1u32;
+    let gids = ecmp_group_ids(&policies);
     for pol in policies {
         let Ok(prio) = u16::try_from(pol.priority()) else {
             diags.push(diag(&pol, format!("priority {} out of range, policy left out", pol.priority())));
@@ -31,7 +32,7 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
         };
         let actions = match pol.action() {
             "allow" => format!("{mark}reg8[0..15] = 0; next;"),
-            "drop" => "drop;".to_string(),
+            "drop" => r.drop.to_string(),
             "reroute" => {
                 let mut nexthops: Vec<&str> = pol.nexthops().collect();
                 if nexthops.is_empty() {
@@ -58,8 +59,7 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
                     let (nh, p, a) = &hops[0];
                     format!("{mark}{}reg8[0..15] = 0; next;", set_nexthop(*nh, *a, p))
                 } else {
-                    let gid = next_gid;
-                    next_gid += 1;
+                    let Some(gid) = gids.get(&pol.uuid()) else { continue };
                     let mut mids = Vec::new();
                     for (i, (nh, p, a)) in hops.iter().enumerate() {
                         let mid = i + 1;
@@ -84,6 +84,19 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
         };
         flows.add(r.dp, Stage::LrInPolicy, prio, pol.match_(), actions).hint(pol.uuid());
     }
+}
+
+/// The ECMP group id of every reroute policy with several `nexthops`: they
+/// are numbered from 1 in NB (UUID) order, as the reference does, counting
+/// those it then leaves out (a nexthop no port reaches).
+fn ecmp_group_ids(policies: &[nb::LogicalRouterPolicy<'_>]) -> BTreeMap<ovsdb::Uuid, u32> {
+    let mut ecmp: Vec<ovsdb::Uuid> = policies
+        .iter()
+        .filter(|p| p.action() == "reroute" && p.nexthops().nth(1).is_some())
+        .map(|p| p.uuid())
+        .collect();
+    ecmp.sort();
+    ecmp.into_iter().zip(1..).collect()
 }
 
 /// `reg0 = NH; reg1 = A; eth.src = E; outport = P; flags.loopback = 1; `

@@ -5,14 +5,21 @@
 //! symmetric reply flows that go with such routes on gateway routers
 //! (DEFRAG, ECMP stateful, policy and ARP resolve stages). Never resolves
 //! a next hop's MAC (that is `arp_resolve`).
+//!
+//! ECMP group ids are SB facts, like tunnel keys: a group keeps the id the
+//! SB's routing flow for the same match already carries (`EcmpIds`). A new
+//! group gets the id the reference would give it when that is free (the
+//! reference numbers groups as it forms them, walking the routes in UUID
+//! order: a group forms at its second member), else the lowest free id.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv6Addr};
 
 use super::{nh_regs, parse_ip, RPort, Router};
-use crate::input::nb;
+use crate::input::{nb, sb};
 use crate::model::addr::{Ipv4Net, Ipv6Net};
-use crate::output::{Diagnostic, Flows};
+use crate::model::Model;
+use crate::output::{Diagnostic, DpId, Flows};
 use crate::stage::Stage;
 
 /// Priority multiplier per prefix bit and the offsets that order routes of
@@ -88,17 +95,94 @@ struct Route {
     symmetric: bool,
 }
 
+/// The ECMP group ids the SB's routing flows carry, by router and flow
+/// (priority and match): `reg8[0..15] = N; reg8[16..31] = select(...)` in
+/// `lr_in_ip_routing`, on the router's datapath or in a datapath group
+/// holding it.
+#[derive(Debug, Default)]
+pub struct EcmpIds {
+    ids: HashMap<(DpId, u16, String), u16>,
+}
+
+impl EcmpIds {
+    /// Reads the ids from the SB; reads nothing when no router has two
+    /// static routes (no router can have an ECMP group).
+    pub fn from_sb(m: &Model<'_>) -> EcmpIds {
+        let mut out = EcmpIds::default();
+        if !m.routers().any(|dp| dp.router().is_some_and(|r| r.static_routes().nth(1).is_some())) {
+            return out;
+        }
+        let nb_routers: HashMap<ovsdb::Uuid, DpId> = m.routers().map(|dp| (dp.uuid, dp.id)).collect();
+        let routers: HashMap<ovsdb::Uuid, DpId> = sb::DatapathBinding::all(m.sb)
+            .filter_map(|d| {
+                let nb = d.external_ids().get("logical-router")?.parse::<ovsdb::Uuid>().ok()?;
+                Some((d.uuid(), *nb_routers.get(&nb)?))
+            })
+            .collect();
+        let st = Stage::LrInIpRouting;
+        for f in sb::LogicalFlow::all(m.sb) {
+            if f.table_id() != i64::from(st.table()) || f.pipeline() != st.pipeline().as_str() {
+                continue;
+            }
+            let (Some(id), Ok(prio)) = (group_id(f.actions()), u16::try_from(f.priority())) else { continue };
+            let dps =
+                f.logical_datapath_uuids().chain(f.logical_dp_group().into_iter().flat_map(|g| g.datapaths_uuids()));
+            for dp in dps.filter_map(|u| routers.get(&u)) {
+                out.ids.insert((*dp, prio, f.match_().to_string()), id);
+            }
+        }
+        out
+    }
+
+    fn get(&self, dp: DpId, prio: u16, match_: &str) -> Option<u16> {
+        self.ids.get(&(dp, prio, match_.to_string())).copied()
+    }
+}
+
+/// N in the actions of an ECMP group's routing flow
+/// (`... reg8[0..15] = N; reg8[16..31] = select(...);`), when it is a
+/// valid group id (1 to 65535).
+fn group_id(actions: &str) -> Option<u16> {
+    if !actions.contains("reg8[16..31] = select(") {
+        return None;
+    }
+    let rest = &actions[actions.find("reg8[0..15] = ")? + "reg8[0..15] = ".len()..];
+    rest[..rest.find(';')?].trim().parse::<u16>().ok().filter(|id| *id > 0)
+}
+
+/// Group ids for `wanted` groups (priority, match and the id the reference
+/// would give, in order): the id SB holds for the same flow when no
+/// earlier group took it; then the reference's id when free; then the
+/// lowest free ids (none once all 65535 are taken).
+fn assign_group_ids(r: &Router<'_, '_>, ecmp: &EcmpIds, wanted: &[(u16, String, u16)]) -> Vec<Option<u16>> {
+    let mut used = BTreeSet::new();
+    let mut ids: Vec<Option<u16>> =
+        wanted.iter().map(|(prio, m, _)| ecmp.get(r.dp, *prio, m).filter(|id| used.insert(*id))).collect();
+    for (id, (_, _, preferred)) in ids.iter_mut().zip(wanted) {
+        if id.is_none() && *preferred > 0 && used.insert(*preferred) {
+            *id = Some(*preferred);
+        }
+    }
+    let mut free = (1..=u16::MAX).filter(|id| !used.contains(id));
+    ids.into_iter().map(|id| id.or_else(|| free.next())).collect()
+}
+
 /// Adds the routing flows; returns the IPv6 next hops of static routes
 /// with a route through each (the ARP request stage solicits them
 /// directly).
-pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) -> Vec<(Ipv6Addr, ovsdb::Uuid)> {
+pub fn build(
+    r: &Router<'_, '_>,
+    ecmp: &EcmpIds,
+    flows: &mut Flows,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(Ipv6Addr, ovsdb::Uuid)> {
     let tables = route_tables(r);
     routing_pre(r, &tables, flows);
     connected(r, flows);
-    flows.add(r.dp, Stage::LrInIpRouting, 10550, "nd_rs || nd_ra", "drop;");
-    flows.add(r.dp, Stage::LrInIpRouting, 0, "1", "drop;");
+    flows.add(r.dp, Stage::LrInIpRouting, 10550, "nd_rs || nd_ra", r.drop);
+    flows.add(r.dp, Stage::LrInIpRouting, 0, "1", r.drop);
     flows.add(r.dp, Stage::LrInIpRoutingEcmp, 150, "reg8[0..15] == 0", "next;");
-    flows.add(r.dp, Stage::LrInIpRoutingEcmp, 0, "1", "drop;");
+    flows.add(r.dp, Stage::LrInIpRoutingEcmp, 0, "1", r.drop);
 
     let routes = parse_routes(r, &tables, diags);
     // Routes with the same table, policy and prefix form an ECMP group;
@@ -110,13 +194,25 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
     for members in groups.values_mut() {
         members.sort_by_key(|rt| rt.uuid);
     }
-    let mut next_gid = 1u32;
+    // The reference's ids: groups in the UUID order of their second member.
+    let mut formed: Vec<ovsdb::Uuid> = groups.values().filter_map(|members| members.get(1)).map(|rt| rt.uuid).collect();
+    formed.sort();
+    let wanted: Vec<(u16, String, u16)> = groups
+        .iter()
+        .filter(|(_, members)| members.len() > 1)
+        .map(|((table, is_src, prefix), members)| {
+            let (m, prio) = route_match(*table, prefix, *is_src, OFS_STATIC);
+            let rank = formed.binary_search(&members[1].uuid).map_or(0, |i| i + 1);
+            (prio as u16, m, u16::try_from(rank).unwrap_or(0))
+        })
+        .collect();
+    let mut gids = assign_group_ids(r, ecmp, &wanted).into_iter();
     for ((table, is_src, prefix), members) in &groups {
         let (m, prio) = route_match(*table, prefix, *is_src, OFS_STATIC);
         if members.len() == 1 {
             let rt = members[0];
             let actions = match rt.target {
-                Target::Discard => "drop;".to_string(),
+                Target::Discard => r.drop.to_string(),
                 Target::Via { nexthop, port, lrp_addr } => {
                     let p = &r.ports[port];
                     let (r0, r1) = nh_regs(nexthop);
@@ -130,8 +226,7 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
             flows.add(r.dp, Stage::LrInIpRouting, prio as u16, m, actions).hint(rt.uuid);
             continue;
         }
-        let gid = next_gid;
-        next_gid += 1;
+        let Some(gid) = gids.next().flatten() else { continue };
         let mut mids = Vec::new();
         let symmetric_hint = members.iter().filter(|rt| rt.symmetric).map(|rt| rt.uuid).min();
         for (i, rt) in members.iter().enumerate() {
@@ -376,4 +471,19 @@ fn symmetric_reply(
             "push(xxreg1); xxreg1 = ct_label; eth.dst = xxreg1[32..79]; pop(xxreg1); next;",
         )
         .hint(hint);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group_id;
+
+    #[test]
+    fn group_ids_in_routing_actions() {
+        assert_eq!(group_id("ip.ttl--; flags.loopback = 1; reg8[0..15] = 12; reg8[16..31] = select(1, 2);"), Some(12));
+        assert_eq!(group_id("ip.ttl--; reg8[0..15] = 0; reg0 = 1.2.3.4; next;"), None);
+        assert_eq!(group_id("reg8[0..15] = 0; reg8[16..31] = select(1, 2);"), None);
+        assert_eq!(group_id("reg8[0..15] = 70000; reg8[16..31] = select(1, 2);"), None);
+        assert_eq!(group_id("reg8[0..15] = x; reg8[16..31] = select(1, 2);"), None);
+        assert_eq!(group_id("reg8[16..31] = select(1, 2); reg8[0..15] = 3"), None);
+    }
 }

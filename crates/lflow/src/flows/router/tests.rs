@@ -1,24 +1,14 @@
 //! Router flows on small NB snapshots built in memory: golden routing
 //! tables and the diagnostics of NB rows that cannot be translated.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
 
 use expect_test::{expect, Expect};
-use ovsdb::proto::update::{decode_table_updates, UpdateFormat};
-use ovsdb::{DatabaseSchema, Replica};
+use ovsdb::{Atom, Replica};
 
 use crate::model::Model;
 use crate::output::{Diagnostic, Flows};
-
-fn replica(schema_file: &str, updates: &str) -> Replica {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas").join(schema_file);
-    let schema = DatabaseSchema::from_json_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let mut r = Replica::new(Arc::new(schema));
-    let u = decode_table_updates(updates, UpdateFormat::Update2, r.schema()).unwrap();
-    r.apply(u).unwrap();
-    r
-}
+use crate::tests::replica;
 
 /// A router `lr0` with ports `a` (10.0.0.1/24, fd00::1/64) and `b`
 /// (172.16.0.1/24), plus the given extra rows (JSON members of the
@@ -231,4 +221,216 @@ fn virtual_ip_resolves_to_the_claiming_parent() {
         text.contains(r#"(outport == "a" && reg0 == 10.0.0.11) => (eth.dst = 00:00:00:00:00:11; next;)"#),
         "{text}"
     );
+}
+
+/// A router with `enabled=false` is left out of SB with its ports and
+/// everything naming them; the switch port to it stays a plain patch port
+/// naming its peer, and the other router on the switch does not resolve
+/// the disabled router's address.
+#[test]
+fn disabled_router_leaves_nothing_in_sb() {
+    // lr0 (port a on sw0, port b linked to lroff's off-b) and the disabled
+    // gateway router lroff (port off on sw0, with a static MAC binding).
+    let nb = replica(
+        "ovn-nb.ovsschema",
+        r#"{
+        "Logical_Router": {
+            "00000000-0000-0000-0000-0000000000a0": {"initial": {"name": "lr0", "ports": ["set", [
+                ["uuid", "00000000-0000-0000-0000-0000000000a1"], ["uuid", "00000000-0000-0000-0000-0000000000a2"]]]}},
+            "00000000-0000-0000-0000-0000000000f0": {"initial": {"name": "lroff", "enabled": false,
+                "options": ["map", [["chassis", "gw1"]]], "ports": ["set", [
+                ["uuid", "00000000-0000-0000-0000-0000000000f1"], ["uuid", "00000000-0000-0000-0000-0000000000f2"]]]}}
+        },
+        "Logical_Router_Port": {
+            "00000000-0000-0000-0000-0000000000a1": {"initial": {"name": "a", "mac": "00:00:00:00:ff:01",
+                "networks": "10.0.0.1/24"}},
+            "00000000-0000-0000-0000-0000000000a2": {"initial": {"name": "b", "mac": "00:00:00:00:ff:02",
+                "networks": "172.16.0.1/24", "peer": "off-b"}},
+            "00000000-0000-0000-0000-0000000000f1": {"initial": {"name": "off", "mac": "00:00:00:00:ff:0f",
+                "networks": "10.0.0.254/24", "options": ["map", [["mcast_flood", "true"]]]}},
+            "00000000-0000-0000-0000-0000000000f2": {"initial": {"name": "off-b", "mac": "00:00:00:00:ff:0e",
+                "networks": "172.16.0.254/24", "peer": "b"}}
+        },
+        "Static_MAC_Binding": {"00000000-0000-0000-0000-0000000000f3": {"initial": {"logical_port": "off",
+            "ip": "10.0.0.9", "mac": "00:00:00:00:00:09"}}},
+        "Logical_Switch": {"00000000-0000-0000-0000-0000000000d0": {"initial": {"name": "sw0", "ports": ["set", [
+            ["uuid", "00000000-0000-0000-0000-0000000000d1"], ["uuid", "00000000-0000-0000-0000-0000000000d2"]]]}}},
+        "Logical_Switch_Port": {
+            "00000000-0000-0000-0000-0000000000d1": {"initial": {"name": "sw0-a", "type": "router", "addresses": "router",
+                "options": ["map", [["router-port", "a"]]]}},
+            "00000000-0000-0000-0000-0000000000d2": {"initial": {"name": "sw0-off", "type": "router", "addresses": "router",
+                "options": ["map", [["router-port", "off"]]]}}
+        }}"#,
+    );
+    let (text, _) = flows(&nb, &["lr_in_arp_resolve"]);
+    assert!(text.contains("lr_in_arp_resolve 0 (1)"), "lr0 has flows:\n{text}");
+    assert!(!text.contains("10.0.0.254") && !text.contains("172.16.0.254"), "{text}");
+    assert!(!text.contains("\"off"), "no flow of lroff:\n{text}");
+
+    let out = crate::compile(&nb, &replica("ovn-sb.ovsschema", "{}"));
+    let binding = |name: &str| {
+        out.rows("Port_Binding").iter().find(|r| r.get("logical_port") == Some(&Atom::string(name).into()))
+    };
+    let names: BTreeSet<String> = out
+        .rows("Port_Binding")
+        .iter()
+        .filter_map(|r| r.get("logical_port")?.as_atom()?.as_str().map(str::to_string))
+        .collect();
+    assert_eq!(names.into_iter().collect::<Vec<_>>(), ["a", "b", "sw0-a", "sw0-off"]);
+    assert_eq!(out.rows("Datapath_Binding").len(), 2);
+    assert!(out.rows("Static_MAC_Binding").is_empty());
+    assert!(binding("b").unwrap().get("options").is_none(), "b's peer is on the disabled router");
+    let sw0_off = binding("sw0-off").unwrap();
+    assert_eq!(sw0_off.get("type"), Some(&Atom::string("patch").into()));
+    assert_eq!(sw0_off.get("options").unwrap().pairs()[0].1, Atom::string("off"));
+    // Every reference names a row that is written.
+    let ids: BTreeSet<&str> = out.sb.values().flatten().filter_map(|r| r.id.as_deref()).collect();
+    for (table, rows) in &out.sb {
+        for row in rows {
+            for (column, datum) in &row.cells {
+                let atoms = datum.atoms().iter().chain(datum.pairs().iter().flat_map(|(k, v)| [k, v]));
+                for a in atoms {
+                    if let Atom::NamedUuid(id) = a {
+                        assert!(ids.contains(&**id), "{table}.{column} names missing row {id}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// ECMP group ids are kept from the SB's routing flows (on the router's
+/// datapath or in a datapath group holding it); new groups get the lowest
+/// free ids; ids SB cannot have given (0, not a number) are ignored.
+#[test]
+fn ecmp_group_ids_are_kept_from_sb() {
+    let rows = r#",
+        "Logical_Router_Static_Route": {
+            "00000000-0000-0000-0000-0000000000b1": {"initial": {"ip_prefix": "0.0.0.0/0", "nexthop": "172.16.0.253"}},
+            "00000000-0000-0000-0000-0000000000b2": {"initial": {"ip_prefix": "0.0.0.0/0", "nexthop": "172.16.0.254"}},
+            "00000000-0000-0000-0000-0000000000b3": {"initial": {"ip_prefix": "10.50.0.0/16", "nexthop": "10.0.0.50"}},
+            "00000000-0000-0000-0000-0000000000b4": {"initial": {"ip_prefix": "10.50.0.0/16", "nexthop": "10.0.0.51"}},
+            "00000000-0000-0000-0000-0000000000b5": {"initial": {"ip_prefix": "10.60.0.0/16", "nexthop": "10.0.0.60"}},
+            "00000000-0000-0000-0000-0000000000b6": {"initial": {"ip_prefix": "10.60.0.0/16", "nexthop": "10.0.0.61"}}
+        }"#;
+    let refs = r#", "static_routes": ["set", [
+        ["uuid", "00000000-0000-0000-0000-0000000000b1"], ["uuid", "00000000-0000-0000-0000-0000000000b2"],
+        ["uuid", "00000000-0000-0000-0000-0000000000b3"], ["uuid", "00000000-0000-0000-0000-0000000000b4"],
+        ["uuid", "00000000-0000-0000-0000-0000000000b5"], ["uuid", "00000000-0000-0000-0000-0000000000b6"]]]"#;
+    let nb = nb(refs, rows);
+    let groups = |sb: &Replica| {
+        let (text, _) = flows_with_sb(&nb, sb, &["lr_in_ip_routing"]);
+        let mut ids: Vec<String> = text
+            .lines()
+            .filter(|l| l.contains("select("))
+            .filter_map(|l| {
+                let prefix = l.split(".dst == ").nth(1)?.split(')').next()?;
+                let gid = l.split("reg8[0..15] = ").nth(1)?.split(';').next()?;
+                Some(format!("{prefix}={gid}"))
+            })
+            .collect();
+        ids.sort();
+        // The member flows name the same ids.
+        for id in ids.iter().map(|g| g.split('=').nth(1).unwrap()) {
+            assert!(text.contains(&format!("reg8[0..15] == {id} && reg8[16..31] == 2")), "{id}:\n{text}");
+        }
+        ids.join(" ")
+    };
+    assert_eq!(groups(&replica("ovn-sb.ovsschema", "{}")), "0.0.0.0/0=1 10.50.0.0/16=2 10.60.0.0/16=3");
+
+    // SB: 10.60/16 has id 1 on lr0's datapath, 10.50/16 has id 5 in a
+    // datapath group, 0.0.0.0/0 has the impossible id 0.
+    let flow = |uuid: &str, m: &str, gid: &str, dp: &str| {
+        let prio = if m.ends_with("/0") { 1 } else { 49 };
+        format!(
+            r#""{uuid}": {{"initial": {{"pipeline": "ingress", "table_id": 13, "priority": {prio}, "match": "{m}",
+                "actions": "ip.ttl--; flags.loopback = 1; reg8[0..15] = {gid}; reg8[16..31] = select(1, 2);", {dp}}}}}"#
+        )
+    };
+    let sb = replica(
+        "ovn-sb.ovsschema",
+        &format!(
+            r#"{{
+            "Datapath_Binding": {{"00000000-0000-0000-0000-0000000000e0": {{"initial": {{"tunnel_key": 1,
+                "external_ids": ["map", [["logical-router", "00000000-0000-0000-0000-0000000000a0"], ["name", "lr0"]]]}}}}}},
+            "Logical_DP_Group": {{"00000000-0000-0000-0000-0000000000e9": {{"initial": {{
+                "datapaths": ["uuid", "00000000-0000-0000-0000-0000000000e0"]}}}}}},
+            "Logical_Flow": {{{}, {}, {}}}
+        }}"#,
+            flow(
+                "00000000-0000-0000-0000-0000000000e1",
+                "reg7 == 0 && ip4.dst == 10.60.0.0/16",
+                "1",
+                r#""logical_datapath": ["uuid", "00000000-0000-0000-0000-0000000000e0"]"#
+            ),
+            flow(
+                "00000000-0000-0000-0000-0000000000e2",
+                "reg7 == 0 && ip4.dst == 10.50.0.0/16",
+                "5",
+                r#""logical_dp_group": ["uuid", "00000000-0000-0000-0000-0000000000e9"]"#
+            ),
+            flow(
+                "00000000-0000-0000-0000-0000000000e3",
+                "reg7 == 0 && ip4.dst == 0.0.0.0/0",
+                "0",
+                r#""logical_datapath": ["uuid", "00000000-0000-0000-0000-0000000000e0"]"#
+            ),
+        ),
+    );
+    assert_eq!(groups(&sb), "0.0.0.0/0=2 10.50.0.0/16=5 10.60.0.0/16=1");
+}
+
+/// Reroute policies with several next hops are numbered in NB (UUID)
+/// order, whatever their priority, counting one that is left out.
+#[test]
+fn ecmp_policy_ids_follow_uuid_order() {
+    let rows = r#",
+        "Logical_Router_Policy": {
+            "00000000-0000-0000-0000-0000000000c1": {"initial": {"priority": 10, "match": "ip4.src == 10.0.0.11",
+                "action": "reroute", "nexthops": ["set", ["172.16.0.7", "172.16.0.8"]]}},
+            "00000000-0000-0000-0000-0000000000c2": {"initial": {"priority": 20, "match": "ip4.src == 10.0.0.12",
+                "action": "reroute", "nexthops": ["set", ["192.0.2.7", "192.0.2.8"]]}},
+            "00000000-0000-0000-0000-0000000000c3": {"initial": {"priority": 30, "match": "ip4.src == 10.0.0.13",
+                "action": "reroute", "nexthops": ["set", ["172.16.0.9", "172.16.0.10"]]}},
+            "00000000-0000-0000-0000-0000000000c4": {"initial": {"priority": 40, "match": "ip4.src == 10.0.0.14",
+                "action": "reroute", "nexthops": "172.16.0.11"}}
+        }"#;
+    let refs = r#", "policies": ["set", [["uuid", "00000000-0000-0000-0000-0000000000c1"],
+        ["uuid", "00000000-0000-0000-0000-0000000000c2"], ["uuid", "00000000-0000-0000-0000-0000000000c3"],
+        ["uuid", "00000000-0000-0000-0000-0000000000c4"]]]"#;
+    let (text, _) = flows(&nb(refs, rows), &["lr_in_policy"]);
+    let selects: Vec<&str> = text.lines().filter(|l| l.contains("select(")).collect();
+    expect![[r#"
+        [
+            "lr_in_policy 10 (ip4.src == 10.0.0.11) => (reg8[0..15] = 1; reg8[16..31] = select(1, 2);)",
+            "lr_in_policy 30 (ip4.src == 10.0.0.13) => (reg8[0..15] = 3; reg8[16..31] = select(1, 2);)",
+        ]
+    "#]]
+    .assert_debug_eq(&selects);
+}
+
+/// Without SB facts, route groups get the reference's ids: numbered as
+/// they form walking the routes in UUID order (at their second member),
+/// whatever their prefixes.
+#[test]
+fn new_ecmp_groups_are_numbered_as_they_form() {
+    let rows = r#",
+        "Logical_Router_Static_Route": {
+            "00000000-0000-0000-0000-0000000000b1": {"initial": {"ip_prefix": "0.0.0.0/0", "nexthop": "172.16.0.253"}},
+            "00000000-0000-0000-0000-0000000000b2": {"initial": {"ip_prefix": "10.50.0.0/16", "nexthop": "10.0.0.50"}},
+            "00000000-0000-0000-0000-0000000000b3": {"initial": {"ip_prefix": "10.50.0.0/16", "nexthop": "10.0.0.51"}},
+            "00000000-0000-0000-0000-0000000000b4": {"initial": {"ip_prefix": "0.0.0.0/0", "nexthop": "172.16.0.254"}}
+        }"#;
+    let refs = r#", "static_routes": ["set", [
+        ["uuid", "00000000-0000-0000-0000-0000000000b1"], ["uuid", "00000000-0000-0000-0000-0000000000b2"],
+        ["uuid", "00000000-0000-0000-0000-0000000000b3"], ["uuid", "00000000-0000-0000-0000-0000000000b4"]]]"#;
+    let (text, _) = flows(&nb(refs, rows), &["lr_in_ip_routing"]);
+    let selects: Vec<&str> = text.lines().filter(|l| l.contains("select(")).collect();
+    expect![[r#"
+        [
+            "lr_in_ip_routing 1 (reg7 == 0 && ip4.dst == 0.0.0.0/0) => (ip.ttl--; flags.loopback = 1; reg8[0..15] = 2; reg8[16..31] = select(1, 2);)",
+            "lr_in_ip_routing 49 (reg7 == 0 && ip4.dst == 10.50.0.0/16) => (ip.ttl--; flags.loopback = 1; reg8[0..15] = 1; reg8[16..31] = select(1, 2);)",
+        ]
+    "#]]
+    .assert_debug_eq(&selects);
 }

@@ -28,6 +28,7 @@ pub const EXACT: &[&str] = &[
     "06-static-routes",
     "07-ipv6-router",
     "10-ipam-dynamic",
+    "25-ecmp-routes",
     "26-router-policies",
     "27-igmp-multicast",
     "29-virtual-ports",

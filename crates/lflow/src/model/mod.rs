@@ -63,9 +63,9 @@ impl<'a> Datapath<'a> {
 
     /// Every switch, and routers not disabled. The reference leaves a
     /// router with `enabled=false` and its ports out of SB (switch ports
-    /// still name their peers) and builds no flows for it; `bindings` will
-    /// skip such routers once the router flows do too (their flows must not
-    /// name a datapath that is not written).
+    /// still name their peers) and builds no flows for it; `bindings` and
+    /// the router flows skip such routers alike, so no flow names a
+    /// datapath that is not written.
     pub fn enabled(&self) -> bool {
         match self.router() {
             Some(r) => r.enabled().unwrap_or(true),

@@ -283,6 +283,26 @@ pub fn drop_action(options: &BTreeMap<String, String>) -> String {
     format!("sample(probability=65535,collector_set={collector_set},obs_domain={domain},obs_point=$cookie); /* drop */")
 }
 
+/// A name as a match or action string literal (`"sw0-p1"`), quoted and
+/// escaped the way OVN's lexer reads it (and ovn-northd writes it).
+pub fn json_key(name: &str) -> String {
+    let mut s = String::with_capacity(name.len() + 2);
+    s.push('"');
+    for c in name.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            '\n' => s.push_str("\\n"),
+            '\t' => s.push_str("\\t"),
+            '\r' => s.push_str("\\r"),
+            c if (c as u32) < 0x20 => s.push_str(&format!("\\u{:04x}", c as u32)),
+            c => s.push(c),
+        }
+    }
+    s.push('"');
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

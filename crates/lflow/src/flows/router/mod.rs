@@ -26,6 +26,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::input::nb;
 use crate::model::addr::{Ipv4Net, Ipv6Net, Mac};
 use crate::model::{Model, Port};
+pub(crate) use crate::output::json_key;
 use crate::output::{drop_action, Diagnostic, DpId, Flows};
 
 /// Adds the flows of every logical router. NB rows that cannot be
@@ -189,25 +190,6 @@ impl<'m, 'a> Router<'m, 'a> {
     pub fn port_for_nexthop(&self, ip: IpAddr) -> Option<(&RPort<'m, 'a>, IpAddr)> {
         self.ports.iter().find_map(|p| p.network_of(ip).map(|a| (p, a)))
     }
-}
-
-/// A name as a JSON string, the way OVN quotes port names in flows.
-pub fn json_key(name: &str) -> String {
-    let mut s = String::with_capacity(name.len() + 2);
-    s.push('"');
-    for c in name.chars() {
-        match c {
-            '"' => s.push_str("\\\""),
-            '\\' => s.push_str("\\\\"),
-            '\n' => s.push_str("\\n"),
-            '\t' => s.push_str("\\t"),
-            '\r' => s.push_str("\\r"),
-            c if (c as u32) < 0x20 => s.push_str(&format!("\\u{:04x}", c as u32)),
-            c => s.push(c),
-        }
-    }
-    s.push('"');
-    s
 }
 
 /// `a` alone, or `{a, b, ...}` when there are several (OVN's way of

@@ -35,6 +35,7 @@ use ovsdb::Uuid;
 use crate::input::{nb, sb};
 use crate::model::addr::LportAddresses;
 use crate::model::{Datapath, Model, Port};
+pub(crate) use crate::output::json_key;
 use crate::output::{drop_action, Diagnostic, DpId, Flows};
 
 /// Adds the flows of every logical switch; NB settings that cannot be
@@ -216,26 +217,6 @@ fn endpoint_ip(s: &str) -> Option<IpAddr> {
         return rest.split_once(']').and_then(|(ip, _)| ip.parse().ok());
     }
     s.rsplit_once(':').and_then(|(ip, _)| ip.parse::<Ipv4Addr>().ok()).map(IpAddr::V4)
-}
-
-/// A port name as a match or action string literal (`"sw0-p1"`), quoted
-/// and escaped the way OVN's lexer reads it.
-pub(crate) fn json_key(name: &str) -> String {
-    let mut s = String::with_capacity(name.len() + 2);
-    s.push('"');
-    for c in name.chars() {
-        match c {
-            '"' => s.push_str("\\\""),
-            '\\' => s.push_str("\\\\"),
-            '\n' => s.push_str("\\n"),
-            '\t' => s.push_str("\\t"),
-            '\r' => s.push_str("\\r"),
-            c if (c as u32) < 0x20 => s.push_str(&format!("\\u{:04x}", c as u32)),
-            c => s.push(c),
-        }
-    }
-    s.push('"');
-    s
 }
 
 #[cfg(test)]

@@ -183,43 +183,50 @@ fn start_instances(dbs: &Dbs, n: usize) -> Vec<Northd> {
     (0..n).map(|_| Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[])).collect()
 }
 
-#[test]
-fn three_instances_on_a_standalone_sb_survive_two_kills() {
-    let dbs = Dbs::standalone();
-    topology(&dbs);
-    let mut instances = start_instances(&dbs, 3);
+/// The topology, `n` instances of which one is active, the SB translated
+/// and dumped, and a stream of NB changes already flowing: the instances,
+/// the active one's index, the dump and the stream.
+fn translated_then_streaming(dbs: &Dbs, n: usize) -> (Vec<Northd>, usize, Replica, Stream) {
+    topology(dbs);
+    let instances = start_instances(dbs, n);
     let active = wait_one_active(&instances);
     dbs.nbctl(&["--wait=sb", "sync"]);
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
     let before = dump(&dbs.sb_remote(), "OVN_Southbound");
-
     let stream = Stream::start(dbs.nb_remote());
     stream.wait_more(5);
+    (instances, active, before, stream)
+}
+
+/// Stops the stream and checks the end state: the `survivor` active, the
+/// SB the translation of the NB without churn since `before`, and every
+/// streamed port in the NB.
+fn stop_and_check(dbs: &Dbs, stream: Stream, survivor: &mut Northd, before: &Replica) {
+    let added = stream.stop();
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    survivor.wait_status("active");
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    assert_no_churn(before, &dump(&dbs.sb_remote(), "OVN_Southbound"));
+    let ports = dbs.nbctl(&["lsp-list", "sw0"]).lines().count();
+    assert_eq!(ports, 3 + added, "every streamed port is in the NB");
+}
+
+#[test]
+fn three_instances_on_a_standalone_sb_survive_two_kills() {
+    let dbs = Dbs::standalone();
+    let (mut instances, active, before, stream) = translated_then_streaming(&dbs, 3);
     let active = kill_active("standalone SB, 3 instances", &dbs, &mut instances, active);
     stream.wait_more(5);
     kill_active("standalone SB, 2 instances", &dbs, &mut instances, active);
     stream.wait_more(5);
-    let added = stream.stop();
-    dbs.nbctl(&["--wait=sb", "sync"]);
-    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
-    assert_no_churn(&before, &dump(&dbs.sb_remote(), "OVN_Southbound"));
-    let ports = dbs.nbctl(&["lsp-list", "sw0"]).lines().count();
-    assert_eq!(ports, 3 + added, "every streamed port is in the NB");
+    stop_and_check(&dbs, stream, &mut instances[0], &before);
     instances[0].check_alive();
 }
 
 #[test]
 fn a_raft_sb_survives_the_active_and_the_leader_being_killed() {
     let mut dbs = Dbs::raft();
-    topology(&dbs);
-    let mut instances = start_instances(&dbs, 2);
-    let active = wait_one_active(&instances);
-    dbs.nbctl(&["--wait=sb", "sync"]);
-    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
-    let before = dump(&dbs.sb_remote(), "OVN_Southbound");
-
-    let stream = Stream::start(dbs.nb_remote());
-    stream.wait_more(5);
+    let (mut instances, active, before, stream) = translated_then_streaming(&dbs, 2);
     kill_active("3-server Raft SB, 2 instances", &dbs, &mut instances, active);
     stream.wait_more(5);
     let Sb::Raft(cluster) = &mut dbs.sb else { unreachable!("a Raft SB") };
@@ -231,12 +238,7 @@ fn a_raft_sb_survives_the_active_and_the_leader_being_killed() {
     let caught_up = killed_at.elapsed().as_millis();
     println!("SB leader killed: northd wrote the NB's latest changes to the new leader {caught_up} ms later");
     stream.wait_more(5);
-    let added = stream.stop();
-    dbs.nbctl(&["--wait=sb", "sync"]);
-    instances[0].wait_status("active");
-    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
-    assert_no_churn(&before, &dump(&dbs.sb_remote(), "OVN_Southbound"));
-    assert_eq!(dbs.nbctl(&["lsp-list", "sw0"]).lines().count(), 3 + added);
+    stop_and_check(&dbs, stream, &mut instances[0], &before);
 }
 
 /// A hung active instance (SIGSTOP) holds the lock until the SB server's

@@ -141,6 +141,7 @@ mod tests {
     fn learned_groups_fold_per_switch_and_reach_relaying_routers() {
         let lsp =
             |n: u32, name: &str, extra: &str| format!(r#""{}": {{"initial": {{"name": "{name}"{extra}}}}}"#, u(n));
+        let sw = u(1);
         let nb = format!(
             r#"{{"Logical_Switch": {{"{sw}": {{"initial": {{"name": "sw0", "ports": ["set",
                     [["uuid", "{p1}"], ["uuid", "{p2}"], ["uuid", "{p3}"], ["uuid", "{p4}"]]]}}}}}},
@@ -153,7 +154,6 @@ mod tests {
             lsp(12, "vm2", r#", "options": ["map", [["mcast_flood", "true"]]]"#),
             lsp(13, "ln", r#", "type": "localnet""#),
             lsp(14, "sw0-lr0", r#", "type": "router", "options": ["map", [["router-port", "lr0-sw0"]]]"#),
-            sw = u(1),
             lr = u(2),
             rp = u(21),
             p1 = u(11),
@@ -174,7 +174,6 @@ mod tests {
                 "{g3}": {{"initial": {{"address": "ff0e::1", "datapath": ["uuid", "{d}"], "ports": ["uuid", "{b1}"]}}}}}},
               "Multicast_Group": {{"{mg}": {{"initial": {{"name": "239.0.1.1", "tunnel_key": 40000,
                     "datapath": ["uuid", "{d}"]}}}}}}}}"#,
-            sw = u(1),
             d = u(101),
             b1 = u(111),
             b2 = u(112),

@@ -238,6 +238,7 @@ mod tests {
     /// in SB. On `a`: `p1` requests port key 3, which SB gives `p2`; `p3`
     /// has key 9 in SB.
     fn topology() -> (String, String) {
+        let (a, b, c) = (u(1), u(2), u(3));
         let nb = format!(
             r#"{{"Logical_Switch": {{
                 "{a}": {{"initial": {{"name": "a", "other_config": ["map", [["requested-tnl-key", "5"]]],
@@ -248,9 +249,6 @@ mod tests {
                 "{p1}": {{"initial": {{"name": "p1", "options": ["map", [["requested-tnl-key", "3"]]]}}}},
                 "{p2}": {{"initial": {{"name": "p2"}}}},
                 "{p3}": {{"initial": {{"name": "p3"}}}}}}}}"#,
-            a = u(1),
-            b = u(2),
-            c = u(3),
             p1 = u(11),
             p2 = u(12),
             p3 = u(13)
@@ -263,9 +261,6 @@ mod tests {
               "Port_Binding": {{
                 "{pb2}": {{"initial": {{"logical_port": "p2", "tunnel_key": 3, "datapath": ["uuid", "{da}"]}}}},
                 "{pb3}": {{"initial": {{"logical_port": "p3", "tunnel_key": 9, "datapath": ["uuid", "{da}"]}}}}}}}}"#,
-            a = u(1),
-            b = u(2),
-            c = u(3),
             da = u(101),
             db = u(102),
             dc = u(103),

@@ -100,16 +100,9 @@ fn lookup_neighbor(r: &Router<'_, '_>, flows: &mut Flows) {
         let key = p.key();
         let res = resident_suffix(p);
         for n in &p.ipv4 {
-            if learn {
-                flows
-                    .add(
-                        r.dp,
-                        st,
-                        100,
-                        format!("inport == {key} && arp.spa == {} && arp.op == 1{res}", n.subnet()),
-                        "reg9[2] = lookup_arp(inport, arp.spa, arp.sha); next;",
-                    )
-                    .hint(p.port.uuid);
+            let spa = format!("inport == {key} && arp.spa == {} && arp.op == 1{res}", n.subnet());
+            let actions = if learn {
+                "reg9[2] = lookup_arp(inport, arp.spa, arp.sha); next;"
             } else {
                 flows
                     .add(
@@ -124,16 +117,9 @@ fn lookup_neighbor(r: &Router<'_, '_>, flows: &mut Flows) {
                         "reg9[2] = lookup_arp(inport, arp.spa, arp.sha); reg9[3] = 1; next;",
                     )
                     .hint(p.port.uuid);
-                flows
-                    .add(
-                        r.dp,
-                        st,
-                        100,
-                        format!("inport == {key} && arp.spa == {} && arp.op == 1{res}", n.subnet()),
-                        "reg9[2] = lookup_arp(inport, arp.spa, arp.sha); reg9[3] = lookup_arp_ip(inport, arp.spa); next;",
-                    )
-                    .hint(p.port.uuid);
-            }
+                "reg9[2] = lookup_arp(inport, arp.spa, arp.sha); reg9[3] = lookup_arp_ip(inport, arp.spa); next;"
+            };
+            flows.add(r.dp, st, 100, spa, actions).hint(p.port.uuid);
         }
     }
 }

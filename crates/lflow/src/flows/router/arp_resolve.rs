@@ -6,8 +6,11 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use ovsdb::Uuid;
+
 use super::{addr_set, RPort, Router};
 use crate::input::sb;
+use crate::model::addr::Mac;
 use crate::model::Port;
 use crate::output::Flows;
 use crate::stage::Stage;
@@ -70,28 +73,12 @@ pub fn build(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flow
                     for a in &lsp.addrs {
                         for ip in &a.ipv4 {
                             if p.network_of(IpAddr::V4(ip.addr)).is_some() {
-                                flows
-                                    .add(
-                                        r.dp,
-                                        ST,
-                                        100,
-                                        format!("outport == {} && reg0 == {}", p.key(), ip.addr),
-                                        format!("eth.dst = {}; next;", a.mac),
-                                    )
-                                    .hint(lsp.uuid);
+                                bind(r, p, format!("reg0 == {}", ip.addr), a.mac, lsp.uuid, flows);
                             }
                         }
                         for ip in &a.ipv6 {
                             if p.network_of(IpAddr::V6(ip.addr)).is_some() {
-                                flows
-                                    .add(
-                                        r.dp,
-                                        ST,
-                                        100,
-                                        format!("outport == {} && xxreg0 == {}", p.key(), ip.addr),
-                                        format!("eth.dst = {}; next;", a.mac),
-                                    )
-                                    .hint(lsp.uuid);
+                                bind(r, p, format!("xxreg0 == {}", ip.addr), a.mac, lsp.uuid, flows);
                             }
                         }
                     }
@@ -108,26 +95,11 @@ fn router_peer(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, flows: &m
     let v4: Vec<_> = a.ipv4.iter().map(|n| n.addr).collect();
     let v6: Vec<_> = a.ipv6.iter().map(|n| n.addr).collect();
     if !v4.is_empty() {
-        flows
-            .add(
-                r.dp,
-                ST,
-                100,
-                format!("outport == {} && reg0== {}", p.key(), addr_set(&v4)),
-                format!("eth.dst = {}; next;", a.mac),
-            )
-            .hint(peer.uuid);
+        // Sic: the reference writes no space before this `==`.
+        bind(r, p, format!("reg0== {}", addr_set(&v4)), a.mac, peer.uuid, flows);
     }
     if !v6.is_empty() {
-        flows
-            .add(
-                r.dp,
-                ST,
-                100,
-                format!("outport == {} && xxreg0 == {}", p.key(), addr_set(&v6)),
-                format!("eth.dst = {}; next;", a.mac),
-            )
-            .hint(peer.uuid);
+        bind(r, p, format!("xxreg0 == {}", addr_set(&v6)), a.mac, peer.uuid, flows);
     }
 }
 
@@ -138,27 +110,11 @@ fn router_peer(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, flows: &m
 fn router_behind_switch(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, q: &Port<'_>, flows: &mut Flows) {
     let Some(a) = q.addrs.first() else { return };
     for n in &a.ipv4 {
-        flows
-            .add(
-                r.dp,
-                ST,
-                100,
-                format!("outport == {} && reg0 == {}", p.key(), n.addr),
-                format!("eth.dst = {}; next;", a.mac),
-            )
-            .hint(peer.uuid);
+        bind(r, p, format!("reg0 == {}", n.addr), a.mac, peer.uuid, flows);
     }
     let v6: Vec<_> = a.ipv6.iter().map(|n| n.addr).collect();
     if !v6.is_empty() {
-        flows
-            .add(
-                r.dp,
-                ST,
-                100,
-                format!("outport == {} && xxreg0 == {}", p.key(), addr_set(&v6)),
-                format!("eth.dst = {}; next;", a.mac),
-            )
-            .hint(peer.uuid);
+        bind(r, p, format!("xxreg0 == {}", addr_set(&v6)), a.mac, peer.uuid, flows);
     }
 }
 
@@ -184,7 +140,11 @@ fn virtual_port(
         .map(|a| a.mac)
         .unwrap_or_default();
     let reg = if vip.is_ipv4() { "reg0" } else { "xxreg0" };
-    flows
-        .add(r.dp, ST, 100, format!("outport == {} && {reg} == {vip}", p.key()), format!("eth.dst = {parent}; next;"))
-        .hint(lsp.uuid);
+    bind(r, p, format!("{reg} == {vip}"), parent, lsp.uuid, flows);
+}
+
+/// The static binding of the next hop `dst` (a register compared with an
+/// address or a set) out of `p` to `mac`, named after the row `hint`.
+fn bind(r: &Router<'_, '_>, p: &RPort<'_, '_>, dst: String, mac: Mac, hint: Uuid, flows: &mut Flows) {
+    flows.add(r.dp, ST, 100, format!("outport == {} && {dst}", p.key()), format!("eth.dst = {mac}; next;")).hint(hint);
 }

@@ -95,51 +95,21 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
         // Gateways accept traffic to the router's addresses for NAT and
         // load balancing: no unreachable replies there.
         if !r.is_gateway && !r.has_dgp() {
-            for a in &v4 {
-                let m = format!("ip4 && ip4.dst == {a} && !ip.later_frag");
-                flows
-                    .add(
-                        r.dp,
-                        ST,
-                        80,
-                        format!("{m} && tcp"),
-                        "tcp_reset {eth.dst <-> eth.src; ip4.dst <-> ip4.src; next; };",
-                    )
-                    .hint(hint);
-                flows
-                    .add(
-                        r.dp,
-                        ST,
-                        80,
-                        format!("{m} && sctp"),
-                        "sctp_abort {eth.dst <-> eth.src; ip4.dst <-> ip4.src; next; };",
-                    )
-                    .hint(hint);
-                flows.add(r.dp, ST, 80, format!("{m} && udp"), "icmp4 {eth.dst <-> eth.src; ip4.dst <-> ip4.src; ip.ttl = 255; icmp4.type = 3; icmp4.code = 3; next; };").hint(hint);
-                flows.add(r.dp, ST, 70, m, "icmp4 {eth.dst <-> eth.src; ip4.dst <-> ip4.src; ip.ttl = 255; icmp4.type = 3; icmp4.code = 2; next; };").hint(hint);
-            }
-            for a in &v6 {
-                let m = format!("ip6 && ip6.dst == {a} && !ip.later_frag");
-                flows
-                    .add(
-                        r.dp,
-                        ST,
-                        80,
-                        format!("{m} && tcp"),
-                        "tcp_reset {eth.dst <-> eth.src; ip6.dst <-> ip6.src; next; };",
-                    )
-                    .hint(hint);
-                flows
-                    .add(
-                        r.dp,
-                        ST,
-                        80,
-                        format!("{m} && sctp"),
-                        "sctp_abort {eth.dst <-> eth.src; ip6.dst <-> ip6.src; next; };",
-                    )
-                    .hint(hint);
-                flows.add(r.dp, ST, 80, format!("{m} && udp"), "icmp6 {eth.dst <-> eth.src; ip6.dst <-> ip6.src; ip.ttl = 255; icmp6.type = 1; icmp6.code = 4; next; };").hint(hint);
-                flows.add(r.dp, ST, 70, m, "icmp6 {eth.dst <-> eth.src; ip6.dst <-> ip6.src; ip.ttl = 255; icmp6.type = 1; icmp6.code = 3; next; };").hint(hint);
+            // TCP reset, SCTP abort, ICMP port unreachable for UDP and
+            // protocol unreachable for the rest, per family: (family,
+            // address, ICMP type, port code, protocol code).
+            let v4 = v4.iter().map(|a| ("4", a.to_string(), 3, 3, 2));
+            let v6 = v6.iter().map(|a| ("6", a.to_string(), 1, 4, 3));
+            for (f, a, ty, port, proto) in v4.chain(v6) {
+                let m = format!("ip{f} && ip{f}.dst == {a} && !ip.later_frag");
+                let swap = format!("eth.dst <-> eth.src; ip{f}.dst <-> ip{f}.src;");
+                let icmp = |code| {
+                    format!("icmp{f} {{{swap} ip.ttl = 255; icmp{f}.type = {ty}; icmp{f}.code = {code}; next; }};")
+                };
+                flows.add(r.dp, ST, 80, format!("{m} && tcp"), format!("tcp_reset {{{swap} next; }};")).hint(hint);
+                flows.add(r.dp, ST, 80, format!("{m} && sctp"), format!("sctp_abort {{{swap} next; }};")).hint(hint);
+                flows.add(r.dp, ST, 80, format!("{m} && udp"), icmp(port)).hint(hint);
+                flows.add(r.dp, ST, 70, m, icmp(proto)).hint(hint);
             }
         }
 

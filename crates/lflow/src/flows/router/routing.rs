@@ -322,9 +322,16 @@ fn route_match(table: u32, prefix: &Prefix, is_src: bool, ofs: u32) -> (String, 
 fn connected(r: &Router<'_, '_>, flows: &mut Flows) {
     for p in &r.ports {
         let key = p.key();
-        for n in &p.ipv4 {
-            let prefix = Prefix::V4(Ipv4Net { addr: n.network(), plen: n.plen });
+        let v4 =
+            p.ipv4.iter().map(|n| (Prefix::V4(Ipv4Net { addr: n.network(), plen: n.plen }), n.addr.to_string(), false));
+        let v6 = p
+            .ipv6
+            .iter()
+            .map(|n| (Prefix::V6(Ipv6Net { addr: n.network(), plen: n.plen }), n.addr.to_string(), n.is_lla()));
+        for (prefix, addr, lla) in v4.chain(v6) {
             let (m, prio) = route_match(0, &prefix, false, OFS_CONNECTED);
+            let m = if lla { format!("inport == {key} && {m}") } else { m };
+            let (f, reg) = (prefix.family(), if prefix.is_v4() { "reg" } else { "xxreg" });
             flows
                 .add(
                     r.dp,
@@ -332,25 +339,8 @@ fn connected(r: &Router<'_, '_>, flows: &mut Flows) {
                     prio as u16,
                     m,
                     format!(
-                        "ip.ttl--; reg8[0..15] = 0; reg0 = ip4.dst; reg1 = {}; eth.src = {}; outport = {key}; flags.loopback = 1; next;",
-                        n.addr, p.mac
-                    ),
-                )
-                .hint(p.port.uuid);
-        }
-        for n in &p.ipv6 {
-            let prefix = Prefix::V6(Ipv6Net { addr: n.network(), plen: n.plen });
-            let (m, prio) = route_match(0, &prefix, false, OFS_CONNECTED);
-            let m = if n.is_lla() { format!("inport == {key} && {m}") } else { m };
-            flows
-                .add(
-                    r.dp,
-                    Stage::LrInIpRouting,
-                    prio as u16,
-                    m,
-                    format!(
-                        "ip.ttl--; reg8[0..15] = 0; xxreg0 = ip6.dst; xxreg1 = {}; eth.src = {}; outport = {key}; flags.loopback = 1; next;",
-                        n.addr, p.mac
+                        "ip.ttl--; reg8[0..15] = 0; {reg}0 = ip{f}.dst; {reg}1 = {addr}; eth.src = {}; outport = {key}; flags.loopback = 1; next;",
+                        p.mac
                     ),
                 )
                 .hint(p.port.uuid);

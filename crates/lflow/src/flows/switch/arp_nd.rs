@@ -70,11 +70,7 @@ fn arp_reply(dp: DpId, p: &Port<'_>, a: &LportAddresses, ip: &Ipv4Net, flows: &m
         mac = a.mac,
         ip = ip.addr
     );
-    flows.add(dp, Stage::LsInArpRsp, 50, m.clone(), actions).hint(p.uuid);
-    flows
-        .add(dp, Stage::LsInArpRsp, 100, format!("{m} && inport == {}", json_key(p.name)), "next;")
-        .hint(p.uuid)
-        .io_port(p.name);
+    reply_unless_own(dp, p, m, actions, flows);
 }
 
 /// Neighbour solicitations for `ip`: the advertisement from `a`'s MAC
@@ -89,11 +85,15 @@ fn na_reply(dp: DpId, p: &Port<'_>, a: &LportAddresses, ip: &Ipv6Net, router: bo
         mac = a.mac,
         ip = ip.addr
     );
-    flows.add(dp, Stage::LsInArpRsp, 50, m.clone(), actions).hint(p.uuid);
-    flows
-        .add(dp, Stage::LsInArpRsp, 100, format!("{m} && inport == {}", json_key(p.name)), "next;")
-        .hint(p.uuid)
-        .io_port(p.name);
+    reply_unless_own(dp, p, m, actions, flows);
+}
+
+/// The reply `actions` to requests matching `m`, and the flow that lets
+/// the port `p` owning the address send its own such requests on.
+fn reply_unless_own(dp: DpId, p: &Port<'_>, m: String, actions: String, flows: &mut Flows) {
+    let own = format!("{m} && inport == {}", json_key(p.name));
+    flows.add(dp, Stage::LsInArpRsp, 50, m, actions).hint(p.uuid);
+    flows.add(dp, Stage::LsInArpRsp, 100, own, "next;").hint(p.uuid).io_port(p.name);
 }
 
 /// A router-type port answers ARP requests for the IPv4 addresses of its

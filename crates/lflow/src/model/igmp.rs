@@ -130,7 +130,7 @@ fn assign_keys(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::testutil::u;
+    use crate::model::testutil::{named_row, u};
     use crate::tests::replica;
 
     /// sw0: vm1, vm2 (mcast_flood), a localnet port and a router port to
@@ -139,8 +139,7 @@ mod tests {
     /// vm2, ff0e::1 on vm1.
     #[test]
     fn learned_groups_fold_per_switch_and_reach_relaying_routers() {
-        let lsp =
-            |n: u32, name: &str, extra: &str| format!(r#""{}": {{"initial": {{"name": "{name}"{extra}}}}}"#, u(n));
+        let lsp = named_row;
         let sw = u(1);
         let nb = format!(
             r#"{{"Logical_Switch": {{"{sw}": {{"initial": {{"name": "sw0", "ports": ["set",

@@ -459,7 +459,7 @@ fn port_name(p: PortNb<'_>) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::testutil::u;
+    use super::testutil::{named_row, u};
     use super::*;
     use crate::tests::replica;
 
@@ -468,8 +468,7 @@ mod tests {
     /// 100 with an empty parent; `c4` of another parent asks for one.
     #[test]
     fn tags_are_kept_requested_or_the_lowest_free_per_parent() {
-        let port =
-            |n: u32, name: &str, extra: &str| format!(r#""{}": {{"initial": {{"name": "{name}"{extra}}}}}"#, u(n));
+        let port = named_row;
         let nb = format!(
             r#"{{"Logical_Switch": {{"{sw}": {{"initial": {{"name": "sw", "ports": ["set",
                 [["uuid", "{p1}"], ["uuid", "{p2}"], ["uuid", "{p3}"], ["uuid", "{p4}"], ["uuid", "{p5}"], ["uuid", "{p6}"]]]}}}}}},

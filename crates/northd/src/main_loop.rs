@@ -19,16 +19,24 @@
 //!   inserted (ovsdb-server sends the update before the reply, so this
 //!   holds at once; the guard keeps a late update from causing duplicate
 //!   inserts).
+//! - Our own writes come back through the monitors; they are not news.
+//!   Once a transaction is done, the changes seen meanwhile are compared
+//!   with the rows and columns it wrote: if that is all they are, no
+//!   recompute follows (after an SB write, only the NB status columns are
+//!   brought up to date); anything else, such as a column ovn-controller
+//!   set on a row we updated, makes the next cycle a full one.
 //!
 //! What it must never do: spawn tasks that change its state (control
 //! connections only forward requests); panic on what a server or a client
 //! sent; write to either database without the lock.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lflow::sync::PlanStats;
+use ovsdb::replica::Change;
 use ovsdb::session::{Event as DbEvent, RequestId, SessionError};
-use ovsdb::{Client, ErrorKind, Operation, OperationResult, Transaction};
+use ovsdb::{Client, ErrorKind, Operation, OperationResult, Transaction, Uuid};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 use tracing::{debug, info, info_span, warn};
@@ -100,7 +108,100 @@ struct SbInFlight {
     stats: PlanStats,
     /// The tables of the plan's inserts, in order, to find the new rows.
     insert_tables: Vec<String>,
+    /// The rows the plan updates (with the columns it sets) or deletes.
+    touched: OwnWrite,
     sent: Instant,
+}
+
+/// The rows one of our transactions wrote: what its echo through the
+/// monitor may change without being news to the compiler.
+#[derive(Debug, Default)]
+struct OwnWrite {
+    /// (table, row) -> the columns written; `None` for an insert or delete.
+    rows: HashMap<(String, Uuid), Option<Vec<String>>>,
+}
+
+impl OwnWrite {
+    fn from_ops(ops: &[Operation]) -> OwnWrite {
+        let mut rows = HashMap::new();
+        for op in ops {
+            let (table, where_, columns) = match op {
+                Operation::Update { table, where_, row } => (table, where_, Some(row.keys().cloned().collect())),
+                Operation::Delete { table, where_ } => (table, where_, None),
+                _ => continue,
+            };
+            let uuid = where_.iter().find(|c| c.column == "_uuid").and_then(|c| c.value.as_atom()?.as_uuid());
+            if let Some(uuid) = uuid {
+                rows.insert((table.clone(), uuid), columns);
+            }
+        }
+        OwnWrite { rows }
+    }
+
+    /// Whether a change the SB monitor reported is one this write made:
+    /// an insert or delete of a row it inserted or deleted, an update
+    /// within the columns it set, or the server's collection of an
+    /// unreferenced row of a non-root table northd owns.
+    fn made(&self, change: &RowChange) -> bool {
+        match self.rows.get(&(change.table.clone(), change.uuid)) {
+            Some(Some(columns)) => change.columns.as_ref().is_some_and(|c| c.iter().all(|c| columns.contains(c))),
+            Some(None) => change.columns.is_none(),
+            None => change.collected,
+        }
+    }
+}
+
+/// A database's changes since the last cycle, and our last committed write
+/// to it, until they are classified.
+#[derive(Debug, Default)]
+struct Echo {
+    own: Option<OwnWrite>,
+    pending: Vec<RowChange>,
+}
+
+impl Echo {
+    /// Records the changes a replica reports.
+    fn record(&mut self, r: &mut ovsdb::Replica) -> usize {
+        let changes = r.take_changes();
+        for tc in changes.tables() {
+            let table = &tc.table().name;
+            for (uuid, change) in tc.iter() {
+                let columns = match (change, r.get(table, uuid)) {
+                    (Change::Modified { old }, Some(new)) => {
+                        Some(old.iter().filter(|(c, d)| new.get(c) != *d).map(|(c, _)| c.to_string()).collect())
+                    }
+                    _ => None,
+                };
+                let collected = matches!(change, Change::Deleted { .. }) && !tc.table().is_root;
+                self.pending.push(RowChange { table: table.clone(), uuid: *uuid, columns, collected });
+            }
+        }
+        changes.len()
+    }
+
+    /// Whether the recorded changes hold anything but our own write's echo;
+    /// forgets them and the write.
+    fn take_news(&mut self) -> bool {
+        let news = match &self.own {
+            Some(own) => self.pending.iter().any(|c| !own.made(c)),
+            None => !self.pending.is_empty(),
+        };
+        self.pending.clear();
+        self.own = None;
+        news
+    }
+}
+
+/// One row change a monitor reported, as `OwnWrite::made` needs it.
+#[derive(Debug)]
+struct RowChange {
+    table: String,
+    uuid: Uuid,
+    /// The columns that differ, for a modification; `None` for an insert or
+    /// a delete.
+    columns: Option<Vec<String>>,
+    /// A delete in a non-root table (the server's garbage collection).
+    collected: bool,
 }
 
 /// Detects a translation that keeps writing while its input stands still
@@ -166,6 +267,14 @@ pub struct MainLoop {
     nb_txn: Option<RequestId>,
     /// The SB replica does not show our last commit yet.
     awaiting_own_write: bool,
+    /// Changes of each database not yet known to be news, and our last
+    /// write to it.
+    sb_echo: Echo,
+    nb_echo: Echo,
+    /// The rows the NB transaction in flight writes.
+    nb_touched: Option<OwnWrite>,
+    /// The NB status columns may need an update (our SB write committed).
+    status_due: bool,
     retry_at: Option<tokio::time::Instant>,
     retry_wait: Duration,
     run_id: u64,
@@ -202,6 +311,10 @@ impl MainLoop {
             nb_was_ready: false,
             sb_was_ready: false,
             dirty: true,
+            sb_echo: Echo::default(),
+            nb_echo: Echo::default(),
+            nb_touched: None,
+            status_due: false,
             settle: Settle::default(),
             forced: Some("start"),
             sb_txn: None,
@@ -320,16 +433,15 @@ impl MainLoop {
                 }
             }
             DbEvent::ReplicaChanged => {
-                let client = if is_sb { &mut self.sb } else { &mut self.nb };
+                // Whether this is news or the echo of our own write is
+                // decided once our transaction is done (after_events).
+                let (client, echo) =
+                    if is_sb { (&mut self.sb, &mut self.sb_echo) } else { (&mut self.nb, &mut self.nb_echo) };
                 if let Some(r) = client.session_mut().replica_mut() {
-                    let changes = r.take_changes();
-                    debug!(db, rows = changes.len(), "replica changed");
+                    let rows = echo.record(r);
+                    debug!(db, rows, "replica changed");
                 }
-                self.dirty = true;
-                if !is_sb || self.sb_txn.is_none() {
-                    self.settle.input_changed();
-                }
-                if is_sb && self.awaiting_own_write {
+                if is_sb {
                     self.awaiting_own_write = false;
                 }
             }
@@ -375,6 +487,15 @@ impl MainLoop {
                     debug!("the sb replica does not show our commit yet");
                     self.awaiting_own_write = true;
                 }
+                let mut own = txn.touched;
+                let inserted = results.iter().filter_map(|r| match r {
+                    OperationResult::Insert { uuid } => Some(*uuid),
+                    _ => None,
+                });
+                for (table, uuid) in txn.insert_tables.iter().zip(inserted) {
+                    own.rows.insert((table.clone(), uuid), None);
+                }
+                self.sb_echo.own = Some(own);
             }
             Err(e) => self.txn_failed("OVN_Southbound", &e),
         }
@@ -389,6 +510,7 @@ impl MainLoop {
             Ok(_) => {
                 self.stats.nb_commits += 1;
                 debug!("nb transaction committed");
+                self.nb_echo.own = self.nb_touched.take();
             }
             Err(e) => {
                 // The nb_cfg stamp may not have been written: redo it.
@@ -451,6 +573,7 @@ impl MainLoop {
             self.ready_sent = true;
             self.services.notifier.send(&format!("READY=1\nSTATUS={}", role.as_str()));
         }
+        self.classify_changes();
         let due = role == Role::Active
             && both_ready
             && self.sb_txn.is_none()
@@ -460,6 +583,58 @@ impl MainLoop {
             && (self.dirty || self.forced.is_some());
         if due {
             self.cycle();
+        } else if self.status_due
+            && role == Role::Active
+            && both_ready
+            && self.sb_txn.is_none()
+            && self.nb_txn.is_none()
+        {
+            self.status_cycle();
+        }
+    }
+
+    /// Once no transaction of ours is in flight to a database, decides
+    /// whether its changes since the last cycle are news (a full cycle) or
+    /// only the echo of our last write: for SB, then only the NB status
+    /// columns may need an update (the compiler would find nothing to
+    /// write); for NB, nothing.
+    fn classify_changes(&mut self) {
+        if self.sb_txn.is_none() && !self.awaiting_own_write && !self.sb_echo.pending.is_empty() {
+            if self.sb_echo.take_news() {
+                self.dirty = true;
+                self.settle.input_changed();
+            } else {
+                debug!("the sb changes are our own write's echo");
+                self.status_due = true;
+            }
+        }
+        if self.nb_txn.is_none() && !self.nb_echo.pending.is_empty() {
+            if self.nb_echo.take_news() {
+                self.dirty = true;
+                self.settle.input_changed();
+            } else {
+                debug!("the nb changes are our own write's echo");
+            }
+        }
+    }
+
+    /// Updates the NB status columns (`sb_cfg`, `hv_cfg` and their
+    /// timestamps) without a recompute.
+    fn status_cycle(&mut self) {
+        self.status_due = false;
+        let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return };
+        let output = lflow::output::Output { nb: self.cfg.nb_writes(nb, sb, now_ms()), ..Default::default() };
+        let nb_ops = lflow::sync::plan_nb(&output, nb);
+        if !nb_ops.is_empty() {
+            let touched = OwnWrite::from_ops(&nb_ops);
+            let txn = Transaction { db: "OVN_Northbound".into(), ops: nb_ops };
+            match self.nb.session_mut().transact(txn) {
+                Ok(id) => {
+                    self.nb_txn = Some(id);
+                    self.nb_touched = Some(touched);
+                }
+                Err(e) => self.txn_failed("OVN_Northbound", &e),
+            }
         }
     }
 
@@ -475,6 +650,7 @@ impl MainLoop {
             debug!(reason, "forced recompute");
         }
         self.dirty = false;
+        self.status_due = false;
         self.stats.recomputes += 1;
         let started = Instant::now();
         let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return };
@@ -499,16 +675,24 @@ impl MainLoop {
                     _ => None,
                 })
                 .collect();
+            let touched = OwnWrite::from_ops(&sb_ops);
             let txn = Transaction { db: "OVN_Southbound".into(), ops: sb_ops }.assert_lock(LOCK);
             match self.sb.session_mut().transact(txn) {
-                Ok(id) => self.sb_txn = Some(SbInFlight { id, stats: plan.stats, insert_tables, sent: Instant::now() }),
+                Ok(id) => {
+                    self.sb_txn =
+                        Some(SbInFlight { id, stats: plan.stats, insert_tables, touched, sent: Instant::now() })
+                }
                 Err(e) => self.txn_failed("OVN_Southbound", &e),
             }
         }
         if !nb_ops.is_empty() {
+            let touched = OwnWrite::from_ops(&nb_ops);
             let txn = Transaction { db: "OVN_Northbound".into(), ops: nb_ops };
             match self.nb.session_mut().transact(txn) {
-                Ok(id) => self.nb_txn = Some(id),
+                Ok(id) => {
+                    self.nb_txn = Some(id);
+                    self.nb_touched = Some(touched);
+                }
                 Err(e) => self.txn_failed("OVN_Northbound", &e),
             }
         }

@@ -329,6 +329,24 @@ fn recomputes(d: &Northd) -> u64 {
     appctl(d, &["inc-engine/show-stats", "northd", "recompute"]).trim().parse().unwrap()
 }
 
+/// The echo of the daemon's own writes (its SB transaction, the NB status
+/// columns) comes back through its monitors but is not news: one NB change
+/// costs one recompute, and a sync after it one more (for its nb_cfg).
+#[test]
+fn one_change_costs_one_recompute() {
+    let dbs = Dbs::standalone();
+    let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    d.wait_status("active");
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    let before = recomputes(&d);
+    dbs.nbctl(&["--wait=sb", "ls-add", "one", "--", "lsp-add", "one", "one-p1"]);
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    let cycles = recomputes(&d) - before;
+    assert_eq!(cycles, 2, "one change and one sync took {cycles} recomputes\n{}", d.diagnostics());
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+}
+
 #[test]
 fn a_burst_is_batched_and_a_reconnect_forces_a_recompute() {
     let mut dbs = Dbs::standalone();

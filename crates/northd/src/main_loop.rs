@@ -618,6 +618,23 @@ impl MainLoop {
         }
     }
 
+    /// Sends `ops` as the NB transaction, if there are any, remembering the
+    /// rows they write.
+    fn send_nb(&mut self, ops: Vec<Operation>) {
+        if ops.is_empty() {
+            return;
+        }
+        let touched = OwnWrite::from_ops(&ops);
+        let txn = Transaction { db: "OVN_Northbound".into(), ops };
+        match self.nb.session_mut().transact(txn) {
+            Ok(id) => {
+                self.nb_txn = Some(id);
+                self.nb_touched = Some(touched);
+            }
+            Err(e) => self.txn_failed("OVN_Northbound", &e),
+        }
+    }
+
     /// Updates the NB status columns (`sb_cfg`, `hv_cfg` and their
     /// timestamps) without a recompute.
     fn status_cycle(&mut self) {
@@ -625,17 +642,7 @@ impl MainLoop {
         let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return };
         let output = lflow::output::Output { nb: self.cfg.nb_writes(nb, sb, now_ms()), ..Default::default() };
         let nb_ops = lflow::sync::plan_nb(&output, nb);
-        if !nb_ops.is_empty() {
-            let touched = OwnWrite::from_ops(&nb_ops);
-            let txn = Transaction { db: "OVN_Northbound".into(), ops: nb_ops };
-            match self.nb.session_mut().transact(txn) {
-                Ok(id) => {
-                    self.nb_txn = Some(id);
-                    self.nb_touched = Some(touched);
-                }
-                Err(e) => self.txn_failed("OVN_Northbound", &e),
-            }
-        }
+        self.send_nb(nb_ops);
     }
 
     /// One recompute and at most one transaction per database.
@@ -685,17 +692,7 @@ impl MainLoop {
                 Err(e) => self.txn_failed("OVN_Southbound", &e),
             }
         }
-        if !nb_ops.is_empty() {
-            let touched = OwnWrite::from_ops(&nb_ops);
-            let txn = Transaction { db: "OVN_Northbound".into(), ops: nb_ops };
-            match self.nb.session_mut().transact(txn) {
-                Ok(id) => {
-                    self.nb_txn = Some(id);
-                    self.nb_touched = Some(touched);
-                }
-                Err(e) => self.txn_failed("OVN_Northbound", &e),
-            }
-        }
+        self.send_nb(nb_ops);
     }
 
     /// Slows down (and warns) when the translation does not settle.

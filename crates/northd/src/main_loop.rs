@@ -473,28 +473,20 @@ impl MainLoop {
                 self.retry_wait = RETRY_MIN;
                 let (ins, upd, del) = txn.stats.totals();
                 debug!(inserted = ins, updated = upd, deleted = del, elapsed_ms, "sb transaction committed");
-                let inserted = results.iter().filter_map(|r| match r {
+                // The rows our inserts created: the replica must show them
+                // before the next cycle, and their echo is ours.
+                let results = results.iter().filter_map(|r| match r {
                     OperationResult::Insert { uuid } => Some(*uuid),
                     _ => None,
                 });
+                let inserted: Vec<(String, Uuid)> = txn.insert_tables.into_iter().zip(results).collect();
                 let replica = self.sb.session().replica();
-                let missing = txn
-                    .insert_tables
-                    .iter()
-                    .zip(inserted)
-                    .any(|(table, uuid)| replica.is_some_and(|r| r.get(table, &uuid).is_none()));
-                if missing {
+                if inserted.iter().any(|(table, uuid)| replica.is_some_and(|r| r.get(table, uuid).is_none())) {
                     debug!("the sb replica does not show our commit yet");
                     self.awaiting_own_write = true;
                 }
                 let mut own = txn.touched;
-                let inserted = results.iter().filter_map(|r| match r {
-                    OperationResult::Insert { uuid } => Some(*uuid),
-                    _ => None,
-                });
-                for (table, uuid) in txn.insert_tables.iter().zip(inserted) {
-                    own.rows.insert((table.clone(), uuid), None);
-                }
+                own.rows.extend(inserted.into_iter().map(|row| (row, None)));
                 self.sb_echo.own = Some(own);
             }
             Err(e) => self.txn_failed("OVN_Southbound", &e),

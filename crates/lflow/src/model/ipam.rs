@@ -129,7 +129,9 @@ impl SwitchIpam {
                 }
             }
         });
-        let cursor = subnet.map_or(0, |n| u32::from(n.network()) + 2);
+        // At the top of the address space (255.255.255.254/31) the first
+        // assignable address would lie past the end: there is none.
+        let cursor = subnet.map_or(0, |n| u32::from(n.network()).saturating_add(2));
         SwitchIpam { subnet, excluded, ipv6_prefix, mac_only, used: HashSet::new(), cursor }
     }
 
@@ -141,7 +143,7 @@ impl SwitchIpam {
     /// The first and last address that may be given out.
     fn range(&self) -> Option<(u32, u32)> {
         let n = self.subnet?;
-        let (first, last) = (u32::from(n.network()) + 2, u32::from(n.broadcast()).checked_sub(1)?);
+        let (first, last) = (u32::from(n.network()).checked_add(2)?, u32::from(n.broadcast()).checked_sub(1)?);
         (first <= last).then_some((first, last))
     }
 
@@ -429,6 +431,45 @@ mod tests {
         assert!(i.subnet.is_none() && diags.len() == 1);
         let (i, diags) = ipam("bad", None);
         assert!(!i.enabled() && diags[0].message.contains("bad other_config:subnet"));
+    }
+
+    #[test]
+    fn a_subnet_at_the_top_of_the_address_space_does_not_overflow() {
+        assert_eq!(ipam("255.255.255.254/31", None).0.allocate(), None);
+        let (mut i, _) = ipam("255.255.255.252/30", None);
+        assert_eq!(i.allocate(), Some(ip("255.255.255.254")));
+        assert_eq!(i.allocate(), None);
+        assert!(!i.available(ip("255.255.255.255")));
+    }
+
+    proptest::proptest! {
+        /// Whatever the subnet, every address handed out lies in it, is
+        /// neither of its first two nor its broadcast address, and is never
+        /// handed out twice; a subnet with room for n hosts gives exactly n.
+        #[test]
+        fn allocation_stays_in_the_subnet(addr: u32, plen in 0u8..32, exclude: Option<(u32, u32)>) {
+            let net = Ipv4Net { addr: Ipv4Addr::from(addr), plen };
+            let exclude = exclude.map(|(a, b)| {
+                let (lo, hi) = (u64::from(u32::from(net.network())), u64::from(u32::from(net.broadcast())));
+                let clamp = |x: u32| Ipv4Addr::from((lo + u64::from(x) % (hi - lo + 1)) as u32);
+                let (a, b) = (clamp(a), clamp(b));
+                format!("{}..{}", a.min(b), a.max(b))
+            });
+            let (mut i, _) = ipam(&net.subnet(), exclude.as_deref());
+            let (lo, hi) = (u64::from(u32::from(net.network())), u64::from(u32::from(net.broadcast())));
+            let mut seen = HashSet::new();
+            while let Some(a) = i.allocate() {
+                let a = u64::from(u32::from(a));
+                proptest::prop_assert!(a >= lo + 2 && a < hi, "{a} outside {lo}..{hi}");
+                proptest::prop_assert!(seen.insert(a), "{a} handed out twice");
+                if seen.len() > 8 {
+                    break;
+                }
+            }
+            if exclude.is_none() && seen.len() <= 8 {
+                proptest::prop_assert_eq!(seen.len() as u64, (hi - lo + 1).saturating_sub(3));
+            }
+        }
     }
 
     #[test]

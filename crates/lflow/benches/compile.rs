@@ -72,7 +72,7 @@ fn benches(c: &mut Criterion) {
         let plan = lflow::sync::plan_sb(&out, &sb);
         println!(
             "{size} switches: NB {}; SB {}; {} diagnostics; steady-state plan {:?}",
-            counts(&nb, &["Logical_Switch", "Logical_Switch_Port", "Logical_Router", "Logical_Router_Port"]),
+            counts(&nb, &["Logical_Switch", "Logical_Switch_Port", "Logical_Router", "Logical_Router_Port", "ACL"]),
             counts(&sb, &["Datapath_Binding", "Port_Binding", "Logical_Flow", "Logical_DP_Group", "Multicast_Group"]),
             out.diagnostics.len(),
             plan.stats.totals(),

@@ -5,9 +5,9 @@
 //! `scripts/bench-northd`) and `benches/compile.rs`, so both measure the
 //! same network.
 //!
-//! The topology keeps to what the compiler translates today, switching and
-//! routing: no ACLs, load balancers or NAT. It must never depend on
-//! anything but its size argument (no randomness, no clock).
+//! The topology is switching, routing and ACLs on port groups (the shape of
+//! OpenStack security groups); no load balancers or NAT. It must never
+//! depend on anything but its size argument (no randomness, no clock).
 
 use std::collections::HashMap;
 
@@ -55,7 +55,10 @@ fn subnet(s: usize) -> String {
 /// `SWITCHES_PER_ROUTER` switches joining them through router ports, with a
 /// static route per switch plus a default route; one port group per router
 /// (the first five VIFs of each of its switches) and one address set per
-/// switch (its VIFs' IPs). `NB_Global.nb_cfg` is 1, so a northd that
+/// switch (its VIFs' IPs). Each port group has ACLs like a security
+/// group's: allow-related SSH from each of its router's switches' address
+/// sets, ICMP and everything outgoing, and a drop of the rest in both
+/// directions (14 ACLs for a router of 10 switches). `NB_Global.nb_cfg` is 1, so a northd that
 /// finished its first pass writes `sb_cfg` 1. Switch numbers go up to
 /// 65,535.
 pub fn generate(switches: usize) -> Vec<Insert> {
@@ -120,10 +123,25 @@ pub fn generate(switches: usize) -> Vec<Insert> {
             lr.clone(),
             json!({"name": lr, "ports": set(lrps), "static_routes": set(routes)}),
         ));
+        let pg = format!("pg_lr{r:03}");
+        let mut acls = Vec::new();
+        let mut acl = |name: String, direction: &str, priority: u16, match_: String, action: &str| {
+            acls.push(named(&name));
+            let row = json!({"direction": direction, "priority": priority, "match": match_, "action": action});
+            rows.push(Insert::new("ACL", name, row));
+        };
+        for s in first..last {
+            let m = format!("outport == @{pg} && ip4 && ip4.src == $as_ls{s:04} && tcp.dst == 22");
+            acl(format!("acl{r:03}_ssh{s:04}"), "to-lport", 1002, m, "allow-related");
+        }
+        acl(format!("acl{r:03}_icmp"), "to-lport", 1001, format!("outport == @{pg} && icmp4"), "allow-related");
+        acl(format!("acl{r:03}_out"), "from-lport", 1001, format!("inport == @{pg} && ip4"), "allow-related");
+        acl(format!("acl{r:03}_to_drop"), "to-lport", 1000, format!("outport == @{pg} && ip"), "drop");
+        acl(format!("acl{r:03}_from_drop"), "from-lport", 1000, format!("inport == @{pg} && ip"), "drop");
         rows.push(Insert::new(
             "Port_Group",
             format!("pg{r:03}"),
-            json!({"name": format!("pg_lr{r:03}"), "ports": set(pg_ports)}),
+            json!({"name": pg, "ports": set(pg_ports), "acls": set(acls)}),
         ));
     }
     rows

@@ -477,3 +477,137 @@ fn stateful(sw: &Switch<'_, '_>, flows: &mut Flows) {
         flows.add(dp, stage, 100, format!("{commit} == 1 && {label} == 1"), with_label);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+
+    use super::super::tests::switch_flows;
+    use crate::stage::Stage;
+
+    /// A switch with two ports, `p1` in port group `pg`, and the given
+    /// ACLs (`"uuid-suffix": {ACL columns}`) on the switch (`own`) and on
+    /// `pg` (`grouped`).
+    fn nb(own: &[&str], grouped: &[&str], acls: &str) -> String {
+        let refs = |ids: &[&str]| {
+            let ids: Vec<String> =
+                ids.iter().map(|i| format!(r#"["uuid", "00000000-0000-0000-0000-0000000000{i}"]"#)).collect();
+            format!(r#"["set", [{}]]"#, ids.join(", "))
+        };
+        format!(
+            r#"{{
+            "Logical_Switch": {{"00000000-0000-0000-0000-000000000001": {{"initial": {{"name": "sw0",
+                "ports": ["set", [["uuid", "00000000-0000-0000-0000-000000000011"],
+                                  ["uuid", "00000000-0000-0000-0000-000000000012"]]],
+                "acls": {}}}}}}},
+            "Logical_Switch_Port": {{
+                "00000000-0000-0000-0000-000000000011": {{"initial": {{"name": "p1",
+                    "addresses": "00:00:00:00:00:01 10.0.0.11"}}}},
+                "00000000-0000-0000-0000-000000000012": {{"initial": {{"name": "p2",
+                    "addresses": "00:00:00:00:00:02 10.0.0.12"}}}}}},
+            "Port_Group": {{"00000000-0000-0000-0000-000000000002": {{"initial": {{"name": "pg",
+                "ports": ["uuid", "00000000-0000-0000-0000-000000000011"], "acls": {}}}}}}},
+            "ACL": {{{acls}}}
+        }}"#,
+            refs(own),
+            refs(grouped)
+        )
+    }
+
+    fn acl(id: &str, columns: &str) -> String {
+        format!(r#""00000000-0000-0000-0000-0000000000{id}": {{"initial": {{{columns}}}}}"#)
+    }
+
+    const ACL_STAGES: &[Stage] = &[Stage::LsInPreAcl, Stage::LsInAcl, Stage::LsOutPreAcl, Stage::LsOutAcl];
+
+    /// Without a stateful ACL, a drop is a drop and an allow is a plain
+    /// `next;`; nothing goes through conntrack.
+    #[test]
+    fn stateless_switch() {
+        let acls = [
+            acl("a1", r#""direction": "to-lport", "priority": 1000, "match": "ip4", "action": "drop""#),
+            acl("a2", r#""direction": "from-lport", "priority": 900, "match": "udp", "action": "allow""#),
+            acl("a3", r#""direction": "to-lport", "priority": 1000, "match": "tcp", "action": "reject""#),
+        ];
+        let (flows, diags) = switch_flows(&nb(&["a1", "a2", "a3"], &[], &acls.join(",")), ACL_STAGES);
+        assert!(diags.is_empty(), "{diags:?}");
+        expect![[r#"
+            in 04 0 (1) => (next;)
+            in 04 110 (eth.dst == $svc_monitor_mac) => (next;)
+            in 08 0 (1) => (next;)
+            in 08 1900 (udp) => (next;)
+            in 08 34000 (eth.dst == $svc_monitor_mac) => (next;)
+            in 08 65532 (nd || nd_ra || nd_rs || mldv1 || mldv2) => (next;)
+            out 00 0 (1) => (next;)
+            out 00 110 (eth.src == $svc_monitor_mac) => (next;)
+            out 04 0 (1) => (next;)
+            out 04 2000 (ip4) => (/* drop */)
+            out 04 2000 (tcp) => (reg0 = 0; reject { /* eth.dst <-> eth.src; ip.dst <-> ip.src; is implicit. */ outport <-> inport; next(pipeline=ingress,table=25); };)
+            out 04 34000 (eth.src == $svc_monitor_mac) => (next;)
+            out 04 65532 (nd || nd_ra || nd_rs || mldv1 || mldv2) => (next;)
+        "#]]
+        .assert_eq(&flows);
+    }
+
+    /// A port group's allow-related ACL makes the whole switch stateful:
+    /// the switch's own drop then blocks established sessions too, and a
+    /// stateless ACL skips conntrack from the pre-ACL stage.
+    #[test]
+    fn port_group_acl_makes_the_switch_stateful() {
+        let acls = [
+            acl("a1", r#""direction": "to-lport", "priority": 1000, "match": "ip4", "action": "drop""#),
+            acl(
+                "a2",
+                r#""direction": "from-lport", "priority": 1000, "match": "inport == @pg", "action": "allow-related", "label": 5"#,
+            ),
+            acl("a3", r#""direction": "from-lport", "priority": 2000, "match": "udp", "action": "allow-stateless""#),
+        ];
+        let (flows, _) = switch_flows(&nb(&["a1", "a3"], &["a2"], &acls.join(",")), ACL_STAGES);
+        for want in [
+            "in 04 100 (ip) => (reg0[0] = 1; next;)",
+            "in 04 3000 (udp) => (reg0[16] = 1; next;)",
+            "in 08 3000 (udp) => (next;)",
+            "in 08 2000 (reg0[7] == 1 && (inport == @pg)) => (reg0[1] = 1; reg0[13] = 1; reg3 = 5; next;)",
+            "in 08 2000 (reg0[8] == 1 && (inport == @pg)) => (reg0[1] = 1; reg0[13] = 1; reg3 = 5; next;)",
+            "out 04 2000 (reg0[9] == 1 && (ip4)) => (/* drop */)",
+            "out 04 2000 (reg0[10] == 1 && (ip4)) => (ct_commit { ct_mark.blocked = 1; }; /* drop */)",
+            "out 04 65532 (ct.inv || (ct.est && ct.rpl && ct_mark.blocked == 1)) => (drop;)",
+        ] {
+            assert!(flows.lines().any(|l| l == want), "{want} missing in\n{flows}");
+        }
+    }
+
+    /// An ACL that cannot be read is reported once and gets no flow: a
+    /// `drop` with a priority out of range is not turned into anything
+    /// else, and the ACLs around it are translated.
+    #[test]
+    fn unreadable_acl_is_reported_and_left_out() {
+        let acls = [
+            acl("a1", r#""direction": "to-lport", "priority": 40000, "match": "ip4", "action": "drop", "name": "big""#),
+            acl("a2", r#""direction": "to-lport", "priority": 10, "match": "tcp", "action": "drop""#),
+        ];
+        let (flows, diags) = switch_flows(&nb(&["a1", "a2"], &["a1"], &acls.join(",")), ACL_STAGES);
+        let diags: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        assert_eq!(diags, ["ACL big: priority 40000 out of range 0 to 32767, ACL ignored"]);
+        assert!(!flows.contains("(ip4)"), "{flows}");
+        assert!(flows.contains("out 04 1010 (tcp) => (/* drop */)"), "{flows}");
+    }
+
+    /// Two ACLs giving the same flow make one, hinted with the switch's
+    /// own ACL.
+    #[test]
+    fn equal_flows_of_two_acls_are_one() {
+        let same = r#""direction": "to-lport", "priority": 1000, "match": "ip4", "action": "drop""#;
+        let acls = [acl("a1", same), acl("a2", same)];
+        let json = nb(&["a2"], &["a1"], &acls.join(","));
+        let nb = crate::tests::replica("ovn-nb.ovsschema", &json);
+        let sb = crate::tests::replica("ovn-sb.ovsschema", "{}");
+        let mut diags = Vec::new();
+        let model = crate::model::Model::build(&nb, &sb, Default::default(), &mut diags);
+        let mut flows = crate::output::Flows::default();
+        super::super::build(&model, &mut flows, &mut diags);
+        let drops: Vec<_> = flows.iter().filter(|f| f.stage == Stage::LsOutAcl && f.priority == 2000).collect();
+        assert_eq!(drops.len(), 1);
+        assert_eq!(drops[0].hint, Some("00000000-0000-0000-0000-0000000000a2".parse().unwrap()));
+    }
+}

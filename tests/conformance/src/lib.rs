@@ -55,6 +55,8 @@ pub const EXACT: &[&str] = &[
     "72-router-ecmp-groups",
     "80-acl-edge-cases",
     "81-acl-default-drop",
+    "83-acl-debug-drop-ct-label",
+    "84-acl-ct-features",
 ];
 
 /// Where the blessed normalized dumps of the reference live.

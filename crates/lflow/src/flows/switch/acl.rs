@@ -336,8 +336,9 @@ fn defaults(sw: &Switch<'_, '_>, flows: &mut Flows) {
         flows.add(dp, Stage::LsInAcl, 65532, reply.clone(), format!("{drop} = 0; {block} = 0; {rel} = 1; next;"));
         flows.add(dp, Stage::LsOutAcl, 65532, reply, next);
         let related = format!("!ct.est && ct.rel && !ct.new{inv} && {blocked} == 0");
-        flows.add(dp, Stage::LsInAcl, 65532, related.clone(), format!("{rel} = 1; ct_commit_nat;"));
-        flows.add(dp, Stage::LsOutAcl, 65532, related, "ct_commit_nat;");
+        let nat = if sw.ct.nat_related { "ct_commit_nat;" } else { next };
+        flows.add(dp, Stage::LsInAcl, 65532, related.clone(), format!("{rel} = 1; {nat}"));
+        flows.add(dp, Stage::LsOutAcl, 65532, related, nat);
         flows.add(dp, Stage::LsInAclAfterLb, 65532, format!("{rel} == 1"), next);
     }
     if sw.has_acls || sw.has_lb_vip {

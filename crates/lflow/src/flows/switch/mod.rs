@@ -198,28 +198,34 @@ fn is_l3dgw(rp: &Port<'_>, router: nb::LogicalRouter<'_>) -> bool {
         && !is_gateway_router(router)
 }
 
-/// How flows name the conntrack "blocked" bit and load-balance: when every
-/// local chassis reports `other_config:ct-no-masked-label=true` (or there is
-/// no chassis yet), `ct_mark.blocked` and `ct_lb_mark`; otherwise the
-/// older `ct_label.blocked` and `ct_lb` that every ovn-controller knows.
+/// What the chassis' conntrack features allow, each one used only when
+/// every local chassis reports it in `other_config` (or there is no chassis
+/// yet): with `ct-no-masked-label=true`, `ct_mark.blocked` and
+/// `ct_lb_mark`, otherwise the older `ct_label.blocked` and `ct_lb` that
+/// every ovn-controller knows; with `ovn-ct-lb-related=true`,
+/// `ct_commit_nat` for related packets.
 #[derive(Clone, Copy)]
 pub(crate) struct CtFlavour {
     /// `ct_mark.blocked` or `ct_label.blocked`.
     pub blocked: &'static str,
     /// `ct_lb_mark` or `ct_lb`.
     pub lb: &'static str,
+    /// Packets related to an allowed session get `ct_commit_nat` so that
+    /// their inner headers are NATed; otherwise the ACL stage only lets
+    /// them through.
+    pub nat_related: bool,
 }
 
 impl CtFlavour {
     pub fn of(sb: &ovsdb::Replica) -> CtFlavour {
-        let new = sb::Chassis::all(sb)
-            .filter(|c| !c.other_config().get_bool("is-remote", false))
-            .all(|c| c.other_config().get_bool("ct-no-masked-label", false));
-        if new {
-            CtFlavour { blocked: "ct_mark.blocked", lb: "ct_lb_mark" }
-        } else {
-            CtFlavour { blocked: "ct_label.blocked", lb: "ct_lb" }
-        }
+        let every = |feature: &str| {
+            sb::Chassis::all(sb)
+                .filter(|c| !c.other_config().get_bool("is-remote", false))
+                .all(|c| c.other_config().get_bool(feature, false))
+        };
+        let (blocked, lb) =
+            if every("ct-no-masked-label") { ("ct_mark.blocked", "ct_lb_mark") } else { ("ct_label.blocked", "ct_lb") };
+        CtFlavour { blocked, lb, nat_related: every("ovn-ct-lb-related") }
     }
 }
 

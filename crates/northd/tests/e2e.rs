@@ -102,8 +102,8 @@ fn port_up(central: &Central, name: &str) -> Result<(), String> {
 }
 
 /// Builds the deployment with `northd` as its only northd and runs every
-/// check; returns the deployment and one VIF of each switch.
-fn forwards_packets(northd: &Path) -> (Deployment, Vif, Vif) {
+/// check; returns the deployment and its VIFs (on lsp1, lsp2, lsp3).
+fn forwards_packets(northd: &Path) -> (Deployment, [Vif; 3]) {
     let central = Central::start(northd);
     for command in TOPOLOGY {
         central.nbctl(command);
@@ -132,12 +132,12 @@ fn forwards_packets(northd: &Path) -> (Deployment, Vif, Vif) {
     // Across the router, both ways.
     deployment.wait_for_ping(&vif1, "10.0.2.13");
     deployment.wait_for_ping(&vif3, "10.0.1.12");
-    (deployment, vif1, vif3)
+    (deployment, [vif1, vif2, vif3])
 }
 
 #[test]
 fn ovn_northd_rs_forwards_packets() {
-    let (mut deployment, vif1, vif3) = forwards_packets(Path::new(env!("CARGO_BIN_EXE_ovn-northd-rs")));
+    let (mut deployment, [vif1, _, vif3]) = forwards_packets(Path::new(env!("CARGO_BIN_EXE_ovn-northd-rs")));
 
     // The reference takes over and writes nothing but the barrier.
     let central = &mut deployment.central;
@@ -154,6 +154,59 @@ fn ovn_northd_rs_forwards_packets() {
     );
     deployment.wait_for_ping(&vif3, "10.0.1.11");
     deployment.wait_for_ping(&vif1, "10.0.2.13");
+}
+
+/// Applies NB commands and waits until the chassis has the flows.
+fn apply(deployment: &Deployment, commands: &[&[&str]]) {
+    for command in commands {
+        deployment.central.nbctl(command);
+    }
+    deployment.central.nbctl(&["--wait=hv", "sync"]);
+}
+
+/// Once the chassis has caught up (`apply`), a ping that ACLs drop gets no
+/// answer (ping's own bound: one second).
+fn assert_blocked(vif: &Vif, ip: &str) {
+    assert!(vif.ping(ip).is_err(), "{} got an answer from {ip} through a drop ACL", vif.name());
+}
+
+/// ACLs with packets, our daemon alone: a to-lport drop blocks the pings
+/// towards a port and no other pair; a higher-priority allow-related lets
+/// them through again; a stateful pair (drop all IPv4 towards lsp1, allow
+/// related from it) lets the replies of lsp1's own pings through
+/// (conntrack) and blocks new connections towards it.
+#[test]
+fn ovn_northd_rs_acls_filter_packets() {
+    let (mut deployment, [vif1, vif2, vif3]) = forwards_packets(Path::new(env!("CARGO_BIN_EXE_ovn-northd-rs")));
+
+    apply(&deployment, &[&["acl-add", "ls1", "to-lport", "1000", r#"outport == "lsp2" && ip4"#, "drop"]]);
+    assert_blocked(&vif1, "10.0.1.12");
+    assert_blocked(&vif3, "10.0.1.12");
+    deployment.wait_for_ping(&vif1, "10.0.2.13");
+    deployment.wait_for_ping(&vif3, "10.0.1.11");
+    deployment.wait_for_ping(&vif1, "10.0.1.1");
+
+    apply(&deployment, &[&["acl-add", "ls1", "to-lport", "1001", r#"outport == "lsp2" && icmp4"#, "allow-related"]]);
+    deployment.wait_for_ping(&vif1, "10.0.1.12");
+    deployment.wait_for_ping(&vif3, "10.0.1.12");
+
+    apply(
+        &deployment,
+        &[
+            &["acl-del", "ls1"],
+            &["acl-add", "ls1", "to-lport", "1000", r#"outport == "lsp1" && ip4"#, "drop"],
+            &["acl-add", "ls1", "from-lport", "1000", r#"inport == "lsp1" && ip4"#, "allow-related"],
+        ],
+    );
+    // lsp1's own sessions: the replies are known to conntrack.
+    deployment.wait_for_ping(&vif1, "10.0.1.12");
+    deployment.wait_for_ping(&vif1, "10.0.2.13");
+    deployment.wait_for_ping(&vif1, "10.0.1.1");
+    // New sessions towards lsp1, from its switch and across the router.
+    assert_blocked(&vif2, "10.0.1.11");
+    assert_blocked(&vif3, "10.0.1.11");
+    // Other pairs still pass.
+    deployment.wait_for_ping(&vif2, "10.0.2.13");
 }
 
 #[test]

@@ -28,6 +28,8 @@ pub const EXACT: &[&str] = &[
     "06-static-routes",
     "07-ipv6-router",
     "10-ipam-dynamic",
+    "12-acl-basic",
+    "13-acl-port-groups",
     "25-ecmp-routes",
     "26-router-policies",
     "27-igmp-multicast",
@@ -51,6 +53,10 @@ pub const EXACT: &[&str] = &[
     "70-router-debug-drop",
     "71-router-redirect-arp",
     "72-router-ecmp-groups",
+    "80-acl-edge-cases",
+    "81-acl-default-drop",
+    "83-acl-debug-drop-ct-label",
+    "84-acl-ct-features",
 ];
 
 /// Where the blessed normalized dumps of the reference live.

@@ -9,9 +9,12 @@
 //!
 //! - `port_sec`: admission and port security (ingress 0-1, egress 8-9) and
 //!   MAC learning (ingress 2-3).
-//! - `defaults`: what a switch without ACLs, QoS or load balancers gets in
-//!   the stateful stages (ingress 4-18, egress 0-7), and the DHCP/DNS
-//!   stages' fallbacks (ingress 20-23).
+//! - `defaults`: what a switch without QoS or load balancers gets in the
+//!   pre-LB, pre-stateful, QoS, LB and hairpin stages (ingress 5-6 and
+//!   9-16, egress 1-2 and 5-6), and the DHCP/DNS stages' fallbacks
+//!   (ingress 20-23).
+//! - `acl`: ACLs and the conntrack they use: pre-ACL, ACL hints, ACLs,
+//!   ACLs after LB, stateful (ingress 4, 7-8, 17-18, egress 0, 3-4, 7).
 //! - `arp_nd`: the ARP/ND responder (ingress 19).
 //! - `external`: external ports (ingress 24).
 //! - `fwd_group`: forwarding groups (ingress 19 and 25).
@@ -19,6 +22,7 @@
 //! - `l2_lookup`: destination lookup and unknown destinations (ingress
 //!   25-26).
 
+mod acl;
 mod arp_nd;
 mod defaults;
 mod external;
@@ -42,9 +46,11 @@ use crate::output::{drop_action, Diagnostic, DpId, Flows};
 /// used are reported in `diags`.
 pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
     let shared = Shared::new(m);
+    acl::diagnose(m, diags);
     for dp in m.switches() {
         let Some(sw) = Switch::new(m, dp, &shared) else { continue };
         port_sec::build(&sw, flows);
+        acl::build(&sw, flows, diags);
         defaults::build(&sw, flows);
         arp_nd::build(&sw, flows, diags);
         external::build(&sw, flows);
@@ -62,6 +68,7 @@ struct Shared<'a> {
     queue_ids: HashMap<&'a str, i64>,
     /// The ACLs of port groups, by the switches whose ports they hold.
     pg_acls: HashMap<DpId, Vec<nb::Acl<'a>>>,
+    acl_options: acl::AclOptions<'a>,
 }
 
 impl<'a> Shared<'a> {
@@ -85,7 +92,8 @@ impl<'a> Shared<'a> {
                 pg_acls.entry(dp).or_default().extend(acls.iter().copied());
             }
         }
-        Shared { ct: CtFlavour::of(m.sb), drop: drop_action(&m.options), queue_ids, pg_acls }
+        let acl_options = acl::AclOptions::new(m);
+        Shared { ct: CtFlavour::of(m.sb), drop: drop_action(&m.options), queue_ids, pg_acls, acl_options }
     }
 }
 
@@ -95,8 +103,11 @@ pub(crate) struct Switch<'m, 'a> {
     pub dp: &'m Datapath<'a>,
     /// The switch's ports, in model order (by name).
     pub ports: Vec<&'m Port<'a>>,
-    /// ACLs apply to the switch (its own or through a port group holding
-    /// one of its ports).
+    /// The ACLs that apply to the switch: its own, by UUID, then those of
+    /// the port groups holding one of its ports, by group UUID then ACL
+    /// UUID.
+    pub acls: Vec<nb::Acl<'a>>,
+    /// There are such ACLs.
     pub has_acls: bool,
     /// One of those ACLs is stateful (`allow-related`).
     pub has_stateful_acl: bool,
@@ -109,6 +120,8 @@ pub(crate) struct Switch<'m, 'a> {
     pub ct: CtFlavour,
     /// The action that drops a packet (`drop;` or a debug sample).
     pub drop: &'m str,
+    /// What shapes the ACL flows of every switch.
+    pub acl_options: &'m acl::AclOptions<'a>,
     /// The QoS queue of each port that has one: `options:qdisc_queue_id`
     /// of its SB port binding, where the queues given out are recorded.
     pub queue_ids: &'m HashMap<&'a str, i64>,
@@ -119,6 +132,7 @@ impl<'m, 'a> Switch<'m, 'a> {
         let nb = dp.switch()?;
         let ports: Vec<&'m Port<'a>> = m.ports_of(dp.id).collect();
         let mut acls: Vec<nb::Acl<'a>> = nb.acls().collect();
+        acls.sort_by_key(|a| a.uuid());
         acls.extend(shared.pg_acls.get(&dp.id).into_iter().flatten().copied());
         let has_vips = |lb: nb::LoadBalancer<'_>| !lb.vips().is_empty();
         let has_lb_vip =
@@ -129,11 +143,13 @@ impl<'m, 'a> Switch<'m, 'a> {
             ports,
             has_acls: !acls.is_empty(),
             has_stateful_acl: acls.iter().any(|a| a.action() == "allow-related"),
+            acls,
             has_lb_vip,
             vlan_passthru: nb.other_config().get_bool("vlan-passthru", false),
             queue_ids: &shared.queue_ids,
             ct: shared.ct,
             drop: &shared.drop,
+            acl_options: &shared.acl_options,
         })
     }
 
@@ -182,28 +198,34 @@ fn is_l3dgw(rp: &Port<'_>, router: nb::LogicalRouter<'_>) -> bool {
         && !is_gateway_router(router)
 }
 
-/// How flows name the conntrack "blocked" bit and load-balance: when every
-/// local chassis reports `other_config:ct-no-masked-label=true` (or there is
-/// no chassis yet), `ct_mark.blocked` and `ct_lb_mark`; otherwise the
-/// older `ct_label.blocked` and `ct_lb` that every ovn-controller knows.
+/// What the chassis' conntrack features allow, each one used only when
+/// every local chassis reports it in `other_config` (or there is no chassis
+/// yet): with `ct-no-masked-label=true`, `ct_mark.blocked` and
+/// `ct_lb_mark`, otherwise the older `ct_label.blocked` and `ct_lb` that
+/// every ovn-controller knows; with `ovn-ct-lb-related=true`,
+/// `ct_commit_nat` for related packets.
 #[derive(Clone, Copy)]
 pub(crate) struct CtFlavour {
     /// `ct_mark.blocked` or `ct_label.blocked`.
     pub blocked: &'static str,
     /// `ct_lb_mark` or `ct_lb`.
     pub lb: &'static str,
+    /// Packets related to an allowed session get `ct_commit_nat` so that
+    /// their inner headers are NATed; otherwise the ACL stage only lets
+    /// them through.
+    pub nat_related: bool,
 }
 
 impl CtFlavour {
     pub fn of(sb: &ovsdb::Replica) -> CtFlavour {
-        let new = sb::Chassis::all(sb)
-            .filter(|c| !c.other_config().get_bool("is-remote", false))
-            .all(|c| c.other_config().get_bool("ct-no-masked-label", false));
-        if new {
-            CtFlavour { blocked: "ct_mark.blocked", lb: "ct_lb_mark" }
-        } else {
-            CtFlavour { blocked: "ct_label.blocked", lb: "ct_lb" }
-        }
+        let every = |feature: &str| {
+            sb::Chassis::all(sb)
+                .filter(|c| !c.other_config().get_bool("is-remote", false))
+                .all(|c| c.other_config().get_bool(feature, false))
+        };
+        let (blocked, lb) =
+            if every("ct-no-masked-label") { ("ct_mark.blocked", "ct_lb_mark") } else { ("ct_label.blocked", "ct_lb") };
+        CtFlavour { blocked, lb, nat_related: every("ovn-ct-lb-related") }
     }
 }
 

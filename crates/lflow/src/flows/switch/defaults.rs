@@ -1,8 +1,7 @@
 //! The flows every logical switch gets in its stateful stages (pre-ACL,
 //! pre-LB, pre-stateful, ACL hints, ACLs, QoS, LB, hairpin, stateful:
 //! ingress tables 4-18, egress tables 0-7) whatever its ACLs, QoS rules and
-//! load balancers, plus the fallbacks of the DHCP and DNS stages (ingress
-//! tables 20-23). The flows that ACLs, QoS rules and load balancers add are
+//! load balancers. The flows that ACLs, QoS rules and load balancers add are
 //! not built here; this module only decides which fallback a switch with
 //! or without them gets.
 
@@ -97,10 +96,5 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
         flows.add(dp, stage, 100, "reg0[1] == 1 && reg0[13] == 0", format!("ct_commit {{ {blocked} = 0; }}; next;"));
         let label = format!("ct_commit {{ {blocked} = 0; ct_label.label = reg3; }}; next;");
         flows.add(dp, stage, 100, "reg0[1] == 1 && reg0[13] == 1", label);
-    }
-
-    // DHCP and DNS fallbacks.
-    for stage in [Stage::LsInDhcpOptions, Stage::LsInDhcpResponse, Stage::LsInDnsLookup, Stage::LsInDnsResponse] {
-        flows.add(dp, stage, 0, "1", next);
     }
 }

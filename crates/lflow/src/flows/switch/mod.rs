@@ -10,9 +10,10 @@
 //! - `port_sec`: admission and port security (ingress 0-1, egress 8-9) and
 //!   MAC learning (ingress 2-3).
 //! - `defaults`: what a switch without ACLs, QoS or load balancers gets in
-//!   the stateful stages (ingress 4-18, egress 0-7), and the DHCP/DNS
-//!   stages' fallbacks (ingress 20-23).
+//!   the stateful stages (ingress 4-18, egress 0-7).
 //! - `arp_nd`: the ARP/ND responder (ingress 19).
+//! - `dhcp_dns`: native DHCPv4, DHCPv6 and DNS (ingress 20-23) and the
+//!   egress ACL exceptions for their replies.
 //! - `external`: external ports (ingress 24).
 //! - `fwd_group`: forwarding groups (ingress 19 and 25).
 //! - `mcast`: IGMP/MLD snooping in the destination lookup (ingress 25).
@@ -21,6 +22,7 @@
 
 mod arp_nd;
 mod defaults;
+mod dhcp_dns;
 mod external;
 mod fwd_group;
 mod l2_lookup;
@@ -47,12 +49,14 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
         port_sec::build(&sw, flows);
         defaults::build(&sw, flows);
         arp_nd::build(&sw, flows, diags);
+        dhcp_dns::build(&sw, flows);
         external::build(&sw, flows);
         fwd_group::build(&sw, flows, diags);
         mcast::build(&sw, flows);
         l2_lookup::build(&sw, flows);
     }
     arp_nd::service_monitor_replies(m, flows);
+    dhcp_dns::check_options(m, diags);
 }
 
 /// What every switch's flows depend on, computed once a compilation.

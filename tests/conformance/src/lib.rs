@@ -54,6 +54,11 @@ pub const EXACT: &[&str] = &[
     "70-router-debug-drop",
     "71-router-redirect-arp",
     "72-router-ecmp-groups",
+    "85-dhcpv4-options",
+    "86-dhcpv6",
+    "87-dhcp-malformed",
+    "88-dns-records",
+    "89-dhcp-dns-router",
 ];
 
 /// Where the blessed normalized dumps of the reference live.

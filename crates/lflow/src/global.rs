@@ -18,7 +18,7 @@ use crate::output::{reference, str_map, str_set, DesiredRow, NbWrite, Output};
 pub const NORTHD_INTERNAL_VERSION: &str = "23.03.1-20.27.0-70.6";
 
 /// DHCPv4 options: (name, code, type).
-const DHCP_OPTIONS: &[(&str, i64, &str)] = &[
+pub(crate) const DHCP_OPTIONS: &[(&str, i64, &str)] = &[
     ("T1", 58, "uint32"),
     ("T2", 59, "uint32"),
     ("arp_cache_timeout", 35, "uint32"),
@@ -60,7 +60,7 @@ const DHCP_OPTIONS: &[(&str, i64, &str)] = &[
 ];
 
 /// DHCPv6 options: (name, code, type).
-const DHCPV6_OPTIONS: &[(&str, i64, &str)] =
+pub(crate) const DHCPV6_OPTIONS: &[(&str, i64, &str)] =
     &[("dns_server", 23, "ipv6"), ("domain_search", 24, "str"), ("ia_addr", 5, "ipv6"), ("server_id", 2, "mac")];
 
 /// What ovn-controller may write: (table, authorization column, may insert

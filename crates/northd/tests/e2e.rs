@@ -16,6 +16,12 @@
 //! reference alone, which proves the harness itself (a failure there is the
 //! machine's or the harness's, not the compiler's).
 //!
+//! Native services, on a switch of their own (`SERVICES`): a VIF without
+//! an address gets its lease from OVN's DHCPv4 responder (busybox
+//! `udhcpc`), and a DNS query (busybox `nslookup`) is answered from the
+//! switch's DNS records; with our daemon, and with the reference to prove
+//! the harness.
+//!
 //! What it must never do: leave processes, namespaces or interfaces behind
 //! (the harness, `testsupport::ovn`, owns and kills everything, also on
 //! failure), or wait without a bound. Needs root.
@@ -212,4 +218,147 @@ fn ovn_northd_rs_acls_filter_packets() {
 #[test]
 fn reference_northd_forwards_packets() {
     forwards_packets(&require_tool("ovn-northd"));
+}
+
+/// The native DHCP and DNS services, on one switch with a router port: ls1
+/// (10.0.1.0/24) and lr1 (10.0.1.1) as in [`TOPOLOGY`], lsp1 asking for its
+/// address with DHCPv4 (a `DHCP_Options` row whose server is the router
+/// port), lsp2 configured statically, and DNS records on ls1.
+const SERVICES: &[&[&str]] = &[
+    &["ls-add", "ls1", "--", "lr-add", "lr1"],
+    &["lsp-add", "ls1", "lsp1", "--", "lsp-set-addresses", "lsp1", "00:00:00:00:01:11 10.0.1.11"],
+    &["lsp-add", "ls1", "lsp2", "--", "lsp-set-addresses", "lsp2", "00:00:00:00:01:12 10.0.1.12"],
+    &["lrp-add", "lr1", "lr1-ls1", "00:00:00:00:ff:01", "10.0.1.1/24"],
+    &["lsp-add", "ls1", "ls1-lr1", "--", "lsp-set-type", "ls1-lr1", "router"],
+    &["lsp-set-addresses", "ls1-lr1", "router", "--", "lsp-set-options", "ls1-lr1", "router-port=lr1-ls1"],
+    &[
+        "--id=@dhcp",
+        "create",
+        "DHCP_Options",
+        "cidr=10.0.1.0/24",
+        "options:server_id=10.0.1.1",
+        "options:server_mac=00:00:00:00:ff:01",
+        "options:lease_time=3600",
+        "options:router=10.0.1.1",
+        "options:dns_server=10.0.1.1",
+        r#"options:domain_name="\"ovn.example\"""#,
+        "--",
+        "set",
+        "Logical_Switch_Port",
+        "lsp1",
+        "dhcpv4_options=@dhcp",
+    ],
+    &[
+        "--id=@dns",
+        "create",
+        "DNS",
+        r#"records:"vm1.ovn.example"="10.0.1.11 fd00::11""#,
+        r#"records:"vm2.ovn.example"="10.0.1.12""#,
+        "--",
+        "add",
+        "Logical_Switch",
+        "ls1",
+        "dns_records",
+        "@dns",
+    ],
+];
+
+/// Builds [`SERVICES`] with `northd` as its only northd: lsp1's VIF
+/// without an address, lsp2's with its own; returns once both ports are up
+/// and every chassis has caught up.
+fn services(northd: &Path) -> (Deployment, Vif, Vif) {
+    let central = Central::start(northd);
+    for command in SERVICES {
+        central.nbctl(command);
+    }
+    let chassis = Chassis::start("hv1", &central.sb_remote());
+    let client = chassis.add_unnumbered_vif("vif1", "lsp1", "00:00:00:00:01:11");
+    let vif2 = chassis.add_vif("vif2", "lsp2", "00:00:00:00:01:12", "10.0.1.12/24", Some("10.0.1.1"));
+    let mut deployment = Deployment { central, chassis };
+    for port in ["lsp1", "lsp2"] {
+        deployment.wait_for(&format!("{port} to go up in NB"), |central| port_up(central, port));
+    }
+    deployment.central.nbctl(&["--wait=hv", "sync"]);
+    (deployment, client, vif2)
+}
+
+/// Runs busybox `udhcpc` once on `vif` (at most three DISCOVERs a second
+/// apart, then it gives up) with a script that prints what it was given;
+/// Ok with the `bound` event's line once a lease is obtained.
+fn dhcp_lease(vif: &Vif, script: &Path) -> Result<String, String> {
+    let script = script.to_str().expect("a UTF-8 path");
+    let out =
+        vif.try_run("busybox", &["udhcpc", "-i", vif.name(), "-f", "-q", "-n", "-t", "3", "-T", "1", "-s", script])?;
+    out.lines().find(|l| l.starts_with("bound ")).map(str::to_owned).ok_or_else(|| format!("no lease in {out:?}"))
+}
+
+/// Runs busybox `nslookup` once on `vif` for `name` (record `kind`) against
+/// `server`; Ok with its output when it lists `address` as the answer.
+fn dns_answer(vif: &Vif, kind: &str, name: &str, server: &str, address: &str) -> Result<(), String> {
+    let out = vif.try_run("busybox", &["nslookup", &format!("-type={kind}"), name, server])?;
+    let answer = out.split_once(&format!("Name:\t{name}")).map(|(_, a)| a).unwrap_or_default();
+    if answer.lines().any(|l| l.trim() == format!("Address: {address}")) {
+        Ok(())
+    } else {
+        Err(format!("no {kind} answer {address} for {name} in {out:?}"))
+    }
+}
+
+/// Checks that a port with `dhcpv4_options` gets its own address, mask,
+/// router, DNS server, domain and lease time from ovn-controller's DHCP
+/// responder, as the flows of `northd` tell it to.
+fn serves_dhcpv4(northd: &Path) {
+    let (mut deployment, client, _) = services(northd);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let script = dir.path().join("udhcpc.script");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho \"$1 ip=$ip subnet=$subnet router=$router dns=$dns domain=$domain lease=$lease\"\n",
+    )
+    .expect("cannot write the udhcpc script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("cannot make the udhcpc script executable");
+    let mut lease = String::new();
+    deployment.wait_for("a DHCPv4 lease for lsp1", |_| {
+        lease = dhcp_lease(&client, &script)?;
+        Ok(())
+    });
+    assert_eq!(
+        lease,
+        "bound ip=10.0.1.11 subnet=255.255.255.0 router=10.0.1.1 dns=10.0.1.1 domain=ovn.example lease=3600"
+    );
+}
+
+/// Checks that a DNS query from a port of a switch with DNS records is
+/// answered from them by ovn-controller (A and AAAA), as the flows of
+/// `northd` tell it to, and that a name the records lack gets no address.
+fn serves_dns(northd: &Path) {
+    let (mut deployment, _, vif2) = services(northd);
+    deployment.wait_for("an A answer for vm1.ovn.example", |_| {
+        dns_answer(&vif2, "a", "vm1.ovn.example", "10.0.1.1", "10.0.1.11")
+    });
+    deployment.wait_for("an AAAA answer for vm1.ovn.example", |_| {
+        dns_answer(&vif2, "aaaa", "vm1.ovn.example", "10.0.1.1", "fd00::11")
+    });
+    let unknown = dns_answer(&vif2, "a", "nobody.ovn.example", "10.0.1.1", "10.0.1.11");
+    assert!(unknown.is_err(), "a name without a record got an answer");
+}
+
+#[test]
+fn ovn_northd_rs_serves_dhcpv4() {
+    serves_dhcpv4(Path::new(env!("CARGO_BIN_EXE_ovn-northd-rs")));
+}
+
+#[test]
+fn ovn_northd_rs_serves_dns() {
+    serves_dns(Path::new(env!("CARGO_BIN_EXE_ovn-northd-rs")));
+}
+
+/// The same checks with the reference alone: a failure there is the
+/// harness's or the machine's, not the compiler's.
+#[test]
+fn reference_northd_serves_dhcpv4_and_dns() {
+    let reference = require_tool("ovn-northd");
+    serves_dhcpv4(&reference);
+    serves_dns(&reference);
 }

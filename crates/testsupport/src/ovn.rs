@@ -535,17 +535,24 @@ impl Chassis {
     /// and configures it there: `mac`, `cidr` (address/prefix length), and a
     /// default route through `gateway` if given.
     pub fn add_vif(&self, name: &str, iface_id: &str, mac: &str, cidr: &str, gateway: Option<&str>) -> Vif {
+        let vif = self.add_unnumbered_vif(name, iface_id, mac);
+        vif.netns.run("ip", &["address", "add", cidr, "dev", name]);
+        if let Some(gateway) = gateway {
+            vif.netns.run("ip", &["route", "add", "default", "via", gateway]);
+        }
+        vif
+    }
+
+    /// Adds the VIF `name` like [`Chassis::add_vif`], up and with the MAC
+    /// `mac`, but without an IP address or a route (for a DHCP client).
+    pub fn add_unnumbered_vif(&self, name: &str, iface_id: &str, mac: &str) -> Vif {
         let netns = Netns::new(name, self.dir.path());
         let iface = format!("external_ids:iface-id={iface_id}");
         // Returns once ovs-vswitchd has created the tap, in our namespace.
         self.vsctl(&["add-port", "br-int", name, "--", "set", "Interface", name, "type=internal", &iface]);
         self.netns.run("ip", &["link", "set", name, "netns", &netns.pid().to_string()]);
         netns.run("ip", &["link", "set", name, "address", mac]);
-        netns.run("ip", &["address", "add", cidr, "dev", name]);
         netns.run("ip", &["link", "set", name, "up"]);
-        if let Some(gateway) = gateway {
-            netns.run("ip", &["route", "add", "default", "via", gateway]);
-        }
         Vif { name: name.to_owned(), netns }
     }
 
@@ -588,6 +595,13 @@ impl Vif {
             .try_run("ping", &["-c", "1", "-W", "1", "-n", ip])
             .map(drop)
             .map_err(|err| format!("no answer from {ip} ({err})"))
+    }
+
+    /// Runs `program args` in the VIF's namespace (a client whose own
+    /// options bound its wait); its standard output, or its status and
+    /// standard error.
+    pub fn try_run(&self, program: &str, args: &[&str]) -> Result<String, String> {
+        self.netns.try_run(program, args)
     }
 
     /// The interface's name.

@@ -30,10 +30,13 @@ pub const EXACT: &[&str] = &[
     "10-ipam-dynamic",
     "12-acl-basic",
     "13-acl-port-groups",
+    "20-dhcpv4",
+    "22-dns",
     "25-ecmp-routes",
     "26-router-policies",
     "27-igmp-multicast",
     "29-virtual-ports",
+    "30-external-ha-chassis",
     "34-fdb-static-mac",
     "36-mirror",
     "40-switch-port-kinds",
@@ -57,6 +60,11 @@ pub const EXACT: &[&str] = &[
     "81-acl-default-drop",
     "83-acl-debug-drop-ct-label",
     "84-acl-ct-features",
+    "85-dhcpv4-options",
+    "86-dhcpv6",
+    "87-dhcp-malformed",
+    "88-dns-records",
+    "89-dhcp-dns-router",
 ];
 
 /// Where the blessed normalized dumps of the reference live.

@@ -1,7 +1,6 @@
 //! The flows every logical switch gets in its pre-LB, pre-stateful, QoS,
 //! LB and hairpin stages (ingress tables 5-6 and 9-16, egress tables 1-2
-//! and 5-6) whatever its QoS rules and load balancers, plus the fallbacks
-//! of the DHCP and DNS stages (ingress tables 20-23). The flows that QoS
+//! and 5-6) whatever its QoS rules and load balancers. The flows that QoS
 //! rules and load balancers add are not built here; this module only
 //! decides which fallback a switch with or without them gets. The ACL
 //! stages are `acl`'s.
@@ -58,11 +57,6 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
         Stage::LsInNatHairpin,
         Stage::LsInHairpin,
     ] {
-        flows.add(dp, stage, 0, "1", next);
-    }
-
-    // DHCP and DNS fallbacks.
-    for stage in [Stage::LsInDhcpOptions, Stage::LsInDhcpResponse, Stage::LsInDnsLookup, Stage::LsInDnsResponse] {
         flows.add(dp, stage, 0, "1", next);
     }
 }

@@ -11,11 +11,12 @@
 //!   MAC learning (ingress 2-3).
 //! - `defaults`: what a switch without QoS or load balancers gets in the
 //!   pre-LB, pre-stateful, QoS, LB and hairpin stages (ingress 5-6 and
-//!   9-16, egress 1-2 and 5-6), and the DHCP/DNS stages' fallbacks
-//!   (ingress 20-23).
+//!   9-16, egress 1-2 and 5-6).
 //! - `acl`: ACLs and the conntrack they use: pre-ACL, ACL hints, ACLs,
 //!   ACLs after LB, stateful (ingress 4, 7-8, 17-18, egress 0, 3-4, 7).
 //! - `arp_nd`: the ARP/ND responder (ingress 19).
+//! - `dhcp_dns`: native DHCPv4, DHCPv6 and DNS (ingress 20-23) and the
+//!   egress ACL exceptions for their replies.
 //! - `external`: external ports (ingress 24).
 //! - `fwd_group`: forwarding groups (ingress 19 and 25).
 //! - `mcast`: IGMP/MLD snooping in the destination lookup (ingress 25).
@@ -25,6 +26,7 @@
 mod acl;
 mod arp_nd;
 mod defaults;
+mod dhcp_dns;
 mod external;
 mod fwd_group;
 mod l2_lookup;
@@ -53,12 +55,14 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
         acl::build(&sw, flows, diags);
         defaults::build(&sw, flows);
         arp_nd::build(&sw, flows, diags);
+        dhcp_dns::build(&sw, flows);
         external::build(&sw, flows);
         fwd_group::build(&sw, flows, diags);
         mcast::build(&sw, flows);
         l2_lookup::build(&sw, flows);
     }
     arp_nd::service_monitor_replies(m, flows);
+    dhcp_dns::check_options(m, diags);
 }
 
 /// What every switch's flows depend on, computed once a compilation.

@@ -51,6 +51,13 @@ pub const EXACT: &[&str] = &[
     "70-router-debug-drop",
     "71-router-redirect-arp",
     "72-router-ecmp-groups",
+    "90-qos-switch",
+    "91-qos-edge",
+    "92-meters",
+    "93-meter-edge",
+    "94-copp-switch",
+    "95-copp-router",
+    "96-qos-queues",
 ];
 
 /// Where the blessed normalized dumps of the reference live.

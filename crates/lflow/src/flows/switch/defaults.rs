@@ -1,8 +1,8 @@
 //! The flows every logical switch gets in its stateful stages (pre-ACL,
-//! pre-LB, pre-stateful, ACL hints, ACLs, QoS, LB, hairpin, stateful:
-//! ingress tables 4-18, egress tables 0-7) whatever its ACLs, QoS rules and
+//! pre-LB, pre-stateful, ACL hints, ACLs, LB, hairpin, stateful: ingress
+//! tables 4-8 and 11-18, egress tables 0-4 and 7) whatever its ACLs and
 //! load balancers, plus the fallbacks of the DHCP and DNS stages (ingress
-//! tables 20-23). The flows that ACLs, QoS rules and load balancers add are
+//! tables 20-23). The flows that ACLs and load balancers add are
 //! not built here; this module only decides which fallback a switch with
 //! or without them gets.
 
@@ -73,12 +73,8 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
         flows.add(dp, stage, 65532, ND_MLD_ACL, next);
     }
 
-    // QoS, LB affinity, LB, hairpin.
+    // LB affinity, LB, hairpin.
     for stage in [
-        Stage::LsInQosMark,
-        Stage::LsInQosMeter,
-        Stage::LsOutQosMark,
-        Stage::LsOutQosMeter,
         Stage::LsInLbAffCheck,
         Stage::LsInLb,
         Stage::LsInLbAffLearn,

@@ -12,9 +12,10 @@
 //! - `model`: derived objects (datapaths, ports, parsed addresses, tunnel
 //!   keys) built once from the NB.
 //! - `global`: SB_Global and the static tables (DHCP option codes, RBAC).
-//! - `bindings`: datapath and port bindings, multicast groups, address sets.
-//! - `flows`: the logical flows, one module per group of stages, and their
-//!   folding into datapath groups.
+//! - `bindings`: datapath and port bindings, multicast groups, address
+//!   sets, meters, QoS queue ids.
+//! - `flows`: the logical flows, one module per group of stages, the CoPP
+//!   meters set on them, and their folding into datapath groups.
 //! - `output`: desired rows, logical flows, diagnostics, NB status writes.
 //! - `sync`: desired rows against the replicas -> OVSDB operations.
 

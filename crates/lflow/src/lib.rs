@@ -55,7 +55,7 @@ pub fn compile(nb: &Replica, sb: &Replica) -> Output {
     let mut flows = output::Flows::default();
     flows::switch::build(&model, &mut flows, &mut out.diagnostics);
     flows::router::build(&model, &mut flows, &mut out.diagnostics);
-    flows::copp::apply(&model, flows.iter_mut());
+    flows::copp::apply(&model, flows.iter_mut(), &mut out.diagnostics);
     flows::to_rows(flows.into_vec(), &mut out);
     out.diagnostics.sort();
     out

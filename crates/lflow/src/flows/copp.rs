@@ -6,19 +6,41 @@
 //! One pass over the flows once every builder is done: the kind of
 //! packet is told from the flow's stage and the controller action in its
 //! actions (`protocol`), so that the builders need not know about CoPP.
-//! A Copp entry naming no NB meter, or a protocol this table does not
-//! know, meters nothing (as in the reference). Pure; it never adds or
-//! removes a flow, and changes nothing but `Lflow::meter`.
+//! A Copp entry naming no NB meter, or a protocol ovn-nb(5) does not
+//! list, meters nothing (as in the reference) and is reported. Pure; it
+//! never adds or removes a flow, and changes nothing but `Lflow::meter`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::input::nb;
 use crate::model::{DpNb, Model};
-use crate::output::{DpId, Lflow};
+use crate::output::{Diagnostic, DpId, Lflow};
 use crate::stage::Stage;
 
-/// Sets the `controller_meter` of the flows of every datapath with a Copp.
-pub fn apply<'f>(m: &Model<'_>, flows: impl Iterator<Item = &'f mut Lflow>) {
+/// The protocols a Copp can name a meter for (ovn-nb(5) `Copp.meters`).
+pub const PROTOCOLS: [&str; 17] = [
+    "arp",
+    "arp-resolve",
+    "dhcpv4-opts",
+    "dhcpv6-opts",
+    "dns",
+    "event-elb",
+    "icmp4-error",
+    "icmp6-error",
+    "igmp",
+    "nd-na",
+    "nd-ns",
+    "nd-ns-resolve",
+    "nd-ra-opts",
+    "tcp-reset",
+    "bfd",
+    "reject",
+    "svc-monitor",
+];
+
+/// Sets the `controller_meter` of the flows of every datapath with a
+/// Copp; reports the entries of those Copps that meter nothing.
+pub fn apply<'f>(m: &Model<'_>, flows: impl Iterator<Item = &'f mut Lflow>, diags: &mut Vec<Diagnostic>) {
     let meters: BTreeSet<&str> = nb::Meter::all(m.nb).map(|r| r.name()).collect();
     let copp: HashMap<DpId, nb::Copp<'_>> = m
         .datapaths
@@ -33,6 +55,20 @@ pub fn apply<'f>(m: &Model<'_>, flows: impl Iterator<Item = &'f mut Lflow>) {
         .collect();
     if copp.is_empty() {
         return;
+    }
+    let used: BTreeMap<ovsdb::Uuid, nb::Copp<'_>> = copp.values().map(|c| (c.uuid(), *c)).collect();
+    for c in used.values() {
+        for (proto, meter) in c.meters().iter() {
+            let message = if !PROTOCOLS.contains(&proto) {
+                format!("unknown protocol '{proto}' in meters, entry ignored")
+            } else if !meters.contains(meter) {
+                format!("meter '{meter}' for {proto} names no Meter, {proto} not metered")
+            } else {
+                continue;
+            };
+            let row = if c.name().is_empty() { c.uuid().to_string() } else { c.name().to_string() };
+            diags.push(Diagnostic { table: nb::Copp::TABLE, row, message });
+        }
     }
     for f in flows {
         let Some(c) = copp.get(&f.dp) else { continue };
@@ -105,6 +141,7 @@ fn is_word(b: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Model;
 
     /// Actions as the reference writes them, and the meter it gave each
     /// flow on a datapath whose Copp names every protocol.
@@ -180,5 +217,90 @@ mod tests {
         for (stage, priority, actions, want) in cases {
             assert_eq!(protocol(*stage, *priority, actions), *want, "{actions}");
         }
+    }
+
+    /// Every protocol `protocol` gives is one a Copp can name.
+    #[test]
+    fn protocols_are_copp_keys() {
+        for word in [
+            "trigger_event(",
+            "reject {",
+            "tcp_reset {",
+            "icmp4 {",
+            "icmp6 {",
+            "nd_na {",
+            "nd_ns {",
+            "arp {",
+            "put_arp(",
+            "put_nd(inport, nd.target, nd.tll)",
+            "put_nd(inport, ip6.src, nd.sll)",
+            "put_dhcp_opts(",
+            "put_dhcpv6_opts(",
+            "dns_lookup(",
+            "put_nd_ra_opts(",
+            "igmp;",
+            "handle_svc_check(",
+            "handle_bfd_msg(",
+        ] {
+            let proto = protocol(Stage::LrInIpInput, 1, word).unwrap_or_else(|| panic!("{word}"));
+            assert!(PROTOCOLS.contains(&proto), "{proto}");
+        }
+    }
+
+    /// A switch whose Copp names an existing meter for service monitor
+    /// replies, a missing one for IGMP and an unknown protocol: only the
+    /// first meters its flow; the other two entries are reported once,
+    /// though two switches share the Copp; a switch without Copp gets no
+    /// meter.
+    #[test]
+    fn copp_meters_only_existing_meters() {
+        use crate::tests::replica;
+        let nb = replica(
+            "ovn-nb.ovsschema",
+            r#"{
+            "Meter": {"00000000-0000-0000-0000-000000000001": {"initial": {"name": "m", "unit": "pktps",
+                "bands": ["uuid", "00000000-0000-0000-0000-000000000002"]}}},
+            "Meter_Band": {"00000000-0000-0000-0000-000000000002": {"initial": {"action": "drop", "rate": 1}}},
+            "Copp": {"00000000-0000-0000-0000-000000000003": {"initial": {"name": "c",
+                "meters": ["map", [["svc-monitor", "m"], ["igmp", "missing"], ["foo", "m"]]]}}},
+            "Logical_Switch": {
+                "00000000-0000-0000-0000-000000000011": {"initial": {"name": "sw0",
+                    "copp": ["uuid", "00000000-0000-0000-0000-000000000003"],
+                    "other_config": ["map", [["mcast_snoop", "true"]]]}},
+                "00000000-0000-0000-0000-000000000012": {"initial": {"name": "sw1",
+                    "copp": ["uuid", "00000000-0000-0000-0000-000000000003"]}},
+                "00000000-0000-0000-0000-000000000013": {"initial": {"name": "sw2"}}}
+        }"#,
+        );
+        let sb = replica("ovn-sb.ovsschema", "{}");
+        let mut diags = Vec::new();
+        let m = Model::build(&nb, &sb, Default::default(), &mut diags);
+        let mut flows = crate::output::Flows::default();
+        crate::flows::switch::build(&m, &mut flows, &mut diags);
+        apply(&m, flows.iter_mut(), &mut diags);
+        let mut metered: Vec<(u32, &str, Option<&str>)> = flows
+            .iter()
+            .filter(|f| f.actions == "igmp;" || f.actions.starts_with("handle_svc_check"))
+            .map(|f| (f.dp.0, f.actions.as_str(), f.meter.as_deref()))
+            .collect();
+        metered.sort();
+        assert_eq!(
+            metered,
+            [
+                (0, "handle_svc_check(inport);", Some("m")),
+                (0, "igmp;", None),
+                (0, "igmp;", None),
+                (1, "handle_svc_check(inport);", Some("m")),
+                (2, "handle_svc_check(inport);", None),
+            ]
+        );
+        let texts: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            texts,
+            [
+                "Copp c: unknown protocol 'foo' in meters, entry ignored",
+                "Copp c: meter 'missing' for igmp names no Meter, igmp not metered"
+            ]
+        );
     }
 }

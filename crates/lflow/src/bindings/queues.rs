@@ -9,7 +9,8 @@
 //! - a port bound to a chassis gets the lowest id no other port bound to
 //!   that chassis holds (ids are per chassis: they number the queues of
 //!   one host's interface); ports that get one in the same compilation
-//!   are served in model (name) order;
+//!   are served in model order (by switch name, then port name), where
+//!   the reference's order is its hash order;
 //! - a localnet port has a queue of its own whatever the chassis: 1;
 //! - any other port (not bound yet) gets none until a chassis claims it;
 //! - a port without QoS options (and a router-type port) has none.

@@ -9,8 +9,8 @@
 //! - a port bound to a chassis gets the lowest id no other port bound to
 //!   that chassis holds (ids are per chassis: they number the queues of
 //!   one host's interface); ports that get one in the same compilation
-//!   are served in model order (by switch name, then port name), where
-//!   the reference's order is its hash order;
+//!   are served in NB UUID order, as tunnel keys are (the reference's
+//!   order is its hash order);
 //! - a localnet port has a queue of its own whatever the chassis: 1;
 //! - any other port (not bound yet) gets none until a chassis claims it;
 //! - a port without QoS options (and a router-type port) has none.
@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use ovsdb::Uuid;
 
 use crate::input::sb;
+use crate::model::keys::lowest_free;
 use crate::model::Model;
 
 /// The highest queue id (ovn-sb(5): 1 to 61,440).
@@ -63,15 +64,16 @@ pub(crate) fn assign<'a>(m: &Model<'a>) -> Queues<'a> {
                     used.entry(ch).or_default().insert(id);
                 }
             }
-            None => wanted.push((p.name, lsp.type_() == "localnet", chassis)),
+            None => wanted.push((p.uuid, p.name, lsp.type_() == "localnet", chassis)),
         }
     }
-    for (name, localnet, chassis) in wanted {
+    wanted.sort();
+    for (_, name, localnet, chassis) in wanted {
         let id = match (localnet, chassis) {
             (true, _) => Some(1),
             (false, Some(ch)) => {
                 let taken = used.entry(ch).or_default();
-                let id = (1..=MAX_QUEUE_ID).find(|id| !taken.contains(id));
+                let id = lowest_free(taken, 1..=MAX_QUEUE_ID);
                 taken.extend(id);
                 if id.is_none() {
                     q.exhausted.push(name);

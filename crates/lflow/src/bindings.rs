@@ -4,10 +4,13 @@
 //! of switches and routers, `IP_Multicast` for every switch, the
 //! `Address_Set`s (NB ones and the per-port-group `_ip4`/`_ip6` ones),
 //! the per-datapath `Port_Group`s, `Mirror`s, `Static_MAC_Binding`s and
-//! `DNS` records; `dynamic_addresses`, `tag` and `up` written back to NB.
+//! `DNS` records, the `Meter`s (`meters`); `dynamic_addresses`, `tag` and
+//! `up` written back to NB.
 //! Pure: it never writes a database itself.
 
+mod meters;
 mod ports;
+pub(crate) mod queues;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -61,6 +64,7 @@ pub fn build(m: &Model<'_>, out: &mut Output) {
     }
     mirrors(m, out);
     ports::build(m, out);
+    meters::build(m, out);
     multicast_groups(m, out);
     address_sets(m, out);
     router_lb_address_sets(m, out);

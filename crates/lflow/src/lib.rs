@@ -12,9 +12,10 @@
 //! - `model`: derived objects (datapaths, ports, parsed addresses, tunnel
 //!   keys) built once from the NB.
 //! - `global`: SB_Global and the static tables (DHCP option codes, RBAC).
-//! - `bindings`: datapath and port bindings, multicast groups, address sets.
-//! - `flows`: the logical flows, one module per group of stages, and their
-//!   folding into datapath groups.
+//! - `bindings`: datapath and port bindings, multicast groups, address
+//!   sets, meters, QoS queue ids.
+//! - `flows`: the logical flows, one module per group of stages, the CoPP
+//!   meters set on them, and their folding into datapath groups.
 //! - `output`: desired rows, logical flows, diagnostics, NB status writes.
 //! - `sync`: desired rows against the replicas -> OVSDB operations.
 
@@ -54,6 +55,7 @@ pub fn compile(nb: &Replica, sb: &Replica) -> Output {
     let mut flows = output::Flows::default();
     flows::switch::build(&model, &mut flows, &mut out.diagnostics);
     flows::router::build(&model, &mut flows, &mut out.diagnostics);
+    flows::copp::apply(&model, flows.iter_mut(), &mut out.diagnostics);
     flows::to_rows(flows.into_vec(), &mut out);
     out.diagnostics.sort();
     out

@@ -132,6 +132,10 @@ impl Flows {
         self.flows.iter()
     }
 
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Lflow> {
+        self.flows.iter_mut()
+    }
+
     pub fn into_vec(self) -> Vec<Lflow> {
         self.flows
     }

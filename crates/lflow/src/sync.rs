@@ -92,6 +92,8 @@ const OWNED_TABLES: &[TableSpec] = &[
     TableSpec { name: "IP_Multicast", key: &["datapath"], foreign: &["seq_no"], ignored_keys: &[] },
     TableSpec { name: "Static_MAC_Binding", key: &["logical_port", "ip"], foreign: &[], ignored_keys: &[] },
     TableSpec { name: "DNS", key: &["external_ids:dns_id"], foreign: &[], ignored_keys: &[] },
+    TableSpec { name: "Meter_Band", key: &["action", "rate", "burst_size"], foreign: &[], ignored_keys: &[] },
+    TableSpec { name: "Meter", key: &["name"], foreign: &[], ignored_keys: &[] },
 ];
 
 /// The SB tables `plan_sb` writes.

@@ -65,6 +65,13 @@ pub const EXACT: &[&str] = &[
     "87-dhcp-malformed",
     "88-dns-records",
     "89-dhcp-dns-router",
+    "90-qos-switch",
+    "91-qos-edge",
+    "92-meters",
+    "93-meter-edge",
+    "94-copp-switch",
+    "95-copp-router",
+    "96-qos-queues",
 ];
 
 /// Where the blessed normalized dumps of the reference live.

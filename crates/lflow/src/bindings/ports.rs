@@ -4,7 +4,8 @@
 //! (ovn-sb(5) "Port_Binding"; ovn-northd(8) "Logical Router Ports").
 //! Pure: rows out; besides the model it reads only SB chassis and the
 //! bindings SB holds (to keep the word order of equivalent
-//! `nat_addresses`), and never writes.
+//! `nat_addresses`, and the QoS queue ids given out: `queues`), and never
+//! writes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -93,6 +94,8 @@ struct Lookups<'a> {
     chassis: HashMap<&'a str, ovsdb::Uuid>,
     /// The bindings SB holds, by logical port.
     existing: HashMap<&'a str, sb::PortBinding<'a>>,
+    /// The ports' QoS queue ids.
+    queues: super::queues::Queues<'a>,
 }
 
 impl<'a> Lookups<'a> {
@@ -110,6 +113,7 @@ impl<'a> Lookups<'a> {
             mirrors: super::mirror_ids(m),
             chassis,
             existing: sb::PortBinding::all(m.sb).map(|pb| (pb.logical_port(), pb)).collect(),
+            queues: super::queues::assign(m),
         }
     }
 }
@@ -119,6 +123,13 @@ pub(super) fn build(m: &Model<'_>, out: &mut Output) {
         out.sb.entry(t).or_default();
     }
     let look = Lookups::new(m);
+    for name in &look.queues.exhausted {
+        out.diagnostics.push(Diagnostic {
+            table: nb::LogicalSwitchPort::TABLE,
+            row: name.to_string(),
+            message: "every QoS queue id of its chassis is taken, port has no queue".into(),
+        });
+    }
     let mut ha = HaGroups::default();
     for (i, p) in m.ports.iter().enumerate().filter(|(_, p)| super::live(m, p)) {
         let row = match p.nb {
@@ -223,11 +234,18 @@ fn lsp_binding<'a>(
             row.set_nonempty("nat_addresses", str_set(nats));
         }
     } else {
-        let mut options = Datum::clone(lsp.options().0);
+        let mut extra = Vec::new();
         if m.dp(p.dp).switch().is_some_and(|s| s.other_config().get_bool("vlan-passthru", false)) {
-            options = Datum::map(
-                options.pairs().iter().cloned().chain([(Atom::string("vlan-passthru"), Atom::string("true"))]),
-            );
+            extra.push((Atom::string("vlan-passthru"), Atom::string("true")));
+        }
+        if let Some(q) = look.queues.ids.get(p.name) {
+            extra.push((Atom::string("qdisc_queue_id"), Atom::string(q.to_string())));
+        }
+        let mut options = Datum::clone(lsp.options().0);
+        if !extra.is_empty() {
+            let nb: Vec<(Atom, Atom)> =
+                options.pairs().iter().filter(|(k, _)| !extra.iter().any(|(e, _)| e == k)).cloned().collect();
+            options = Datum::map(nb.into_iter().chain(extra));
         }
         row.set("type", string(lsp.type_())).set_nonempty("options", options);
         if let Some(req) = lsp.options().get("requested-chassis").filter(|r| !r.is_empty()) {

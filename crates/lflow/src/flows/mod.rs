@@ -1,7 +1,9 @@
 //! The logical flows of every pipeline, one module per group of stages as
-//! `ovn-northd(8)` describes them, and the folding of flows that several
-//! datapaths share into `Logical_DP_Group`s.
+//! `ovn-northd(8)` describes them, the control plane protection meters
+//! set on them (`copp`), and the folding of flows that several datapaths
+//! share into `Logical_DP_Group`s.
 
+pub mod copp;
 pub mod router;
 pub mod switch;
 

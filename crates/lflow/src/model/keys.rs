@@ -47,7 +47,7 @@ pub fn max_tunid(sb: &ovsdb::Replica) -> i64 {
 }
 
 /// Lowest key in `range` not in `used`.
-pub(super) fn lowest_free(used: &BTreeSet<i64>, range: Keys) -> Option<i64> {
+pub(crate) fn lowest_free(used: &BTreeSet<i64>, range: Keys) -> Option<i64> {
     let mut next = *range.start();
     for &k in used.range(range.clone()) {
         if k > next {

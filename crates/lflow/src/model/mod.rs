@@ -12,7 +12,7 @@
 pub mod addr;
 pub mod igmp;
 pub mod ipam;
-mod keys;
+pub(crate) mod keys;
 pub use keys::max_tunid;
 #[cfg(test)]
 pub(crate) mod testutil;

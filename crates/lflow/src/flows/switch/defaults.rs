@@ -1,9 +1,8 @@
-//! The flows every logical switch gets in its pre-LB, pre-stateful, QoS,
-//! LB and hairpin stages (ingress tables 5-6 and 9-16, egress tables 1-2
-//! and 5-6) whatever its QoS rules and load balancers. The flows that QoS
-//! rules and load balancers add are not built here; this module only
-//! decides which fallback a switch with or without them gets. The ACL
-//! stages are `acl`'s.
+//! The flows every logical switch gets in its pre-LB, pre-stateful, LB
+//! and hairpin stages (ingress tables 5-6 and 11-16, egress tables 1-2)
+//! whatever its load balancers. The flows that load balancers add are not
+//! built here; this module only decides which fallback a switch with or
+//! without them gets. The ACL stages are `acl`'s, the QoS stages `qos`'s.
 
 use super::{json_key, Switch};
 use crate::output::Flows;
@@ -44,12 +43,8 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
         flows.add(dp, stage, 110, "reg0[2] == 1", format!("{};", sw.ct.lb));
     }
 
-    // QoS, LB affinity, LB, hairpin.
+    // LB affinity, LB, hairpin.
     for stage in [
-        Stage::LsInQosMark,
-        Stage::LsInQosMeter,
-        Stage::LsOutQosMark,
-        Stage::LsOutQosMeter,
         Stage::LsInLbAffCheck,
         Stage::LsInLb,
         Stage::LsInLbAffLearn,

@@ -4,16 +4,17 @@
 //! about a switch (its ports by kind, whether it has ACLs or load
 //! balancers) and calls them in table order. It never writes a flow of a
 //! router datapath; of the SB it reads only facts the flows must follow
-//! (the QoS queues recorded in port bindings, the chassis' conntrack
-//! features).
+//! (the chassis' conntrack features, and through `bindings::queues` the
+//! QoS queues already given out).
 //!
 //! - `port_sec`: admission and port security (ingress 0-1, egress 8-9) and
 //!   MAC learning (ingress 2-3).
-//! - `defaults`: what a switch without QoS or load balancers gets in the
-//!   pre-LB, pre-stateful, QoS, LB and hairpin stages (ingress 5-6 and
-//!   9-16, egress 1-2 and 5-6).
+//! - `defaults`: what a switch without load balancers gets in the pre-LB,
+//!   pre-stateful, LB and hairpin stages (ingress 5-6 and 11-16, egress
+//!   1-2).
 //! - `acl`: ACLs and the conntrack they use: pre-ACL, ACL hints, ACLs,
 //!   ACLs after LB, stateful (ingress 4, 7-8, 17-18, egress 0, 3-4, 7).
+//! - `qos`: QoS marking and metering (ingress 9-10, egress 5-6).
 //! - `arp_nd`: the ARP/ND responder (ingress 19).
 //! - `dhcp_dns`: native DHCPv4, DHCPv6 and DNS (ingress 20-23) and the
 //!   egress ACL exceptions for their replies.
@@ -32,8 +33,9 @@ mod fwd_group;
 mod l2_lookup;
 mod mcast;
 mod port_sec;
+mod qos;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
 
 use ovsdb::Uuid;
@@ -54,6 +56,7 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
         port_sec::build(&sw, flows);
         acl::build(&sw, flows, diags);
         defaults::build(&sw, flows);
+        qos::build(&sw, flows, diags);
         arp_nd::build(&sw, flows, diags);
         dhcp_dns::build(&sw, flows);
         external::build(&sw, flows);
@@ -69,7 +72,7 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
 struct Shared<'a> {
     ct: CtFlavour,
     drop: String,
-    queue_ids: HashMap<&'a str, i64>,
+    queue_ids: BTreeMap<&'a str, i64>,
     /// The ACLs of port groups, by the switches whose ports they hold.
     pg_acls: HashMap<DpId, Vec<nb::Acl<'a>>>,
     acl_options: acl::AclOptions<'a>,
@@ -77,9 +80,7 @@ struct Shared<'a> {
 
 impl<'a> Shared<'a> {
     fn new(m: &Model<'a>) -> Shared<'a> {
-        let queue_ids = sb::PortBinding::all(m.sb)
-            .filter_map(|pb| Some((pb.logical_port(), pb.options().get_int("qdisc_queue_id").filter(|q| *q > 0)?)))
-            .collect();
+        let queue_ids = crate::bindings::queues::assign(m).ids;
         let dp_of_port: HashMap<Uuid, DpId> = m.ports.iter().map(|p| (p.uuid, p.dp)).collect();
         let mut pg_acls: HashMap<DpId, Vec<nb::Acl<'a>>> = HashMap::new();
         let mut groups: Vec<nb::PortGroup<'a>> = nb::PortGroup::all(m.nb).collect();
@@ -126,9 +127,9 @@ pub(crate) struct Switch<'m, 'a> {
     pub drop: &'m str,
     /// What shapes the ACL flows of every switch.
     pub acl_options: &'m acl::AclOptions<'a>,
-    /// The QoS queue of each port that has one: `options:qdisc_queue_id`
-    /// of its SB port binding, where the queues given out are recorded.
-    pub queue_ids: &'m HashMap<&'a str, i64>,
+    /// The QoS queue of each port that has one (`bindings::queues`, which
+    /// also writes it into the port's binding).
+    pub queue_ids: &'m BTreeMap<&'a str, i64>,
 }
 
 impl<'m, 'a> Switch<'m, 'a> {

@@ -188,25 +188,76 @@ fn bad_virtual_port_options_give_diagnostics() {
     assert!(flows.contains("arp.tpa == 10.0.0.11 && arp.op == 1"), "{flows}");
 }
 
-/// QoS queues recorded in the SB port bindings: the port's ingress is
-/// queued before port security, and a localnet port's egress is queued.
+/// QoS queues: a port's ingress is queued before port security, and a
+/// localnet port's egress is queued; the ids are those `bindings::queues`
+/// gives (kept from SB for `vm1`, 1 for the localnet port, none for a
+/// port without QoS options whatever SB says).
 #[test]
-fn qos_queues_from_port_bindings() {
+fn qos_queues_in_port_security() {
+    let nb = r#"{
+        "Logical_Switch": {"00000000-0000-0000-0000-000000000001": {"initial": {"name": "sw0",
+            "ports": ["set", [["uuid", "00000000-0000-0000-0000-000000000011"],
+                              ["uuid", "00000000-0000-0000-0000-000000000012"],
+                              ["uuid", "00000000-0000-0000-0000-000000000013"]]]}}},
+        "Logical_Switch_Port": {
+            "00000000-0000-0000-0000-000000000011": {"initial": {"name": "vm1",
+                "options": ["map", [["qos_max_rate", "1000"]]]}},
+            "00000000-0000-0000-0000-000000000012": {"initial": {"name": "vm2"}},
+            "00000000-0000-0000-0000-000000000013": {"initial": {"name": "ln", "type": "localnet",
+                "options": ["map", [["network_name", "phys"], ["qos_burst", "10"]]]}}
+        }
+    }"#;
     let sb = r#"{"Port_Binding": {
-        "00000000-0000-0000-0000-0000000000b1": {"initial": {"logical_port": "ln", "tunnel_key": 4,
+        "00000000-0000-0000-0000-0000000000b1": {"initial": {"logical_port": "vm1", "tunnel_key": 1,
             "options": ["map", [["qdisc_queue_id", "7"]]]}},
-        "00000000-0000-0000-0000-0000000000b2": {"initial": {"logical_port": "vm1", "tunnel_key": 1,
-            "options": ["map", [["qdisc_queue_id", "0"]]]}}}}"#;
-    let (flows, _) = switch_flows_with_sb(ONE_SWITCH, sb, &[Stage::LsInCheckPortSec, Stage::LsOutApplyPortSec]);
+        "00000000-0000-0000-0000-0000000000b2": {"initial": {"logical_port": "vm2", "tunnel_key": 2,
+            "options": ["map", [["qdisc_queue_id", "3"]]]}}}}"#;
+    let (flows, _) = switch_flows_with_sb(nb, sb, &[Stage::LsInCheckPortSec, Stage::LsOutApplyPortSec]);
     expect![[r#"
         in 00 100 (eth.src[40]) => (drop;)
-        in 00 100 (inport == "off") => (reg0[15] = 1; next;)
         in 00 100 (vlan.present) => (drop;)
         in 00 50 (1) => (reg0[15] = check_in_port_sec(); next;)
-        in 00 70 (inport == "ln") => (set_queue(7); reg0[15] = check_in_port_sec(); next;)
+        in 00 70 (inport == "ln") => (set_queue(1); reg0[15] = check_in_port_sec(); next;)
+        in 00 70 (inport == "vm1") => (set_queue(7); reg0[15] = check_in_port_sec(); next;)
         out 09 0 (1) => (output;)
-        out 09 100 (outport == "ln") => (set_queue(7); output;)
+        out 09 100 (outport == "ln") => (set_queue(1); output;)
         out 09 50 (reg0[15] == 1) => (drop;)
     "#]]
     .assert_eq(&flows);
+}
+
+/// QoS rules: marking and metering at the rule's priority in the stages
+/// of its direction; burst without rate meters nothing and is reported.
+#[test]
+fn qos_marking_and_metering() {
+    let nb = r#"{
+        "Logical_Switch": {"00000000-0000-0000-0000-000000000001": {"initial": {"name": "sw0",
+            "qos_rules": ["set", [["uuid", "00000000-0000-0000-0000-000000000041"],
+                                  ["uuid", "00000000-0000-0000-0000-000000000042"],
+                                  ["uuid", "00000000-0000-0000-0000-000000000043"]]]}}},
+        "QoS": {
+            "00000000-0000-0000-0000-000000000041": {"initial": {"priority": 100, "direction": "from-lport",
+                "match": "ip4", "action": ["map", [["dscp", 10]]],
+                "bandwidth": ["map", [["rate", 1000], ["burst", 200]]]}},
+            "00000000-0000-0000-0000-000000000042": {"initial": {"priority": 5, "direction": "to-lport",
+                "match": "udp", "bandwidth": ["map", [["rate", 7]]]}},
+            "00000000-0000-0000-0000-000000000043": {"initial": {"priority": 6, "direction": "to-lport",
+                "match": "tcp", "action": ["map", [["dscp", 0]]], "bandwidth": ["map", [["burst", 9]]]}}
+        }
+    }"#;
+    let stages = [Stage::LsInQosMark, Stage::LsInQosMeter, Stage::LsOutQosMark, Stage::LsOutQosMeter];
+    let (flows, diags) = switch_flows(nb, &stages);
+    expect![[r#"
+        in 09 0 (1) => (next;)
+        in 09 100 (ip4) => (ip.dscp = 10; next;)
+        in 10 0 (1) => (next;)
+        in 10 100 (ip4) => (set_meter(1000, 200); next;)
+        out 05 0 (1) => (next;)
+        out 05 6 (tcp) => (ip.dscp = 0; next;)
+        out 06 0 (1) => (next;)
+        out 06 5 (udp) => (set_meter(7); next;)
+    "#]]
+    .assert_eq(&flows);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert!(diags[0].row.ends_with("43") && diags[0].message.contains("burst"), "{diags:?}");
 }

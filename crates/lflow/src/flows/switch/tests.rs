@@ -33,7 +33,7 @@ fn switch_flows_with_sb(nb_json: &str, sb_json: &str, stages: &[Stage]) -> (Stri
     (lines.join("\n") + "\n", diags)
 }
 
-fn switch_flows(nb_json: &str, stages: &[Stage]) -> (String, Vec<Diagnostic>) {
+pub(super) fn switch_flows(nb_json: &str, stages: &[Stage]) -> (String, Vec<Diagnostic>) {
     switch_flows_with_sb(nb_json, "{}", stages)
 }
 

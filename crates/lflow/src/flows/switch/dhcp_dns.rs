@@ -15,11 +15,12 @@
 //! diagnostic naming the `DHCP_Options` row instead. What the reference
 //! leaves out (a port whose row lacks a mandatory option or has an
 //! unparsable `cidr`, an address outside the `cidr`) is left out with a
-//! diagnostic. This module never builds the other ACL flows, nor
-//! anything of a router.
+//! diagnostic. DNS records ovn-controller cannot answer with are reported
+//! too. This module never builds the other ACL flows, nor anything of a
+//! router.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ovsdb::Uuid;
 
@@ -325,6 +326,39 @@ pub(super) fn check_options(m: &Model<'_>, diags: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Reports, once for each `DNS` row some switch uses, the records
+/// ovn-controller cannot answer with: an address record (a name not under
+/// `.arpa`) whose value is not a list of IP addresses (the rest are still
+/// answered), and a PTR record (`...in-addr.arpa`, `...ip6.arpa`) without
+/// a name. The reference copies such records to the SB as they are, and
+/// so do we.
+pub(super) fn check_dns_records(m: &Model<'_>, diags: &mut Vec<Diagnostic>) {
+    let rows: BTreeMap<Uuid, nb::Dns<'_>> =
+        m.switches().filter_map(|dp| dp.switch()).flat_map(|s| s.dns_records()).map(|d| (d.uuid(), d)).collect();
+    for (uuid, row) in rows {
+        for (name, value) in row.records().iter() {
+            let problem = if name.to_ascii_lowercase().ends_with(".arpa") {
+                value.trim().is_empty().then(|| "has no name to answer with".to_string())
+            } else {
+                let tokens: Vec<&str> = value.split([' ', ',']).filter(|t| !t.is_empty()).collect();
+                let bad: Vec<&str> = tokens.iter().copied().filter(|t| t.parse::<IpAddr>().is_err()).collect();
+                match (tokens.is_empty(), bad.is_empty()) {
+                    (true, _) => Some("has no address to answer with".to_string()),
+                    (false, false) => Some(format!("'{}' is not an IP address: not answered", bad.join(" "))),
+                    (false, true) => None,
+                }
+            };
+            if let Some(problem) = problem {
+                diags.push(Diagnostic {
+                    table: nb::Dns::TABLE,
+                    row: uuid.to_string(),
+                    message: format!("record {name} {problem}"),
+                });
+            }
+        }
+    }
+}
+
 /// Whether ovn-controller accepts `v` as a value of an option of type
 /// `ty` (`DHCP_Options.type` / `DHCPv6_Options.type` in the SB).
 fn value_fits(ty: &str, v: &str) -> bool {
@@ -581,7 +615,11 @@ mod tests {
             "Logical_Switch": {"00000000-0000-0000-0000-000000000001": {"initial": {"name": "sw0",
                 "ports": ["set", [["uuid", "00000000-0000-0000-0000-000000000011"],
                                   ["uuid", "00000000-0000-0000-0000-000000000012"],
-                                  ["uuid", "00000000-0000-0000-0000-000000000013"]]]}}},
+                                  ["uuid", "00000000-0000-0000-0000-000000000013"]]],
+                "dns_records": ["uuid", "00000000-0000-0000-0000-000000000051"]}}},
+            "DNS": {"00000000-0000-0000-0000-000000000051": {"initial": {"records": ["map", [
+                ["vm.ovn.example", "10.0.0.8 garbage"], ["e.ovn.example", ""],
+                ["8.0.0.10.in-addr.arpa", "vm.ovn.example"], ["9.0.0.10.in-addr.arpa", " "]]]}}},
             "Logical_Switch_Port": {
                 "00000000-0000-0000-0000-000000000011": {"initial": {"name": "p1",
                     "addresses": "00:00:00:00:00:01 10.0.0.11 fd00::11",
@@ -616,6 +654,7 @@ mod tests {
         assert!(flows.contains(r#"outport == "p3""#) && !flows.contains(r#"inport == "p3""#), "{flows}");
         let diags: Vec<String> = diags.iter().map(ToString::to_string).collect();
         let row = |n: u32| format!("DHCP_Options 00000000-0000-0000-0000-{n:012}: ");
+        let dns = "DNS 00000000-0000-0000-0000-000000000051: ".to_string();
         for (prefix, what) in [
             (row(31), "server_mac is not a MAC address"),
             (row(31), "option lease_time = 'soon' is not of type uint32"),
@@ -624,10 +663,14 @@ mod tests {
             (row(32), "server_id, server_mac and lease_time are all required"),
             (row(33), "cidr 'fd00::/129' is not an IPv6 network"),
             ("Logical_Switch_Port p1: ".to_string(), "options:hostname 'bare' is not a quoted string"),
+            (dns.clone(), "record vm.ovn.example 'garbage' is not an IP address"),
+            (dns.clone(), "record e.ovn.example has no address"),
+            (dns.clone(), "record 9.0.0.10.in-addr.arpa has no name"),
         ] {
             assert!(diags.iter().any(|d| d.starts_with(&prefix) && d.contains(what)), "{prefix}{what}: {diags:#?}");
         }
         assert_eq!(diags.iter().filter(|d| d.contains("(used by p1, p3)")).count(), 4, "{diags:#?}");
+        assert_eq!(diags.iter().filter(|d| d.starts_with(&dns)).count(), 3, "{diags:#?}");
     }
 
     /// The forms the reference accepts and refuses in `cidr` and DHCPv6

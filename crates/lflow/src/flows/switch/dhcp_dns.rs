@@ -317,9 +317,9 @@ pub(super) fn check_options(m: &Model<'_>, diags: &mut Vec<Diagnostic>) {
             }
             match table.iter().find(|(name, _, _)| *name == k) {
                 None => problem(format!("unknown option '{k}': ovn-controller rejects the flows that carry it")),
-                Some(&(_, _, ty)) if !value_fits(ty, v) => {
-                    problem(format!("option {k} = '{v}' is not of type {ty}: ovn-controller rejects the flows"))
-                }
+                Some(&(_, _, ty)) if !value_fits(ty, v) => problem(format!(
+                    "option {k} = '{v}' is not a valid {ty}: ovn-controller rejects the flows or sends a wrong value"
+                )),
                 Some(_) => {}
             }
         }
@@ -359,8 +359,11 @@ pub(super) fn check_dns_records(m: &Model<'_>, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Whether ovn-controller accepts `v` as a value of an option of type
-/// `ty` (`DHCP_Options.type` / `DHCPv6_Options.type` in the SB).
+/// Whether `v` is a valid value of an option of type `ty`
+/// (`DHCP_Options.type` / `DHCPv6_Options.type` in the SB). ovn-controller
+/// rejects the flow of a value of the wrong kind (a bare word for a string,
+/// `true` for a bool) and sends one out of range (an mtu of 70000, a bool
+/// of 2) truncated.
 fn value_fits(ty: &str, v: &str) -> bool {
     let v = v.trim();
     let int = |max: u64| {
@@ -657,7 +660,7 @@ mod tests {
         let dns = "DNS 00000000-0000-0000-0000-000000000051: ".to_string();
         for (prefix, what) in [
             (row(31), "server_mac is not a MAC address"),
-            (row(31), "option lease_time = 'soon' is not of type uint32"),
+            (row(31), "option lease_time = 'soon' is not a valid uint32"),
             (row(31), "unknown option 'colour'"),
             (row(31), "no address of p3 is in cidr"),
             (row(32), "server_id, server_mac and lease_time are all required"),
@@ -714,7 +717,7 @@ mod tests {
         assert!(value_fits("str", r#""ovn.example""#));
         assert!(!value_fits("str", "ovn.example"));
         assert!(value_fits("host_id", "10.0.0.5") && value_fits("host_id", r#""tftp""#));
-        assert!(value_fits("bool", "1") && !value_fits("bool", "true"));
+        assert!(value_fits("bool", "1") && !value_fits("bool", "true") && !value_fits("bool", "2"));
         assert!(value_fits("uint16", "1442") && !value_fits("uint16", "70000") && !value_fits("uint32", "abc"));
         assert!(value_fits("ipv6", "{fd00::53, fd00::54}"));
     }

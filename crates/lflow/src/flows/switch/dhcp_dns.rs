@@ -15,11 +15,12 @@
 //! diagnostic naming the `DHCP_Options` row instead. What the reference
 //! leaves out (a port whose row lacks a mandatory option or has an
 //! unparsable `cidr`, an address outside the `cidr`) is left out with a
-//! diagnostic. This module never builds the other ACL flows, nor
-//! anything of a router.
+//! diagnostic. DNS records ovn-controller cannot answer with are reported
+//! too. This module never builds the other ACL flows, nor anything of a
+//! router.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ovsdb::Uuid;
 
@@ -316,17 +317,53 @@ pub(super) fn check_options(m: &Model<'_>, diags: &mut Vec<Diagnostic>) {
             }
             match table.iter().find(|(name, _, _)| *name == k) {
                 None => problem(format!("unknown option '{k}': ovn-controller rejects the flows that carry it")),
-                Some(&(_, _, ty)) if !value_fits(ty, v) => {
-                    problem(format!("option {k} = '{v}' is not of type {ty}: ovn-controller rejects the flows"))
-                }
+                Some(&(_, _, ty)) if !value_fits(ty, v) => problem(format!(
+                    "option {k} = '{v}' is not a valid {ty}: ovn-controller rejects the flows or sends a wrong value"
+                )),
                 Some(_) => {}
             }
         }
     }
 }
 
-/// Whether ovn-controller accepts `v` as a value of an option of type
-/// `ty` (`DHCP_Options.type` / `DHCPv6_Options.type` in the SB).
+/// Reports, once for each `DNS` row some switch uses, the records
+/// ovn-controller cannot answer with: an address record (a name not under
+/// `.arpa`) whose value is not a list of IP addresses (the rest are still
+/// answered), and a PTR record (`...in-addr.arpa`, `...ip6.arpa`) without
+/// a name. The reference copies such records to the SB as they are, and
+/// so do we.
+pub(super) fn check_dns_records(m: &Model<'_>, diags: &mut Vec<Diagnostic>) {
+    let rows: BTreeMap<Uuid, nb::Dns<'_>> =
+        m.switches().filter_map(|dp| dp.switch()).flat_map(|s| s.dns_records()).map(|d| (d.uuid(), d)).collect();
+    for (uuid, row) in rows {
+        for (name, value) in row.records().iter() {
+            let problem = if name.to_ascii_lowercase().ends_with(".arpa") {
+                value.trim().is_empty().then(|| "has no name to answer with".to_string())
+            } else {
+                let tokens: Vec<&str> = value.split([' ', ',']).filter(|t| !t.is_empty()).collect();
+                let bad: Vec<&str> = tokens.iter().copied().filter(|t| t.parse::<IpAddr>().is_err()).collect();
+                match (tokens.is_empty(), bad.is_empty()) {
+                    (true, _) => Some("has no address to answer with".to_string()),
+                    (false, false) => Some(format!("'{}' is not an IP address: not answered", bad.join(" "))),
+                    (false, true) => None,
+                }
+            };
+            if let Some(problem) = problem {
+                diags.push(Diagnostic {
+                    table: nb::Dns::TABLE,
+                    row: uuid.to_string(),
+                    message: format!("record {name} {problem}"),
+                });
+            }
+        }
+    }
+}
+
+/// Whether `v` is a valid value of an option of type `ty`
+/// (`DHCP_Options.type` / `DHCPv6_Options.type` in the SB). ovn-controller
+/// rejects the flow of a value of the wrong kind (a bare word for a string,
+/// `true` for a bool) and sends one out of range (an mtu of 70000, a bool
+/// of 2) truncated.
 fn value_fits(ty: &str, v: &str) -> bool {
     let v = v.trim();
     let int = |max: u64| {
@@ -484,7 +521,160 @@ fn scan_mac(s: &str) -> Option<Mac> {
 
 #[cfg(test)]
 mod tests {
+    use expect_test::expect;
+
+    use super::super::tests::switch_flows;
     use super::*;
+
+    /// A switch with a stateful ACL (replies are committed), a VIF with
+    /// both DHCP families (the row's hostname replaced by the port's), an
+    /// external port answered on the localnet port, a router port (reply
+    /// exception only) and DNS records; the second switch's only DNS row
+    /// is empty (fallbacks only).
+    const SERVICES: &str = r#"{
+        "Logical_Switch": {
+            "00000000-0000-0000-0000-000000000001": {"initial": {"name": "sw0",
+                "ports": ["set", [["uuid", "00000000-0000-0000-0000-000000000011"],
+                                  ["uuid", "00000000-0000-0000-0000-000000000012"],
+                                  ["uuid", "00000000-0000-0000-0000-000000000013"],
+                                  ["uuid", "00000000-0000-0000-0000-000000000014"]]],
+                "acls": ["uuid", "00000000-0000-0000-0000-000000000041"],
+                "dns_records": ["uuid", "00000000-0000-0000-0000-000000000051"]}},
+            "00000000-0000-0000-0000-000000000002": {"initial": {"name": "sw1",
+                "dns_records": ["uuid", "00000000-0000-0000-0000-000000000052"]}}},
+        "Logical_Switch_Port": {
+            "00000000-0000-0000-0000-000000000011": {"initial": {"name": "vm1",
+                "addresses": "00:00:00:00:00:01 10.0.0.11 fd00::11",
+                "options": ["map", [["hostname", "\"vm1\""]]],
+                "dhcpv4_options": ["uuid", "00000000-0000-0000-0000-000000000031"],
+                "dhcpv6_options": ["uuid", "00000000-0000-0000-0000-000000000032"]}},
+            "00000000-0000-0000-0000-000000000012": {"initial": {"name": "ext", "type": "external",
+                "addresses": "00:00:00:00:00:02 10.0.0.12",
+                "ha_chassis_group": ["uuid", "00000000-0000-0000-0000-000000000061"],
+                "dhcpv4_options": ["uuid", "00000000-0000-0000-0000-000000000031"]}},
+            "00000000-0000-0000-0000-000000000013": {"initial": {"name": "ln", "type": "localnet",
+                "addresses": "unknown", "options": ["map", [["network_name", "phys"]]]}},
+            "00000000-0000-0000-0000-000000000014": {"initial": {"name": "rp", "type": "router",
+                "dhcpv4_options": ["uuid", "00000000-0000-0000-0000-000000000031"]}}
+        },
+        "DHCP_Options": {
+            "00000000-0000-0000-0000-000000000031": {"initial": {"cidr": "10.0.0.0/24",
+                "options": ["map", [["server_id", "10.0.0.1"], ["server_mac", "c0:ff:ee:00:00:01"],
+                                    ["lease_time", "3600"], ["hostname", "\"row\""], ["mtu", "1442"]]]}},
+            "00000000-0000-0000-0000-000000000032": {"initial": {"cidr": "fd00::/64",
+                "options": ["map", [["server_id", "00:00:00:10:00:01"], ["dns_server", "{fd00::53, fd00::54}"]]]}}
+        },
+        "HA_Chassis_Group": {"00000000-0000-0000-0000-000000000061": {"initial": {"name": "g"}}},
+        "ACL": {"00000000-0000-0000-0000-000000000041": {"initial": {"action": "allow-related",
+            "direction": "to-lport", "match": "ip4", "priority": 1000}}},
+        "DNS": {
+            "00000000-0000-0000-0000-000000000051": {"initial": {"records": ["map", [["vm1.ovn.example", "10.0.0.11"]]]}},
+            "00000000-0000-0000-0000-000000000052": {"initial": {}}
+        }
+    }"#;
+
+    #[test]
+    fn dhcp_and_dns_flows() {
+        let stages = [Stage::LsInDhcpOptions, Stage::LsInDhcpResponse, Stage::LsInDnsLookup, Stage::LsInDnsResponse];
+        let (flows, diags) = switch_flows(SERVICES, &stages);
+        expect![[r#"
+            in 20 0 (1) => (next;)
+            in 20 100 (inport == "ln" && eth.src == 00:00:00:00:00:02 && ip4.src == 0.0.0.0 && ip4.dst == 255.255.255.255 && udp.src == 68 && udp.dst == 67 && is_chassis_resident("ext")) => (reg0[3] = put_dhcp_opts(offerip = 10.0.0.12, hostname = "row", lease_time = 3600, mtu = 1442, netmask = 255.255.255.0, server_id = 10.0.0.1); next;)
+            in 20 100 (inport == "ln" && eth.src == 00:00:00:00:00:02 && ip4.src == 10.0.0.12 && ip4.dst == {10.0.0.1, 255.255.255.255} && udp.src == 68 && udp.dst == 67 && is_chassis_resident("ext")) => (reg0[3] = put_dhcp_opts(offerip = 10.0.0.12, hostname = "row", lease_time = 3600, mtu = 1442, netmask = 255.255.255.0, server_id = 10.0.0.1); next;)
+            in 20 100 (inport == "vm1" && eth.src == 00:00:00:00:00:01 && ip4.src == 0.0.0.0 && ip4.dst == 255.255.255.255 && udp.src == 68 && udp.dst == 67) => (reg0[3] = put_dhcp_opts(offerip = 10.0.0.11, hostname = "vm1", lease_time = 3600, mtu = 1442, netmask = 255.255.255.0, server_id = 10.0.0.1); next;)
+            in 20 100 (inport == "vm1" && eth.src == 00:00:00:00:00:01 && ip4.src == 10.0.0.11 && ip4.dst == {10.0.0.1, 255.255.255.255} && udp.src == 68 && udp.dst == 67) => (reg0[3] = put_dhcp_opts(offerip = 10.0.0.11, hostname = "vm1", lease_time = 3600, mtu = 1442, netmask = 255.255.255.0, server_id = 10.0.0.1); next;)
+            in 20 100 (inport == "vm1" && eth.src == 00:00:00:00:00:01 && ip6.dst == ff02::1:2 && udp.src == 546 && udp.dst == 547) => (reg0[3] = put_dhcpv6_opts(ia_addr = fd00::11, dns_server = {fd00::53, fd00::54}, server_id = 00:00:00:10:00:01); next;)
+            in 21 0 (1) => (next;)
+            in 21 100 (inport == "ln" && eth.src == 00:00:00:00:00:02 && ip4 && udp.src == 68 && udp.dst == 67 && reg0[3] && is_chassis_resident("ext")) => (eth.dst = eth.src; eth.src = c0:ff:ee:00:00:01; ip4.src = 10.0.0.1; udp.src = 67; udp.dst = 68; outport = inport; flags.loopback = 1; output;)
+            in 21 100 (inport == "vm1" && eth.src == 00:00:00:00:00:01 && ip4 && udp.src == 68 && udp.dst == 67 && reg0[3]) => (eth.dst = eth.src; eth.src = c0:ff:ee:00:00:01; ip4.src = 10.0.0.1; udp.src = 67; udp.dst = 68; outport = inport; flags.loopback = 1; output;)
+            in 21 100 (inport == "vm1" && eth.src == 00:00:00:00:00:01 && ip6.dst == ff02::1:2 && udp.src == 546 && udp.dst == 547 && reg0[3]) => (eth.dst = eth.src; eth.src = 00:00:00:10:00:01; ip6.dst = ip6.src; ip6.src = fe80::200:ff:fe10:1; udp.src = 547; udp.dst = 546; outport = inport; flags.loopback = 1; output;)
+            in 22 0 (1) => (next;)
+            in 22 100 (udp.dst == 53) => (reg0[4] = dns_lookup(); next;)
+            in 23 0 (1) => (next;)
+            in 23 100 (udp.dst == 53 && reg0[4]) => (eth.dst <-> eth.src; ip4.src <-> ip4.dst; udp.dst = udp.src; udp.src = 53; outport = inport; flags.loopback = 1; output;)
+            in 23 100 (udp.dst == 53 && reg0[4]) => (eth.dst <-> eth.src; ip6.src <-> ip6.dst; udp.dst = udp.src; udp.src = 53; outport = inport; flags.loopback = 1; output;)
+        "#]]
+        .assert_eq(&flows);
+        assert!(diags.is_empty(), "{diags:?}");
+        let (acl, _) = switch_flows(SERVICES, &[Stage::LsOutAcl]);
+        let replies: Vec<&str> = acl.lines().filter(|l| l.starts_with("out 04 34000")).collect();
+        expect![[r#"
+            [
+                "out 04 34000 (outport == \"rp\" && eth.src == c0:ff:ee:00:00:01 && ip4.src == 10.0.0.1 && udp && udp.src == 67 && udp.dst == 68) => (ct_commit; next;)",
+                "out 04 34000 (outport == \"vm1\" && eth.src == 00:00:00:10:00:01 && ip6.src == fe80::200:ff:fe10:1 && udp && udp.src == 547 && udp.dst == 546) => (ct_commit; next;)",
+                "out 04 34000 (outport == \"vm1\" && eth.src == c0:ff:ee:00:00:01 && ip4.src == 10.0.0.1 && udp && udp.src == 67 && udp.dst == 68) => (ct_commit; next;)",
+                "out 04 34000 (udp.src == 53) => (ct_commit; next;)",
+            ]
+        "#]]
+        .assert_debug_eq(&replies);
+    }
+
+    /// Rows the reference leaves out or writes as they are: each problem
+    /// is reported once per row, naming it and the ports that use it,
+    /// and the flows stay as the reference writes them.
+    #[test]
+    fn bad_dhcp_rows_are_reported_and_written_as_the_reference_does() {
+        let nb = r#"{
+            "Logical_Switch": {"00000000-0000-0000-0000-000000000001": {"initial": {"name": "sw0",
+                "ports": ["set", [["uuid", "00000000-0000-0000-0000-000000000011"],
+                                  ["uuid", "00000000-0000-0000-0000-000000000012"],
+                                  ["uuid", "00000000-0000-0000-0000-000000000013"]]],
+                "dns_records": ["uuid", "00000000-0000-0000-0000-000000000051"]}}},
+            "DNS": {"00000000-0000-0000-0000-000000000051": {"initial": {"records": ["map", [
+                ["vm.ovn.example", "10.0.0.8 garbage"], ["e.ovn.example", ""],
+                ["8.0.0.10.in-addr.arpa", "vm.ovn.example"], ["9.0.0.10.in-addr.arpa", " "]]]}}},
+            "Logical_Switch_Port": {
+                "00000000-0000-0000-0000-000000000011": {"initial": {"name": "p1",
+                    "addresses": "00:00:00:00:00:01 10.0.0.11 fd00::11",
+                    "options": ["map", [["hostname", "bare"]]],
+                    "dhcpv4_options": ["uuid", "00000000-0000-0000-0000-000000000031"],
+                    "dhcpv6_options": ["uuid", "00000000-0000-0000-0000-000000000033"]}},
+                "00000000-0000-0000-0000-000000000012": {"initial": {"name": "p2",
+                    "addresses": "00:00:00:00:00:02 10.0.0.12",
+                    "dhcpv4_options": ["uuid", "00000000-0000-0000-0000-000000000032"]}},
+                "00000000-0000-0000-0000-000000000013": {"initial": {"name": "p3",
+                    "addresses": "00:00:00:00:00:03 20.0.0.13",
+                    "dhcpv4_options": ["uuid", "00000000-0000-0000-0000-000000000031"]}}
+            },
+            "DHCP_Options": {
+                "00000000-0000-0000-0000-000000000031": {"initial": {"cidr": "10.0.0.0/24",
+                    "options": ["map", [["server_id", "10.0.0.1"], ["server_mac", "zz:ff:ee:00:00:01"],
+                                        ["lease_time", "soon"], ["colour", "blue"]]]}},
+                "00000000-0000-0000-0000-000000000032": {"initial": {"cidr": "10.0.0.0/24",
+                    "options": ["map", [["server_id", "10.0.0.1"], ["lease_time", "60"]]]}},
+                "00000000-0000-0000-0000-000000000033": {"initial": {"cidr": "fd00::/129",
+                    "options": ["map", [["server_id", "00:00:00:10:00:01"]]]}}
+            }
+        }"#;
+        let (flows, diags) = switch_flows(nb, &[Stage::LsInDhcpOptions, Stage::LsInDhcpResponse, Stage::LsOutAcl]);
+        // The bad values are written as they are; p2's row lacks server_mac
+        // (no flows); p1's DHCPv6 cidr does not parse (only the exception);
+        // p3 is outside the cidr (only the exception).
+        assert!(flows.contains("put_dhcp_opts(offerip = 10.0.0.11, colour = blue, hostname = bare, lease_time = soon, netmask = 255.255.255.0, server_id = 10.0.0.1)"), "{flows}");
+        assert!(flows.contains("eth.src = zz:ff:ee:00:00:01;"), "{flows}");
+        assert!(!flows.contains("p2") && !flows.contains("put_dhcpv6_opts"), "{flows}");
+        assert!(flows.contains(r#"outport == "p1" && eth.src == 00:00:00:10:00:01"#), "{flows}");
+        assert!(flows.contains(r#"outport == "p3""#) && !flows.contains(r#"inport == "p3""#), "{flows}");
+        let diags: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        let row = |n: u32| format!("DHCP_Options 00000000-0000-0000-0000-{n:012}: ");
+        let dns = "DNS 00000000-0000-0000-0000-000000000051: ".to_string();
+        for (prefix, what) in [
+            (row(31), "server_mac is not a MAC address"),
+            (row(31), "option lease_time = 'soon' is not a valid uint32"),
+            (row(31), "unknown option 'colour'"),
+            (row(31), "no address of p3 is in cidr"),
+            (row(32), "server_id, server_mac and lease_time are all required"),
+            (row(33), "cidr 'fd00::/129' is not an IPv6 network"),
+            ("Logical_Switch_Port p1: ".to_string(), "options:hostname 'bare' is not a quoted string"),
+            (dns.clone(), "record vm.ovn.example 'garbage' is not an IP address"),
+            (dns.clone(), "record e.ovn.example has no address"),
+            (dns.clone(), "record 9.0.0.10.in-addr.arpa has no name"),
+        ] {
+            assert!(diags.iter().any(|d| d.starts_with(&prefix) && d.contains(what)), "{prefix}{what}: {diags:#?}");
+        }
+        assert_eq!(diags.iter().filter(|d| d.contains("(used by p1, p3)")).count(), 4, "{diags:#?}");
+        assert_eq!(diags.iter().filter(|d| d.starts_with(&dns)).count(), 3, "{diags:#?}");
+    }
 
     /// The forms the reference accepts and refuses in `cidr` and DHCPv6
     /// `server_id` (observed with ovn-northd 23.03.1).
@@ -527,7 +717,7 @@ mod tests {
         assert!(value_fits("str", r#""ovn.example""#));
         assert!(!value_fits("str", "ovn.example"));
         assert!(value_fits("host_id", "10.0.0.5") && value_fits("host_id", r#""tftp""#));
-        assert!(value_fits("bool", "1") && !value_fits("bool", "true"));
+        assert!(value_fits("bool", "1") && !value_fits("bool", "true") && !value_fits("bool", "2"));
         assert!(value_fits("uint16", "1442") && !value_fits("uint16", "70000") && !value_fits("uint32", "abc"));
         assert!(value_fits("ipv6", "{fd00::53, fd00::54}"));
     }

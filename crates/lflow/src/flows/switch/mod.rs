@@ -66,6 +66,7 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
     }
     arp_nd::service_monitor_replies(m, flows);
     dhcp_dns::check_options(m, diags);
+    dhcp_dns::check_dns_records(m, diags);
 }
 
 /// What every switch's flows depend on, computed once a compilation.

@@ -13,12 +13,15 @@
 //!   keys) built once from the NB.
 //! - `global`: SB_Global and the static tables (DHCP option codes, RBAC).
 //! - `bindings`: datapath and port bindings, multicast groups, address sets.
+//! - `coverage`: what the compiler does with each NB column, and the
+//!   diagnostics for NB rows that use a feature not translated yet.
 //! - `flows`: the logical flows, one module per group of stages, and their
 //!   folding into datapath groups.
 //! - `output`: desired rows, logical flows, diagnostics, NB status writes.
 //! - `sync`: desired rows against the replicas -> OVSDB operations.
 
 pub mod bindings;
+pub mod coverage;
 pub mod flows;
 pub mod global;
 pub mod input;
@@ -49,6 +52,7 @@ pub fn compile(nb: &Replica, sb: &Replica) -> Output {
     let (nb_global, options) = global::global_options(nb);
     global::build(nb_global, &options, &mut out);
     global::sb_dependent_options(sb, &mut out);
+    coverage::not_translated(nb, &mut out.diagnostics);
     let model = model::Model::build(nb, sb, options, &mut out.diagnostics);
     bindings::build(&model, &mut out);
     let mut flows = output::Flows::default();

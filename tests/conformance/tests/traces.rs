@@ -1,4 +1,5 @@
-//! `ovn-trace` on every scenario that has a `.traces` file: the reference
+//! `ovn-trace` on every scenario (each must have a `.traces` file with at
+//! least one microflow; a missing one fails the test): the reference
 //! ovn-northd and our translation each write a SB from the scenario, the
 //! real `ovn-trace --summary --minimal` traces every microflow against both,
 //! and the normalized outputs are compared line for line. The scenarios in
@@ -35,9 +36,16 @@ fn check(sc: &Scenario, floors: &BTreeMap<String, Floor>) -> Result<String, Stri
 fn traces_match_reference() {
     require_tools();
     require_ovn_trace();
-    let all = load_dir(&scenario_dir()).expect("scenarios parse");
-    let scenarios: Vec<&Scenario> = all.iter().filter(|s| !load(&s.name).expect("traces parse").is_empty()).collect();
-    assert!(!scenarios.is_empty(), "no scenario has a .traces file");
+    let scenarios = load_dir(&scenario_dir()).expect("scenarios parse");
+    let without: Vec<String> = scenarios
+        .iter()
+        .filter_map(|s| match load(&s.name) {
+            Ok(t) if t.is_empty() => Some(format!("{}.traces holds no trace", s.name)),
+            Ok(_) => None,
+            Err(e) => Some(e.to_string()),
+        })
+        .collect();
+    assert!(without.is_empty(), "every scenario needs a .traces file with traces:\n{}", without.join("\n"));
     let floors = floors::load().expect("floors.txt parses");
     let (lines, failures) = conformance::check_all(&scenarios, |sc| check(sc, &floors));
     for line in &lines {

@@ -1,6 +1,9 @@
 //! Generates the typed NB and SB views (`input::nb`, `input::sb`) from the
 //! schemas in `schemas/`: one borrowed view type a table, one accessor a
-//! column, typed from the column's schema type.
+//! column, typed from the column's schema type. The NB views also list
+//! their columns (`COLUMNS`) and, under the `coverage` feature, each NB
+//! accessor records that its column was read (`READ`), for the test that
+//! holds `coverage::NB_COLUMNS` true.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -61,7 +64,9 @@ fn scalar_rust(atomic: &str) -> (&'static str, &'static str) {
     }
 }
 
-fn generate(schema_path: &PathBuf, out: &mut String) {
+/// Writes the views of one schema; `record` (the NB) adds `COLUMNS` and
+/// the `coverage` feature's `READ` flags, one a column, set by its accessor.
+fn generate(schema_path: &PathBuf, out: &mut String, record: bool) {
     let text = std::fs::read_to_string(schema_path).expect("read schema");
     let schema: Value = serde_json::from_str(&text).expect("parse schema");
     let name = schema["name"].as_str().unwrap_or("?");
@@ -74,6 +79,7 @@ fn generate(schema_path: &PathBuf, out: &mut String) {
     .unwrap();
     writeln!(out, "use ovsdb::replica::Row;\nuse ovsdb::{{Datum, Replica, Uuid}};\nuse super::StrMap;\n").unwrap();
     let tables = schema["tables"].as_object().expect("tables");
+    let mut columns = Vec::new();
     for (table, ts) in tables {
         let ty = type_name(table);
         writeln!(
@@ -99,6 +105,16 @@ fn generate(schema_path: &PathBuf, out: &mut String) {
         writeln!(out, "    pub fn uuid(&self) -> Uuid {{ self.row.uuid() }}").unwrap();
         for (col, cs) in ts["columns"].as_object().expect("columns") {
             let m = method_name(col);
+            let note = if record {
+                columns.push(format!("({table:?}, {col:?})"));
+                format!(
+                    "#[cfg(feature = \"coverage\")] READ[{}].store(true, std::sync::atomic::Ordering::Relaxed); ",
+                    columns.len() - 1
+                )
+            } else {
+                String::new()
+            };
+            let get = format!("self.row.get({col:?})");
             let t = &cs["type"];
             let (key, value, min, max) = match t {
                 Value::Object(o) => (
@@ -113,12 +129,11 @@ fn generate(schema_path: &PathBuf, out: &mut String) {
                 ),
                 v => (base(v), None, 1, 1),
             };
-            let get = format!("self.row.get({col:?})");
             if let Some((vt, _)) = value {
                 if key.0 == "string" && vt == "string" {
-                    writeln!(out, "    pub fn {m}(&self) -> StrMap<'a> {{ StrMap({get}) }}").unwrap();
+                    writeln!(out, "    pub fn {m}(&self) -> StrMap<'a> {{ {note}StrMap({get}) }}").unwrap();
                 } else {
-                    writeln!(out, "    pub fn {m}(&self) -> &'a Datum {{ {get} }}").unwrap();
+                    writeln!(out, "    pub fn {m}(&self) -> &'a Datum {{ {note}{get} }}").unwrap();
                 }
                 continue;
             }
@@ -127,18 +142,21 @@ fn generate(schema_path: &PathBuf, out: &mut String) {
                 let rty = type_name(&rt);
                 let iter = format!("{get}.keys().filter_map(|a| a.as_uuid()).filter_map(move |u| {rty}::get(db, &u))");
                 if max == 1 {
-                    writeln!(out, "    pub fn {m}(&self) -> Option<{rty}<'a>> {{ let db = self.db; {iter}.next() }}")
-                        .unwrap();
+                    writeln!(
+                        out,
+                        "    pub fn {m}(&self) -> Option<{rty}<'a>> {{ {note}let db = self.db; {iter}.next() }}"
+                    )
+                    .unwrap();
                 } else {
                     writeln!(
                         out,
-                        "    pub fn {m}(&self) -> impl Iterator<Item = {rty}<'a>> + 'a {{ let db = self.db; {iter} }}"
+                        "    pub fn {m}(&self) -> impl Iterator<Item = {rty}<'a>> + 'a {{ {note}let db = self.db; {iter} }}"
                     )
                     .unwrap();
                 }
                 writeln!(
                     out,
-                    "    pub fn {}_uuids(&self) -> impl Iterator<Item = Uuid> + 'a {{ {get}.keys().filter_map(|a| a.as_uuid()) }}",
+                    "    pub fn {}_uuids(&self) -> impl Iterator<Item = Uuid> + 'a {{ {note}{get}.keys().filter_map(|a| a.as_uuid()) }}",
                     m.trim_end_matches('_')
                 )
                 .unwrap();
@@ -155,32 +173,47 @@ fn generate(schema_path: &PathBuf, out: &mut String) {
                 };
                 writeln!(
                     out,
-                    "    pub fn {m}(&self) -> {rt} {{ {get}.as_atom().and_then(|a| {conv}).unwrap_or({default}) }}"
+                    "    pub fn {m}(&self) -> {rt} {{ {note}{get}.as_atom().and_then(|a| {conv}).unwrap_or({default}) }}"
                 )
                 .unwrap();
             } else if max == 1 {
-                writeln!(out, "    pub fn {m}(&self) -> Option<{rt}> {{ {get}.as_atom().and_then(|a| {conv}) }}")
+                writeln!(out, "    pub fn {m}(&self) -> Option<{rt}> {{ {note}{get}.as_atom().and_then(|a| {conv}) }}")
                     .unwrap();
             } else {
                 writeln!(
                     out,
-                    "    pub fn {m}(&self) -> impl Iterator<Item = {rt}> + 'a {{ {get}.keys().filter_map(|a| {conv}) }}"
+                    "    pub fn {m}(&self) -> impl Iterator<Item = {rt}> + 'a {{ {note}{get}.keys().filter_map(|a| {conv}) }}"
                 )
                 .unwrap();
             }
         }
         writeln!(out, "}}\n").unwrap();
     }
+    if record {
+        writeln!(
+            out,
+            "/// Every (table, column) of the schema; `READ[i]` is set when the\n/// accessor of `COLUMNS[i]` is called.\npub const COLUMNS: &[(&str, &str)] = &[{}];\n",
+            columns.join(", ")
+        )
+        .unwrap();
+        writeln!(
+            out,
+            "#[cfg(feature = \"coverage\")]\n#[allow(clippy::declare_interior_mutable_const)]\npub static READ: [std::sync::atomic::AtomicBool; {}] = [const {{ std::sync::atomic::AtomicBool::new(false) }}; {}];",
+            columns.len(),
+            columns.len()
+        )
+        .unwrap();
+    }
 }
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../../schemas");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    for (schema, file) in [("ovn-nb.ovsschema", "nb.rs"), ("ovn-sb.ovsschema", "sb.rs")] {
+    for (schema, file, record) in [("ovn-nb.ovsschema", "nb.rs", true), ("ovn-sb.ovsschema", "sb.rs", false)] {
         let path = root.join(schema);
         println!("cargo:rerun-if-changed={}", path.display());
         let mut out = String::new();
-        generate(&path, &mut out);
+        generate(&path, &mut out, record);
         std::fs::write(out_dir.join(file), out).expect("write generated code");
     }
     println!("cargo:rerun-if-changed=build.rs");

@@ -14,12 +14,15 @@
 //! - `global`: SB_Global and the static tables (DHCP option codes, RBAC).
 //! - `bindings`: datapath and port bindings, multicast groups, address
 //!   sets, meters, QoS queue ids.
+//! - `coverage`: what the compiler does with each NB column, and the
+//!   diagnostics for NB rows that use a feature not translated yet.
 //! - `flows`: the logical flows, one module per group of stages, the CoPP
 //!   meters set on them, and their folding into datapath groups.
 //! - `output`: desired rows, logical flows, diagnostics, NB status writes.
 //! - `sync`: desired rows against the replicas -> OVSDB operations.
 
 pub mod bindings;
+pub mod coverage;
 pub mod flows;
 pub mod global;
 pub mod input;
@@ -50,6 +53,7 @@ pub fn compile(nb: &Replica, sb: &Replica) -> Output {
     let (nb_global, options) = global::global_options(nb);
     global::build(nb_global, &options, &mut out);
     global::sb_dependent_options(sb, &mut out);
+    coverage::not_translated(nb, &mut out.diagnostics);
     let model = model::Model::build(nb, sb, options, &mut out.diagnostics);
     bindings::build(&model, &mut out);
     let mut flows = output::Flows::default();

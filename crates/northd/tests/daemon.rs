@@ -410,3 +410,29 @@ fn an_uninitialized_nb_gets_its_nb_global() {
     assert_translated(&nb.remote(), &sb.remote());
     d.check_alive();
 }
+
+/// An NB row using a feature the compiler does not translate yet is named
+/// in the log, once, however many cycles follow.
+#[test]
+fn a_row_not_translated_yet_is_logged_once() {
+    let dbs = Dbs::standalone();
+    let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    d.wait_status("active");
+    dbs.nbctl(&["--wait=sb", "ls-add", "qsw", "--", "qos-add", "qsw", "from-lport", "100", "ip4", "dscp=10"]);
+    for i in 0..3 {
+        dbs.nbctl(&["--wait=sb", "ls-add", &format!("later{i}")]);
+    }
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    let warnings: Vec<String> = d
+        .log()
+        .lines()
+        .filter(|l| {
+            l.contains("|WARN|") && l.contains("table=Logical_Switch row=qsw ") && l.contains("not translated yet")
+        })
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(warnings.len(), 1, "logged once: {warnings:#?}\n{}", d.diagnostics());
+    assert!(warnings[0].contains("QoS (qos_rules)"), "{}", warnings[0]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    d.check_alive();
+}

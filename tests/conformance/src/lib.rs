@@ -10,7 +10,11 @@
 //!   random values, and the diff of two such texts (pure).
 //! - `trace`: `.traces` files of microflows, run with the real `ovn-trace`
 //!   against a run's SB, normalized and compared line for line.
+//! - `floors`: the lowest score each scenario not in `EXACT` may have
+//!   (`floors.txt`), checked by the tests and rewritten by
+//!   `scripts/conformance --record-floors` (pure but for reading the file).
 
+pub mod floors;
 pub mod normalize;
 pub mod run;
 pub mod scenario;

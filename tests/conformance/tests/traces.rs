@@ -1,27 +1,33 @@
-//! `ovn-trace` on every scenario that has a `.traces` file: the reference
+//! `ovn-trace` on every scenario (each must have a `.traces` file with at
+//! least one microflow; a missing one fails the test): the reference
 //! ovn-northd and our translation each write a SB from the scenario, the
 //! real `ovn-trace --summary --minimal` traces every microflow against both,
 //! and the normalized outputs are compared line for line. The scenarios in
-//! `conformance::EXACT` must give identical traces; for the others the
-//! count of identical traces is printed. Two scenarios run at a time.
+//! `conformance::EXACT` must give identical traces; the others must have at
+//! least their floor of identical traces (`floors.txt`). Two scenarios run
+//! at a time.
 
+use std::collections::BTreeMap;
+
+use conformance::floors::{self, Floor};
 use conformance::run::{require_tools, run_ours};
 use conformance::scenario::{load_dir, scenario_dir, Scenario};
 use conformance::trace::{compare_with_reference, load, require_ovn_trace};
 
 /// Compares the traces of one scenario; `Ok` carries the line to print,
 /// `Err` a failure of the test.
-fn check(sc: &Scenario) -> Result<String, String> {
+fn check(sc: &Scenario, floors: &BTreeMap<String, Floor>) -> Result<String, String> {
     let exact = conformance::EXACT.contains(&sc.name.as_str());
-    let ours = match run_ours(sc) {
-        Ok(o) => o,
-        Err(e) if !exact => return Ok(format!("{:<28} traces -: our run failed: {e}", sc.name)),
-        Err(e) => return Err(format!("our run failed: {e}")),
-    };
+    let ours = run_ours(sc).map_err(|e| format!("our run failed: {e}"))?;
     let c = compare_with_reference(sc, &ours).map_err(|e| e.to_string())?;
     let line = format!("{:<28} traces {}/{}", sc.name, c.identical, c.total);
     if exact && c.identical != c.total {
         return Err(format!("{line}: not identical\n{}", c.differences.join("\n")));
+    }
+    if !exact {
+        let got = Floor { traces: c.identical, ..Floor::default() };
+        floors::check(&sc.name, floors, got, floors::TRACES)
+            .map_err(|e| format!("{e}\n{}", c.differences.join("\n")))?;
     }
     Ok(line)
 }
@@ -30,10 +36,18 @@ fn check(sc: &Scenario) -> Result<String, String> {
 fn traces_match_reference() {
     require_tools();
     require_ovn_trace();
-    let all = load_dir(&scenario_dir()).expect("scenarios parse");
-    let scenarios: Vec<&Scenario> = all.iter().filter(|s| !load(&s.name).expect("traces parse").is_empty()).collect();
-    assert!(!scenarios.is_empty(), "no scenario has a .traces file");
-    let (lines, failures) = conformance::check_all(&scenarios, check);
+    let scenarios = load_dir(&scenario_dir()).expect("scenarios parse");
+    let without: Vec<String> = scenarios
+        .iter()
+        .filter_map(|s| match load(&s.name) {
+            Ok(t) if t.is_empty() => Some(format!("{}.traces holds no trace", s.name)),
+            Ok(_) => None,
+            Err(e) => Some(e.to_string()),
+        })
+        .collect();
+    assert!(without.is_empty(), "every scenario needs a .traces file with traces:\n{}", without.join("\n"));
+    let floors = floors::load().expect("floors.txt parses");
+    let (lines, failures) = conformance::check_all(&scenarios, |sc| check(sc, &floors));
     for line in &lines {
         println!("{line}");
     }

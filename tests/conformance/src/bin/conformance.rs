@@ -1,4 +1,4 @@
-//! `conformance [--reference] [--bless] [-v] [FILTER]`: runs each scenario
+//! `conformance [--reference] [--bless] [--record-floors] [-v] [FILTER]`: runs each scenario
 //! (whose name contains FILTER) through OUR translation and compares its
 //! normalized SB with the blessed reference dump `expected/<scenario>.sb`,
 //! printing a table (flows matched / total, groups matched / total, traces
@@ -14,30 +14,40 @@
 //! `--reference` runs the reference ovn-northd instead (compared with the
 //! expected dump, which checks that normalization removes every run-to-run
 //! difference); `--bless` writes the reference's dump to `expected/`.
-//! Exits non-zero on a difference or a failed run.
+//! `--record-floors` rewrites `floors.txt` after the run: the floors of the
+//! scenarios run that are not in EXACT are raised to their scores (never
+//! lowered), those of EXACT or deleted scenarios removed (see
+//! `conformance::floors`). Exits non-zero on a difference or a failed run.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use conformance::floors::{self, Floor};
 use conformance::normalize::{diff, normalize, score};
 use conformance::run::{run_ours, run_reference};
 use conformance::scenario::{load_dir, scenario_dir};
 use conformance::trace::{compare_with_reference, Comparison};
 
 fn main() -> ExitCode {
-    let (mut bless, mut reference, mut verbose) = (false, false, false);
+    let (mut bless, mut reference, mut verbose, mut record) = (false, false, false, false);
     let mut filter = String::new();
     for a in std::env::args().skip(1) {
         match a.as_str() {
             "--bless" => bless = true,
             "--reference" => reference = true,
             "-v" | "--verbose" => verbose = true,
+            "--record-floors" => record = true,
             "-h" | "--help" => {
-                println!("usage: conformance [--reference] [--bless] [-v] [FILTER]");
+                println!("usage: conformance [--reference] [--bless] [--record-floors] [-v] [FILTER]");
                 return ExitCode::SUCCESS;
             }
             _ => filter = a,
         }
+    }
+    if record && (reference || bless) {
+        eprintln!("conformance: --record-floors records our scores: not with --reference or --bless");
+        return ExitCode::from(2);
     }
     let scenarios = match load_dir(&scenario_dir()) {
         Ok(s) => s,
@@ -46,6 +56,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let old_floors = match floors::load() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("conformance: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut scores = BTreeMap::new();
     let started = Instant::now();
     let (mut exact, mut bad) = (0, 0);
     let (mut flows_ok, mut flows_all) = (0, 0);
@@ -58,6 +76,7 @@ fn main() -> ExitCode {
             Ok(out) => out,
             Err(e) => {
                 bad += 1;
+                scores.insert(sc.name.clone(), Floor::default());
                 println!("{:<28} {:>13} {:>13} {:>7}  FAILED: {e}", sc.name, "-", "-", "-");
                 continue;
             }
@@ -88,8 +107,20 @@ fn main() -> ExitCode {
         };
         traces_ok += traces.identical;
         traces_all += traces.total;
+        let got = Floor { flows: s.flows_matched, groups: s.groups_matched, traces: traces.identical };
+        scores.insert(sc.name.clone(), got);
         let same_traces = trace_error.is_none() && traces.identical == traces.total;
         let mut result = if d.is_empty() { "exact".to_string() } else { d.summary() };
+        let in_exact = conformance::EXACT.contains(&sc.name.as_str());
+        if reference || bless || in_exact {
+            // Floors and EXACT concern our translation only.
+        } else if d.is_empty() {
+            result.push_str(" (not in EXACT: add it)");
+        } else {
+            if let Err(e) = floors::check(&sc.name, &old_floors, got, &[floors::SB, floors::TRACES].concat()) {
+                result = format!("{result}; {}", e.trim_start_matches(&format!("{}: ", sc.name)));
+            }
+        }
         if let Some(e) = &trace_error {
             result = format!("{result}; traces FAILED: {e}");
         } else if !same_traces {
@@ -128,6 +159,17 @@ fn main() -> ExitCode {
         started.elapsed().as_secs_f64(),
         if bless { " (blessed)" } else { "" }
     );
+    if record {
+        let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+        let new = floors::record(&old_floors, &scores, &names);
+        if let Err(e) = std::fs::write(floors::path(), floors::render(&new)) {
+            eprintln!("conformance: write {}: {e}", floors::path().display());
+            return ExitCode::from(2);
+        }
+        let changed = new.iter().filter(|(n, f)| old_floors.get(*n) != Some(*f)).count();
+        let removed = old_floors.keys().filter(|n| !new.contains_key(*n)).count();
+        println!("floors: {changed} raised or added, {removed} removed ({})", floors::path().display());
+    }
     if bad == 0 {
         ExitCode::SUCCESS
     } else {

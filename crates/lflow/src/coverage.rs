@@ -1,0 +1,364 @@
+//! Every NB column accounted for: `NB_COLUMNS` says for each table and
+//! column of `schemas/ovn-nb.ovsschema` whether the compiler reads it, what
+//! feature that is not translated yet it belongs to, or why ovn-northd
+//! 23.03 does not use it. `not_translated` turns the NB rows that use a
+//! feature not translated yet into diagnostics, so that no NB input is
+//! dropped silently. The conformance test `coverage` holds the list true.
+//!
+//! What it never does: read a column through the generated accessors (that
+//! would count as the compiler reading it), or leave out a row it reports.
+
+use std::collections::BTreeMap;
+
+use ovsdb::{Atom, Datum, Replica, Uuid};
+
+use crate::output::Diagnostic;
+
+/// What the compiler does with an NB column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// Read and translated.
+    Read,
+    /// Read, but the feature it belongs to (named) is not translated yet:
+    /// a row with a value in it gets a diagnostic.
+    Partly(&'static str),
+    /// Not read: the feature (named) is not translated yet; a row with a
+    /// value in it gets a diagnostic.
+    NotYet(&'static str),
+    /// Not read by the compiler: the daemon (`crates/northd`) handles it
+    /// (how).
+    Daemon(&'static str),
+    /// Not read because ovn-northd 23.03 does not use it either (why).
+    Unused(&'static str),
+}
+
+use Use::{Daemon, NotYet, Partly, Read, Unused};
+
+const ACL: &str = "ACL";
+const BFD: &str = "BFD";
+const COPP: &str = "CoPP (control plane protection)";
+const DHCP: &str = "DHCP";
+const DNS: &str = "DNS";
+const LB: &str = "load balancers";
+const METER: &str = "meters";
+const NAT: &str = "NAT";
+const QOS: &str = "QoS";
+/// `external_ids` the reference never reads a key of.
+const CMS: Use = Unused("the CMS's own data: ovn-northd reads no key of it");
+/// The tables ovsdb-server configures itself from.
+const SERVER: Use = Unused("ovsdb-server's configuration (remotes, SSL): ovn-northd never reads it");
+/// NB_Global status that the daemon writes back.
+const STATUS: Use = Daemon("status the daemon writes (crates/northd/src/status.rs), never reads for the translation");
+
+/// Every NB (table, column) and what the compiler does with it, sorted by
+/// table and column. Entries `Partly` and `NotYet` name the feature in the
+/// diagnostic of `not_translated`; flip them to `Read` when it lands.
+pub const NB_COLUMNS: &[(&str, &str, Use)] = &[
+    ("ACL", "action", Partly(ACL)),
+    ("ACL", "direction", NotYet(ACL)),
+    ("ACL", "external_ids", CMS),
+    ("ACL", "label", NotYet(ACL)),
+    ("ACL", "log", NotYet(ACL)),
+    ("ACL", "match", NotYet(ACL)),
+    ("ACL", "meter", NotYet(ACL)),
+    ("ACL", "name", NotYet(ACL)),
+    ("ACL", "options", NotYet(ACL)),
+    ("ACL", "priority", NotYet(ACL)),
+    ("ACL", "severity", NotYet(ACL)),
+    ("Address_Set", "addresses", Read),
+    ("Address_Set", "external_ids", CMS),
+    ("Address_Set", "name", Read),
+    ("BFD", "detect_mult", NotYet(BFD)),
+    ("BFD", "dst_ip", NotYet(BFD)),
+    ("BFD", "external_ids", CMS),
+    ("BFD", "logical_port", NotYet(BFD)),
+    ("BFD", "min_rx", NotYet(BFD)),
+    ("BFD", "min_tx", NotYet(BFD)),
+    ("BFD", "options", NotYet(BFD)),
+    ("BFD", "status", NotYet(BFD)),
+    ("Chassis_Template_Var", "chassis", NotYet("chassis template variables")),
+    ("Chassis_Template_Var", "external_ids", CMS),
+    ("Chassis_Template_Var", "variables", NotYet("chassis template variables")),
+    ("Connection", "external_ids", SERVER),
+    ("Connection", "inactivity_probe", SERVER),
+    ("Connection", "is_connected", SERVER),
+    ("Connection", "max_backoff", SERVER),
+    ("Connection", "other_config", SERVER),
+    ("Connection", "status", SERVER),
+    ("Connection", "target", SERVER),
+    ("Copp", "external_ids", CMS),
+    ("Copp", "meters", NotYet(COPP)),
+    ("Copp", "name", NotYet(COPP)),
+    ("DHCP_Options", "cidr", NotYet(DHCP)),
+    ("DHCP_Options", "external_ids", CMS),
+    ("DHCP_Options", "options", NotYet(DHCP)),
+    ("DNS", "external_ids", CMS),
+    ("DNS", "records", Partly(DNS)),
+    ("Forwarding_Group", "child_port", Read),
+    ("Forwarding_Group", "external_ids", CMS),
+    ("Forwarding_Group", "liveness", Read),
+    ("Forwarding_Group", "name", Unused("names the group for the CMS; the flows use vip, vmac, liveness, child_port")),
+    ("Forwarding_Group", "vip", Read),
+    ("Forwarding_Group", "vmac", Read),
+    ("Gateway_Chassis", "chassis_name", Read),
+    ("Gateway_Chassis", "external_ids", CMS),
+    ("Gateway_Chassis", "name", Unused("the SB HA_Chassis_Group of the port is built from chassis_name and priority")),
+    ("Gateway_Chassis", "options", Unused("no option is defined for it in 23.03")),
+    ("Gateway_Chassis", "priority", Read),
+    ("HA_Chassis", "chassis_name", Read),
+    ("HA_Chassis", "external_ids", CMS),
+    ("HA_Chassis", "priority", Read),
+    ("HA_Chassis_Group", "external_ids", CMS),
+    ("HA_Chassis_Group", "ha_chassis", Read),
+    ("HA_Chassis_Group", "name", Read),
+    ("Load_Balancer", "external_ids", NotYet(LB)),
+    ("Load_Balancer", "health_check", Partly(LB)),
+    ("Load_Balancer", "ip_port_mappings", Partly(LB)),
+    ("Load_Balancer", "name", NotYet(LB)),
+    ("Load_Balancer", "options", Partly(LB)),
+    ("Load_Balancer", "protocol", NotYet(LB)),
+    ("Load_Balancer", "selection_fields", NotYet(LB)),
+    ("Load_Balancer", "vips", Partly(LB)),
+    ("Load_Balancer_Group", "load_balancer", Partly(LB)),
+    ("Load_Balancer_Group", "name", Unused("names the group for the CMS; the flows use its load balancers")),
+    ("Load_Balancer_Health_Check", "external_ids", CMS),
+    ("Load_Balancer_Health_Check", "options", NotYet(LB)),
+    ("Load_Balancer_Health_Check", "vip", Partly(LB)),
+    ("Logical_Router", "copp", NotYet(COPP)),
+    ("Logical_Router", "enabled", Read),
+    ("Logical_Router", "external_ids", Read),
+    ("Logical_Router", "load_balancer", Partly(LB)),
+    ("Logical_Router", "load_balancer_group", Partly(LB)),
+    ("Logical_Router", "name", Read),
+    ("Logical_Router", "nat", Partly(NAT)),
+    ("Logical_Router", "options", Read),
+    ("Logical_Router", "policies", Read),
+    ("Logical_Router", "ports", Read),
+    ("Logical_Router", "static_routes", Read),
+    ("Logical_Router_Policy", "action", Read),
+    ("Logical_Router_Policy", "external_ids", CMS),
+    ("Logical_Router_Policy", "match", Read),
+    ("Logical_Router_Policy", "nexthop", NotYet("the deprecated single nexthop of a router policy")),
+    ("Logical_Router_Policy", "nexthops", Read),
+    ("Logical_Router_Policy", "options", Read),
+    ("Logical_Router_Policy", "priority", Read),
+    ("Logical_Router_Port", "enabled", Read),
+    ("Logical_Router_Port", "external_ids", Read),
+    ("Logical_Router_Port", "gateway_chassis", Read),
+    ("Logical_Router_Port", "ha_chassis_group", Read),
+    ("Logical_Router_Port", "ipv6_prefix", NotYet("IPv6 prefix delegation")),
+    ("Logical_Router_Port", "ipv6_ra_configs", Read),
+    ("Logical_Router_Port", "mac", Read),
+    ("Logical_Router_Port", "name", Read),
+    ("Logical_Router_Port", "networks", Read),
+    ("Logical_Router_Port", "options", Read),
+    ("Logical_Router_Port", "peer", Read),
+    ("Logical_Router_Static_Route", "bfd", NotYet(BFD)),
+    ("Logical_Router_Static_Route", "external_ids", CMS),
+    ("Logical_Router_Static_Route", "ip_prefix", Read),
+    ("Logical_Router_Static_Route", "nexthop", Read),
+    ("Logical_Router_Static_Route", "options", Read),
+    ("Logical_Router_Static_Route", "output_port", Read),
+    ("Logical_Router_Static_Route", "policy", Read),
+    ("Logical_Router_Static_Route", "route_table", Read),
+    ("Logical_Switch", "acls", Partly(ACL)),
+    ("Logical_Switch", "copp", NotYet(COPP)),
+    ("Logical_Switch", "dns_records", Partly(DNS)),
+    ("Logical_Switch", "external_ids", Read),
+    ("Logical_Switch", "forwarding_groups", Read),
+    ("Logical_Switch", "load_balancer", Partly(LB)),
+    ("Logical_Switch", "load_balancer_group", Partly(LB)),
+    ("Logical_Switch", "name", Read),
+    ("Logical_Switch", "other_config", Read),
+    ("Logical_Switch", "ports", Read),
+    ("Logical_Switch", "qos_rules", NotYet(QOS)),
+    ("Logical_Switch_Port", "addresses", Read),
+    ("Logical_Switch_Port", "dhcpv4_options", NotYet(DHCP)),
+    ("Logical_Switch_Port", "dhcpv6_options", NotYet(DHCP)),
+    ("Logical_Switch_Port", "dynamic_addresses", Read),
+    ("Logical_Switch_Port", "enabled", Read),
+    ("Logical_Switch_Port", "external_ids", Read),
+    ("Logical_Switch_Port", "ha_chassis_group", Read),
+    ("Logical_Switch_Port", "mirror_rules", Read),
+    ("Logical_Switch_Port", "name", Read),
+    ("Logical_Switch_Port", "options", Read),
+    ("Logical_Switch_Port", "parent_name", Read),
+    ("Logical_Switch_Port", "port_security", Read),
+    ("Logical_Switch_Port", "tag", Read),
+    ("Logical_Switch_Port", "tag_request", Read),
+    ("Logical_Switch_Port", "type", Read),
+    ("Logical_Switch_Port", "up", Read),
+    ("Meter", "bands", NotYet(METER)),
+    ("Meter", "external_ids", CMS),
+    ("Meter", "fair", NotYet(METER)),
+    ("Meter", "name", NotYet(METER)),
+    ("Meter", "unit", NotYet(METER)),
+    ("Meter_Band", "action", NotYet(METER)),
+    ("Meter_Band", "burst_size", NotYet(METER)),
+    ("Meter_Band", "external_ids", CMS),
+    ("Meter_Band", "rate", NotYet(METER)),
+    ("Mirror", "external_ids", Read),
+    ("Mirror", "filter", Read),
+    ("Mirror", "index", Read),
+    ("Mirror", "name", Read),
+    ("Mirror", "sink", Read),
+    ("Mirror", "type", Read),
+    ("NAT", "allowed_ext_ips", NotYet(NAT)),
+    ("NAT", "exempted_ext_ips", NotYet(NAT)),
+    ("NAT", "external_ids", NotYet(NAT)),
+    ("NAT", "external_ip", Partly(NAT)),
+    ("NAT", "external_mac", Partly(NAT)),
+    ("NAT", "external_port_range", NotYet(NAT)),
+    ("NAT", "gateway_port", NotYet(NAT)),
+    ("NAT", "logical_ip", NotYet(NAT)),
+    ("NAT", "logical_port", Partly(NAT)),
+    ("NAT", "options", NotYet(NAT)),
+    ("NAT", "type", Partly(NAT)),
+    ("NB_Global", "connections", SERVER),
+    ("NB_Global", "external_ids", CMS),
+    ("NB_Global", "hv_cfg", STATUS),
+    ("NB_Global", "hv_cfg_timestamp", STATUS),
+    ("NB_Global", "ipsec", Read),
+    ("NB_Global", "name", Unused("names the deployment for the CMS and ovn-ic; ovn-northd does not read it")),
+    ("NB_Global", "nb_cfg", Daemon("copied to SB_Global nb_cfg by the daemon (crates/northd/src/status.rs)")),
+    ("NB_Global", "nb_cfg_timestamp", STATUS),
+    ("NB_Global", "options", Read),
+    ("NB_Global", "sb_cfg", STATUS),
+    ("NB_Global", "sb_cfg_timestamp", STATUS),
+    ("NB_Global", "ssl", SERVER),
+    ("Port_Group", "acls", Partly(ACL)),
+    ("Port_Group", "external_ids", CMS),
+    ("Port_Group", "name", Read),
+    ("Port_Group", "ports", Read),
+    ("QoS", "action", NotYet(QOS)),
+    ("QoS", "bandwidth", NotYet(QOS)),
+    ("QoS", "direction", NotYet(QOS)),
+    ("QoS", "external_ids", CMS),
+    ("QoS", "match", NotYet(QOS)),
+    ("QoS", "priority", NotYet(QOS)),
+    ("SSL", "bootstrap_ca_cert", SERVER),
+    ("SSL", "ca_cert", SERVER),
+    ("SSL", "certificate", SERVER),
+    ("SSL", "external_ids", SERVER),
+    ("SSL", "private_key", SERVER),
+    ("SSL", "ssl_ciphers", SERVER),
+    ("SSL", "ssl_protocols", SERVER),
+    ("Static_MAC_Binding", "ip", Read),
+    ("Static_MAC_Binding", "logical_port", Read),
+    ("Static_MAC_Binding", "mac", Read),
+    ("Static_MAC_Binding", "override_dynamic_mac", Read),
+];
+
+/// A diagnostic for each NB row that uses a feature not translated yet (a
+/// value in a column listed `Partly` or `NotYet`): one a row and feature,
+/// naming the row (its `name`, or its UUID) and the columns. A value is a
+/// non-empty set that is not the type's default (`""`, `0`, `false`).
+pub fn not_translated(nb: &Replica, diags: &mut Vec<Diagnostic>) {
+    let mut found: BTreeMap<(&'static str, Uuid, &'static str), (String, Vec<&'static str>)> = BTreeMap::new();
+    for &(table, column, u) in NB_COLUMNS {
+        let (Partly(feature) | NotYet(feature)) = u else { continue };
+        let Some(t) = nb.table(table) else { continue };
+        for row in t.rows() {
+            if !has_value(row.get(column)) {
+                continue;
+            }
+            let name = match row.get("name").as_atom().and_then(Atom::as_str) {
+                Some(n) if !n.is_empty() => n.to_string(),
+                _ => row.uuid().to_string(),
+            };
+            found.entry((table, row.uuid(), feature)).or_insert((name, Vec::new())).1.push(column);
+        }
+    }
+    for ((table, _, feature), (row, columns)) in found {
+        let message = format!("not translated yet: {feature} ({})", columns.join(", "));
+        diags.push(Diagnostic { table, row, message });
+    }
+}
+
+/// Whether a column holds a value other than its type's default.
+fn has_value(d: &Datum) -> bool {
+    match d.as_atom() {
+        Some(Atom::String(s)) => !s.is_empty(),
+        Some(Atom::Integer(i)) => *i != 0,
+        Some(Atom::Real(r)) => *r != 0.0,
+        Some(Atom::Boolean(b)) => *b,
+        _ => !d.is_empty(),
+    }
+}
+
+/// The NB columns read through the generated views since the process
+/// started (`coverage` feature only).
+#[cfg(feature = "coverage")]
+pub fn columns_read() -> Vec<(&'static str, &'static str)> {
+    use std::sync::atomic::Ordering;
+    crate::input::nb::COLUMNS
+        .iter()
+        .zip(crate::input::nb::READ.iter())
+        .filter(|(_, r)| r.load(Ordering::Relaxed))
+        .map(|(c, _)| *c)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::replica;
+
+    /// `NB_COLUMNS` lists each column of the NB schema once, sorted.
+    #[test]
+    fn every_schema_column_is_listed_once() {
+        let listed: Vec<(&str, &str)> = NB_COLUMNS.iter().map(|(t, c, _)| (*t, *c)).collect();
+        let mut schema = crate::input::nb::COLUMNS.to_vec();
+        schema.sort();
+        assert_eq!(listed, schema);
+    }
+
+    /// Rows using features not translated yet get one diagnostic a row and
+    /// feature, naming the row and the columns; rows without such values
+    /// get none.
+    #[test]
+    fn rows_of_features_not_translated_yet_get_a_diagnostic() {
+        let nb = replica(
+            "ovn-nb.ovsschema",
+            r#"{
+            "Logical_Switch": {"00000000-0000-0000-0000-000000000001": {"initial": {"name": "sw0",
+                "ports": ["set", [["uuid", "00000000-0000-0000-0000-000000000011"],
+                                  ["uuid", "00000000-0000-0000-0000-000000000012"]]],
+                "acls": ["uuid", "00000000-0000-0000-0000-000000000031"],
+                "qos_rules": ["uuid", "00000000-0000-0000-0000-000000000041"]}}},
+            "Logical_Switch_Port": {
+                "00000000-0000-0000-0000-000000000011": {"initial": {"name": "plain",
+                    "addresses": "00:00:00:00:00:01 10.0.0.1"}},
+                "00000000-0000-0000-0000-000000000012": {"initial": {"name": "dhcp",
+                    "addresses": "00:00:00:00:00:02 10.0.0.2",
+                    "dhcpv4_options": ["uuid", "00000000-0000-0000-0000-000000000051"]}}},
+            "ACL": {"00000000-0000-0000-0000-000000000031": {"initial": {"priority": 1000,
+                "direction": "to-lport", "match": "ip4", "action": "drop"}}},
+            "QoS": {"00000000-0000-0000-0000-000000000041": {"initial": {"priority": 10,
+                "direction": "from-lport", "match": "ip4", "action": ["map", [["dscp", 10]]]}}},
+            "DHCP_Options": {"00000000-0000-0000-0000-000000000051": {"initial": {"cidr": "10.0.0.0/24"}}},
+            "Logical_Router": {"00000000-0000-0000-0000-000000000002": {"initial": {"name": "lr0",
+                "nat": ["uuid", "00000000-0000-0000-0000-000000000061"]}}},
+            "NAT": {"00000000-0000-0000-0000-000000000061": {"initial": {"type": "snat",
+                "external_ip": "172.16.0.1", "logical_ip": "10.0.0.0/24"}}},
+            "Load_Balancer": {"00000000-0000-0000-0000-000000000071": {"initial": {"name": "lb0",
+                "vips": ["map", [["10.0.0.100:80", "10.0.0.1:80"]]]}}}
+        }"#,
+        );
+        let out = crate::compile(&nb, &replica("ovn-sb.ovsschema", "{}"));
+        let got: Vec<String> =
+            out.diagnostics.iter().map(ToString::to_string).filter(|d| d.contains("not translated yet")).collect();
+        let want = [
+            "ACL 00000000-0000-0000-0000-000000000031: not translated yet: ACL (action, direction, match, priority)",
+            "DHCP_Options 00000000-0000-0000-0000-000000000051: not translated yet: DHCP (cidr)",
+            "Load_Balancer lb0: not translated yet: load balancers (name, vips)",
+            "Logical_Router lr0: not translated yet: NAT (nat)",
+            "Logical_Switch sw0: not translated yet: ACL (acls)",
+            "Logical_Switch sw0: not translated yet: QoS (qos_rules)",
+            "Logical_Switch_Port dhcp: not translated yet: DHCP (dhcpv4_options)",
+            "NAT 00000000-0000-0000-0000-000000000061: not translated yet: NAT (external_ip, logical_ip, type)",
+            "QoS 00000000-0000-0000-0000-000000000041: not translated yet: QoS (action, direction, match, priority)",
+        ];
+        assert_eq!(got, want);
+    }
+}

@@ -34,15 +34,9 @@ pub enum Use {
 
 use Use::{Daemon, NotYet, Partly, Read, Unused};
 
-const ACL: &str = "ACL";
 const BFD: &str = "BFD";
-const COPP: &str = "CoPP (control plane protection)";
-const DHCP: &str = "DHCP";
-const DNS: &str = "DNS";
 const LB: &str = "load balancers";
-const METER: &str = "meters";
 const NAT: &str = "NAT";
-const QOS: &str = "QoS";
 /// `external_ids` the reference never reads a key of.
 const CMS: Use = Unused("the CMS's own data: ovn-northd reads no key of it");
 /// The tables ovsdb-server configures itself from.
@@ -54,17 +48,17 @@ const STATUS: Use = Daemon("status the daemon writes (crates/northd/src/status.r
 /// table and column. Entries `Partly` and `NotYet` name the feature in the
 /// diagnostic of `not_translated`; flip them to `Read` when it lands.
 pub const NB_COLUMNS: &[(&str, &str, Use)] = &[
-    ("ACL", "action", Partly(ACL)),
-    ("ACL", "direction", NotYet(ACL)),
+    ("ACL", "action", Read),
+    ("ACL", "direction", Read),
     ("ACL", "external_ids", CMS),
-    ("ACL", "label", NotYet(ACL)),
-    ("ACL", "log", NotYet(ACL)),
-    ("ACL", "match", NotYet(ACL)),
-    ("ACL", "meter", NotYet(ACL)),
-    ("ACL", "name", NotYet(ACL)),
-    ("ACL", "options", NotYet(ACL)),
-    ("ACL", "priority", NotYet(ACL)),
-    ("ACL", "severity", NotYet(ACL)),
+    ("ACL", "label", Read),
+    ("ACL", "log", Read),
+    ("ACL", "match", Read),
+    ("ACL", "meter", Read),
+    ("ACL", "name", Read),
+    ("ACL", "options", Read),
+    ("ACL", "priority", Read),
+    ("ACL", "severity", Read),
     ("Address_Set", "addresses", Read),
     ("Address_Set", "external_ids", CMS),
     ("Address_Set", "name", Read),
@@ -87,13 +81,13 @@ pub const NB_COLUMNS: &[(&str, &str, Use)] = &[
     ("Connection", "status", SERVER),
     ("Connection", "target", SERVER),
     ("Copp", "external_ids", CMS),
-    ("Copp", "meters", NotYet(COPP)),
-    ("Copp", "name", NotYet(COPP)),
-    ("DHCP_Options", "cidr", NotYet(DHCP)),
+    ("Copp", "meters", Read),
+    ("Copp", "name", Read),
+    ("DHCP_Options", "cidr", Read),
     ("DHCP_Options", "external_ids", CMS),
-    ("DHCP_Options", "options", NotYet(DHCP)),
+    ("DHCP_Options", "options", Read),
     ("DNS", "external_ids", CMS),
-    ("DNS", "records", Partly(DNS)),
+    ("DNS", "records", Read),
     ("Forwarding_Group", "child_port", Read),
     ("Forwarding_Group", "external_ids", CMS),
     ("Forwarding_Group", "liveness", Read),
@@ -124,7 +118,7 @@ pub const NB_COLUMNS: &[(&str, &str, Use)] = &[
     ("Load_Balancer_Health_Check", "external_ids", CMS),
     ("Load_Balancer_Health_Check", "options", NotYet(LB)),
     ("Load_Balancer_Health_Check", "vip", Partly(LB)),
-    ("Logical_Router", "copp", NotYet(COPP)),
+    ("Logical_Router", "copp", Read),
     ("Logical_Router", "enabled", Read),
     ("Logical_Router", "external_ids", Read),
     ("Logical_Router", "load_balancer", Partly(LB)),
@@ -161,9 +155,9 @@ pub const NB_COLUMNS: &[(&str, &str, Use)] = &[
     ("Logical_Router_Static_Route", "output_port", Read),
     ("Logical_Router_Static_Route", "policy", Read),
     ("Logical_Router_Static_Route", "route_table", Read),
-    ("Logical_Switch", "acls", Partly(ACL)),
-    ("Logical_Switch", "copp", NotYet(COPP)),
-    ("Logical_Switch", "dns_records", Partly(DNS)),
+    ("Logical_Switch", "acls", Read),
+    ("Logical_Switch", "copp", Read),
+    ("Logical_Switch", "dns_records", Read),
     ("Logical_Switch", "external_ids", Read),
     ("Logical_Switch", "forwarding_groups", Read),
     ("Logical_Switch", "load_balancer", Partly(LB)),
@@ -171,10 +165,10 @@ pub const NB_COLUMNS: &[(&str, &str, Use)] = &[
     ("Logical_Switch", "name", Read),
     ("Logical_Switch", "other_config", Read),
     ("Logical_Switch", "ports", Read),
-    ("Logical_Switch", "qos_rules", NotYet(QOS)),
+    ("Logical_Switch", "qos_rules", Read),
     ("Logical_Switch_Port", "addresses", Read),
-    ("Logical_Switch_Port", "dhcpv4_options", NotYet(DHCP)),
-    ("Logical_Switch_Port", "dhcpv6_options", NotYet(DHCP)),
+    ("Logical_Switch_Port", "dhcpv4_options", Read),
+    ("Logical_Switch_Port", "dhcpv6_options", Read),
     ("Logical_Switch_Port", "dynamic_addresses", Read),
     ("Logical_Switch_Port", "enabled", Read),
     ("Logical_Switch_Port", "external_ids", Read),
@@ -188,15 +182,15 @@ pub const NB_COLUMNS: &[(&str, &str, Use)] = &[
     ("Logical_Switch_Port", "tag_request", Read),
     ("Logical_Switch_Port", "type", Read),
     ("Logical_Switch_Port", "up", Read),
-    ("Meter", "bands", NotYet(METER)),
+    ("Meter", "bands", Read),
     ("Meter", "external_ids", CMS),
-    ("Meter", "fair", NotYet(METER)),
-    ("Meter", "name", NotYet(METER)),
-    ("Meter", "unit", NotYet(METER)),
-    ("Meter_Band", "action", NotYet(METER)),
-    ("Meter_Band", "burst_size", NotYet(METER)),
+    ("Meter", "fair", Read),
+    ("Meter", "name", Read),
+    ("Meter", "unit", Read),
+    ("Meter_Band", "action", Read),
+    ("Meter_Band", "burst_size", Read),
     ("Meter_Band", "external_ids", CMS),
-    ("Meter_Band", "rate", NotYet(METER)),
+    ("Meter_Band", "rate", Read),
     ("Mirror", "external_ids", Read),
     ("Mirror", "filter", Read),
     ("Mirror", "index", Read),
@@ -226,16 +220,16 @@ pub const NB_COLUMNS: &[(&str, &str, Use)] = &[
     ("NB_Global", "sb_cfg", STATUS),
     ("NB_Global", "sb_cfg_timestamp", STATUS),
     ("NB_Global", "ssl", SERVER),
-    ("Port_Group", "acls", Partly(ACL)),
+    ("Port_Group", "acls", Read),
     ("Port_Group", "external_ids", CMS),
     ("Port_Group", "name", Read),
     ("Port_Group", "ports", Read),
-    ("QoS", "action", NotYet(QOS)),
-    ("QoS", "bandwidth", NotYet(QOS)),
-    ("QoS", "direction", NotYet(QOS)),
+    ("QoS", "action", Read),
+    ("QoS", "bandwidth", Read),
+    ("QoS", "direction", Read),
     ("QoS", "external_ids", CMS),
-    ("QoS", "match", NotYet(QOS)),
-    ("QoS", "priority", NotYet(QOS)),
+    ("QoS", "match", Read),
+    ("QoS", "priority", Read),
     ("SSL", "bootstrap_ca_cert", SERVER),
     ("SSL", "ca_cert", SERVER),
     ("SSL", "certificate", SERVER),
@@ -313,9 +307,10 @@ mod tests {
         assert_eq!(listed, schema);
     }
 
-    /// Rows using features not translated yet get one diagnostic a row and
-    /// feature, naming the row and the columns; rows without such values
-    /// get none.
+    /// Rows using features not translated yet (NAT, load balancers here)
+    /// get one diagnostic a row and feature, naming the row and the
+    /// columns; rows of translated features (an ACL, a QoS rule, DHCP
+    /// options) and rows without such values get none.
     #[test]
     fn rows_of_features_not_translated_yet_get_a_diagnostic() {
         let nb = replica(
@@ -349,15 +344,9 @@ mod tests {
         let got: Vec<String> =
             out.diagnostics.iter().map(ToString::to_string).filter(|d| d.contains("not translated yet")).collect();
         let want = [
-            "ACL 00000000-0000-0000-0000-000000000031: not translated yet: ACL (action, direction, match, priority)",
-            "DHCP_Options 00000000-0000-0000-0000-000000000051: not translated yet: DHCP (cidr)",
             "Load_Balancer lb0: not translated yet: load balancers (name, vips)",
             "Logical_Router lr0: not translated yet: NAT (nat)",
-            "Logical_Switch sw0: not translated yet: ACL (acls)",
-            "Logical_Switch sw0: not translated yet: QoS (qos_rules)",
-            "Logical_Switch_Port dhcp: not translated yet: DHCP (dhcpv4_options)",
             "NAT 00000000-0000-0000-0000-000000000061: not translated yet: NAT (external_ip, logical_ip, type)",
-            "QoS 00000000-0000-0000-0000-000000000041: not translated yet: QoS (action, direction, match, priority)",
         ];
         assert_eq!(got, want);
     }

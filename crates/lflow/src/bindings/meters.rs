@@ -37,7 +37,7 @@ pub(super) fn build(m: &Model<'_>, out: &mut Output) {
         }
     }
     // The bands each SB meter holds, so that equal band rows go back to
-    // the meter that has them (see `write`).
+    // the meter that has them (see the end).
     let mut held: HashMap<(&str, Band<'_>), Vec<Uuid>> = HashMap::new();
     for r in sb::Meter::all(m.sb) {
         for b in r.bands() {

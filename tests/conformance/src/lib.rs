@@ -62,6 +62,7 @@ pub const EXACT: &[&str] = &[
     "72-router-ecmp-groups",
     "80-acl-edge-cases",
     "81-acl-default-drop",
+    "82-acl-log-meters",
     "83-acl-debug-drop-ct-label",
     "84-acl-ct-features",
     "85-dhcpv4-options",

@@ -135,7 +135,8 @@ impl<'a> Acl<'a> {
     }
 }
 
-/// Reports every ACL (by UUID) that no switch can use.
+/// Reports, once each and in UUID order, the ACLs that cannot be
+/// translated (`build` leaves them out on every switch).
 pub(super) fn diagnose(m: &Model<'_>, diags: &mut Vec<Diagnostic>) {
     let mut acls: Vec<nb::Acl<'_>> = nb::Acl::all(m.nb).collect();
     acls.sort_by_key(|a| a.uuid());
@@ -209,12 +210,6 @@ impl Out<'_> {
     }
 }
 
-/// The switch has stateful ACLs or a load balancer VIP: ACL verdicts go
-/// through conntrack.
-fn stateful_switch(sw: &Switch<'_, '_>) -> bool {
-    sw.has_stateful_acl || sw.has_lb_vip
-}
-
 /// Pre-ACL (ingress 4, egress 0): the conntrack hint for IP when ACLs are
 /// stateful, and what skips it (router and localnet ports, multicast,
 /// ND/MLD, `allow-stateless` ACLs).
@@ -225,7 +220,7 @@ fn pre_acl(sw: &Switch<'_, '_>, acls: &[Acl<'_>], out: &mut Out<'_>) {
     out.flows.add(dp, Stage::LsOutPreAcl, 0, "1", next);
     out.flows.add(dp, Stage::LsInPreAcl, 110, "eth.dst == $svc_monitor_mac", next);
     out.flows.add(dp, Stage::LsOutPreAcl, 110, "eth.src == $svc_monitor_mac", next);
-    if !stateful_switch(sw) {
+    if !sw.has_stateful() {
         return;
     }
     if sw.has_stateful_acl {
@@ -265,7 +260,7 @@ fn hints(sw: &Switch<'_, '_>, flows: &mut Flows) {
             continue;
         }
         flows.add(dp, stage, 0, "1", "next;");
-        if !stateful_switch(sw) {
+        if !sw.has_stateful() {
             continue;
         }
         let (new, allow, drop, block) = (reg::ALLOW_NEW, reg::ALLOW, reg::DROP, reg::BLOCK);
@@ -319,7 +314,7 @@ fn defaults(sw: &Switch<'_, '_>, flows: &mut Flows) {
     for stage in [Stage::LsInAcl, Stage::LsOutAcl, Stage::LsInAclAfterLb] {
         flows.add(dp, stage, 65532, ND_MLD_ACL, next);
     }
-    if stateful_switch(sw) {
+    if sw.has_stateful() {
         let blocked = sw.ct.blocked;
         let commit = format!("{} = 1; next;", reg::COMMIT);
         let inv = if opts.ct_inv { " && !ct.inv" } else { "" };
@@ -382,7 +377,7 @@ fn flows_of(sw: &Switch<'_, '_>, acl: &Acl<'_>, out: &mut Out<'_>) {
     let (stage, priority, uuid) = (acl.stage(), acl.priority, acl.row.uuid());
     let m = acl.row.match_();
     let log = log_action(sw, acl);
-    let stateful = stateful_switch(sw);
+    let stateful = sw.has_stateful();
     match acl.verdict {
         Verdict::AllowStateless => out.add(stage, priority, m.to_string(), format!("{log}next;"), uuid),
         Verdict::Allow | Verdict::AllowRelated if !stateful => {
@@ -443,7 +438,7 @@ fn reject(acl: &Acl<'_>, log: &str, hint_match: Option<&str>, extra: &str, out: 
 fn log_related(sw: &Switch<'_, '_>, acl: &Acl<'_>, out: &mut Out<'_>) {
     let row = acl.row;
     let allow = matches!(acl.verdict, Verdict::Allow | Verdict::AllowRelated);
-    if !stateful_switch(sw) || !allow || !row.log() || row.label() == 0 {
+    if !sw.has_stateful() || !allow || !row.log() || row.label() == 0 {
         return;
     }
     if !row.options().get_bool("log-related", false) {

@@ -153,6 +153,12 @@ impl<'m, 'a> Switch<'m, 'a> {
         })
     }
 
+    /// The switch has stateful ACLs or a load balancer VIP: ACL verdicts
+    /// (and the flows that let packets skip ACLs) go through conntrack.
+    pub fn has_stateful(&self) -> bool {
+        self.has_stateful_acl || self.has_lb_vip
+    }
+
     /// Ports of the given `type`.
     pub fn ports_of_type<'s>(&'s self, ty: &'s str) -> impl Iterator<Item = &'m Port<'a>> + 's {
         self.ports.iter().copied().filter(move |p| p.lsp_type() == ty)

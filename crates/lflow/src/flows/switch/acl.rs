@@ -9,7 +9,8 @@
 //!
 //! It never builds the flows of load balancers, QoS, DHCP or DNS (other
 //! modules own them, in the same stages), nor the SB `Meter` rows the
-//! `log()` actions name. An ACL it cannot read (an unknown action or
+//! `log()` actions name, nor the `controller_meter` (CoPP) of its reject
+//! flows. An ACL it cannot read (an unknown action or
 //! direction, a priority out of range) is reported once by `diagnose` and
 //! gets no flow: its packets meet the other ACLs and the default, as in
 //! the reference, which skips such an ACL too; it never becomes an allow.
@@ -171,21 +172,12 @@ impl<'a> AclOptions<'a> {
 }
 
 /// Adds the ACL flows of one switch.
-pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
+pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     let acls: Vec<Acl<'_>> = sw.acls.iter().filter_map(|a| Acl::parse(*a).ok()).collect();
     let mut out = Out { flows, dp: sw.dp.id, seen: HashSet::new() };
     pre_acl(sw, &acls, &mut out);
     hints(sw, out.flows);
     defaults(sw, out.flows);
-    if acls.iter().any(|a| a.verdict == Verdict::Reject) {
-        if let Some(meter) = sw.dp.switch().and_then(|s| s.copp()).and_then(|c| c.meters().get("reject")) {
-            diags.push(Diagnostic {
-                table: nb::LogicalSwitch::TABLE,
-                row: sw.dp.name.to_string(),
-                message: format!("CoPP meter '{meter}' for reject is not applied to its ACLs' reject flows yet"),
-            });
-        }
-    }
     for acl in &acls {
         log_related(sw, acl, &mut out);
         flows_of(sw, acl, &mut out);

@@ -50,7 +50,7 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
     for dp in m.switches() {
         let Some(sw) = Switch::new(m, dp, &shared) else { continue };
         port_sec::build(&sw, flows);
-        acl::build(&sw, flows, diags);
+        acl::build(&sw, flows);
         defaults::build(&sw, flows);
         arp_nd::build(&sw, flows, diags);
         external::build(&sw, flows);

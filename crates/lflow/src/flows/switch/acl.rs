@@ -10,10 +10,10 @@
 //! It never builds the flows of load balancers, QoS, DHCP or DNS (other
 //! modules own them, in the same stages), nor the SB `Meter` rows the
 //! `log()` actions name, nor the `controller_meter` (CoPP) of its reject
-//! flows. An ACL it cannot read (an unknown action or
-//! direction, a priority out of range) is reported once by `diagnose` and
-//! gets no flow: its packets meet the other ACLs and the default, as in
-//! the reference, which skips such an ACL too; it never becomes an allow.
+//! flows. An ACL it cannot read (an unknown action or direction, a
+//! priority out of range) is reported once by `diagnose` and gets no flow
+//! (the reference, too, writes none for an action it does not know): its
+//! packets meet the other ACLs and the default; it never becomes an allow.
 
 use std::collections::{BTreeSet, HashSet};
 

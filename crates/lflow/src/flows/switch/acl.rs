@@ -342,6 +342,8 @@ fn log_action(sw: &Switch<'_, '_>, acl: &Acl<'_>) -> String {
     }
     let mut parts = Vec::new();
     if let Some(name) = row.name() {
+        // Quoted and escaped: the reference writes the name as is, and a
+        // name with a quote makes its flow one no chassis can parse.
         parts.push(format!("name={}", json_key(name)));
     }
     parts.push(format!("severity={}", row.severity().unwrap_or("info")));

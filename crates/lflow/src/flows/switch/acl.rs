@@ -9,10 +9,11 @@
 //!
 //! It never builds the flows of load balancers, QoS, DHCP or DNS (other
 //! modules own them, in the same stages), nor the SB `Meter` rows the
-//! `log()` actions name. An ACL it cannot read (an unknown action or
-//! direction, a priority out of range) is reported once by `diagnose` and
-//! gets no flow: its packets meet the other ACLs and the default, as in
-//! the reference, which skips such an ACL too; it never becomes an allow.
+//! `log()` actions name, nor the `controller_meter` (CoPP) of its reject
+//! flows. An ACL it cannot read (an unknown action or direction, a
+//! priority out of range) is reported once by `diagnose` and gets no flow
+//! (the reference, too, writes none for an action it does not know): its
+//! packets meet the other ACLs and the default; it never becomes an allow.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -135,7 +136,8 @@ impl<'a> Acl<'a> {
     }
 }
 
-/// Reports every ACL (by UUID) that no switch can use.
+/// Reports, once each and in UUID order, the ACLs that cannot be
+/// translated (`build` leaves them out on every switch).
 pub(super) fn diagnose(m: &Model<'_>, diags: &mut Vec<Diagnostic>) {
     let mut acls: Vec<nb::Acl<'_>> = nb::Acl::all(m.nb).collect();
     acls.sort_by_key(|a| a.uuid());
@@ -170,21 +172,12 @@ impl<'a> AclOptions<'a> {
 }
 
 /// Adds the ACL flows of one switch.
-pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
+pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     let acls: Vec<Acl<'_>> = sw.acls.iter().filter_map(|a| Acl::parse(*a).ok()).collect();
     let mut out = Out { flows, dp: sw.dp.id, seen: HashSet::new() };
     pre_acl(sw, &acls, &mut out);
     hints(sw, out.flows);
     defaults(sw, out.flows);
-    if acls.iter().any(|a| a.verdict == Verdict::Reject) {
-        if let Some(meter) = sw.dp.switch().and_then(|s| s.copp()).and_then(|c| c.meters().get("reject")) {
-            diags.push(Diagnostic {
-                table: nb::LogicalSwitch::TABLE,
-                row: sw.dp.name.to_string(),
-                message: format!("CoPP meter '{meter}' for reject is not applied to its ACLs' reject flows yet"),
-            });
-        }
-    }
     for acl in &acls {
         log_related(sw, acl, &mut out);
         flows_of(sw, acl, &mut out);
@@ -209,12 +202,6 @@ impl Out<'_> {
     }
 }
 
-/// The switch has stateful ACLs or a load balancer VIP: ACL verdicts go
-/// through conntrack.
-fn stateful_switch(sw: &Switch<'_, '_>) -> bool {
-    sw.has_stateful_acl || sw.has_lb_vip
-}
-
 /// Pre-ACL (ingress 4, egress 0): the conntrack hint for IP when ACLs are
 /// stateful, and what skips it (router and localnet ports, multicast,
 /// ND/MLD, `allow-stateless` ACLs).
@@ -225,7 +212,7 @@ fn pre_acl(sw: &Switch<'_, '_>, acls: &[Acl<'_>], out: &mut Out<'_>) {
     out.flows.add(dp, Stage::LsOutPreAcl, 0, "1", next);
     out.flows.add(dp, Stage::LsInPreAcl, 110, "eth.dst == $svc_monitor_mac", next);
     out.flows.add(dp, Stage::LsOutPreAcl, 110, "eth.src == $svc_monitor_mac", next);
-    if !stateful_switch(sw) {
+    if !sw.has_stateful() {
         return;
     }
     if sw.has_stateful_acl {
@@ -265,7 +252,7 @@ fn hints(sw: &Switch<'_, '_>, flows: &mut Flows) {
             continue;
         }
         flows.add(dp, stage, 0, "1", "next;");
-        if !stateful_switch(sw) {
+        if !sw.has_stateful() {
             continue;
         }
         let (new, allow, drop, block) = (reg::ALLOW_NEW, reg::ALLOW, reg::DROP, reg::BLOCK);
@@ -319,7 +306,7 @@ fn defaults(sw: &Switch<'_, '_>, flows: &mut Flows) {
     for stage in [Stage::LsInAcl, Stage::LsOutAcl, Stage::LsInAclAfterLb] {
         flows.add(dp, stage, 65532, ND_MLD_ACL, next);
     }
-    if stateful_switch(sw) {
+    if sw.has_stateful() {
         let blocked = sw.ct.blocked;
         let commit = format!("{} = 1; next;", reg::COMMIT);
         let inv = if opts.ct_inv { " && !ct.inv" } else { "" };
@@ -355,6 +342,8 @@ fn log_action(sw: &Switch<'_, '_>, acl: &Acl<'_>) -> String {
     }
     let mut parts = Vec::new();
     if let Some(name) = row.name() {
+        // Quoted and escaped: the reference writes the name as is, and a
+        // name with a quote makes its flow one no chassis can parse.
         parts.push(format!("name={}", json_key(name)));
     }
     parts.push(format!("severity={}", row.severity().unwrap_or("info")));
@@ -382,7 +371,7 @@ fn flows_of(sw: &Switch<'_, '_>, acl: &Acl<'_>, out: &mut Out<'_>) {
     let (stage, priority, uuid) = (acl.stage(), acl.priority, acl.row.uuid());
     let m = acl.row.match_();
     let log = log_action(sw, acl);
-    let stateful = stateful_switch(sw);
+    let stateful = sw.has_stateful();
     match acl.verdict {
         Verdict::AllowStateless => out.add(stage, priority, m.to_string(), format!("{log}next;"), uuid),
         Verdict::Allow | Verdict::AllowRelated if !stateful => {
@@ -443,7 +432,7 @@ fn reject(acl: &Acl<'_>, log: &str, hint_match: Option<&str>, extra: &str, out: 
 fn log_related(sw: &Switch<'_, '_>, acl: &Acl<'_>, out: &mut Out<'_>) {
     let row = acl.row;
     let allow = matches!(acl.verdict, Verdict::Allow | Verdict::AllowRelated);
-    if !stateful_switch(sw) || !allow || !row.log() || row.label() == 0 {
+    if !sw.has_stateful() || !allow || !row.log() || row.label() == 0 {
         return;
     }
     if !row.options().get_bool("log-related", false) {

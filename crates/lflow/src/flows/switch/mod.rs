@@ -54,7 +54,7 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
     for dp in m.switches() {
         let Some(sw) = Switch::new(m, dp, &shared) else { continue };
         port_sec::build(&sw, flows);
-        acl::build(&sw, flows, diags);
+        acl::build(&sw, flows);
         defaults::build(&sw, flows);
         qos::build(&sw, flows, diags);
         arp_nd::build(&sw, flows, diags);
@@ -157,6 +157,12 @@ impl<'m, 'a> Switch<'m, 'a> {
             drop: &shared.drop,
             acl_options: &shared.acl_options,
         })
+    }
+
+    /// The switch has stateful ACLs or a load balancer VIP: ACL verdicts
+    /// (and the flows that let packets skip ACLs) go through conntrack.
+    pub fn has_stateful(&self) -> bool {
+        self.has_stateful_acl || self.has_lb_vip
     }
 
     /// Ports of the given `type`.

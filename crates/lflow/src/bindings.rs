@@ -3,10 +3,12 @@
 //! router, `Port_Binding` for every port (`ports`), the `Multicast_Group`s
 //! of switches and routers, `IP_Multicast` for every switch, the
 //! `Address_Set`s (NB ones and the per-port-group `_ip4`/`_ip6` ones),
-//! the per-datapath `Port_Group`s, `Mirror`s, `Static_MAC_Binding`s and
-//! `DNS` records; `dynamic_addresses`, `tag` and `up` written back to NB.
+//! the per-datapath `Port_Group`s, `Mirror`s, `Static_MAC_Binding`s,
+//! `DNS` records, and load balancers with their service monitors (`lb`);
+//! `dynamic_addresses`, `tag` and `up` written back to NB.
 //! Pure: it never writes a database itself.
 
+mod lb;
 mod ports;
 
 use std::collections::{BTreeMap, HashMap};
@@ -61,6 +63,7 @@ pub fn build(m: &Model<'_>, out: &mut Output) {
     }
     mirrors(m, out);
     ports::build(m, out);
+    lb::build(m, out);
     multicast_groups(m, out);
     address_sets(m, out);
     router_lb_address_sets(m, out);

@@ -13,6 +13,7 @@ pub mod addr;
 pub mod igmp;
 pub mod ipam;
 mod keys;
+pub mod lb;
 pub use keys::max_tunid;
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -163,6 +164,8 @@ pub struct Model<'a> {
     pub chassis_redirect: Vec<ChassisRedirect>,
     /// Learned IP multicast groups, by datapath then address.
     pub igmp_groups: Vec<igmp::IgmpGroup>,
+    /// Every NB load balancer, parsed, by UUID.
+    pub lbs: Vec<lb::LoadBalancer<'a>>,
 }
 
 impl<'a> Model<'a> {
@@ -216,6 +219,7 @@ impl<'a> Model<'a> {
             options,
             chassis_redirect: Vec::new(),
             igmp_groups: Vec::new(),
+            lbs: Vec::new(),
         };
         for s in switches {
             m.push_dp(DpNb::Switch(s), s.name(), s.uuid());
@@ -240,7 +244,16 @@ impl<'a> Model<'a> {
         m.find_chassis_redirect(diags);
         keys::assign(&mut m, diags);
         m.igmp_groups = igmp::build(&m);
+        let switches: Vec<(DpId, nb::LogicalSwitch<'a>)> =
+            m.datapaths.iter().filter_map(|d| Some((d.id, d.switch()?))).collect();
+        let is_lsp = |name: &str| m.port(name).is_some_and(|p| p.lsp().is_some());
+        m.lbs = lb::build(nb, sb, &switches, &is_lsp, diags);
         m
+    }
+
+    /// The load balancers applied to a switch, by UUID.
+    pub fn lbs_of(&self, dp: DpId) -> impl Iterator<Item = &lb::LoadBalancer<'a>> {
+        self.lbs.iter().filter(move |lb| lb.switches.binary_search(&dp).is_ok())
     }
 
     /// The chassis-redirect port of a distributed gateway port.

@@ -1,17 +1,15 @@
 //! The flows every logical switch gets in its stateful stages (pre-ACL,
-//! pre-LB, pre-stateful, ACL hints, ACLs, QoS, LB, hairpin, stateful:
-//! ingress tables 4-18, egress tables 0-7) whatever its ACLs, QoS rules and
-//! load balancers, plus the fallbacks of the DHCP and DNS stages (ingress
-//! tables 20-23). The flows that ACLs, QoS rules and load balancers add are
-//! not built here; this module only decides which fallback a switch with
-//! or without them gets.
+//! pre-stateful, ACL hints, ACLs, QoS, stateful: ingress tables 4-10 and
+//! 17-18, egress tables 0-7) whatever its ACLs and QoS rules, plus the
+//! fallbacks of the DHCP and DNS stages (ingress tables 20-23). The flows
+//! that ACLs and QoS rules add are not built here; this module only decides
+//! which fallback a switch with or without them gets. The load balancing
+//! stages are `lb`'s.
 
-use super::{json_key, Switch};
+use super::Switch;
 use crate::output::Flows;
 use crate::stage::Stage;
 
-/// Neighbour discovery and MLD, which never go through conntrack.
-const ND_MLD: &str = "nd || nd_rs || nd_ra || mldv1 || mldv2";
 /// The same set as the ACL stages spell it.
 const ND_MLD_ACL: &str = "nd || nd_ra || nd_rs || mldv1 || mldv2";
 
@@ -24,27 +22,6 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     flows.add(dp, Stage::LsOutPreAcl, 0, "1", next);
     flows.add(dp, Stage::LsInPreAcl, 110, "eth.dst == $svc_monitor_mac", next);
     flows.add(dp, Stage::LsOutPreAcl, 110, "eth.src == $svc_monitor_mac", next);
-
-    // Pre-LB.
-    flows.add(dp, Stage::LsInPreLb, 0, "1", next);
-    flows.add(dp, Stage::LsOutPreLb, 0, "1", next);
-    for stage in [Stage::LsInPreLb, Stage::LsOutPreLb] {
-        flows.add(dp, stage, 110, "eth.mcast", next);
-        flows.add(dp, stage, 110, ND_MLD, next);
-        flows.add(dp, stage, 110, "reg0[16] == 1", next);
-    }
-    flows.add(dp, Stage::LsInPreLb, 110, "eth.dst == $svc_monitor_mac", next);
-    flows.add(dp, Stage::LsOutPreLb, 110, "eth.src == $svc_monitor_mac", next);
-    // Traffic between the switch and a router, or to and from a localnet
-    // port, bypasses conntrack here; egress clears the conntrack state
-    // unless stateful ACLs need it.
-    let egress = if sw.has_stateful_acl { "next;" } else { "ct_clear; next;" };
-    let skipped = sw.router_ports().map(|(p, _)| p).chain(sw.ports_of_type("localnet"));
-    for p in skipped {
-        let key = json_key(p.name);
-        flows.add(dp, Stage::LsInPreLb, 110, format!("ip && inport == {key}"), next).hint(p.uuid).io_port(p.name);
-        flows.add(dp, Stage::LsOutPreLb, 110, format!("ip && outport == {key}"), egress).hint(p.uuid).io_port(p.name);
-    }
 
     // Pre-stateful.
     for stage in [Stage::LsInPreStateful, Stage::LsOutPreStateful] {
@@ -73,19 +50,8 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
         flows.add(dp, stage, 65532, ND_MLD_ACL, next);
     }
 
-    // QoS, LB affinity, LB, hairpin.
-    for stage in [
-        Stage::LsInQosMark,
-        Stage::LsInQosMeter,
-        Stage::LsOutQosMark,
-        Stage::LsOutQosMeter,
-        Stage::LsInLbAffCheck,
-        Stage::LsInLb,
-        Stage::LsInLbAffLearn,
-        Stage::LsInPreHairpin,
-        Stage::LsInNatHairpin,
-        Stage::LsInHairpin,
-    ] {
+    // QoS.
+    for stage in [Stage::LsInQosMark, Stage::LsInQosMeter, Stage::LsOutQosMark, Stage::LsOutQosMeter] {
         flows.add(dp, stage, 0, "1", next);
     }
 

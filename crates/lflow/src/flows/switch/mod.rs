@@ -9,9 +9,11 @@
 //!
 //! - `port_sec`: admission and port security (ingress 0-1, egress 8-9) and
 //!   MAC learning (ingress 2-3).
-//! - `defaults`: what a switch without ACLs, QoS or load balancers gets in
-//!   the stateful stages (ingress 4-18, egress 0-7), and the DHCP/DNS
-//!   stages' fallbacks (ingress 20-23).
+//! - `defaults`: what a switch without ACLs or QoS gets in the stateful
+//!   stages (ingress 4-10 and 17-18, egress 0-7), and the DHCP/DNS stages'
+//!   fallbacks (ingress 20-23).
+//! - `lb`: load balancers (pre-LB, the VIPs' pre-stateful flows, LB
+//!   affinity, LB and hairpin: ingress 5-6 and 11-16, egress 1).
 //! - `arp_nd`: the ARP/ND responder (ingress 19).
 //! - `external`: external ports (ingress 24).
 //! - `fwd_group`: forwarding groups (ingress 19 and 25).
@@ -24,11 +26,11 @@ mod defaults;
 mod external;
 mod fwd_group;
 mod l2_lookup;
+mod lb;
 mod mcast;
 mod port_sec;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
 
 use ovsdb::Uuid;
 
@@ -46,6 +48,7 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
         let Some(sw) = Switch::new(m, dp, &shared) else { continue };
         port_sec::build(&sw, flows);
         defaults::build(&sw, flows);
+        lb::build(&sw, flows);
         arp_nd::build(&sw, flows, diags);
         external::build(&sw, flows);
         fwd_group::build(&sw, flows, diags);
@@ -205,18 +208,6 @@ impl CtFlavour {
             CtFlavour { blocked: "ct_label.blocked", lb: "ct_lb" }
         }
     }
-}
-
-/// The IP of a load balancer VIP or backend: `IP`, `IP:PORT` or
-/// `[IPv6]:PORT`.
-fn endpoint_ip(s: &str) -> Option<IpAddr> {
-    if let Ok(ip) = s.parse() {
-        return Some(ip);
-    }
-    if let Some(rest) = s.strip_prefix('[') {
-        return rest.split_once(']').and_then(|(ip, _)| ip.parse().ok());
-    }
-    s.rsplit_once(':').and_then(|(ip, _)| ip.parse::<Ipv4Addr>().ok()).map(IpAddr::V4)
 }
 
 #[cfg(test)]

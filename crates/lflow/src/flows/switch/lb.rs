@@ -1,0 +1,187 @@
+//! Load balancing on a logical switch (`ovn-northd(8)`, "Logical Switch
+//! Datapaths"): pre-LB (ingress 5, egress 1), the per-VIP conntrack
+//! flows of pre-stateful (ingress 6), LB affinity check (11), LB (12),
+//! LB affinity learn (13), pre-hairpin (14), NAT hairpin (15) and
+//! hairpin (16). Every switch gets these stages' fallbacks; a switch with
+//! a load balancer VIP (its own or through a group) sends IP traffic to
+//! conntrack and load balances new connections to each VIP's active
+//! backends. It never builds ACL flows (the ACL stages react to load
+//! balancers in their own module) nor a router's load balancing.
+
+use super::{json_key, Switch};
+use crate::model::lb::{Endpoint, LoadBalancer, Vip};
+use crate::output::Flows;
+use crate::stage::Stage;
+
+/// Neighbour discovery and MLD, which never go through conntrack.
+const ND_MLD: &str = "nd || nd_rs || nd_ra || mldv1 || mldv2";
+
+pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
+    pre_lb_defaults(sw, flows);
+    let dp = sw.dp.id;
+    for stage in [
+        Stage::LsInLbAffCheck,
+        Stage::LsInLb,
+        Stage::LsInLbAffLearn,
+        Stage::LsInPreHairpin,
+        Stage::LsInNatHairpin,
+        Stage::LsInHairpin,
+    ] {
+        flows.add(dp, stage, 0, "1", "next;");
+    }
+    if !sw.has_lb_vip {
+        return;
+    }
+    // Every IP packet goes to conntrack, so that replies from a backend
+    // are unDNATed and invalid ones can be dropped.
+    flows.add(dp, Stage::LsInPreLb, 100, "ip", "reg0[2] = 1; next;");
+    flows.add(dp, Stage::LsOutPreLb, 100, "ip", "reg0[2] = 1; next;");
+    hairpin(sw, flows);
+    let controller_event = sw.m.option("controller_event") == Some("true");
+    for lb in sw.m.lbs_of(dp) {
+        for vip in &lb.vips {
+            vip_flows(sw, lb, vip, controller_event, flows);
+        }
+    }
+}
+
+/// Pre-LB flows every switch has: multicast, ND/MLD, stateless traffic,
+/// service monitor packets, and traffic from routers and localnet ports
+/// bypass conntrack; egress to them clears the conntrack state unless
+/// stateful ACLs need it.
+fn pre_lb_defaults(sw: &Switch<'_, '_>, flows: &mut Flows) {
+    let dp = sw.dp.id;
+    let next = "next;";
+    flows.add(dp, Stage::LsInPreLb, 0, "1", next);
+    flows.add(dp, Stage::LsOutPreLb, 0, "1", next);
+    for stage in [Stage::LsInPreLb, Stage::LsOutPreLb] {
+        flows.add(dp, stage, 110, "eth.mcast", next);
+        flows.add(dp, stage, 110, ND_MLD, next);
+        flows.add(dp, stage, 110, "reg0[16] == 1", next);
+    }
+    flows.add(dp, Stage::LsInPreLb, 110, "eth.dst == $svc_monitor_mac", next);
+    flows.add(dp, Stage::LsOutPreLb, 110, "eth.src == $svc_monitor_mac", next);
+    let egress = if sw.has_stateful_acl { "next;" } else { "ct_clear; next;" };
+    let skipped = sw.router_ports().map(|(p, _)| p).chain(sw.ports_of_type("localnet"));
+    for p in skipped {
+        let key = json_key(p.name);
+        flows.add(dp, Stage::LsInPreLb, 110, format!("ip && inport == {key}"), next).hint(p.uuid).io_port(p.name);
+        flows.add(dp, Stage::LsOutPreLb, 110, format!("ip && outport == {key}"), egress).hint(p.uuid).io_port(p.name);
+    }
+}
+
+/// A backend reaching its own VIP is sent back out its port with the
+/// source NATed to the VIP (and its replies un-NATed).
+fn hairpin(sw: &Switch<'_, '_>, flows: &mut Flows) {
+    let dp = sw.dp.id;
+    let hint = sw.dp.uuid;
+    flows
+        .add(
+            dp,
+            Stage::LsInPreHairpin,
+            100,
+            "ip && ct.trk",
+            "reg0[6] = chk_lb_hairpin(); reg0[12] = chk_lb_hairpin_reply(); next;",
+        )
+        .hint(hint);
+    flows
+        .add(dp, Stage::LsInNatHairpin, 100, "ip && ct.new && ct.trk && reg0[6] == 1", "ct_snat_to_vip; next;")
+        .hint(hint);
+    flows.add(dp, Stage::LsInNatHairpin, 100, "ip && ct.est && ct.trk && reg0[6] == 1", "ct_snat;").hint(hint);
+    flows.add(dp, Stage::LsInNatHairpin, 90, "ip && reg0[12] == 1", "ct_snat;").hint(hint);
+    flows.add(
+        dp,
+        Stage::LsInHairpin,
+        1,
+        "(reg0[6] == 1 || reg0[12] == 1)",
+        "eth.dst <-> eth.src; outport = inport; flags.loopback = 1; output;",
+    );
+}
+
+/// Where a VIP's original destination is kept for later stages: `reg1`
+/// (IPv4) or `xxreg1` (IPv6), the port in `reg2[0..15]`.
+fn vip_regs(addr: &Endpoint) -> &'static str {
+    if addr.ip.is_ipv4() {
+        "reg1"
+    } else {
+        "xxreg1"
+    }
+}
+
+/// The flows of one VIP: the empty-backends event (pre-LB), conntrack
+/// with the original destination saved (pre-stateful), affinity, and the
+/// load balancing of new connections (LB).
+fn vip_flows(sw: &Switch<'_, '_>, lb: &LoadBalancer<'_>, vip: &Vip, controller_event: bool, flows: &mut Flows) {
+    let dp = sw.dp.id;
+    let (addr, proto) = (vip.addr, lb.proto);
+    let (family, reg) = (addr.family(), vip_regs(&addr));
+    let l4 = |sep: &str| addr.port.map(|p| format!("{sep}{proto}.dst == {p}")).unwrap_or_default();
+
+    if (lb.event || controller_event) && vip.backends.is_empty() && !lb.reject {
+        let m = format!("{family}.dst == {} && {proto}{}", addr.ip, l4(" && "));
+        let a = format!(
+            "trigger_event(event = \"empty_lb_backends\", vip = \"{addr}\", protocol = \"{proto}\", load_balancer = \"{}\");",
+            lb.uuid
+        );
+        flows.add(dp, Stage::LsInPreLb, 130, m, a).hint(lb.uuid);
+    }
+
+    let save_port = addr.port.map(|p| format!(" reg2[0..15] = {p};")).unwrap_or_default();
+    let m = format!("reg0[2] == 1 && {family}.dst == {}{}", addr.ip, l4(" && "));
+    let a = format!("{reg} = {};{save_port} {};", addr.ip, sw.ct.lb);
+    flows.add(dp, Stage::LsInPreStateful, 120, m, a).hint(lb.uuid);
+
+    if let Some(timeout) = lb.affinity_timeout {
+        affinity(sw, lb, vip, timeout, flows);
+    }
+
+    let active: Vec<String> = vip.active_backends().map(|b| b.addr.to_string()).collect();
+    let action = if active.is_empty() && lb.reject {
+        format!(
+            "reg0 = 0; reject {{ outport <-> inport; next(pipeline=egress,table={});}};",
+            Stage::LsOutQosMark.table()
+        )
+    } else if active.is_empty() {
+        sw.drop.to_string()
+    } else if lb.hash_fields.is_empty() {
+        format!("reg0[1] = 0; {}(backends={});", sw.ct.lb, active.join(","))
+    } else {
+        format!("reg0[1] = 0; {}(backends={}; hash_fields=\"{}\");", sw.ct.lb, active.join(","), lb.hash_fields)
+    };
+    let priority = if addr.port.is_some() { 120 } else { 110 };
+    flows
+        .add(dp, Stage::LsInLb, priority, format!("ct.new && {family}.dst == {}{}", addr.ip, l4(" && ")), action)
+        .hint(lb.uuid);
+}
+
+/// Session affinity: a new connection to the VIP from a client seen within
+/// `timeout` seconds goes to the backend it went to then (`chk_lb_aff`);
+/// otherwise the chosen backend is learned (`commit_lb_aff`).
+fn affinity(sw: &Switch<'_, '_>, lb: &LoadBalancer<'_>, vip: &Vip, timeout: u32, flows: &mut Flows) {
+    let dp = sw.dp.id;
+    let (addr, proto) = (vip.addr, lb.proto);
+    let (family, reg) = (addr.family(), vip_regs(&addr));
+    let vip_port_match = addr.port.map(|p| format!(" && reg2[0..15] == {p}")).unwrap_or_default();
+    let vip_match = format!("ct.new && {family} && {reg} == {}{vip_port_match}", addr.ip);
+    flows.add(dp, Stage::LsInLbAffCheck, 100, vip_match.clone(), "reg9[6] = chk_lb_aff(); next;").hint(lb.uuid);
+    let (backend_reg, save_port) = match addr.port {
+        Some(p) => (" && reg8[0..15] == ", format!(" reg2[0..15] = {p};")),
+        None => ("", String::new()),
+    };
+    let proto_arg = if addr.port.is_some() { format!(" proto = {proto},") } else { String::new() };
+    for b in &vip.backends {
+        let ip_reg = if b.addr.ip.is_ipv4() { "reg4" } else { "xxreg0" };
+        let port = b.addr.port.map(|p| format!("{backend_reg}{p}")).unwrap_or_default();
+        let m = format!("reg9[6] == 1 && ct.new && {family} && {ip_reg} == {}{port}", b.addr.ip);
+        let a = format!("reg0[1] = 0; {reg} = {};{save_port} {}(backends={});", addr.ip, sw.ct.lb, b.addr);
+        flows.add(dp, Stage::LsInLb, 150, m, a).hint(lb.uuid);
+
+        let l4 = b.addr.port.map(|p| format!(" && {proto}.dst == {p}")).unwrap_or_default();
+        let m = format!("reg9[6] == 0 && {vip_match} && {family}.dst == {}{l4}", b.addr.ip);
+        let a = format!(
+            "commit_lb_aff(vip = \"{addr}\", backend = \"{}\",{proto_arg} timeout = {timeout}); /* drop */",
+            b.addr
+        );
+        flows.add(dp, Stage::LsInLbAffLearn, 100, m, a).hint(lb.uuid);
+    }
+}

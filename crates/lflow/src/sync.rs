@@ -95,7 +95,10 @@ const OWNED_TABLES: &[TableSpec] = &[
             "external_ids",
         ],
         foreign: &["hash"],
-        ignored_keys: &[("external_ids", "source")],
+        // The reference keeps an existing flow whatever its stage hint (a
+        // flow shared by several datapaths has the hint of whichever it
+        // built first), so a different hint is no reason to rewrite one.
+        ignored_keys: &[("external_ids", "source"), ("external_ids", "stage-hint")],
     },
     TableSpec { name: "Address_Set", key: &["name"], foreign: &[], ignored_keys: &[] },
     TableSpec { name: "Port_Group", key: &["name"], foreign: &[], ignored_keys: &[] },

@@ -74,7 +74,7 @@ fn pre_lb_defaults(sw: &Switch<'_, '_>, flows: &mut Flows) {
 /// source NATed to the VIP (and its replies un-NATed).
 fn hairpin(sw: &Switch<'_, '_>, flows: &mut Flows) {
     let dp = sw.dp.id;
-    let hint = sw.dp.uuid;
+    let hint = sw.lb_hint.unwrap_or(sw.dp.uuid);
     flows
         .add(
             dp,

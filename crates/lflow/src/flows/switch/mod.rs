@@ -38,7 +38,7 @@ use crate::input::{nb, sb};
 use crate::model::addr::LportAddresses;
 use crate::model::{Datapath, Model, Port};
 pub(crate) use crate::output::json_key;
-use crate::output::{drop_action, Diagnostic, DpId, Flows};
+use crate::output::{drop_action, hmap_order, ovs_hash_string, Diagnostic, DpId, Flows};
 
 /// Adds the flows of every logical switch; NB settings that cannot be
 /// used are reported in `diags`.
@@ -65,6 +65,8 @@ struct Shared<'a> {
     queue_ids: HashMap<&'a str, i64>,
     /// The ACLs of port groups, by the switches whose ports they hold.
     pg_acls: HashMap<DpId, Vec<nb::Acl<'a>>>,
+    /// See `Switch::lb_hint`.
+    lb_hint: Option<Uuid>,
 }
 
 impl<'a> Shared<'a> {
@@ -88,7 +90,26 @@ impl<'a> Shared<'a> {
                 pg_acls.entry(dp).or_default().extend(acls.iter().copied());
             }
         }
-        Shared { ct: CtFlavour::of(m.sb), drop: drop_action(&m.options), queue_ids, pg_acls }
+        // The reference walks its datapaths in hash table order (by the
+        // first 32 bits of the NB UUID), having inserted them as it walked
+        // its NB tables (hashed alike): switches, then routers; rows entered
+        // those tables in the order its JSON parser walked the monitor
+        // reply's object of rows (hashed by UUID string).
+        let hash = |u: Uuid| {
+            let b = u.as_bytes();
+            (u32::from_be_bytes([b[0], b[1], b[2], b[3]]), u)
+        };
+        let idl_walk = |uuids: Vec<Uuid>| {
+            let arrival = hmap_order(uuids.into_iter().map(|u| (ovs_hash_string(&u.to_string()), u)));
+            hmap_order(arrival.into_iter().map(hash))
+        };
+        let switches = idl_walk(m.switches().map(|d| d.uuid).collect());
+        let routers = idl_walk(m.routers().filter(|d| d.enabled()).map(|d| d.uuid).collect());
+        let walk = hmap_order(switches.into_iter().chain(routers).map(hash));
+        let lb_switches: Vec<Uuid> =
+            m.switches().filter(|d| d.switch().is_some_and(has_lb_vip)).map(|d| d.uuid).collect();
+        let lb_hint = walk.into_iter().find(|u| lb_switches.contains(u));
+        Shared { ct: CtFlavour::of(m.sb), drop: drop_action(&m.options), queue_ids, pg_acls, lb_hint }
     }
 }
 
@@ -106,6 +127,10 @@ pub(crate) struct Switch<'m, 'a> {
     /// A load balancer with at least one VIP applies to the switch
     /// (directly or through a load balancer group).
     pub has_lb_vip: bool,
+    /// The stage hint of the flows every switch with a load balancer VIP
+    /// shares (hairpin): the reference groups them and keeps the hint of
+    /// the first such switch in its walk of datapaths.
+    pub lb_hint: Option<Uuid>,
     /// `other_config:vlan-passthru=true`.
     pub vlan_passthru: bool,
     /// How conntrack marks are spelled for the chassis there are.
@@ -123,16 +148,14 @@ impl<'m, 'a> Switch<'m, 'a> {
         let ports: Vec<&'m Port<'a>> = m.ports_of(dp.id).collect();
         let mut acls: Vec<nb::Acl<'a>> = nb.acls().collect();
         acls.extend(shared.pg_acls.get(&dp.id).into_iter().flatten().copied());
-        let has_vips = |lb: nb::LoadBalancer<'_>| !lb.vips().is_empty();
-        let has_lb_vip =
-            nb.load_balancer().any(has_vips) || nb.load_balancer_group().any(|g| g.load_balancer().any(has_vips));
         Some(Switch {
             m,
             dp,
             ports,
             has_acls: !acls.is_empty(),
             has_stateful_acl: acls.iter().any(|a| a.action() == "allow-related"),
-            has_lb_vip,
+            has_lb_vip: has_lb_vip(nb),
+            lb_hint: shared.lb_hint,
             vlan_passthru: nb.other_config().get_bool("vlan-passthru", false),
             queue_ids: &shared.queue_ids,
             ct: shared.ct,
@@ -171,6 +194,13 @@ impl<'m, 'a> Switch<'m, 'a> {
         }
         addrs
     }
+}
+
+/// A load balancer with at least one VIP applies to the switch, directly
+/// or through a group.
+fn has_lb_vip(sw: nb::LogicalSwitch<'_>) -> bool {
+    let has_vips = |lb: nb::LoadBalancer<'_>| !lb.vips().is_empty();
+    sw.load_balancer().any(has_vips) || sw.load_balancer_group().any(|g| g.load_balancer().any(has_vips))
 }
 
 /// The router is a gateway router (bound to one chassis).

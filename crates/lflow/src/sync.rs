@@ -541,6 +541,53 @@ mod tests {
         assert_eq!(plan.stats.tables["Logical_DP_Group"], (0, 0, 0));
     }
 
+    /// The reference writes a load balancer's datapath group and a flow's
+    /// group over the same datapaths as two rows; whichever of them our
+    /// groups are matched to, the load balancer and the flow that refer to
+    /// the other one are already right.
+    #[test]
+    fn references_to_interchangeable_groups_are_right_either_way() {
+        let mut sb = sb_replica();
+        let (grp2, lb, flow) = (
+            "00000000-0000-0000-0000-0000000000a2",
+            "00000000-0000-0000-0000-0000000000e1",
+            "00000000-0000-0000-0000-0000000000f1",
+        );
+        let json = format!(
+            r#"{{"Logical_DP_Group": {{"{grp2}": {{"initial": {{"datapaths": ["uuid", "{DP}"]}}}}}},
+                "Load_Balancer": {{"{lb}": {{"initial": {{"name": "lb0", "datapath_group": ["uuid", "{GRP}"],
+                    "external_ids": ["map", [["lb_id", "x"]]]}}}}}},
+                "Logical_Flow": {{"{flow}": {{"initial": {{"logical_dp_group": ["uuid", "{grp2}"], "pipeline": "ingress",
+                    "table_id": 0, "priority": 0, "match": "1", "actions": "next;"}}}}}}}}"#
+        );
+        sb.apply(decode_table_updates(&json, UpdateFormat::Update2, sb.schema()).unwrap()).unwrap();
+        let mut out = desired(1, false);
+        for id in ["g0", "lbg0"] {
+            let mut group = DesiredRow::new(Some(id.into()));
+            group.set("datapaths", reference("dp0"));
+            out.push("Logical_DP_Group", group);
+        }
+        let mut lb_row = DesiredRow::new(None);
+        lb_row
+            .set("name", Datum::from(Atom::string("lb0")))
+            .set("datapath_group", reference("lbg0"))
+            .set("external_ids", str_map([("lb_id", "x")]));
+        out.push("Load_Balancer", lb_row);
+        let mut flow_row = DesiredRow::new(None);
+        flow_row
+            .set("logical_dp_group", reference("g0"))
+            .set("pipeline", Datum::from(Atom::string("ingress")))
+            .set("table_id", Datum::from(Atom::Integer(0)))
+            .set("priority", Datum::from(Atom::Integer(0)))
+            .set("match", Datum::from(Atom::string("1")))
+            .set("actions", Datum::from(Atom::string("next;")));
+        out.push("Logical_Flow", flow_row);
+        let plan = plan_sb(&out, &sb);
+        for t in ["Logical_DP_Group", "Load_Balancer", "Logical_Flow"] {
+            assert!(ops_on(&plan, t).is_empty(), "{t}: {:?}", plan.ops);
+        }
+    }
+
     /// A changed column is updated alone; a new row is inserted with its
     /// reference resolved to the existing datapath's UUID.
     #[test]

@@ -185,3 +185,91 @@ fn affinity(sw: &Switch<'_, '_>, lb: &LoadBalancer<'_>, vip: &Vip, timeout: u32,
         flows.add(dp, Stage::LsInLbAffLearn, 100, m, a).hint(lb.uuid);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+
+    use super::super::tests::switch_flows_with_sb;
+    use crate::model::testutil::{named_row, u};
+    use crate::stage::Stage;
+
+    /// sw0 with three VIFs behind the backends of `lb0`'s health-checked
+    /// VIP 10.0.0.100:80, plus a malformed VIP; `options` are the load
+    /// balancer's.
+    fn nb(options: &str) -> String {
+        let port = |n: u32, name: &str, ip: &str| {
+            named_row(n, name, &format!(r#", "addresses": "00:00:00:00:00:{n:02} {ip}""#))
+        };
+        format!(
+            r#"{{"Logical_Switch": {{"{sw}": {{"initial": {{"name": "sw0",
+                    "ports": ["set", [["uuid", "{p1}"], ["uuid", "{p2}"], ["uuid", "{p3}"]]],
+                    "load_balancer": ["uuid", "{lb}"]}}}}}},
+                "Logical_Switch_Port": {{{}, {}, {}}},
+                "Load_Balancer": {{"{lb}": {{"initial": {{"name": "lb0", "protocol": "tcp",
+                    "vips": ["map", [["10.0.0.100:80", "10.0.0.11:80,10.0.0.12:80,10.0.0.13:80"],
+                                     ["10.0.0.101:99999", "10.0.0.11:80"]]],
+                    "ip_port_mappings": ["map", [["10.0.0.11", "p1:10.0.0.254"], ["10.0.0.12", "p2:10.0.0.254"],
+                                                 ["10.0.0.13", "p3:10.0.0.254"]]],
+                    "health_check": ["uuid", "{hc}"], "options": ["map", [{options}]]}}}}}},
+                "Load_Balancer_Health_Check": {{"{hc}": {{"initial": {{"vip": "10.0.0.100:80"}}}}}}}}"#,
+            port(11, "p1", "10.0.0.11"),
+            port(12, "p2", "10.0.0.12"),
+            port(13, "p3", "10.0.0.13"),
+            sw = u(1),
+            p1 = u(11),
+            p2 = u(12),
+            p3 = u(13),
+            lb = u(2),
+            hc = u(3),
+        )
+    }
+
+    /// SB `Service_Monitor` rows of p1, p2 and p3's backends with these
+    /// statuses (`None`: no status yet).
+    fn sb(status: [Option<&str>; 3]) -> String {
+        let rows: Vec<String> = status
+            .iter()
+            .enumerate()
+            .map(|(i, st)| {
+                let st = st.map(|s| format!(r#", "status": "{s}""#)).unwrap_or_default();
+                format!(
+                    r#""{}": {{"initial": {{"ip": "10.0.0.1{n}", "port": 80, "protocol": "tcp",
+                        "logical_port": "p{n}", "src_ip": "10.0.0.254"{st}}}}}"#,
+                    u(40 + i as u32),
+                    n = i + 1
+                )
+            })
+            .collect();
+        format!(r#"{{"Service_Monitor": {{{}}}}}"#, rows.join(", "))
+    }
+
+    /// A backend whose monitor ovn-controller reports offline (or in
+    /// error) leaves the VIP's backends; one not reported yet stays.
+    #[test]
+    fn offline_backends_leave_the_vip() {
+        let (flows, diags) =
+            switch_flows_with_sb(&nb(""), &sb([Some("offline"), Some("online"), None]), &[Stage::LsInLb]);
+        expect![[r#"
+            in 12 0 (1) => (next;)
+            in 12 120 (ct.new && ip4.dst == 10.0.0.100 && tcp.dst == 80) => (reg0[1] = 0; ct_lb_mark(backends=10.0.0.12:80,10.0.0.13:80);)
+        "#]]
+        .assert_eq(&flows);
+        let diags: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        assert_eq!(diags, ["Load_Balancer lb0: invalid VIP '10.0.0.101:99999', VIP left out"]);
+    }
+
+    /// With every backend down the VIP drops new connections, or rejects
+    /// them with `options:reject`.
+    #[test]
+    fn a_vip_with_every_backend_down_drops_or_rejects() {
+        let down = sb([Some("offline"), Some("error"), Some("offline")]);
+        let (flows, _) = switch_flows_with_sb(&nb(""), &down, &[Stage::LsInLb]);
+        assert!(flows.contains("(ct.new && ip4.dst == 10.0.0.100 && tcp.dst == 80) => (drop;)"), "{flows}");
+        let (flows, _) = switch_flows_with_sb(&nb(r#"["reject", "true"]"#), &down, &[Stage::LsInLb]);
+        assert!(
+            flows.contains("=> (reg0 = 0; reject { outport <-> inport; next(pipeline=egress,table=5);};)"),
+            "{flows}"
+        );
+    }
+}

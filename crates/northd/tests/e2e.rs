@@ -156,6 +156,41 @@ fn ovn_northd_rs_forwards_packets() {
     deployment.wait_for_ping(&vif1, "10.0.2.13");
 }
 
+/// A load balancer on ls1, as Kubernetes puts services on node switches:
+/// TCP connections from vif1 to two VIPs (off every subnet, so through the
+/// router's MAC) reach the HTTP server behind the backend on the same
+/// switch and, through the router, the one on ls2; our daemon is the only
+/// northd.
+#[test]
+fn ovn_northd_rs_balances_tcp_to_a_switch_vip() {
+    let (mut deployment, vif1, vif3) = forwards_packets(Path::new(env!("CARGO_BIN_EXE_ovn-northd-rs")));
+    let central = &deployment.central;
+    central.nbctl(&["lsp-add", "ls1", "lsp4", "--", "lsp-set-addresses", "lsp4", "00:00:00:00:01:14 10.0.1.14"]);
+    let vif4 = deployment.chassis.add_vif("vif4", "lsp4", "00:00:00:00:01:14", "10.0.1.14/24", Some("10.0.1.1"));
+    central.nbctl(&["lb-add", "lb1", "172.30.0.1:80", "10.0.1.14:8080", "tcp"]);
+    central.nbctl(&["lb-add", "lb1", "172.30.0.2:80", "10.0.2.13:8080", "tcp"]);
+    central.nbctl(&["ls-lb-add", "ls1", "lb1"]);
+    deployment.wait_for("lsp4 to go up in NB", |central| port_up(central, "lsp4"));
+    deployment.central.nbctl(&["--wait=hv", "sync"]);
+
+    let mut servers = [vif4.serve_http(8080, "backend lsp4\n"), vif3.serve_http(8080, "backend lsp3\n")];
+    for (vip, want) in [("172.30.0.1", "backend lsp4"), ("172.30.0.2", "backend lsp3")] {
+        deployment.wait_for(&format!("vif1 to reach {want} through {vip}"), |_| {
+            for server in &mut servers {
+                server.check_alive()?;
+            }
+            let body = vif1.http_get(&format!("http://{vip}/"))?;
+            if body.trim() == want {
+                Ok(())
+            } else {
+                Err(format!("got {body:?}"))
+            }
+        });
+    }
+    // The backends themselves, not through the VIP, answer too.
+    assert_eq!(vif1.http_get("http://10.0.1.14:8080/").map(|b| b.trim().to_string()), Ok("backend lsp4".into()));
+}
+
 #[test]
 fn reference_northd_forwards_packets() {
     forwards_packets(&require_tool("ovn-northd"));

@@ -78,3 +78,57 @@ fn service_monitors(m: &Model<'_>, out: &mut Output) {
     }
     out.sb.entry("Service_Monitor").or_default().extend(rows.into_values());
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::testutil::u;
+    use crate::tests::replica;
+
+    /// `lb-sw` is on sw0 directly and on sw1 and lr0 through a group,
+    /// `lb-lr` only on lr0, `lb-none` nowhere: one SB row, naming the two
+    /// switches (routers never), with the NB options plus
+    /// `hairpin_orig_tuple` and its NB row as `lb_id`.
+    #[test]
+    fn only_load_balancers_of_switches_get_a_row_naming_those_switches() {
+        let nb = format!(
+            r#"{{"Logical_Switch": {{
+                    "{sw0}": {{"initial": {{"name": "sw0", "load_balancer": ["uuid", "{a}"]}}}},
+                    "{sw1}": {{"initial": {{"name": "sw1", "load_balancer_group": ["uuid", "{g}"]}}}}}},
+                "Logical_Router": {{"{lr0}": {{"initial": {{"name": "lr0", "load_balancer": ["uuid", "{b}"],
+                    "load_balancer_group": ["uuid", "{g}"]}}}}}},
+                "Load_Balancer_Group": {{"{g}": {{"initial": {{"name": "g", "load_balancer": ["uuid", "{a}"]}}}}}},
+                "Load_Balancer": {{
+                    "{a}": {{"initial": {{"name": "lb-sw", "protocol": "udp", "options": ["map", [["reject", "true"]]],
+                        "vips": ["map", [["10.0.0.1:53", "10.0.0.2:53"]]]}}}},
+                    "{b}": {{"initial": {{"name": "lb-lr", "vips": ["map", [["10.0.0.3", "10.0.0.4"]]]}}}},
+                    "{c}": {{"initial": {{"name": "lb-none", "vips": ["map", [["10.0.0.5", "10.0.0.6"]]]}}}}}}}}"#,
+            sw0 = u(1),
+            sw1 = u(2),
+            lr0 = u(3),
+            g = u(4),
+            a = u(5),
+            b = u(6),
+            c = u(7),
+        );
+        let out = crate::compile(&replica("ovn-nb.ovsschema", &nb), &replica("ovn-sb.ovsschema", "{}"));
+        let rows = out.rows("Load_Balancer");
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        let row = &rows[0];
+        let text = |c: &str| row.get(c).map(ToString::to_string).unwrap_or_default();
+        assert_eq!(text("name"), r#""lb-sw""#);
+        assert_eq!(text("protocol"), r#""udp""#);
+        assert_eq!(text("options"), r#"["map",[["hairpin_orig_tuple","true"],["reject","true"]]]"#);
+        assert_eq!(text("external_ids"), format!(r#"["map",[["lb_id","{}"]]]"#, u(5)));
+        let group_id = text("datapath_group");
+        let group = out
+            .rows("Logical_DP_Group")
+            .iter()
+            .find(|g| g.id.as_deref().is_some_and(|id| group_id == format!(r#"["named-uuid","{id}"]"#)));
+        let group = group.expect("the load balancer's group is written");
+        // Datapath row ids: switches by name first (dp0, dp1), then lr0.
+        assert_eq!(
+            group.get("datapaths").map(ToString::to_string).unwrap_or_default(),
+            r#"["set",[["named-uuid","dp0"],["named-uuid","dp1"]]]"#
+        );
+    }
+}

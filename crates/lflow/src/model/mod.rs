@@ -248,6 +248,15 @@ impl<'a> Model<'a> {
             m.datapaths.iter().filter_map(|d| Some((d.id, d.switch()?))).collect();
         let is_lsp = |name: &str| m.port(name).is_some_and(|p| p.lsp().is_some());
         m.lbs = lb::build(nb, sb, &switches, &is_lsp, diags);
+        if m.option("install_ls_lb_from_router").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+            diags.push(Diagnostic {
+                table: nb::NbGlobal::TABLE,
+                row: ".".into(),
+                message: "options:install_ls_lb_from_router is not translated: router load balancers are not \
+                          installed on the switches of their routers"
+                    .into(),
+            });
+        }
         m
     }
 

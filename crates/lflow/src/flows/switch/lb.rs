@@ -37,7 +37,7 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     flows.add(dp, Stage::LsInPreLb, 100, "ip", "reg0[2] = 1; next;");
     flows.add(dp, Stage::LsOutPreLb, 100, "ip", "reg0[2] = 1; next;");
     hairpin(sw, flows);
-    let controller_event = sw.m.option("controller_event") == Some("true");
+    let controller_event = sw.m.option("controller_event").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     for lb in sw.m.lbs_of(dp) {
         for vip in &lb.vips {
             vip_flows(sw, lb, vip, controller_event, flows);

@@ -159,8 +159,8 @@ fn ovn_northd_rs_forwards_packets() {
 /// A load balancer on ls1, as Kubernetes puts services on node switches:
 /// TCP connections from vif1 to two VIPs (off every subnet, so through the
 /// router's MAC) reach the HTTP server behind the backend on the same
-/// switch and, through the router, the one on ls2; our daemon is the only
-/// northd.
+/// switch and, through the router, the one on ls2; a backend reaches its
+/// own VIP (hairpin). Our daemon is the only northd.
 #[test]
 fn ovn_northd_rs_balances_tcp_to_a_switch_vip() {
     let (mut deployment, vif1, vif3) = forwards_packets(Path::new(env!("CARGO_BIN_EXE_ovn-northd-rs")));
@@ -174,21 +174,32 @@ fn ovn_northd_rs_balances_tcp_to_a_switch_vip() {
     deployment.central.nbctl(&["--wait=hv", "sync"]);
 
     let mut servers = [vif4.serve_http(8080, "backend lsp4\n"), vif3.serve_http(8080, "backend lsp3\n")];
-    for (vip, want) in [("172.30.0.1", "backend lsp4"), ("172.30.0.2", "backend lsp3")] {
-        deployment.wait_for(&format!("vif1 to reach {want} through {vip}"), |_| {
+    let checks = [
+        (&vif1, "172.30.0.1", "backend lsp4"),
+        (&vif1, "172.30.0.2", "backend lsp3"),
+        // Hairpin: the backend reaches its own VIP.
+        (&vif4, "172.30.0.1", "backend lsp4"),
+    ];
+    for (client, vip, want) in checks {
+        deployment.wait_for(&format!("{} to reach {want} through {vip}", client.name()), |_| {
             for server in &mut servers {
                 server.check_alive()?;
             }
-            let body = vif1.http_get(&format!("http://{vip}/"))?;
-            if body.trim() == want {
-                Ok(())
-            } else {
-                Err(format!("got {body:?}"))
-            }
+            http_answer(client, &format!("http://{vip}/"), want)
         });
     }
-    // The backends themselves, not through the VIP, answer too.
-    assert_eq!(vif1.http_get("http://10.0.1.14:8080/").map(|b| b.trim().to_string()), Ok("backend lsp4".into()));
+    // The backend itself, not through the VIP, answers too.
+    assert_eq!(http_answer(&vif1, "http://10.0.1.14:8080/", "backend lsp4"), Ok(()));
+}
+
+/// Ok once `client` gets `want` (trimmed) from `url`.
+fn http_answer(client: &Vif, url: &str, want: &str) -> Result<(), String> {
+    let body = client.http_get(url)?;
+    if body.trim() == want {
+        Ok(())
+    } else {
+        Err(format!("{url} answered {body:?}"))
+    }
 }
 
 #[test]

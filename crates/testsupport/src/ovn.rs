@@ -595,6 +595,15 @@ impl Vif {
         &self.name
     }
 
+    /// Adds the IPv6 address `cidr` (no duplicate address detection) and,
+    /// if given, a default IPv6 route through `gateway`.
+    pub fn add_ipv6(&self, cidr: &str, gateway: Option<&str>) {
+        self.netns.run("ip", &["-6", "address", "add", cidr, "dev", &self.name, "nodad"]);
+        if let Some(gateway) = gateway {
+            self.netns.run("ip", &["-6", "route", "add", "default", "via", gateway]);
+        }
+    }
+
     /// Serves `body` over HTTP on TCP `port` of every address of this VIF
     /// (busybox `httpd` in the foreground) until the server is dropped.
     pub fn serve_http(&self, port: u16, body: &str) -> HttpServer {

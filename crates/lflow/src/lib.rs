@@ -10,9 +10,10 @@
 //!   `schemas/` by `build.rs`.
 //! - `stage`: every pipeline stage with its table number.
 //! - `model`: derived objects (datapaths, ports, parsed addresses, tunnel
-//!   keys) built once from the NB.
+//!   keys, load balancers) built once from the NB.
 //! - `global`: SB_Global and the static tables (DHCP option codes, RBAC).
-//! - `bindings`: datapath and port bindings, multicast groups, address sets.
+//! - `bindings`: datapath and port bindings, multicast groups, address sets,
+//!   load balancers and their service monitors.
 //! - `flows`: the logical flows, one module per group of stages, and their
 //!   folding into datapath groups.
 //! - `output`: desired rows, logical flows, diagnostics, NB status writes.

@@ -150,7 +150,12 @@ pub fn build<'a>(
     is_lsp: &dyn Fn(&str) -> bool,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<LoadBalancer<'a>> {
-    let status: HashMap<(&str, i64, &str, &str), Option<&str>> = sb::ServiceMonitor::all(sb_db)
+    // By UUID, so that of two rows for one backend the same one wins
+    // whatever the replica's order.
+    let mut monitors: Vec<sb::ServiceMonitor<'a>> = sb::ServiceMonitor::all(sb_db).collect();
+    monitors.sort_by_key(|m| m.uuid());
+    let status: HashMap<(&str, i64, &str, &str), Option<&str>> = monitors
+        .into_iter()
         .map(|m| ((m.ip(), m.port(), m.protocol().unwrap_or("tcp"), m.logical_port()), m.status()))
         .collect();
     let mut users: HashMap<Uuid, Vec<DpId>> = HashMap::new();

@@ -225,6 +225,56 @@ mod tests {
         )
     }
 
+    /// The hairpin flows all switches with a load balancer share carry the
+    /// hint of the first of them in the reference's walk of its datapaths,
+    /// as ovn-northd 23.03.1 wrote them for these UUIDs (scenario 16: two
+    /// switches with load balancers and a router).
+    #[test]
+    fn shared_hairpin_flows_have_the_hint_the_reference_gives_them() {
+        for (sw0, sw1, lr0, first) in [
+            (
+                "148c4444-47df-4161-b7e1-624e5fd9a338",
+                "4562e4b9-8314-47be-98f6-79b2756475bf",
+                "48d6f2e3-3707-4195-9ee8-f9e78105ab7a",
+                "148c4444",
+            ),
+            (
+                "0fabb76b-e09e-44ec-b179-905a51656a21",
+                "558420d8-3ecb-4807-98ca-9ab5f43d082e",
+                "670a3cb4-8f72-4369-8f56-eb9351bd07e5",
+                "558420d8",
+            ),
+            (
+                "43aeae82-70d2-4e8c-9a6e-65afc80551bf",
+                "233865cd-8c63-4619-9ef2-7ef74239b5e2",
+                "d6a2a7b9-75a8-4ff1-b9b5-ea6e320639dc",
+                "233865cd",
+            ),
+        ] {
+            let nb = format!(
+                r#"{{"Logical_Switch": {{
+                        "{sw0}": {{"initial": {{"name": "sw0", "load_balancer": ["uuid", "{lb}"]}}}},
+                        "{sw1}": {{"initial": {{"name": "sw1", "load_balancer": ["uuid", "{lb}"]}}}}}},
+                    "Logical_Router": {{"{lr0}": {{"initial": {{"name": "lr0"}}}}}},
+                    "Load_Balancer": {{"{lb}": {{"initial": {{"name": "lb",
+                        "vips": ["map", [["10.0.0.1", "10.0.0.2"]]]}}}}}}}}"#,
+                lb = u(9)
+            );
+            let nb = crate::tests::replica("ovn-nb.ovsschema", &nb);
+            let sb = crate::tests::replica("ovn-sb.ovsschema", "{}");
+            let mut diags = Vec::new();
+            let model = crate::model::Model::build(&nb, &sb, Default::default(), &mut diags);
+            let mut flows = crate::output::Flows::default();
+            super::super::build(&model, &mut flows, &mut diags);
+            let hints: Vec<String> = flows
+                .iter()
+                .filter(|f| f.stage == Stage::LsInPreHairpin && f.priority == 100)
+                .map(|f| f.hint.expect("hinted").simple().to_string()[..8].to_string())
+                .collect();
+            assert_eq!(hints, [first, first], "{sw0} {sw1}");
+        }
+    }
+
     /// SB `Service_Monitor` rows of p1, p2 and p3's backends with these
     /// statuses (`None`: no status yet).
     fn sb(status: [Option<&str>; 3]) -> String {

@@ -9,6 +9,7 @@
 //! balancers in their own module) nor a router's load balancing.
 
 use super::{json_key, Switch};
+use crate::input::nb;
 use crate::model::lb::{Endpoint, LoadBalancer, Vip};
 use crate::output::Flows;
 use crate::stage::Stage;
@@ -123,7 +124,10 @@ fn vip_flows(sw: &Switch<'_, '_>, lb: &LoadBalancer<'_>, vip: &Vip, controller_e
             "trigger_event(event = \"empty_lb_backends\", vip = \"{addr}\", protocol = \"{proto}\", load_balancer = \"{}\");",
             lb.uuid
         );
-        flows.add(dp, Stage::LsInPreLb, 130, m, a).hint(lb.uuid);
+        let flow = flows.add(dp, Stage::LsInPreLb, 130, m, a).hint(lb.uuid);
+        if let Some(meter) = copp_meter(sw, "event-elb") {
+            flow.meter(meter);
+        }
     }
 
     let save_port = addr.port.map(|p| format!(" reg2[0..15] = {p};")).unwrap_or_default();
@@ -136,7 +140,8 @@ fn vip_flows(sw: &Switch<'_, '_>, lb: &LoadBalancer<'_>, vip: &Vip, controller_e
     }
 
     let active: Vec<String> = vip.active_backends().map(|b| b.addr.to_string()).collect();
-    let action = if active.is_empty() && lb.reject {
+    let rejects = active.is_empty() && lb.reject;
+    let action = if rejects {
         format!(
             "reg0 = 0; reject {{ outport <-> inport; next(pipeline=egress,table={});}};",
             Stage::LsOutQosMark.table()
@@ -149,9 +154,18 @@ fn vip_flows(sw: &Switch<'_, '_>, lb: &LoadBalancer<'_>, vip: &Vip, controller_e
         format!("reg0[1] = 0; {}(backends={}; hash_fields=\"{}\");", sw.ct.lb, active.join(","), lb.hash_fields)
     };
     let priority = if addr.port.is_some() { 120 } else { 110 };
-    flows
-        .add(dp, Stage::LsInLb, priority, format!("ct.new && {family}.dst == {}{}", addr.ip, l4(" && ")), action)
-        .hint(lb.uuid);
+    let m = format!("ct.new && {family}.dst == {}{}", addr.ip, l4(" && "));
+    let flow = flows.add(dp, Stage::LsInLb, priority, m, action).hint(lb.uuid);
+    if let Some(meter) = copp_meter(sw, "reject").filter(|_| rejects) {
+        flow.meter(meter);
+    }
+}
+
+/// The meter the switch's control plane protection (`copp`) names for
+/// `proto` packets sent to ovn-controller, if that NB `Meter` exists.
+fn copp_meter<'a>(sw: &Switch<'_, 'a>, proto: &str) -> Option<&'a str> {
+    let meter = sw.dp.switch()?.copp()?.meters().get(proto)?;
+    nb::Meter::all(sw.m.nb).any(|m| m.name() == meter).then_some(meter)
 }
 
 /// Session affinity: a new connection to the VIP from a client seen within
@@ -273,6 +287,42 @@ mod tests {
                 .collect();
             assert_eq!(hints, [first, first], "{sw0} {sw1}");
         }
+    }
+
+    /// The switch's copp meters the empty-backends event and the reject
+    /// of a VIP without backends, when the NB meter exists.
+    #[test]
+    fn copp_meters_the_event_and_the_reject() {
+        let nb = format!(
+            r#"{{"NB_Global": {{"{g}": {{"initial": {{"options": ["map", [["controller_event", "true"]]]}}}}}},
+                "Logical_Switch": {{"{sw}": {{"initial": {{"name": "sw0", "copp": ["uuid", "{copp}"],
+                    "load_balancer": ["set", [["uuid", "{ev}"], ["uuid", "{rej}"]]]}}}}}},
+                "Copp": {{"{copp}": {{"initial": {{"name": "c1",
+                    "meters": ["map", [["event-elb", "m-elb"], ["reject", "m-gone"]]]}}}}}},
+                "Meter": {{"{meter}": {{"initial": {{"name": "m-elb", "unit": "pktps"}}}}}},
+                "Load_Balancer": {{
+                    "{ev}": {{"initial": {{"name": "ev", "vips": ["map", [["10.0.0.1:80", ""]]]}}}},
+                    "{rej}": {{"initial": {{"name": "rej", "vips": ["map", [["10.0.0.2:80", ""]]],
+                        "options": ["map", [["reject", "true"]]]}}}}}}}}"#,
+            g = u(1),
+            sw = u(2),
+            copp = u(3),
+            meter = u(4),
+            ev = u(5),
+            rej = u(6),
+        );
+        let nb = crate::tests::replica("ovn-nb.ovsschema", &nb);
+        let sb = crate::tests::replica("ovn-sb.ovsschema", "{}");
+        let mut diags = Vec::new();
+        let model = crate::model::Model::build(&nb, &sb, crate::global::global_options(&nb).1, &mut diags);
+        let mut flows = crate::output::Flows::default();
+        super::super::build(&model, &mut flows, &mut diags);
+        let meter_of = |stage: Stage, needle: &str| {
+            flows.iter().find(|f| f.stage == stage && f.actions.contains(needle)).map(|f| f.meter.clone())
+        };
+        assert_eq!(meter_of(Stage::LsInPreLb, "trigger_event"), Some(Some("m-elb".to_string())));
+        // The reject's meter names no NB meter: none.
+        assert_eq!(meter_of(Stage::LsInLb, "reject"), Some(None));
     }
 
     /// SB `Service_Monitor` rows of p1, p2 and p3's backends with these

@@ -166,6 +166,8 @@ pub struct Model<'a> {
     pub igmp_groups: Vec<igmp::IgmpGroup>,
     /// Every NB load balancer, parsed, by UUID.
     pub lbs: Vec<lb::LoadBalancer<'a>>,
+    /// Indexes into `lbs` of the load balancers each switch uses.
+    lbs_by_switch: HashMap<DpId, Vec<usize>>,
 }
 
 impl<'a> Model<'a> {
@@ -220,6 +222,7 @@ impl<'a> Model<'a> {
             chassis_redirect: Vec::new(),
             igmp_groups: Vec::new(),
             lbs: Vec::new(),
+            lbs_by_switch: HashMap::new(),
         };
         for s in switches {
             m.push_dp(DpNb::Switch(s), s.name(), s.uuid());
@@ -248,6 +251,11 @@ impl<'a> Model<'a> {
             m.datapaths.iter().filter_map(|d| Some((d.id, d.switch()?))).collect();
         let is_lsp = |name: &str| m.port(name).is_some_and(|p| p.lsp().is_some());
         m.lbs = lb::build(nb, sb, &switches, &is_lsp, diags);
+        for (i, lb) in m.lbs.iter().enumerate() {
+            for dp in &lb.switches {
+                m.lbs_by_switch.entry(*dp).or_default().push(i);
+            }
+        }
         if m.option("install_ls_lb_from_router").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
             diags.push(Diagnostic {
                 table: nb::NbGlobal::TABLE,
@@ -262,7 +270,7 @@ impl<'a> Model<'a> {
 
     /// The load balancers applied to a switch, by UUID.
     pub fn lbs_of(&self, dp: DpId) -> impl Iterator<Item = &lb::LoadBalancer<'a>> {
-        self.lbs.iter().filter(move |lb| lb.switches.binary_search(&dp).is_ok())
+        self.lbs_by_switch.get(&dp).into_iter().flatten().map(|&i| &self.lbs[i])
     }
 
     /// The chassis-redirect port of a distributed gateway port.

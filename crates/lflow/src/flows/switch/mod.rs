@@ -30,7 +30,7 @@ mod lb;
 mod mcast;
 mod port_sec;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use ovsdb::Uuid;
 
@@ -106,7 +106,7 @@ impl<'a> Shared<'a> {
         let switches = idl_walk(m.switches().map(|d| d.uuid).collect());
         let routers = idl_walk(m.routers().filter(|d| d.enabled()).map(|d| d.uuid).collect());
         let walk = hmap_order(switches.into_iter().chain(routers).map(hash));
-        let lb_switches: Vec<Uuid> =
+        let lb_switches: HashSet<Uuid> =
             m.switches().filter(|d| d.switch().is_some_and(has_lb_vip)).map(|d| d.uuid).collect();
         let lb_hint = walk.into_iter().find(|u| lb_switches.contains(u));
         Shared { ct: CtFlavour::of(m.sb), drop: drop_action(&m.options), queue_ids, pg_acls, lb_hint }

@@ -4,10 +4,12 @@
 //! of switches and routers, `IP_Multicast` for every switch, the
 //! `Address_Set`s (NB ones and the per-port-group `_ip4`/`_ip6` ones),
 //! the per-datapath `Port_Group`s, `Mirror`s, `Static_MAC_Binding`s and
-//! `DNS` records, the `Meter`s (`meters`); `dynamic_addresses`, `tag` and
-//! `up` written back to NB.
+//! `DNS` records, the `Meter`s (`meters`), load balancers with their
+//! service monitors (`lb`); `dynamic_addresses`, `tag` and `up` written
+//! back to NB.
 //! Pure: it never writes a database itself.
 
+mod lb;
 mod meters;
 mod ports;
 pub(crate) mod queues;
@@ -65,6 +67,7 @@ pub fn build(m: &Model<'_>, out: &mut Output) {
     mirrors(m, out);
     ports::build(m, out);
     meters::build(m, out);
+    lb::build(m, out);
     multicast_groups(m, out);
     address_sets(m, out);
     router_lb_address_sets(m, out);

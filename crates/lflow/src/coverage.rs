@@ -35,7 +35,7 @@ pub enum Use {
 use Use::{Daemon, NotYet, Partly, Read, Unused};
 
 const BFD: &str = "BFD";
-const LB: &str = "load balancers";
+const LB: &str = "load balancers on routers";
 const NAT: &str = "NAT";
 /// `external_ids` the reference never reads a key of.
 const CMS: Use = Unused("the CMS's own data: ovn-northd reads no key of it");
@@ -105,19 +105,19 @@ pub const NB_COLUMNS: &[(&str, &str, Use)] = &[
     ("HA_Chassis_Group", "external_ids", CMS),
     ("HA_Chassis_Group", "ha_chassis", Read),
     ("HA_Chassis_Group", "name", Read),
-    ("Load_Balancer", "external_ids", NotYet(LB)),
-    ("Load_Balancer", "health_check", Partly(LB)),
-    ("Load_Balancer", "ip_port_mappings", Partly(LB)),
-    ("Load_Balancer", "name", NotYet(LB)),
-    ("Load_Balancer", "options", Partly(LB)),
-    ("Load_Balancer", "protocol", NotYet(LB)),
-    ("Load_Balancer", "selection_fields", NotYet(LB)),
-    ("Load_Balancer", "vips", Partly(LB)),
-    ("Load_Balancer_Group", "load_balancer", Partly(LB)),
+    ("Load_Balancer", "external_ids", CMS),
+    ("Load_Balancer", "health_check", Read),
+    ("Load_Balancer", "ip_port_mappings", Read),
+    ("Load_Balancer", "name", Read),
+    ("Load_Balancer", "options", Read),
+    ("Load_Balancer", "protocol", Read),
+    ("Load_Balancer", "selection_fields", Read),
+    ("Load_Balancer", "vips", Read),
+    ("Load_Balancer_Group", "load_balancer", Read),
     ("Load_Balancer_Group", "name", Unused("names the group for the CMS; the flows use its load balancers")),
     ("Load_Balancer_Health_Check", "external_ids", CMS),
-    ("Load_Balancer_Health_Check", "options", NotYet(LB)),
-    ("Load_Balancer_Health_Check", "vip", Partly(LB)),
+    ("Load_Balancer_Health_Check", "options", Read),
+    ("Load_Balancer_Health_Check", "vip", Read),
     ("Logical_Router", "copp", Read),
     ("Logical_Router", "enabled", Read),
     ("Logical_Router", "external_ids", Read),
@@ -160,8 +160,8 @@ pub const NB_COLUMNS: &[(&str, &str, Use)] = &[
     ("Logical_Switch", "dns_records", Read),
     ("Logical_Switch", "external_ids", Read),
     ("Logical_Switch", "forwarding_groups", Read),
-    ("Logical_Switch", "load_balancer", Partly(LB)),
-    ("Logical_Switch", "load_balancer_group", Partly(LB)),
+    ("Logical_Switch", "load_balancer", Read),
+    ("Logical_Switch", "load_balancer_group", Read),
     ("Logical_Switch", "name", Read),
     ("Logical_Switch", "other_config", Read),
     ("Logical_Switch", "ports", Read),
@@ -307,10 +307,11 @@ mod tests {
         assert_eq!(listed, schema);
     }
 
-    /// Rows using features not translated yet (NAT, load balancers here)
-    /// get one diagnostic a row and feature, naming the row and the
-    /// columns; rows of translated features (an ACL, a QoS rule, DHCP
-    /// options) and rows without such values get none.
+    /// Rows using features not translated yet (NAT, load balancers on
+    /// routers here) get one diagnostic a row and feature, naming the row
+    /// and the columns; rows of translated features (an ACL, a QoS rule,
+    /// DHCP options, a load balancer itself) and rows without such values
+    /// get none.
     #[test]
     fn rows_of_features_not_translated_yet_get_a_diagnostic() {
         let nb = replica(
@@ -333,7 +334,8 @@ mod tests {
                 "direction": "from-lport", "match": "ip4", "action": ["map", [["dscp", 10]]]}}},
             "DHCP_Options": {"00000000-0000-0000-0000-000000000051": {"initial": {"cidr": "10.0.0.0/24"}}},
             "Logical_Router": {"00000000-0000-0000-0000-000000000002": {"initial": {"name": "lr0",
-                "nat": ["uuid", "00000000-0000-0000-0000-000000000061"]}}},
+                "nat": ["uuid", "00000000-0000-0000-0000-000000000061"],
+                "load_balancer": ["uuid", "00000000-0000-0000-0000-000000000071"]}}},
             "NAT": {"00000000-0000-0000-0000-000000000061": {"initial": {"type": "snat",
                 "external_ip": "172.16.0.1", "logical_ip": "10.0.0.0/24"}}},
             "Load_Balancer": {"00000000-0000-0000-0000-000000000071": {"initial": {"name": "lb0",
@@ -344,8 +346,8 @@ mod tests {
         let got: Vec<String> =
             out.diagnostics.iter().map(ToString::to_string).filter(|d| d.contains("not translated yet")).collect();
         let want = [
-            "Load_Balancer lb0: not translated yet: load balancers (name, vips)",
             "Logical_Router lr0: not translated yet: NAT (nat)",
+            "Logical_Router lr0: not translated yet: load balancers on routers (load_balancer)",
             "NAT 00000000-0000-0000-0000-000000000061: not translated yet: NAT (external_ip, logical_ip, type)",
         ];
         assert_eq!(got, want);

@@ -10,10 +10,11 @@
 //!   `schemas/` by `build.rs`.
 //! - `stage`: every pipeline stage with its table number.
 //! - `model`: derived objects (datapaths, ports, parsed addresses, tunnel
-//!   keys) built once from the NB.
+//!   keys, load balancers) built once from the NB.
 //! - `global`: SB_Global and the static tables (DHCP option codes, RBAC).
 //! - `bindings`: datapath and port bindings, multicast groups, address
-//!   sets, meters, QoS queue ids.
+//!   sets, meters, QoS queue ids, load balancers and their service
+//!   monitors.
 //! - `coverage`: what the compiler does with each NB column, and the
 //!   diagnostics for NB rows that use a feature not translated yet.
 //! - `flows`: the logical flows, one module per group of stages, the CoPP

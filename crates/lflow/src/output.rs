@@ -210,7 +210,13 @@ impl Output {
 /// prints such a set into a match (`eth.src == {...}`), printing it in
 /// this order gives the same string byte for byte.
 pub fn sset_order<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> Vec<String> {
-    // An OVS hmap: new nodes go to the head of their bucket; it grows to
+    hmap_order(items.into_iter().map(|s| (ovs_hash_string(s.as_ref()), s.as_ref().to_string())))
+}
+
+/// The order in which an OVS hmap holding `items` (hash, value), inserted
+/// in this order, is walked; a value inserted twice is kept once.
+pub fn hmap_order<T: PartialEq + Clone>(items: impl IntoIterator<Item = (u32, T)>) -> Vec<T> {
+    // New nodes go to the head of their bucket; it grows to
     // `calc_mask(n)` buckets when n / 2 exceeds the mask, rehashing bucket
     // by bucket, and is walked bucket by bucket.
     fn calc_mask(capacity: usize) -> usize {
@@ -220,32 +226,30 @@ pub fn sset_order<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> Vec<Stri
         }
         mask | ((mask & 1) << 1)
     }
-    let mut buckets: Vec<Vec<(String, u32)>> = vec![Vec::new()];
+    let mut buckets: Vec<Vec<(T, u32)>> = vec![Vec::new()];
     let mut n = 0;
-    for s in items {
-        let s = s.as_ref();
-        let hash = ovs_hash_string(s);
+    for (hash, item) in items {
         let mask = buckets.len() - 1;
-        if buckets[hash as usize & mask].iter().any(|(t, _)| t == s) {
+        if buckets[hash as usize & mask].iter().any(|(t, _)| *t == item) {
             continue;
         }
-        buckets[hash as usize & mask].insert(0, (s.to_string(), hash));
+        buckets[hash as usize & mask].insert(0, (item, hash));
         n += 1;
         let new_mask = calc_mask(n);
         if n / 2 > mask && new_mask > mask {
-            let mut grown: Vec<Vec<(String, u32)>> = vec![Vec::new(); new_mask + 1];
+            let mut grown: Vec<Vec<(T, u32)>> = vec![Vec::new(); new_mask + 1];
             for (t, h) in buckets.into_iter().flatten() {
                 grown[h as usize & new_mask].insert(0, (t, h));
             }
             buckets = grown;
         }
     }
-    buckets.into_iter().flatten().map(|(s, _)| s).collect()
+    buckets.into_iter().flatten().map(|(t, _)| t).collect()
 }
 
 /// OVS `hash_string(s, 0)` (`lib/hash.c`, the portable murmur3-based
 /// variant Debian builds).
-fn ovs_hash_string(s: &str) -> u32 {
+pub(crate) fn ovs_hash_string(s: &str) -> u32 {
     fn add(hash: u32, data: u32) -> u32 {
         let mut hash = hash;
         if data != 0 {

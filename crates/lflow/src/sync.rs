@@ -40,6 +40,13 @@ struct TableSpec {
     ignored_keys: &'static [(&'static str, &'static str)],
 }
 
+/// Tables whose rows are values: two rows with the same key are
+/// interchangeable, so a reference to one keys and compares as the
+/// referenced row's key, not its UUID. The reference writes a load
+/// balancer's datapath group and a flow's group over the same datapaths
+/// as two rows, and either may end up matched to either.
+const BY_CONTENT: &[&str] = &["Logical_DP_Group"];
+
 /// The SB tables northd writes, in an order where every table comes after
 /// the tables its rows refer to.
 const OWNED_TABLES: &[TableSpec] = &[
@@ -66,6 +73,13 @@ const OWNED_TABLES: &[TableSpec] = &[
     },
     TableSpec { name: "Multicast_Group", key: &["datapath", "name"], foreign: &[], ignored_keys: &[] },
     TableSpec { name: "Logical_DP_Group", key: &["datapaths"], foreign: &[], ignored_keys: &[] },
+    TableSpec { name: "Load_Balancer", key: &["external_ids:lb_id"], foreign: &[], ignored_keys: &[] },
+    TableSpec {
+        name: "Service_Monitor",
+        key: &["logical_port", "ip", "port", "protocol"],
+        foreign: &["status"],
+        ignored_keys: &[],
+    },
     TableSpec {
         name: "Logical_Flow",
         key: &[
@@ -81,7 +95,10 @@ const OWNED_TABLES: &[TableSpec] = &[
             "external_ids",
         ],
         foreign: &["hash"],
-        ignored_keys: &[("external_ids", "source")],
+        // The reference keeps an existing flow whatever its stage hint (a
+        // flow shared by several datapaths has the hint of whichever it
+        // built first), so a different hint is no reason to rewrite one.
+        ignored_keys: &[("external_ids", "source"), ("external_ids", "stage-hint")],
     },
     TableSpec { name: "Address_Set", key: &["name"], foreign: &[], ignored_keys: &[] },
     TableSpec { name: "Port_Group", key: &["name"], foreign: &[], ignored_keys: &[] },
@@ -148,10 +165,21 @@ impl Cells for DesiredRow {
     }
 }
 
-/// Named references resolved so far: desired row id -> existing UUID.
+/// Named references resolved so far: desired row id -> existing UUID; and
+/// the keys of the rows of `BY_CONTENT` tables, existing and desired.
 #[derive(Default)]
 struct Resolver {
     ids: HashMap<String, Uuid>,
+    content: HashMap<Uuid, u64>,
+    named_content: HashMap<String, u64>,
+}
+
+/// An atom as references compare: a row of a `BY_CONTENT` table by its
+/// key, anything else as itself.
+#[derive(PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Canon {
+    Content(u64),
+    Atom(Atom),
 }
 
 impl Resolver {
@@ -165,8 +193,27 @@ impl Resolver {
         }
     }
 
-    /// Hashes `a` as `atom(a)` would read, without copying it.
+    /// The key of the `BY_CONTENT` row `a` refers to, if it does.
+    fn content_of(&self, a: &Atom) -> Option<u64> {
+        match a {
+            Atom::NamedUuid(n) => self.named_content.get(&**n).copied(),
+            Atom::Uuid(u) => self.content.get(u).copied(),
+            _ => None,
+        }
+    }
+
+    fn canon(&self, a: &Atom) -> Canon {
+        match self.content_of(a) {
+            Some(c) => Canon::Content(c),
+            None => Canon::Atom(self.atom(a)),
+        }
+    }
+
+    /// Hashes `a` as `canon(a)` would read, without copying it.
     fn hash_atom(&self, a: &Atom, h: &mut DefaultHasher) {
+        if let Some(c) = self.content_of(a) {
+            return Canon::Content(c).hash(h);
+        }
         match a {
             Atom::NamedUuid(n) => match self.ids.get(&**n) {
                 Some(u) => Atom::Uuid(*u).hash(h),
@@ -187,6 +234,22 @@ impl Resolver {
         } else {
             Cow::Owned(Datum::set(d.keys().map(|a| self.atom(a))))
         }
+    }
+
+    /// A set's atoms as they compare, sorted.
+    fn canon_set(&self, d: &Datum) -> Vec<Canon> {
+        let mut atoms: Vec<Canon> = d.keys().map(|a| self.canon(a)).collect();
+        atoms.sort();
+        atoms
+    }
+
+    /// `want` (resolved) and `have` are equal, or sets that refer to
+    /// interchangeable rows.
+    fn same(&self, want: &Datum, have: &Datum) -> bool {
+        same(want, have)
+            || (!want.is_map()
+                && want.keys().chain(have.keys()).any(|a| self.content_of(a).is_some())
+                && self.canon_set(want) == self.canon_set(have))
     }
 }
 
@@ -219,14 +282,16 @@ fn key_of(spec: &TableSpec, row: &dyn Cells, resolver: &Resolver) -> u64 {
                         }
                     }
                 }
-                Some(d) if d.keys().any(|a| matches!(a, Atom::NamedUuid(_))) => {
-                    // Resolved references sort differently from names.
+                Some(d) if d.keys().any(|a| matches!(a, Atom::NamedUuid(_)) || resolver.content_of(a).is_some()) => {
+                    // Resolved references sort differently from names, and
+                    // rows compared by content by their keys.
                     2u8.hash(&mut h);
-                    let mut atoms: Vec<Atom> = d.keys().map(|a| resolver.atom(a)).collect();
-                    atoms.sort();
                     // Atom by atom, as the branch below (no length prefix).
-                    for a in &atoms {
-                        a.hash(&mut h);
+                    for a in resolver.canon_set(d) {
+                        match a {
+                            Canon::Atom(a) => a.hash(&mut h),
+                            c => c.hash(&mut h),
+                        }
                     }
                 }
                 Some(d) => {
@@ -266,6 +331,16 @@ pub fn plan_sb(output: &Output, sb: &Replica) -> Plan {
         }
         let mut stats = (0, 0, 0);
         let mut matched: Vec<(&DesiredRow, Option<&Row>)> = Vec::with_capacity(desired.len());
+        if BY_CONTENT.contains(&spec.name) {
+            for (key, rows) in &existing {
+                resolver.content.extend(rows.iter().map(|r| (r.uuid(), *key)));
+            }
+            for d in desired {
+                if let Some(id) = &d.id {
+                    resolver.named_content.insert(id.clone(), key_of(spec, d, &resolver));
+                }
+            }
+        }
         for d in desired {
             let row = existing.get_mut(&key_of(spec, d, &resolver)).and_then(Vec::pop);
             if let (Some(id), Some(row)) = (&d.id, row) {
@@ -299,7 +374,7 @@ pub fn plan_sb(output: &Output, sb: &Replica) -> Plan {
                     } else {
                         want
                     };
-                    if !same(&want, row.get(col)) {
+                    if !resolver.same(&want, row.get(col)) {
                         changed.insert(col.clone(), empty_as_typed(want.into_owned(), row.get(col)));
                     }
                 }
@@ -466,6 +541,53 @@ mod tests {
         let plan = plan_sb(&out, &sb);
         assert!(ops_on(&plan, "Logical_DP_Group").is_empty(), "{:?}", plan.ops);
         assert_eq!(plan.stats.tables["Logical_DP_Group"], (0, 0, 0));
+    }
+
+    /// The reference writes a load balancer's datapath group and a flow's
+    /// group over the same datapaths as two rows; whichever of them our
+    /// groups are matched to, the load balancer and the flow that refer to
+    /// the other one are already right.
+    #[test]
+    fn references_to_interchangeable_groups_are_right_either_way() {
+        let mut sb = sb_replica();
+        let (grp2, lb, flow) = (
+            "00000000-0000-0000-0000-0000000000a2",
+            "00000000-0000-0000-0000-0000000000e1",
+            "00000000-0000-0000-0000-0000000000f1",
+        );
+        let json = format!(
+            r#"{{"Logical_DP_Group": {{"{grp2}": {{"initial": {{"datapaths": ["uuid", "{DP}"]}}}}}},
+                "Load_Balancer": {{"{lb}": {{"initial": {{"name": "lb0", "datapath_group": ["uuid", "{GRP}"],
+                    "external_ids": ["map", [["lb_id", "x"]]]}}}}}},
+                "Logical_Flow": {{"{flow}": {{"initial": {{"logical_dp_group": ["uuid", "{grp2}"], "pipeline": "ingress",
+                    "table_id": 0, "priority": 0, "match": "1", "actions": "next;"}}}}}}}}"#
+        );
+        sb.apply(decode_table_updates(&json, UpdateFormat::Update2, sb.schema()).unwrap()).unwrap();
+        let mut out = desired(1, false);
+        for id in ["g0", "lbg0"] {
+            let mut group = DesiredRow::new(Some(id.into()));
+            group.set("datapaths", reference("dp0"));
+            out.push("Logical_DP_Group", group);
+        }
+        let mut lb_row = DesiredRow::new(None);
+        lb_row
+            .set("name", Datum::from(Atom::string("lb0")))
+            .set("datapath_group", reference("lbg0"))
+            .set("external_ids", str_map([("lb_id", "x")]));
+        out.push("Load_Balancer", lb_row);
+        let mut flow_row = DesiredRow::new(None);
+        flow_row
+            .set("logical_dp_group", reference("g0"))
+            .set("pipeline", Datum::from(Atom::string("ingress")))
+            .set("table_id", Datum::from(Atom::Integer(0)))
+            .set("priority", Datum::from(Atom::Integer(0)))
+            .set("match", Datum::from(Atom::string("1")))
+            .set("actions", Datum::from(Atom::string("next;")));
+        out.push("Logical_Flow", flow_row);
+        let plan = plan_sb(&out, &sb);
+        for t in ["Logical_DP_Group", "Load_Balancer", "Logical_Flow"] {
+            assert!(ops_on(&plan, t).is_empty(), "{t}: {:?}", plan.ops);
+        }
     }
 
     /// A changed column is updated alone; a new row is inserted with its

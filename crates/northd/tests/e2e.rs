@@ -215,6 +215,62 @@ fn ovn_northd_rs_acls_filter_packets() {
     deployment.wait_for_ping(&vif2, "10.0.2.13");
 }
 
+/// A load balancer on ls1, as Kubernetes puts services on node switches:
+/// TCP connections from vif1 to two VIPs (off every subnet, so through the
+/// router's MAC) reach the HTTP server behind the backend on the same
+/// switch and, through the router, the one on ls2; an IPv6 VIP works
+/// alike; a backend reaches its own VIP (hairpin). Our daemon is the only
+/// northd.
+#[test]
+fn ovn_northd_rs_balances_tcp_to_a_switch_vip() {
+    let (mut deployment, [vif1, _, vif3]) = forwards_packets(Path::new(env!("CARGO_BIN_EXE_ovn-northd-rs")));
+    let central = &deployment.central;
+    central.nbctl(&["lsp-add", "ls1", "lsp4", "--", "lsp-set-addresses", "lsp4", "00:00:00:00:01:14 10.0.1.14"]);
+    let vif4 = deployment.chassis.add_vif("vif4", "lsp4", "00:00:00:00:01:14", "10.0.1.14/24", Some("10.0.1.1"));
+    // IPv6 on ls1 too, for an IPv6 VIP.
+    central.nbctl(&["set", "Logical_Router_Port", "lr1-ls1", r#"networks="10.0.1.1/24","fd00:1::1/64""#]);
+    central.nbctl(&["lsp-set-addresses", "lsp1", "00:00:00:00:01:11 10.0.1.11 fd00:1::11"]);
+    central.nbctl(&["lsp-set-addresses", "lsp4", "00:00:00:00:01:14 10.0.1.14 fd00:1::14"]);
+    vif1.add_ipv6("fd00:1::11/64", Some("fd00:1::1"));
+    vif4.add_ipv6("fd00:1::14/64", Some("fd00:1::1"));
+    central.nbctl(&["lb-add", "lb6", "[fd00:30::1]:80", "[fd00:1::14]:8080", "tcp"]);
+    central.nbctl(&["ls-lb-add", "ls1", "lb6"]);
+    central.nbctl(&["lb-add", "lb1", "172.30.0.1:80", "10.0.1.14:8080", "tcp"]);
+    central.nbctl(&["lb-add", "lb1", "172.30.0.2:80", "10.0.2.13:8080", "tcp"]);
+    central.nbctl(&["ls-lb-add", "ls1", "lb1"]);
+    deployment.wait_for("lsp4 to go up in NB", |central| port_up(central, "lsp4"));
+    deployment.central.nbctl(&["--wait=hv", "sync"]);
+
+    let mut servers = [vif4.serve_http(8080, "backend lsp4\n"), vif3.serve_http(8080, "backend lsp3\n")];
+    let checks = [
+        (&vif1, "172.30.0.1", "backend lsp4"),
+        (&vif1, "172.30.0.2", "backend lsp3"),
+        (&vif1, "[fd00:30::1]", "backend lsp4"),
+        // Hairpin: the backend reaches its own VIP.
+        (&vif4, "172.30.0.1", "backend lsp4"),
+    ];
+    for (client, vip, want) in checks {
+        deployment.wait_for(&format!("{} to reach {want} through {vip}", client.name()), |_| {
+            for server in &mut servers {
+                server.check_alive()?;
+            }
+            http_answer(client, &format!("http://{vip}/"), want)
+        });
+    }
+    // The backend itself, not through the VIP, answers too.
+    assert_eq!(http_answer(&vif1, "http://10.0.1.14:8080/", "backend lsp4"), Ok(()));
+}
+
+/// Ok once `client` gets `want` (trimmed) from `url`.
+fn http_answer(client: &Vif, url: &str, want: &str) -> Result<(), String> {
+    let body = client.http_get(url)?;
+    if body.trim() == want {
+        Ok(())
+    } else {
+        Err(format!("{url} answered {body:?}"))
+    }
+}
+
 #[test]
 fn reference_northd_forwards_packets() {
     forwards_packets(&require_tool("ovn-northd"));

@@ -608,6 +608,48 @@ impl Vif {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// Adds the IPv6 address `cidr` (no duplicate address detection) and,
+    /// if given, a default IPv6 route through `gateway`.
+    pub fn add_ipv6(&self, cidr: &str, gateway: Option<&str>) {
+        self.netns.run("ip", &["-6", "address", "add", cidr, "dev", &self.name, "nodad"]);
+        if let Some(gateway) = gateway {
+            self.netns.run("ip", &["-6", "route", "add", "default", "via", gateway]);
+        }
+    }
+
+    /// Serves `body` over HTTP on TCP `port` of every address of this VIF
+    /// (busybox `httpd` in the foreground) until the server is dropped.
+    pub fn serve_http(&self, port: u16, body: &str) -> HttpServer {
+        let dir = temp_dir();
+        let root = dir.path().join("www");
+        std::fs::create_dir(&root).expect("cannot create the document root");
+        std::fs::write(root.join("index.html"), body).expect("cannot write index.html");
+        let mut command = self.netns.command("busybox");
+        command.args(["httpd", "-f", "-p", &port.to_string(), "-h"]).arg(&root);
+        let process = Process::spawn(&format!("httpd-{}", self.name), dir.path(), None, command);
+        HttpServer { process, _dir: dir }
+    }
+
+    /// Fetches `url` from this VIF (busybox `wget` under a 2-second
+    /// `timeout`: its own `-T` crashes busybox 1.35); the body, or wget's
+    /// status and error.
+    pub fn http_get(&self, url: &str) -> Result<String, String> {
+        self.netns.try_run("busybox", &["timeout", "2", "busybox", "wget", "-q", "-O", "-", url])
+    }
+}
+
+/// An HTTP server in a VIF's namespace; killed and reaped on drop.
+pub struct HttpServer {
+    process: Process,
+    _dir: TempDir,
+}
+
+impl HttpServer {
+    /// Err if the server has exited.
+    pub fn check_alive(&mut self) -> Result<(), String> {
+        self.process.check_alive().map_err(|err| format!("{err}\n{}", self.process.diagnostics()))
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod addr;
 pub mod igmp;
 pub mod ipam;
 pub(crate) mod keys;
+pub mod lb;
 pub use keys::max_tunid;
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -163,6 +164,10 @@ pub struct Model<'a> {
     pub chassis_redirect: Vec<ChassisRedirect>,
     /// Learned IP multicast groups, by datapath then address.
     pub igmp_groups: Vec<igmp::IgmpGroup>,
+    /// Every NB load balancer, parsed, by UUID.
+    pub lbs: Vec<lb::LoadBalancer<'a>>,
+    /// Indexes into `lbs` of the load balancers each switch uses.
+    lbs_by_switch: HashMap<DpId, Vec<usize>>,
 }
 
 impl<'a> Model<'a> {
@@ -216,6 +221,8 @@ impl<'a> Model<'a> {
             options,
             chassis_redirect: Vec::new(),
             igmp_groups: Vec::new(),
+            lbs: Vec::new(),
+            lbs_by_switch: HashMap::new(),
         };
         for s in switches {
             m.push_dp(DpNb::Switch(s), s.name(), s.uuid());
@@ -240,7 +247,30 @@ impl<'a> Model<'a> {
         m.find_chassis_redirect(diags);
         keys::assign(&mut m, diags);
         m.igmp_groups = igmp::build(&m);
+        let switches: Vec<(DpId, nb::LogicalSwitch<'a>)> =
+            m.datapaths.iter().filter_map(|d| Some((d.id, d.switch()?))).collect();
+        let is_lsp = |name: &str| m.port(name).is_some_and(|p| p.lsp().is_some());
+        m.lbs = lb::build(nb, sb, &switches, &is_lsp, diags);
+        for (i, lb) in m.lbs.iter().enumerate() {
+            for dp in &lb.switches {
+                m.lbs_by_switch.entry(*dp).or_default().push(i);
+            }
+        }
+        if m.option("install_ls_lb_from_router").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+            diags.push(Diagnostic {
+                table: nb::NbGlobal::TABLE,
+                row: ".".into(),
+                message: "options:install_ls_lb_from_router is not translated: router load balancers are not \
+                          installed on the switches of their routers"
+                    .into(),
+            });
+        }
         m
+    }
+
+    /// The load balancers applied to a switch, by UUID.
+    pub fn lbs_of(&self, dp: DpId) -> impl Iterator<Item = &lb::LoadBalancer<'a>> {
+        self.lbs_by_switch.get(&dp).into_iter().flatten().map(|&i| &self.lbs[i])
     }
 
     /// The chassis-redirect port of a distributed gateway port.

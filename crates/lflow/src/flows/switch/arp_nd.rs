@@ -10,7 +10,7 @@
 
 use std::net::IpAddr;
 
-use super::{endpoint_ip, json_key, Switch};
+use super::{json_key, Switch};
 use crate::input::nb;
 use crate::model::addr::{solicited_node, Ipv4Net, Ipv6Net, LportAddresses, Mac};
 use crate::model::{Model, Port};
@@ -170,44 +170,29 @@ fn virtual_port(sw: &Switch<'_, '_>, p: &Port<'_>, flows: &mut Flows, diags: &mu
 /// switch of the backend's port, for every VIP with a health check.
 pub(super) fn service_monitor_replies(m: &Model<'_>, flows: &mut Flows) {
     let Some(svc_mac) = m.option("svc_monitor_mac").and_then(Mac::parse) else { return };
-    let mut lbs: Vec<nb::LoadBalancer<'_>> = nb::LoadBalancer::all(m.nb).collect();
-    lbs.sort_by_key(|lb| lb.uuid());
-    for lb in lbs {
-        let checked: Vec<&str> = lb.health_check().map(|hc| hc.vip()).collect();
-        let mappings = lb.ip_port_mappings();
-        for (vip, backends) in lb.vips().iter() {
-            if !checked.contains(&vip) {
-                continue;
-            }
-            for backend in backends.split(',').map(str::trim).filter(|b| !b.is_empty()) {
-                let Some(ip) = endpoint_ip(backend) else { continue };
-                let key = match ip {
-                    IpAddr::V4(v4) => v4.to_string(),
-                    IpAddr::V6(v6) => format!("[{v6}]"),
-                };
-                let Some((port, src)) = mappings.get(&key).and_then(|v| v.split_once(':')) else { continue };
-                let src = src.trim_start_matches('[').trim_end_matches(']');
-                let Some(p) = m.port(port).filter(|p| p.lsp().is_some()) else { continue };
-                let (m_, actions) = match src.parse::<IpAddr>() {
-                    Ok(IpAddr::V4(a)) => (
-                        format!("arp.tpa == {a} && arp.op == 1"),
-                        format!(
-                            "eth.dst = eth.src; eth.src = {svc_mac}; arp.op = 2; /* ARP reply */ arp.tha = arp.sha; \
-                             arp.sha = {svc_mac}; arp.tpa = arp.spa; arp.spa = {a}; outport = inport; flags.loopback = 1; \
-                             output;"
-                        ),
+    for lb in &m.lbs {
+        let monitors = lb.vips.iter().flat_map(|v| &v.backends).filter_map(|b| b.monitor.as_ref());
+        for mon in monitors {
+            let Some(p) = m.port(&mon.port) else { continue };
+            let (m_, actions) = match mon.src_ip.parse::<IpAddr>() {
+                Ok(IpAddr::V4(a)) => (
+                    format!("arp.tpa == {a} && arp.op == 1"),
+                    format!(
+                        "eth.dst = eth.src; eth.src = {svc_mac}; arp.op = 2; /* ARP reply */ arp.tha = arp.sha; \
+                         arp.sha = {svc_mac}; arp.tpa = arp.spa; arp.spa = {a}; outport = inport; flags.loopback = 1; \
+                         output;"
                     ),
-                    Ok(IpAddr::V6(a)) => (
-                        format!("nd_ns && nd.target == {a}"),
-                        format!(
-                            "nd_na {{ eth.dst = eth.src; eth.src = {svc_mac}; ip6.src = {a}; nd.target = {a}; \
-                             nd.tll = {svc_mac}; outport = inport; flags.loopback = 1; output; }};"
-                        ),
+                ),
+                Ok(IpAddr::V6(a)) => (
+                    format!("nd_ns && nd.target == {a}"),
+                    format!(
+                        "nd_na {{ eth.dst = eth.src; eth.src = {svc_mac}; ip6.src = {a}; nd.target = {a}; \
+                         nd.tll = {svc_mac}; outport = inport; flags.loopback = 1; output; }};"
                     ),
-                    Err(_) => continue,
-                };
-                flows.add(p.dp, Stage::LsInArpRsp, 110, m_, actions).hint(lb.uuid());
-            }
+                ),
+                Err(_) => continue,
+            };
+            flows.add(p.dp, Stage::LsInArpRsp, 110, m_, actions).hint(lb.uuid);
         }
     }
 }

@@ -600,6 +600,7 @@ mod tests {
         let replies: Vec<&str> = acl.lines().filter(|l| l.starts_with("out 04 34000")).collect();
         expect![[r#"
             [
+                "out 04 34000 (eth.src == $svc_monitor_mac) => (next;)",
                 "out 04 34000 (outport == \"rp\" && eth.src == c0:ff:ee:00:00:01 && ip4.src == 10.0.0.1 && udp && udp.src == 67 && udp.dst == 68) => (ct_commit; next;)",
                 "out 04 34000 (outport == \"vm1\" && eth.src == 00:00:00:10:00:01 && ip6.src == fe80::200:ff:fe10:1 && udp && udp.src == 547 && udp.dst == 546) => (ct_commit; next;)",
                 "out 04 34000 (outport == \"vm1\" && eth.src == c0:ff:ee:00:00:01 && ip4.src == 10.0.0.1 && udp && udp.src == 67 && udp.dst == 68) => (ct_commit; next;)",

@@ -9,10 +9,11 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use super::{endpoint_ip, is_gateway_router, is_l3dgw, json_key, Switch};
+use super::{is_gateway_router, is_l3dgw, json_key, Switch};
 use crate::bindings::{MC_FLOOD, MC_FLOOD_L2, MC_UNKNOWN};
 use crate::input::nb;
 use crate::model::addr::Mac;
+use crate::model::lb::Endpoint;
 use crate::model::Port;
 use crate::output::{sset_order, Flows};
 use crate::stage::Stage;
@@ -67,8 +68,8 @@ fn router_lb_ips(router: nb::LogicalRouter<'_>) -> BTreeSet<IpAddr> {
     let mut ips = BTreeSet::new();
     for lb in lbs {
         for (vip, _) in lb.vips().iter() {
-            if let Some(ip) = endpoint_ip(vip) {
-                ips.insert(ip);
+            if let Some(e) = Endpoint::parse(vip) {
+                ips.insert(e.ip);
             }
         }
     }

@@ -9,12 +9,13 @@
 //!
 //! - `port_sec`: admission and port security (ingress 0-1, egress 8-9) and
 //!   MAC learning (ingress 2-3).
-//! - `defaults`: what a switch without load balancers gets in the pre-LB,
-//!   pre-stateful, LB and hairpin stages (ingress 5-6 and 11-16, egress
-//!   1-2).
+//! - `defaults`: the pre-stateful stages every switch gets (ingress 6,
+//!   egress 2).
 //! - `acl`: ACLs and the conntrack they use: pre-ACL, ACL hints, ACLs,
 //!   ACLs after LB, stateful (ingress 4, 7-8, 17-18, egress 0, 3-4, 7).
 //! - `qos`: QoS marking and metering (ingress 9-10, egress 5-6).
+//! - `lb`: load balancers (pre-LB, the VIPs' pre-stateful flows, LB
+//!   affinity, LB and hairpin: ingress 5-6 and 11-16, egress 1).
 //! - `arp_nd`: the ARP/ND responder (ingress 19).
 //! - `dhcp_dns`: native DHCPv4, DHCPv6 and DNS (ingress 20-23) and the
 //!   egress ACL exceptions for their replies.
@@ -31,12 +32,12 @@ mod dhcp_dns;
 mod external;
 mod fwd_group;
 mod l2_lookup;
+mod lb;
 mod mcast;
 mod port_sec;
 mod qos;
 
-use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, Ipv4Addr};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ovsdb::Uuid;
 
@@ -44,7 +45,7 @@ use crate::input::{nb, sb};
 use crate::model::addr::LportAddresses;
 use crate::model::{Datapath, Model, Port};
 pub(crate) use crate::output::json_key;
-use crate::output::{drop_action, Diagnostic, DpId, Flows};
+use crate::output::{drop_action, hmap_order, ovs_hash_string, Diagnostic, DpId, Flows};
 
 /// Adds the flows of every logical switch; NB settings that cannot be
 /// used are reported in `diags`.
@@ -57,6 +58,7 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
         acl::build(&sw, flows);
         defaults::build(&sw, flows);
         qos::build(&sw, flows, diags);
+        lb::build(&sw, flows);
         arp_nd::build(&sw, flows, diags);
         dhcp_dns::build(&sw, flows);
         external::build(&sw, flows);
@@ -77,6 +79,8 @@ struct Shared<'a> {
     /// The ACLs of port groups, by the switches whose ports they hold.
     pg_acls: HashMap<DpId, Vec<nb::Acl<'a>>>,
     acl_options: acl::AclOptions<'a>,
+    /// See `Switch::lb_hint`.
+    lb_hint: Option<Uuid>,
 }
 
 impl<'a> Shared<'a> {
@@ -98,8 +102,27 @@ impl<'a> Shared<'a> {
                 pg_acls.entry(dp).or_default().extend(acls.iter().copied());
             }
         }
+        // The reference walks its datapaths in hash table order (by the
+        // first 32 bits of the NB UUID), having inserted them as it walked
+        // its NB tables (hashed alike): switches, then routers; rows entered
+        // those tables in the order its JSON parser walked the monitor
+        // reply's object of rows (hashed by UUID string).
+        let hash = |u: Uuid| {
+            let b = u.as_bytes();
+            (u32::from_be_bytes([b[0], b[1], b[2], b[3]]), u)
+        };
+        let idl_walk = |uuids: Vec<Uuid>| {
+            let arrival = hmap_order(uuids.into_iter().map(|u| (ovs_hash_string(&u.to_string()), u)));
+            hmap_order(arrival.into_iter().map(hash))
+        };
+        let switches = idl_walk(m.switches().map(|d| d.uuid).collect());
+        let routers = idl_walk(m.routers().filter(|d| d.enabled()).map(|d| d.uuid).collect());
+        let walk = hmap_order(switches.into_iter().chain(routers).map(hash));
+        let lb_switches: HashSet<Uuid> =
+            m.switches().filter(|d| d.switch().is_some_and(has_lb_vip)).map(|d| d.uuid).collect();
+        let lb_hint = walk.into_iter().find(|u| lb_switches.contains(u));
         let acl_options = acl::AclOptions::new(m);
-        Shared { ct: CtFlavour::of(m.sb), drop: drop_action(&m.options), queue_ids, pg_acls, acl_options }
+        Shared { ct: CtFlavour::of(m.sb), drop: drop_action(&m.options), queue_ids, pg_acls, acl_options, lb_hint }
     }
 }
 
@@ -120,6 +143,10 @@ pub(crate) struct Switch<'m, 'a> {
     /// A load balancer with at least one VIP applies to the switch
     /// (directly or through a load balancer group).
     pub has_lb_vip: bool,
+    /// The stage hint of the flows every switch with a load balancer VIP
+    /// shares (hairpin): the reference groups them and keeps the hint of
+    /// the first such switch in its walk of datapaths.
+    pub lb_hint: Option<Uuid>,
     /// `other_config:vlan-passthru=true`.
     pub vlan_passthru: bool,
     /// How conntrack marks are spelled for the chassis there are.
@@ -140,9 +167,6 @@ impl<'m, 'a> Switch<'m, 'a> {
         let mut acls: Vec<nb::Acl<'a>> = nb.acls().collect();
         acls.sort_by_key(|a| a.uuid());
         acls.extend(shared.pg_acls.get(&dp.id).into_iter().flatten().copied());
-        let has_vips = |lb: nb::LoadBalancer<'_>| !lb.vips().is_empty();
-        let has_lb_vip =
-            nb.load_balancer().any(has_vips) || nb.load_balancer_group().any(|g| g.load_balancer().any(has_vips));
         Some(Switch {
             m,
             dp,
@@ -150,7 +174,8 @@ impl<'m, 'a> Switch<'m, 'a> {
             has_acls: !acls.is_empty(),
             has_stateful_acl: acls.iter().any(|a| a.action() == "allow-related"),
             acls,
-            has_lb_vip,
+            has_lb_vip: has_lb_vip(nb),
+            lb_hint: shared.lb_hint,
             vlan_passthru: nb.other_config().get_bool("vlan-passthru", false),
             queue_ids: &shared.queue_ids,
             ct: shared.ct,
@@ -198,6 +223,13 @@ impl<'m, 'a> Switch<'m, 'a> {
     }
 }
 
+/// A load balancer with at least one VIP applies to the switch, directly
+/// or through a group.
+fn has_lb_vip(sw: nb::LogicalSwitch<'_>) -> bool {
+    let has_vips = |lb: nb::LoadBalancer<'_>| !lb.vips().is_empty();
+    sw.load_balancer().any(has_vips) || sw.load_balancer_group().any(|g| g.load_balancer().any(has_vips))
+}
+
 /// The router is a gateway router (bound to one chassis).
 fn is_gateway_router(r: nb::LogicalRouter<'_>) -> bool {
     r.options().get("chassis").is_some_and(|c| !c.is_empty())
@@ -239,18 +271,6 @@ impl CtFlavour {
             if every("ct-no-masked-label") { ("ct_mark.blocked", "ct_lb_mark") } else { ("ct_label.blocked", "ct_lb") };
         CtFlavour { blocked, lb, nat_related: every("ovn-ct-lb-related") }
     }
-}
-
-/// The IP of a load balancer VIP or backend: `IP`, `IP:PORT` or
-/// `[IPv6]:PORT`.
-fn endpoint_ip(s: &str) -> Option<IpAddr> {
-    if let Ok(ip) = s.parse() {
-        return Some(ip);
-    }
-    if let Some(rest) = s.strip_prefix('[') {
-        return rest.split_once(']').and_then(|(ip, _)| ip.parse().ok());
-    }
-    s.rsplit_once(':').and_then(|(ip, _)| ip.parse::<Ipv4Addr>().ok()).map(IpAddr::V4)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::tests::replica;
 /// Compiles the switch flows of `nb` (with the SB facts `sb_json`) and
 /// returns those of the given stages, one per line as `TABLE PRIORITY
 /// (MATCH) => (ACTIONS)`, sorted, and the diagnostics.
-fn switch_flows_with_sb(nb_json: &str, sb_json: &str, stages: &[Stage]) -> (String, Vec<Diagnostic>) {
+pub(super) fn switch_flows_with_sb(nb_json: &str, sb_json: &str, stages: &[Stage]) -> (String, Vec<Diagnostic>) {
     let nb = replica("ovn-nb.ovsschema", nb_json);
     let sb = replica("ovn-sb.ovsschema", sb_json);
     let mut diags = Vec::new();

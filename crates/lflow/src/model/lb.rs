@@ -1,0 +1,290 @@
+//! Load balancers as the flow builders and the SB rows use them: NB
+//! `Load_Balancer` rows with their VIPs and backends parsed, the options
+//! that change the flows (`reject`, `event`, `affinity_timeout`,
+//! `selection_fields`), the switches each is applied to (directly or
+//! through a `Load_Balancer_Group`), and for VIPs with a health check the
+//! service monitor of each backend (`ip_port_mappings`) with the status
+//! ovn-controller reported in SB `Service_Monitor`. Pure: never writes
+//! either database; a VIP that cannot be parsed is reported and left out.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use ovsdb::Uuid;
+
+use crate::input::{nb, sb};
+use crate::output::{Diagnostic, DpId};
+
+/// An IP address with an optional L4 port: a VIP or a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    pub port: Option<u16>,
+}
+
+impl Endpoint {
+    /// Parses `IP`, `IP:PORT`, `IPv6` or `[IPv6]:PORT`; a port must be 1 to
+    /// 65535.
+    pub fn parse(s: &str) -> Option<Endpoint> {
+        let s = s.trim();
+        if let Ok(ip) = s.parse() {
+            return Some(Endpoint { ip, port: None });
+        }
+        let (host, port) = match s.strip_prefix('[') {
+            Some(rest) => {
+                let (host, rest) = rest.split_once(']')?;
+                if rest.is_empty() {
+                    (host, None)
+                } else {
+                    (host, Some(rest.strip_prefix(':')?))
+                }
+            }
+            None => {
+                let (host, port) = s.split_once(':')?;
+                (host, Some(port))
+            }
+        };
+        let ip: IpAddr = host.parse().ok()?;
+        if ip.is_ipv4() && s.starts_with('[') {
+            return None;
+        }
+        let port = match port {
+            Some(p) => Some(p.parse::<u16>().ok().filter(|p| *p != 0)?),
+            None => None,
+        };
+        Some(Endpoint { ip, port })
+    }
+
+    /// `ip4` or `ip6`.
+    pub fn family(&self) -> &'static str {
+        if self.ip.is_ipv4() {
+            "ip4"
+        } else {
+            "ip6"
+        }
+    }
+}
+
+/// As ovn-northd prints an endpoint in actions: `10.0.0.1:80`,
+/// `[fd00::1]:80`, or the bare address without a port.
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.ip, self.port) {
+            (ip, None) => write!(f, "{ip}"),
+            (IpAddr::V4(ip), Some(p)) => write!(f, "{ip}:{p}"),
+            (IpAddr::V6(ip), Some(p)) => write!(f, "[{ip}]:{p}"),
+        }
+    }
+}
+
+/// Where a backend's health is checked from (`ip_port_mappings`:
+/// `PORT_NAME:SOURCE_IP`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Monitor {
+    /// The logical switch port the backend is behind.
+    pub port: String,
+    /// The source IP of the health check packets (without brackets).
+    pub src_ip: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backend {
+    pub addr: Endpoint,
+    /// Set when the VIP has a health check and `ip_port_mappings` names a
+    /// logical switch port for this backend.
+    pub monitor: Option<Monitor>,
+    /// Traffic may go to it: without a health check always; with one,
+    /// when it has a monitor whose SB status is unset or `online`.
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vip {
+    /// The `vips` key as NB has it (health checks name VIPs by it).
+    pub key: String,
+    pub addr: Endpoint,
+    pub backends: Vec<Backend>,
+    /// A `Load_Balancer_Health_Check` names this VIP.
+    pub health_check: bool,
+}
+
+impl Vip {
+    /// The backends traffic may go to.
+    pub fn active_backends(&self) -> impl Iterator<Item = &Backend> {
+        self.backends.iter().filter(|b| b.active)
+    }
+}
+
+/// One NB load balancer, parsed.
+pub struct LoadBalancer<'a> {
+    pub nb: nb::LoadBalancer<'a>,
+    pub uuid: Uuid,
+    /// The L4 protocol flows match on: `tcp` (also when NB leaves it
+    /// empty), `udp` or `sctp`.
+    pub proto: &'static str,
+    /// The VIPs that parsed, in NB (key) order.
+    pub vips: Vec<Vip>,
+    /// `options:reject`: a VIP without active backends rejects instead of
+    /// dropping.
+    pub reject: bool,
+    /// `options:event`: a VIP without backends asks ovn-controller to
+    /// report an `empty_lb_backends` event.
+    pub event: bool,
+    /// `options:affinity_timeout`, when positive.
+    pub affinity_timeout: Option<u32>,
+    /// `selection_fields` as `ct_lb_mark`'s `hash_fields` (`tp_src` named
+    /// after the protocol), comma-separated; empty without any.
+    pub hash_fields: String,
+    /// The switches it applies to, directly or through a group, sorted.
+    pub switches: Vec<DpId>,
+}
+
+/// Parses every NB load balancer, by UUID, with the switches that use it.
+/// `switches` lists each switch's datapath with its NB row; `is_lsp` tells
+/// whether a name is a logical switch port (a monitor needs one).
+pub fn build<'a>(
+    nb_db: &'a ovsdb::Replica,
+    sb_db: &'a ovsdb::Replica,
+    switches: &[(DpId, nb::LogicalSwitch<'a>)],
+    is_lsp: &dyn Fn(&str) -> bool,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<LoadBalancer<'a>> {
+    // By UUID, so that of two rows for one backend the same one wins
+    // whatever the replica's order.
+    let mut monitors: Vec<sb::ServiceMonitor<'a>> = sb::ServiceMonitor::all(sb_db).collect();
+    monitors.sort_by_key(|m| m.uuid());
+    let status: HashMap<(&str, i64, &str, &str), Option<&str>> = monitors
+        .into_iter()
+        .map(|m| ((m.ip(), m.port(), m.protocol().unwrap_or("tcp"), m.logical_port()), m.status()))
+        .collect();
+    let mut users: HashMap<Uuid, Vec<DpId>> = HashMap::new();
+    for (dp, sw) in switches {
+        let lbs = sw.load_balancer_uuids().chain(sw.load_balancer_group().flat_map(|g| g.load_balancer_uuids()));
+        for u in lbs {
+            users.entry(u).or_default().push(*dp);
+        }
+    }
+    let mut lbs: Vec<nb::LoadBalancer<'a>> = nb::LoadBalancer::all(nb_db).collect();
+    lbs.sort_by_key(|lb| lb.uuid());
+    lbs.into_iter()
+        .map(|lb| {
+            let mut switches = users.remove(&lb.uuid()).unwrap_or_default();
+            switches.sort();
+            switches.dedup();
+            parse(lb, switches, &status, is_lsp, diags)
+        })
+        .collect()
+}
+
+fn parse<'a>(
+    lb: nb::LoadBalancer<'a>,
+    switches: Vec<DpId>,
+    status: &HashMap<(&str, i64, &str, &str), Option<&str>>,
+    is_lsp: &dyn Fn(&str) -> bool,
+    diags: &mut Vec<Diagnostic>,
+) -> LoadBalancer<'a> {
+    let proto = match lb.protocol() {
+        Some("udp") => "udp",
+        Some("sctp") => "sctp",
+        _ => "tcp",
+    };
+    let named = lb.protocol().filter(|p| !p.is_empty());
+    let hash_fields: Vec<String> = lb
+        .selection_fields()
+        .map(|f| match (f, named) {
+            ("tp_src", Some(p)) => format!("{p}_src"),
+            ("tp_dst", Some(p)) => format!("{p}_dst"),
+            (f, _) => f.to_string(),
+        })
+        .collect();
+    let checked: Vec<&str> = lb.health_check().map(|hc| hc.vip()).collect();
+    let row = if lb.name().is_empty() { lb.uuid().to_string() } else { lb.name().to_string() };
+    let mut report =
+        |message: String| diags.push(Diagnostic { table: nb::LoadBalancer::TABLE, row: row.clone(), message });
+    let mut vips = Vec::new();
+    for (key, backends) in lb.vips().iter() {
+        let Some(addr) = Endpoint::parse(key) else {
+            report(format!("invalid VIP '{key}', VIP left out"));
+            continue;
+        };
+        let health_check = addr.port.is_some() && checked.contains(&key);
+        // One bad backend leaves the whole VIP out, as the reference does.
+        let parsed: Result<Vec<Endpoint>, &str> = backends
+            .split(',')
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+            .map(|b| {
+                Endpoint::parse(b)
+                    .filter(|e| e.ip.is_ipv4() == addr.ip.is_ipv4() && e.port.is_some() == addr.port.is_some())
+                    .ok_or(b)
+            })
+            .collect();
+        let parsed = match parsed {
+            Ok(p) => p,
+            Err(b) => {
+                report(format!("invalid backend '{b}' of VIP '{key}', VIP left out"));
+                continue;
+            }
+        };
+        let backends = parsed
+            .into_iter()
+            .map(|b| {
+                let monitor = health_check.then(|| monitor(lb, b)).flatten().filter(|m| is_lsp(&m.port));
+                let active = match &monitor {
+                    None => !health_check,
+                    Some(m) => {
+                        let ip = b.ip.to_string();
+                        let st = status.get(&(ip.as_str(), b.port.unwrap_or(0) as i64, proto, m.port.as_str()));
+                        st.copied().flatten().map_or(true, |s| s == "online")
+                    }
+                };
+                Backend { addr: b, monitor, active }
+            })
+            .collect();
+        vips.push(Vip { key: key.to_string(), addr, backends, health_check });
+    }
+    let affinity_timeout =
+        lb.options().get_int("affinity_timeout").filter(|t| *t > 0).map(|t| t.min(u32::MAX as i64) as u32);
+    LoadBalancer {
+        nb: lb,
+        uuid: lb.uuid(),
+        proto,
+        vips,
+        reject: lb.options().get_bool("reject", false),
+        event: lb.options().get_bool("event", false),
+        affinity_timeout,
+        hash_fields: hash_fields.join(","),
+        switches,
+    }
+}
+
+/// The monitor `ip_port_mappings` gives a backend: the key is its IP
+/// (`[IPv6]` bracketed), the value `PORT_NAME:SOURCE_IP`.
+fn monitor(lb: nb::LoadBalancer<'_>, b: Endpoint) -> Option<Monitor> {
+    let key = match b.ip {
+        IpAddr::V4(ip) => ip.to_string(),
+        IpAddr::V6(ip) => format!("[{ip}]"),
+    };
+    let (port, src) = lb.ip_port_mappings().get(&key)?.split_once(':')?;
+    let src = src.trim_start_matches('[').trim_end_matches(']');
+    src.parse::<IpAddr>().ok()?;
+    Some(Monitor { port: port.to_string(), src_ip: src.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_parse_and_print_as_the_reference() {
+        let e = |s: &str| Endpoint::parse(s).map(|e| e.to_string());
+        assert_eq!(e("10.0.0.1").as_deref(), Some("10.0.0.1"));
+        assert_eq!(e("10.0.0.1:80").as_deref(), Some("10.0.0.1:80"));
+        assert_eq!(e("[fd00:0::1]:80").as_deref(), Some("[fd00::1]:80"));
+        assert_eq!(e("fd00::1").as_deref(), Some("fd00::1"));
+        for bad in ["10.0.0.300:80", "10.0.0.1:99999", "10.0.0.1:0", "bogus", "[10.0.0.1]:80", "[fd00::1]80", ""] {
+            assert_eq!(Endpoint::parse(bad), None, "{bad}");
+        }
+    }
+}

@@ -10,7 +10,7 @@
 //! Pure: it never writes a database itself.
 
 mod lb;
-mod meters;
+pub(crate) mod meters;
 mod ports;
 pub(crate) mod queues;
 

@@ -352,18 +352,13 @@ fn log_action(sw: &Switch<'_, '_>, acl: &Acl<'_>) -> String {
         // A fair meter limits each ACL separately, through a copy of its
         // own.
         let meter = if sw.acl_options.fair_meters.contains(meter) {
-            fair_meter_name(meter, row.uuid())
+            crate::bindings::meters::fair_name(meter, row.uuid())
         } else {
             meter.to_string()
         };
         parts.push(format!("meter={}", json_key(&meter)));
     }
     format!("log({}); ", parts.join(", "))
-}
-
-/// The name of an ACL's own copy of a fair meter (`<meter>__<ACL UUID>`).
-fn fair_meter_name(meter: &str, acl: Uuid) -> String {
-    format!("{meter}__{acl}")
 }
 
 /// The flows of one ACL in its stage, at its priority.

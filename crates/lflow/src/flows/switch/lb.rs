@@ -9,7 +9,6 @@
 //! balancers in their own module) nor a router's load balancing.
 
 use super::{json_key, Switch};
-use crate::input::nb;
 use crate::model::lb::{Endpoint, LoadBalancer, Vip};
 use crate::output::Flows;
 use crate::stage::Stage;
@@ -124,10 +123,7 @@ fn vip_flows(sw: &Switch<'_, '_>, lb: &LoadBalancer<'_>, vip: &Vip, controller_e
             "trigger_event(event = \"empty_lb_backends\", vip = \"{addr}\", protocol = \"{proto}\", load_balancer = \"{}\");",
             lb.uuid
         );
-        let flow = flows.add(dp, Stage::LsInPreLb, 130, m, a).hint(lb.uuid);
-        if let Some(meter) = copp_meter(sw, "event-elb") {
-            flow.meter(meter);
-        }
+        flows.add(dp, Stage::LsInPreLb, 130, m, a).hint(lb.uuid);
     }
 
     let save_port = addr.port.map(|p| format!(" reg2[0..15] = {p};")).unwrap_or_default();
@@ -155,17 +151,7 @@ fn vip_flows(sw: &Switch<'_, '_>, lb: &LoadBalancer<'_>, vip: &Vip, controller_e
     };
     let priority = if addr.port.is_some() { 120 } else { 110 };
     let m = format!("ct.new && {family}.dst == {}{}", addr.ip, l4(" && "));
-    let flow = flows.add(dp, Stage::LsInLb, priority, m, action).hint(lb.uuid);
-    if let Some(meter) = copp_meter(sw, "reject").filter(|_| rejects) {
-        flow.meter(meter);
-    }
-}
-
-/// The meter the switch's control plane protection (`copp`) names for
-/// `proto` packets sent to ovn-controller, if that NB `Meter` exists.
-fn copp_meter<'a>(sw: &Switch<'_, 'a>, proto: &str) -> Option<&'a str> {
-    let meter = sw.dp.switch()?.copp()?.meters().get(proto)?;
-    nb::Meter::all(sw.m.nb).any(|m| m.name() == meter).then_some(meter)
+    flows.add(dp, Stage::LsInLb, priority, m, action).hint(lb.uuid);
 }
 
 /// Session affinity: a new connection to the VIP from a client seen within
@@ -290,7 +276,8 @@ mod tests {
     }
 
     /// The switch's copp meters the empty-backends event and the reject
-    /// of a VIP without backends, when the NB meter exists.
+    /// of a VIP without backends (set by the CoPP pass over the built
+    /// flows), when the NB meter exists.
     #[test]
     fn copp_meters_the_event_and_the_reject() {
         let nb = format!(
@@ -317,6 +304,7 @@ mod tests {
         let model = crate::model::Model::build(&nb, &sb, crate::global::global_options(&nb).1, &mut diags);
         let mut flows = crate::output::Flows::default();
         super::super::build(&model, &mut flows, &mut diags);
+        crate::flows::copp::apply(&model, flows.iter_mut(), &mut diags);
         let meter_of = |stage: Stage, needle: &str| {
             flows.iter().find(|f| f.stage == stage && f.actions.contains(needle)).map(|f| f.meter.clone())
         };

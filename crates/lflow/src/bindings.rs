@@ -12,11 +12,11 @@ mod meters;
 mod ports;
 pub(crate) mod queues;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use ovsdb::{Atom, Datum};
 
-use crate::input::{nb, sb};
+use crate::input::nb;
 use crate::model::{self, DpNb, Model};
 use crate::output::{reference, str_map, str_set, DesiredRow, NbWrite, Output};
 
@@ -189,13 +189,9 @@ fn static_mac_bindings(m: &Model<'_>, out: &mut Output) {
 }
 
 /// The switch port columns northd maintains in NB: `dynamic_addresses`
-/// (what IPAM assigned), `tag` (for ports with `tag_request`) and `up`. A port is up when a chassis has claimed
-/// its binding; when that chassis reports port readiness
-/// (`other_config:port-up-notif`), only once the binding's `up` is true as
-/// well. Router-type ports are always up.
+/// (what IPAM assigned), `tag` (for ports with `tag_request`) and `up`
+/// (`Port::up`, from the SB binding).
 fn nb_status(m: &Model<'_>, out: &mut Output) {
-    let bindings: HashMap<&str, sb::PortBinding<'_>> =
-        sb::PortBinding::all(m.sb).map(|pb| (pb.logical_port(), pb)).collect();
     for p in &m.ports {
         let Some(lsp) = p.lsp() else { continue };
         if p.dynamic_addresses.is_some() || lsp.dynamic_addresses().is_some() {
@@ -214,17 +210,11 @@ fn nb_status(m: &Model<'_>, out: &mut Output) {
                 value: Datum::set(p.tag.map(Atom::Integer)),
             });
         }
-        let up = lsp.type_() == "router"
-            || bindings.get(p.name).is_some_and(|pb| match pb.chassis() {
-                Some(ch) if ch.other_config().get_bool("port-up-notif", false) => pb.up() == Some(true),
-                Some(_) => true,
-                None => false,
-            });
         out.nb.push(NbWrite {
             table: nb::LogicalSwitchPort::TABLE,
             row: p.uuid,
             column: "up",
-            value: Datum::from(Atom::Boolean(up)),
+            value: Datum::from(Atom::Boolean(p.up)),
         });
     }
 }

@@ -18,11 +18,14 @@
 //!   meters set on them, and their folding into datapath groups.
 //! - `output`: desired rows, logical flows, diagnostics, NB status writes.
 //! - `sync`: desired rows against the replicas -> OVSDB operations.
+//! - `invariants`: checks of the output any test runs (no identical rows;
+//!   compiling never depends on a column northd writes).
 
 pub mod bindings;
 pub mod flows;
 pub mod global;
 pub mod input;
+pub mod invariants;
 pub mod model;
 pub mod output;
 pub mod stage;

@@ -4,7 +4,8 @@
 //! with the reference's blessed dump. The scenarios in
 //! `conformance::EXACT` must be identical; for the others the score is
 //! printed. Also checks, on every scenario, that the compiler's output does
-//! not depend on the order in which the replica holds NB rows.
+//! not depend on the order in which the replica holds NB rows, and keeps
+//! its invariants (`check_invariants`).
 
 use std::sync::Arc;
 
@@ -42,9 +43,21 @@ fn fingerprint(out: &lflow::output::Output) -> String {
     format!("{:?}\n{:?}\n{:?}", out.sb, out.nb, out.diagnostics)
 }
 
+/// The compiler's output invariants (`lflow::invariants`) on a settled
+/// scenario: no SB table holds two identical rows, and the echo of our NB
+/// writes (and garbage in the written columns never read) changes nothing.
+fn check_invariants(nb: &Replica, sb: &Replica, out: &lflow::output::Output) -> Result<(), String> {
+    let identical = lflow::invariants::identical_rows(out);
+    if !identical.is_empty() {
+        return Err(format!("{} identical SB rows, e.g. {}", identical.len(), identical[0]));
+    }
+    lflow::invariants::check_echo(nb, sb)
+}
+
 fn check(sc: &Scenario) -> Result<String, String> {
     let out = run_ours(sc).map_err(|e| e.to_string())?;
     let a = lflow::compile(&out.nb, &out.sb);
+    check_invariants(&out.nb, &out.sb, &a)?;
     let b = lflow::compile(&reversed(&out.nb), &reversed(&out.sb));
     if fingerprint(&a) != fingerprint(&b) {
         return Err("the output depends on the order of rows in the replicas".into());

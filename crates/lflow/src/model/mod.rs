@@ -104,6 +104,10 @@ pub struct Port<'a> {
     pub tag: Option<i64>,
     /// The switch port has `unknown` in its addresses.
     pub has_unknown: bool,
+    /// The switch port is up, as northd reports it in the NB `up` column
+    /// (`Model::mark_up`): taken from the SB binding ovn-controller
+    /// claims, never from that NB column, which northd itself writes.
+    pub up: bool,
 }
 
 impl<'a> Port<'a> {
@@ -238,6 +242,7 @@ impl<'a> Model<'a> {
         m.assign_dynamic(diags);
         m.assign_tags();
         m.find_chassis_redirect(diags);
+        m.mark_up();
         keys::assign(&mut m, diags);
         m.igmp_groups = igmp::build(&m);
         m
@@ -284,6 +289,24 @@ impl<'a> Model<'a> {
                     self.ports[i].tag = Some(t);
                 }
             }
+        }
+    }
+
+    /// Sets `Port::up` of every switch port: a router-type port is always
+    /// up; another is up once a chassis has claimed its binding and, when
+    /// that chassis reports port readiness (`other_config:port-up-notif`),
+    /// once the binding's `up` is true as well.
+    fn mark_up(&mut self) {
+        let bindings: HashMap<&str, sb::PortBinding<'_>> =
+            sb::PortBinding::all(self.sb).map(|pb| (pb.logical_port(), pb)).collect();
+        for p in &mut self.ports {
+            let Some(lsp) = p.lsp() else { continue };
+            p.up = lsp.type_() == "router"
+                || bindings.get(p.name).is_some_and(|pb| match pb.chassis() {
+                    Some(ch) if ch.other_config().get_bool("port-up-notif", false) => pb.up() == Some(true),
+                    Some(_) => true,
+                    None => false,
+                });
         }
     }
 
@@ -362,6 +385,7 @@ impl<'a> Model<'a> {
             ps_addrs: Vec::new(),
             tag: None,
             has_unknown: false,
+            up: false,
         };
         match p {
             PortNb::Switch(lsp) => {

@@ -212,14 +212,14 @@ fn lsp_binding<'a>(
     }
     row.set_nonempty("external_ids", str_map(ids));
     if lsp.type_() == "router" {
-        // A peer on a disabled router is still named, as NB names it, but
-        // the port is a plain patch port with no NAT addresses.
+        // The peer is named as NB names it, even on a disabled router or
+        // when no router port of that name could be used (the port is
+        // then a plain patch port with no NAT addresses).
         let live = super::live_peer(m, p);
-        let peer = m.peer(p);
         let gw = live.and_then(|rp| gateway_chassis_of(m, rp));
         let mut options = Vec::new();
-        if let Some(rp) = peer {
-            options.push(("peer", rp.name.to_string()));
+        if let Some(rp) = lsp.options().get("router-port").filter(|rp| !rp.is_empty()) {
+            options.push(("peer", rp.to_string()));
         }
         if let Some(ch) = gw {
             options.push(("l3gateway-chassis", ch.to_string()));

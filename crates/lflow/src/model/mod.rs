@@ -23,7 +23,7 @@ use ovsdb::{Replica, Uuid};
 
 use crate::input::{nb, sb};
 use crate::output::{Diagnostic, DpId};
-use addr::LportAddresses;
+use addr::{LportAddresses, Mac};
 
 /// The NB row behind a datapath.
 #[derive(Clone, Copy)]
@@ -415,14 +415,19 @@ impl<'a> Model<'a> {
                     }
                 }
             }
-            PortNb::Router(lrp) => match LportAddresses::router_port(lrp.mac(), lrp.networks()) {
-                Some(parsed) => port.addrs.push(parsed),
-                None => diags.push(Diagnostic {
-                    table,
-                    row: name.to_string(),
-                    message: format!("bad mac '{}' or networks, port has no addresses", lrp.mac()),
-                }),
-            },
+            PortNb::Router(lrp) => {
+                // Without a MAC the reference writes neither the port's
+                // binding nor a flow of it.
+                let Some(mac) = Mac::parse(lrp.mac()) else {
+                    diags.push(Diagnostic::new(table, name, "mac", lrp.mac(), "invalid MAC, port left out"));
+                    return;
+                };
+                let (parsed, bad) = LportAddresses::router_port(mac, lrp.networks());
+                for n in bad {
+                    diags.push(Diagnostic::new(table, name, "networks", n, "invalid network, entry ignored"));
+                }
+                port.addrs.push(parsed);
+            }
         }
         let idx = self.ports.len();
         self.port_by_name.insert(name, idx);
@@ -518,6 +523,44 @@ mod tests {
         assert_eq!(
             [tag("vm"), tag("c1"), tag("c2"), tag("c3"), tag("ln"), tag("c4")],
             [None, Some(7), Some(2), Some(1), Some(100), Some(1)]
+        );
+    }
+
+    /// A router port keeps the networks that parse (and its link-local
+    /// address) and reports each other one; a port with an invalid MAC is
+    /// left out, as the reference leaves out its binding and flows.
+    #[test]
+    fn router_port_keeps_valid_networks_and_drops_a_bad_mac() {
+        let nb = format!(
+            r#"{{"Logical_Router": {{"{lr}": {{"initial": {{"name": "lr",
+                "ports": ["set", [["uuid", "{p1}"], ["uuid", "{p2}"]]]}}}}}},
+              "Logical_Router_Port": {{{}, {}}}}}"#,
+            named_row(
+                11,
+                "good",
+                r#", "mac": "00:00:00:00:ff:01", "networks": ["set", ["10.0.1.1/24", "bogus", "fd01::1/64", "10.0.2.1/33"]]"#
+            ),
+            named_row(12, "badmac", r#", "mac": "00:00:00:00:ff:zz", "networks": "10.0.3.1/24""#),
+            lr = u(1),
+            p1 = u(11),
+            p2 = u(12),
+        );
+        let (nb, sb) = (replica("ovn-nb.ovsschema", &nb), replica("ovn-sb.ovsschema", "{}"));
+        let mut diags = Vec::new();
+        let m = Model::build(&nb, &sb, BTreeMap::new(), &mut diags);
+        assert!(m.port("badmac").is_none());
+        let good = m.port("good").unwrap();
+        let a = &good.addrs[0];
+        assert_eq!(a.ipv4.iter().map(|n| format!("{}/{}", n.addr, n.plen)).collect::<Vec<_>>(), ["10.0.1.1/24"]);
+        assert_eq!(a.ipv6.len(), 2, "fd01::1/64 and the link-local address");
+        let diags: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            diags,
+            [
+                "Logical_Router_Port badmac: mac '00:00:00:00:ff:zz': invalid MAC, port left out",
+                "Logical_Router_Port good: networks '10.0.2.1/33': invalid network, entry ignored",
+                "Logical_Router_Port good: networks 'bogus': invalid network, entry ignored",
+            ]
         );
     }
 }

@@ -326,11 +326,13 @@ fn ra_options(
     }
     let Some(mode) = ra.get("address_mode") else { return Vec::new() };
     if !["slaac", "dhcpv6_stateful", "dhcpv6_stateless"].contains(&mode) {
-        diags.push(Diagnostic {
-            table: nb::LogicalRouterPort::TABLE,
-            row: p.name.to_string(),
-            message: format!("invalid ipv6_ra_configs:address_mode '{mode}', no periodic router advertisements"),
-        });
+        diags.push(Diagnostic::new(
+            nb::LogicalRouterPort::TABLE,
+            p.name,
+            "ipv6_ra_configs:address_mode",
+            mode,
+            "invalid mode, no periodic router advertisements",
+        ));
         return Vec::new();
     }
     let Some(addrs) = p.addrs.first() else { return Vec::new() };
@@ -479,11 +481,13 @@ fn nat_addresses<'a>(
                 if ok {
                     out.push(resident(explicit.to_string()));
                 } else {
-                    diags.push(Diagnostic {
-                        table: nb::LogicalSwitchPort::TABLE,
-                        row: op.name.to_string(),
-                        message: format!("bad options:nat-addresses '{explicit}', ignored"),
-                    });
+                    diags.push(Diagnostic::new(
+                        nb::LogicalSwitchPort::TABLE,
+                        op.name,
+                        "options:nat-addresses",
+                        explicit,
+                        "invalid addresses, ignored",
+                    ));
                 }
             }
         }

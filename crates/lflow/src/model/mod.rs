@@ -54,6 +54,14 @@ impl<'a> Datapath<'a> {
         }
     }
 
+    /// The NB table of the datapath's row, for diagnostics.
+    pub fn table(&self) -> &'static str {
+        match self.nb {
+            DpNb::Switch(_) => nb::LogicalSwitch::TABLE,
+            DpNb::Router(_) => nb::LogicalRouter::TABLE,
+        }
+    }
+
     pub fn router(&self) -> Option<nb::LogicalRouter<'a>> {
         match self.nb {
             DpNb::Router(r) => Some(r),
@@ -396,22 +404,26 @@ impl<'a> Model<'a> {
                         a if ipam::Request::parse(a).is_some() => {}
                         a => match LportAddresses::parse(a) {
                             Some(parsed) => port.addrs.push(parsed),
-                            None => diags.push(Diagnostic {
+                            None => diags.push(Diagnostic::new(
                                 table,
-                                row: name.to_string(),
-                                message: format!("invalid syntax '{a}' in addresses, entry ignored"),
-                            }),
+                                name,
+                                "addresses",
+                                a,
+                                "invalid syntax, entry ignored",
+                            )),
                         },
                     }
                 }
                 for a in lsp.port_security() {
                     match LportAddresses::parse(a) {
                         Some(parsed) => port.ps_addrs.push(parsed),
-                        None => diags.push(Diagnostic {
+                        None => diags.push(Diagnostic::new(
                             table,
-                            row: name.to_string(),
-                            message: format!("invalid syntax '{a}' in port_security, entry ignored"),
-                        }),
+                            name,
+                            "port_security",
+                            a,
+                            "invalid syntax, entry ignored",
+                        )),
                     }
                 }
             }
@@ -450,11 +462,13 @@ impl<'a> Model<'a> {
                     }
                     self.ports[i].peer = Some(j);
                 }
-                _ => diags.push(Diagnostic {
-                    table: nb::LogicalSwitchPort::TABLE,
-                    row: self.ports[i].name.to_string(),
-                    message: format!("router-port '{rp}' is not a logical router port"),
-                }),
+                _ => diags.push(Diagnostic::new(
+                    nb::LogicalSwitchPort::TABLE,
+                    self.ports[i].name,
+                    "options:router-port",
+                    rp,
+                    "not a logical router port",
+                )),
             }
         }
         // A router port may also name its peer router port directly (router

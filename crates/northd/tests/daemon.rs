@@ -410,3 +410,49 @@ fn an_uninitialized_nb_gets_its_nb_global() {
     assert_translated(&nb.remote(), &sb.remote());
     d.check_alive();
 }
+
+/// Regression: idle clients of the control socket took every file
+/// descriptor, so that a database reconnect failed with "Too many open
+/// files", and garbage on the socket was dropped without a word. Now
+/// clients past the limit are refused (and logged) and the NB reconnect
+/// goes through; garbage gets a log line.
+#[test]
+fn idle_control_clients_do_not_starve_a_database_reconnect() {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+
+    let mut dbs = Dbs::standalone();
+    let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    d.wait_status("active");
+    dbs.nbctl(&["--wait=sb", "sync"]);
+
+    // Garbage: a frame that is not JSON, and JSON that is not a request.
+    for garbage in [&b"}not json{"[..], &b"[1,2]"[..]] {
+        let mut c = UnixStream::connect(d.ctl()).unwrap();
+        c.write_all(garbage).unwrap();
+    }
+    wait_until("garbage to be logged", BOUND, || {
+        let log = d.log();
+        log.contains("control socket: bad input") && log.contains("control socket: request is not JSON-RPC")
+    });
+
+    // The daemon gets 256 descriptors; 400 clients connect and stay idle.
+    let limit = libc::rlimit { rlim_cur: 256, rlim_max: 256 };
+    // SAFETY: prlimit only sets the limit of our own child process.
+    let rc = unsafe { libc::prlimit(d.pid() as libc::pid_t, libc::RLIMIT_NOFILE, &limit, std::ptr::null_mut()) };
+    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+    let idle: Vec<UnixStream> = (0..400).filter_map(|_| UnixStream::connect(d.ctl()).ok()).collect();
+    assert!(idle.len() > 300, "only {} clients connected", idle.len());
+    wait_until("refused clients to be logged", BOUND, || d.log().contains("control socket: too many clients"));
+
+    // The NB restarts: the daemon reconnects and translates a change
+    // (ovn-appctl is refused as well while the idle clients stay).
+    let reconnects = d.log().matches("reconnected: forcing a recompute").count();
+    dbs.nb.restart();
+    wait_until("the NB reconnect", BOUND, || d.log().matches("reconnected: forcing a recompute").count() > reconnects);
+    dbs.nbctl(&["--wait=sb", "ls-add", "after-restart"]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    assert!(!d.log().contains("Too many open files"), "{}", d.diagnostics());
+    drop(idle);
+    d.check_alive();
+}

@@ -456,3 +456,30 @@ fn idle_control_clients_do_not_starve_a_database_reconnect() {
     drop(idle);
     d.check_alive();
 }
+
+/// Regression: with `--ovnsb-db` naming a server without `OVN_Southbound`
+/// the daemon stayed standby forever and logged nothing. It now says so,
+/// naming the remote and the databases the server has, keeps retrying,
+/// and works once the server serves the database.
+#[test]
+fn a_server_without_the_database_is_reported_until_it_serves_it() {
+    let nb = testsupport::OvsdbServer::start("ovn-nb.ovsschema");
+    testsupport::northd::nbctl(&nb.remote(), &["init"]);
+    let mut sb = testsupport::OvsdbServer::start("ovn-nb.ovsschema");
+    let mut d = Northd::start(ours(), &nb.remote(), &sb.remote(), &[]);
+    wait_until("the wrong database to be logged", BOUND, || {
+        d.log().lines().any(|l| {
+            l.contains("|WARN|")
+                && l.contains("does not serve the database")
+                && l.contains("OVN_Southbound")
+                && l.contains(&sb.remote())
+                && l.contains("the server has: OVN_Northbound, _Server")
+        })
+    });
+    assert_eq!(d.status().as_deref(), Some("standby"));
+    sb.add_db("ovn-sb.ovsschema");
+    d.wait_status("active");
+    testsupport::northd::nbctl(&nb.remote(), &["--wait=sb", "ls-add", "sw"]);
+    assert_translated(&nb.remote(), &sb.remote());
+    d.check_alive();
+}

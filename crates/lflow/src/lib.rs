@@ -50,7 +50,7 @@ pub fn sb_tables() -> impl Iterator<Item = &'static str> {
 /// `Output::diagnostics`.
 pub fn compile(nb: &Replica, sb: &Replica) -> Output {
     let mut out = Output::default();
-    let (nb_global, options) = global::global_options(nb);
+    let (nb_global, options) = global::global_options(nb, &mut out.diagnostics);
     global::build(nb_global, &options, &mut out);
     global::sb_dependent_options(sb, &mut out);
     let model = model::Model::build(nb, sb, options, &mut out.diagnostics);

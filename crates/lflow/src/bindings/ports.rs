@@ -336,8 +336,10 @@ fn ra_options(
         return Vec::new();
     }
     let Some(addrs) = p.addrs.first() else { return Vec::new() };
-    let max = ra.get_int("max_interval").unwrap_or(600).clamp(4, 1800);
-    let min = ra.get_int("min_interval").unwrap_or(max / 3).clamp(3, max * 3 / 4);
+    let at = (nb::LogicalRouterPort::TABLE, p.name);
+    let max = ra.get_int_reported("max_interval", "ipv6_ra_configs", at, diags).unwrap_or(600).clamp(4, 1800);
+    let min =
+        ra.get_int_reported("min_interval", "ipv6_ra_configs", at, diags).unwrap_or(max / 3).clamp(3, max * 3 / 4);
     let prefixes: Vec<String> = addrs.ipv6.iter().filter(|n| !n.is_lla()).map(Ipv6Net::subnet).collect();
     let prf = ra.get("router_preference").filter(|p| matches!(*p, "HIGH" | "LOW")).unwrap_or("MEDIUM");
     let mut o = vec![

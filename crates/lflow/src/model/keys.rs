@@ -58,31 +58,10 @@ pub(crate) fn lowest_free(used: &BTreeSet<i64>, range: Keys) -> Option<i64> {
     (next <= *range.end()).then_some(next)
 }
 
-/// The option naming a tunnel key a datapath or port asks for.
+/// The option naming a tunnel key a datapath or port asks for (a value
+/// that is not a number is reported and ignored, as the reference ignores
+/// it).
 const REQUESTED: &str = "requested-tnl-key";
-/// Where a switch asks for its key.
-const DP_SWITCH_COLUMN: &str = "other_config:requested-tnl-key";
-/// Where a router or a port asks for its key.
-const OPTIONS_COLUMN: &str = "options:requested-tnl-key";
-
-/// The key a `requested-tnl-key` value asks for; a value that is not a
-/// number is reported and ignored, as the reference ignores it.
-fn requested(
-    table: &'static str,
-    row: &str,
-    column: &str,
-    value: Option<&str>,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<i64> {
-    let v = value?;
-    match v.trim().parse() {
-        Ok(k) => Some(k),
-        Err(_) => {
-            diags.push(Diagnostic::new(table, row, column, v, "not a number, ignored"));
-            None
-        }
-    }
-}
 
 pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
     let r = if vxlan_mode(m.sb) { VXLAN } else { GENEVE };
@@ -100,12 +79,12 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
     order.sort_by_key(|&i| (!m.datapaths[i].is_switch(), m.datapaths[i].uuid));
     // Requested keys first, then kept keys, then new ones.
     for &i in &order {
-        let (table, column, value) = match m.datapaths[i].nb {
-            DpNb::Switch(s) => (nb::LogicalSwitch::TABLE, DP_SWITCH_COLUMN, s.other_config().get(REQUESTED)),
-            DpNb::Router(r) => (nb::LogicalRouter::TABLE, OPTIONS_COLUMN, r.options().get(REQUESTED)),
+        let (table, name) = (m.datapaths[i].table(), m.datapaths[i].name);
+        let (column, map) = match m.datapaths[i].nb {
+            DpNb::Switch(s) => ("other_config", s.other_config()),
+            DpNb::Router(r) => ("options", r.options()),
         };
-        let name = m.datapaths[i].name;
-        let Some(k) = requested(table, name, column, value, diags) else { continue };
+        let Some(k) = map.get_int_reported(REQUESTED, column, (table, name), diags) else { continue };
         let problem = if !r.dp.contains(&k) {
             format!("out of range {}-{}, ignored", r.dp.start(), r.dp.end())
         } else if !used.insert(k) {
@@ -114,7 +93,7 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
             m.datapaths[i].tunnel_key = k;
             continue;
         };
-        diags.push(Diagnostic::new(table, name, column, &k.to_string(), &problem));
+        diags.push(Diagnostic::new(table, name, &format!("{column}:{REQUESTED}"), &k.to_string(), &problem));
     }
     for &i in &order {
         if m.datapaths[i].tunnel_key == 0 {
@@ -166,11 +145,11 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
             .ports
             .iter()
             .map(|&i| {
-                let (table, value) = match m.ports[i].nb {
-                    PortNb::Switch(p) => (nb::LogicalSwitchPort::TABLE, p.options().get(REQUESTED)),
-                    PortNb::Router(p) => (nb::LogicalRouterPort::TABLE, p.options().get(REQUESTED)),
+                let (table, options) = match m.ports[i].nb {
+                    PortNb::Switch(p) => (nb::LogicalSwitchPort::TABLE, p.options()),
+                    PortNb::Router(p) => (nb::LogicalRouterPort::TABLE, p.options()),
                 };
-                let requested = requested(table, m.ports[i].name, OPTIONS_COLUMN, value, diags);
+                let requested = options.get_int_reported(REQUESTED, "options", (table, m.ports[i].name), diags);
                 (Slot::Port(i), m.ports[i].name, requested, m.ports[i].uuid)
             })
             .collect();
@@ -196,7 +175,7 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
                 Slot::Port(i) if m.ports[*i].lrp().is_some() => nb::LogicalRouterPort::TABLE,
                 _ => nb::LogicalSwitchPort::TABLE,
             };
-            diags.push(Diagnostic::new(table, name, OPTIONS_COLUMN, &k.to_string(), &problem));
+            diags.push(Diagnostic::new(table, name, &format!("options:{REQUESTED}"), &k.to_string(), &problem));
         }
         for (n, (slot, name, _, _)) in order.iter().enumerate() {
             let name = match slot {

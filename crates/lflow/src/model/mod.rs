@@ -248,7 +248,7 @@ impl<'a> Model<'a> {
         }
         m.link_peers(diags);
         m.assign_dynamic(diags);
-        m.assign_tags();
+        m.assign_tags(diags);
         m.find_chassis_redirect(diags);
         m.mark_up();
         keys::assign(&mut m, diags);
@@ -264,8 +264,9 @@ impl<'a> Model<'a> {
 
     /// Tags: `tag_request` when it is not 0; for a container port (with a
     /// parent) asking for 0, the lowest tag from 1 to 4095 that no other
-    /// port of the same parent uses, kept from NB `tag` when still free.
-    fn assign_tags(&mut self) {
+    /// port of the same parent uses, kept from NB `tag` when still free; a
+    /// port left without one is reported.
+    fn assign_tags(&mut self, diags: &mut Vec<Diagnostic>) {
         let mut used: HashMap<&'a str, std::collections::BTreeSet<i64>> = HashMap::new();
         let mut wanted = Vec::new();
         for (i, p) in self.ports.iter_mut().enumerate() {
@@ -295,6 +296,12 @@ impl<'a> Model<'a> {
                 if let Some(t) = tag {
                     taken.insert(t);
                     self.ports[i].tag = Some(t);
+                } else if !keep {
+                    diags.push(Diagnostic {
+                        table: nb::LogicalSwitchPort::TABLE,
+                        row: self.ports[i].name.to_string(),
+                        message: "tag_request 0: every tag from 1 to 4095 is taken under its parent, no tag".into(),
+                    });
                 }
             }
         }

@@ -483,3 +483,22 @@ fn a_server_without_the_database_is_reported_until_it_serves_it() {
     assert_translated(&nb.remote(), &sb.remote());
     d.check_alive();
 }
+
+/// Regression: a new port asking for dynamic addresses got its unicast
+/// flow only at an unrelated recompute: the compiler read the NB
+/// `dynamic_addresses` northd writes in the same cycle, whose echo the
+/// daemon skips. With `--wait=sb`, the flow is there when ovn-nbctl returns.
+#[test]
+fn a_dynamic_port_has_its_flows_when_wait_sb_returns() {
+    let dbs = Dbs::standalone();
+    let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    d.wait_status("active");
+    dbs.nbctl(&["--wait=sb", "ls-add", "sw", "--", "set", "Logical_Switch", "sw", "other_config:subnet=10.0.0.0/24"]);
+    dbs.nbctl(&["--wait=sb", "lsp-add", "sw", "q", "--", "lsp-set-addresses", "q", "dynamic"]);
+    let dynamic = dbs.nbctl(&["get", "Logical_Switch_Port", "q", "dynamic_addresses"]);
+    let mac = dynamic.trim().trim_matches('"').split(' ').next().unwrap().to_string();
+    let flows = sbctl(&dbs.sb_remote(), &["lflow-list", "sw"]);
+    assert!(flows.contains(&format!("match=(eth.dst == {mac})")), "no unicast flow for {mac}:\n{flows}");
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    d.check_alive();
+}

@@ -502,3 +502,30 @@ fn a_dynamic_port_has_its_flows_when_wait_sb_returns() {
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
     d.check_alive();
 }
+
+/// With `ignore_lsp_down=false` the ARP responder answers for a port only
+/// once a chassis has bound it (as the reference does, which also writes
+/// the NB `up` back whatever an operator sets there). The compiler takes
+/// `up` from the SB binding, not from the NB column the daemon writes in
+/// the same cycle and whose echo it skips: the flows follow the binding.
+#[test]
+fn arp_replies_follow_the_port_binding() {
+    let dbs = Dbs::standalone();
+    let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    d.wait_status("active");
+    dbs.nbctl(&["set", "NB_Global", ".", "options:ignore_lsp_down=false"]);
+    dbs.nbctl(&["--wait=sb", "ls-add", "sw", "--", "lsp-add", "sw", "vm"]);
+    dbs.nbctl(&["--wait=sb", "lsp-set-addresses", "vm", "00:00:00:00:00:01 10.0.0.1"]);
+    let replies =
+        || sbctl(&dbs.sb_remote(), &["lflow-list", "sw"]).matches("arp.tpa == 10.0.0.1 && arp.op == 1").count();
+    assert_eq!(replies(), 0, "vm is down");
+    sbctl(&dbs.sb_remote(), &["chassis-add", "ch1", "geneve", "127.0.0.1"]);
+    sbctl(&dbs.sb_remote(), &["lsp-bind", "vm", "ch1"]);
+    // No NB change follows to trigger another recompute: the binding's
+    // own must give the flows (the reply and the owner's own request).
+    wait_until("the ARP replies of the bound port", Duration::from_secs(10), || replies() == 2);
+    assert_eq!(dbs.nbctl(&["get", "Logical_Switch_Port", "vm", "up"]).trim(), "true");
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    d.check_alive();
+}

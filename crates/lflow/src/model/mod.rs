@@ -247,6 +247,7 @@ impl<'a> Model<'a> {
             }
         }
         m.link_peers(diags);
+        m.check_nat(diags);
         m.assign_dynamic(diags);
         m.assign_tags(diags);
         m.find_chassis_redirect(diags);
@@ -483,9 +484,35 @@ impl<'a> Model<'a> {
         for i in 0..self.ports.len() {
             let Some(lrp) = self.ports[i].lrp() else { continue };
             let Some(peer) = lrp.peer() else { continue };
-            if let Some(&j) = self.port_by_name.get(peer) {
-                if self.ports[j].lrp().is_some() {
-                    self.ports[i].peer = Some(j);
+            match self.port_by_name.get(peer) {
+                Some(&j) if self.ports[j].lrp().is_some() => self.ports[i].peer = Some(j),
+                _ => diags.push(Diagnostic::new(
+                    nb::LogicalRouterPort::TABLE,
+                    self.ports[i].name,
+                    "peer",
+                    peer,
+                    "not a logical router port, ignored",
+                )),
+            }
+        }
+    }
+
+    /// Reports the NAT rules of routers whose addresses the builders
+    /// cannot use (they leave such a rule, or its external MAC, out).
+    fn check_nat(&self, diags: &mut Vec<Diagnostic>) {
+        for r in self.routers().filter_map(|d| d.router()) {
+            let mut nats: Vec<nb::Nat<'_>> = r.nat().collect();
+            nats.sort_by_key(|n| n.uuid());
+            for n in nats {
+                let row = n.uuid().to_string();
+                let mut report = |column: &str, value: &str, what: &str| {
+                    diags.push(Diagnostic::new(nb::Nat::TABLE, &row, column, value, what))
+                };
+                if n.external_ip().parse::<std::net::IpAddr>().is_err() {
+                    report("external_ip", n.external_ip(), "invalid address, rule ignored");
+                }
+                if let Some(mac) = n.external_mac().filter(|m| Mac::parse(m).is_none()) {
+                    report("external_mac", mac, "invalid MAC, ignored");
                 }
             }
         }
@@ -581,6 +608,36 @@ mod tests {
                 "Logical_Router_Port badmac: mac '00:00:00:00:ff:zz': invalid MAC, port left out",
                 "Logical_Router_Port good: networks '10.0.2.1/33': invalid network, entry ignored",
                 "Logical_Router_Port good: networks 'bogus': invalid network, entry ignored",
+            ]
+        );
+    }
+
+    /// A router port peering with no router port, and a NAT rule with an
+    /// unusable external IP or MAC, are reported.
+    #[test]
+    fn bad_peers_and_nat_addresses_are_reported() {
+        let nb = format!(
+            r#"{{"Logical_Router": {{"{lr}": {{"initial": {{"name": "lr", "ports": ["uuid", "{p1}"],
+                "nat": ["uuid", "{n1}"]}}}}}},
+              "Logical_Router_Port": {{{}}},
+              "NAT": {{"{n1}": {{"initial": {{"type": "dnat_and_snat", "external_ip": "172.16.0.300",
+                "logical_ip": "10.0.0.5", "external_mac": "zz"}}}}}}}}"#,
+            named_row(11, "p1", r#", "mac": "00:00:00:00:ff:01", "networks": "10.0.0.1/24", "peer": "nowhere""#),
+            lr = u(1),
+            p1 = u(11),
+            n1 = u(31),
+        );
+        let (nb, sb) = (replica("ovn-nb.ovsschema", &nb), replica("ovn-sb.ovsschema", "{}"));
+        let mut diags = Vec::new();
+        Model::build(&nb, &sb, BTreeMap::new(), &mut diags);
+        let diags: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        let nat = u(31);
+        assert_eq!(
+            diags,
+            [
+                "Logical_Router_Port p1: peer 'nowhere': not a logical router port, ignored".to_string(),
+                format!("NAT {nat}: external_ip '172.16.0.300': invalid address, rule ignored"),
+                format!("NAT {nat}: external_mac 'zz': invalid MAC, ignored"),
             ]
         );
     }

@@ -41,6 +41,9 @@ pub const NB_KEPT: &[(&str, &str)] =
 /// when the NB is brought back to before northd wrote.
 const MERGED: (&str, &str) = ("NB_Global", "options");
 
+/// A row's cells as compared: (column, value), in column order.
+type RowCells<'a> = Vec<(&'a str, &'a Datum)>;
+
 /// The rows that appear more than once in a table of `out`, as
 /// `TABLE: ROW` lines (empty when the output keeps the invariant). Rows
 /// with different ids are different rows even with equal cells: each is
@@ -50,7 +53,7 @@ const MERGED: (&str, &str) = ("NB_Global", "options");
 pub fn identical_rows(out: &Output) -> Vec<String> {
     let mut found = Vec::new();
     for (table, rows) in &out.sb {
-        let mut cells: Vec<(&Option<String>, Vec<(&str, &Datum)>)> = rows
+        let mut cells: Vec<(&Option<String>, RowCells<'_>)> = rows
             .iter()
             .map(|r: &DesiredRow| {
                 let cells = r.cells.iter().filter(|(c, _)| *table != "Logical_Flow" || **c != "external_ids");

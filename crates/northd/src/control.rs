@@ -328,10 +328,13 @@ async fn serve_connection(
     }
 }
 
+/// A request's id and its command, or the error text to answer.
+type Decoded = (Id, Result<Command, String>);
+
 /// A request's id and command (or the error to answer); `None` for what
 /// gets no answer: notifications and null ids; `Err` for a frame that is
 /// no JSON-RPC call at all (no answer either: there is no id to answer).
-fn decode_request(frame: &[u8]) -> Result<Option<(Id, Result<Command, String>)>, serde_json::Error> {
+fn decode_request(frame: &[u8]) -> Result<Option<Decoded>, serde_json::Error> {
     let call = match serde_json::from_slice::<Call>(frame)? {
         Call::MethodCall(c) if c.id != Id::Null => c,
         Call::Invalid { id } if id != Id::Null => return Ok(Some((id, Err("invalid request\n".into())))),

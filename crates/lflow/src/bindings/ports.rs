@@ -341,7 +341,15 @@ fn ra_options(
     let min =
         ra.get_int_reported("min_interval", "ipv6_ra_configs", at, diags).unwrap_or(max / 3).clamp(3, max * 3 / 4);
     let prefixes: Vec<String> = addrs.ipv6.iter().filter(|n| !n.is_lla()).map(Ipv6Net::subnet).collect();
-    let prf = ra.get("router_preference").filter(|p| matches!(*p, "HIGH" | "LOW")).unwrap_or("MEDIUM");
+    let prf = match ra.get("router_preference") {
+        Some(p @ ("HIGH" | "LOW")) => p,
+        None | Some("MEDIUM") => "MEDIUM",
+        Some(other) => {
+            let what = "not HIGH, MEDIUM or LOW, MEDIUM is used";
+            diags.push(Diagnostic::new(at.0, at.1, "ipv6_ra_configs:router_preference", other, what));
+            "MEDIUM"
+        }
+    };
     let mut o = vec![
         ("ipv6_ra_send_periodic", "true".to_string()),
         ("ipv6_ra_address_mode", mode.to_string()),

@@ -195,10 +195,14 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
                 used.insert(k);
                 *key = k;
             } else {
+                let port = match &order[n].0 {
+                    Slot::Port(_) => order[n].1,
+                    Slot::Cr(c) => m.chassis_redirect[*c].name.as_str(),
+                };
                 diags.push(Diagnostic {
                     table: m.datapaths[d].table(),
                     row: m.datapaths[d].name.to_string(),
-                    message: format!("no port tunnel key is free, port {} left without one", order[n].1),
+                    message: format!("no port tunnel key is free, port {port} left without one"),
                 });
             }
         }

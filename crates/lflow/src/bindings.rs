@@ -14,11 +14,11 @@ pub(crate) mod meters;
 mod ports;
 pub(crate) mod queues;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use ovsdb::{Atom, Datum};
 
-use crate::input::{nb, sb};
+use crate::input::nb;
 use crate::model::{self, DpNb, Model};
 use crate::output::{reference, str_map, str_set, DesiredRow, NbWrite, Output};
 
@@ -192,13 +192,9 @@ fn static_mac_bindings(m: &Model<'_>, out: &mut Output) {
 }
 
 /// The switch port columns northd maintains in NB: `dynamic_addresses`
-/// (what IPAM assigned), `tag` (for ports with `tag_request`) and `up`. A port is up when a chassis has claimed
-/// its binding; when that chassis reports port readiness
-/// (`other_config:port-up-notif`), only once the binding's `up` is true as
-/// well. Router-type ports are always up.
+/// (what IPAM assigned), `tag` (for ports with `tag_request`) and `up`
+/// (`Port::up`, from the SB binding).
 fn nb_status(m: &Model<'_>, out: &mut Output) {
-    let bindings: HashMap<&str, sb::PortBinding<'_>> =
-        sb::PortBinding::all(m.sb).map(|pb| (pb.logical_port(), pb)).collect();
     for p in &m.ports {
         let Some(lsp) = p.lsp() else { continue };
         if p.dynamic_addresses.is_some() || lsp.dynamic_addresses().is_some() {
@@ -217,17 +213,11 @@ fn nb_status(m: &Model<'_>, out: &mut Output) {
                 value: Datum::set(p.tag.map(Atom::Integer)),
             });
         }
-        let up = lsp.type_() == "router"
-            || bindings.get(p.name).is_some_and(|pb| match pb.chassis() {
-                Some(ch) if ch.other_config().get_bool("port-up-notif", false) => pb.up() == Some(true),
-                Some(_) => true,
-                None => false,
-            });
         out.nb.push(NbWrite {
             table: nb::LogicalSwitchPort::TABLE,
             row: p.uuid,
             column: "up",
-            value: Datum::from(Atom::Boolean(up)),
+            value: Datum::from(Atom::Boolean(p.up)),
         });
     }
 }
@@ -303,6 +293,14 @@ fn multicast_group(dp: crate::output::DpId, name: &str, key: i64, members: &[usi
 fn ip_multicast(m: &Model<'_>, dp: crate::output::DpId, out: &mut Output) {
     let Some(s) = m.dp(dp).switch() else { return };
     let oc = s.other_config();
+    let diags = &mut out.diagnostics;
+    let mut num = |key: &str| oc.get_int_reported(key, "other_config", (nb::LogicalSwitch::TABLE, s.name()), diags);
+    let (table_size, idle, query, max_resp) = (
+        num("mcast_table_size"),
+        num("mcast_idle_timeout"),
+        num("mcast_query_interval"),
+        num("mcast_query_max_response"),
+    );
     let enabled = oc.get_bool("mcast_snoop", false);
     let mut row = DesiredRow::new(None);
     row.set("datapath", reference(&dp.row_id()))
@@ -311,16 +309,12 @@ fn ip_multicast(m: &Model<'_>, dp: crate::output::DpId, out: &mut Output) {
         .set("eth_src", string(oc.get("mcast_eth_src").unwrap_or("")))
         .set("ip4_src", string(oc.get("mcast_ip4_src").unwrap_or("")))
         .set("ip6_src", string(oc.get("mcast_ip6_src").unwrap_or("")))
-        .set("table_size", int(oc.get_int("mcast_table_size").unwrap_or(2048)))
-        .set("idle_timeout", int(oc.get_int("mcast_idle_timeout").unwrap_or(300)))
-        .set("query_interval", int(oc.get_int("mcast_query_interval").unwrap_or(-1)))
-        .set("query_max_resp", int(oc.get_int("mcast_query_max_response").unwrap_or(1)))
+        .set("table_size", int(table_size.unwrap_or(2048)))
+        .set("idle_timeout", int(idle.unwrap_or(300)))
+        // The query interval defaults to half the idle timeout.
+        .set("query_interval", int(query.unwrap_or(idle.unwrap_or(300) / 2)))
+        .set("query_max_resp", int(max_resp.unwrap_or(1)))
         .set("seq_no", int(0));
-    // The query interval defaults to half the idle timeout.
-    if oc.get_int("mcast_query_interval").is_none() {
-        let idle = oc.get_int("mcast_idle_timeout").unwrap_or(300);
-        row.set("query_interval", int(idle / 2));
-    }
     out.push("IP_Multicast", row);
 }
 
@@ -411,5 +405,28 @@ fn port_groups(m: &Model<'_>, out: &mut Output) {
             row.set("name", string(&format!("{}_{}", m.dp(dp).tunnel_key, g.name()))).set("ports", str_set(names));
             out.push("Port_Group", row);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::tests::replica;
+
+    /// A number option that is not a number reads as unset (the default
+    /// is written, as the reference writes it) and is reported.
+    #[test]
+    fn non_numeric_options_are_reported_and_read_as_unset() {
+        let nb = replica(
+            "ovn-nb.ovsschema",
+            r#"{"Logical_Switch": {"00000000-0000-0000-0000-000000000001": {"initial": {"name": "sw",
+                "other_config": ["map", [["mcast_snoop", "true"], ["mcast_table_size", "big"],
+                                         ["mcast_idle_timeout", "100"]]]}}}}"#,
+        );
+        let out = crate::compile(&nb, &replica("ovn-sb.ovsschema", "{}"));
+        let diags: Vec<String> = out.diagnostics.iter().map(ToString::to_string).collect();
+        assert_eq!(diags, ["Logical_Switch sw: other_config:mcast_table_size 'big': not a number, ignored"]);
+        let row = &out.rows("IP_Multicast")[0];
+        let int = |c: &str| row.get(c).and_then(|d| d.as_atom()?.as_integer());
+        assert_eq!((int("table_size"), int("idle_timeout"), int("query_interval")), (Some(2048), Some(100), Some(50)));
     }
 }

@@ -9,7 +9,7 @@ use ovsdb::{Atom, Datum, Uuid};
 
 use crate::input::nb;
 use crate::model::addr::Mac;
-use crate::output::{reference, str_map, str_set, DesiredRow, NbWrite, Output};
+use crate::output::{reference, str_map, str_set, DesiredRow, Diagnostic, NbWrite, Output};
 
 /// The version string ovn-northd 23.03.1 writes into
 /// `options:northd_internal_version` (OVN version, SB schema version,
@@ -103,8 +103,12 @@ fn derived_mac(seed: Uuid, salt: u8) -> Mac {
 /// The options northd keeps in both NB_Global and SB_Global: the NB
 /// options, plus `mac_prefix` and `svc_monitor_mac` (taken from NB when set,
 /// else generated once and kept) and the internal version; `max_tunid`
-/// depends on SB and is added by `sb_dependent_options`.
-pub fn global_options(nb_db: &ovsdb::Replica) -> (Option<nb::NbGlobal<'_>>, BTreeMap<String, String>) {
+/// depends on SB and is added by `sb_dependent_options`. A `mac_prefix` or
+/// `svc_monitor_mac` that is set but unusable is reported and replaced.
+pub fn global_options<'a>(
+    nb_db: &'a ovsdb::Replica,
+    diags: &mut Vec<Diagnostic>,
+) -> (Option<nb::NbGlobal<'a>>, BTreeMap<String, String>) {
     let g = nb::NbGlobal::all(nb_db).min_by_key(|g| g.uuid());
     let mut options: BTreeMap<String, String> = BTreeMap::new();
     let seed = g.map(|g| g.uuid()).unwrap_or_default();
@@ -113,11 +117,21 @@ pub fn global_options(nb_db: &ovsdb::Replica) -> (Option<nb::NbGlobal<'_>>, BTre
     }
     let prefix_ok =
         options.get("mac_prefix").and_then(|p| Mac::parse(&format!("{p}:00:00:00"))).is_some_and(|m| !m.is_zero());
+    let mut report = |key: &str, value: &str, what: &str| {
+        let row = g.map(|g| g.uuid().to_string()).unwrap_or_default();
+        diags.push(Diagnostic::new(nb::NbGlobal::TABLE, &row, &format!("options:{key}"), value, what));
+    };
     if !prefix_ok {
+        if let Some(p) = options.get("mac_prefix") {
+            report("mac_prefix", p, "not a usable MAC prefix, a generated one is used");
+        }
         let m = derived_mac(seed, 1).0;
         options.insert("mac_prefix".into(), format!("{:02x}:{:02x}:{:02x}", m[0], m[1], m[2]));
     }
     if options.get("svc_monitor_mac").and_then(|m| Mac::parse(m)).is_none() {
+        if let Some(v) = options.get("svc_monitor_mac") {
+            report("svc_monitor_mac", v, "not a MAC, a generated one is used");
+        }
         options.insert("svc_monitor_mac".into(), derived_mac(seed, 2).to_string());
     }
     options.insert("northd_internal_version".into(), NORTHD_INTERNAL_VERSION.into());
@@ -200,7 +214,7 @@ mod tests {
     fn options_with_chassis(sb_json: &str) -> (Datum, Datum) {
         let nb = replica("ovn-nb.ovsschema", &format!(r#"{{"NB_Global": {{"{}": {{"initial": {{}}}}}}}}"#, u(1)));
         let sb = replica("ovn-sb.ovsschema", sb_json);
-        let (g, options) = global_options(&nb);
+        let (g, options) = global_options(&nb, &mut Vec::new());
         let mut out = Output::default();
         build(g, &options, &mut out);
         sb_dependent_options(&sb, &mut out);

@@ -21,12 +21,15 @@
 //!   meters set on them, and their folding into datapath groups.
 //! - `output`: desired rows, logical flows, diagnostics, NB status writes.
 //! - `sync`: desired rows against the replicas -> OVSDB operations.
+//! - `invariants`: checks of the output any test runs (no identical rows;
+//!   compiling never depends on a column northd writes).
 
 pub mod bindings;
 pub mod coverage;
 pub mod flows;
 pub mod global;
 pub mod input;
+pub mod invariants;
 pub mod model;
 pub mod output;
 pub mod stage;
@@ -51,7 +54,7 @@ pub fn sb_tables() -> impl Iterator<Item = &'static str> {
 /// `Output::diagnostics`.
 pub fn compile(nb: &Replica, sb: &Replica) -> Output {
     let mut out = Output::default();
-    let (nb_global, options) = global::global_options(nb);
+    let (nb_global, options) = global::global_options(nb, &mut out.diagnostics);
     global::build(nb_global, &options, &mut out);
     global::sb_dependent_options(sb, &mut out);
     coverage::not_translated(nb, &mut out.diagnostics);

@@ -168,9 +168,34 @@ pub struct Diagnostic {
     pub message: String,
 }
 
+/// The longest value a diagnostic quotes, in bytes (a 1 MB address must
+/// not become a 1 MB log line).
+pub const QUOTE_MAX: usize = 200;
+
+impl Diagnostic {
+    /// A value of `column` in the row `row` of `table` that the compiler
+    /// rejects or cannot use: `column 'value': what`, the value cut to
+    /// `QUOTE_MAX` bytes.
+    pub fn new(table: &'static str, row: &str, column: &str, value: &str, what: &str) -> Diagnostic {
+        Diagnostic { table, row: row.to_string(), message: format!("{column} '{}': {what}", cut(value, QUOTE_MAX)) }
+    }
+}
+
+/// `s` cut to at most `max` bytes at a char boundary, with a marker saying
+/// how long it was.
+pub fn cut(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if s.len() <= max {
+        return s.into();
+    }
+    let end = (0..=max).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+    format!("{}...[{} bytes]", &s[..end], s.len()).into()
+}
+
+/// Row names and messages are cut (`cut`), so that no NB value, however
+/// long, makes a long log line.
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.table, self.row, self.message)
+        write!(f, "{} {}: {}", self.table, cut(&self.row, QUOTE_MAX), cut(&self.message, 4 * QUOTE_MAX))
     }
 }
 
@@ -334,5 +359,20 @@ mod tests {
             "sample(probability=65535,collector_set=7,obs_domain=5,obs_point=$cookie); /* drop */"
         );
         assert_eq!(drop_action(&opts(&[("debug_drop_domain_id", "300"), ("debug_drop_collector_set", "7")])), "drop;");
+    }
+
+    /// A 1 MB value becomes a short line, cut at a char boundary with a
+    /// marker; short values are quoted whole.
+    #[test]
+    fn diagnostics_cut_long_values() {
+        let huge = "é".repeat(500_000);
+        let d = Diagnostic::new("Logical_Switch_Port", &huge, "addresses", &huge, "invalid syntax, entry ignored");
+        let line = d.to_string();
+        assert!(line.len() < 3 * QUOTE_MAX, "{} bytes", line.len());
+        assert!(line.contains("...[1000000 bytes]") && line.ends_with("invalid syntax, entry ignored"), "{line}");
+        let d = Diagnostic::new("Logical_Router_Port", "lrp", "mac", "zz", "invalid MAC, port left out");
+        assert_eq!(d.to_string(), "Logical_Router_Port lrp: mac 'zz': invalid MAC, port left out");
+        let long_message = Diagnostic { table: "ACL", row: "r".into(), message: "x".repeat(10_000) };
+        assert!(long_message.to_string().len() < 5 * QUOTE_MAX);
     }
 }

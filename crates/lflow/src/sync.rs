@@ -95,9 +95,10 @@ const OWNED_TABLES: &[TableSpec] = &[
             "external_ids",
         ],
         foreign: &["hash"],
-        // The reference keeps an existing flow whatever its stage hint (a
-        // flow shared by several datapaths has the hint of whichever it
-        // built first), so a different hint is no reason to rewrite one.
+        // `stage-hint` only says which NB row a flow came from: where
+        // several give the same flow, the reference keeps the hint of the
+        // first it built, in an order of its own (flows::to_rows keeps
+        // the lowest), so a flow is not rewritten for its hint alone.
         ignored_keys: &[("external_ids", "source"), ("external_ids", "stage-hint")],
     },
     TableSpec { name: "Address_Set", key: &["name"], foreign: &[], ignored_keys: &[] },

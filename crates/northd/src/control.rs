@@ -14,24 +14,56 @@
 //! loop over a channel and write back its answer: they never touch the
 //! daemon's state.
 //!
+//! At most [`MAX_CONNECTIONS`] clients are served at once and a client
+//! that sends no complete request for [`IDLE_TIMEOUT`] is dropped, so that
+//! idle clients cannot take the file descriptors the database connections
+//! need; refused clients and bad input are logged (rate-limited).
+//!
 //! What it must never do: panic or stall the daemon on what a client sends
-//! (bad JSON, huge frames, a client that never reads); leave its socket
-//! reachable by others than the owner and group (mode 0750).
+//! (bad JSON, huge frames, a client that never reads, thousands of idle
+//! clients); leave its socket reachable by others than the owner and group
+//! (mode 0750).
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use jsonrpc_core::{Call, Id, Params};
 use ovsdb::proto::codec::FrameDecoder;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, oneshot};
-use tracing::debug;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tracing::warn;
+
+use crate::ratelimit::RateLimit;
 
 /// Largest request accepted (commands are a few words).
 const MAX_REQUEST: usize = 64 * 1024;
+
+/// Most clients served at once; more are refused.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// How long a client may go without sending a complete request.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The warnings of the control socket, shared by its tasks: a burst of 5,
+/// then one every 5 seconds.
+#[derive(Clone)]
+struct Warnings(Arc<Mutex<RateLimit>>);
+
+impl Warnings {
+    fn new() -> Warnings {
+        Warnings(Arc::new(Mutex::new(RateLimit::new(Duration::from_secs(5), 5))))
+    }
+
+    /// Whether to log now: `Some` with the number held back before.
+    fn allow(&self) -> Option<u64> {
+        self.0.lock().ok()?.allow(Instant::now())
+    }
+}
 
 /// A command of the control socket, with its arguments checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,40 +231,80 @@ impl Drop for Served {
 }
 
 async fn accept_loop(listener: UnixListener, tx: mpsc::Sender<Request>, exit_tx: mpsc::Sender<()>) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let warnings = Warnings::new();
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => {
-                tokio::spawn(serve_connection(stream, tx.clone(), exit_tx.clone()));
-            }
+            Ok((stream, _)) => match Arc::clone(&slots).try_acquire_owned() {
+                Ok(slot) => {
+                    let (tx, exit_tx, warnings) = (tx.clone(), exit_tx.clone(), warnings.clone());
+                    tokio::spawn(async move {
+                        serve_connection(stream, tx, exit_tx, warnings).await;
+                        drop(slot);
+                    });
+                }
+                Err(_) => {
+                    if let Some(suppressed) = warnings.allow() {
+                        warn!(limit = MAX_CONNECTIONS, suppressed, "control socket: too many clients, one refused");
+                    }
+                }
+            },
             Err(e) => {
-                debug!(error = %e, "control socket accept failed");
+                if let Some(suppressed) = warnings.allow() {
+                    warn!(error = %e, suppressed, "control socket: accept failed");
+                }
                 // Out of file descriptors, say: do not spin.
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     }
 }
 
-/// Serves one client until it closes the connection or sends garbage.
-async fn serve_connection(mut stream: UnixStream, tx: mpsc::Sender<Request>, exit_tx: mpsc::Sender<()>) {
+/// Serves one client until it closes the connection, stays idle for
+/// `IDLE_TIMEOUT` or sends garbage.
+async fn serve_connection(
+    mut stream: UnixStream,
+    tx: mpsc::Sender<Request>,
+    exit_tx: mpsc::Sender<()>,
+    warnings: Warnings,
+) {
     let mut decoder = FrameDecoder::new(MAX_REQUEST);
     let mut buf = vec![0u8; 4096];
+    let mut deadline = tokio::time::Instant::now() + IDLE_TIMEOUT;
     loop {
         let frame = match decoder.next_frame() {
             Ok(Some(frame)) => frame,
-            Ok(None) => match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => {
+            Ok(None) => match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+                Err(_) => {
+                    if let Some(suppressed) = warnings.allow() {
+                        warn!(idle = ?IDLE_TIMEOUT, suppressed, "control socket: idle client dropped");
+                    }
+                    return;
+                }
+                Ok(Ok(0) | Err(_)) => return,
+                Ok(Ok(n)) => {
                     decoder.feed(&buf[..n]);
                     continue;
                 }
             },
             Err(e) => {
-                debug!(error = %e, "bad input on the control socket; closing the connection");
+                if let Some(suppressed) = warnings.allow() {
+                    warn!(error = %e, suppressed, "control socket: bad input, connection closed");
+                }
                 return;
             }
         };
-        let Some((id, outcome)) = decode_request(&frame) else { continue };
+        deadline = tokio::time::Instant::now() + IDLE_TIMEOUT;
+        let (id, outcome) = match decode_request(&frame) {
+            Ok(Some(request)) => request,
+            Ok(None) => continue,
+            Err(e) => {
+                if let Some(suppressed) = warnings.allow() {
+                    warn!(error = %e, suppressed, "control socket: request is not JSON-RPC, ignored");
+                }
+                continue;
+            }
+        };
         let is_exit = matches!(outcome, Ok(Command::Exit));
         let reply = match outcome {
             Ok(command) => {
@@ -256,20 +328,17 @@ async fn serve_connection(mut stream: UnixStream, tx: mpsc::Sender<Request>, exi
     }
 }
 
+/// A request's id and its command, or the error text to answer.
+type Decoded = (Id, Result<Command, String>);
+
 /// A request's id and command (or the error to answer); `None` for what
-/// gets no answer: notifications and null ids.
-fn decode_request(frame: &[u8]) -> Option<(Id, Result<Command, String>)> {
-    let call: Call = match serde_json::from_slice(frame) {
-        Ok(call) => call,
-        Err(e) => {
-            debug!(error = %e, "control socket request is not JSON-RPC");
-            return None;
-        }
-    };
-    let call = match call {
+/// gets no answer: notifications and null ids; `Err` for a frame that is
+/// no JSON-RPC call at all (no answer either: there is no id to answer).
+fn decode_request(frame: &[u8]) -> Result<Option<Decoded>, serde_json::Error> {
+    let call = match serde_json::from_slice::<Call>(frame)? {
         Call::MethodCall(c) if c.id != Id::Null => c,
-        Call::Invalid { id } if id != Id::Null => return Some((id, Err("invalid request\n".into()))),
-        _ => return None,
+        Call::Invalid { id } if id != Id::Null => return Ok(Some((id, Err("invalid request\n".into())))),
+        _ => return Ok(None),
     };
     let args: Result<Vec<String>, String> = match call.params {
         Params::None => Ok(Vec::new()),
@@ -282,7 +351,7 @@ fn decode_request(frame: &[u8]) -> Option<(Id, Result<Command, String>)> {
             .collect(),
         Params::Map(_) => Err("\"params\" must be an array of strings\n".into()),
     };
-    Some((call.id, args.and_then(|args| Command::parse(&call.method, args))))
+    Ok(Some((call.id, args.and_then(|args| Command::parse(&call.method, args)))))
 }
 
 fn encode_reply(id: &Id, reply: &Reply) -> Vec<u8> {
@@ -332,17 +401,17 @@ mod tests {
 
     #[test]
     fn requests_decode_and_replies_encode_as_on_the_wire() {
-        let (id, cmd) = decode_request(br#"{"id":0,"method":"status","params":[]}"#).unwrap();
+        let (id, cmd) = decode_request(br#"{"id":0,"method":"status","params":[]}"#).unwrap().unwrap();
         assert_eq!((id.clone(), cmd), (Id::Num(0), Ok(Command::Status)));
         assert_eq!(
             encode_reply(&id, &Ok("Status: active\n".into())),
             br#"{"id":0,"result":"Status: active\n","error":null}"#
         );
         assert_eq!(encode_reply(&Id::Str("x".into()), &Err("bad\n".into())), br#"{"id":"x","error":"bad\n"}"#.to_vec());
-        let (_, cmd) = decode_request(br#"{"id":1,"method":"status","params":[1]}"#).unwrap();
+        let (_, cmd) = decode_request(br#"{"id":1,"method":"status","params":[1]}"#).unwrap().unwrap();
         assert!(cmd.unwrap_err().contains("non-string"));
-        assert!(decode_request(br#"{"id":null,"method":"exit","params":[]}"#).is_none(), "null id: no answer");
-        assert!(decode_request(br#"{"method":"exit","params":[]}"#).is_none(), "notification: no answer");
-        assert!(decode_request(b"[1,2]").is_none());
+        assert!(decode_request(br#"{"id":null,"method":"exit","params":[]}"#).unwrap().is_none(), "null id: no answer");
+        assert!(decode_request(br#"{"method":"exit","params":[]}"#).unwrap().is_none(), "notification: no answer");
+        assert!(decode_request(b"[1,2]").is_err(), "not a call: reported");
     }
 }

@@ -283,6 +283,8 @@ pub struct MainLoop {
     diagnostics: Diagnostics,
     failure_log: RateLimit,
     connect_log: RateLimit,
+    /// Servers that do not serve the database asked for.
+    wrong_db_log: RateLimit,
     exit: bool,
     exit_requested_by_control: bool,
 }
@@ -328,6 +330,7 @@ impl MainLoop {
             diagnostics: Diagnostics::default(),
             failure_log: RateLimit::new(Duration::from_secs(5), 5),
             connect_log: RateLimit::new(Duration::from_secs(10), 4),
+            wrong_db_log: RateLimit::new(Duration::from_secs(10), 2),
             exit: false,
             exit_requested_by_control: false,
         })
@@ -427,9 +430,16 @@ impl MainLoop {
                     info!(db, %remote, %reason, suppressed, "connection attempt failed");
                 }
             }
-            DbEvent::Disconnected { .. } => {
+            DbEvent::Disconnected { remote, reason } => {
                 if is_sb {
                     self.awaiting_own_write = false;
+                }
+                // A server without the database: the remote is likely
+                // wrong; say so (the session keeps retrying).
+                if reason.starts_with(ovsdb::session::UNUSABLE_DATABASE) {
+                    if let Some(suppressed) = self.wrong_db_log.allow(Instant::now()) {
+                        warn!(db, %remote, %reason, suppressed, "the server does not serve the database");
+                    }
                 }
             }
             DbEvent::ReplicaChanged => {

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use lflow::output::Diagnostic;
+use lflow::output::{cut, Diagnostic, QUOTE_MAX};
 use tracing::warn;
 
 /// A token bucket.
@@ -70,7 +70,9 @@ impl Diagnostics {
         for d in next.difference(&self.current) {
             new += 1;
             if let Some(suppressed) = self.limit.allow(now) {
-                warn!(table = d.table, row = %d.row, suppressed, "skipped in translation: {}", d.message);
+                // Cut, as `Diagnostic`'s Display does: NB values may be huge.
+                let (row, message) = (cut(&d.row, QUOTE_MAX), cut(&d.message, 4 * QUOTE_MAX));
+                warn!(table = d.table, %row, suppressed, "skipped in translation: {message}");
             }
         }
         self.current = next;

@@ -436,3 +436,122 @@ fn a_row_not_translated_yet_is_logged_once() {
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
     d.check_alive();
 }
+
+/// Regression: idle clients of the control socket took every file
+/// descriptor, so that a database reconnect failed with "Too many open
+/// files", and garbage on the socket was dropped without a word. Now
+/// clients past the limit are refused (and logged) and the NB reconnect
+/// goes through; garbage gets a log line.
+#[test]
+fn idle_control_clients_do_not_starve_a_database_reconnect() {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+
+    let mut dbs = Dbs::standalone();
+    let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    d.wait_status("active");
+    dbs.nbctl(&["--wait=sb", "sync"]);
+
+    // Garbage: a frame that is not JSON, and JSON that is not a request.
+    for garbage in [&b"}not json{"[..], &b"[1,2]"[..]] {
+        let mut c = UnixStream::connect(d.ctl()).unwrap();
+        c.write_all(garbage).unwrap();
+    }
+    wait_until("garbage to be logged", BOUND, || {
+        let log = d.log();
+        log.contains("control socket: bad input") && log.contains("control socket: request is not JSON-RPC")
+    });
+
+    // The daemon gets 256 descriptors; 400 clients connect and stay idle.
+    let limit = libc::rlimit { rlim_cur: 256, rlim_max: 256 };
+    // SAFETY: prlimit only sets the limit of our own child process.
+    let rc = unsafe { libc::prlimit(d.pid() as libc::pid_t, libc::RLIMIT_NOFILE, &limit, std::ptr::null_mut()) };
+    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+    let idle: Vec<UnixStream> = (0..400).filter_map(|_| UnixStream::connect(d.ctl()).ok()).collect();
+    assert!(idle.len() > 300, "only {} clients connected", idle.len());
+    wait_until("refused clients to be logged", BOUND, || d.log().contains("control socket: too many clients"));
+
+    // The NB restarts: the daemon reconnects and translates a change
+    // (ovn-appctl is refused as well while the idle clients stay).
+    let reconnects = d.log().matches("reconnected: forcing a recompute").count();
+    dbs.nb.restart();
+    wait_until("the NB reconnect", BOUND, || d.log().matches("reconnected: forcing a recompute").count() > reconnects);
+    dbs.nbctl(&["--wait=sb", "ls-add", "after-restart"]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    assert!(!d.log().contains("Too many open files"), "{}", d.diagnostics());
+    drop(idle);
+    d.check_alive();
+}
+
+/// Regression: with `--ovnsb-db` naming a server without `OVN_Southbound`
+/// the daemon stayed standby forever and logged nothing. It now says so,
+/// naming the remote and the databases the server has, keeps retrying,
+/// and works once the server serves the database.
+#[test]
+fn a_server_without_the_database_is_reported_until_it_serves_it() {
+    let nb = testsupport::OvsdbServer::start("ovn-nb.ovsschema");
+    testsupport::northd::nbctl(&nb.remote(), &["init"]);
+    let mut sb = testsupport::OvsdbServer::start("ovn-nb.ovsschema");
+    let mut d = Northd::start(ours(), &nb.remote(), &sb.remote(), &[]);
+    wait_until("the wrong database to be logged", BOUND, || {
+        d.log().lines().any(|l| {
+            l.contains("|WARN|")
+                && l.contains("does not serve the database")
+                && l.contains("OVN_Southbound")
+                && l.contains(&sb.remote())
+                && l.contains("the server has: OVN_Northbound, _Server")
+        })
+    });
+    assert_eq!(d.status().as_deref(), Some("standby"));
+    sb.add_db("ovn-sb.ovsschema");
+    d.wait_status("active");
+    testsupport::northd::nbctl(&nb.remote(), &["--wait=sb", "ls-add", "sw"]);
+    assert_translated(&nb.remote(), &sb.remote());
+    d.check_alive();
+}
+
+/// Regression: a new port asking for dynamic addresses got its unicast
+/// flow only at an unrelated recompute: the compiler read the NB
+/// `dynamic_addresses` northd writes in the same cycle, whose echo the
+/// daemon skips. With `--wait=sb`, the flow is there when ovn-nbctl returns.
+#[test]
+fn a_dynamic_port_has_its_flows_when_wait_sb_returns() {
+    let dbs = Dbs::standalone();
+    let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    d.wait_status("active");
+    dbs.nbctl(&["--wait=sb", "ls-add", "sw", "--", "set", "Logical_Switch", "sw", "other_config:subnet=10.0.0.0/24"]);
+    dbs.nbctl(&["--wait=sb", "lsp-add", "sw", "q", "--", "lsp-set-addresses", "q", "dynamic"]);
+    let dynamic = dbs.nbctl(&["get", "Logical_Switch_Port", "q", "dynamic_addresses"]);
+    let mac = dynamic.trim().trim_matches('"').split(' ').next().unwrap().to_string();
+    let flows = sbctl(&dbs.sb_remote(), &["lflow-list", "sw"]);
+    assert!(flows.contains(&format!("match=(eth.dst == {mac})")), "no unicast flow for {mac}:\n{flows}");
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    d.check_alive();
+}
+
+/// With `ignore_lsp_down=false` the ARP responder answers for a port only
+/// once a chassis has bound it (as the reference does, which also writes
+/// the NB `up` back whatever an operator sets there). The compiler takes
+/// `up` from the SB binding, not from the NB column the daemon writes in
+/// the same cycle and whose echo it skips: the flows follow the binding.
+#[test]
+fn arp_replies_follow_the_port_binding() {
+    let dbs = Dbs::standalone();
+    let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    d.wait_status("active");
+    dbs.nbctl(&["set", "NB_Global", ".", "options:ignore_lsp_down=false"]);
+    dbs.nbctl(&["--wait=sb", "ls-add", "sw", "--", "lsp-add", "sw", "vm"]);
+    dbs.nbctl(&["--wait=sb", "lsp-set-addresses", "vm", "00:00:00:00:00:01 10.0.0.1"]);
+    let replies =
+        || sbctl(&dbs.sb_remote(), &["lflow-list", "sw"]).matches("arp.tpa == 10.0.0.1 && arp.op == 1").count();
+    assert_eq!(replies(), 0, "vm is down");
+    sbctl(&dbs.sb_remote(), &["chassis-add", "ch1", "geneve", "127.0.0.1"]);
+    sbctl(&dbs.sb_remote(), &["lsp-bind", "vm", "ch1"]);
+    // No NB change follows to trigger another recompute: the binding's
+    // own must give the flows (the reply and the owner's own request).
+    wait_until("the ARP replies of the bound port", Duration::from_secs(10), || replies() == 2);
+    assert_eq!(dbs.nbctl(&["get", "Logical_Switch_Port", "vm", "up"]).trim(), "true");
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    d.check_alive();
+}

@@ -446,6 +446,18 @@ impl OvsdbServer {
         self.daemon.kill();
     }
 
+    /// Serves one more database, created from `schemas/<schema>`, at run
+    /// time (`ovsdb-server/add-db`); a restart serves it too.
+    pub fn add_db(&mut self, schema: &str) {
+        let db = self.daemon.dir.join(schema.replace(".ovsschema", ".db"));
+        run_ovs("ovsdb-tool", &self.daemon.dir, &["create".into(), db.clone().into(), schema_path(schema).into()]);
+        let path = db.to_string_lossy().into_owned();
+        if let Err(err) = self.daemon.appctl(&["ovsdb-server/add-db", &path]) {
+            panic!("ovs-appctl ovsdb-server/add-db {path}: {err}");
+        }
+        self.daemon.args.push(db.into());
+    }
+
     /// Starts the server again on the same database file, socket path and
     /// TCP/SSL ports (killing it first if it is still running); returns once
     /// it accepts connections.

@@ -84,6 +84,8 @@ pub const EXACT: &[&str] = &[
     "94-copp-switch",
     "95-copp-router",
     "96-qos-queues",
+    "98-router-port-bad-networks",
+    "99-bad-values",
 ];
 
 /// Where the blessed normalized dumps of the reference live.

@@ -7,7 +7,8 @@
 //! identical (a scenario that becomes exact goes into EXACT); an EXACT
 //! scenario compiles without a "not translated yet" diagnostic. Also
 //! checks, on every scenario, that the compiler's output does not depend on
-//! the order in which the replica holds NB rows.
+//! the order in which the replica holds NB rows, and keeps its invariants
+//! (`check_invariants`).
 
 use std::sync::Arc;
 
@@ -48,9 +49,21 @@ fn fingerprint(out: &lflow::output::Output) -> String {
     format!("{:?}\n{:?}\n{:?}", out.sb, out.nb, out.diagnostics)
 }
 
+/// The compiler's output invariants (`lflow::invariants`) on a settled
+/// scenario: no SB table holds two identical rows, and the echo of our NB
+/// writes (and garbage in the written columns never read) changes nothing.
+fn check_invariants(nb: &Replica, sb: &Replica, out: &lflow::output::Output) -> Result<(), String> {
+    let identical = lflow::invariants::identical_rows(out);
+    if !identical.is_empty() {
+        return Err(format!("{} identical SB rows, e.g. {}", identical.len(), identical[0]));
+    }
+    lflow::invariants::check_echo(nb, sb)
+}
+
 fn check(sc: &Scenario, floors: &BTreeMap<String, Floor>) -> Result<String, String> {
     let out = run_ours(sc).map_err(|e| e.to_string())?;
     let a = lflow::compile(&out.nb, &out.sb);
+    check_invariants(&out.nb, &out.sb, &a)?;
     let b = lflow::compile(&reversed(&out.nb), &reversed(&out.sb));
     if fingerprint(&a) != fingerprint(&b) {
         return Err("the output depends on the order of rows in the replicas".into());

@@ -212,14 +212,14 @@ fn lsp_binding<'a>(
     }
     row.set_nonempty("external_ids", str_map(ids));
     if lsp.type_() == "router" {
-        // A peer on a disabled router is still named, as NB names it, but
-        // the port is a plain patch port with no NAT addresses.
+        // The peer is named as NB names it, even on a disabled router or
+        // when no router port of that name could be used (the port is
+        // then a plain patch port with no NAT addresses).
         let live = super::live_peer(m, p);
-        let peer = m.peer(p);
         let gw = live.and_then(|rp| gateway_chassis_of(m, rp));
         let mut options = Vec::new();
-        if let Some(rp) = peer {
-            options.push(("peer", rp.name.to_string()));
+        if let Some(rp) = lsp.options().get("router-port").filter(|rp| !rp.is_empty()) {
+            options.push(("peer", rp.to_string()));
         }
         if let Some(ch) = gw {
             options.push(("l3gateway-chassis", ch.to_string()));
@@ -326,18 +326,30 @@ fn ra_options(
     }
     let Some(mode) = ra.get("address_mode") else { return Vec::new() };
     if !["slaac", "dhcpv6_stateful", "dhcpv6_stateless"].contains(&mode) {
-        diags.push(Diagnostic {
-            table: nb::LogicalRouterPort::TABLE,
-            row: p.name.to_string(),
-            message: format!("invalid ipv6_ra_configs:address_mode '{mode}', no periodic router advertisements"),
-        });
+        diags.push(Diagnostic::new(
+            nb::LogicalRouterPort::TABLE,
+            p.name,
+            "ipv6_ra_configs:address_mode",
+            mode,
+            "invalid mode, no periodic router advertisements",
+        ));
         return Vec::new();
     }
     let Some(addrs) = p.addrs.first() else { return Vec::new() };
-    let max = ra.get_int("max_interval").unwrap_or(600).clamp(4, 1800);
-    let min = ra.get_int("min_interval").unwrap_or(max / 3).clamp(3, max * 3 / 4);
+    let at = (nb::LogicalRouterPort::TABLE, p.name);
+    let max = ra.get_int_reported("max_interval", "ipv6_ra_configs", at, diags).unwrap_or(600).clamp(4, 1800);
+    let min =
+        ra.get_int_reported("min_interval", "ipv6_ra_configs", at, diags).unwrap_or(max / 3).clamp(3, max * 3 / 4);
     let prefixes: Vec<String> = addrs.ipv6.iter().filter(|n| !n.is_lla()).map(Ipv6Net::subnet).collect();
-    let prf = ra.get("router_preference").filter(|p| matches!(*p, "HIGH" | "LOW")).unwrap_or("MEDIUM");
+    let prf = match ra.get("router_preference") {
+        Some(p @ ("HIGH" | "LOW")) => p,
+        None | Some("MEDIUM") => "MEDIUM",
+        Some(other) => {
+            let what = "not HIGH, MEDIUM or LOW, MEDIUM is used";
+            diags.push(Diagnostic::new(at.0, at.1, "ipv6_ra_configs:router_preference", other, what));
+            "MEDIUM"
+        }
+    };
     let mut o = vec![
         ("ipv6_ra_send_periodic", "true".to_string()),
         ("ipv6_ra_address_mode", mode.to_string()),
@@ -479,11 +491,13 @@ fn nat_addresses<'a>(
                 if ok {
                     out.push(resident(explicit.to_string()));
                 } else {
-                    diags.push(Diagnostic {
-                        table: nb::LogicalSwitchPort::TABLE,
-                        row: op.name.to_string(),
-                        message: format!("bad options:nat-addresses '{explicit}', ignored"),
-                    });
+                    diags.push(Diagnostic::new(
+                        nb::LogicalSwitchPort::TABLE,
+                        op.name,
+                        "options:nat-addresses",
+                        explicit,
+                        "invalid addresses, ignored",
+                    ));
                 }
             }
         }

@@ -13,26 +13,28 @@ use ovsdb::{Atom, Datum};
 
 use crate::output::{reference, str_map, DesiredRow, DpId, Lflow, Output};
 
-/// What makes a flow the same flow on several datapaths: its content
-/// apart from its datapath and its hint.
+/// What makes a flow the flow it is, apart from its datapath and the NB
+/// row it comes from: stage, priority, match, actions, port tag, meter.
 type FlowBody<'a> = (&'a crate::stage::Stage, u16, &'a str, &'a str, Option<&'a str>, Option<&'a str>);
 
 /// Turns flows into `Logical_Flow` rows: a flow present on one datapath
 /// names it; a flow present on several names a `Logical_DP_Group` of
-/// them, one group row per distinct set of datapaths.
-///
-/// Flows that differ only in their hint (`external_ids:stage-hint`, e.g.
-/// the same ACL written on two switches) are one flow, as in the
-/// reference, which keeps the hint of the datapath it built first (an
-/// order of its hash tables); the lowest hint is kept here.
+/// them, one group row per distinct set of datapaths. A flow built more
+/// than once (two router ports with one MAC give the same flows, on one
+/// router or on two) is one row, as the reference writes it: the NB rows
+/// it comes from do not make flows different, and its `stage-hint` is the
+/// lowest of their UUIDs. So no two rows are identical.
 pub fn to_rows(flows: Vec<Lflow>, out: &mut Output) {
     let mut by_body: BTreeMap<FlowBody<'_>, (Vec<DpId>, Option<ovsdb::Uuid>)> = BTreeMap::new();
     for f in &flows {
         let body =
             (&f.stage, f.priority, f.match_.as_str(), f.actions.as_str(), f.io_port.as_deref(), f.meter.as_deref());
-        let (dps, hint) = by_body.entry(body).or_insert_with(|| (Vec::new(), f.hint));
+        let (dps, hint) = by_body.entry(body).or_insert((Vec::new(), f.hint));
         dps.push(f.dp);
-        *hint = (*hint).min(f.hint);
+        *hint = match (*hint, f.hint) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
     let mut groups: BTreeMap<Vec<DpId>, String> = BTreeMap::new();
     let mut rows = Vec::with_capacity(by_body.len());
@@ -79,8 +81,65 @@ pub fn to_rows(flows: Vec<Lflow>, out: &mut Output) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::Flows;
     use crate::stage::Stage;
+    use crate::tests::replica;
+
+    /// Regression: router ports sharing a MAC (two of one router, one of
+    /// another) built the same flows once per port, written as rows that
+    /// differed only in their stage hint.
+    #[test]
+    fn ports_sharing_a_mac_give_each_flow_once() {
+        let nb = replica(
+            "ovn-nb.ovsschema",
+            r#"{
+            "Logical_Router": {
+                "00000000-0000-0000-0000-000000000001": {"initial": {"name": "lr2",
+                    "ports": ["set", [["uuid", "00000000-0000-0000-0000-000000000011"],
+                                      ["uuid", "00000000-0000-0000-0000-000000000012"]]]}},
+                "00000000-0000-0000-0000-000000000002": {"initial": {"name": "lr3",
+                    "ports": ["uuid", "00000000-0000-0000-0000-000000000013"]}}},
+            "Logical_Router_Port": {
+                "00000000-0000-0000-0000-000000000011": {"initial": {"name": "a",
+                    "mac": "00:00:00:00:ee:01", "networks": "10.1.1.1/24"}},
+                "00000000-0000-0000-0000-000000000012": {"initial": {"name": "b",
+                    "mac": "00:00:00:00:ee:01", "networks": "10.1.2.1/24"}},
+                "00000000-0000-0000-0000-000000000013": {"initial": {"name": "c",
+                    "mac": "00:00:00:00:ee:01", "networks": "10.1.1.254/24"}}
+            }
+        }"#,
+        );
+        let out = crate::compile(&nb, &replica("ovn-sb.ovsschema", "{}"));
+        assert_eq!(crate::invariants::identical_rows(&out), Vec::<String>::new());
+        let lla = "ip6.dst == {fe80::200:ff:fe00:ee01}";
+        let rows: Vec<&DesiredRow> = out
+            .rows("Logical_Flow")
+            .iter()
+            .filter(|r| r.get("match").and_then(|m| m.as_atom()?.as_str()) == Some(lla))
+            .collect();
+        assert_eq!(rows.len(), 1, "{rows:#?}");
+        assert!(rows[0].get("logical_dp_group").is_some(), "shared by lr2 and lr3: {rows:#?}");
+    }
+
+    /// Flows that differ only in the NB row they come from fold into one
+    /// row with the lowest hint; flows that differ in anything else stay
+    /// apart.
+    #[test]
+    fn flows_differing_only_in_hint_fold() {
+        let mut flows = crate::output::Flows::default();
+        let uuid = |n: u128| ovsdb::Uuid::from_u128(n << 96);
+        flows.add(DpId(0), Stage::LrInIpInput, 60, "m", "drop;").hint(uuid(2));
+        flows.add(DpId(0), Stage::LrInIpInput, 60, "m", "drop;").hint(uuid(1));
+        flows.add(DpId(1), Stage::LrInIpInput, 60, "m", "drop;").hint(uuid(3));
+        flows.add(DpId(1), Stage::LrInIpInput, 60, "m", "drop;").io_port("p");
+        let mut out = Output::default();
+        to_rows(flows.into_vec(), &mut out);
+        let rows = out.rows("Logical_Flow");
+        assert_eq!(rows.len(), 2, "{rows:#?}");
+        assert!(rows.iter().any(
+            |r| r.get("logical_dp_group").is_some() && format!("{:?}", r.get("external_ids")).contains("00000001")
+        ));
+        assert_eq!(out.rows("Logical_DP_Group").len(), 1);
+    }
 
     /// The same ACL written on two switches: one flow for both, in a
     /// group, with the lower of the two hints, whatever the order.
@@ -91,7 +150,7 @@ mod tests {
             "00000000-0000-0000-0000-0000000000a2".parse().unwrap(),
         );
         for order in [[(0, high), (1, low)], [(1, low), (0, high)]] {
-            let mut flows = Flows::default();
+            let mut flows = crate::output::Flows::default();
             for (dp, hint) in order {
                 flows.add(DpId(dp), Stage::LsOutAcl, 2000, "ip4", "/* drop */").hint(hint);
             }

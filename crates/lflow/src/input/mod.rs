@@ -40,6 +40,25 @@ impl<'a> StrMap<'a> {
         self.get(key).and_then(|v| v.trim().parse().ok())
     }
 
+    /// `key` parsed as an integer, `None` when absent; a value that is not
+    /// a number reads as absent (as the reference reads it) and is
+    /// reported against `column:key` of the row `at` (table, row name).
+    pub fn get_int_reported(
+        &self,
+        key: &str,
+        column: &str,
+        at: (&'static str, &str),
+        diags: &mut Vec<crate::output::Diagnostic>,
+    ) -> Option<i64> {
+        let v = self.get(key)?;
+        let n = v.trim().parse().ok();
+        if n.is_none() {
+            let column = format!("{column}:{key}");
+            diags.push(crate::output::Diagnostic::new(at.0, at.1, &column, v, "not a number, ignored"));
+        }
+        n
+    }
+
     pub fn contains(&self, key: &str) -> bool {
         self.get(key).is_some()
     }

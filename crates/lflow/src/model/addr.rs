@@ -197,23 +197,25 @@ impl LportAddresses {
         Some(out)
     }
 
-    /// A router port's addresses: its MAC and `networks` (each with its
-    /// prefix length); the IPv6 link-local address derived from the MAC is
-    /// appended, as OVN does.
-    pub fn router_port(mac: &str, networks: impl IntoIterator<Item = impl AsRef<str>>) -> Option<LportAddresses> {
-        let mut out = LportAddresses { mac: Mac::parse(mac)?, ..Default::default() };
+    /// A router port's addresses: its MAC and the `networks` entries that
+    /// parse (each with its prefix length; an address without one is a
+    /// host route), then the IPv6 link-local address derived from the MAC,
+    /// as OVN does. The entries that do not parse are returned beside, to
+    /// be reported: the reference leaves them out and keeps the rest.
+    pub fn router_port<'n>(mac: Mac, networks: impl IntoIterator<Item = &'n str>) -> (LportAddresses, Vec<&'n str>) {
+        let mut out = LportAddresses { mac, ..Default::default() };
+        let mut bad = Vec::new();
         for n in networks {
-            let n = n.as_ref();
             if let Some(v4) = Ipv4Net::parse(n).filter(|_| n.contains('.')) {
                 out.ipv4.push(v4);
             } else if let Some(v6) = Ipv6Net::parse(n) {
                 out.ipv6.push(v6);
             } else {
-                return None;
+                bad.push(n);
             }
         }
         out.ipv6.push(Ipv6Net { addr: out.mac.ipv6_lla(), plen: 64 });
-        Some(out)
+        (out, bad)
     }
 
     pub fn is_empty_ip(&self) -> bool {
@@ -238,7 +240,9 @@ mod tests {
 
     #[test]
     fn router_port_gets_lla() {
-        let a = LportAddresses::router_port("00:00:00:00:ff:01", ["10.0.0.1/24"]).unwrap();
+        let mac = Mac::parse("00:00:00:00:ff:01").unwrap();
+        let (a, bad) = LportAddresses::router_port(mac, ["10.0.0.1/24", "bogus", "10.0.1.1/33", "fd00::1/129"]);
+        assert_eq!(bad, ["bogus", "10.0.1.1/33", "fd00::1/129"]);
         assert_eq!(a.ipv4[0].subnet(), "10.0.0.0/24");
         assert_eq!(a.ipv4[0].broadcast().to_string(), "10.0.0.255");
         assert_eq!(a.ipv6[0].addr.to_string(), "fe80::200:ff:fe00:ff01");

@@ -93,13 +93,13 @@ impl SwitchIpam {
         switch: &str,
         diags: &mut Vec<Diagnostic>,
     ) -> SwitchIpam {
-        let mut diag = |message: String| {
-            diags.push(Diagnostic { table: nb::LogicalSwitch::TABLE, row: switch.to_string(), message })
+        let mut diag = |column: &str, value: &str, what: &str| {
+            diags.push(Diagnostic::new(nb::LogicalSwitch::TABLE, switch, column, value, what))
         };
         let subnet = subnet.and_then(|s| match Ipv4Net::parse(s).filter(|n| s.contains('/') && n.plen < 32) {
             Some(n) => Some(Ipv4Net { addr: n.network(), plen: n.plen }),
             None => {
-                diag(format!("bad other_config:subnet '{s}', no IPv4 addresses assigned"));
+                diag("other_config:subnet", s, "invalid subnet, no IPv4 addresses assigned");
                 None
             }
         });
@@ -108,11 +108,11 @@ impl SwitchIpam {
             for w in ex.split_whitespace() {
                 let (a, b) = w.split_once("..").unwrap_or((w, w));
                 let (Ok(a), Ok(b)) = (a.parse::<Ipv4Addr>(), b.parse::<Ipv4Addr>()) else {
-                    diag(format!("bad other_config:exclude_ips entry '{w}', the rest is ignored"));
+                    diag("other_config:exclude_ips", w, "invalid entry, the rest is ignored");
                     break;
                 };
                 if !net.contains(a) || !net.contains(b) || u32::from(a) > u32::from(b) {
-                    diag(format!("other_config:exclude_ips entry '{w}' is not a range in the subnet, ignored"));
+                    diag("other_config:exclude_ips", w, "not a range in the subnet, ignored");
                     continue;
                 }
                 excluded.push((u32::from(a), u32::from(b)));
@@ -124,7 +124,7 @@ impl SwitchIpam {
                 // The prefix is always a /64: the host part is ignored.
                 Some(n) => Some(Ipv6Net { addr: n.addr, plen: 64 }.network()),
                 None => {
-                    diag(format!("bad other_config:ipv6_prefix '{p}', no IPv6 addresses assigned"));
+                    diag("other_config:ipv6_prefix", p, "invalid prefix, no IPv6 addresses assigned");
                     None
                 }
             }
@@ -294,11 +294,13 @@ pub(super) fn assign(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Vec<(usize, 
                             });
                         }
                     }
-                    Some(Err(word)) => diags.push(Diagnostic {
-                        table: nb::LogicalSwitchPort::TABLE,
-                        row: port.name.to_string(),
-                        message: format!("invalid syntax '{word}' in dynamic addresses, no dynamic address assigned"),
-                    }),
+                    Some(Err(word)) => diags.push(Diagnostic::new(
+                        nb::LogicalSwitchPort::TABLE,
+                        port.name,
+                        "addresses",
+                        &word,
+                        "invalid syntax in a dynamic entry, no dynamic address assigned",
+                    )),
                     None => {
                         for ip in LportAddresses::parse(a).iter().flat_map(|l| &l.ipv4) {
                             ipam.reserve(ip.addr);
@@ -347,20 +349,28 @@ pub(super) fn assign(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Vec<(usize, 
             if ipam.subnet.is_some() && p.ipv4.is_none() {
                 p.ipv4 = ipam.allocate();
                 if p.ipv4.is_none() {
-                    diags.push(Diagnostic {
-                        table: nb::LogicalSwitch::TABLE,
-                        row: dp.name.to_string(),
-                        message: format!(
-                            "subnet address space exhausted, {} gets no IPv4 address",
-                            m.ports[p.port].name
-                        ),
-                    });
+                    let subnet = ipam.subnet.map(|n| n.subnet()).unwrap_or_default();
+                    let what = format!("address space exhausted, port {} gets no IPv4 address", m.ports[p.port].name);
+                    diags.push(Diagnostic::new(
+                        nb::LogicalSwitch::TABLE,
+                        dp.name,
+                        "other_config:subnet",
+                        &subnet,
+                        &what,
+                    ));
                 }
             }
             if p.mac.is_none() {
                 p.mac = macam.allocate(prefix, p.req.ipv4.or(p.ipv4));
             }
-            let Some(mac) = p.mac else { continue };
+            let Some(mac) = p.mac else {
+                diags.push(Diagnostic {
+                    table: nb::LogicalSwitchPort::TABLE,
+                    row: m.ports[p.port].name.to_string(),
+                    message: "no dynamic MAC address is free, no dynamic address assigned".into(),
+                });
+                continue;
+            };
             if let Some(prefix) = ipam.ipv6_prefix {
                 let kept = p.current.as_ref().and_then(|c| c.ipv6.first()).map(|n| n.addr).filter(|_| p.mac_kept);
                 p.ipv6 = p.req.ipv6.or(kept).or(Some(mac.eui64(prefix)));
@@ -430,7 +440,11 @@ mod tests {
         let (i, diags) = ipam("10.0.0.0", None);
         assert!(i.subnet.is_none() && diags.len() == 1);
         let (i, diags) = ipam("bad", None);
-        assert!(!i.enabled() && diags[0].message.contains("bad other_config:subnet"));
+        assert!(
+            !i.enabled()
+                && diags[0].message.starts_with("other_config:subnet ")
+                && diags[0].message.contains("invalid subnet")
+        );
     }
 
     #[test]

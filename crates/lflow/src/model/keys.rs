@@ -58,6 +58,11 @@ pub(crate) fn lowest_free(used: &BTreeSet<i64>, range: Keys) -> Option<i64> {
     (next <= *range.end()).then_some(next)
 }
 
+/// The option naming a tunnel key a datapath or port asks for (a value
+/// that is not a number is reported and ignored, as the reference ignores
+/// it).
+const REQUESTED: &str = "requested-tnl-key";
+
 pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
     let r = if vxlan_mode(m.sb) { VXLAN } else { GENEVE };
     // Datapaths: existing keys by NB UUID.
@@ -74,24 +79,21 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
     order.sort_by_key(|&i| (!m.datapaths[i].is_switch(), m.datapaths[i].uuid));
     // Requested keys first, then kept keys, then new ones.
     for &i in &order {
-        let requested = match m.datapaths[i].nb {
-            DpNb::Switch(s) => s.other_config().get_int("requested-tnl-key"),
-            DpNb::Router(r) => r.options().get_int("requested-tnl-key"),
+        let (table, name) = (m.datapaths[i].table(), m.datapaths[i].name);
+        let (column, map) = match m.datapaths[i].nb {
+            DpNb::Switch(s) => ("other_config", s.other_config()),
+            DpNb::Router(r) => ("options", r.options()),
         };
-        let Some(k) = requested else { continue };
+        let Some(k) = map.get_int_reported(REQUESTED, column, (table, name), diags) else { continue };
         let problem = if !r.dp.contains(&k) {
-            "is out of range"
+            format!("out of range {}-{}, ignored", r.dp.start(), r.dp.end())
         } else if !used.insert(k) {
-            "is already in use"
+            "already in use, ignored".to_string()
         } else {
             m.datapaths[i].tunnel_key = k;
             continue;
         };
-        diags.push(Diagnostic {
-            table: if m.datapaths[i].is_switch() { nb::LogicalSwitch::TABLE } else { nb::LogicalRouter::TABLE },
-            row: m.datapaths[i].name.to_string(),
-            message: format!("requested tunnel key {k} {problem}"),
-        });
+        diags.push(Diagnostic::new(table, name, &format!("{column}:{REQUESTED}"), &k.to_string(), &problem));
     }
     for &i in &order {
         if m.datapaths[i].tunnel_key == 0 {
@@ -107,6 +109,13 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
             if let Some(k) = lowest_free(&used, r.dp_local.clone()) {
                 used.insert(k);
                 m.datapaths[i].tunnel_key = k;
+            } else {
+                let dp = &m.datapaths[i];
+                diags.push(Diagnostic {
+                    table: dp.table(),
+                    row: dp.name.to_string(),
+                    message: "no datapath tunnel key is free, datapath left without one".into(),
+                });
             }
         }
     }
@@ -136,10 +145,11 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
             .ports
             .iter()
             .map(|&i| {
-                let requested = match m.ports[i].nb {
-                    PortNb::Switch(p) => p.options().get_int("requested-tnl-key"),
-                    PortNb::Router(p) => p.options().get_int("requested-tnl-key"),
+                let (table, options) = match m.ports[i].nb {
+                    PortNb::Switch(p) => (nb::LogicalSwitchPort::TABLE, p.options()),
+                    PortNb::Router(p) => (nb::LogicalRouterPort::TABLE, p.options()),
                 };
+                let requested = options.get_int_reported(REQUESTED, "options", (table, m.ports[i].name), diags);
                 (Slot::Port(i), m.ports[i].name, requested, m.ports[i].uuid)
             })
             .collect();
@@ -154,9 +164,9 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
         for (n, (slot, name, requested, _)) in order.iter().enumerate() {
             let Some(k) = *requested else { continue };
             let problem = if !r.port.contains(&k) {
-                "is out of range"
+                format!("out of range {}-{}, ignored", r.port.start(), r.port.end())
             } else if !used.insert(k) {
-                "is already in use"
+                "already in use, ignored".to_string()
             } else {
                 keys[n] = k;
                 continue;
@@ -165,11 +175,7 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
                 Slot::Port(i) if m.ports[*i].lrp().is_some() => nb::LogicalRouterPort::TABLE,
                 _ => nb::LogicalSwitchPort::TABLE,
             };
-            diags.push(Diagnostic {
-                table,
-                row: name.to_string(),
-                message: format!("requested tunnel key {k} {problem}"),
-            });
+            diags.push(Diagnostic::new(table, name, &format!("options:{REQUESTED}"), &k.to_string(), &problem));
         }
         for (n, (slot, name, _, _)) in order.iter().enumerate() {
             let name = match slot {
@@ -184,10 +190,20 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
                 }
             }
         }
-        for key in keys.iter_mut().filter(|k| **k == 0) {
+        for (n, key) in keys.iter_mut().enumerate().filter(|(_, k)| **k == 0) {
             if let Some(k) = lowest_free(&used, r.port.clone()) {
                 used.insert(k);
                 *key = k;
+            } else {
+                let port = match &order[n].0 {
+                    Slot::Port(_) => order[n].1,
+                    Slot::Cr(c) => m.chassis_redirect[*c].name.as_str(),
+                };
+                diags.push(Diagnostic {
+                    table: m.datapaths[d].table(),
+                    row: m.datapaths[d].name.to_string(),
+                    message: format!("no port tunnel key is free, port {port} left without one"),
+                });
             }
         }
         for ((slot, ..), k) in order.into_iter().zip(keys) {
@@ -307,6 +323,26 @@ mod tests {
         let (k, diags) = keys(&nb.replacen("\"5\"", "\"16777216\"", 1), "{}");
         assert_eq!((k["a"], k["b"]), (1, 5));
         assert!(diags.iter().any(|d| d.row == "a" && d.message.contains("out of range")), "{diags:?}");
+    }
+
+    /// A requested key that is not a number, or out of range, is reported
+    /// naming the table, the row and the column, and ignored.
+    #[test]
+    fn unusable_requested_keys_are_reported() {
+        let (nb, sb) = topology();
+        let nb = nb
+            .replace(r#"["requested-tnl-key", "5"]"#, r#"["requested-tnl-key", "abc"]"#)
+            .replace(r#"["requested-tnl-key", "3"]"#, r#"["requested-tnl-key", "40000"]"#);
+        let (k, diags) = keys(&nb, &sb);
+        assert_eq!((k["a"], k["p1"]), (4, 1));
+        let diags: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            diags,
+            [
+                "Logical_Switch a: other_config:requested-tnl-key 'abc': not a number, ignored",
+                "Logical_Switch_Port p1: options:requested-tnl-key '40000': out of range 1-32767, ignored",
+            ]
+        );
     }
 
     #[test]

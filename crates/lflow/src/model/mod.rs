@@ -24,7 +24,7 @@ use ovsdb::{Replica, Uuid};
 
 use crate::input::{nb, sb};
 use crate::output::{Diagnostic, DpId};
-use addr::LportAddresses;
+use addr::{LportAddresses, Mac};
 
 /// The NB row behind a datapath.
 #[derive(Clone, Copy)]
@@ -52,6 +52,14 @@ impl<'a> Datapath<'a> {
         match self.nb {
             DpNb::Switch(s) => Some(s),
             DpNb::Router(_) => None,
+        }
+    }
+
+    /// The NB table of the datapath's row, for diagnostics.
+    pub fn table(&self) -> &'static str {
+        match self.nb {
+            DpNb::Switch(_) => nb::LogicalSwitch::TABLE,
+            DpNb::Router(_) => nb::LogicalRouter::TABLE,
         }
     }
 
@@ -105,6 +113,10 @@ pub struct Port<'a> {
     pub tag: Option<i64>,
     /// The switch port has `unknown` in its addresses.
     pub has_unknown: bool,
+    /// The switch port is up, as northd reports it in the NB `up` column
+    /// (`Model::mark_up`): taken from the SB binding ovn-controller
+    /// claims, never from that NB column, which northd itself writes.
+    pub up: bool,
 }
 
 impl<'a> Port<'a> {
@@ -242,9 +254,11 @@ impl<'a> Model<'a> {
             }
         }
         m.link_peers(diags);
+        m.check_nat(diags);
         m.assign_dynamic(diags);
-        m.assign_tags();
+        m.assign_tags(diags);
         m.find_chassis_redirect(diags);
+        m.mark_up();
         keys::assign(&mut m, diags);
         m.igmp_groups = igmp::build(&m);
         let switches: Vec<(DpId, nb::LogicalSwitch<'a>)> =
@@ -281,8 +295,9 @@ impl<'a> Model<'a> {
 
     /// Tags: `tag_request` when it is not 0; for a container port (with a
     /// parent) asking for 0, the lowest tag from 1 to 4095 that no other
-    /// port of the same parent uses, kept from NB `tag` when still free.
-    fn assign_tags(&mut self) {
+    /// port of the same parent uses, kept from NB `tag` when still free; a
+    /// port left without one is reported.
+    fn assign_tags(&mut self, diags: &mut Vec<Diagnostic>) {
         let mut used: HashMap<&'a str, std::collections::BTreeSet<i64>> = HashMap::new();
         let mut wanted = Vec::new();
         for (i, p) in self.ports.iter_mut().enumerate() {
@@ -312,8 +327,32 @@ impl<'a> Model<'a> {
                 if let Some(t) = tag {
                     taken.insert(t);
                     self.ports[i].tag = Some(t);
+                } else if !keep {
+                    diags.push(Diagnostic {
+                        table: nb::LogicalSwitchPort::TABLE,
+                        row: self.ports[i].name.to_string(),
+                        message: "tag_request 0: every tag from 1 to 4095 is taken under its parent, no tag".into(),
+                    });
                 }
             }
+        }
+    }
+
+    /// Sets `Port::up` of every switch port: a router-type port is always
+    /// up; another is up once a chassis has claimed its binding and, when
+    /// that chassis reports port readiness (`other_config:port-up-notif`),
+    /// once the binding's `up` is true as well.
+    fn mark_up(&mut self) {
+        let bindings: HashMap<&str, sb::PortBinding<'_>> =
+            sb::PortBinding::all(self.sb).map(|pb| (pb.logical_port(), pb)).collect();
+        for p in &mut self.ports {
+            let Some(lsp) = p.lsp() else { continue };
+            p.up = lsp.type_() == "router"
+                || bindings.get(p.name).is_some_and(|pb| match pb.chassis() {
+                    Some(ch) if ch.other_config().get_bool("port-up-notif", false) => pb.up() == Some(true),
+                    Some(_) => true,
+                    None => false,
+                });
         }
     }
 
@@ -392,6 +431,7 @@ impl<'a> Model<'a> {
             ps_addrs: Vec::new(),
             tag: None,
             has_unknown: false,
+            up: false,
         };
         match p {
             PortNb::Switch(lsp) => {
@@ -402,33 +442,42 @@ impl<'a> Model<'a> {
                         a if ipam::Request::parse(a).is_some() => {}
                         a => match LportAddresses::parse(a) {
                             Some(parsed) => port.addrs.push(parsed),
-                            None => diags.push(Diagnostic {
+                            None => diags.push(Diagnostic::new(
                                 table,
-                                row: name.to_string(),
-                                message: format!("invalid syntax '{a}' in addresses, entry ignored"),
-                            }),
+                                name,
+                                "addresses",
+                                a,
+                                "invalid syntax, entry ignored",
+                            )),
                         },
                     }
                 }
                 for a in lsp.port_security() {
                     match LportAddresses::parse(a) {
                         Some(parsed) => port.ps_addrs.push(parsed),
-                        None => diags.push(Diagnostic {
+                        None => diags.push(Diagnostic::new(
                             table,
-                            row: name.to_string(),
-                            message: format!("invalid syntax '{a}' in port_security, entry ignored"),
-                        }),
+                            name,
+                            "port_security",
+                            a,
+                            "invalid syntax, entry ignored",
+                        )),
                     }
                 }
             }
-            PortNb::Router(lrp) => match LportAddresses::router_port(lrp.mac(), lrp.networks()) {
-                Some(parsed) => port.addrs.push(parsed),
-                None => diags.push(Diagnostic {
-                    table,
-                    row: name.to_string(),
-                    message: format!("bad mac '{}' or networks, port has no addresses", lrp.mac()),
-                }),
-            },
+            PortNb::Router(lrp) => {
+                // Without a MAC the reference writes neither the port's
+                // binding nor a flow of it.
+                let Some(mac) = Mac::parse(lrp.mac()) else {
+                    diags.push(Diagnostic::new(table, name, "mac", lrp.mac(), "invalid MAC, port left out"));
+                    return;
+                };
+                let (parsed, bad) = LportAddresses::router_port(mac, lrp.networks());
+                for n in bad {
+                    diags.push(Diagnostic::new(table, name, "networks", n, "invalid network, entry ignored"));
+                }
+                port.addrs.push(parsed);
+            }
         }
         let idx = self.ports.len();
         self.port_by_name.insert(name, idx);
@@ -451,11 +500,13 @@ impl<'a> Model<'a> {
                     }
                     self.ports[i].peer = Some(j);
                 }
-                _ => diags.push(Diagnostic {
-                    table: nb::LogicalSwitchPort::TABLE,
-                    row: self.ports[i].name.to_string(),
-                    message: format!("router-port '{rp}' is not a logical router port"),
-                }),
+                _ => diags.push(Diagnostic::new(
+                    nb::LogicalSwitchPort::TABLE,
+                    self.ports[i].name,
+                    "options:router-port",
+                    rp,
+                    "not a logical router port",
+                )),
             }
         }
         // A router port may also name its peer router port directly (router
@@ -463,9 +514,35 @@ impl<'a> Model<'a> {
         for i in 0..self.ports.len() {
             let Some(lrp) = self.ports[i].lrp() else { continue };
             let Some(peer) = lrp.peer() else { continue };
-            if let Some(&j) = self.port_by_name.get(peer) {
-                if self.ports[j].lrp().is_some() {
-                    self.ports[i].peer = Some(j);
+            match self.port_by_name.get(peer) {
+                Some(&j) if self.ports[j].lrp().is_some() => self.ports[i].peer = Some(j),
+                _ => diags.push(Diagnostic::new(
+                    nb::LogicalRouterPort::TABLE,
+                    self.ports[i].name,
+                    "peer",
+                    peer,
+                    "not a logical router port, ignored",
+                )),
+            }
+        }
+    }
+
+    /// Reports the NAT rules of routers whose addresses the builders
+    /// cannot use (they leave such a rule, or its external MAC, out).
+    fn check_nat(&self, diags: &mut Vec<Diagnostic>) {
+        for r in self.routers().filter_map(|d| d.router()) {
+            let mut nats: Vec<nb::Nat<'_>> = r.nat().collect();
+            nats.sort_by_key(|n| n.uuid());
+            for n in nats {
+                let row = n.uuid().to_string();
+                let mut report = |column: &str, value: &str, what: &str| {
+                    diags.push(Diagnostic::new(nb::Nat::TABLE, &row, column, value, what))
+                };
+                if n.external_ip().parse::<std::net::IpAddr>().is_err() {
+                    report("external_ip", n.external_ip(), "invalid address, rule ignored");
+                }
+                if let Some(mac) = n.external_mac().filter(|m| Mac::parse(m).is_none()) {
+                    report("external_mac", mac, "invalid MAC, ignored");
                 }
             }
         }
@@ -524,6 +601,74 @@ mod tests {
         assert_eq!(
             [tag("vm"), tag("c1"), tag("c2"), tag("c3"), tag("ln"), tag("c4")],
             [None, Some(7), Some(2), Some(1), Some(100), Some(1)]
+        );
+    }
+
+    /// A router port keeps the networks that parse (and its link-local
+    /// address) and reports each other one; a port with an invalid MAC is
+    /// left out, as the reference leaves out its binding and flows.
+    #[test]
+    fn router_port_keeps_valid_networks_and_drops_a_bad_mac() {
+        let nb = format!(
+            r#"{{"Logical_Router": {{"{lr}": {{"initial": {{"name": "lr",
+                "ports": ["set", [["uuid", "{p1}"], ["uuid", "{p2}"]]]}}}}}},
+              "Logical_Router_Port": {{{}, {}}}}}"#,
+            named_row(
+                11,
+                "good",
+                r#", "mac": "00:00:00:00:ff:01", "networks": ["set", ["10.0.1.1/24", "bogus", "fd01::1/64", "10.0.2.1/33"]]"#
+            ),
+            named_row(12, "badmac", r#", "mac": "00:00:00:00:ff:zz", "networks": "10.0.3.1/24""#),
+            lr = u(1),
+            p1 = u(11),
+            p2 = u(12),
+        );
+        let (nb, sb) = (replica("ovn-nb.ovsschema", &nb), replica("ovn-sb.ovsschema", "{}"));
+        let mut diags = Vec::new();
+        let m = Model::build(&nb, &sb, BTreeMap::new(), &mut diags);
+        assert!(m.port("badmac").is_none());
+        let good = m.port("good").unwrap();
+        let a = &good.addrs[0];
+        assert_eq!(a.ipv4.iter().map(|n| format!("{}/{}", n.addr, n.plen)).collect::<Vec<_>>(), ["10.0.1.1/24"]);
+        assert_eq!(a.ipv6.len(), 2, "fd01::1/64 and the link-local address");
+        let diags: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            diags,
+            [
+                "Logical_Router_Port badmac: mac '00:00:00:00:ff:zz': invalid MAC, port left out",
+                "Logical_Router_Port good: networks '10.0.2.1/33': invalid network, entry ignored",
+                "Logical_Router_Port good: networks 'bogus': invalid network, entry ignored",
+            ]
+        );
+    }
+
+    /// A router port peering with no router port, and a NAT rule with an
+    /// unusable external IP or MAC, are reported.
+    #[test]
+    fn bad_peers_and_nat_addresses_are_reported() {
+        let nb = format!(
+            r#"{{"Logical_Router": {{"{lr}": {{"initial": {{"name": "lr", "ports": ["uuid", "{p1}"],
+                "nat": ["uuid", "{n1}"]}}}}}},
+              "Logical_Router_Port": {{{}}},
+              "NAT": {{"{n1}": {{"initial": {{"type": "dnat_and_snat", "external_ip": "172.16.0.300",
+                "logical_ip": "10.0.0.5", "external_mac": "zz"}}}}}}}}"#,
+            named_row(11, "p1", r#", "mac": "00:00:00:00:ff:01", "networks": "10.0.0.1/24", "peer": "nowhere""#),
+            lr = u(1),
+            p1 = u(11),
+            n1 = u(31),
+        );
+        let (nb, sb) = (replica("ovn-nb.ovsschema", &nb), replica("ovn-sb.ovsschema", "{}"));
+        let mut diags = Vec::new();
+        Model::build(&nb, &sb, BTreeMap::new(), &mut diags);
+        let diags: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        let nat = u(31);
+        assert_eq!(
+            diags,
+            [
+                "Logical_Router_Port p1: peer 'nowhere': not a logical router port, ignored".to_string(),
+                format!("NAT {nat}: external_ip '172.16.0.300': invalid address, rule ignored"),
+                format!("NAT {nat}: external_mac 'zz': invalid MAC, ignored"),
+            ]
         );
     }
 }

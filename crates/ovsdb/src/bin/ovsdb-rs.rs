@@ -150,7 +150,7 @@ impl Connector {
                         return Err(usage(format!("failed to connect: {reason}")));
                     }
                 }
-                Event::Disconnected { reason, .. } if reason.starts_with("cannot use database") => {
+                Event::Disconnected { reason, .. } if reason.starts_with(ovsdb::session::UNUSABLE_DATABASE) => {
                     return Err(failed(reason));
                 }
                 _ => {}

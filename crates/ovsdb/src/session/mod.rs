@@ -241,6 +241,12 @@ pub struct Session {
 }
 
 const SERVER_DB: &str = "_Server";
+
+/// How the reason of a `Disconnected` event starts when the server does
+/// not serve the configured database (or its schema is unusable): the
+/// reason goes on with the databases the server has. Not a passing
+/// failure: the session keeps retrying, but the remote is likely wrong.
+pub const UNUSABLE_DATABASE: &str = "cannot use database";
 const ZERO_TXN: &str = "00000000-0000-0000-0000-000000000000";
 
 /// The part of the `_Server` schema the session monitors.
@@ -636,7 +642,11 @@ impl Session {
                         self.maybe_start_monitor(now);
                     }
                     Err(e) => {
-                        let reason = format!("cannot use database {}: {e}", self.config.database);
+                        let reason = format!(
+                            "{UNUSABLE_DATABASE} {}: {e}; the server has: {}",
+                            self.config.database,
+                            self.server_databases().join(", ")
+                        );
                         self.drop_connection(now, reason);
                     }
                 }
@@ -853,6 +863,17 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// The names of the databases `_Server` lists, sorted (empty for a
+    /// server without `_Server`).
+    fn server_databases(&self) -> Vec<String> {
+        let mut names: Vec<String> = (self.server_replica.table("Database").into_iter())
+            .flat_map(|t| t.rows())
+            .filter_map(|r| r.get("name").as_atom().and_then(|a| a.as_str()).map(str::to_string))
+            .collect();
+        names.sort();
+        names
     }
 
     fn protocol_error(&mut self, now: Instant, reason: String) {

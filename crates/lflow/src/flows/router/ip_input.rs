@@ -23,11 +23,11 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
 
         if !p.ipv4.is_empty() {
             let mut src: Vec<String> = Vec::new();
+            // A /32 network's broadcast address is itself: the reference
+            // lists it twice (scenario 98).
             for n in &p.ipv4 {
                 src.push(n.addr.to_string());
-                if n.plen < 32 {
-                    src.push(n.broadcast().to_string());
-                }
+                src.push(n.broadcast().to_string());
             }
             flows.add(r.dp, ST, 100, format!("ip4.src == {{{}}} && reg9[0] == 0", join(&src)), r.drop).hint(hint);
             flows

@@ -6,7 +6,8 @@
 //! parent that claims its IP, and the replies for load balancer health
 //! checks' source IPs. It never replies for ports with `unknown` addresses,
 //! virtual or external ports, or (when `ignore_lsp_down` is false) VIFs
-//! that are down.
+//! that are down: `Port::up`, from the SB binding, never the NB `up`
+//! column northd writes.
 
 use std::net::IpAddr;
 
@@ -36,8 +37,7 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diag
             virtual_port(sw, p, flows, diags);
             continue;
         }
-        let up = p.lsp().and_then(|l| l.up()).unwrap_or(true);
-        if check_up && !up && ty != "router" && ty != "localport" {
+        if check_up && !p.up && ty != "router" && ty != "localport" {
             continue;
         }
         if ty == "external" || p.has_unknown || sw.vlan_passthru {

@@ -147,7 +147,9 @@ fn unicast(sw: &Switch<'_, '_>, p: &Port<'_>, flows: &mut Flows) {
         } else if entry == "router" {
             router_unicast(sw, p, &action, flows);
         } else if entry.starts_with("dynamic") || entry.split_whitespace().nth(1) == Some("dynamic") {
-            if let Some(mac) = lsp.dynamic_addresses().and_then(first_mac) {
+            // What IPAM assigns in this compilation, not the NB column
+            // northd writes it to (which lags one cycle behind).
+            if let Some(mac) = p.dynamic_addresses.as_deref().and_then(first_mac) {
                 flows.add(dp, Stage::LsInL2Lkup, 50, format!("eth.dst == {mac}"), action.clone()).hint(p.uuid);
             }
         }

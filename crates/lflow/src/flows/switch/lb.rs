@@ -301,7 +301,7 @@ mod tests {
         let nb = crate::tests::replica("ovn-nb.ovsschema", &nb);
         let sb = crate::tests::replica("ovn-sb.ovsschema", "{}");
         let mut diags = Vec::new();
-        let model = crate::model::Model::build(&nb, &sb, crate::global::global_options(&nb).1, &mut diags);
+        let model = crate::model::Model::build(&nb, &sb, crate::global::global_options(&nb, &mut diags).1, &mut diags);
         let mut flows = crate::output::Flows::default();
         super::super::build(&model, &mut flows, &mut diags);
         crate::flows::copp::apply(&model, flows.iter_mut(), &mut diags);

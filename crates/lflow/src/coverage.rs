@@ -181,7 +181,7 @@ pub const NB_COLUMNS: &[(&str, &str, Use)] = &[
     ("Logical_Switch_Port", "tag", Read),
     ("Logical_Switch_Port", "tag_request", Read),
     ("Logical_Switch_Port", "type", Read),
-    ("Logical_Switch_Port", "up", Read),
+    ("Logical_Switch_Port", "up", Unused("status northd writes from the SB binding; the compiler takes a port's up from the SB, never from this column")),
     ("Meter", "bands", Read),
     ("Meter", "external_ids", CMS),
     ("Meter", "fair", Read),

@@ -342,30 +342,7 @@ fn address_sets(m: &Model<'_>, out: &mut Output) {
 fn router_lb_address_sets(m: &Model<'_>, out: &mut Output) {
     for dp in m.routers().filter(|dp| dp.enabled()) {
         let Some(r) = dp.router() else { continue };
-        let nets: Vec<&model::addr::LportAddresses> = m.ports_of(dp.id).flat_map(|p| p.addrs.first()).collect();
-        let reachable = |ip: &str| match ip.parse::<std::net::IpAddr>() {
-            Ok(std::net::IpAddr::V4(a)) => nets.iter().any(|n| n.ipv4.iter().any(|net| net.contains(a))),
-            Ok(std::net::IpAddr::V6(a)) => {
-                nets.iter().any(|n| n.ipv6.iter().any(|net| !net.is_lla() && net.contains(a)))
-            }
-            Err(_) => false,
-        };
-        let lbs = r.load_balancer().chain(r.load_balancer_group().flat_map(|g| g.load_balancer()));
-        let (mut v4, mut v6) = (Vec::new(), Vec::new());
-        for lb in lbs {
-            let template = lb.options().get_bool("template", false);
-            let mode = lb.options().get("neighbor_responder").unwrap_or(if template { "none" } else { "reachable" });
-            for (vip, _) in lb.vips().iter() {
-                let Some(ip) = ports::vip_ip(vip) else { continue };
-                if mode == "all" || (mode == "reachable" && reachable(&ip)) {
-                    if ip.contains(':') {
-                        v6.push(ip)
-                    } else {
-                        v4.push(ip)
-                    }
-                }
-            }
-        }
+        let (v4, v6) = router_lb_vips(m, dp.id, r);
         for (suffix, ips) in [("ip4", v4), ("ip6", v6)] {
             if !ips.is_empty() {
                 let mut row = DesiredRow::new(None);
@@ -374,6 +351,38 @@ fn router_lb_address_sets(m: &Model<'_>, out: &mut Output) {
             }
         }
     }
+}
+
+/// The IPv4 and IPv6 VIPs router `r` (datapath `dp`)'s ports answer ARP and neighbor
+/// solicitations for (see `router_lb_address_sets`), in NB order.
+pub(crate) fn router_lb_vips(
+    m: &Model<'_>,
+    dp: crate::output::DpId,
+    r: nb::LogicalRouter<'_>,
+) -> (Vec<String>, Vec<String>) {
+    let nets: Vec<&model::addr::LportAddresses> = m.ports_of(dp).flat_map(|p| p.addrs.first()).collect();
+    let reachable = |ip: &str| match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => nets.iter().any(|n| n.ipv4.iter().any(|net| net.contains(a))),
+        Ok(std::net::IpAddr::V6(a)) => nets.iter().any(|n| n.ipv6.iter().any(|net| !net.is_lla() && net.contains(a))),
+        Err(_) => false,
+    };
+    let lbs = r.load_balancer().chain(r.load_balancer_group().flat_map(|g| g.load_balancer()));
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for lb in lbs {
+        let template = lb.options().get_bool("template", false);
+        let mode = lb.options().get("neighbor_responder").unwrap_or(if template { "none" } else { "reachable" });
+        for (vip, _) in lb.vips().iter() {
+            let Some(ip) = ports::vip_ip(vip) else { continue };
+            if mode == "all" || (mode == "reachable" && reachable(&ip)) {
+                if ip.contains(':') {
+                    v6.push(ip)
+                } else {
+                    v4.push(ip)
+                }
+            }
+        }
+    }
+    (v4, v6)
 }
 
 /// Per NB port group: `<name>_ip4` and `<name>_ip6` address sets with its

@@ -35,7 +35,6 @@ pub enum Use {
 use Use::{Daemon, NotYet, Partly, Read, Unused};
 
 const BFD: &str = "BFD";
-const LB: &str = "load balancers on routers";
 const NAT: &str = "NAT";
 /// `external_ids` the reference never reads a key of.
 const CMS: Use = Unused("the CMS's own data: ovn-northd reads no key of it");
@@ -121,8 +120,8 @@ pub const NB_COLUMNS: &[(&str, &str, Use)] = &[
     ("Logical_Router", "copp", Read),
     ("Logical_Router", "enabled", Read),
     ("Logical_Router", "external_ids", Read),
-    ("Logical_Router", "load_balancer", Partly(LB)),
-    ("Logical_Router", "load_balancer_group", Partly(LB)),
+    ("Logical_Router", "load_balancer", Read),
+    ("Logical_Router", "load_balancer_group", Read),
     ("Logical_Router", "name", Read),
     ("Logical_Router", "nat", Partly(NAT)),
     ("Logical_Router", "options", Read),
@@ -307,11 +306,11 @@ mod tests {
         assert_eq!(listed, schema);
     }
 
-    /// Rows using features not translated yet (NAT, load balancers on
-    /// routers here) get one diagnostic a row and feature, naming the row
-    /// and the columns; rows of translated features (an ACL, a QoS rule,
-    /// DHCP options, a load balancer itself) and rows without such values
-    /// get none.
+    /// Rows using features not translated yet (NAT here) get one
+    /// diagnostic a row and feature, naming the row and the columns; rows
+    /// of translated features (an ACL, a QoS rule, DHCP options, a load
+    /// balancer itself) and rows without such values get none. Load
+    /// balancers on a gateway router are named by `flows::router::lb`.
     #[test]
     fn rows_of_features_not_translated_yet_get_a_diagnostic() {
         let nb = replica(
@@ -334,6 +333,7 @@ mod tests {
                 "direction": "from-lport", "match": "ip4", "action": ["map", [["dscp", 10]]]}}},
             "DHCP_Options": {"00000000-0000-0000-0000-000000000051": {"initial": {"cidr": "10.0.0.0/24"}}},
             "Logical_Router": {"00000000-0000-0000-0000-000000000002": {"initial": {"name": "lr0",
+                "options": ["map", [["chassis", "hv1"]]],
                 "nat": ["uuid", "00000000-0000-0000-0000-000000000061"],
                 "load_balancer": ["uuid", "00000000-0000-0000-0000-000000000071"]}}},
             "NAT": {"00000000-0000-0000-0000-000000000061": {"initial": {"type": "snat",
@@ -347,7 +347,7 @@ mod tests {
             out.diagnostics.iter().map(ToString::to_string).filter(|d| d.contains("not translated yet")).collect();
         let want = [
             "Logical_Router lr0: not translated yet: NAT (nat)",
-            "Logical_Router lr0: not translated yet: load balancers on routers (load_balancer)",
+            "Logical_Router lr0: not translated yet: load balancers on routers (load_balancer on a gateway router)",
             "NAT 00000000-0000-0000-0000-000000000061: not translated yet: NAT (external_ip, logical_ip, type)",
         ];
         assert_eq!(got, want);

@@ -43,6 +43,7 @@ pub const EXACT: &[&str] = &[
     "27-igmp-multicast",
     "29-virtual-ports",
     "30-external-ha-chassis",
+    "32-lb-group",
     "34-fdb-static-mac",
     "36-mirror",
     "40-switch-port-kinds",

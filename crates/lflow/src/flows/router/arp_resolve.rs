@@ -46,6 +46,17 @@ pub fn build(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flow
             )
             .hint(p.port.uuid);
     }
+    // Router addresses that load balancing uses, not dropped in IP input:
+    // dropped here when no stage took the packet.
+    for p in &r.ports {
+        let v4: Vec<_> = p.ipv4.iter().map(|n| IpAddr::V4(n.addr)).filter(|a| r.lb_ips.contains(a)).collect();
+        let v6: Vec<_> = p.ipv6.iter().map(|n| IpAddr::V6(n.addr)).filter(|a| r.lb_ips.contains(a)).collect();
+        for (fam, ips) in [("ip4", v4), ("ip6", v6)] {
+            if !ips.is_empty() {
+                flows.add(r.dp, ST, 2, format!("{fam}.dst == {{{}}}", super::join(&ips)), r.drop).hint(p.port.uuid);
+            }
+        }
+    }
     let learn_routers = r.nb.options().get_bool("dynamic_neigh_routers", false);
     for p in &r.ports {
         let Some(peer) = r.peer(p.port) else { continue };

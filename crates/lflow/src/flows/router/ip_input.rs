@@ -2,8 +2,10 @@
 //! replies, ICMP/ICMPv6 echo replies, ARP and ND responders for the
 //! router's own addresses, port unreachable / TCP reset / protocol
 //! unreachable for traffic to the router, drops of what is left for the
-//! router, TTL exceeded. Never adds the responders for NAT or load
-//! balancer addresses.
+//! router (but for addresses load balancing uses), TTL exceeded. Never
+//! adds the responders for NAT or load balancer addresses.
+
+use std::net::IpAddr;
 
 use super::admission::resident_suffix;
 use super::{addr_set, join, Router};
@@ -33,7 +35,12 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
             flows
                 .add(r.dp, ST, 90, format!("ip4.dst == {} && icmp4.type == 8 && icmp4.code == 0", addr_set(&v4)), ECHO4)
                 .hint(hint);
-            flows.add(r.dp, ST, 60, format!("ip4.dst == {{{}}}", join(&v4)), r.drop).hint(hint);
+            // Addresses that load balancing uses are dropped later, in ARP
+            // resolve, when nothing claimed them.
+            let own: Vec<_> = v4.iter().filter(|a| !r.lb_ips.contains(&IpAddr::V4(**a))).collect();
+            if !own.is_empty() {
+                flows.add(r.dp, ST, 60, format!("ip4.dst == {{{}}}", join(&own)), r.drop).hint(hint);
+            }
         }
         for a in &v6 {
             flows.add(
@@ -47,7 +54,8 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
         flows
             .add(r.dp, ST, 90, format!("ip6.dst == {} && icmp6.type == 128 && icmp6.code == 0", addr_set(&v6)), ECHO6)
             .hint(hint);
-        flows.add(r.dp, ST, 60, format!("ip6.dst == {{{}}}", join(&v6)), r.drop).hint(hint);
+        let own: Vec<_> = v6.iter().filter(|a| !r.lb_ips.contains(&IpAddr::V6(**a))).collect();
+        flows.add(r.dp, ST, 60, format!("ip6.dst == {{{}}}", join(&own)), r.drop).hint(hint);
 
         let res = resident_suffix(p);
         // When the switch reaches a physical network (localnet), ARP for a

@@ -12,6 +12,7 @@ mod admission;
 mod arp_resolve;
 mod delivery;
 mod ip_input;
+mod lb;
 mod multicast;
 mod nd_ra;
 mod pkt_len;
@@ -44,6 +45,7 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
         ip_input::build(&r, flows);
         multicast::build(&r, flows);
         stateful::build(&r, flows);
+        lb::build(&r, flows, diags);
         nd_ra::build(&r, flows);
         let v6_nexthops = routing::build(&r, &ecmp, flows, diags);
         policy::build(&r, flows, diags);
@@ -126,6 +128,9 @@ pub struct Router<'m, 'a> {
     pub is_gateway: bool,
     /// The action that drops a packet (`drop;` or a debug sample).
     pub drop: &'m str,
+    /// Addresses load balancing uses: the VIPs of its load balancers and
+    /// the `lb_force_snat_ip` addresses, sorted.
+    pub lb_ips: Vec<IpAddr>,
 }
 
 impl<'m, 'a> Router<'m, 'a> {
@@ -144,7 +149,8 @@ impl<'m, 'a> Router<'m, 'a> {
             });
         }
         let is_gateway = nb.options().get("chassis").is_some_and(|c| !c.is_empty());
-        Router { m, dp, nb, ports, is_gateway, drop }
+        let lb_ips = lb::lb_ips(m, nb);
+        Router { m, dp, nb, ports, is_gateway, drop, lb_ips }
     }
 
     /// The router has at least one distributed gateway port.

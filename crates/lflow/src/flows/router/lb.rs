@@ -1,0 +1,265 @@
+//! Load balancers on a logical router (`ovn-northd(8)`, "Logical Router
+//! Datapaths"): ingress DEFRAG (conntrack for each VIP), load balancing
+//! affinity check and learn, the load balancing part of DNAT (new
+//! connections to a VIP, related and established traffic), the ARP and
+//! neighbor replies for VIPs (`_rtr_lb_*` address sets) in IP input, and
+//! the egress SNAT exemption of `skip_snat` connections.
+//!
+//! Only distributed routers without a distributed gateway port are
+//! translated here: a gateway router or a router with a gateway port with
+//! load balancers gets a "not translated yet" diagnostic and no load
+//! balancer flows, as do chassis whose conntrack lacks `ct_lb_mark` or
+//! related NAT. Never reads NAT rules, never adds a stage default (those
+//! are in `stateful`).
+
+use std::net::IpAddr;
+
+use super::Router;
+use crate::flows::switch::CtFlavour;
+use crate::input::nb;
+use crate::model::lb::{Endpoint, LoadBalancer, Vip};
+use crate::model::Model;
+use crate::output::{Diagnostic, Flows};
+use crate::stage::Stage;
+
+/// Adds the load balancer flows of router `r`; rows it cannot translate
+/// are reported in `diags`.
+pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
+    let lbs = router_lbs(r.m, r.nb);
+    if lbs.is_empty() {
+        return;
+    }
+    let report = |diags: &mut Vec<Diagnostic>, message: String| {
+        diags.push(Diagnostic { table: nb::LogicalRouter::TABLE, row: r.nb.name().to_string(), message })
+    };
+    if r.is_gateway || r.has_dgp() {
+        let what = if r.is_gateway { "a gateway router" } else { "a router with a distributed gateway port" };
+        report(diags, format!("not translated yet: load balancers on routers (load_balancer on {what})"));
+        return;
+    }
+    let ct = CtFlavour::of(r.m.sb);
+    if ct.lb != "ct_lb_mark" || !ct.nat_related {
+        report(
+            diags,
+            "not translated yet: load balancers on routers (chassis without ct-no-masked-label or \
+             ovn-ct-lb-related)"
+                .into(),
+        );
+        return;
+    }
+    let force_snat = force_snat(r, diags);
+    let controller_event = r.m.option("controller_event").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let dp = r.dp;
+    for lb in &lbs {
+        for vip in &lb.vips {
+            let (fam, ip) = (vip.addr.family(), vip.addr.ip);
+            flows.add(dp, Stage::LrInDefrag, 100, format!("ip && {fam}.dst == {ip}"), "ct_dnat;").hint(lb.uuid);
+            vip_flows(r, lb, vip, force_snat, controller_event, flows);
+        }
+    }
+    for (m, a) in [
+        ("ct.rel && !ct.est && !ct.new", "ct_commit_nat;"),
+        ("ct.est && !ct.rel && !ct.new && ct_mark.natted", "next;"),
+    ] {
+        flows.add(dp, Stage::LrInDnat, 50, m, a);
+        for flag in ["force_snat", "skip_snat"] {
+            let m = format!("{m} && ct_mark.{flag} == 1");
+            flows.add(dp, Stage::LrInDnat, 70, m, format!("flags.{flag}_for_lb = 1; {a}"));
+        }
+    }
+    if lbs.iter().any(|lb| skip_snat(lb)) {
+        flows.add(dp, Stage::LrOutSnat, 120, "flags.skip_snat_for_lb == 1 && ip", "next;");
+    }
+    neighbor_replies(r, flows);
+}
+
+/// The router's load balancers, its own and its groups', parsed, by UUID.
+fn router_lbs<'m, 'a>(m: &'m Model<'a>, nb: nb::LogicalRouter<'a>) -> Vec<&'m LoadBalancer<'a>> {
+    let mut uuids: Vec<_> =
+        nb.load_balancer_uuids().chain(nb.load_balancer_group().flat_map(|g| g.load_balancer_uuids())).collect();
+    uuids.sort();
+    uuids.dedup();
+    // `Model::lbs` is sorted by UUID.
+    uuids.iter().filter_map(|u| m.lbs.binary_search_by_key(u, |lb| lb.uuid).ok().map(|i| &m.lbs[i])).collect()
+}
+
+/// The addresses load balancing on router `nb` uses (see `Router::lb_ips`):
+/// a router address among them is not dropped in IP input.
+pub(super) fn lb_ips(m: &Model<'_>, nb: nb::LogicalRouter<'_>) -> Vec<IpAddr> {
+    let lbs = router_lbs(m, nb);
+    if lbs.is_empty() {
+        return Vec::new();
+    }
+    let force = nb.options().get("lb_force_snat_ip").unwrap_or_default();
+    let mut ips: Vec<IpAddr> = lbs
+        .iter()
+        .flat_map(|lb| lb.vips.iter().map(|v| v.addr.ip))
+        .chain(force.split_whitespace().filter_map(super::parse_ip))
+        .collect();
+    ips.sort();
+    ips.dedup();
+    ips
+}
+
+/// `options:skip_snat=true` on a load balancer.
+fn skip_snat(lb: &LoadBalancer<'_>) -> bool {
+    lb.nb.options().get_bool("skip_snat", false)
+}
+
+/// Whether the router forces SNAT of load balanced traffic: an
+/// `options:lb_force_snat_ip` of IP addresses. `router_ip` means the
+/// port's own address, only on gateway routers; anything else is
+/// reported and ignored.
+fn force_snat(r: &Router<'_, '_>, diags: &mut Vec<Diagnostic>) -> bool {
+    let Some(v) = r.nb.options().get("lb_force_snat_ip").filter(|v| !v.trim().is_empty()) else { return false };
+    if v.split_whitespace().all(|ip| super::parse_ip(ip).is_some()) {
+        return true;
+    }
+    diags.push(Diagnostic {
+        table: nb::LogicalRouter::TABLE,
+        row: r.nb.name().to_string(),
+        message: format!("options:lb_force_snat_ip '{v}' is not a list of IP addresses, ignored"),
+    });
+    false
+}
+
+/// What load balanced connections of `lb` set before `ct_lb_mark` and
+/// add to its arguments: `skip_snat`, or `force_snat` on a router that
+/// forces it, or nothing.
+fn snat_flag(lb: &LoadBalancer<'_>, force_snat: bool) -> Option<&'static str> {
+    if skip_snat(lb) {
+        Some("skip_snat")
+    } else if force_snat {
+        Some("force_snat")
+    } else {
+        None
+    }
+}
+
+/// `ct_lb_mark(...)` to `backends`, with the flag set before it.
+fn ct_lb(lb: &LoadBalancer<'_>, backends: &str, flag: Option<&str>) -> String {
+    let hash = if lb.hash_fields.is_empty() { String::new() } else { format!("; hash_fields=\"{}\"", lb.hash_fields) };
+    match flag {
+        Some(f) => format!("flags.{f}_for_lb = 1; ct_lb_mark(backends={backends}{hash}; {f});"),
+        None => format!("ct_lb_mark(backends={backends}{hash});"),
+    }
+}
+
+/// The register holding the VIP between affinity check and learn: `reg0`
+/// (IPv4) or `xxreg0` (IPv6).
+fn vip_reg(addr: &Endpoint) -> &'static str {
+    if addr.ip.is_ipv4() {
+        "reg0"
+    } else {
+        "xxreg0"
+    }
+}
+
+/// The flows of one VIP: the empty-backends event, affinity, and the
+/// load balancing of new connections (DNAT).
+fn vip_flows(
+    r: &Router<'_, '_>,
+    lb: &LoadBalancer<'_>,
+    vip: &Vip,
+    force_snat: bool,
+    controller_event: bool,
+    flows: &mut Flows,
+) {
+    let dp = r.dp;
+    let (addr, proto) = (vip.addr, lb.proto);
+    let fam = addr.family();
+    let l4 = addr.port.map(|p| format!(" && {proto} && {proto}.dst == {p}")).unwrap_or_default();
+    let flag = snat_flag(lb, force_snat);
+    let prefix = flag.map(|f| format!("flags.{f}_for_lb = 1; ")).unwrap_or_default();
+
+    if (lb.event || controller_event) && vip.backends.is_empty() && !lb.reject {
+        let m = format!(
+            "{fam}.dst == {} && {proto}{}",
+            addr.ip,
+            addr.port.map(|p| format!(" && {proto}.dst == {p}")).unwrap_or_default()
+        );
+        let a = format!(
+            "trigger_event(event = \"empty_lb_backends\", vip = \"{addr}\", protocol = \"{proto}\", load_balancer = \"{}\");",
+            lb.uuid
+        );
+        flows.add(dp, Stage::LrInDnat, 130, m, a).hint(lb.uuid);
+    }
+
+    if let Some(timeout) = lb.affinity_timeout {
+        affinity(r, lb, vip, timeout, flag, flows);
+    }
+
+    let active: Vec<String> = vip.active_backends().map(|b| b.addr.to_string()).collect();
+    let action = if active.is_empty() && lb.reject {
+        format!(
+            "{prefix}reg0 = 0; reject {{ outport <-> inport; next(pipeline=egress,table={});}};",
+            Stage::LrOutSnat.table()
+        )
+    } else if active.is_empty() {
+        format!("{prefix}{}", r.drop)
+    } else {
+        ct_lb(lb, &active.join(","), flag)
+    };
+    let priority = if addr.port.is_some() { 120 } else { 110 };
+    let m = format!("ct.new && !ct.rel && {fam} && {fam}.dst == {}{l4}", addr.ip);
+    flows.add(dp, Stage::LrInDnat, priority, m, action).hint(lb.uuid);
+}
+
+/// Session affinity: a new connection to the VIP from a client seen within
+/// `timeout` seconds goes to the backend it went to then (`chk_lb_aff`,
+/// DNAT at priority 150); otherwise the chosen backend is learned
+/// (`commit_lb_aff`).
+fn affinity(r: &Router<'_, '_>, lb: &LoadBalancer<'_>, vip: &Vip, timeout: u32, flag: Option<&str>, flows: &mut Flows) {
+    let dp = r.dp;
+    let (addr, proto) = (vip.addr, lb.proto);
+    let (fam, reg) = (addr.family(), vip_reg(&addr));
+    let l4 = addr.port.map(|p| format!(" && {proto} && {proto}.dst == {p}")).unwrap_or_default();
+    let save_port = if addr.port.is_some() { format!(" reg9[16..31] = {proto}.dst;") } else { String::new() };
+    let m = format!("ct.new && !ct.rel && {fam} && {fam}.dst == {}{l4}", addr.ip);
+    let a = format!("{reg} = {fam}.dst;{save_port} reg9[6] = chk_lb_aff(); next;");
+    flows.add(dp, Stage::LrInLbAffCheck, 100, m, a).hint(lb.uuid);
+
+    let vip_port = addr.port.map(|p| format!(" && reg9[16..31] == {p}")).unwrap_or_default();
+    let proto_arg = if addr.port.is_some() { format!(" proto = {proto},") } else { String::new() };
+    for b in vip.active_backends() {
+        let b_reg = if b.addr.ip.is_ipv4() { "reg4" } else { "xxreg1" };
+        let b_port = b.addr.port.map(|p| format!(" && reg8[0..15] == {p}")).unwrap_or_default();
+        let m = format!("reg9[6] == 1 && ct.new && {fam} && {b_reg} == {}{b_port}", b.addr.ip);
+        let a = format!("{reg} = {}; {}", addr.ip, ct_lb(lb, &b.addr.to_string(), flag));
+        flows.add(dp, Stage::LrInDnat, 150, m, a).hint(lb.uuid);
+
+        let b_l4 = b.addr.port.map(|p| format!(" && {proto}.dst == {p}")).unwrap_or_default();
+        let m = format!(
+            "reg9[6] == 0 && ct.new && {fam} && {reg} == {}{vip_port} && {fam}.dst == {}{b_l4}",
+            addr.ip, b.addr.ip
+        );
+        let a = format!(
+            "commit_lb_aff(vip = \"{addr}\", backend = \"{}\",{proto_arg} timeout = {timeout}); /* drop */",
+            b.addr
+        );
+        flows.add(dp, Stage::LrInLbAffLearn, 100, m, a).hint(lb.uuid);
+    }
+}
+
+/// ARP and neighbor solicitation replies, on every port, for the VIPs of
+/// the router's `_rtr_lb_<key>_ip4` and `_ip6` address sets (written by
+/// `bindings`), when they are not empty.
+fn neighbor_replies(r: &Router<'_, '_>, flows: &mut Flows) {
+    let (v4, v6) = crate::bindings::router_lb_vips(r.m, r.dp, r.nb);
+    let key = r.m.dp(r.dp).tunnel_key;
+    for p in &r.ports {
+        let inport = p.key();
+        if !v4.is_empty() {
+            let m = format!("inport == {inport} && arp.op == 1 && arp.tpa == $_rtr_lb_{key}_ip4");
+            let a = "eth.dst = eth.src; eth.src = xreg0[0..47]; arp.op = 2; /* ARP reply */ arp.tha = arp.sha; \
+                     arp.sha = xreg0[0..47]; arp.tpa <-> arp.spa; outport = inport; flags.loopback = 1; output;";
+            flows.add(r.dp, Stage::LrInIpInput, 90, m, a);
+        }
+        if !v6.is_empty() {
+            let m = format!("inport == {inport} && nd_ns && nd.target == $_rtr_lb_{key}_ip6");
+            let a = "nd_na { eth.src = xreg0[0..47]; ip6.src = nd.target; nd.tll = xreg0[0..47]; outport = inport; \
+                     flags.loopback = 1; output; };";
+            flows.add(r.dp, Stage::LrInIpInput, 90, m, a);
+        }
+    }
+}

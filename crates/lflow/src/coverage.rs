@@ -309,8 +309,8 @@ mod tests {
     /// Rows using features not translated yet (NAT here) get one
     /// diagnostic a row and feature, naming the row and the columns; rows
     /// of translated features (an ACL, a QoS rule, DHCP options, a load
-    /// balancer itself) and rows without such values get none. Load
-    /// balancers on a gateway router are named by `flows::router::lb`.
+    /// balancer itself, on a switch or a router) and rows without such
+    /// values get none.
     #[test]
     fn rows_of_features_not_translated_yet_get_a_diagnostic() {
         let nb = replica(
@@ -333,7 +333,6 @@ mod tests {
                 "direction": "from-lport", "match": "ip4", "action": ["map", [["dscp", 10]]]}}},
             "DHCP_Options": {"00000000-0000-0000-0000-000000000051": {"initial": {"cidr": "10.0.0.0/24"}}},
             "Logical_Router": {"00000000-0000-0000-0000-000000000002": {"initial": {"name": "lr0",
-                "options": ["map", [["chassis", "hv1"]]],
                 "nat": ["uuid", "00000000-0000-0000-0000-000000000061"],
                 "load_balancer": ["uuid", "00000000-0000-0000-0000-000000000071"]}}},
             "NAT": {"00000000-0000-0000-0000-000000000061": {"initial": {"type": "snat",
@@ -347,7 +346,6 @@ mod tests {
             out.diagnostics.iter().map(ToString::to_string).filter(|d| d.contains("not translated yet")).collect();
         let want = [
             "Logical_Router lr0: not translated yet: NAT (nat)",
-            "Logical_Router lr0: not translated yet: load balancers on routers (load_balancer on a gateway router)",
             "NAT 00000000-0000-0000-0000-000000000061: not translated yet: NAT (external_ip, logical_ip, type)",
         ];
         assert_eq!(got, want);

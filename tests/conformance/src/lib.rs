@@ -64,6 +64,8 @@ pub const EXACT: &[&str] = &[
     "64-router-lb",
     "65-router-lb-edge",
     "66-router-lb-router-ip",
+    "67-router-lb-gateway",
+    "68-router-lb-gateway-snat-ip",
     "70-router-debug-drop",
     "71-router-redirect-arp",
     "72-router-ecmp-groups",

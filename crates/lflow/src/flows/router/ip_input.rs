@@ -38,7 +38,7 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
             // Addresses that load balancing uses are dropped later, in ARP
             // resolve, when nothing claimed them.
             let own: Vec<_> = v4.iter().filter(|a| !r.lb_ips.contains(&IpAddr::V4(**a))).collect();
-            if !own.is_empty() {
+            if !own.is_empty() && !r.snat_router_ip {
                 flows.add(r.dp, ST, 60, format!("ip4.dst == {{{}}}", join(&own)), r.drop).hint(hint);
             }
         }
@@ -55,7 +55,9 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
             .add(r.dp, ST, 90, format!("ip6.dst == {} && icmp6.type == 128 && icmp6.code == 0", addr_set(&v6)), ECHO6)
             .hint(hint);
         let own: Vec<_> = v6.iter().filter(|a| !r.lb_ips.contains(&IpAddr::V6(**a))).collect();
-        flows.add(r.dp, ST, 60, format!("ip6.dst == {{{}}}", join(&own)), r.drop).hint(hint);
+        if !r.snat_router_ip {
+            flows.add(r.dp, ST, 60, format!("ip6.dst == {{{}}}", join(&own)), r.drop).hint(hint);
+        }
 
         let res = resident_suffix(p);
         // When the switch reaches a physical network (localnet), ARP for a

@@ -5,12 +5,15 @@
 //! neighbor replies for VIPs (`_rtr_lb_*` address sets) in IP input, and
 //! the egress SNAT exemption of `skip_snat` connections.
 //!
-//! Only distributed routers without a distributed gateway port are
-//! translated here: a gateway router or a router with a gateway port with
-//! load balancers gets a "not translated yet" diagnostic and no load
-//! balancer flows, as do chassis whose conntrack lacks `ct_lb_mark` or
-//! related NAT. Never reads NAT rules, never adds a stage default (those
-//! are in `stateful`).
+//! On gateway routers also: egress UNDNAT and post UNDNAT, and the SNAT
+//! (and ingress UNSNAT) of `lb_force_snat_ip`.
+//!
+//! Gateway routers and distributed routers without a distributed gateway
+//! port are translated here: a router with a gateway port with load
+//! balancers gets a "not translated yet" diagnostic and no load balancer
+//! flows, as do chassis whose conntrack lacks `ct_lb_mark` or related
+//! NAT. Never reads NAT rules, never adds a stage default (those are in
+//! `stateful`).
 
 use std::net::IpAddr;
 
@@ -32,9 +35,13 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
     let report = |diags: &mut Vec<Diagnostic>, message: String| {
         diags.push(Diagnostic { table: nb::LogicalRouter::TABLE, row: r.nb.name().to_string(), message })
     };
-    if r.is_gateway || r.has_dgp() {
-        let what = if r.is_gateway { "a gateway router" } else { "a router with a distributed gateway port" };
-        report(diags, format!("not translated yet: load balancers on routers (load_balancer on {what})"));
+    if r.has_dgp() && !r.is_gateway {
+        report(
+            diags,
+            "not translated yet: load balancers on routers (load_balancer on a router with a distributed gateway \
+             port)"
+                .into(),
+        );
         return;
     }
     let ct = CtFlavour::of(r.m.sb);
@@ -47,7 +54,8 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
         );
         return;
     }
-    let force_snat = force_snat(r, diags);
+    let force = force_snat(r, diags);
+    let force_snat = force != ForceSnat::No;
     let controller_event = r.m.option("controller_event").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let dp = r.dp;
     for lb in &lbs {
@@ -71,6 +79,43 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
         flows.add(dp, Stage::LrOutSnat, 120, "flags.skip_snat_for_lb == 1 && ip", "next;");
     }
     neighbor_replies(r, flows);
+    if r.is_gateway {
+        gateway(r, &force, flows);
+    }
+}
+
+/// A gateway router's own load balancing flows: un-DNAT of every reply
+/// in egress and commit of new connections after it, and the SNAT (and
+/// its reverse) of the connections `lb_force_snat_ip` forces.
+fn gateway(r: &Router<'_, '_>, force: &ForceSnat, flows: &mut Flows) {
+    let dp = r.dp;
+    flows.add(dp, Stage::LrOutUndnat, 100, "nd || nd_rs || nd_ra", "next;");
+    flows.add(dp, Stage::LrOutUndnat, 50, "ip", "flags.loopback = 1; ct_dnat;");
+    flows.add(dp, Stage::LrOutPostUndnat, 50, "ip && ct.new", "ct_commit { } ; next; ");
+    match force {
+        ForceSnat::No => {}
+        ForceSnat::Ips(ips) => {
+            for ip in ips {
+                let fam = if ip.is_ipv4() { "ip4" } else { "ip6" };
+                flows.add(dp, Stage::LrInUnsnat, 110, format!("{fam} && {fam}.dst == {ip}"), "ct_snat;");
+                let m = format!("flags.force_snat_for_lb == 1 && {fam}");
+                flows.add(dp, Stage::LrOutSnat, 100, m, format!("ct_snat({ip});"));
+            }
+        }
+        ForceSnat::RouterIp => {
+            for p in &r.ports {
+                let v4 = p.ipv4.first().map(|n| IpAddr::V4(n.addr));
+                let v6 = p.ipv6_global().first().map(|n| IpAddr::V6(n.addr));
+                for (fam, ip) in [("ip4", v4), ("ip6", v6)] {
+                    let Some(ip) = ip else { continue };
+                    let key = p.key();
+                    flows.add(dp, Stage::LrInUnsnat, 110, format!("inport == {key} && {fam}.dst == {ip}"), "ct_snat;");
+                    let m = format!("flags.force_snat_for_lb == 1 && {fam} && outport == {key}");
+                    flows.add(dp, Stage::LrOutSnat, 110, m, format!("ct_snat({ip});"));
+                }
+            }
+        }
+    }
 }
 
 /// The router's load balancers, its own and its groups', parsed, by UUID.
@@ -106,21 +151,36 @@ fn skip_snat(lb: &LoadBalancer<'_>) -> bool {
     lb.nb.options().get_bool("skip_snat", false)
 }
 
-/// Whether the router forces SNAT of load balanced traffic: an
-/// `options:lb_force_snat_ip` of IP addresses. `router_ip` means the
-/// port's own address, only on gateway routers; anything else is
-/// reported and ignored.
-fn force_snat(r: &Router<'_, '_>, diags: &mut Vec<Diagnostic>) -> bool {
-    let Some(v) = r.nb.options().get("lb_force_snat_ip").filter(|v| !v.trim().is_empty()) else { return false };
-    if v.split_whitespace().all(|ip| super::parse_ip(ip).is_some()) {
-        return true;
+/// Whether and to what the router SNATs load balanced traffic
+/// (`options:lb_force_snat_ip`).
+#[derive(Debug, PartialEq, Eq)]
+enum ForceSnat {
+    No,
+    /// `router_ip` on a gateway router: each port's own first address.
+    RouterIp,
+    /// These addresses, in the option's order.
+    Ips(Vec<IpAddr>),
+}
+
+/// `options:lb_force_snat_ip`: IP addresses, or `router_ip` on a gateway
+/// router; anything else is reported and ignored.
+fn force_snat(r: &Router<'_, '_>, diags: &mut Vec<Diagnostic>) -> ForceSnat {
+    let Some(v) = r.nb.options().get("lb_force_snat_ip").filter(|v| !v.trim().is_empty()) else {
+        return ForceSnat::No;
+    };
+    if v == "router_ip" && r.is_gateway {
+        return ForceSnat::RouterIp;
+    }
+    let ips: Option<Vec<IpAddr>> = v.split_whitespace().map(super::parse_ip).collect();
+    if let Some(ips) = ips {
+        return ForceSnat::Ips(ips);
     }
     diags.push(Diagnostic {
         table: nb::LogicalRouter::TABLE,
         row: r.nb.name().to_string(),
         message: format!("options:lb_force_snat_ip '{v}' is not a list of IP addresses, ignored"),
     });
-    false
+    ForceSnat::No
 }
 
 /// What load balanced connections of `lb` set before `ct_lb_mark` and

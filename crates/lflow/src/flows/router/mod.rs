@@ -131,6 +131,10 @@ pub struct Router<'m, 'a> {
     /// Addresses load balancing uses: the VIPs of its load balancers and
     /// the `lb_force_snat_ip` addresses, sorted.
     pub lb_ips: Vec<IpAddr>,
+    /// A gateway router with load balancers SNATs them to its ports' own
+    /// addresses (`lb_force_snat_ip=router_ip`): none of its addresses
+    /// drops traffic in IP input.
+    pub snat_router_ip: bool,
 }
 
 impl<'m, 'a> Router<'m, 'a> {
@@ -150,7 +154,9 @@ impl<'m, 'a> Router<'m, 'a> {
         }
         let is_gateway = nb.options().get("chassis").is_some_and(|c| !c.is_empty());
         let lb_ips = lb::lb_ips(m, nb);
-        Router { m, dp, nb, ports, is_gateway, drop, lb_ips }
+        let snat_router_ip =
+            is_gateway && !lb_ips.is_empty() && nb.options().get("lb_force_snat_ip") == Some("router_ip");
+        Router { m, dp, nb, ports, is_gateway, drop, lb_ips, snat_router_ip }
     }
 
     /// The router has at least one distributed gateway port.

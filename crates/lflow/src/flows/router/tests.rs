@@ -434,3 +434,112 @@ fn new_ecmp_groups_are_numbered_as_they_form() {
     "#]]
     .assert_debug_eq(&selects);
 }
+
+/// `lb0` (10.0.0.100:80 to two backends, skip_snat when `skip`) on lr0.
+fn lb_rows(skip: bool) -> String {
+    let opts = if skip { r#", "options": ["map", [["skip_snat", "true"]]]"# } else { "" };
+    format!(
+        r#", "Load_Balancer": {{"00000000-0000-0000-0000-0000000000c1": {{"initial": {{"name": "lb0",
+            "protocol": "tcp", "vips": ["map", [["10.0.0.100:80", "10.0.0.11:80,10.0.0.12:80"]]]{opts}}}}}}}"#
+    )
+}
+
+const LB_REF: &str = r#", "load_balancer": ["uuid", "00000000-0000-0000-0000-0000000000c1"]"#;
+
+/// A gateway router with `lb_force_snat_ip=router_ip` un-DNATs replies,
+/// SNATs balanced connections to each port's first address (and un-SNATs
+/// them back), and no longer drops traffic to its own addresses in IP
+/// input; a skip_snat load balancer is exempt.
+#[test]
+fn gateway_router_lb_force_snat_router_ip() {
+    let lr0 = format!(r#"{LB_REF}, "options": ["map", [["chassis", "hv1"], ["lb_force_snat_ip", "router_ip"]]]"#);
+    let (text, diags) = flows(&nb(&lr0, &lb_rows(false)), &["lr_in_unsnat", "lr_in_dnat", "lr_out"]);
+    assert_eq!(diags, []);
+    expect![[r#"
+        lr_in_dnat 0 (1) => (next;)
+        lr_in_dnat 120 (ct.new && !ct.rel && ip4 && ip4.dst == 10.0.0.100 && tcp && tcp.dst == 80) => (flags.force_snat_for_lb = 1; ct_lb_mark(backends=10.0.0.11:80,10.0.0.12:80; force_snat);)
+        lr_in_dnat 50 (ct.est && !ct.rel && !ct.new && ct_mark.natted) => (next;)
+        lr_in_dnat 50 (ct.rel && !ct.est && !ct.new) => (ct_commit_nat;)
+        lr_in_dnat 70 (ct.est && !ct.rel && !ct.new && ct_mark.natted && ct_mark.force_snat == 1) => (flags.force_snat_for_lb = 1; next;)
+        lr_in_dnat 70 (ct.est && !ct.rel && !ct.new && ct_mark.natted && ct_mark.skip_snat == 1) => (flags.skip_snat_for_lb = 1; next;)
+        lr_in_dnat 70 (ct.rel && !ct.est && !ct.new && ct_mark.force_snat == 1) => (flags.force_snat_for_lb = 1; ct_commit_nat;)
+        lr_in_dnat 70 (ct.rel && !ct.est && !ct.new && ct_mark.skip_snat == 1) => (flags.skip_snat_for_lb = 1; ct_commit_nat;)
+        lr_in_unsnat 0 (1) => (next;)
+        lr_in_unsnat 110 (inport == "a" && ip4.dst == 10.0.0.1) => (ct_snat;)
+        lr_in_unsnat 110 (inport == "a" && ip6.dst == fd00::1) => (ct_snat;)
+        lr_in_unsnat 110 (inport == "b" && ip4.dst == 172.16.0.1) => (ct_snat;)
+        lr_out_chk_dnat_local 0 (1) => (reg9[4] = 0; next;)
+        lr_out_delivery 0 (1) => (drop;)
+        lr_out_delivery 100 (outport == "a") => (output;)
+        lr_out_delivery 100 (outport == "b") => (output;)
+        lr_out_egr_loop 0 (1) => (next;)
+        lr_out_post_snat 0 (1) => (next;)
+        lr_out_post_undnat 0 (1) => (next;)
+        lr_out_post_undnat 50 (ip && ct.new) => (ct_commit { } ; next; )
+        lr_out_snat 0 (1) => (next;)
+        lr_out_snat 110 (flags.force_snat_for_lb == 1 && ip4 && outport == "a") => (ct_snat(10.0.0.1);)
+        lr_out_snat 110 (flags.force_snat_for_lb == 1 && ip4 && outport == "b") => (ct_snat(172.16.0.1);)
+        lr_out_snat 110 (flags.force_snat_for_lb == 1 && ip6 && outport == "a") => (ct_snat(fd00::1);)
+        lr_out_snat 120 (nd_ns) => (next;)
+        lr_out_undnat 0 (1) => (next;)
+        lr_out_undnat 100 (nd || nd_rs || nd_ra) => (next;)
+        lr_out_undnat 50 (ip) => (flags.loopback = 1; ct_dnat;)
+    "#]].assert_eq(&text);
+    let (text, _) = flows(&nb(&lr0, &lb_rows(true)), &["lr_in_ip_input", "lr_in_dnat", "lr_out_snat"]);
+    let some: Vec<&str> = text
+        .lines()
+        .filter(|l| ["lr_in_ip_input 60 ", "lr_in_dnat 120 ", "lr_out_snat 120 "].iter().any(|p| l.starts_with(p)))
+        .collect();
+    expect![[r#"
+        [
+            "lr_in_dnat 120 (ct.new && !ct.rel && ip4 && ip4.dst == 10.0.0.100 && tcp && tcp.dst == 80) => (flags.skip_snat_for_lb = 1; ct_lb_mark(backends=10.0.0.11:80,10.0.0.12:80; skip_snat);)",
+            "lr_out_snat 120 (flags.skip_snat_for_lb == 1 && ip) => (next;)",
+            "lr_out_snat 120 (nd_ns) => (next;)",
+        ]
+    "#]].assert_debug_eq(&some);
+}
+
+/// What cannot be translated is named: an `lb_force_snat_ip` that is not
+/// addresses (`router_ip` only means something on a gateway router), and
+/// chassis whose conntrack lacks `ct_lb_mark` (no load balancer flows
+/// then).
+#[test]
+fn router_lb_diagnostics() {
+    let lr0 = format!(r#"{LB_REF}, "options": ["map", [["lb_force_snat_ip", "router_ip"]]]"#);
+    let (text, diags) = flows(&nb(&lr0, &lb_rows(false)), &["lr_in_dnat"]);
+    let dnat: Vec<&str> = text.lines().filter(|l| l.starts_with("lr_in_dnat 120 ")).collect();
+    expect![[r#"
+        [
+            "lr_in_dnat 120 (ct.new && !ct.rel && ip4 && ip4.dst == 10.0.0.100 && tcp && tcp.dst == 80) => (ct_lb_mark(backends=10.0.0.11:80,10.0.0.12:80);)",
+        ]
+    "#]].assert_debug_eq(&dnat);
+    expect![[r#"
+        [
+            Diagnostic {
+                table: "Logical_Router",
+                row: "lr0",
+                message: "options:lb_force_snat_ip 'router_ip' is not a list of IP addresses, ignored",
+            },
+        ]
+    "#]]
+    .assert_debug_eq(&diags);
+    let sb = replica(
+        "ovn-sb.ovsschema",
+        r#"{"Chassis": {"00000000-0000-0000-0000-0000000000d1": {"initial": {"name": "hv1", "hostname": "hv1"}}}}"#,
+    );
+    let (text, diags) = flows_with_sb(&nb(LB_REF, &lb_rows(false)), &sb, &["lr_in_defrag", "lr_in_dnat"]);
+    expect![[r#"
+        lr_in_defrag 0 (1) => (next;)
+        lr_in_dnat 0 (1) => (next;)
+    "#]]
+    .assert_eq(&text);
+    expect![[r#"
+        [
+            Diagnostic {
+                table: "Logical_Router",
+                row: "lr0",
+                message: "not translated yet: load balancers on routers (chassis without ct-no-masked-label or ovn-ct-lb-related)",
+            },
+        ]
+    "#]].assert_debug_eq(&diags);
+}

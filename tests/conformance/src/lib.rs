@@ -66,6 +66,7 @@ pub const EXACT: &[&str] = &[
     "66-router-lb-router-ip",
     "67-router-lb-gateway",
     "68-router-lb-gateway-snat-ip",
+    "69-router-lb-dgp",
     "70-router-debug-drop",
     "71-router-redirect-arp",
     "72-router-ecmp-groups",

@@ -8,16 +8,19 @@
 //! On gateway routers also: egress UNDNAT and post UNDNAT, and the SNAT
 //! (and ingress UNSNAT) of `lb_force_snat_ip`.
 //!
-//! Gateway routers and distributed routers without a distributed gateway
-//! port are translated here: a router with a gateway port with load
-//! balancers gets a "not translated yet" diagnostic and no load balancer
-//! flows, as do chassis whose conntrack lacks `ct_lb_mark` or related
-//! NAT. Never reads NAT rules, never adds a stage default (those are in
+//! On a router with a distributed gateway port, new connections are
+//! balanced on its gateway chassis, where egress UNDNAT un-DNATs their
+//! replies.
+//!
+//! A router with several distributed gateway ports with load balancers
+//! gets a "not translated yet" diagnostic and no load balancer flows, as
+//! do chassis whose conntrack lacks `ct_lb_mark` or related NAT. Never reads NAT rules, never adds a stage default (those are in
 //! `stateful`).
 
 use std::net::IpAddr;
 
-use super::Router;
+use super::admission::resident_suffix;
+use super::{RPort, Router};
 use crate::flows::switch::CtFlavour;
 use crate::input::nb;
 use crate::model::lb::{Endpoint, LoadBalancer, Vip};
@@ -35,11 +38,13 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
     let report = |diags: &mut Vec<Diagnostic>, message: String| {
         diags.push(Diagnostic { table: nb::LogicalRouter::TABLE, row: r.nb.name().to_string(), message })
     };
-    if r.has_dgp() && !r.is_gateway {
+    let mut dgps = r.ports.iter().filter(|p| p.is_dgp && !r.is_gateway);
+    let dgp = dgps.next();
+    if dgps.next().is_some() {
         report(
             diags,
-            "not translated yet: load balancers on routers (load_balancer on a router with a distributed gateway \
-             port)"
+            "not translated yet: load balancers on routers (load_balancer on a router with several distributed \
+             gateway ports)"
                 .into(),
         );
         return;
@@ -62,7 +67,7 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
         for vip in &lb.vips {
             let (fam, ip) = (vip.addr.family(), vip.addr.ip);
             flows.add(dp, Stage::LrInDefrag, 100, format!("ip && {fam}.dst == {ip}"), "ct_dnat;").hint(lb.uuid);
-            vip_flows(r, lb, vip, force_snat, controller_event, flows);
+            vip_flows(r, dgp, lb, vip, force_snat, controller_event, flows);
         }
     }
     for (m, a) in [
@@ -216,9 +221,12 @@ fn vip_reg(addr: &Endpoint) -> &'static str {
 }
 
 /// The flows of one VIP: the empty-backends event, affinity, and the
-/// load balancing of new connections (DNAT).
+/// load balancing of new connections (DNAT), on the gateway chassis of the
+/// distributed gateway port `dgp` when there is one, where replies are
+/// un-DNATed too.
 fn vip_flows(
     r: &Router<'_, '_>,
+    dgp: Option<&RPort<'_, '_>>,
     lb: &LoadBalancer<'_>,
     vip: &Vip,
     force_snat: bool,
@@ -261,8 +269,28 @@ fn vip_flows(
         ct_lb(lb, &active.join(","), flag)
     };
     let priority = if addr.port.is_some() { 120 } else { 110 };
-    let m = format!("ct.new && !ct.rel && {fam} && {fam}.dst == {}{l4}", addr.ip);
+    let resident = match dgp {
+        Some(p) if !(active.is_empty() && lb.reject) => resident_suffix(p),
+        _ => String::new(),
+    };
+    let m = format!("ct.new && !ct.rel && {fam} && {fam}.dst == {}{l4}{resident}", addr.ip);
     flows.add(dp, Stage::LrInDnat, priority, m, action).hint(lb.uuid);
+
+    if let Some(p) = dgp.filter(|_| !active.is_empty()) {
+        let backends: Vec<String> = vip
+            .active_backends()
+            .map(|b| {
+                let port = b.addr.port.map(|p| format!(" && {proto}.src == {p}")).unwrap_or_default();
+                format!("({fam}.src == {}{port})", b.addr.ip)
+            })
+            .collect();
+        let m = format!("{fam} && ({}) && outport == {}{}", backends.join(" || "), p.key(), resident_suffix(p));
+        let a = match flag {
+            Some(f) => format!("flags.{f}_for_lb = 1; next;"),
+            None => "ct_dnat_in_czone;".to_string(),
+        };
+        flows.add(dp, Stage::LrOutUndnat, 120, m, a).hint(lb.uuid);
+    }
 }
 
 /// Session affinity: a new connection to the VIP from a client seen within
@@ -301,22 +329,23 @@ fn affinity(r: &Router<'_, '_>, lb: &LoadBalancer<'_>, vip: &Vip, timeout: u32, 
     }
 }
 
-/// ARP and neighbor solicitation replies, on every port, for the VIPs of
+/// ARP and neighbor solicitation replies, on every port (a distributed
+/// gateway port's on its gateway chassis only), for the VIPs of
 /// the router's `_rtr_lb_<key>_ip4` and `_ip6` address sets (written by
 /// `bindings`), when they are not empty.
 fn neighbor_replies(r: &Router<'_, '_>, flows: &mut Flows) {
     let (v4, v6) = crate::bindings::router_lb_vips(r.m, r.dp, r.nb);
     let key = r.m.dp(r.dp).tunnel_key;
     for p in &r.ports {
-        let inport = p.key();
+        let (inport, res) = (p.key(), resident_suffix(p));
         if !v4.is_empty() {
-            let m = format!("inport == {inport} && arp.op == 1 && arp.tpa == $_rtr_lb_{key}_ip4");
+            let m = format!("inport == {inport} && arp.op == 1 && arp.tpa == $_rtr_lb_{key}_ip4{res}");
             let a = "eth.dst = eth.src; eth.src = xreg0[0..47]; arp.op = 2; /* ARP reply */ arp.tha = arp.sha; \
                      arp.sha = xreg0[0..47]; arp.tpa <-> arp.spa; outport = inport; flags.loopback = 1; output;";
             flows.add(r.dp, Stage::LrInIpInput, 90, m, a);
         }
         if !v6.is_empty() {
-            let m = format!("inport == {inport} && nd_ns && nd.target == $_rtr_lb_{key}_ip6");
+            let m = format!("inport == {inport} && nd_ns && nd.target == $_rtr_lb_{key}_ip6{res}");
             let a = "nd_na { eth.src = xreg0[0..47]; ip6.src = nd.target; nd.tll = xreg0[0..47]; outport = inport; \
                      flags.loopback = 1; output; };";
             flows.add(r.dp, Stage::LrInIpInput, 90, m, a);

@@ -242,7 +242,7 @@ fn name(c: &mut Choices, own: &str, prefix: &str) -> (String, bool) {
     match c.below(16) {
         0 => (String::new(), false),
         1 => (format!("{prefix}0"), own == format!("{prefix}0")),
-        2 => ("é✓🙂".into(), false),
+        2 => (c.pick(&["é✓🙂", "q\"uote", "back\\", "new\nline"]).to_string(), false),
         3 => (huge(), false),
         _ => (own.to_string(), true),
     }
@@ -321,11 +321,16 @@ pub fn generate(data: &[u8]) -> Nb {
         } else if c.one_in(6) {
             options[1].as_array_mut().unwrap().push(json!(["requested-tnl-key", key(c, 70000)]));
         }
+        let mut port_security: Vec<String> = (0..c.below(2)).map(|_| junk(c)).collect();
+        if tracked && c.one_in(6) {
+            port_security.push(bad(c, "addresses"));
+            nb.malformed.push(("Logical_Switch_Port", name.clone(), "port_security"));
+        }
         let mut row = json!({
             "name": name,
             "type": c.pick(&["", "", "", "router", "localnet", "localport", "external", "virtual", "vtep", "l2gateway", "bogus"]),
             "addresses": str_set(addresses),
-            "port_security": str_set((0..c.below(2)).map(|_| junk(c)).collect()),
+            "port_security": str_set(port_security),
             "options": options,
             "dhcpv4_options": refs(c, "dhcp", n_dhcp, 1),
             "dhcpv6_options": refs(c, "dhcp", n_dhcp, 1),
@@ -347,7 +352,6 @@ pub fn generate(data: &[u8]) -> Nb {
             c,
             &[
                 "exclude_ips",
-                "ipv6_prefix",
                 "mac_only",
                 "mcast_snoop",
                 "mcast_querier",
@@ -374,6 +378,12 @@ pub fn generate(data: &[u8]) -> Nb {
             nb.malformed.push(("Logical_Switch", name.clone(), "requested-tnl-key"));
         } else if c.one_in(6) {
             cells.push(json!(["requested-tnl-key", key(c, 16_777_216)]));
+        }
+        if tracked && c.one_in(6) {
+            cells.push(json!(["ipv6_prefix", bad(c, "networks")]));
+            nb.malformed.push(("Logical_Switch", name.clone(), "ipv6_prefix"));
+        } else if c.one_in(3) {
+            cells.push(json!(["ipv6_prefix", network(c)]));
         }
         cells.sort_by_key(|v| v[0].to_string());
         cells.dedup_by_key(|v| v[0].to_string());
@@ -740,6 +750,22 @@ fn settled_sb(out: &lflow::output::Output) -> Replica {
     replica_of(&schema, &topology::update2(&rows))
 }
 
+/// Whether every string literal of a match or actions text is closed, as
+/// OVN's lexer reads them (a backslash escapes the next character): a name
+/// with a quote or a backslash written unescaped leaves one open.
+fn strings_closed(text: &str) -> bool {
+    let (mut open, mut escaped) = (false, false);
+    for ch in text.chars() {
+        match (open, escaped, ch) {
+            (true, true, _) => escaped = false,
+            (true, false, '\\') => escaped = true,
+            (_, false, '"') => open = !open,
+            _ => {}
+        }
+    }
+    !open
+}
+
 fn fingerprint(out: &lflow::output::Output) -> String {
     format!("{:?}\n{:?}\n{:?}", out.sb, out.nb, out.diagnostics)
 }
@@ -747,7 +773,8 @@ fn fingerprint(out: &lflow::output::Output) -> String {
 /// Every property of the compiler on the NB the bytes describe: compiling
 /// never panics and gives the same output twice and with the rows in
 /// reverse order; no SB table holds identical rows; each value made
-/// malformed on purpose has a diagnostic naming its row; planning the
+/// malformed on purpose has a diagnostic naming its row; no logical flow
+/// leaves a string literal open (hostile names quoted); planning the
 /// output into an empty SB works, and compiling again over the SB that
 /// plan makes plans nothing (the translation settles).
 pub fn check(data: &[u8]) -> Result<(), String> {
@@ -770,6 +797,14 @@ pub fn check(data: &[u8]) -> Result<(), String> {
         if !out.diagnostics.iter().any(|d| d.table == *table && d.row == *row) {
             let diags: Vec<String> = out.diagnostics.iter().map(ToString::to_string).collect();
             return Err(format!("no diagnostic names {table} {row}, malformed in {column}: {diags:?}"));
+        }
+    }
+    for flow in out.rows("Logical_Flow") {
+        for column in ["match", "actions"] {
+            let text = flow.get(column).and_then(|d| d.as_atom()?.as_str().map(str::to_string)).unwrap_or_default();
+            if !strings_closed(&text) {
+                return Err(format!("a logical flow's {column} leaves a string open: {text}"));
+            }
         }
     }
     let sb = settled_sb(&out);

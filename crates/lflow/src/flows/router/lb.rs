@@ -31,6 +31,10 @@ use crate::stage::Stage;
 /// Adds the load balancer flows of router `r`; rows it cannot translate
 /// are reported in `diags`.
 pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
+    let force = force_snat(r, diags);
+    if r.is_gateway {
+        gateway_force_snat(r, &force, flows, diags);
+    }
     let lbs = router_lbs(r.m, r.nb);
     if lbs.is_empty() {
         return;
@@ -59,7 +63,6 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
         );
         return;
     }
-    let force = force_snat(r, diags);
     let force_snat = force != ForceSnat::No;
     let controller_event = r.m.option("controller_event").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let dp = r.dp;
@@ -85,18 +88,25 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
     }
     neighbor_replies(r, flows);
     if r.is_gateway {
-        gateway(r, &force, flows);
+        gateway_undnat(r, flows);
     }
 }
 
-/// A gateway router's own load balancing flows: un-DNAT of every reply
-/// in egress and commit of new connections after it, and the SNAT (and
-/// its reverse) of the connections `lb_force_snat_ip` forces.
-fn gateway(r: &Router<'_, '_>, force: &ForceSnat, flows: &mut Flows) {
+/// A gateway router's un-DNAT of every reply in egress and commit of new
+/// connections after it.
+fn gateway_undnat(r: &Router<'_, '_>, flows: &mut Flows) {
+    flows.add(r.dp, Stage::LrOutUndnat, 100, "nd || nd_rs || nd_ra", "next;");
+    flows.add(r.dp, Stage::LrOutUndnat, 50, "ip", "flags.loopback = 1; ct_dnat;");
+    flows.add(r.dp, Stage::LrOutPostUndnat, 50, "ip && ct.new", "ct_commit { } ; next; ");
+}
+
+/// The SNAT (and ingress UNSNAT) of the connections `lb_force_snat_ip`
+/// forces on a gateway router, with or without load balancers: to the
+/// given addresses, or with `router_ip` to the first address of each
+/// family of each port linked to a peer (more IPv4 addresses are reported
+/// and not used).
+fn gateway_force_snat(r: &Router<'_, '_>, force: &ForceSnat, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
     let dp = r.dp;
-    flows.add(dp, Stage::LrOutUndnat, 100, "nd || nd_rs || nd_ra", "next;");
-    flows.add(dp, Stage::LrOutUndnat, 50, "ip", "flags.loopback = 1; ct_dnat;");
-    flows.add(dp, Stage::LrOutPostUndnat, 50, "ip && ct.new", "ct_commit { } ; next; ");
     match force {
         ForceSnat::No => {}
         ForceSnat::Ips(ips) => {
@@ -108,7 +118,18 @@ fn gateway(r: &Router<'_, '_>, force: &ForceSnat, flows: &mut Flows) {
             }
         }
         ForceSnat::RouterIp => {
-            for p in &r.ports {
+            for p in r.ports.iter().filter(|p| r.peer(p.port).is_some()) {
+                if p.ipv4.len() > 1 {
+                    diags.push(Diagnostic {
+                        table: nb::LogicalRouterPort::TABLE,
+                        row: p.name().to_string(),
+                        message: format!(
+                            "several IPv4 networks: only the first ({}) is used to SNAT load balanced traffic \
+                             (lb_force_snat_ip=router_ip)",
+                            p.ipv4[0].addr
+                        ),
+                    });
+                }
                 let v4 = p.ipv4.first().map(|n| IpAddr::V4(n.addr));
                 let v6 = p.ipv6_global().first().map(|n| IpAddr::V6(n.addr));
                 for (fam, ip) in [("ip4", v4), ("ip6", v6)] {
@@ -137,9 +158,6 @@ fn router_lbs<'m, 'a>(m: &'m Model<'a>, nb: nb::LogicalRouter<'a>) -> Vec<&'m Lo
 /// a router address among them is not dropped in IP input.
 pub(super) fn lb_ips(m: &Model<'_>, nb: nb::LogicalRouter<'_>) -> Vec<IpAddr> {
     let lbs = router_lbs(m, nb);
-    if lbs.is_empty() {
-        return Vec::new();
-    }
     let force = nb.options().get("lb_force_snat_ip").unwrap_or_default();
     let mut ips: Vec<IpAddr> = lbs
         .iter()
@@ -201,9 +219,10 @@ fn snat_flag(lb: &LoadBalancer<'_>, force_snat: bool) -> Option<&'static str> {
     }
 }
 
-/// `ct_lb_mark(...)` to `backends`, with the flag set before it.
-fn ct_lb(lb: &LoadBalancer<'_>, backends: &str, flag: Option<&str>) -> String {
-    let hash = if lb.hash_fields.is_empty() { String::new() } else { format!("; hash_fields=\"{}\"", lb.hash_fields) };
+/// `ct_lb_mark(...)` to `backends`, hashing `hash_fields` (when not
+/// empty), with the flag set before it.
+fn ct_lb(hash_fields: &str, backends: &str, flag: Option<&str>) -> String {
+    let hash = if hash_fields.is_empty() { String::new() } else { format!("; hash_fields=\"{hash_fields}\"") };
     match flag {
         Some(f) => format!("flags.{f}_for_lb = 1; ct_lb_mark(backends={backends}{hash}; {f});"),
         None => format!("ct_lb_mark(backends={backends}{hash});"),
@@ -266,7 +285,7 @@ fn vip_flows(
     } else if active.is_empty() {
         format!("{prefix}{}", r.drop)
     } else {
-        ct_lb(lb, &active.join(","), flag)
+        ct_lb(&lb.hash_fields, &active.join(","), flag)
     };
     let priority = if addr.port.is_some() { 120 } else { 110 };
     let resident = match dgp {
@@ -313,7 +332,8 @@ fn affinity(r: &Router<'_, '_>, lb: &LoadBalancer<'_>, vip: &Vip, timeout: u32, 
         let b_reg = if b.addr.ip.is_ipv4() { "reg4" } else { "xxreg1" };
         let b_port = b.addr.port.map(|p| format!(" && reg8[0..15] == {p}")).unwrap_or_default();
         let m = format!("reg9[6] == 1 && ct.new && {fam} && {b_reg} == {}{b_port}", b.addr.ip);
-        let a = format!("{reg} = {}; {}", addr.ip, ct_lb(lb, &b.addr.to_string(), flag));
+        // The backend is already chosen: no hash.
+        let a = format!("{reg} = {}; {}", addr.ip, ct_lb("", &b.addr.to_string(), flag));
         flows.add(dp, Stage::LrInDnat, 150, m, a).hint(lb.uuid);
 
         let b_l4 = b.addr.port.map(|p| format!(" && {proto}.dst == {p}")).unwrap_or_default();

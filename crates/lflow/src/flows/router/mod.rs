@@ -131,7 +131,7 @@ pub struct Router<'m, 'a> {
     /// Addresses load balancing uses: the VIPs of its load balancers and
     /// the `lb_force_snat_ip` addresses, sorted.
     pub lb_ips: Vec<IpAddr>,
-    /// A gateway router with load balancers SNATs them to its ports' own
+    /// A gateway router SNATs load balanced traffic to its ports' own
     /// addresses (`lb_force_snat_ip=router_ip`): none of its addresses
     /// drops traffic in IP input.
     pub snat_router_ip: bool,
@@ -154,8 +154,7 @@ impl<'m, 'a> Router<'m, 'a> {
         }
         let is_gateway = nb.options().get("chassis").is_some_and(|c| !c.is_empty());
         let lb_ips = lb::lb_ips(m, nb);
-        let snat_router_ip =
-            is_gateway && !lb_ips.is_empty() && nb.options().get("lb_force_snat_ip") == Some("router_ip");
+        let snat_router_ip = is_gateway && nb.options().get("lb_force_snat_ip") == Some("router_ip");
         Router { m, dp, nb, ports, is_gateway, drop, lb_ips, snat_router_ip }
     }
 

@@ -446,10 +446,11 @@ fn lb_rows(skip: bool) -> String {
 
 const LB_REF: &str = r#", "load_balancer": ["uuid", "00000000-0000-0000-0000-0000000000c1"]"#;
 
-/// A gateway router with `lb_force_snat_ip=router_ip` un-DNATs replies,
-/// SNATs balanced connections to each port's first address (and un-SNATs
-/// them back), and no longer drops traffic to its own addresses in IP
-/// input; a skip_snat load balancer is exempt.
+/// A gateway router with load balancers un-DNATs replies and commits new
+/// connections; with `lb_force_snat_ip=router_ip` it marks them for SNAT
+/// (none here: its ports have no peer to SNAT towards) and no longer drops
+/// traffic to its own addresses in IP input; a skip_snat load balancer is
+/// exempt.
 #[test]
 fn gateway_router_lb_force_snat_router_ip() {
     let lr0 = format!(r#"{LB_REF}, "options": ["map", [["chassis", "hv1"], ["lb_force_snat_ip", "router_ip"]]]"#);
@@ -465,9 +466,6 @@ fn gateway_router_lb_force_snat_router_ip() {
         lr_in_dnat 70 (ct.rel && !ct.est && !ct.new && ct_mark.force_snat == 1) => (flags.force_snat_for_lb = 1; ct_commit_nat;)
         lr_in_dnat 70 (ct.rel && !ct.est && !ct.new && ct_mark.skip_snat == 1) => (flags.skip_snat_for_lb = 1; ct_commit_nat;)
         lr_in_unsnat 0 (1) => (next;)
-        lr_in_unsnat 110 (inport == "a" && ip4.dst == 10.0.0.1) => (ct_snat;)
-        lr_in_unsnat 110 (inport == "a" && ip6.dst == fd00::1) => (ct_snat;)
-        lr_in_unsnat 110 (inport == "b" && ip4.dst == 172.16.0.1) => (ct_snat;)
         lr_out_chk_dnat_local 0 (1) => (reg9[4] = 0; next;)
         lr_out_delivery 0 (1) => (drop;)
         lr_out_delivery 100 (outport == "a") => (output;)
@@ -477,9 +475,6 @@ fn gateway_router_lb_force_snat_router_ip() {
         lr_out_post_undnat 0 (1) => (next;)
         lr_out_post_undnat 50 (ip && ct.new) => (ct_commit { } ; next; )
         lr_out_snat 0 (1) => (next;)
-        lr_out_snat 110 (flags.force_snat_for_lb == 1 && ip4 && outport == "a") => (ct_snat(10.0.0.1);)
-        lr_out_snat 110 (flags.force_snat_for_lb == 1 && ip4 && outport == "b") => (ct_snat(172.16.0.1);)
-        lr_out_snat 110 (flags.force_snat_for_lb == 1 && ip6 && outport == "a") => (ct_snat(fd00::1);)
         lr_out_snat 120 (nd_ns) => (next;)
         lr_out_undnat 0 (1) => (next;)
         lr_out_undnat 100 (nd || nd_rs || nd_ra) => (next;)
@@ -542,4 +537,30 @@ fn router_lb_diagnostics() {
             },
         ]
     "#]].assert_debug_eq(&diags);
+}
+
+/// A gateway router forces SNAT to `lb_force_snat_ip` with no load
+/// balancer too (as the reference does); with `router_ip`, only ports
+/// linked to a peer get it (`a` and `b` have none here), and no router
+/// address drops traffic in IP input.
+#[test]
+fn gateway_router_force_snat_without_lbs() {
+    let lr0 = r#", "options": ["map", [["chassis", "hv1"], ["lb_force_snat_ip", "10.0.9.9 fd00::99"]]]"#;
+    let (text, diags) = flows(&nb(lr0, ""), &["lr_in_unsnat", "lr_out_snat", "lr_out_undnat"]);
+    assert_eq!(diags, []);
+    expect![[r#"
+        lr_in_unsnat 0 (1) => (next;)
+        lr_in_unsnat 110 (ip4 && ip4.dst == 10.0.9.9) => (ct_snat;)
+        lr_in_unsnat 110 (ip6 && ip6.dst == fd00::99) => (ct_snat;)
+        lr_out_snat 0 (1) => (next;)
+        lr_out_snat 100 (flags.force_snat_for_lb == 1 && ip4) => (ct_snat(10.0.9.9);)
+        lr_out_snat 100 (flags.force_snat_for_lb == 1 && ip6) => (ct_snat(fd00::99);)
+        lr_out_snat 120 (nd_ns) => (next;)
+        lr_out_undnat 0 (1) => (next;)
+    "#]]
+    .assert_eq(&text);
+    let lr0 = r#", "options": ["map", [["chassis", "hv1"], ["lb_force_snat_ip", "router_ip"]]]"#;
+    let (text, _) = flows(&nb(lr0, ""), &["lr_in_unsnat", "lr_out_snat", "lr_in_ip_input"]);
+    let some: Vec<&str> = text.lines().filter(|l| l.contains(" 110 ") || l.starts_with("lr_in_ip_input 60 ")).collect();
+    assert_eq!(some, Vec::<&str>::new());
 }

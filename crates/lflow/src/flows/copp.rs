@@ -92,6 +92,16 @@ pub fn protocol(stage: Stage, priority: u16, actions: &str) -> Option<&'static s
     let bytes = actions.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
+        // A string literal (an ACL's log name, an event's VIP) is data,
+        // whatever words it holds.
+        if bytes[i] == b'"' {
+            i += 1;
+            while i < bytes.len() && bytes[i] != b'"' {
+                i += if bytes[i] == b'\\' { 2 } else { 1 };
+            }
+            i += 1;
+            continue;
+        }
         if !(bytes[i].is_ascii_alphabetic() || bytes[i] == b'_') || (i > 0 && is_word(bytes[i - 1])) {
             i += 1;
             continue;
@@ -182,6 +192,9 @@ mod tests {
             (Stage::LrInIpInput, 90, "nd_na_router { eth.src = xreg0[0..47]; output; };", Some("nd-na")),
             (Stage::LrInIpInput, 100, "handle_bfd_msg(); ", Some("bfd")),
             (Stage::LrInIpInput, 100, "reg0 = 0; handle_dhcpv6_reply;", None),
+            // Words inside a string literal are no actions.
+            (Stage::LsInAcl, 2000, "log(name=\"reject;\", verdict=allow, severity=info); next;", None),
+            (Stage::LsInAcl, 2000, "log(name=\"a\\\"arp;\", verdict=allow); next;", None),
             (Stage::LrInNdRaOptions, 50, "reg0[5] = put_nd_ra_opts(addr_mode = \"slaac\"); next;", Some("nd-ra-opts")),
             (
                 Stage::LrInDnat,

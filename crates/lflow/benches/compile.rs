@@ -19,7 +19,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use lflow::output::Output;
 use ovsdb::proto::update::{decode_table_updates, UpdateFormat};
-use ovsdb::{DatabaseSchema, Operation, Replica};
+use ovsdb::{DatabaseSchema, Replica};
 use topology::Insert;
 
 const SIZES: [usize; 2] = [20, 200];
@@ -41,17 +41,7 @@ fn replica(schema: &Arc<DatabaseSchema>, rows: &[Insert]) -> Replica {
 /// an empty SB for `out`.
 fn settled_sb(schema: &Arc<DatabaseSchema>, out: &Output) -> Replica {
     let plan = lflow::sync::plan_sb(out, &Replica::new(schema.clone()));
-    let rows: Vec<Insert> = plan
-        .ops
-        .iter()
-        .enumerate()
-        .map(|(i, op)| {
-            assert!(matches!(op, Operation::Insert { .. }), "a plan against an empty SB only inserts: {op:?}");
-            let mut v = serde_json::to_value(op).unwrap();
-            let name = v["uuid-name"].as_str().map_or_else(|| format!("row{i}"), str::to_string);
-            Insert { table: v["table"].as_str().unwrap().to_string(), name, row: v["row"].take() }
-        })
-        .collect();
+    let rows = topology::planned_inserts(&plan.ops);
     replica(schema, &rows)
 }
 

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use ovsdb::Operation;
 use serde_json::{json, Value};
 
 /// VIF ports on each logical switch.
@@ -184,4 +185,19 @@ pub fn update2(rows: &[Insert]) -> Value {
         table[ids[row.name.as_str()].as_str()] = json!({ "initial": cells });
     }
     Value::Object(tables)
+}
+
+/// The rows a plan against an empty SB inserts (it only inserts), as
+/// `Insert`s under their `uuid-name`s: with `update2`, the SB a northd
+/// leaves behind. Used by the compile benchmark and the NB fuzz tests.
+pub fn planned_inserts(plan: &[Operation]) -> Vec<Insert> {
+    plan.iter()
+        .enumerate()
+        .map(|(i, op)| {
+            assert!(matches!(op, Operation::Insert { .. }), "a plan against an empty SB only inserts: {op:?}");
+            let mut v = serde_json::to_value(op).unwrap();
+            let name = v["uuid-name"].as_str().map_or_else(|| format!("row{i}"), str::to_string);
+            Insert { table: v["table"].as_str().unwrap().to_string(), name, row: v["row"].take() }
+        })
+        .collect()
 }

@@ -11,8 +11,8 @@
 //! both run (`check`). It never produces a value of the wrong OVSDB type
 //! (the replica would refuse it, not the compiler).
 
-// The benchmarks' topology module: its `Insert` rows and `update2`, not
-// its `generate`.
+// The benchmarks' topology module: its `Insert` rows, `update2` and
+// `planned_inserts`, not its `generate`.
 #[allow(dead_code)]
 #[path = "../../examples/gen_topology/topology.rs"]
 mod topology;
@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use ovsdb::proto::update::{decode_table_updates, UpdateFormat};
-use ovsdb::{DatabaseSchema, Operation, Replica};
+use ovsdb::{DatabaseSchema, Replica};
 use serde_json::{json, Map, Value};
 use topology::Insert;
 
@@ -606,7 +606,7 @@ pub fn generate(data: &[u8]) -> Nb {
         nb.add("DHCP_Options", format!("dhcp{i}"), row);
     }
     for i in 0..n_dns {
-        nb.add("DNS", format!("dns{i}"), json!({"records": map(c, &["vm1", "vm1.ovn.org", "", "é✓🙂"], |c| ipv4(c))}));
+        nb.add("DNS", format!("dns{i}"), json!({"records": map(c, &["vm1", "vm1.ovn.org", "", "é✓🙂"], ipv4)}));
     }
     for i in 0..n_meter {
         let bands: Vec<Value> = (0..1 + c.below(2))
@@ -736,17 +736,7 @@ pub fn replicas(nb: &Nb) -> (Replica, Replica) {
 fn settled_sb(out: &lflow::output::Output) -> Replica {
     let schema = schema(false);
     let plan = lflow::sync::plan_sb(out, &Replica::new(schema.clone()));
-    let rows: Vec<Insert> = plan
-        .ops
-        .iter()
-        .enumerate()
-        .map(|(i, op)| {
-            assert!(matches!(op, Operation::Insert { .. }), "a plan against an empty SB only inserts: {op:?}");
-            let mut v = serde_json::to_value(op).unwrap();
-            let name = v["uuid-name"].as_str().map_or_else(|| format!("row{i}"), str::to_string);
-            Insert { table: v["table"].as_str().unwrap().to_string(), name, row: v["row"].take() }
-        })
-        .collect();
+    let rows = topology::planned_inserts(&plan.ops);
     replica_of(&schema, &topology::update2(&rows))
 }
 

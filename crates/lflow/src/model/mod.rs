@@ -14,6 +14,7 @@ pub mod igmp;
 pub mod ipam;
 pub(crate) mod keys;
 pub mod lb;
+pub mod nat;
 pub use keys::max_tunid;
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -180,6 +181,8 @@ pub struct Model<'a> {
     pub lbs: Vec<lb::LoadBalancer<'a>>,
     /// Indexes into `lbs` of the load balancers each switch uses.
     lbs_by_switch: HashMap<DpId, Vec<usize>>,
+    /// The NAT rules each router applies (`nat::build`).
+    nats: HashMap<DpId, Vec<nat::Nat<'a>>>,
 }
 
 impl<'a> Model<'a> {
@@ -235,6 +238,7 @@ impl<'a> Model<'a> {
             igmp_groups: Vec::new(),
             lbs: Vec::new(),
             lbs_by_switch: HashMap::new(),
+            nats: HashMap::new(),
         };
         for s in switches {
             m.push_dp(DpNb::Switch(s), s.name(), s.uuid());
@@ -254,10 +258,10 @@ impl<'a> Model<'a> {
             }
         }
         m.link_peers(diags);
-        m.check_nat(diags);
         m.assign_dynamic(diags);
         m.assign_tags(diags);
         m.find_chassis_redirect(diags);
+        m.nats = m.build_nats(diags);
         m.mark_up();
         keys::assign(&mut m, diags);
         m.igmp_groups = igmp::build(&m);
@@ -285,6 +289,42 @@ impl<'a> Model<'a> {
     /// The load balancers applied to a switch, by UUID.
     pub fn lbs_of(&self, dp: DpId) -> impl Iterator<Item = &lb::LoadBalancer<'a>> {
         self.lbs_by_switch.get(&dp).into_iter().flatten().map(|&i| &self.lbs[i])
+    }
+
+    /// The NAT rules a router applies, in NB UUID order.
+    pub fn nats_of(&self, dp: DpId) -> &[nat::Nat<'a>] {
+        self.nats.get(&dp).map_or(&[], Vec::as_slice)
+    }
+
+    /// The NAT rules of every enabled router, each resolved to the gateway
+    /// it applies at: the router itself when it is a gateway router
+    /// (`options:chassis`), else one of its distributed gateway ports.
+    fn build_nats(&self, diags: &mut Vec<Diagnostic>) -> HashMap<DpId, Vec<nat::Nat<'a>>> {
+        let mut out = HashMap::new();
+        for dp in self.routers().filter(|d| d.enabled()) {
+            let Some(r) = dp.router() else { continue };
+            let gw = if r.options().get("chassis").is_some_and(|c| !c.is_empty()) {
+                nat::Gateway::Router
+            } else {
+                let ports: Vec<_> = self
+                    .chassis_redirect
+                    .iter()
+                    .map(|c| (c.port, &self.ports[c.port]))
+                    .filter(|(_, p)| p.dp == dp.id)
+                    .filter_map(|(i, p)| Some((i, p.lrp()?, p.addrs.first()?)))
+                    .collect();
+                if ports.is_empty() {
+                    nat::Gateway::None
+                } else {
+                    nat::Gateway::Ports(ports)
+                }
+            };
+            let nats = nat::build(r, &gw, diags);
+            if !nats.is_empty() {
+                out.insert(dp.id, nats);
+            }
+        }
+        out
     }
 
     /// The chassis-redirect port of a distributed gateway port.
@@ -527,27 +567,6 @@ impl<'a> Model<'a> {
         }
     }
 
-    /// Reports the NAT rules of routers whose addresses the builders
-    /// cannot use (they leave such a rule, or its external MAC, out).
-    fn check_nat(&self, diags: &mut Vec<Diagnostic>) {
-        for r in self.routers().filter_map(|d| d.router()) {
-            let mut nats: Vec<nb::Nat<'_>> = r.nat().collect();
-            nats.sort_by_key(|n| n.uuid());
-            for n in nats {
-                let row = n.uuid().to_string();
-                let mut report = |column: &str, value: &str, what: &str| {
-                    diags.push(Diagnostic::new(nb::Nat::TABLE, &row, column, value, what))
-                };
-                if n.external_ip().parse::<std::net::IpAddr>().is_err() {
-                    report("external_ip", n.external_ip(), "invalid address, rule ignored");
-                }
-                if let Some(mac) = n.external_mac().filter(|m| Mac::parse(m).is_none()) {
-                    report("external_mac", mac, "invalid MAC, ignored");
-                }
-            }
-        }
-    }
-
     /// The SB Datapath_Binding of a NB datapath, if SB has one.
     pub fn sb_datapath(&self, uuid: Uuid) -> Option<sb::DatapathBinding<'a>> {
         sb::DatapathBinding::all(self.sb).find(|d| {
@@ -648,7 +667,7 @@ mod tests {
     fn bad_peers_and_nat_addresses_are_reported() {
         let nb = format!(
             r#"{{"Logical_Router": {{"{lr}": {{"initial": {{"name": "lr", "ports": ["uuid", "{p1}"],
-                "nat": ["uuid", "{n1}"]}}}}}},
+                "nat": ["uuid", "{n1}"], "options": ["map", [["chassis", "hv1"]]]}}}}}},
               "Logical_Router_Port": {{{}}},
               "NAT": {{"{n1}": {{"initial": {{"type": "dnat_and_snat", "external_ip": "172.16.0.300",
                 "logical_ip": "10.0.0.5", "external_mac": "zz"}}}}}}}}"#,
@@ -666,8 +685,7 @@ mod tests {
             diags,
             [
                 "Logical_Router_Port p1: peer 'nowhere': not a logical router port, ignored".to_string(),
-                format!("NAT {nat}: external_ip '172.16.0.300': invalid address, rule ignored"),
-                format!("NAT {nat}: external_mac 'zz': invalid MAC, ignored"),
+                format!("NAT {nat}: external_ip '172.16.0.300': not an IP address, rule ignored"),
             ]
         );
     }

@@ -5,8 +5,9 @@
 //! `scripts/bench-northd`) and `benches/compile.rs`, so both measure the
 //! same network.
 //!
-//! The topology is switching, routing and ACLs on port groups (the shape of
-//! OpenStack security groups); no load balancers or NAT. It must never
+//! The topology is switching, routing, ACLs on port groups (the shape of
+//! OpenStack security groups) and one load balancer group on every switch
+//! and router (the shape of Kubernetes services); no NAT. It must never
 //! depend on anything but its size argument (no randomness, no clock).
 
 use std::collections::HashMap;
@@ -18,6 +19,10 @@ use serde_json::{json, Value};
 pub const PORTS_PER_SWITCH: usize = 50;
 /// Logical switches each logical router joins.
 pub const SWITCHES_PER_ROUTER: usize = 10;
+/// Load balancers in the group every switch and router uses.
+pub const SERVICES: usize = 20;
+/// Backends of each load balancer.
+pub const BACKENDS: usize = 3;
 
 /// One row to insert: its table, the name other rows refer to it by
 /// (`["named-uuid", name]`), and its columns in OVSDB JSON.
@@ -59,11 +64,31 @@ fn subnet(s: usize) -> String {
 /// switch (its VIFs' IPs). Each port group has ACLs like a security
 /// group's: allow-related SSH from each of its router's switches' address
 /// sets, ICMP and everything outgoing, and a drop of the rest in both
-/// directions (14 ACLs for a router of 10 switches). `NB_Global.nb_cfg` is 1, so a northd that
-/// finished its first pass writes `sb_cfg` 1. Switch numbers go up to
-/// 65,535.
+/// directions (14 ACLs for a router of 10 switches). One load balancer
+/// group of `SERVICES` TCP load balancers (VIP `172.30.0.N:80`, `BACKENDS`
+/// VIFs of different switches on port 8080) is applied to every switch and
+/// router. `NB_Global.nb_cfg` is 1, so a northd that finished its first
+/// pass writes `sb_cfg` 1. Switch numbers go up to 65,535.
 pub fn generate(switches: usize) -> Vec<Insert> {
     let mut rows = vec![Insert::new("NB_Global", "nb_global".into(), json!({"nb_cfg": 1}))];
+    let mut lbs = Vec::new();
+    for n in 0..SERVICES {
+        let backends: Vec<String> = (0..BACKENDS)
+            .map(|b| {
+                let s = (n * BACKENDS + b) % switches.max(1);
+                format!("{}.{}:8080", subnet(s), 10 + n % PORTS_PER_SWITCH)
+            })
+            .collect();
+        let name = format!("svc{n:02}");
+        lbs.push(named(&name));
+        let vips = json!(["map", [[format!("172.30.0.{}:80", n + 1), backends.join(",")]]]);
+        rows.push(Insert::new("Load_Balancer", name.clone(), json!({"name": name, "protocol": "tcp", "vips": vips})));
+    }
+    rows.push(Insert::new(
+        "Load_Balancer_Group",
+        "services".into(),
+        json!({"name": "services", "load_balancer": set(lbs)}),
+    ));
     let routers = switches.div_ceil(SWITCHES_PER_ROUTER);
     for r in 0..routers {
         let first = r * SWITCHES_PER_ROUTER;
@@ -91,7 +116,8 @@ pub fn generate(switches: usize) -> Vec<Insert> {
             ports.push(named(&to_router));
             rows.push(Insert::new("Logical_Switch_Port", to_router, row));
             let ls = format!("ls{s:04}");
-            rows.push(Insert::new("Logical_Switch", ls.clone(), json!({"name": ls, "ports": set(ports)})));
+            let row = json!({"name": ls, "ports": set(ports), "load_balancer_group": named("services")});
+            rows.push(Insert::new("Logical_Switch", ls.clone(), row));
             rows.push(Insert::new(
                 "Address_Set",
                 format!("as{s:04}"),
@@ -122,7 +148,8 @@ pub fn generate(switches: usize) -> Vec<Insert> {
         rows.push(Insert::new(
             "Logical_Router",
             lr.clone(),
-            json!({"name": lr, "ports": set(lrps), "static_routes": set(routes)}),
+            json!({"name": lr, "ports": set(lrps), "static_routes": set(routes),
+                   "load_balancer_group": named("services")}),
         ));
         let pg = format!("pg_lr{r:03}");
         let mut acls = Vec::new();

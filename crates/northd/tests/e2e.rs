@@ -503,8 +503,10 @@ impl Gateway {
 /// external host answers lr1's outside address across the localnet port;
 /// lsp1 reaches it (ping, HTTP) and is seen as the SNAT address; HTTP to
 /// the floating IP reaches lsp2's server, and lsp2 is seen as its floating
-/// IP; the SNAT address alone lets no connection in. Returns the
-/// deployment.
+/// IP; the external host learned each NAT address at the MAC that should
+/// answer for it; the SNAT address alone lets no connection in. The
+/// external host has no route to the inside subnet: whatever comes back to
+/// a VIF came through NAT. Returns the deployment.
 fn nat_packets(northd: &Path, gateway: Gateway) -> Deployment {
     let central = Central::start(northd);
     for command in NAT_TOPOLOGY.iter().chain(gateway.commands()) {

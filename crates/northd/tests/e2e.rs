@@ -27,10 +27,11 @@
 //! chassis where an external host lives (a namespace outside OVN). The
 //! external host's HTTP server echoes each client's address: one VIF is
 //! seen as the router's SNAT address, the other as its floating IP
-//! (`dnat_and_snat`), which the external host reaches it through. Once
-//! with a gateway router and once with a distributed gateway port and a
-//! distributed floating IP; with the reference, then the reference again
-//! taking over from itself writing nothing.
+//! (`dnat_and_snat`), which the external host reaches it through, as it
+//! reaches the first through a DNAT address. Once with a gateway router and
+//! once with a distributed gateway port and a distributed floating IP; with
+//! the reference, then the reference again taking over from itself writing
+//! nothing.
 //!
 //! What it must never do: leave processes, namespaces or interfaces behind
 //! (the harness, `testsupport::ovn`, owns and kills everything, also on
@@ -440,8 +441,9 @@ fn reference_northd_serves_dhcpv4_and_dns() {
 /// behind the router lr1 (10.0.1.1, and 172.16.0.1 on `outside`), whose
 /// localnet port `outside-localnet` reaches the physical network `physnet`
 /// where the external host (172.16.0.100) lives. The inside subnet leaves
-/// through SNAT to 172.16.0.201; lsp2 has the floating IP 172.16.0.202
-/// (`dnat_and_snat`). How lr1 reaches `outside` is the [`Gateway`]'s part.
+/// through SNAT to 172.16.0.201; lsp1 is reachable at 172.16.0.203
+/// (`dnat`); lsp2 has the floating IP 172.16.0.202 (`dnat_and_snat`). How
+/// lr1 reaches `outside` is the [`Gateway`]'s part.
 const NAT_TOPOLOGY: &[&[&str]] = &[
     &["ls-add", "inside", "--", "ls-add", "outside", "--", "lr-add", "lr1"],
     &["lsp-add", "inside", "lsp1", "--", "lsp-set-addresses", "lsp1", "00:00:00:00:01:11 10.0.1.11"],
@@ -456,6 +458,7 @@ const NAT_TOPOLOGY: &[&[&str]] = &[
     &["lsp-set-addresses", "outside-localnet", "unknown"],
     &["lsp-set-options", "outside-localnet", "network_name=physnet"],
     &["lr-nat-add", "lr1", "snat", "172.16.0.201", "10.0.1.0/24"],
+    &["lr-nat-add", "lr1", "dnat", "172.16.0.203", "10.0.1.11"],
 ];
 
 /// How lr1 of [`NAT_TOPOLOGY`] reaches the external network.
@@ -503,7 +506,8 @@ impl Gateway {
 /// external host answers lr1's outside address across the localnet port;
 /// lsp1 reaches it (ping, HTTP) and is seen as the SNAT address; HTTP to
 /// the floating IP reaches lsp2's server, and lsp2 is seen as its floating
-/// IP; the external host learned each NAT address at the MAC that should
+/// IP; HTTP to the DNAT address reaches lsp1's server; lsp1 reaches lsp2
+/// through the floating IP too (hairpin on lr1); the external host learned each NAT address at the MAC that should
 /// answer for it; the SNAT address alone lets no connection in. The
 /// external host has no route to the inside subnet: whatever comes back to
 /// a VIF came through NAT. Returns the deployment.
@@ -535,6 +539,8 @@ fn nat_packets(northd: &Path, gateway: Gateway) -> Deployment {
         (&vif1, whoami, "172.16.0.201"),
         (&external, "http://172.16.0.202:8080/", "inside lsp2"),
         (&vif2, whoami, "172.16.0.202"),
+        (&external, "http://172.16.0.203:8080/", "inside lsp1"),
+        (&vif1, "http://172.16.0.202:8080/", "inside lsp2"),
     ];
     for (client, url, want) in checks {
         deployment.wait_for(&format!("{} to get {want} from {url} ({gateway:?})", client.name()), |_| {

@@ -22,6 +22,17 @@
 //! switch's DNS records; with our daemon, and with the reference to prove
 //! the harness.
 //!
+//! NAT (`NAT_TOPOLOGY`): two VIFs behind a router whose port on an
+//! external switch reaches, through a localnet port, an OVS bridge of the
+//! chassis where an external host lives (a namespace outside OVN). The
+//! external host's HTTP server echoes each client's address: one VIF is
+//! seen as the router's SNAT address, the other as its floating IP
+//! (`dnat_and_snat`), which the external host reaches it through, as it
+//! reaches the first through a DNAT address. Once with a gateway router and
+//! once with a distributed gateway port and a distributed floating IP; with
+//! the reference, then the reference again taking over from itself writing
+//! nothing.
+//!
 //! What it must never do: leave processes, namespaces or interfaces behind
 //! (the harness, `testsupport::ovn`, owns and kills everything, also on
 //! failure), or wait without a bound. Needs root.
@@ -144,8 +155,16 @@ fn forwards_packets(northd: &Path) -> (Deployment, [Vif; 3]) {
 #[test]
 fn ovn_northd_rs_forwards_packets() {
     let (mut deployment, [vif1, _, vif3]) = forwards_packets(Path::new(env!("CARGO_BIN_EXE_ovn-northd-rs")));
+    reference_takes_over(&mut deployment);
+    deployment.wait_for_ping(&vif3, "10.0.1.11");
+    deployment.wait_for_ping(&vif1, "10.0.2.13");
+}
 
-    // The reference takes over and writes nothing but the barrier.
+/// The reference `ovn-northd` takes over from the northd of `deployment`
+/// and writes nothing but the barrier of `ovn-nbctl --wait=hv sync`
+/// ([`BARRIER_COLUMNS`]): it finds both databases as it would have left
+/// them, the chassis's bindings included.
+fn reference_takes_over(deployment: &mut Deployment) {
     let central = &mut deployment.central;
     let (nb, sb) = (central.nb_snapshot(), central.sb_snapshot());
     central.replace_northd(&require_tool("ovn-northd"));
@@ -154,12 +173,10 @@ fn ovn_northd_rs_forwards_packets() {
     changes.extend(sb.changes(&central.sb_snapshot(), BARRIER_COLUMNS));
     assert!(
         changes.is_empty(),
-        "the reference ovn-northd corrected what ours wrote:\n{}\n=== northd\n{}",
+        "the reference ovn-northd corrected what the northd before it wrote:\n{}\n=== northd\n{}",
         changes.join("\n"),
         central.diagnostics()
     );
-    deployment.wait_for_ping(&vif3, "10.0.1.11");
-    deployment.wait_for_ping(&vif1, "10.0.2.13");
 }
 
 /// Applies NB commands and waits until the chassis has the flows.
@@ -417,4 +434,147 @@ fn reference_northd_serves_dhcpv4_and_dns() {
     let reference = require_tool("ovn-northd");
     serves_dhcpv4(&reference);
     serves_dns(&reference);
+}
+
+/// NAT between an inside switch and an external network, for
+/// [`nat_packets`]: lsp1 (10.0.1.11) and lsp2 (10.0.1.12) on `inside`
+/// behind the router lr1 (10.0.1.1, and 172.16.0.1 on `outside`), whose
+/// localnet port `outside-localnet` reaches the physical network `physnet`
+/// where the external host (172.16.0.100) lives. The inside subnet leaves
+/// through SNAT to 172.16.0.201; lsp1 is reachable at 172.16.0.203
+/// (`dnat`); lsp2 has the floating IP 172.16.0.202 (`dnat_and_snat`). How
+/// lr1 reaches `outside` is the [`Gateway`]'s part.
+const NAT_TOPOLOGY: &[&[&str]] = &[
+    &["ls-add", "inside", "--", "ls-add", "outside", "--", "lr-add", "lr1"],
+    &["lsp-add", "inside", "lsp1", "--", "lsp-set-addresses", "lsp1", "00:00:00:00:01:11 10.0.1.11"],
+    &["lsp-add", "inside", "lsp2", "--", "lsp-set-addresses", "lsp2", "00:00:00:00:01:12 10.0.1.12"],
+    &["lrp-add", "lr1", "lr1-inside", "00:00:00:00:ff:01", "10.0.1.1/24"],
+    &["lsp-add", "inside", "inside-lr1", "--", "lsp-set-type", "inside-lr1", "router"],
+    &["lsp-set-addresses", "inside-lr1", "router", "--", "lsp-set-options", "inside-lr1", "router-port=lr1-inside"],
+    &["lrp-add", "lr1", "lr1-outside", "00:00:00:00:ff:02", "172.16.0.1/24"],
+    &["lsp-add", "outside", "outside-lr1", "--", "lsp-set-type", "outside-lr1", "router"],
+    &["lsp-set-addresses", "outside-lr1", "router", "--", "lsp-set-options", "outside-lr1", "router-port=lr1-outside"],
+    &["lsp-add", "outside", "outside-localnet", "--", "lsp-set-type", "outside-localnet", "localnet"],
+    &["lsp-set-addresses", "outside-localnet", "unknown"],
+    &["lsp-set-options", "outside-localnet", "network_name=physnet"],
+    &["lr-nat-add", "lr1", "snat", "172.16.0.201", "10.0.1.0/24"],
+    &["lr-nat-add", "lr1", "dnat", "172.16.0.203", "10.0.1.11"],
+];
+
+/// How lr1 of [`NAT_TOPOLOGY`] reaches the external network.
+#[derive(Clone, Copy, Debug)]
+enum Gateway {
+    /// lr1 is a gateway router bound to the chassis (`options:chassis`),
+    /// with a centralized floating IP.
+    Router,
+    /// lr1 is distributed and its port on `outside` is a distributed
+    /// gateway port (`lrp-set-gateway-chassis`) on the chassis; the floating
+    /// IP is distributed (its logical port and external MAC given), as
+    /// OpenStack's are.
+    DistributedPort,
+}
+
+impl Gateway {
+    /// The MAC address that answers for the floating IP outside: the
+    /// router port's, or the external MAC of a distributed floating IP.
+    fn floating_ip_mac(self) -> &'static str {
+        match self {
+            Gateway::Router => "00:00:00:00:ff:02",
+            Gateway::DistributedPort => "00:00:00:00:10:ca",
+        }
+    }
+
+    /// The NB commands that make lr1 this kind of gateway, with lsp2's
+    /// floating IP.
+    fn commands(self) -> &'static [&'static [&'static str]] {
+        match self {
+            Gateway::Router => &[
+                &["set", "Logical_Router", "lr1", "options:chassis=hv1"],
+                &["lr-nat-add", "lr1", "dnat_and_snat", "172.16.0.202", "10.0.1.12"],
+            ],
+            Gateway::DistributedPort => &[
+                &["lrp-set-gateway-chassis", "lr1-outside", "hv1", "20"],
+                &["lr-nat-add", "lr1", "dnat_and_snat", "172.16.0.202", "10.0.1.12", "lsp2", "00:00:00:00:10:ca"],
+            ],
+        }
+    }
+}
+
+/// Builds [`NAT_TOPOLOGY`] with `gateway` and `northd` as its only northd,
+/// the external network as an OVS bridge of the chassis (`br-ex`, mapped to
+/// `physnet`) with the external host on it, and checks with packets: the
+/// external host answers lr1's outside address across the localnet port;
+/// lsp1 reaches it (ping, HTTP) and is seen as the SNAT address; HTTP to
+/// the floating IP reaches lsp2's server, and lsp2 is seen as its floating
+/// IP; HTTP to the DNAT address reaches lsp1's server; lsp1 reaches lsp2
+/// through the floating IP too (hairpin on lr1); the external host learned each NAT address at the MAC that should
+/// answer for it; the SNAT address alone lets no connection in. The
+/// external host has no route to the inside subnet: whatever comes back to
+/// a VIF came through NAT. Returns the deployment.
+fn nat_packets(northd: &Path, gateway: Gateway) -> Deployment {
+    let central = Central::start(northd);
+    for command in NAT_TOPOLOGY.iter().chain(gateway.commands()) {
+        central.nbctl(command);
+    }
+    let chassis = Chassis::start("hv1", &central.sb_remote());
+    chassis.add_provider_bridge("physnet", "br-ex");
+    let vif1 = chassis.add_vif("vif1", "lsp1", "00:00:00:00:01:11", "10.0.1.11/24", Some("10.0.1.1"));
+    let vif2 = chassis.add_vif("vif2", "lsp2", "00:00:00:00:01:12", "10.0.1.12/24", Some("10.0.1.1"));
+    let external = chassis.add_host("br-ex", "ext", "00:00:00:00:10:64", "172.16.0.100/24", None);
+    let mut deployment = Deployment { central, chassis };
+    for port in ["lsp1", "lsp2"] {
+        deployment.wait_for(&format!("{port} to go up in NB"), |central| port_up(central, port));
+    }
+    deployment.central.nbctl(&["--wait=hv", "sync"]);
+
+    deployment.wait_for_ping(&external, "172.16.0.1");
+    deployment.wait_for_ping(&vif1, "172.16.0.100");
+    let mut servers = [
+        external.serve_client_address(8080),
+        vif1.serve_http(8080, "inside lsp1\n"),
+        vif2.serve_http(8080, "inside lsp2\n"),
+    ];
+    let whoami = "http://172.16.0.100:8080/cgi-bin/client";
+    let checks = [
+        (&vif1, whoami, "172.16.0.201"),
+        (&external, "http://172.16.0.202:8080/", "inside lsp2"),
+        (&vif2, whoami, "172.16.0.202"),
+        (&external, "http://172.16.0.203:8080/", "inside lsp1"),
+        (&vif1, "http://172.16.0.202:8080/", "inside lsp2"),
+    ];
+    for (client, url, want) in checks {
+        deployment.wait_for(&format!("{} to get {want} from {url} ({gateway:?})", client.name()), |_| {
+            for server in &mut servers {
+                server.check_alive()?;
+            }
+            http_answer(client, url, want)
+        });
+    }
+    // Who answered ARP for each NAT address, as the external host learned.
+    for (ip, mac) in [("172.16.0.201", "00:00:00:00:ff:02"), ("172.16.0.202", gateway.floating_ip_mac())] {
+        let neighbor = external.try_run("ip", &["neigh", "show", ip, "dev", external.name()]);
+        let learned = neighbor.as_deref().map(|n| n.contains(&format!(" lladdr {mac} "))).unwrap_or(false);
+        assert!(learned, "the external host has {ip} at {mac} ({gateway:?}): {neighbor:?}");
+    }
+    // SNAT only: no way in for a new connection.
+    let snat_in = http_answer(&external, "http://172.16.0.201:8080/", "inside lsp1");
+    assert!(snat_in.is_err(), "a connection to the SNAT address reached lsp1 ({gateway:?})");
+    deployment
+}
+
+/// The reference alone, then taking over from itself: a failure is the
+/// harness's or the machine's, and the takeover that the `ovn_northd_rs_`
+/// variants end with is stable on this deployment (the chassis's own SB
+/// writes included) when the northd before was right.
+#[test]
+fn reference_northd_nats_through_a_gateway_router() {
+    let mut deployment = nat_packets(&require_tool("ovn-northd"), Gateway::Router);
+    reference_takes_over(&mut deployment);
+}
+
+/// Like [`reference_northd_nats_through_a_gateway_router`].
+#[test]
+fn reference_northd_nats_through_a_distributed_gateway_port() {
+    let mut deployment = nat_packets(&require_tool("ovn-northd"), Gateway::DistributedPort);
+    reference_takes_over(&mut deployment);
 }

@@ -2,7 +2,9 @@
 //! Northbound and Southbound `ovsdb-server`s and a northd ([`Central`]), a
 //! hypervisor made of `ovs-vswitchd` with the userspace datapath and
 //! `ovn-controller` ([`Chassis`]), and VIFs ([`Vif`]): OVS internal ports
-//! moved into network namespaces of their own, where `ping` runs.
+//! moved into network namespaces of their own, where `ping` runs. A
+//! chassis may also have provider bridges (`ovn-bridge-mappings`) with
+//! hosts outside OVN on them, the external network of a localnet port.
 //!
 //! The northd is a parameter: any binary that takes ovn-northd's options,
 //! ours (`ovn-northd-rs`) or the reference `/usr/bin/ovn-northd`.
@@ -536,20 +538,59 @@ impl Chassis {
     /// default route through `gateway` if given.
     pub fn add_vif(&self, name: &str, iface_id: &str, mac: &str, cidr: &str, gateway: Option<&str>) -> Vif {
         let vif = self.add_unnumbered_vif(name, iface_id, mac);
-        vif.netns.run("ip", &["address", "add", cidr, "dev", name]);
-        if let Some(gateway) = gateway {
-            vif.netns.run("ip", &["route", "add", "default", "via", gateway]);
-        }
+        vif.configure(cidr, gateway);
         vif
     }
 
     /// Adds the VIF `name` like [`Chassis::add_vif`], up and with the MAC
     /// `mac`, but without an IP address or a route (for a DHCP client).
     pub fn add_unnumbered_vif(&self, name: &str, iface_id: &str, mac: &str) -> Vif {
+        self.add_internal_port("br-int", name, mac, &[&format!("external_ids:iface-id={iface_id}")])
+    }
+
+    /// Adds the OVS bridge `bridge` (userspace datapath, standalone: a
+    /// learning switch) beside `br-int` and maps the physical network
+    /// `network` to it (`ovn-bridge-mappings`): ovn-controller then patches
+    /// the localnet ports of `network` on the chassis's datapaths to it.
+    /// Returns once ovs-vswitchd has made the bridge.
+    pub fn add_provider_bridge(&self, network: &str, bridge: &str) {
+        self.vsctl(&[
+            "add-br",
+            bridge,
+            "--",
+            "set",
+            "Bridge",
+            bridge,
+            "datapath_type=netdev",
+            "other-config:disable-in-band=true",
+            "--",
+            "set",
+            "Open_vSwitch",
+            ".",
+            &format!("external_ids:ovn-bridge-mappings={network}:{bridge}"),
+        ]);
+    }
+
+    /// Adds a host outside OVN on the provider bridge `bridge` (see
+    /// [`Chassis::add_provider_bridge`]): an OVS internal port `name` in a
+    /// namespace of its own, configured like a VIF of [`Chassis::add_vif`]
+    /// (`mac`, `cidr`, a default route through `gateway` if given) but bound
+    /// to no logical port.
+    pub fn add_host(&self, bridge: &str, name: &str, mac: &str, cidr: &str, gateway: Option<&str>) -> Vif {
+        let host = self.add_internal_port(bridge, name, mac, &[]);
+        host.configure(cidr, gateway);
+        host
+    }
+
+    /// Adds the OVS internal port `name` to `bridge` with the interface
+    /// settings `settings` (`COLUMN:KEY=VALUE`), moves it into a namespace
+    /// of its own and brings it up there with the MAC `mac`.
+    fn add_internal_port(&self, bridge: &str, name: &str, mac: &str, settings: &[&str]) -> Vif {
         let netns = Netns::new(name, self.dir.path());
-        let iface = format!("external_ids:iface-id={iface_id}");
         // Returns once ovs-vswitchd has created the tap, in our namespace.
-        self.vsctl(&["add-port", "br-int", name, "--", "set", "Interface", name, "type=internal", &iface]);
+        let mut add = vec!["add-port", bridge, name, "--", "set", "Interface", name, "type=internal"];
+        add.extend(settings);
+        self.vsctl(&add);
         self.netns.run("ip", &["link", "set", name, "netns", &netns.pid().to_string()]);
         netns.run("ip", &["link", "set", name, "address", mac]);
         netns.run("ip", &["link", "set", name, "up"]);
@@ -588,6 +629,15 @@ pub struct Vif {
 }
 
 impl Vif {
+    /// Adds the address `cidr` (address/prefix length) and, if given, a
+    /// default route through `gateway`.
+    fn configure(&self, cidr: &str, gateway: Option<&str>) {
+        self.netns.run("ip", &["address", "add", cidr, "dev", &self.name]);
+        if let Some(gateway) = gateway {
+            self.netns.run("ip", &["route", "add", "default", "via", gateway]);
+        }
+    }
+
     /// Sends one ICMP echo request to `ip` and waits up to a second for the
     /// reply; Err with ping's output if none came.
     pub fn ping(&self, ip: &str) -> Result<(), String> {
@@ -621,10 +671,32 @@ impl Vif {
     /// Serves `body` over HTTP on TCP `port` of every address of this VIF
     /// (busybox `httpd` in the foreground) until the server is dropped.
     pub fn serve_http(&self, port: u16, body: &str) -> HttpServer {
+        self.start_httpd(port, |root| {
+            std::fs::write(root.join("index.html"), body).expect("cannot write index.html");
+        })
+    }
+
+    /// Serves over HTTP on TCP `port` of every address of this VIF, at
+    /// `/cgi-bin/client`, the address each client connects from as this
+    /// VIF sees it (an IPv4 address without its IPv6-mapped form), until the
+    /// server is dropped: what a host behind NAT is seen as.
+    pub fn serve_client_address(&self, port: u16) -> HttpServer {
+        self.start_httpd(port, |root| {
+            let cgi = root.join("cgi-bin");
+            std::fs::create_dir(&cgi).expect("cannot create cgi-bin");
+            std::fs::write(cgi.join("client"), CLIENT_ADDRESS_CGI).expect("cannot write the CGI script");
+            std::fs::set_permissions(cgi.join("client"), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .expect("cannot make the CGI script executable");
+        })
+    }
+
+    /// Runs busybox `httpd` in the foreground on TCP `port` of every address
+    /// of this VIF, on a document root that `fill` writes first.
+    fn start_httpd(&self, port: u16, fill: impl FnOnce(&Path)) -> HttpServer {
         let dir = temp_dir();
         let root = dir.path().join("www");
         std::fs::create_dir(&root).expect("cannot create the document root");
-        std::fs::write(root.join("index.html"), body).expect("cannot write index.html");
+        fill(&root);
         let mut command = self.netns.command("busybox");
         command.args(["httpd", "-f", "-p", &port.to_string(), "-h"]).arg(&root);
         let process = Process::spawn(&format!("httpd-{}", self.name), dir.path(), None, command);
@@ -638,6 +710,14 @@ impl Vif {
         self.netns.try_run("busybox", &["timeout", "2", "busybox", "wget", "-q", "-O", "-", url])
     }
 }
+
+/// The CGI script of [`Vif::serve_client_address`]: busybox httpd gives
+/// `REMOTE_ADDR` as `[::ffff:10.0.0.1]` or `[fd00::1]`.
+const CLIENT_ADDRESS_CGI: &str = r#"#!/bin/sh
+addr=${REMOTE_ADDR#\[}
+addr=${addr%\]}
+printf 'Content-Type: text/plain\r\n\r\n%s\n' "${addr#::ffff:}"
+"#;
 
 /// An HTTP server in a VIF's namespace; killed and reaped on drop.
 pub struct HttpServer {
@@ -697,6 +777,37 @@ mod tests {
         let pids = [chassis.controller.pid(), chassis.vswitchd.pid(), chassis.netns.pid(), vif.netns.pid()];
         drop(vif);
         drop(chassis);
+        for pid in pids {
+            assert!(!Path::new(&format!("/proc/{pid}")).exists(), "process {pid} was killed and reaped");
+        }
+    }
+
+    /// Two hosts on a provider bridge (a learning switch, no OVN flows)
+    /// reach each other; the HTTP server of one tells the other's address;
+    /// the bridge is mapped to its network; everything ends with the chassis
+    /// and the hosts.
+    #[test]
+    fn provider_bridge_hosts_see_each_other() {
+        let sb = initialized_sb();
+        let chassis = Chassis::start("hv-test", &sb.remote());
+        chassis.add_provider_bridge("physnet", "br-ex");
+        let mappings = chassis.vsctl(&["get", "Open_vSwitch", ".", "external_ids:ovn-bridge-mappings"]);
+        assert_eq!(mappings.trim(), r#""physnet:br-ex""#);
+        let server = chassis.add_host("br-ex", "ext1", "00:00:00:00:09:01", "10.9.1.1/24", None);
+        let client = chassis.add_host("br-ex", "ext2", "00:00:00:00:09:02", "10.9.1.2/24", Some("10.9.1.1"));
+        let in_client = client.netns.run("ip", &["route", "show", "default"]);
+        assert!(in_client.contains("via 10.9.1.1"), "ext2 has its default route: {in_client}");
+        let mut httpd = server.serve_client_address(8080);
+        let answer = poll_ok(TIMEOUT, || {
+            httpd.check_alive().map_err(Unmet::Fatal)?;
+            match client.http_get("http://10.9.1.1:8080/cgi-bin/client") {
+                Ok(body) if body == "10.9.1.2\n" => Ok(()),
+                other => Err(Unmet::Retry(format!("ext2 got {other:?}"))),
+            }
+        });
+        assert_eq!(answer, Ok(()));
+        let pids = [httpd.process.pid(), server.netns.pid(), client.netns.pid()];
+        drop((httpd, server, client, chassis));
         for pid in pids {
             assert!(!Path::new(&format!("/proc/{pid}")).exists(), "process {pid} was killed and reaped");
         }

@@ -8,7 +8,8 @@
 //! fill the real databases. Before timing, it prints each size's NB and SB
 //! row counts.
 //!
-//! Benchmarks: `compile/N`, `plan_sb_steady/N`.
+//! Benchmarks: `compile/N` (on one thread), `compile_2_threads/N` (the
+//! switches' and routers' flows built on two), `plan_sb_steady/N`.
 
 #[path = "../examples/gen_topology/topology.rs"]
 mod topology;
@@ -23,6 +24,8 @@ use ovsdb::{DatabaseSchema, Replica};
 use topology::Insert;
 
 const SIZES: [usize; 2] = [20, 200];
+/// Compiler threads (`--n-threads`): the reference's default, and two.
+const THREADS: [usize; 2] = [1, 2];
 
 fn schema(file: &str) -> Arc<DatabaseSchema> {
     let path = format!("{}/../../schemas/{file}", env!("CARGO_MANIFEST_DIR"));
@@ -68,7 +71,13 @@ fn benches(c: &mut Criterion) {
             plan.stats.totals(),
         );
         assert!(plan.ops.is_empty(), "the SB holding the output still needs {:?}", plan.stats);
-        group.bench_with_input(BenchmarkId::new("compile", size), &size, |b, _| b.iter(|| lflow::compile(&nb, &sb)));
+        for threads in THREADS {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let name = if threads == 1 { "compile".to_string() } else { format!("compile_{threads}_threads") };
+            group.bench_with_input(BenchmarkId::new(name, size), &size, |b, _| {
+                b.iter(|| pool.install(|| lflow::compile(&nb, &sb)))
+            });
+        }
         group.bench_with_input(BenchmarkId::new("plan_sb_steady", size), &size, |b, _| {
             b.iter(|| lflow::sync::plan_sb(&out, &sb))
         });

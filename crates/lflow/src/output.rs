@@ -139,6 +139,30 @@ impl Flows {
     pub fn into_vec(self) -> Vec<Lflow> {
         self.flows
     }
+
+    /// Builds the flows of each item on the current rayon pool, one
+    /// `Flows` and diagnostics list per item, and appends them in the
+    /// items' order: the result is the same on any number of threads.
+    pub fn build_each<T: Sync>(
+        &mut self,
+        diags: &mut Vec<Diagnostic>,
+        items: &[T],
+        build: impl Fn(&T, &mut Flows, &mut Vec<Diagnostic>) + Sync,
+    ) {
+        use rayon::prelude::*;
+        let parts: Vec<(Flows, Vec<Diagnostic>)> = items
+            .par_iter()
+            .map(|item| {
+                let (mut flows, mut diags) = (Flows::default(), Vec::new());
+                build(item, &mut flows, &mut diags);
+                (flows, diags)
+            })
+            .collect();
+        for (flows, more) in parts {
+            self.flows.extend(flows.flows);
+            diags.extend(more);
+        }
+    }
 }
 
 impl Lflow {

@@ -96,6 +96,12 @@ fn run(config: Config) -> anyhow::Result<()> {
     if let Some(d) = detached {
         d.finish(config.no_chdir)?;
     }
+    // After detaching: the pool's threads would not survive the fork.
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(config.n_threads)
+        .thread_name(|i| format!("compile-{i}"))
+        .build_global()
+        .context("compiler threads")?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("tokio runtime")?;
     runtime.block_on(async move {
         let control = control.map(ControlSocket::serve).transpose().context("control socket")?;

@@ -7,8 +7,8 @@
 //! identical (a scenario that becomes exact goes into EXACT); an EXACT
 //! scenario compiles without a "not translated yet" diagnostic. Also
 //! checks, on every scenario, that the compiler's output does not depend on
-//! the order in which the replica holds NB rows, and keeps its invariants
-//! (`check_invariants`).
+//! the order in which the replica holds NB rows nor on the number of
+//! compiler threads, and keeps its invariants (`check_invariants`).
 
 use std::sync::Arc;
 
@@ -67,6 +67,12 @@ fn check(sc: &Scenario, floors: &BTreeMap<String, Floor>) -> Result<String, Stri
     let b = lflow::compile(&reversed(&out.nb), &reversed(&out.sb));
     if fingerprint(&a) != fingerprint(&b) {
         return Err("the output depends on the order of rows in the replicas".into());
+    }
+    for threads in [1, 4] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| e.to_string())?;
+        if fingerprint(&a) != fingerprint(&pool.install(|| lflow::compile(&out.nb, &out.sb))) {
+            return Err(format!("the output on {threads} threads differs from the output on the default pool"));
+        }
     }
     let actual = normalize(&out.nb, &out.sb).text();
     let path = conformance::expected_dir().join(format!("{}.sb", sc.name));

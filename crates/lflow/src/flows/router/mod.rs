@@ -30,7 +30,8 @@ use crate::model::{Model, Port};
 pub(crate) use crate::output::json_key;
 use crate::output::{drop_action, Diagnostic, DpId, Flows};
 
-/// Adds the flows of every logical router. NB rows that cannot be
+/// Adds the flows of every logical router, each router's on a thread of
+/// the current rayon pool. NB rows that cannot be
 /// translated (a static route with a bad prefix, a policy whose nexthop no
 /// port reaches) are left out and reported in `diags`.
 pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
@@ -38,9 +39,10 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
     let drop = drop_action(&m.options);
     let ecmp = routing::EcmpIds::from_sb(m);
     // A disabled router has no datapath in SB, so no flows either.
-    for dp in m.routers().filter(|dp| dp.enabled()) {
-        let Some(nb) = dp.router() else { continue };
-        let r = Router::new(m, dp.id, nb, &drop);
+    let routers: Vec<(DpId, nb::LogicalRouter<'_>)> =
+        m.routers().filter(|dp| dp.enabled()).filter_map(|dp| Some((dp.id, dp.router()?))).collect();
+    flows.build_each(diags, &routers, |&(dp, nb), flows, diags| {
+        let r = Router::new(m, dp, nb, &drop);
         admission::build(&r, flows);
         ip_input::build(&r, flows);
         multicast::build(&r, flows);
@@ -52,7 +54,7 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
         arp_resolve::build(&r, &parents, flows);
         pkt_len::build(&r, flows);
         delivery::build(&r, &v6_nexthops, flows);
-    }
+    });
 }
 
 /// A router port with usable addresses.

@@ -47,13 +47,15 @@ use crate::model::{Datapath, Model, Port};
 pub(crate) use crate::output::json_key;
 use crate::output::{drop_action, hmap_order, ovs_hash_string, Diagnostic, DpId, Flows};
 
-/// Adds the flows of every logical switch; NB settings that cannot be
-/// used are reported in `diags`.
+/// Adds the flows of every logical switch, each switch's on a thread of
+/// the current rayon pool; NB settings that cannot be used are reported
+/// in `diags`.
 pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
     let shared = Shared::new(m);
     acl::diagnose(m, diags);
-    for dp in m.switches() {
-        let Some(sw) = Switch::new(m, dp, &shared) else { continue };
+    let switches: Vec<&Datapath<'_>> = m.switches().collect();
+    flows.build_each(diags, &switches, |dp, flows, diags| {
+        let Some(sw) = Switch::new(m, dp, &shared) else { return };
         port_sec::build(&sw, flows);
         acl::build(&sw, flows);
         defaults::build(&sw, flows);
@@ -65,7 +67,7 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
         fwd_group::build(&sw, flows, diags);
         mcast::build(&sw, flows);
         l2_lookup::build(&sw, flows);
-    }
+    });
     arp_nd::service_monitor_replies(m, flows);
     dhcp_dns::check_options(m, diags);
     dhcp_dns::check_dns_records(m, diags);

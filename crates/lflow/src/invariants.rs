@@ -1,9 +1,11 @@
 //! Invariants of the compiler's output, as checks any test can run on any
 //! input (the unit tests on small NBs, the conformance suite on every
-//! scenario): no SB table holds two identical rows, and compiling never
+//! scenario): no SB table holds two identical rows, compiling never
 //! depends on a column northd writes itself, so that the daemon may skip
-//! the echo of its own NB writes. Pure: replicas in, findings out; it
-//! never panics on what the replicas hold.
+//! the echo of its own NB writes, and never on the `--wait` sequence
+//! numbers (`NOT_INPUTS`), so that the daemon answers their changes
+//! without a recompute. Pure: replicas in, findings out; it never panics on
+//! what the replicas hold.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -36,6 +38,37 @@ pub const NB_WRITTEN: &[(&str, &str)] = &[
 /// written column is never read at all.
 pub const NB_KEPT: &[(&str, &str)] =
     &[("Logical_Switch_Port", "dynamic_addresses"), ("Logical_Switch_Port", "tag"), ("NB_Global", "options")];
+
+/// Columns the compiler never reads and whose changes alone therefore
+/// need no recompute: (database, table, column). The sequence numbers of
+/// `ovn-nbctl --wait=sb|hv` that the CMS bumps (`NB_Global.nb_cfg`) and
+/// northd moves (the others of `NB_Global`), and the ones ovn-controller
+/// reports as it catches up (`Chassis_Private`). The daemon copies them
+/// (`northd::status`) without compiling.
+pub const NOT_INPUTS: &[(&str, &str, &str)] = &[
+    ("OVN_Northbound", "NB_Global", "nb_cfg"),
+    ("OVN_Northbound", "NB_Global", "nb_cfg_timestamp"),
+    ("OVN_Northbound", "NB_Global", "sb_cfg"),
+    ("OVN_Northbound", "NB_Global", "sb_cfg_timestamp"),
+    ("OVN_Northbound", "NB_Global", "hv_cfg"),
+    ("OVN_Northbound", "NB_Global", "hv_cfg_timestamp"),
+    ("OVN_Southbound", "Chassis_Private", "nb_cfg"),
+    ("OVN_Southbound", "Chassis_Private", "nb_cfg_timestamp"),
+];
+
+/// Checks that the columns of `NOT_INPUTS` are no input on this input:
+/// with garbage in them, the NB and SB compile to the same output.
+pub fn check_not_inputs(nb: &Replica, sb: &Replica) -> Result<(), String> {
+    let scramble = |db: &Replica| {
+        let name = db.schema().name.clone();
+        edited(db, |table, _, column, d| {
+            NOT_INPUTS.contains(&(name.as_str(), table, column)).then(|| Edit::Set(garbage(d)))
+        })
+    };
+    let first = crate::compile(nb, sb);
+    let second = crate::compile(&scramble(nb)?, &scramble(sb)?);
+    differences("with garbage in the columns that are no input", &first, &second)
+}
 
 /// The written column that also holds what the user set, left as it is
 /// when the NB is brought back to before northd wrote.
@@ -221,6 +254,23 @@ mod tests {
         assert!(flows.iter().any(|f| f.starts_with(&format!("eth.dst == {mac} =>"))), "{flows:#?}");
         assert!(flows.iter().any(|f| f.starts_with("arp.tpa == 10.0.0.2 && arp.op == 1 =>")), "{flows:#?}");
         assert!(!flows.iter().any(|f| f.starts_with("arp.tpa == 10.0.0.3 && arp.op == 1 =>")), "{flows:#?}");
+    }
+
+    /// The `--wait` sequence numbers of both databases, set, change
+    /// nothing; `ch1`'s Chassis_Private row holds some.
+    #[test]
+    fn wait_sequence_numbers_are_no_input() {
+        let sb = SB.replacen(
+            "\"Port_Binding\"",
+            r#""Chassis_Private": {"00000000-0000-0000-0000-0000000000c2": {"initial": {"name": "ch1",
+                "nb_cfg": 7, "nb_cfg_timestamp": 1000}}},
+            "Port_Binding""#,
+            1,
+        );
+        let nb = NB.replacen("\"options\"", r#""nb_cfg": 7, "sb_cfg": 6, "hv_cfg": 5, "options""#, 1);
+        let (nb, sb) = (replica("ovn-nb.ovsschema", &nb), replica("ovn-sb.ovsschema", &sb));
+        assert_eq!(sb.table("Chassis_Private").map(|t| t.len()), Some(1));
+        check_not_inputs(&nb, &sb).unwrap();
     }
 
     /// The checks find what they are about: a duplicated row, and a

@@ -179,17 +179,35 @@ impl Echo {
         changes.len()
     }
 
-    /// Whether the recorded changes hold anything but our own write's echo;
-    /// forgets them and the write.
-    fn take_news(&mut self) -> bool {
-        let news = match &self.own {
-            Some(own) => self.pending.iter().any(|c| !own.made(c)),
-            None => !self.pending.is_empty(),
-        };
+    /// What the recorded changes hold besides our own write's echo;
+    /// forgets them and the write. `db` names the database for
+    /// `lflow::invariants::NOT_INPUTS`.
+    fn take_news(&mut self, db: &str) -> News {
+        let others = self.pending.iter().filter(|c| !self.own.as_ref().is_some_and(|own| own.made(c)));
+        let mut news = News::Echo;
+        for c in others {
+            if !c.is_no_input(db) {
+                news = News::Input;
+                break;
+            }
+            news = News::Sequence;
+        }
         self.pending.clear();
         self.own = None;
         news
     }
+}
+
+/// What a database's changes since the last cycle mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum News {
+    /// Only the echo of our own write.
+    Echo,
+    /// Besides the echo, only `--wait` sequence numbers moved
+    /// (`lflow::invariants::NOT_INPUTS`): copied without a recompute.
+    Sequence,
+    /// Something the compiler reads changed.
+    Input,
 }
 
 /// One row change a monitor reported, as `OwnWrite::made` needs it.
@@ -202,6 +220,15 @@ struct RowChange {
     columns: Option<Vec<String>>,
     /// A delete in a non-root table (the server's garbage collection).
     collected: bool,
+}
+
+impl RowChange {
+    /// A modification of columns the compiler never reads.
+    fn is_no_input(&self, db: &str) -> bool {
+        self.columns.as_ref().is_some_and(|columns| {
+            columns.iter().all(|c| lflow::invariants::NOT_INPUTS.contains(&(db, self.table.as_str(), c.as_str())))
+        })
+    }
 }
 
 /// Detects a translation that keeps writing while its input stands still
@@ -275,6 +302,9 @@ pub struct MainLoop {
     nb_touched: Option<OwnWrite>,
     /// The NB status columns may need an update (our SB write committed).
     status_due: bool,
+    /// `NB_Global.nb_cfg` moved without any input of the compiler: copy it
+    /// to SB without a recompute (`sequence_cycle`).
+    sequence_due: bool,
     retry_at: Option<tokio::time::Instant>,
     retry_wait: Duration,
     run_id: u64,
@@ -317,6 +347,7 @@ impl MainLoop {
             nb_echo: Echo::default(),
             nb_touched: None,
             status_due: false,
+            sequence_due: false,
             settle: Settle::default(),
             forced: Some("start"),
             sb_txn: None,
@@ -585,6 +616,16 @@ impl MainLoop {
             && (self.dirty || self.forced.is_some());
         if due {
             self.cycle();
+        } else if self.sequence_due
+            && !self.dirty
+            && role == Role::Active
+            && both_ready
+            && self.sb_txn.is_none()
+            && self.nb_txn.is_none()
+            && self.retry_at.is_none()
+            && !self.awaiting_own_write
+        {
+            self.sequence_cycle();
         } else if self.status_due
             && role == Role::Active
             && both_ready
@@ -602,20 +643,28 @@ impl MainLoop {
     /// write); for NB, nothing.
     fn classify_changes(&mut self) {
         if self.sb_txn.is_none() && !self.awaiting_own_write && !self.sb_echo.pending.is_empty() {
-            if self.sb_echo.take_news() {
-                self.dirty = true;
-                self.settle.input_changed();
-            } else {
-                debug!("the sb changes are our own write's echo");
-                self.status_due = true;
+            match self.sb_echo.take_news("OVN_Southbound") {
+                News::Input => {
+                    self.dirty = true;
+                    self.settle.input_changed();
+                }
+                News::Sequence | News::Echo => {
+                    debug!("the sb changes are our own write's echo or chassis sequence numbers");
+                    self.status_due = true;
+                }
             }
         }
         if self.nb_txn.is_none() && !self.nb_echo.pending.is_empty() {
-            if self.nb_echo.take_news() {
-                self.dirty = true;
-                self.settle.input_changed();
-            } else {
-                debug!("the nb changes are our own write's echo");
+            match self.nb_echo.take_news("OVN_Northbound") {
+                News::Input => {
+                    self.dirty = true;
+                    self.settle.input_changed();
+                }
+                News::Sequence => {
+                    debug!("only nb_cfg moved: no recompute");
+                    self.sequence_due = true;
+                }
+                News::Echo => debug!("the nb changes are our own write's echo"),
             }
         }
     }
@@ -647,6 +696,40 @@ impl MainLoop {
         self.send_nb(nb_ops);
     }
 
+    /// Copies `NB_Global.nb_cfg` to `SB_Global.nb_cfg` without a
+    /// recompute: nothing the compiler reads changed since the last cycle,
+    /// whose writes are committed and seen, so the SB already is the
+    /// translation of this NB. The echo then brings `sb_cfg` up
+    /// (`status_cycle`).
+    fn sequence_cycle(&mut self) {
+        self.sequence_due = false;
+        let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return };
+        let Some(nb_cfg) = status::nb_cfg(nb) else { return };
+        let mut ops = Vec::new();
+        status::sb_nb_cfg_op(&mut ops, sb, nb_cfg);
+        if ops.is_empty() {
+            self.status_due = true;
+            return;
+        }
+        debug!(nb_cfg, "copying nb_cfg without a recompute");
+        let touched = OwnWrite::from_ops(&ops);
+        let txn = Transaction { db: "OVN_Southbound".into(), ops }.assert_lock(LOCK);
+        match self.sb.session_mut().transact(txn) {
+            Ok(id) => {
+                self.sb_txn = Some(SbInFlight {
+                    id,
+                    stats: PlanStats::default(),
+                    insert_tables: Vec::new(),
+                    touched,
+                    sent: Instant::now(),
+                });
+                // nb_cfg_timestamp, as a full cycle stamps it.
+                self.status_cycle();
+            }
+            Err(e) => self.txn_failed("OVN_Southbound", &e),
+        }
+    }
+
     /// One recompute and at most one transaction per database.
     fn cycle(&mut self) {
         self.run_id += 1;
@@ -660,6 +743,7 @@ impl MainLoop {
         }
         self.dirty = false;
         self.status_due = false;
+        self.sequence_due = false;
         self.stats.recomputes += 1;
         let started = Instant::now();
         let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return };

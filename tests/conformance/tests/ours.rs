@@ -50,14 +50,16 @@ fn fingerprint(out: &lflow::output::Output) -> String {
 }
 
 /// The compiler's output invariants (`lflow::invariants`) on a settled
-/// scenario: no SB table holds two identical rows, and the echo of our NB
-/// writes (and garbage in the written columns never read) changes nothing.
+/// scenario: no SB table holds two identical rows, the echo of our NB
+/// writes (and garbage in the written columns never read) changes nothing,
+/// and neither do the `--wait` sequence numbers.
 fn check_invariants(nb: &Replica, sb: &Replica, out: &lflow::output::Output) -> Result<(), String> {
     let identical = lflow::invariants::identical_rows(out);
     if !identical.is_empty() {
         return Err(format!("{} identical SB rows, e.g. {}", identical.len(), identical[0]));
     }
-    lflow::invariants::check_echo(nb, sb)
+    lflow::invariants::check_echo(nb, sb)?;
+    lflow::invariants::check_not_inputs(nb, sb)
 }
 
 fn check(sc: &Scenario, floors: &BTreeMap<String, Floor>) -> Result<String, String> {

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use lflow::sync::PlanStats;
 use ovsdb::replica::Change;
 use ovsdb::session::{Event as DbEvent, RequestId, SessionError};
-use ovsdb::{Client, ErrorKind, Operation, OperationResult, Transaction, Uuid};
+use ovsdb::{Client, Datum, ErrorKind, Operation, OperationResult, Transaction, Uuid};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 use tracing::{debug, info, info_span, warn};
@@ -117,8 +117,9 @@ struct SbInFlight {
 /// monitor may change without being news to the compiler.
 #[derive(Debug, Default)]
 struct OwnWrite {
-    /// (table, row) -> the columns written; `None` for an insert or delete.
-    rows: HashMap<(String, Uuid), Option<Vec<String>>>,
+    /// (table, row) -> the columns written with their values; `None` for
+    /// an insert or delete.
+    rows: HashMap<(String, Uuid), Option<Vec<(String, Datum)>>>,
 }
 
 impl OwnWrite {
@@ -126,7 +127,9 @@ impl OwnWrite {
         let mut rows = HashMap::new();
         for op in ops {
             let (table, where_, columns) = match op {
-                Operation::Update { table, where_, row } => (table, where_, Some(row.keys().cloned().collect())),
+                Operation::Update { table, where_, row } => {
+                    (table, where_, Some(row.iter().map(|(c, d)| (c.clone(), d.clone())).collect()))
+                }
                 Operation::Delete { table, where_ } => (table, where_, None),
                 _ => continue,
             };
@@ -138,17 +141,29 @@ impl OwnWrite {
         OwnWrite { rows }
     }
 
-    /// Whether a change the SB monitor reported is one this write made:
-    /// an insert or delete of a row it inserted or deleted, an update
-    /// within the columns it set, or the server's collection of an
-    /// unreferenced row of a non-root table northd owns.
+    /// Whether a change a monitor reported is one this write made: an
+    /// insert or delete of a row it inserted or deleted, an update that
+    /// left each changed column with the value this write gave it (another
+    /// client's later write to the same column is news), or the server's
+    /// collection of an unreferenced row of a non-root table northd owns.
     fn made(&self, change: &RowChange) -> bool {
         match self.rows.get(&(change.table.clone(), change.uuid)) {
-            Some(Some(columns)) => change.columns.as_ref().is_some_and(|c| c.iter().all(|c| columns.contains(c))),
+            Some(Some(written)) => change.columns.as_ref().is_some_and(|changed| {
+                changed.iter().all(|(c, now)| written.iter().any(|(w, value)| w == c && same_value(value, now)))
+            }),
             Some(None) => change.columns.is_none(),
             None => change.collected,
         }
     }
+}
+
+/// Whether a column holds what we wrote to it: the same value, or any
+/// value where ours named a row inserted in the same transaction (its
+/// UUID was not known when we wrote).
+fn same_value(written: &Datum, now: &Datum) -> bool {
+    let named =
+        |d: &Datum| d.keys().chain(d.pairs().iter().map(|(_, v)| v)).any(|a| matches!(a, ovsdb::Atom::NamedUuid(_)));
+    written == now || named(written)
 }
 
 /// A database's changes since the last cycle, and our last committed write
@@ -167,9 +182,12 @@ impl Echo {
             let table = &tc.table().name;
             for (uuid, change) in tc.iter() {
                 let columns = match (change, r.get(table, uuid)) {
-                    (Change::Modified { old }, Some(new)) => {
-                        Some(old.iter().filter(|(c, d)| new.get(c) != *d).map(|(c, _)| c.to_string()).collect())
-                    }
+                    (Change::Modified { old }, Some(new)) => Some(
+                        old.iter()
+                            .filter(|(c, d)| new.get(c) != *d)
+                            .map(|(c, _)| (c.to_string(), new.get(c).clone()))
+                            .collect(),
+                    ),
                     _ => None,
                 };
                 let collected = matches!(change, Change::Deleted { .. }) && !tc.table().is_root;
@@ -215,9 +233,9 @@ enum News {
 struct RowChange {
     table: String,
     uuid: Uuid,
-    /// The columns that differ, for a modification; `None` for an insert or
-    /// a delete.
-    columns: Option<Vec<String>>,
+    /// The columns that differ, with their new values, for a
+    /// modification; `None` for an insert or a delete.
+    columns: Option<Vec<(String, Datum)>>,
     /// A delete in a non-root table (the server's garbage collection).
     collected: bool,
 }
@@ -226,7 +244,7 @@ impl RowChange {
     /// A modification of columns the compiler never reads.
     fn is_no_input(&self, db: &str) -> bool {
         self.columns.as_ref().is_some_and(|columns| {
-            columns.iter().all(|c| lflow::invariants::NOT_INPUTS.contains(&(db, self.table.as_str(), c.as_str())))
+            columns.iter().all(|(c, _)| lflow::invariants::NOT_INPUTS.contains(&(db, self.table.as_str(), c.as_str())))
         })
     }
 }
@@ -868,6 +886,36 @@ fn connection_status(client: &Client) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ovsdb::{Atom, Condition, OpRow};
+
+    /// Regression: a user's change to a column our last write also set was
+    /// taken for that write's echo (`set NB_Global . options:k=v` right
+    /// after northd wrote its generated options), and never translated.
+    #[test]
+    fn only_the_value_we_wrote_is_our_echo() {
+        let uuid = Uuid::from_u128(7);
+        let options = |kv: &[(&str, &str)]| Datum::map(kv.iter().map(|(k, v)| (Atom::string(*k), Atom::string(*v))));
+        let ours = options(&[("mac_prefix", "0a:00:00")]);
+        let mut row = OpRow::new();
+        row.insert("options".into(), ours.clone());
+        row.insert("ref".into(), Datum::from(Atom::NamedUuid("new_row".into())));
+        let write = OwnWrite::from_ops(&[Operation::Update {
+            table: "NB_Global".into(),
+            where_: vec![Condition::row(uuid)],
+            row,
+        }]);
+        let change = |column: &str, value: Datum| RowChange {
+            table: "NB_Global".into(),
+            uuid,
+            columns: Some(vec![(column.into(), value)]),
+            collected: false,
+        };
+        assert!(write.made(&change("options", ours)));
+        let theirs = options(&[("controller_event", "true"), ("mac_prefix", "0a:00:00")]);
+        assert!(!write.made(&change("options", theirs)), "another client's value is news");
+        assert!(write.made(&change("ref", Datum::from(Atom::Uuid(Uuid::from_u128(9))))), "a named row's UUID");
+        assert!(!write.made(&change("name", Datum::from(Atom::string("x")))), "a column we did not write");
+    }
 
     #[test]
     fn a_translation_that_keeps_writing_is_caught() {

@@ -119,8 +119,11 @@ struct SbInFlight {
 struct OwnWrite {
     /// (table, row) -> the columns written with their values; `None` for
     /// an insert or delete.
-    rows: HashMap<(String, Uuid), Option<Vec<(String, Datum)>>>,
+    rows: HashMap<(String, Uuid), Option<Cells>>,
 }
+
+/// Columns with their values.
+type Cells = Vec<(String, Datum)>;
 
 impl OwnWrite {
     fn from_ops(ops: &[Operation]) -> OwnWrite {
@@ -235,7 +238,7 @@ struct RowChange {
     uuid: Uuid,
     /// The columns that differ, with their new values, for a
     /// modification; `None` for an insert or a delete.
-    columns: Option<Vec<(String, Datum)>>,
+    columns: Option<Cells>,
     /// A delete in a non-root table (the server's garbage collection).
     collected: bool,
 }

@@ -185,7 +185,7 @@ impl<'a> Ctx<'a> {
             macs,
             uuid_re: Regex::new(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
                 .unwrap(),
-            pg_re: Regex::new(r"(^|[@$])(\d+)_").unwrap(),
+            pg_re: Regex::new(r"(^|[@$]|_rtr_lb_)(\d+)_").unwrap(),
             ecmp_port_re: Regex::new(r"ecmp_reply_port( ?==? ?)(\d+)").unwrap(),
         };
         ctx.sb_labels = ctx.sb_labels();
@@ -244,7 +244,8 @@ impl<'a> Ctx<'a> {
     }
 
     /// Normalizes a string value: NB UUIDs to labels, random MACs to
-    /// placeholders, per-datapath port group names to datapath names.
+    /// placeholders, datapath tunnel keys in per-datapath port group names
+    /// and in routers' `_rtr_lb_<key>_ip4` address sets to datapath names.
     fn text(&self, s: &str) -> String {
         let mut s = self
             .uuid_re

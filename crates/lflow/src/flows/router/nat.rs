@@ -307,12 +307,172 @@ fn force_snat_flows(r: &Router<'_, '_>, ip: IpAddr, flows: &mut Flows) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::collections::BTreeMap;
 
+    use expect_test::expect;
+
+    use super::*;
+    use crate::model::Model;
+    use crate::tests::replica;
+
+    /// Router `lr0` with `in` (10.0.0.1/24) and `out` (172.16.0.1/24,
+    /// fd72::1/64; a distributed gateway port on `gw1` when `dgp`), `lr0`
+    /// columns `lr0_extra`, NAT rows `nats` (`"uuid": {columns}`, the
+    /// UUIDs ending in 61 to 69), and switch `sw0` with port `vm1`.
+    fn nb(dgp: bool, lr0_extra: &str, nats: &str) -> ovsdb::Replica {
+        let gw = if dgp { r#", "gateway_chassis": ["uuid", "00000000-0000-0000-0000-0000000000c1"]"# } else { "" };
+        let refs: Vec<String> = (1..=9)
+            .map(|i| format!("00000000-0000-0000-0000-00000000006{i}"))
+            .filter(|u| nats.contains(u.as_str()))
+            .map(|u| format!(r#"["uuid", "{u}"]"#))
+            .collect();
+        replica(
+            "ovn-nb.ovsschema",
+            &format!(
+                r#"{{
+                "Logical_Router": {{"00000000-0000-0000-0000-0000000000a0": {{"initial": {{"name": "lr0",
+                    "ports": ["set", [["uuid", "00000000-0000-0000-0000-0000000000a1"],
+                                      ["uuid", "00000000-0000-0000-0000-0000000000a2"]]],
+                    "nat": ["set", [{}]] {lr0_extra}}}}}}},
+                "Logical_Router_Port": {{
+                    "00000000-0000-0000-0000-0000000000a1": {{"initial": {{"name": "in", "mac": "00:00:00:00:ff:01",
+                        "networks": "10.0.0.1/24"}}}},
+                    "00000000-0000-0000-0000-0000000000a2": {{"initial": {{"name": "out", "mac": "00:00:00:00:ff:02",
+                        "networks": ["set", ["172.16.0.1/24", "fd72::1/64"]] {gw}}}}}
+                }},
+                "Gateway_Chassis": {{"00000000-0000-0000-0000-0000000000c1": {{"initial": {{"name": "out-gw1",
+                    "chassis_name": "gw1", "priority": 10}}}}}},
+                "Logical_Switch": {{"00000000-0000-0000-0000-0000000000b0": {{"initial": {{"name": "sw0",
+                    "ports": ["uuid", "00000000-0000-0000-0000-0000000000b1"]}}}}}},
+                "Logical_Switch_Port": {{"00000000-0000-0000-0000-0000000000b1": {{"initial": {{"name": "vm1",
+                    "addresses": "00:00:00:00:00:11 10.0.0.11"}}}}}},
+                "NAT": {{{nats}}}
+            }}"#,
+                refs.join(", ")
+            ),
+        )
+    }
+
+    /// The NAT flows (no stage default) of the given stages, sorted, and
+    /// the diagnostics.
+    fn nat_flows(nb: &ovsdb::Replica, stages: &[&str]) -> (String, Vec<String>) {
+        let mut diags = Vec::new();
+        let sb = replica("ovn-sb.ovsschema", "{}");
+        let m = Model::build(nb, &sb, BTreeMap::new(), &mut diags);
+        let mut f = Flows::default();
+        super::super::build(&m, &mut f, &mut diags);
+        let mut lines: Vec<String> = f
+            .iter()
+            .filter(|l| l.priority > 0 && stages.iter().any(|s| l.stage.name() == *s))
+            .map(|l| format!("{} {} ({}) => ({})", l.stage.name(), l.priority, l.match_, l.actions))
+            .collect();
+        lines.sort();
+        lines.dedup();
+        (lines.join("\n") + "\n", diags.iter().map(ToString::to_string).collect())
+    }
+
+    const STAGES: &[&str] = &[
+        "lr_in_unsnat",
+        "lr_in_dnat",
+        "lr_in_gw_redirect",
+        "lr_out_chk_dnat_local",
+        "lr_out_undnat",
+        "lr_out_snat",
+        "lr_out_egr_loop",
+    ];
+
+    /// On a gateway router, SNAT priorities follow the prefix length, a
+    /// stateless rule rewrites addresses without conntrack, a port range
+    /// goes with the address, exempted external IPs get a flow 2 above the
+    /// rule's, and `dnat_force_snat_ip` marks DNATed connections.
     #[test]
-    fn egress_loopback_clears_every_register_and_restarts_at_admission() {
-        let a = egress_loopback();
-        assert!(a.contains("reg0 = 0; reg1 = 0;"), "{a}");
-        assert!(a.contains("reg9 = 0; reg9[0] = 1; next(pipeline=ingress, table=0); };"), "{a}");
+    fn gateway_router_rules() {
+        let nats = r#"
+            "00000000-0000-0000-0000-000000000061": {"initial": {"type": "snat", "external_ip": "172.16.0.1",
+                "logical_ip": "10.0.0.0/24", "external_port_range": "1024-2048"}},
+            "00000000-0000-0000-0000-000000000062": {"initial": {"type": "dnat_and_snat",
+                "external_ip": "172.16.0.50", "logical_ip": "10.0.0.11", "options": ["map", [["stateless", "true"]]]}}"#;
+        let lr0 = r#", "options": ["map", [["chassis", "hv1"], ["dnat_force_snat_ip", "172.16.0.99"]]]"#;
+        let (text, diags) = nat_flows(&nb(false, lr0, nats), STAGES);
+        assert_eq!(diags, Vec::<String>::new());
+        expect![[r#"
+            lr_in_dnat 100 (ip && ip4.dst == 172.16.0.50) => (flags.force_snat_for_dnat = 1; flags.loopback = 1; ip4.dst=10.0.0.11; next;)
+            lr_in_unsnat 110 (ip4 && ip4.dst == 172.16.0.99) => (ct_snat;)
+            lr_in_unsnat 90 (ip && ip4.dst == 172.16.0.1) => (ct_snat;)
+            lr_in_unsnat 90 (ip && ip4.dst == 172.16.0.50) => (next;)
+            lr_out_chk_dnat_local 50 (ip && ct_mark.natted == 1) => (reg9[4] = 1; next;)
+            lr_out_snat 100 (flags.force_snat_for_dnat == 1 && ip4) => (ct_snat(172.16.0.99);)
+            lr_out_snat 120 (nd_ns) => (next;)
+            lr_out_snat 25 (ip && ip4.src == 10.0.0.0/24 && (!ct.trk || !ct.rpl)) => (ct_snat(172.16.0.1,1024-2048);)
+            lr_out_snat 33 (ip && ip4.src == 10.0.0.11) => (ip4.src=172.16.0.50; next;)
+            lr_out_undnat 100 (nd || nd_rs || nd_ra) => (next;)
+            lr_out_undnat 50 (ip) => (flags.loopback = 1; ct_dnat;)
+        "#]].assert_eq(&text);
+    }
+
+    /// On a distributed gateway port, a centralized rule applies on the
+    /// port's gateway chassis and a floating IP on its logical port's
+    /// chassis, with its external MAC; SNAT priorities are 128 higher.
+    #[test]
+    fn distributed_gateway_port_rules() {
+        let nats = r#"
+            "00000000-0000-0000-0000-000000000061": {"initial": {"type": "snat", "external_ip": "172.16.0.1",
+                "logical_ip": "10.0.0.0/24"}},
+            "00000000-0000-0000-0000-000000000062": {"initial": {"type": "dnat_and_snat",
+                "external_ip": "172.16.0.50", "logical_ip": "10.0.0.11", "logical_port": "vm1",
+                "external_mac": "30:54:00:00:00:11"}}"#;
+        let (text, diags) = nat_flows(&nb(true, "", nats), STAGES);
+        assert_eq!(diags, Vec::<String>::new());
+        expect![[r#"
+            lr_in_dnat 100 (ip && ip4.dst == 172.16.0.50 && inport == "out") => (ct_dnat_in_czone(10.0.0.11);)
+            lr_in_gw_redirect 100 (ip4.src == 10.0.0.11 && outport == "out" && is_chassis_resident("vm1")) => (eth.src = 30:54:00:00:00:11; reg1 = 172.16.0.50; next;)
+            lr_in_gw_redirect 50 (outport == "out") => (outport = "cr-out"; next;)
+            lr_in_unsnat 100 (ip && ip4.dst == 172.16.0.1 && inport == "out" && flags.loopback == 0 && is_chassis_resident("cr-out")) => (ct_snat_in_czone;)
+            lr_in_unsnat 100 (ip && ip4.dst == 172.16.0.1 && inport == "out" && flags.loopback == 1 && flags.use_snat_zone == 1 && is_chassis_resident("cr-out")) => (ct_snat;)
+            lr_in_unsnat 100 (ip && ip4.dst == 172.16.0.50 && inport == "out" && flags.loopback == 0) => (ct_snat_in_czone;)
+            lr_in_unsnat 100 (ip && ip4.dst == 172.16.0.50 && inport == "out" && flags.loopback == 1 && flags.use_snat_zone == 1) => (ct_snat;)
+            lr_out_chk_dnat_local 50 (ip && ct_mark.natted == 1) => (reg9[4] = 1; next;)
+            lr_out_chk_dnat_local 50 (ip && ip4.dst == 172.16.0.1 && is_chassis_resident("cr-out")) => (reg9[4] = 1; next;)
+            lr_out_chk_dnat_local 50 (ip && ip4.dst == 172.16.0.50 && is_chassis_resident("vm1")) => (reg9[4] = 1; next;)
+            lr_out_egr_loop 100 (ip4.dst == 172.16.0.1 && outport == "out" && is_chassis_resident("cr-out")) => (clone { ct_clear; inport = outport; outport = ""; eth.dst <-> eth.src; flags = 0; flags.loopback = 1; flags.use_snat_zone = reg9[4]; reg0 = 0; reg1 = 0; reg2 = 0; reg3 = 0; reg4 = 0; reg5 = 0; reg6 = 0; reg7 = 0; reg8 = 0; reg9 = 0; reg9[0] = 1; next(pipeline=ingress, table=0); };)
+            lr_out_egr_loop 100 (ip4.dst == 172.16.0.50 && outport == "out" && is_chassis_resident("vm1")) => (clone { ct_clear; inport = outport; outport = ""; eth.dst <-> eth.src; flags = 0; flags.loopback = 1; flags.use_snat_zone = reg9[4]; reg0 = 0; reg1 = 0; reg2 = 0; reg3 = 0; reg4 = 0; reg5 = 0; reg6 = 0; reg7 = 0; reg8 = 0; reg9 = 0; reg9[0] = 1; next(pipeline=ingress, table=0); };)
+            lr_out_snat 120 (nd_ns) => (next;)
+            lr_out_snat 153 (ip && ip4.src == 10.0.0.0/24 && outport == "out" && is_chassis_resident("cr-out")) => (ct_snat_in_czone(172.16.0.1);)
+            lr_out_snat 154 (ip && ip4.src == 10.0.0.0/24 && outport == "out" && is_chassis_resident("cr-out") && reg9[4] == 1) => (reg9[4] = 0; ct_snat(172.16.0.1);)
+            lr_out_snat 161 (ip && ip4.src == 10.0.0.11 && outport == "out" && is_chassis_resident("vm1")) => (eth.src = 30:54:00:00:00:11; ct_snat_in_czone(172.16.0.50);)
+            lr_out_snat 162 (ip && ip4.src == 10.0.0.11 && outport == "out" && is_chassis_resident("vm1") && reg9[4] == 1) => (eth.src = 30:54:00:00:00:11; reg9[4] = 0; ct_snat(172.16.0.50);)
+            lr_out_undnat 100 (ip && ip4.src == 10.0.0.11 && outport == "out") => (eth.src = 30:54:00:00:00:11; ct_dnat_in_czone;)
+        "#]].assert_eq(&text);
+    }
+
+    /// A `dnat_force_snat_ip` that is not addresses is named and ignored;
+    /// a floating IP with a bad external MAC is left out whole.
+    #[test]
+    fn bad_values_are_reported_and_left_out() {
+        let nats = r#"
+            "00000000-0000-0000-0000-000000000061": {"initial": {"type": "dnat_and_snat",
+                "external_ip": "172.16.0.50", "logical_ip": "10.0.0.11", "logical_port": "vm1",
+                "external_mac": "zz"}}"#;
+        let lr0 = r#", "options": ["map", [["dnat_force_snat_ip", "junk"]]]"#;
+        let (text, diags) = nat_flows(&nb(true, lr0, nats), STAGES);
+        expect![[r#"
+            lr_in_gw_redirect 50 (outport == "out") => (outport = "cr-out"; next;)
+            lr_out_chk_dnat_local 50 (ip && ct_mark.natted == 1) => (reg9[4] = 1; next;)
+            lr_out_snat 120 (nd_ns) => (next;)
+        "#]]
+        .assert_eq(&text);
+        expect![[r#"
+            [
+                "NAT 00000000-0000-0000-0000-000000000061: external_mac 'zz': invalid MAC for a distributed floating IP, rule ignored",
+            ]
+        "#]].assert_debug_eq(&diags);
+        let lr0 = r#", "options": ["map", [["chassis", "hv1"], ["dnat_force_snat_ip", "junk"]]]"#;
+        let (_, diags) = nat_flows(&nb(false, lr0, ""), STAGES);
+        expect![[r#"
+            [
+                "Logical_Router lr0: options:dnat_force_snat_ip 'junk' is not a list of IP addresses, ignored",
+            ]
+        "#]]
+        .assert_debug_eq(&diags);
     }
 }

@@ -792,6 +792,8 @@ mod tests {
             "Multicast_Group": {{"00000000-0000-0000-0000-0000000000{mk:02}": {{"initial": {{"name": "_MC_flood",
                 "tunnel_key": {}, "datapath": ["uuid", "{dp}"], "ports": ["uuid", "{pb}"]}}}}}},
             "Port_Group": {{"00000000-0000-0000-0000-000000000002": {{"initial": {{"name": "{dk}_pg1", "ports": "p1"}}}}}},
+            "Address_Set": {{"00000000-0000-0000-0000-000000000003": {{"initial": {{"name": "_rtr_lb_{dk}_ip4",
+                "addresses": "10.0.0.100"}}}}}},
             "Logical_Flow": {{"{lf}": {{"initial": {{"logical_datapath": ["uuid", "{dp}"], "pipeline": "ingress",
                 "table_id": 1, "priority": 50, "match": "eth.dst == {{{prefix}:00:00:02, {prefix}:00:00:01}}",
                 "actions": "trigger_event(load_balancer = \"{ls}\");",
@@ -832,6 +834,7 @@ mod tests {
              => (trigger_event(load_balancer = \"<Logical_Switch:sw0>\");)"
         ));
         assert!(text.contains("Port_Group sw0_pg1 => ports=[p1]"), "{text}");
+        assert!(text.contains("Address_Set _rtr_lb_sw0_ip4 => addresses=[10.0.0.100]"), "{text}");
         assert!(text.contains("Datapath_Binding sw0 => external_ids={name=sw0}\n"), "{text}");
         assert!(!text.contains("Problem"), "{text}");
     }

@@ -23,6 +23,7 @@ use super::admission::resident_suffix;
 use super::{json_key, nh_regs, pkt_len, RPort, Router};
 use crate::flows::switch::CtFlavour;
 use crate::input::nb;
+use crate::model::addr::Mac;
 use crate::model::nat::Nat;
 use crate::output::{Diagnostic, Flows};
 use crate::stage::Stage;
@@ -201,14 +202,7 @@ fn distributed(r: &Router<'_, '_>, nat: &Nat<'_>, g: &RPort<'_, '_>, flows: &mut
 /// with the external MAC and IP (unless the port is a virtual port, whose
 /// traffic is dropped until a chassis claims it; the priority-80 flow
 /// stays under the priority-100 one of the claiming chassis).
-fn floating_ip(
-    r: &Router<'_, '_>,
-    nat: &Nat<'_>,
-    g: &RPort<'_, '_>,
-    lport: &str,
-    mac: crate::model::addr::Mac,
-    flows: &mut Flows,
-) {
+fn floating_ip(r: &Router<'_, '_>, nat: &Nat<'_>, g: &RPort<'_, '_>, lport: &str, mac: Mac, flows: &mut Flows) {
     let (dp, f, hint) = (r.dp, fam(nat), nat.nb.uuid());
     let (gkey, lkey) = (g.key(), json_key(lport));
     let m = format!("eth.dst == {mac} && inport == {gkey} && is_chassis_resident({lkey})");

@@ -185,7 +185,7 @@ impl<'a> Ctx<'a> {
             macs,
             uuid_re: Regex::new(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
                 .unwrap(),
-            pg_re: Regex::new(r"(^|[@$])(\d+)_").unwrap(),
+            pg_re: Regex::new(r"(^|[@$]|_rtr_lb_)(\d+)_").unwrap(),
             ecmp_port_re: Regex::new(r"ecmp_reply_port( ?==? ?)(\d+)").unwrap(),
         };
         ctx.sb_labels = ctx.sb_labels();
@@ -244,7 +244,8 @@ impl<'a> Ctx<'a> {
     }
 
     /// Normalizes a string value: NB UUIDs to labels, random MACs to
-    /// placeholders, per-datapath port group names to datapath names.
+    /// placeholders, datapath tunnel keys in per-datapath port group names
+    /// and in routers' `_rtr_lb_<key>_ip4` address sets to datapath names.
     fn text(&self, s: &str) -> String {
         let mut s = self
             .uuid_re
@@ -791,6 +792,8 @@ mod tests {
             "Multicast_Group": {{"00000000-0000-0000-0000-0000000000{mk:02}": {{"initial": {{"name": "_MC_flood",
                 "tunnel_key": {}, "datapath": ["uuid", "{dp}"], "ports": ["uuid", "{pb}"]}}}}}},
             "Port_Group": {{"00000000-0000-0000-0000-000000000002": {{"initial": {{"name": "{dk}_pg1", "ports": "p1"}}}}}},
+            "Address_Set": {{"00000000-0000-0000-0000-000000000003": {{"initial": {{"name": "_rtr_lb_{dk}_ip4",
+                "addresses": "10.0.0.100"}}}}}},
             "Logical_Flow": {{"{lf}": {{"initial": {{"logical_datapath": ["uuid", "{dp}"], "pipeline": "ingress",
                 "table_id": 1, "priority": 50, "match": "eth.dst == {{{prefix}:00:00:02, {prefix}:00:00:01}}",
                 "actions": "trigger_event(load_balancer = \"{ls}\");",
@@ -831,6 +834,7 @@ mod tests {
              => (trigger_event(load_balancer = \"<Logical_Switch:sw0>\");)"
         ));
         assert!(text.contains("Port_Group sw0_pg1 => ports=[p1]"), "{text}");
+        assert!(text.contains("Address_Set _rtr_lb_sw0_ip4 => addresses=[10.0.0.100]"), "{text}");
         assert!(text.contains("Datapath_Binding sw0 => external_ids={name=sw0}\n"), "{text}");
         assert!(!text.contains("Problem"), "{text}");
     }

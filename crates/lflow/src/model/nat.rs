@@ -5,7 +5,8 @@
 //! either database. A rule that cannot be applied is reported and left out
 //! of `nats` (never half of it): a bad external or logical IP, a port range
 //! that is not `LO-HI` within 1 to 65535, both `allowed_ext_ips` and
-//! `exempted_ext_ips`, a router with no gateway to apply it at.
+//! `exempted_ext_ips`, a router with no gateway to apply it at, a bad
+//! `external_mac` on what would be a distributed floating IP.
 
 use std::net::IpAddr;
 
@@ -212,9 +213,14 @@ fn parse<'a>(n: nb::Nat<'a>, gw: &Gateway<'a, '_>, diags: &mut Vec<Diagnostic>) 
             }
         }
     };
+    let logical_port = n.logical_port().filter(|p| !p.is_empty());
     let external_mac = match n.external_mac() {
         Some(m) => match Mac::parse(m) {
             Some(mac) => Some(mac),
+            // What would be a distributed floating IP is not applied at all.
+            None if dgp.is_some() && kind == NatKind::DnatAndSnat && logical_port.is_some() => {
+                return reject("external_mac", m, "invalid MAC for a distributed floating IP, rule ignored");
+            }
             None => {
                 reject("external_mac", m, "invalid MAC, ignored");
                 None
@@ -229,7 +235,7 @@ fn parse<'a>(n: nb::Nat<'a>, gw: &Gateway<'a, '_>, diags: &mut Vec<Diagnostic>) 
         logical_ip_text: text,
         logical_ip,
         external_mac,
-        logical_port: n.logical_port().filter(|p| !p.is_empty()),
+        logical_port,
         port_range,
         stateless: kind == NatKind::DnatAndSnat && n.options().get_bool("stateless", false),
         allowed_ext_ips,

@@ -88,16 +88,8 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
     }
     neighbor_replies(r, flows);
     if r.is_gateway {
-        gateway_undnat(r, flows);
+        super::stateful::gateway_undnat(r, flows);
     }
-}
-
-/// A gateway router's un-DNAT of every reply in egress and commit of new
-/// connections after it.
-fn gateway_undnat(r: &Router<'_, '_>, flows: &mut Flows) {
-    flows.add(r.dp, Stage::LrOutUndnat, 100, "nd || nd_rs || nd_ra", "next;");
-    flows.add(r.dp, Stage::LrOutUndnat, 50, "ip", "flags.loopback = 1; ct_dnat;");
-    flows.add(r.dp, Stage::LrOutPostUndnat, 50, "ip && ct.new", "ct_commit { } ; next; ");
 }
 
 /// The SNAT (and ingress UNSNAT) of the connections `lb_force_snat_ip`
@@ -145,7 +137,7 @@ fn gateway_force_snat(r: &Router<'_, '_>, force: &ForceSnat, flows: &mut Flows, 
 }
 
 /// The router's load balancers, its own and its groups', parsed, by UUID.
-fn router_lbs<'m, 'a>(m: &'m Model<'a>, nb: nb::LogicalRouter<'a>) -> Vec<&'m LoadBalancer<'a>> {
+pub(super) fn router_lbs<'m, 'a>(m: &'m Model<'a>, nb: nb::LogicalRouter<'a>) -> Vec<&'m LoadBalancer<'a>> {
     let mut uuids: Vec<_> =
         nb.load_balancer_uuids().chain(nb.load_balancer_group().flat_map(|g| g.load_balancer_uuids())).collect();
     uuids.sort();

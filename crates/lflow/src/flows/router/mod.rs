@@ -1,7 +1,7 @@
 //! The logical router pipelines (`ovn-northd(8)`, "Logical Router
-//! Datapaths"): ingress tables 0 to 21 and egress tables 0 to 6, for
-//! routing without stateful services (NAT and load balancers add their own
-//! flows elsewhere; here their stages get only their defaults).
+//! Datapaths"): ingress tables 0 to 21 and egress tables 0 to 6; NAT
+//! rules (`nat`) and load balancers (`lb`) add their flows to the stateful
+//! stages, whose defaults are in `stateful`.
 //!
 //! One module per group of stages; each takes the `Router` view built here
 //! (a router's usable ports with parsed networks) and adds flows. Nothing
@@ -14,6 +14,7 @@ mod delivery;
 mod ip_input;
 mod lb;
 mod multicast;
+mod nat;
 mod nd_ra;
 mod pkt_len;
 mod policy;
@@ -48,6 +49,7 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
         multicast::build(&r, flows);
         stateful::build(&r, flows);
         lb::build(&r, flows, diags);
+        nat::build(&r, flows, diags);
         nd_ra::build(&r, flows);
         let v6_nexthops = routing::build(&r, &ecmp, flows, diags);
         policy::build(&r, flows, diags);

@@ -273,6 +273,17 @@ impl CtFlavour {
             if every("ct-no-masked-label") { ("ct_mark.blocked", "ct_lb_mark") } else { ("ct_label.blocked", "ct_lb") };
         CtFlavour { blocked, lb, nat_related: every("ovn-ct-lb-related") }
     }
+
+    /// The conntrack field that says a connection was NATed:
+    /// `ct_mark.natted`, or `ct_label.natted` on chassis without
+    /// `ct-no-masked-label`.
+    pub fn natted(&self) -> &'static str {
+        if self.lb == "ct_lb_mark" {
+            "ct_mark.natted"
+        } else {
+            "ct_label.natted"
+        }
+    }
 }
 
 #[cfg(test)]

@@ -61,6 +61,7 @@ pub const EXACT: &[&str] = &[
     "54-ipv6-ra-options",
     "60-switch-debug-drop",
     "61-switch-gateway-macs",
+    "62-switch-edge-cases",
     "64-router-lb",
     "65-router-lb-edge",
     "66-router-lb-router-ip",

@@ -564,3 +564,37 @@ fn gateway_router_force_snat_without_lbs() {
     let some: Vec<&str> = text.lines().filter(|l| l.contains(" 110 ") || l.starts_with("lr_in_ip_input 60 ")).collect();
     assert_eq!(some, Vec::<&str>::new());
 }
+
+/// NAT rules on a router without a gateway apply nowhere, but the router
+/// still answers ARP and ND for their external IPs, and its address that
+/// an SNAT rule uses is dropped in ARP resolve instead of IP input (as
+/// router `lr2` of scenario 38).
+#[test]
+fn nat_addresses_of_a_router_without_gateway() {
+    let nats = r#", "nat": ["set", [["uuid", "00000000-0000-0000-0000-0000000000c1"],
+        ["uuid", "00000000-0000-0000-0000-0000000000c2"], ["uuid", "00000000-0000-0000-0000-0000000000c3"]]]"#;
+    let rows = r#",
+    "NAT": {
+        "00000000-0000-0000-0000-0000000000c1": {"initial": {"type": "snat", "external_ip": "172.16.0.1", "logical_ip": "10.0.0.0/24"}},
+        "00000000-0000-0000-0000-0000000000c2": {"initial": {"type": "dnat_and_snat", "external_ip": "172.16.0.100", "logical_ip": "10.0.0.5"}},
+        "00000000-0000-0000-0000-0000000000c3": {"initial": {"type": "dnat", "external_ip": "fd99::10", "logical_ip": "fd00::10"}}
+    }"#;
+    let nb = nb(nats, rows);
+    let (out, diags) = flows(&nb, &["lr_in_ip_input", "lr_in_arp_resolve"]);
+    let out: String = out
+        .lines()
+        .filter(|l| l.contains(" 2 (") || l.contains(" 60 (") || l.contains(" 90 (arp") || l.contains("nd_na {"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    expect![[r#"
+        lr_in_arp_resolve 2 (ip4.dst == {172.16.0.1}) => (drop;)
+        lr_in_ip_input 60 (ip4.dst == {10.0.0.1}) => (drop;)
+        lr_in_ip_input 60 (ip6.dst == {fd00::1, fe80::200:ff:fe00:ff01}) => (drop;)
+        lr_in_ip_input 60 (ip6.dst == {fe80::200:ff:fe00:ff02}) => (drop;)
+        lr_in_ip_input 90 (arp.op == 1 && arp.tpa == 172.16.0.1) => (eth.dst = eth.src; eth.src = xreg0[0..47]; arp.op = 2; /* ARP reply */ arp.tha = arp.sha; arp.sha = xreg0[0..47]; arp.tpa <-> arp.spa; outport = inport; flags.loopback = 1; output;)
+        lr_in_ip_input 90 (arp.op == 1 && arp.tpa == 172.16.0.100) => (eth.dst = eth.src; eth.src = xreg0[0..47]; arp.op = 2; /* ARP reply */ arp.tha = arp.sha; arp.sha = xreg0[0..47]; arp.tpa <-> arp.spa; outport = inport; flags.loopback = 1; output;)
+        lr_in_ip_input 90 (ip6.dst == {fd99::10, ff02::1:ff00:10} && nd_ns && nd.target == fd99::10) => (nd_na { eth.src = xreg0[0..47]; ip6.src = nd.target; nd.tll = xreg0[0..47]; outport = inport; flags.loopback = 1; output; };)
+    "#]].assert_eq(&out);
+    let diags: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    assert!(diags.iter().any(|d| d.contains("neither options:chassis nor a distributed gateway port")), "{diags:?}");
+}

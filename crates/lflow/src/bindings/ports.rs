@@ -447,7 +447,10 @@ fn nat_addresses<'a>(
             // VIP sets (OVS string sets); each IP once. Gratuitous ARPs are
             // IPv4: IPv6 NAT addresses are left out (not IPv6 VIPs).
             let mut central: Vec<String> = Vec::new();
-            for n in m.nats_of(rp.dp) {
+            // A router with distributed gateway ports: only the rules
+            // applied at the one residence is tied to.
+            let at_cr = |n: &&crate::model::nat::Nat<'_>| n.dgp.is_none() || n.dgp == cr.map(|c| c.port);
+            for n in m.nats_of(rp.dp).iter().filter(at_cr) {
                 let IpAddr::V4(ip) = n.external_ip else { continue };
                 let ip = ip.to_string();
                 match (n.kind, n.logical_port, n.external_mac) {

@@ -82,6 +82,9 @@ pub fn build(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flow
                     if let (Some(q), false) = (r.peer(lsp), learn_routers) {
                         if !std::ptr::eq(q, p.port) {
                             router_behind_switch(r, p, peer, q, flows);
+                            if r.is_gateway {
+                                nat_routes_behind_switch(r, p, peer, q, flows);
+                            }
                         }
                     }
                 }
@@ -169,6 +172,19 @@ fn router_behind_switch(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, 
     let v6: Vec<_> = a.ipv6.iter().map(|n| n.addr).collect();
     if !v6.is_empty() {
         bind(r, p, format!("xxreg0 == {}", addr_set(&v6)), a.mac, peer.uuid, flows);
+    }
+}
+
+/// On a gateway router, the external IPv4 addresses of the NAT rules with
+/// `options:add_route=true` that another router applies at its gateway
+/// port `q` on the switch behind `p` resolve, as a set, to `q`'s MAC
+/// (`routing` routes them to `q`; other routers still resolve them with
+/// ARP).
+fn nat_routes_behind_switch(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, q: &Port<'_>, flows: &mut Flows) {
+    let Some(a) = q.addrs.first() else { return };
+    let ips: Vec<_> = super::routing::add_route_ips(r.m, q).collect();
+    if !ips.is_empty() {
+        bind(r, p, format!("reg0 == {{{}}}", super::join(&ips)), a.mac, peer.uuid, flows);
     }
 }
 

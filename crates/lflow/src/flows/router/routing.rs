@@ -14,12 +14,12 @@
 //! order: a group forms at its second member), else the lowest free id.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{nh_regs, parse_ip, RPort, Router};
 use crate::input::{nb, sb};
 use crate::model::addr::{Ipv4Net, Ipv6Net};
-use crate::model::Model;
+use crate::model::{Model, Port};
 use crate::output::{Diagnostic, DpId, Flows};
 use crate::stage::Stage;
 
@@ -349,31 +349,38 @@ fn direct(p: &RPort<'_, '_>, prefix: &Prefix, addr: &str) -> String {
     )
 }
 
-/// Routes to the external IPs of other routers' NAT rules with
-/// `options:add_route=true`, where such a router's gateway port (or, on a
-/// gateway router, any port) is on the switch behind one of ours: as
-/// connected host routes out of our port, from its address in the
-/// external IP's network or else its first of the family.
+/// The external IPv4 addresses of the NAT rules with
+/// `options:add_route=true` that apply at the distributed gateway port
+/// `q` (the reference adds no route for IPv6 ones, nor for those of a
+/// gateway router), in NB UUID order.
+pub fn add_route_ips<'m>(m: &'m Model<'_>, q: &'m Port<'_>) -> impl Iterator<Item = Ipv4Addr> + 'm {
+    m.nats_of(q.dp).iter().filter_map(move |n| match n.external_ip {
+        IpAddr::V4(ip)
+            if n.dgp.is_some_and(|i| std::ptr::eq(&m.ports[i], q)) && n.nb.options().get_bool("add_route", false) =>
+        {
+            Some(ip)
+        }
+        _ => None,
+    })
+}
+
+/// Routes to the `add_route_ips` of other routers' gateway ports on the
+/// switch behind one of ours: connected host routes out of our port, from
+/// its address in the external IP's network or else its first IPv4 one.
 fn nat_routes(r: &Router<'_, '_>, flows: &mut Flows) {
     for p in &r.ports {
         let Some(peer) = r.peer(p.port).filter(|q| q.lsp().is_some()) else { continue };
         for lsp in r.m.ports_of(peer.dp).filter(|q| q.lsp_type() == "router") {
             let Some(q) = r.peer(lsp).filter(|q| q.dp != r.dp) else { continue };
-            for n in r.m.nats_of(q.dp) {
-                let at_q = n.dgp.map_or(true, |i| std::ptr::eq(&r.m.ports[i], q));
-                if !at_q || !n.nb.options().get_bool("add_route", false) {
+            for ip in add_route_ips(r.m, q) {
+                let Some(addr) = p.network_of(IpAddr::V4(ip)).or_else(|| p.first_of_family(IpAddr::V4(ip))) else {
                     continue;
-                }
-                let ip = n.external_ip;
-                let Some(addr) = p.network_of(ip).or_else(|| p.first_of_family(ip)) else { continue };
-                let prefix = match ip {
-                    IpAddr::V4(a) => Prefix::V4(Ipv4Net { addr: a, plen: 32 }),
-                    IpAddr::V6(a) => Prefix::V6(Ipv6Net { addr: a, plen: 128 }),
                 };
+                let prefix = Prefix::V4(Ipv4Net { addr: ip, plen: 32 });
                 let (m, prio) = route_match(0, &prefix, false, OFS_CONNECTED);
                 flows
                     .add(r.dp, Stage::LrInIpRouting, prio as u16, m, direct(p, &prefix, &addr.to_string()))
-                    .hint(n.nb.uuid());
+                    .hint(lsp.uuid);
             }
         }
     }

@@ -444,8 +444,10 @@ fn nat_addresses<'a>(
                 .collect();
             // The words come in the reference's order: the NAT IPs in NB
             // (UUID) order, then the VIPs as its walks of its IPv4 and IPv6
-            // VIP sets (OVS string sets); each IP once. Gratuitous ARPs are
-            // IPv4: IPv6 NAT addresses are left out (not IPv6 VIPs).
+            // VIP sets (OVS string sets). An IP two rules use, or a rule
+            // and a VIP, is listed twice, as the reference lists it.
+            // Gratuitous ARPs are IPv4: IPv6 NAT addresses are left out
+            // (not IPv6 VIPs).
             let mut central: Vec<String> = Vec::new();
             // A router with distributed gateway ports: only the rules
             // applied at the one residence is tied to.
@@ -457,7 +459,7 @@ fn nat_addresses<'a>(
                     (NatKind::DnatAndSnat, Some(lport), Some(mac)) if cr.is_some() => {
                         out.push(format!("{mac} {ip} is_chassis_resident(\"{lport}\")"));
                     }
-                    _ if own.contains(&ip) || central.contains(&ip) => {}
+                    _ if own.contains(&ip) => {}
                     _ => central.push(ip),
                 }
             }
@@ -474,11 +476,7 @@ fn nat_addresses<'a>(
                 let vips: Vec<String> =
                     lbs.iter().flat_map(|lb| lb.vips().iter().filter_map(|(vip, _)| vip_ip(vip))).collect();
                 let (v6, v4): (Vec<String>, Vec<String>) = vips.into_iter().partition(|ip| ip.contains(':'));
-                for ip in sset_order(v4).into_iter().chain(sset_order(v6)) {
-                    if !central.contains(&ip) {
-                        central.push(ip);
-                    }
-                }
+                central.extend(sset_order(v4).into_iter().chain(sset_order(v6)));
             }
             if !central.is_empty() {
                 out.push(resident(format!("{} {}", rp_addrs.mac, central.join(" "))));

@@ -180,12 +180,10 @@ fn nat(r: &Router<'_, '_>, n: &Nat<'_>, flows: &mut Flows) {
     let key = g.key();
     flows.add(r.dp, ST, 91, format!("inport == {key} && {m}"), r.drop).hint(hint);
     let (resident, mac) = match (n.is_distributed(), n.logical_port, n.external_mac) {
-        (true, Some(lport), Some(mac)) => (json_key(lport), mac.to_string()),
-        _ => (json_key(&format!("cr-{}", g.name())), PORT_MAC.to_string()),
+        (true, Some(lport), Some(mac)) => (format!(" && is_chassis_resident({})", json_key(lport)), mac.to_string()),
+        _ => (resident_suffix(g), PORT_MAC.to_string()),
     };
-    flows
-        .add(r.dp, ST, 92, format!("inport == {key} && {m} && is_chassis_resident({resident})"), reply(&mac))
-        .hint(hint);
+    flows.add(r.dp, ST, 92, format!("inport == {key} && {m}{resident}"), reply(&mac)).hint(hint);
     let (fam, icmp) = if n.is_ipv4() { ("4", ICMP4_TOO_BIG) } else { ("6", ICMP6_TOO_BIG) };
     let ip = n.external_ip;
     if n.kind == NatKind::Snat {

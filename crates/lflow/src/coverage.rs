@@ -35,7 +35,6 @@ pub enum Use {
 use Use::{Daemon, NotYet, Partly, Read, Unused};
 
 const BFD: &str = "BFD";
-const NAT: &str = "NAT";
 /// `external_ids` the reference never reads a key of.
 const CMS: Use = Unused("the CMS's own data: ovn-northd reads no key of it");
 /// The tables ovsdb-server configures itself from.
@@ -123,7 +122,7 @@ pub const NB_COLUMNS: &[(&str, &str, Use)] = &[
     ("Logical_Router", "load_balancer", Read),
     ("Logical_Router", "load_balancer_group", Read),
     ("Logical_Router", "name", Read),
-    ("Logical_Router", "nat", Partly(NAT)),
+    ("Logical_Router", "nat", Read),
     ("Logical_Router", "options", Read),
     ("Logical_Router", "policies", Read),
     ("Logical_Router", "ports", Read),
@@ -198,15 +197,15 @@ pub const NB_COLUMNS: &[(&str, &str, Use)] = &[
     ("Mirror", "type", Read),
     ("NAT", "allowed_ext_ips", Read),
     ("NAT", "exempted_ext_ips", Read),
-    ("NAT", "external_ids", NotYet(NAT)),
-    ("NAT", "external_ip", Partly(NAT)),
-    ("NAT", "external_mac", Partly(NAT)),
+    ("NAT", "external_ids", CMS),
+    ("NAT", "external_ip", Read),
+    ("NAT", "external_mac", Read),
     ("NAT", "external_port_range", Read),
-    ("NAT", "gateway_port", Partly(NAT)),
-    ("NAT", "logical_ip", Partly(NAT)),
-    ("NAT", "logical_port", Partly(NAT)),
-    ("NAT", "options", Partly(NAT)),
-    ("NAT", "type", Partly(NAT)),
+    ("NAT", "gateway_port", Read),
+    ("NAT", "logical_ip", Read),
+    ("NAT", "logical_port", Read),
+    ("NAT", "options", Read),
+    ("NAT", "type", Read),
     ("NB_Global", "connections", SERVER),
     ("NB_Global", "external_ids", CMS),
     ("NB_Global", "hv_cfg", STATUS),
@@ -306,11 +305,12 @@ mod tests {
         assert_eq!(listed, schema);
     }
 
-    /// Rows using features not translated yet (NAT here) get one
-    /// diagnostic a row and feature, naming the row and the columns; rows
-    /// of translated features (an ACL, a QoS rule, DHCP options, a load
-    /// balancer itself, on a switch or a router) and rows without such
-    /// values get none.
+    /// Rows using features not translated yet (IPv6 prefix delegation
+    /// here) get one diagnostic a row and feature, naming the row and the
+    /// columns; rows of translated features (an ACL, a QoS rule, DHCP
+    /// options, a load balancer itself, on a switch or a router, NAT on a
+    /// gateway router and on a router without a gateway) and rows without
+    /// such values get none.
     #[test]
     fn rows_of_features_not_translated_yet_get_a_diagnostic() {
         let nb = replica(
@@ -333,10 +333,18 @@ mod tests {
                 "direction": "from-lport", "match": "ip4", "action": ["map", [["dscp", 10]]]}}},
             "DHCP_Options": {"00000000-0000-0000-0000-000000000051": {"initial": {"cidr": "10.0.0.0/24"}}},
             "Logical_Router": {"00000000-0000-0000-0000-000000000002": {"initial": {"name": "lr0",
+                "ports": ["uuid", "00000000-0000-0000-0000-000000000021"],
                 "nat": ["uuid", "00000000-0000-0000-0000-000000000061"],
-                "load_balancer": ["uuid", "00000000-0000-0000-0000-000000000071"]}}},
+                "options": ["map", [["chassis", "hv1"]]],
+                "load_balancer": ["uuid", "00000000-0000-0000-0000-000000000071"]}},
+                "00000000-0000-0000-0000-000000000003": {"initial": {"name": "lr1",
+                "nat": ["uuid", "00000000-0000-0000-0000-000000000062"]}}},
             "NAT": {"00000000-0000-0000-0000-000000000061": {"initial": {"type": "snat",
-                "external_ip": "172.16.0.1", "logical_ip": "10.0.0.0/24"}}},
+                "external_ip": "172.16.0.1", "logical_ip": "10.0.0.0/24"}},
+                "00000000-0000-0000-0000-000000000062": {"initial": {"type": "snat",
+                "external_ip": "172.16.1.1", "logical_ip": "10.0.1.0/24"}}},
+            "Logical_Router_Port": {"00000000-0000-0000-0000-000000000021": {"initial": {"name": "lrp0",
+                "mac": "00:00:00:00:ff:01", "networks": "10.0.0.1/24", "ipv6_prefix": "fd00::/64"}}},
             "Load_Balancer": {"00000000-0000-0000-0000-000000000071": {"initial": {"name": "lb0",
                 "vips": ["map", [["10.0.0.100:80", "10.0.0.1:80"]]]}}}
         }"#,
@@ -344,10 +352,7 @@ mod tests {
         let out = crate::compile(&nb, &replica("ovn-sb.ovsschema", "{}"));
         let got: Vec<String> =
             out.diagnostics.iter().map(ToString::to_string).filter(|d| d.contains("not translated yet")).collect();
-        let want = [
-            "Logical_Router lr0: not translated yet: NAT (nat)",
-            "NAT 00000000-0000-0000-0000-000000000061: not translated yet: NAT (external_ip, logical_ip, type)",
-        ];
+        let want = ["Logical_Router_Port lrp0: not translated yet: IPv6 prefix delegation (ipv6_prefix)"];
         assert_eq!(got, want);
     }
 }

@@ -426,7 +426,8 @@ fn a_row_not_translated_yet_is_logged_once() {
     let dbs = Dbs::standalone();
     let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
     d.wait_status("active");
-    dbs.nbctl(&["--wait=sb", "lr-add", "nlr", "--", "lr-nat-add", "nlr", "snat", "172.16.0.1", "10.0.0.0/24"]);
+    dbs.nbctl(&["--wait=sb", "lr-add", "nlr", "--", "lrp-add", "nlr", "nlrp", "00:00:00:00:ff:09", "10.9.0.1/24"]);
+    dbs.nbctl(&["--wait=sb", "set", "Logical_Router_Port", "nlrp", r#"ipv6_prefix="fd00::/64""#]);
     for i in 0..3 {
         dbs.nbctl(&["--wait=sb", "ls-add", &format!("later{i}")]);
     }
@@ -435,12 +436,14 @@ fn a_row_not_translated_yet_is_logged_once() {
         .log()
         .lines()
         .filter(|l| {
-            l.contains("|WARN|") && l.contains("table=Logical_Router row=nlr ") && l.contains("not translated yet")
+            l.contains("|WARN|")
+                && l.contains("table=Logical_Router_Port row=nlrp ")
+                && l.contains("not translated yet")
         })
         .map(str::to_owned)
         .collect();
     assert_eq!(warnings.len(), 1, "logged once: {warnings:#?}\n{}", d.diagnostics());
-    assert!(warnings[0].contains("NAT (nat)"), "{}", warnings[0]);
+    assert!(warnings[0].contains("IPv6 prefix delegation (ipv6_prefix)"), "{}", warnings[0]);
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
     d.check_alive();
 }

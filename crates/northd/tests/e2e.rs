@@ -578,3 +578,20 @@ fn reference_northd_nats_through_a_distributed_gateway_port() {
     let mut deployment = nat_packets(&require_tool("ovn-northd"), Gateway::DistributedPort);
     reference_takes_over(&mut deployment);
 }
+
+/// NAT with packets through a gateway router, our daemon alone (see
+/// [`nat_packets`]); then the reference takes over and writes nothing.
+#[test]
+fn ovn_northd_rs_nats_through_a_gateway_router() {
+    let mut deployment = nat_packets(Path::new(env!("CARGO_BIN_EXE_ovn-northd-rs")), Gateway::Router);
+    reference_takes_over(&mut deployment);
+}
+
+/// NAT with packets through a distributed gateway port and a distributed
+/// floating IP, our daemon alone; then the reference takes over and writes
+/// nothing.
+#[test]
+fn ovn_northd_rs_nats_through_a_distributed_gateway_port() {
+    let mut deployment = nat_packets(Path::new(env!("CARGO_BIN_EXE_ovn-northd-rs")), Gateway::DistributedPort);
+    reference_takes_over(&mut deployment);
+}

@@ -8,12 +8,14 @@
 //! writes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
 
 use ovsdb::{Atom, Datum};
 
 use super::{int, pb_id, string};
 use crate::input::{nb, sb};
 use crate::model::addr::{Ipv4Net, Ipv6Net};
+use crate::model::nat::NatKind;
 use crate::model::{Model, Port, PortNb};
 use crate::output::{reference, sset_order, str_map, str_set, DesiredRow, Diagnostic, Output};
 
@@ -186,9 +188,7 @@ fn gateway_chassis_of<'a>(m: &Model<'a>, p: &Port<'a>) -> Option<&'a str> {
 /// The router of `p` has a NAT rule processed on the chassis of its
 /// logical port (`dnat_and_snat` with `logical_port` and `external_mac`).
 fn has_distributed_nat(m: &Model<'_>, p: &Port<'_>) -> bool {
-    m.dp(p.dp).router().is_some_and(|r| {
-        r.nat().any(|n| n.type_() == "dnat_and_snat" && n.logical_port().is_some() && n.external_mac().is_some())
-    })
+    m.nats_of(p.dp).iter().any(|n| n.is_distributed())
 }
 
 fn lsp_binding<'a>(
@@ -444,17 +444,22 @@ fn nat_addresses<'a>(
                 .collect();
             // The words come in the reference's order: the NAT IPs in NB
             // (UUID) order, then the VIPs as its walks of its IPv4 and IPv6
-            // VIP sets (OVS string sets); each IP once.
+            // VIP sets (OVS string sets). An IP two rules use, or a rule
+            // and a VIP, is listed twice, as the reference lists it.
+            // Gratuitous ARPs are IPv4: IPv6 NAT addresses are left out
+            // (not IPv6 VIPs).
             let mut central: Vec<String> = Vec::new();
-            let mut nats: Vec<nb::Nat<'_>> = router.nat().collect();
-            nats.sort_by_key(|n| n.uuid());
-            for n in nats {
-                let Some(ip) = vip_ip(n.external_ip()) else { continue };
-                match (n.type_(), n.logical_port(), n.external_mac()) {
-                    ("dnat_and_snat", Some(lport), Some(mac)) if cr.is_some() => {
+            // A router with distributed gateway ports: only the rules
+            // applied at the one residence is tied to.
+            let at_cr = |n: &&crate::model::nat::Nat<'_>| n.dgp.is_none() || n.dgp == cr.map(|c| c.port);
+            for n in m.nats_of(rp.dp).iter().filter(at_cr) {
+                let IpAddr::V4(ip) = n.external_ip else { continue };
+                let ip = ip.to_string();
+                match (n.kind, n.logical_port, n.external_mac) {
+                    (NatKind::DnatAndSnat, Some(lport), Some(mac)) if cr.is_some() => {
                         out.push(format!("{mac} {ip} is_chassis_resident(\"{lport}\")"));
                     }
-                    _ if own.contains(&ip) || central.contains(&ip) => {}
+                    _ if own.contains(&ip) => {}
                     _ => central.push(ip),
                 }
             }
@@ -471,11 +476,7 @@ fn nat_addresses<'a>(
                 let vips: Vec<String> =
                     lbs.iter().flat_map(|lb| lb.vips().iter().filter_map(|(vip, _)| vip_ip(vip))).collect();
                 let (v6, v4): (Vec<String>, Vec<String>) = vips.into_iter().partition(|ip| ip.contains(':'));
-                for ip in sset_order(v4).into_iter().chain(sset_order(v6)) {
-                    if !central.contains(&ip) {
-                        central.push(ip);
-                    }
-                }
+                central.extend(sset_order(v4).into_iter().chain(sset_order(v6)));
             }
             if !central.is_empty() {
                 out.push(resident(format!("{} {}", rp_addrs.mac, central.join(" "))));

@@ -163,6 +163,9 @@ pub struct ChassisRedirect {
     pub tunnel_key: i64,
 }
 
+/// NAT rules by router.
+type NatsByRouter<'a> = HashMap<DpId, Vec<nat::Nat<'a>>>;
+
 /// Everything the flow builders need, derived once.
 pub struct Model<'a> {
     pub nb: &'a Replica,
@@ -182,7 +185,9 @@ pub struct Model<'a> {
     /// Indexes into `lbs` of the load balancers each switch uses.
     lbs_by_switch: HashMap<DpId, Vec<usize>>,
     /// The NAT rules each router applies (`nat::build`).
-    nats: HashMap<DpId, Vec<nat::Nat<'a>>>,
+    nats: NatsByRouter<'a>,
+    /// The NAT rules of routers with no gateway, which apply nowhere.
+    idle_nats: NatsByRouter<'a>,
 }
 
 impl<'a> Model<'a> {
@@ -239,6 +244,7 @@ impl<'a> Model<'a> {
             lbs: Vec::new(),
             lbs_by_switch: HashMap::new(),
             nats: HashMap::new(),
+            idle_nats: HashMap::new(),
         };
         for s in switches {
             m.push_dp(DpNb::Switch(s), s.name(), s.uuid());
@@ -261,7 +267,7 @@ impl<'a> Model<'a> {
         m.assign_dynamic(diags);
         m.assign_tags(diags);
         m.find_chassis_redirect(diags);
-        m.nats = m.build_nats(diags);
+        (m.nats, m.idle_nats) = m.build_nats(diags);
         m.mark_up();
         keys::assign(&mut m, diags);
         m.igmp_groups = igmp::build(&m);
@@ -296,11 +302,28 @@ impl<'a> Model<'a> {
         self.nats.get(&dp).map_or(&[], Vec::as_slice)
     }
 
+    /// Every NAT rule of a router that parses, in NB UUID order: the ones
+    /// it applies (`nats_of`), or on a router with no gateway the ones
+    /// that apply nowhere (`idle_nats_of`).
+    pub fn all_nats_of(&self, dp: DpId) -> impl Iterator<Item = &nat::Nat<'a>> {
+        self.nats_of(dp).iter().chain(self.idle_nats_of(dp))
+    }
+
+    /// The NAT rules of a router with neither `options:chassis` nor a
+    /// distributed gateway port, in NB UUID order: no stage translates
+    /// packets with them, but the reference still answers ARP and ND for
+    /// their external IPs and keeps their SNAT addresses out of the drops
+    /// of traffic to the router.
+    pub fn idle_nats_of(&self, dp: DpId) -> &[nat::Nat<'a>] {
+        self.idle_nats.get(&dp).map_or(&[], Vec::as_slice)
+    }
+
     /// The NAT rules of every enabled router, each resolved to the gateway
     /// it applies at: the router itself when it is a gateway router
-    /// (`options:chassis`), else one of its distributed gateway ports.
-    fn build_nats(&self, diags: &mut Vec<Diagnostic>) -> HashMap<DpId, Vec<nat::Nat<'a>>> {
-        let mut out = HashMap::new();
+    /// (`options:chassis`), else one of its distributed gateway ports; and
+    /// apart, the rules of routers with no gateway.
+    fn build_nats(&self, diags: &mut Vec<Diagnostic>) -> (NatsByRouter<'a>, NatsByRouter<'a>) {
+        let (mut out, mut idle) = (HashMap::new(), HashMap::new());
         for dp in self.routers().filter(|d| d.enabled()) {
             let Some(r) = dp.router() else { continue };
             let gw = if r.options().get("chassis").is_some_and(|c| !c.is_empty()) {
@@ -321,10 +344,11 @@ impl<'a> Model<'a> {
             };
             let nats = nat::build(r, &gw, diags);
             if !nats.is_empty() {
-                out.insert(dp.id, nats);
+                let to = if matches!(gw, nat::Gateway::None) { &mut idle } else { &mut out };
+                to.insert(dp.id, nats);
             }
         }
-        out
+        (out, idle)
     }
 
     /// The chassis-redirect port of a distributed gateway port.

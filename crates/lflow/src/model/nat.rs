@@ -134,24 +134,24 @@ fn holds(addrs: &LportAddresses, ip: IpAddr) -> bool {
     }
 }
 
-/// The rules of `router` that apply, in NB UUID order (the order in which
+/// The rules of `router` that parse, in NB UUID order (the order in which
 /// ovn-northd lists them where order shows, e.g. `nat_addresses`). Bad
-/// rules are reported in `diags` and left out.
+/// rules are reported in `diags` and left out. On a router with no
+/// gateway (`Gateway::None`) the rules are reported as not applied and
+/// still returned, with no `dgp`: the reference translates no packet with
+/// them but still answers ARP and ND for their external IPs.
 pub fn build<'a>(router: nb::LogicalRouter<'a>, gw: &Gateway<'a, '_>, diags: &mut Vec<Diagnostic>) -> Vec<Nat<'a>> {
     let mut rows: Vec<nb::Nat<'a>> = router.nat().collect();
     rows.sort_by_key(|n| n.uuid());
     rows.dedup_by_key(|n| n.uuid());
-    if matches!(gw, Gateway::None) {
-        if !rows.is_empty() {
-            diags.push(Diagnostic {
-                table: nb::LogicalRouter::TABLE,
-                row: router.name().to_string(),
-                message: "NAT rules on a router with neither options:chassis nor a distributed gateway port are \
-                          not applied"
-                    .into(),
-            });
-        }
-        return Vec::new();
+    if matches!(gw, Gateway::None) && !rows.is_empty() {
+        diags.push(Diagnostic {
+            table: nb::LogicalRouter::TABLE,
+            row: router.name().to_string(),
+            message: "NAT rules on a router with neither options:chassis nor a distributed gateway port are not \
+                      applied"
+                .into(),
+        });
     }
     rows.into_iter().filter_map(|n| parse(n, gw, diags)).collect()
 }

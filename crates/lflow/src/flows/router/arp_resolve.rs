@@ -1,16 +1,18 @@
 //! Ingress table 17, ARP/ND resolution: the static MAC bindings the NB
 //! already knows (addresses of switch ports behind a router port, peer
-//! router ports), then the dynamic lookups. Never adds the bindings of NAT
-//! entries or virtual ports.
+//! router ports, virtual ports, NAT external IPs on distributed gateway
+//! ports), the drops of router addresses IP input leaves to this stage,
+//! then the dynamic lookups.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ovsdb::Uuid;
 
-use super::{addr_set, RPort, Router};
+use super::{addr_set, json_key, RPort, Router};
 use crate::input::sb;
 use crate::model::addr::Mac;
+use crate::model::nat::Nat;
 use crate::model::Port;
 use crate::output::Flows;
 use crate::stage::Stage;
@@ -46,16 +48,20 @@ pub fn build(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flow
             )
             .hint(p.port.uuid);
     }
-    // Router addresses that load balancing uses, not dropped in IP input:
-    // dropped here when no stage took the packet.
+    // Router addresses that load balancing or SNAT uses, not dropped in
+    // IP input: dropped here when no stage took the packet.
     for p in &r.ports {
-        let v4: Vec<_> = p.ipv4.iter().map(|n| IpAddr::V4(n.addr)).filter(|a| r.lb_ips.contains(a)).collect();
-        let v6: Vec<_> = p.ipv6.iter().map(|n| IpAddr::V6(n.addr)).filter(|a| r.lb_ips.contains(a)).collect();
+        let v4: Vec<_> = p.ipv4.iter().map(|n| IpAddr::V4(n.addr)).filter(|a| r.shared_ip(*a)).collect();
+        let v6: Vec<_> = p.ipv6.iter().map(|n| IpAddr::V6(n.addr)).filter(|a| r.shared_ip(*a)).collect();
         for (fam, ips) in [("ip4", v4), ("ip6", v6)] {
             if !ips.is_empty() {
                 flows.add(r.dp, ST, 2, format!("{fam}.dst == {{{}}}", super::join(&ips)), r.drop).hint(p.port.uuid);
             }
         }
+    }
+    let bridged = r.ports.iter().any(|p| p.is_dgp && p.lrp.options().get("redirect-type") == Some("bridged"));
+    for n in &r.nats {
+        nat(r, n, bridged, flows);
     }
     let learn_routers = r.nb.options().get_bool("dynamic_neigh_routers", false);
     for p in &r.ports {
@@ -76,6 +82,9 @@ pub fn build(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flow
                     if let (Some(q), false) = (r.peer(lsp), learn_routers) {
                         if !std::ptr::eq(q, p.port) {
                             router_behind_switch(r, p, peer, q, flows);
+                            if r.is_gateway {
+                                nat_routes_behind_switch(r, p, peer, q, flows);
+                            }
                         }
                     }
                 }
@@ -99,6 +108,42 @@ pub fn build(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flow
     }
 }
 
+/// The static binding of a NAT rule's external IP on its distributed
+/// gateway port (to the external MAC of a distributed floating IP, else
+/// to the port's), the drop of what would go back out where it came in,
+/// and on a router with a bridged gateway port, the ARP/ND lookup of a
+/// distributed floating IP's traffic where its logical port resides.
+fn nat(r: &Router<'_, '_>, n: &Nat<'_>, bridged: bool, flows: &mut Flows) {
+    let Some(g) = r.dgp_of(n) else { return };
+    let (key, ip, hint) = (g.key(), n.external_ip, n.nb.uuid());
+    let (reg, fam, lookup) = if n.is_ipv4() {
+        ("reg0", "ip4", "get_arp(outport, reg0)")
+    } else {
+        ("xxreg0", "ip6", "get_nd(outport, xxreg0)")
+    };
+    let distributed = n.is_distributed().then_some(n.external_mac).flatten();
+    let mac = distributed.unwrap_or(g.mac);
+    flows
+        .add(r.dp, ST, 100, format!("outport == {key} && {reg} == {ip}"), format!("eth.dst = {mac}; next;"))
+        .hint(hint);
+    flows.add(r.dp, ST, 150, format!("inport == {key} && outport == {key} && {fam}.dst == {ip}"), r.drop).hint(hint);
+    if let (true, Some(lport), Some(_)) = (bridged, n.logical_port, distributed) {
+        flows
+            .add(
+                r.dp,
+                ST,
+                90,
+                format!(
+                    "outport == {key} && {fam}.src == {} && is_chassis_resident({})",
+                    n.logical_ip_text,
+                    json_key(lport)
+                ),
+                format!("{lookup}; next;"),
+            )
+            .hint(hint);
+    }
+}
+
 /// A router port linked directly to another router's port: all of the
 /// peer's addresses resolve to its MAC.
 fn router_peer(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, flows: &mut Flows) {
@@ -115,17 +160,31 @@ fn router_peer(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, flows: &m
 }
 
 /// Another router's port `q` on the switch behind `p` (through the switch
-/// port `peer`, which the flows name as hint): each of its IPv4
-/// addresses, and its IPv6 addresses together, resolve to its MAC (no
+/// port `peer`, which the flows name as hint): its IPv4 addresses
+/// together, and its IPv6 addresses together, resolve to its MAC (no
 /// subnet check: the other router may be reached through a route).
 fn router_behind_switch(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, q: &Port<'_>, flows: &mut Flows) {
     let Some(a) = q.addrs.first() else { return };
-    for n in &a.ipv4 {
-        bind(r, p, format!("reg0 == {}", n.addr), a.mac, peer.uuid, flows);
+    let v4: Vec<_> = a.ipv4.iter().map(|n| n.addr).collect();
+    if !v4.is_empty() {
+        bind(r, p, format!("reg0 == {}", addr_set(&v4)), a.mac, peer.uuid, flows);
     }
     let v6: Vec<_> = a.ipv6.iter().map(|n| n.addr).collect();
     if !v6.is_empty() {
         bind(r, p, format!("xxreg0 == {}", addr_set(&v6)), a.mac, peer.uuid, flows);
+    }
+}
+
+/// On a gateway router, the external IPv4 addresses of the NAT rules with
+/// `options:add_route=true` that another router applies at its gateway
+/// port `q` on the switch behind `p` resolve, as a set, to `q`'s MAC
+/// (`routing` routes them to `q`; other routers still resolve them with
+/// ARP).
+fn nat_routes_behind_switch(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, q: &Port<'_>, flows: &mut Flows) {
+    let Some(a) = q.addrs.first() else { return };
+    let ips: Vec<_> = super::routing::add_route_ips(r.m, q).collect();
+    if !ips.is_empty() {
+        bind(r, p, format!("reg0 == {{{}}}", super::join(&ips)), a.mac, peer.uuid, flows);
     }
 }
 

@@ -2,14 +2,18 @@
 //! replies, ICMP/ICMPv6 echo replies, ARP and ND responders for the
 //! router's own addresses, port unreachable / TCP reset / protocol
 //! unreachable for traffic to the router, drops of what is left for the
-//! router (but for addresses load balancing uses), TTL exceeded. Never
-//! adds the responders for NAT or load balancer addresses.
+//! router (but for addresses load balancing or SNAT uses), TTL exceeded;
+//! for NAT rules, the ARP and ND responders of their external IPs, SNAT
+//! return traffic on a distributed gateway port, and the "too big" replies
+//! of distributed floating IPs. Never adds the responders for load
+//! balancer addresses (`lb`).
 
 use std::net::IpAddr;
 
 use super::admission::resident_suffix;
-use super::{addr_set, join, Router};
+use super::{addr_set, join, json_key, Router};
 use crate::model::addr::solicited_node;
+use crate::model::nat::{Nat, NatKind};
 use crate::output::Flows;
 use crate::stage::Stage;
 
@@ -17,6 +21,9 @@ const ST: Stage = Stage::LrInIpInput;
 
 pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
     fixed(r, flows);
+    for n in &r.nats {
+        nat(r, n, flows);
+    }
     for p in &r.ports {
         let key = p.key();
         let hint = p.port.uuid;
@@ -35,9 +42,9 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
             flows
                 .add(r.dp, ST, 90, format!("ip4.dst == {} && icmp4.type == 8 && icmp4.code == 0", addr_set(&v4)), ECHO4)
                 .hint(hint);
-            // Addresses that load balancing uses are dropped later, in ARP
-            // resolve, when nothing claimed them.
-            let own: Vec<_> = v4.iter().filter(|a| !r.lb_ips.contains(&IpAddr::V4(**a))).collect();
+            // Addresses that load balancing or SNAT uses are dropped
+            // later, in ARP resolve, when nothing claimed them.
+            let own: Vec<_> = v4.iter().filter(|a| !r.shared_ip(IpAddr::V4(**a))).collect();
             if !own.is_empty() && !r.snat_router_ip {
                 flows.add(r.dp, ST, 60, format!("ip4.dst == {{{}}}", join(&own)), r.drop).hint(hint);
             }
@@ -54,7 +61,7 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
         flows
             .add(r.dp, ST, 90, format!("ip6.dst == {} && icmp6.type == 128 && icmp6.code == 0", addr_set(&v6)), ECHO6)
             .hint(hint);
-        let own: Vec<_> = v6.iter().filter(|a| !r.lb_ips.contains(&IpAddr::V6(**a))).collect();
+        let own: Vec<_> = v6.iter().filter(|a| !r.shared_ip(IpAddr::V6(**a))).collect();
         if !r.snat_router_ip {
             flows.add(r.dp, ST, 60, format!("ip6.dst == {{{}}}", join(&own)), r.drop).hint(hint);
         }
@@ -81,7 +88,7 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
                         n.addr,
                         n.subnet()
                     ),
-                    ARP_REPLY,
+                    arp_reply(PORT_MAC),
                 )
                 .hint(hint);
         }
@@ -155,6 +162,48 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
     }
 }
 
+/// The flows of one NAT rule: ARP or ND replies for its external IP from
+/// any port (with the router port's MAC); on a distributed gateway port,
+/// replies there only on its gateway chassis, or for a distributed
+/// floating IP only where its logical port resides and with its external
+/// MAC, and drops elsewhere; SNAT traffic coming back in on that port
+/// goes on to routing; and a distributed floating IP answers packets too
+/// big for the port's `gateway_mtu` itself.
+fn nat(r: &Router<'_, '_>, n: &Nat<'_>, flows: &mut Flows) {
+    let hint = n.nb.uuid();
+    let (m, reply): (String, fn(&str) -> String) = match n.external_ip {
+        IpAddr::V4(a) => (format!("arp.op == 1 && arp.tpa == {a}"), arp_reply),
+        IpAddr::V6(a) => (format!("ip6.dst == {{{a}, {}}} && nd_ns && nd.target == {a}", solicited_node(a)), na_reply),
+    };
+    flows.add(r.dp, ST, 90, &m, reply(PORT_MAC)).hint(hint);
+    let Some(g) = r.dgp_of(n) else { return };
+    let key = g.key();
+    flows.add(r.dp, ST, 91, format!("inport == {key} && {m}"), r.drop).hint(hint);
+    let (resident, mac) = match (n.is_distributed(), n.logical_port, n.external_mac) {
+        (true, Some(lport), Some(mac)) => (format!(" && is_chassis_resident({})", json_key(lport)), mac.to_string()),
+        _ => (resident_suffix(g), PORT_MAC.to_string()),
+    };
+    flows.add(r.dp, ST, 92, format!("inport == {key} && {m}{resident}"), reply(&mac)).hint(hint);
+    let (fam, icmp) = if n.is_ipv4() { ("4", ICMP4_TOO_BIG) } else { ("6", ICMP6_TOO_BIG) };
+    let ip = n.external_ip;
+    if n.kind == NatKind::Snat {
+        flows.add(r.dp, ST, 120, format!("inport == {key} && ip{fam}.src == {ip}"), "next;").hint(hint);
+    }
+    if let (Some(mtu), true) = (g.gateway_mtu(r), n.is_distributed()) {
+        flows
+            .add(
+                r.dp,
+                ST,
+                160,
+                format!("inport == {key} && reg9[1] && reg9[0] == 0 && ip{fam} && ip{fam}.dst == {ip}"),
+                format!(
+                    "icmp{fam}_error {{reg9[0] = 1; reg9[1] = 0; eth.dst = eth.src; eth.src = {mac}; ip{fam}.dst = ip{fam}.src; ip{fam}.src = {ip}; ip.ttl = 254; {icmp} = {mtu}; outport = {key}; flags.loopback = 1; output; }};"
+                ),
+            )
+            .hint(hint);
+    }
+}
+
 /// The source of a TTL-exceeded reply: the port's address, except on a
 /// distributed gateway port, where the reply swaps source and destination.
 fn reply_addr(family: &str, addr: &str, dgp: bool) -> String {
@@ -167,7 +216,23 @@ fn reply_addr(family: &str, addr: &str, dgp: bool) -> String {
 
 const ECHO4: &str = "ip4.dst <-> ip4.src; ip.ttl = 255; icmp4.type = 0; flags.loopback = 1; next; ";
 const ECHO6: &str = "ip6.dst <-> ip6.src; ip.ttl = 255; icmp6.type = 129; flags.loopback = 1; next; ";
-const ARP_REPLY: &str = "eth.dst = eth.src; eth.src = xreg0[0..47]; arp.op = 2; /* ARP reply */ arp.tha = arp.sha; arp.sha = xreg0[0..47]; arp.tpa <-> arp.spa; outport = inport; flags.loopback = 1; output;";
+/// The MAC of the port a request came in on, as replies write it.
+const PORT_MAC: &str = "xreg0[0..47]";
+const ICMP4_TOO_BIG: &str =
+    "icmp4.type = 3; /* Destination Unreachable. */ icmp4.code = 4; /* Frag Needed and DF was Set. */ icmp4.frag_mtu";
+const ICMP6_TOO_BIG: &str = "icmp6.type = 2; /* Packet Too Big. */ icmp6.code = 0; icmp6.frag_mtu";
+
+/// An ARP reply from `mac`.
+fn arp_reply(mac: &str) -> String {
+    format!("eth.dst = eth.src; eth.src = {mac}; arp.op = 2; /* ARP reply */ arp.tha = arp.sha; arp.sha = {mac}; arp.tpa <-> arp.spa; outport = inport; flags.loopback = 1; output;")
+}
+
+/// A neighbour advertisement from `mac` (not flagged as a router's, as
+/// for addresses the router only translates).
+fn na_reply(mac: &str) -> String {
+    format!("nd_na {{ eth.src = {mac}; ip6.src = nd.target; nd.tll = {mac}; outport = inport; flags.loopback = 1; output; }};")
+}
+
 const NA_REPLY: &str = "nd_na_router { eth.src = xreg0[0..47]; ip6.src = nd.target; nd.tll = xreg0[0..47]; outport = inport; flags.loopback = 1; output; };";
 
 /// The flows every router has, whatever its ports.

@@ -27,6 +27,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::input::nb;
 use crate::model::addr::{Ipv4Net, Ipv6Net, Mac};
+use crate::model::nat::{Nat, NatKind};
 use crate::model::{Model, Port};
 pub(crate) use crate::output::json_key;
 use crate::output::{drop_action, Diagnostic, DpId, Flows};
@@ -139,6 +140,12 @@ pub struct Router<'m, 'a> {
     /// addresses (`lb_force_snat_ip=router_ip`): none of its addresses
     /// drops traffic in IP input.
     pub snat_router_ip: bool,
+    /// The router's NAT rules in NB UUID order: those it applies, or on a
+    /// router with no gateway those it answers ARP and ND for all the same.
+    pub nats: Vec<&'m Nat<'a>>,
+    /// The external IPs of its `snat` rules: router addresses among them
+    /// are dropped in ARP resolve rather than IP input, after UNSNAT.
+    pub snat_ips: Vec<IpAddr>,
 }
 
 impl<'m, 'a> Router<'m, 'a> {
@@ -159,7 +166,9 @@ impl<'m, 'a> Router<'m, 'a> {
         let is_gateway = nb.options().get("chassis").is_some_and(|c| !c.is_empty());
         let lb_ips = lb::lb_ips(m, nb);
         let snat_router_ip = is_gateway && nb.options().get("lb_force_snat_ip") == Some("router_ip");
-        Router { m, dp, nb, ports, is_gateway, drop, lb_ips, snat_router_ip }
+        let nats: Vec<&Nat<'a>> = m.all_nats_of(dp).collect();
+        let snat_ips = nats.iter().filter(|n| n.kind == NatKind::Snat).map(|n| n.external_ip).collect();
+        Router { m, dp, nb, ports, is_gateway, drop, lb_ips, snat_router_ip, nats, snat_ips }
     }
 
     /// The router has at least one distributed gateway port.
@@ -186,6 +195,18 @@ impl<'m, 'a> Router<'m, 'a> {
             (Some(only), None) => Some(only),
             _ => None,
         }
+    }
+
+    /// The router port of `nat`'s distributed gateway port, if it has one.
+    pub fn dgp_of(&self, nat: &Nat<'_>) -> Option<&RPort<'m, 'a>> {
+        let i = nat.dgp?;
+        self.ports.iter().find(|p| std::ptr::eq(p.port, &self.m.ports[i]))
+    }
+
+    /// `ip` is an address load balancing or SNAT uses, which IP input
+    /// leaves to ARP resolve to drop.
+    pub fn shared_ip(&self, ip: IpAddr) -> bool {
+        self.lb_ips.contains(&ip) || self.snat_ips.contains(&ip)
     }
 
     pub fn port(&self, name: &str) -> Option<&RPort<'m, 'a>> {

@@ -1,5 +1,6 @@
 //! Ingress tables 12 to 14: IP routing pre (route tables), IP routing
-//! (connected routes, static routes with `ip_prefix`, `nexthop`,
+//! (connected routes, host routes to neighbour routers' NAT addresses with
+//! `add_route`, static routes with `ip_prefix`, `nexthop`,
 //! `output_port`, `policy`, `route_table`, discard routes, ECMP groups)
 //! and IP routing ECMP (one flow per group member); plus the ECMP
 //! symmetric reply flows that go with such routes on gateway routers
@@ -13,12 +14,12 @@
 //! order: a group forms at its second member), else the lowest free id.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{nh_regs, parse_ip, RPort, Router};
 use crate::input::{nb, sb};
 use crate::model::addr::{Ipv4Net, Ipv6Net};
-use crate::model::Model;
+use crate::model::{Model, Port};
 use crate::output::{Diagnostic, DpId, Flows};
 use crate::stage::Stage;
 
@@ -179,6 +180,7 @@ pub fn build(
     let tables = route_tables(r);
     routing_pre(r, &tables, flows);
     connected(r, flows);
+    nat_routes(r, flows);
     flows.add(r.dp, Stage::LrInIpRouting, 10550, "nd_rs || nd_ra", r.drop);
     flows.add(r.dp, Stage::LrInIpRouting, 0, "1", r.drop);
     flows.add(r.dp, Stage::LrInIpRoutingEcmp, 150, "reg8[0..15] == 0", "next;");
@@ -331,19 +333,55 @@ fn connected(r: &Router<'_, '_>, flows: &mut Flows) {
         for (prefix, addr, lla) in v4.chain(v6) {
             let (m, prio) = route_match(0, &prefix, false, OFS_CONNECTED);
             let m = if lla { format!("inport == {key} && {m}") } else { m };
-            let (f, reg) = (prefix.family(), if prefix.is_v4() { "reg" } else { "xxreg" });
-            flows
-                .add(
-                    r.dp,
-                    Stage::LrInIpRouting,
-                    prio as u16,
-                    m,
-                    format!(
-                        "ip.ttl--; reg8[0..15] = 0; {reg}0 = ip{f}.dst; {reg}1 = {addr}; eth.src = {}; outport = {key}; flags.loopback = 1; next;",
-                        p.mac
-                    ),
-                )
-                .hint(p.port.uuid);
+            flows.add(r.dp, Stage::LrInIpRouting, prio as u16, m, direct(p, &prefix, &addr)).hint(p.port.uuid);
+        }
+    }
+}
+
+/// The actions of a route to a destination directly reachable out of `p`,
+/// from `p`'s address `addr`.
+fn direct(p: &RPort<'_, '_>, prefix: &Prefix, addr: &str) -> String {
+    let (f, reg) = (prefix.family(), if prefix.is_v4() { "reg" } else { "xxreg" });
+    format!(
+        "ip.ttl--; reg8[0..15] = 0; {reg}0 = ip{f}.dst; {reg}1 = {addr}; eth.src = {}; outport = {}; flags.loopback = 1; next;",
+        p.mac,
+        p.key()
+    )
+}
+
+/// The external IPv4 addresses of the NAT rules with
+/// `options:add_route=true` that apply at the distributed gateway port
+/// `q` (the reference adds no route for IPv6 ones, nor for those of a
+/// gateway router), in NB UUID order.
+pub fn add_route_ips<'m>(m: &'m Model<'_>, q: &'m Port<'_>) -> impl Iterator<Item = Ipv4Addr> + 'm {
+    m.nats_of(q.dp).iter().filter_map(move |n| match n.external_ip {
+        IpAddr::V4(ip)
+            if n.dgp.is_some_and(|i| std::ptr::eq(&m.ports[i], q)) && n.nb.options().get_bool("add_route", false) =>
+        {
+            Some(ip)
+        }
+        _ => None,
+    })
+}
+
+/// Routes to the `add_route_ips` of other routers' gateway ports on the
+/// switch behind one of ours: connected host routes out of our port, from
+/// its address in the external IP's network or else its first IPv4 one.
+fn nat_routes(r: &Router<'_, '_>, flows: &mut Flows) {
+    for p in &r.ports {
+        let Some(peer) = r.peer(p.port).filter(|q| q.lsp().is_some()) else { continue };
+        for lsp in r.m.ports_of(peer.dp).filter(|q| q.lsp_type() == "router") {
+            let Some(q) = r.peer(lsp).filter(|q| q.dp != r.dp) else { continue };
+            for ip in add_route_ips(r.m, q) {
+                let Some(addr) = p.network_of(IpAddr::V4(ip)).or_else(|| p.first_of_family(IpAddr::V4(ip))) else {
+                    continue;
+                };
+                let prefix = Prefix::V4(Ipv4Net { addr: ip, plen: 32 });
+                let (m, prio) = route_match(0, &prefix, false, OFS_CONNECTED);
+                flows
+                    .add(r.dp, Stage::LrInIpRouting, prio as u16, m, direct(p, &prefix, &addr.to_string()))
+                    .hint(lsp.uuid);
+            }
         }
     }
 }

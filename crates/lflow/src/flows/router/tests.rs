@@ -564,3 +564,96 @@ fn gateway_router_force_snat_without_lbs() {
     let some: Vec<&str> = text.lines().filter(|l| l.contains(" 110 ") || l.starts_with("lr_in_ip_input 60 ")).collect();
     assert_eq!(some, Vec::<&str>::new());
 }
+
+/// NAT rules on a router without a gateway apply nowhere, but the router
+/// still answers ARP and ND for their external IPs, and its address that
+/// an SNAT rule uses is dropped in ARP resolve instead of IP input (as
+/// router `lr2` of scenario 38).
+#[test]
+fn nat_addresses_of_a_router_without_gateway() {
+    let nats = r#", "nat": ["set", [["uuid", "00000000-0000-0000-0000-0000000000c1"],
+        ["uuid", "00000000-0000-0000-0000-0000000000c2"], ["uuid", "00000000-0000-0000-0000-0000000000c3"]]]"#;
+    let rows = r#",
+    "NAT": {
+        "00000000-0000-0000-0000-0000000000c1": {"initial": {"type": "snat", "external_ip": "172.16.0.1", "logical_ip": "10.0.0.0/24"}},
+        "00000000-0000-0000-0000-0000000000c2": {"initial": {"type": "dnat_and_snat", "external_ip": "172.16.0.100", "logical_ip": "10.0.0.5"}},
+        "00000000-0000-0000-0000-0000000000c3": {"initial": {"type": "dnat", "external_ip": "fd99::10", "logical_ip": "fd00::10"}}
+    }"#;
+    let nb = nb(nats, rows);
+    let (out, diags) = flows(&nb, &["lr_in_ip_input", "lr_in_arp_resolve"]);
+    let out: String = out
+        .lines()
+        .filter(|l| l.contains(" 2 (") || l.contains(" 60 (") || l.contains(" 90 (arp") || l.contains("nd_na {"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    expect![[r#"
+        lr_in_arp_resolve 2 (ip4.dst == {172.16.0.1}) => (drop;)
+        lr_in_ip_input 60 (ip4.dst == {10.0.0.1}) => (drop;)
+        lr_in_ip_input 60 (ip6.dst == {fd00::1, fe80::200:ff:fe00:ff01}) => (drop;)
+        lr_in_ip_input 60 (ip6.dst == {fe80::200:ff:fe00:ff02}) => (drop;)
+        lr_in_ip_input 90 (arp.op == 1 && arp.tpa == 172.16.0.1) => (eth.dst = eth.src; eth.src = xreg0[0..47]; arp.op = 2; /* ARP reply */ arp.tha = arp.sha; arp.sha = xreg0[0..47]; arp.tpa <-> arp.spa; outport = inport; flags.loopback = 1; output;)
+        lr_in_ip_input 90 (arp.op == 1 && arp.tpa == 172.16.0.100) => (eth.dst = eth.src; eth.src = xreg0[0..47]; arp.op = 2; /* ARP reply */ arp.tha = arp.sha; arp.sha = xreg0[0..47]; arp.tpa <-> arp.spa; outport = inport; flags.loopback = 1; output;)
+        lr_in_ip_input 90 (ip6.dst == {fd99::10, ff02::1:ff00:10} && nd_ns && nd.target == fd99::10) => (nd_na { eth.src = xreg0[0..47]; ip6.src = nd.target; nd.tll = xreg0[0..47]; outport = inport; flags.loopback = 1; output; };)
+    "#]].assert_eq(&out);
+    let diags: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    assert!(diags.iter().any(|d| d.contains("neither options:chassis nor a distributed gateway port")), "{diags:?}");
+}
+
+/// On a router whose port `b` is a distributed gateway port (with
+/// `gateway_mtu`): each NAT address is answered there only on the gateway
+/// chassis (a distributed floating IP only where its logical port resides,
+/// with its external MAC) and dropped on other chassis, SNAT return
+/// traffic goes on, a floating IP answers packets too big itself, and its
+/// address resolves to its external MAC (as lr0 of scenario 19).
+#[test]
+fn nat_addresses_on_a_distributed_gateway_port() {
+    let u = |n: u32| format!("00000000-0000-0000-0000-{n:012x}");
+    let nb = replica(
+        "ovn-nb.ovsschema",
+        &format!(
+            r#"{{
+            "Logical_Router": {{"{lr}": {{"initial": {{"name": "lr0",
+                "ports": ["set", [["uuid", "{a}"], ["uuid", "{b}"]]],
+                "nat": ["set", [["uuid", "{n1}"], ["uuid", "{n2}"]]]}}}}}},
+            "Logical_Router_Port": {{
+                "{a}": {{"initial": {{"name": "a", "mac": "00:00:00:00:ff:01", "networks": "10.0.0.1/24"}}}},
+                "{b}": {{"initial": {{"name": "b", "mac": "00:00:00:00:ff:02", "networks": "172.16.0.1/24",
+                    "gateway_chassis": ["uuid", "{gc}"], "options": ["map", [["gateway_mtu", "1400"]]]}}}}}},
+            "Gateway_Chassis": {{"{gc}": {{"initial": {{"name": "b-gw1", "chassis_name": "gw1", "priority": 1}}}}}},
+            "NAT": {{
+                "{n1}": {{"initial": {{"type": "snat", "external_ip": "172.16.0.1", "logical_ip": "10.0.0.0/24"}}}},
+                "{n2}": {{"initial": {{"type": "dnat_and_snat", "external_ip": "172.16.0.110", "logical_ip": "10.0.0.11",
+                    "logical_port": "vm1", "external_mac": "30:54:00:00:00:11"}}}}}}
+        }}"#,
+            lr = u(0xa0),
+            a = u(0xa1),
+            b = u(0xa2),
+            gc = u(0xa3),
+            n1 = u(0xc1),
+            n2 = u(0xc2),
+        ),
+    );
+    let (out, _) = flows(&nb, &["lr_in_ip_input", "lr_in_arp_resolve"]);
+    // The NAT flows: those naming a NAT address, but the router port's own
+    // ARP responder for 172.16.0.1 (which checks arp.spa).
+    let nat: String = out
+        .lines()
+        .filter(|l| l.contains("172.16.0.110") || l.contains("172.16.0.1 ") || l.contains("172.16.0.1)"))
+        .filter(|l| !l.contains("arp.spa ==") && !l.contains("icmp4.type == 8"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    expect![[r#"
+        lr_in_arp_resolve 100 (outport == "b" && reg0 == 172.16.0.1) => (eth.dst = 00:00:00:00:ff:02; next;)
+        lr_in_arp_resolve 100 (outport == "b" && reg0 == 172.16.0.110) => (eth.dst = 30:54:00:00:00:11; next;)
+        lr_in_arp_resolve 150 (inport == "b" && outport == "b" && ip4.dst == 172.16.0.1) => (drop;)
+        lr_in_arp_resolve 150 (inport == "b" && outport == "b" && ip4.dst == 172.16.0.110) => (drop;)
+        lr_in_ip_input 120 (inport == "b" && ip4.src == 172.16.0.1) => (next;)
+        lr_in_ip_input 160 (inport == "b" && reg9[1] && reg9[0] == 0 && ip4 && ip4.dst == 172.16.0.110) => (icmp4_error {reg9[0] = 1; reg9[1] = 0; eth.dst = eth.src; eth.src = 30:54:00:00:00:11; ip4.dst = ip4.src; ip4.src = 172.16.0.110; ip.ttl = 254; icmp4.type = 3; /* Destination Unreachable. */ icmp4.code = 4; /* Frag Needed and DF was Set. */ icmp4.frag_mtu = 1400; outport = "b"; flags.loopback = 1; output; };)
+        lr_in_ip_input 90 (arp.op == 1 && arp.tpa == 172.16.0.1) => (eth.dst = eth.src; eth.src = xreg0[0..47]; arp.op = 2; /* ARP reply */ arp.tha = arp.sha; arp.sha = xreg0[0..47]; arp.tpa <-> arp.spa; outport = inport; flags.loopback = 1; output;)
+        lr_in_ip_input 90 (arp.op == 1 && arp.tpa == 172.16.0.110) => (eth.dst = eth.src; eth.src = xreg0[0..47]; arp.op = 2; /* ARP reply */ arp.tha = arp.sha; arp.sha = xreg0[0..47]; arp.tpa <-> arp.spa; outport = inport; flags.loopback = 1; output;)
+        lr_in_ip_input 91 (inport == "b" && arp.op == 1 && arp.tpa == 172.16.0.1) => (drop;)
+        lr_in_ip_input 91 (inport == "b" && arp.op == 1 && arp.tpa == 172.16.0.110) => (drop;)
+        lr_in_ip_input 92 (inport == "b" && arp.op == 1 && arp.tpa == 172.16.0.1 && is_chassis_resident("cr-b")) => (eth.dst = eth.src; eth.src = xreg0[0..47]; arp.op = 2; /* ARP reply */ arp.tha = arp.sha; arp.sha = xreg0[0..47]; arp.tpa <-> arp.spa; outport = inport; flags.loopback = 1; output;)
+        lr_in_ip_input 92 (inport == "b" && arp.op == 1 && arp.tpa == 172.16.0.110 && is_chassis_resident("vm1")) => (eth.dst = eth.src; eth.src = 30:54:00:00:00:11; arp.op = 2; /* ARP reply */ arp.tha = arp.sha; arp.sha = 30:54:00:00:00:11; arp.tpa <-> arp.spa; outport = inport; flags.loopback = 1; output;)
+    "#]].assert_eq(&nat);
+}

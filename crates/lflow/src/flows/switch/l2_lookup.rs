@@ -14,8 +14,9 @@ use crate::bindings::{MC_FLOOD, MC_FLOOD_L2, MC_UNKNOWN};
 use crate::input::nb;
 use crate::model::addr::Mac;
 use crate::model::lb::Endpoint;
+use crate::model::nat::{Nat, NatKind};
 use crate::model::Port;
-use crate::output::{sset_order, Flows};
+use crate::output::{sset_order, DpId, Flows};
 use crate::stage::Stage;
 
 pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
@@ -56,9 +57,9 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
 }
 
 /// The NAT rules of a router whose external IPs its ports answer for
-/// (everything but SNAT), with valid external IPs.
-fn dnat_rules<'a>(router: nb::LogicalRouter<'a>) -> impl Iterator<Item = (nb::Nat<'a>, IpAddr)> + 'a {
-    router.nat().filter(|n| n.type_() != "snat").filter_map(|n| Some((n, n.external_ip().parse::<IpAddr>().ok()?)))
+/// (everything but SNAT), in NB UUID order.
+fn dnat_rules<'m, 'a>(sw: &Switch<'m, 'a>, router: DpId) -> impl Iterator<Item = &'m Nat<'a>> {
+    sw.m.all_nats_of(router).filter(|n| n.kind.dnats())
 }
 
 /// The VIP addresses of a router's load balancers (direct and through
@@ -87,7 +88,8 @@ fn router_port_requests(sw: &Switch<'_, '_>, p: &Port<'_>, rp: &Port<'_>, has_ot
         return;
     }
     let mut ips: Vec<IpAddr> = Vec::new();
-    for ip in router_lb_ips(router) {
+    let vips = router_lb_ips(router);
+    for &ip in &vips {
         let reachable = match ip {
             IpAddr::V4(v4) => rp.addrs.iter().flat_map(|a| &a.ipv4).any(|n| n.contains(v4)),
             IpAddr::V6(v6) => rp.addrs.iter().flat_map(|a| &a.ipv6).any(|n| n.contains(v6)),
@@ -96,7 +98,8 @@ fn router_port_requests(sw: &Switch<'_, '_>, p: &Port<'_>, rp: &Port<'_>, has_ot
             ips.push(ip);
         }
     }
-    ips.extend(dnat_rules(router).map(|(_, ip)| ip));
+    // A NAT IP that is also a VIP goes only where the VIP is reachable.
+    ips.extend(dnat_rules(sw, rp.dp).map(|n| n.external_ip).filter(|ip| !vips.contains(ip)));
     for a in &rp.addrs {
         ips.extend(a.ipv4.iter().map(|n| IpAddr::V4(n.addr)));
         ips.extend(a.ipv6.iter().map(|n| IpAddr::V6(n.addr)));
@@ -118,13 +121,11 @@ fn router_port_requests(sw: &Switch<'_, '_>, p: &Port<'_>, rp: &Port<'_>, has_ot
     if has_others {
         // The router port's MAC and its router's NAT external MACs, in the
         // reference's (hash) order.
-        let mut nats: Vec<nb::Nat<'_>> = dnat_rules(router).map(|(n, _)| n).collect();
-        nats.sort_by_key(|n| n.uuid());
         let macs = rp
             .addrs
             .iter()
             .map(|a| a.mac.to_string())
-            .chain(nats.iter().filter_map(|n| n.external_mac().map(str::to_string)));
+            .chain(dnat_rules(sw, rp.dp).filter_map(|n| n.external_mac.map(|m| m.to_string())));
         let m = format!("eth.src == {{{}}} && (arp.op == 1 || rarp.op == 3 || nd_ns)", sset_order(macs).join(", "));
         flows.add(sw.dp.id, Stage::LsInL2Lkup, 75, m, format!("outport = \"{}\"; output;", MC_FLOOD_L2.0));
     }
@@ -185,10 +186,8 @@ fn router_unicast(sw: &Switch<'_, '_>, p: &Port<'_>, action: &str, flows: &mut F
     flows.add(dp, Stage::LsInL2Lkup, 50, m, action.to_string()).hint(p.uuid);
 
     if l3dgw {
-        for (n, _) in dnat_rules(router).filter(|(n, _)| n.type_() == "dnat_and_snat") {
-            let (Some(ext_mac), Some(lport)) = (n.external_mac().and_then(Mac::parse), n.logical_port()) else {
-                continue;
-            };
+        for n in dnat_rules(sw, rp.dp).filter(|n| n.kind == NatKind::DnatAndSnat) {
+            let (Some(ext_mac), Some(lport)) = (n.external_mac, n.logical_port) else { continue };
             let m = format!("eth.dst == {ext_mac} && is_chassis_resident({})", json_key(lport));
             flows.add(dp, Stage::LsInL2Lkup, 50, m, action.to_string()).hint(p.uuid);
         }

@@ -58,7 +58,8 @@ pub fn compile(nb: &Replica, sb: &Replica) -> Output {
     global::build(nb_global, &options, &mut out);
     global::sb_dependent_options(sb, &mut out);
     coverage::not_translated(nb, &mut out.diagnostics);
-    let model = model::Model::build(nb, sb, options, &mut out.diagnostics);
+    let mut model = model::Model::build(nb, sb, options, &mut out.diagnostics);
+    model.bfd = model::bfd::Sessions::build(nb, sb, &flows::router::bfd_in_use(&model));
     bindings::build(&model, &mut out);
     let mut flows = output::Flows::default();
     flows::switch::build(&model, &mut flows, &mut out.diagnostics);

@@ -59,6 +59,8 @@ pub const EXACT: &[&str] = &[
     "52-port-types",
     "53-mcast-groups",
     "54-ipv6-ra-options",
+    "55-bfd-routes",
+    "56-bfd-edge",
     "60-switch-debug-drop",
     "61-switch-gateway-macs",
     "64-router-lb",
@@ -91,6 +93,7 @@ pub const EXACT: &[&str] = &[
     "94-copp-switch",
     "95-copp-router",
     "96-qos-queues",
+    "97-copp-acl-services",
     "98-router-port-bad-networks",
     "99-bad-values",
 ];

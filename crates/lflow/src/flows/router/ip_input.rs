@@ -2,7 +2,8 @@
 //! replies, ICMP/ICMPv6 echo replies, ARP and ND responders for the
 //! router's own addresses, port unreachable / TCP reset / protocol
 //! unreachable for traffic to the router, drops of what is left for the
-//! router (but for addresses load balancing uses), TTL exceeded. Never
+//! router (but for addresses load balancing uses), TTL exceeded, BFD
+//! control packets of ports with a BFD session. Never
 //! adds the responders for NAT or load balancer addresses.
 
 use std::net::IpAddr;
@@ -57,6 +58,11 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
         let own: Vec<_> = v6.iter().filter(|a| !r.lb_ips.contains(&IpAddr::V6(**a))).collect();
         if !r.snat_router_ip {
             flows.add(r.dp, ST, 60, format!("ip6.dst == {{{}}}", join(&own)), r.drop).hint(hint);
+        }
+
+        if r.m.bfd.on_port(p.name()) {
+            bfd(r, hint, "4", &v4, flows);
+            bfd(r, hint, "6", &v6, flows);
         }
 
         let res = resident_suffix(p);
@@ -153,6 +159,18 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
                 .hint(hint);
         }
     }
+}
+
+/// BFD on a port with a session (`BFD.logical_port`): control packets
+/// from the port's own addresses go on (to be routed out), those to them
+/// go to ovn-controller.
+fn bfd<T: ToString>(r: &Router<'_, '_>, hint: ovsdb::Uuid, family: &str, addrs: &[T], flows: &mut Flows) {
+    if addrs.is_empty() {
+        return;
+    }
+    let set = addr_set(addrs);
+    flows.add(r.dp, ST, 110, format!("ip{family}.src == {set} && udp.dst == 3784"), "next; ").hint(hint);
+    flows.add(r.dp, ST, 110, format!("ip{family}.dst == {set} && udp.dst == 3784"), "handle_bfd_msg(); ").hint(hint);
 }
 
 /// The source of a TTL-exceeded reply: the port's address, except on a

@@ -24,6 +24,8 @@ mod tests;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+pub use routing::bfd_in_use;
+
 use crate::input::nb;
 use crate::model::addr::{Ipv4Net, Ipv6Net, Mac};
 use crate::model::{Model, Port};

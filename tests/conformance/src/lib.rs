@@ -61,6 +61,7 @@ pub const EXACT: &[&str] = &[
     "54-ipv6-ra-options",
     "55-bfd-routes",
     "56-bfd-edge",
+    "57-gateway-mtu",
     "60-switch-debug-drop",
     "61-switch-gateway-macs",
     "64-router-lb",

@@ -109,10 +109,11 @@ impl<'m, 'a> RPort<'m, 'a> {
         }
     }
 
-    /// `options:gateway_mtu` when it applies to this port: a gateway
-    /// router's port or a distributed gateway port, with a positive value.
+    /// `options:gateway_mtu` when it applies to this port: any port of a
+    /// gateway router or of a router with a distributed gateway port
+    /// (scenario 57), with a positive value.
     pub fn gateway_mtu(&self, r: &Router<'_, '_>) -> Option<u32> {
-        if !(r.is_gateway || self.is_dgp) {
+        if !(r.is_gateway || r.has_dgp()) {
             return None;
         }
         self.lrp.options().get_int("gateway_mtu").filter(|v| *v > 0 && *v <= u32::MAX as i64).map(|v| v as u32)

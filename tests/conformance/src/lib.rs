@@ -62,6 +62,7 @@ pub const EXACT: &[&str] = &[
     "55-bfd-routes",
     "56-bfd-edge",
     "57-gateway-mtu",
+    "58-router-neighbor-learning",
     "60-switch-debug-drop",
     "61-switch-gateway-macs",
     "64-router-lb",

@@ -74,6 +74,7 @@ pub const EXACT: &[&str] = &[
     "70-router-debug-drop",
     "71-router-redirect-arp",
     "72-router-ecmp-groups",
+    "73-external-ha-group",
     "74-switch-lb-options",
     "75-switch-lb-groups-health",
     "76-switch-lb-malformed",

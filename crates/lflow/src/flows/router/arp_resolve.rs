@@ -115,13 +115,15 @@ fn router_peer(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, flows: &m
 }
 
 /// Another router's port `q` on the switch behind `p` (through the switch
-/// port `peer`, which the flows name as hint): each of its IPv4
-/// addresses, and its IPv6 addresses together, resolve to its MAC (no
-/// subnet check: the other router may be reached through a route).
+/// port `peer`, which the flows name as hint): its IPv4 addresses
+/// together, and its IPv6 addresses together, resolve to its MAC (no
+/// subnet check: the other router may be reached through a route;
+/// scenario 73).
 fn router_behind_switch(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, q: &Port<'_>, flows: &mut Flows) {
     let Some(a) = q.addrs.first() else { return };
-    for n in &a.ipv4 {
-        bind(r, p, format!("reg0 == {}", n.addr), a.mac, peer.uuid, flows);
+    let v4: Vec<_> = a.ipv4.iter().map(|n| n.addr).collect();
+    if !v4.is_empty() {
+        bind(r, p, format!("reg0 == {}", addr_set(&v4)), a.mac, peer.uuid, flows);
     }
     let v6: Vec<_> = a.ipv6.iter().map(|n| n.addr).collect();
     if !v6.is_empty() {

@@ -63,6 +63,7 @@ pub const EXACT: &[&str] = &[
     "56-bfd-edge",
     "57-gateway-mtu",
     "58-router-neighbor-learning",
+    "59-igmp-learned",
     "60-switch-debug-drop",
     "61-switch-gateway-macs",
     "64-router-lb",

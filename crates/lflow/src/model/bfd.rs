@@ -17,10 +17,12 @@
 //! back changes nothing. Pure: reads the replicas, writes nothing.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
 
 use ovsdb::{Replica, Uuid};
 
 use crate::input::{nb, sb};
+use crate::output::Diagnostic;
 
 /// `src_port` range (RFC 5881 section 4).
 const SRC_PORTS: std::ops::RangeInclusive<i64> = 49152..=65535;
@@ -74,10 +76,40 @@ pub fn status(in_use: bool, nb: Option<&str>, sb: Option<&str>) -> &'static str 
 
 impl<'a> Sessions<'a> {
     /// The sessions of every NB `BFD` row; `in_use` holds the rows that
-    /// usable static routes name.
-    pub fn build(nb: &'a Replica, sb: &'a Replica, in_use: &BTreeSet<Uuid>) -> Sessions<'a> {
+    /// usable static routes name. A session that cannot run (its
+    /// `dst_ip` is not an address, or its `logical_port` is no router
+    /// port) is still written, as the reference writes it, with a
+    /// diagnostic.
+    pub fn build(
+        nb: &'a Replica,
+        sb: &'a Replica,
+        in_use: &BTreeSet<Uuid>,
+        is_router_port: impl Fn(&str) -> bool,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Sessions<'a> {
         let mut rows: Vec<nb::Bfd<'a>> = nb::Bfd::all(nb).collect();
         rows.sort_by_key(|b| (b.logical_port(), b.dst_ip(), b.uuid()));
+        for b in &rows {
+            let row = b.uuid().to_string();
+            if b.dst_ip().parse::<IpAddr>().is_err() {
+                diags.push(Diagnostic::new(
+                    nb::Bfd::TABLE,
+                    &row,
+                    "dst_ip",
+                    b.dst_ip(),
+                    "not an IP address: no session can run",
+                ));
+            }
+            if !is_router_port(b.logical_port()) {
+                diags.push(Diagnostic::new(
+                    nb::Bfd::TABLE,
+                    &row,
+                    "logical_port",
+                    b.logical_port(),
+                    "not a logical router port: no session can run",
+                ));
+            }
+        }
         // The SB row of each pair: the lowest UUID when there are several.
         let mut existing: BTreeMap<(&str, &str), sb::Bfd<'a>> = BTreeMap::new();
         let mut sb_rows: Vec<sb::Bfd<'a>> = sb::Bfd::all(sb).collect();
@@ -178,7 +210,9 @@ mod tests {
                 "dst_ip": "10.0.0.3", "src_port": 49152, "disc": 7, "status": "up"}}}}"#,
         );
         let in_use: BTreeSet<Uuid> = ["00000000-0000-0000-0000-000000000001".parse().unwrap()].into();
-        let s = Sessions::build(&nb, &sb, &in_use);
+        let mut diags = Vec::new();
+        let s = Sessions::build(&nb, &sb, &in_use, |name| name == "p", &mut diags);
+        assert!(diags.is_empty(), "{diags:?}");
         let (a, b) = (&s.list[0], &s.list[1]);
         assert_eq!(
             (a.dst_ip, a.src_port, a.min_tx, a.min_rx, a.detect_mult, a.status),
@@ -187,5 +221,23 @@ mod tests {
         assert!(a.disc != 0 && a.disc != 7);
         assert_eq!((b.dst_ip, b.src_port, b.disc, b.status), ("10.0.0.3", 49152, 7, "admin_down"));
         assert!(s.on_port("p") && !s.on_port("q"));
+    }
+
+    /// A session with a bad address or on no router port is written, and
+    /// named in a diagnostic.
+    #[test]
+    fn sessions_that_cannot_run_are_reported() {
+        let nb = replica(
+            "ovn-nb.ovsschema",
+            r#"{"BFD": {"00000000-0000-0000-0000-000000000001": {"initial": {"logical_port": "vm",
+                "dst_ip": "bogus"}}}}"#,
+        );
+        let sb = replica("ovn-sb.ovsschema", "{}");
+        let mut diags = Vec::new();
+        let s = Sessions::build(&nb, &sb, &BTreeSet::new(), |_| false, &mut diags);
+        assert_eq!(s.list.len(), 1);
+        let text: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 2, "{text:?}");
+        assert!(text[0].contains("dst_ip 'bogus'") && text[1].contains("logical_port 'vm'"), "{text:?}");
     }
 }

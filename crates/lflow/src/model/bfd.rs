@@ -89,6 +89,21 @@ impl<'a> Sessions<'a> {
     ) -> Sessions<'a> {
         let mut rows: Vec<nb::Bfd<'a>> = nb::Bfd::all(nb).collect();
         rows.sort_by_key(|b| (b.logical_port(), b.dst_ip(), b.uuid()));
+        // The NB index makes the pair unique; a replica that breaks it
+        // keeps the lowest UUID's session.
+        rows.dedup_by(|b, kept| {
+            let dup = (b.logical_port(), b.dst_ip()) == (kept.logical_port(), kept.dst_ip());
+            if dup {
+                diags.push(Diagnostic::new(
+                    nb::Bfd::TABLE,
+                    &b.uuid().to_string(),
+                    "dst_ip",
+                    b.dst_ip(),
+                    "another session has this logical_port and dst_ip, session left out",
+                ));
+            }
+            dup
+        });
         for b in &rows {
             let row = b.uuid().to_string();
             if b.dst_ip().parse::<IpAddr>().is_err() {

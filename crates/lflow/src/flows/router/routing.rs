@@ -190,7 +190,7 @@ pub fn build(
 
     // A route whose BFD session is down is left out.
     let mut routes = parse_routes(r, &tables, diags);
-    routes.retain(|rt| rt.bfd.and_then(|b| r.m.bfd.get(b)).is_none_or(|s| s.status != "down"));
+    routes.retain(|rt| !rt.bfd.and_then(|b| r.m.bfd.get(b)).is_some_and(|s| s.status == "down"));
     // Routes with the same table, policy and prefix form an ECMP group;
     // its members are numbered in route UUID order, as the reference does.
     let mut groups: BTreeMap<(u32, bool, Prefix), Vec<&Route>> = BTreeMap::new();

@@ -146,7 +146,12 @@ impl<'a> Sessions<'a> {
         let mut out = Sessions::default();
         let mut free_ports = SRC_PORTS.filter(|p| !ports.contains(p));
         for (b, (port, disc)) in rows.iter().zip(kept_ids) {
-            let Some(src_port) = port.or_else(|| free_ports.next()) else { continue };
+            let Some(src_port) = port.or_else(|| free_ports.next()) else {
+                let row = b.uuid().to_string();
+                let what = "no UDP source port left (49152 to 65535 all taken), session left out";
+                diags.push(Diagnostic::new(nb::Bfd::TABLE, &row, "dst_ip", b.dst_ip(), what));
+                continue;
+            };
             let disc = disc.unwrap_or_else(|| new_disc(b.uuid(), &mut discs));
             let old_status = kept(b).map(|o| o.status());
             out.by_nb.insert(b.uuid(), out.list.len());

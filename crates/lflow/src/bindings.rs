@@ -5,10 +5,11 @@
 //! `Address_Set`s (NB ones and the per-port-group `_ip4`/`_ip6` ones),
 //! the per-datapath `Port_Group`s, `Mirror`s, `Static_MAC_Binding`s and
 //! `DNS` records, the `Meter`s (`meters`), load balancers with their
-//! service monitors (`lb`); `dynamic_addresses`, `tag` and `up` written
-//! back to NB.
+//! service monitors (`lb`), BFD sessions (`bfd`); `dynamic_addresses`,
+//! `tag`, `up` and BFD `status` written back to NB.
 //! Pure: it never writes a database itself.
 
+mod bfd;
 mod lb;
 pub(crate) mod meters;
 mod ports;
@@ -74,6 +75,7 @@ pub fn build(m: &Model<'_>, out: &mut Output) {
     port_groups(m, out);
     static_mac_bindings(m, out);
     dns(m, out);
+    bfd::build(m, out);
     nb_status(m, out);
 }
 

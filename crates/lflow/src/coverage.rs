@@ -34,7 +34,6 @@ pub enum Use {
 
 use Use::{Daemon, NotYet, Partly, Read, Unused};
 
-const BFD: &str = "BFD";
 /// `external_ids` the reference never reads a key of.
 const CMS: Use = Unused("the CMS's own data: ovn-northd reads no key of it");
 /// The tables ovsdb-server configures itself from.
@@ -60,14 +59,14 @@ pub const NB_COLUMNS: &[(&str, &str, Use)] = &[
     ("Address_Set", "addresses", Read),
     ("Address_Set", "external_ids", CMS),
     ("Address_Set", "name", Read),
-    ("BFD", "detect_mult", NotYet(BFD)),
-    ("BFD", "dst_ip", NotYet(BFD)),
+    ("BFD", "detect_mult", Read),
+    ("BFD", "dst_ip", Read),
     ("BFD", "external_ids", CMS),
-    ("BFD", "logical_port", NotYet(BFD)),
-    ("BFD", "min_rx", NotYet(BFD)),
-    ("BFD", "min_tx", NotYet(BFD)),
-    ("BFD", "options", NotYet(BFD)),
-    ("BFD", "status", NotYet(BFD)),
+    ("BFD", "logical_port", Read),
+    ("BFD", "min_rx", Read),
+    ("BFD", "min_tx", Read),
+    ("BFD", "options", Unused("reserved for future use: the reference neither reads nor copies it")),
+    ("BFD", "status", Read),
     ("Chassis_Template_Var", "chassis", NotYet("chassis template variables")),
     ("Chassis_Template_Var", "external_ids", CMS),
     ("Chassis_Template_Var", "variables", NotYet("chassis template variables")),
@@ -145,7 +144,7 @@ pub const NB_COLUMNS: &[(&str, &str, Use)] = &[
     ("Logical_Router_Port", "networks", Read),
     ("Logical_Router_Port", "options", Read),
     ("Logical_Router_Port", "peer", Read),
-    ("Logical_Router_Static_Route", "bfd", NotYet(BFD)),
+    ("Logical_Router_Static_Route", "bfd", Read),
     ("Logical_Router_Static_Route", "external_ids", CMS),
     ("Logical_Router_Static_Route", "ip_prefix", Read),
     ("Logical_Router_Static_Route", "nexthop", Read),

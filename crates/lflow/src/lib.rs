@@ -58,7 +58,11 @@ pub fn compile(nb: &Replica, sb: &Replica) -> Output {
     global::build(nb_global, &options, &mut out);
     global::sb_dependent_options(sb, &mut out);
     coverage::not_translated(nb, &mut out.diagnostics);
-    let model = model::Model::build(nb, sb, options, &mut out.diagnostics);
+    let mut model = model::Model::build(nb, sb, options, &mut out.diagnostics);
+    let in_use = flows::router::bfd_in_use(&model);
+    let is_router_port = |name: &str| model.port(name).is_some_and(|p| p.lrp().is_some());
+    let bfd = model::bfd::Sessions::build(nb, sb, &in_use, is_router_port, &mut out.diagnostics);
+    model.bfd = bfd;
     bindings::build(&model, &mut out);
     let mut flows = output::Flows::default();
     flows::switch::build(&model, &mut flows, &mut out.diagnostics);

@@ -112,6 +112,9 @@ const OWNED_TABLES: &[TableSpec] = &[
     TableSpec { name: "DNS", key: &["external_ids:dns_id"], foreign: &[], ignored_keys: &[] },
     TableSpec { name: "Meter_Band", key: &["action", "rate", "burst_size"], foreign: &[], ignored_keys: &[] },
     TableSpec { name: "Meter", key: &["name"], foreign: &[], ignored_keys: &[] },
+    // `status` is ovn-controller's too: the compiler keeps what it reports
+    // but where the reference overrides it (sessions no route uses).
+    TableSpec { name: "BFD", key: &["logical_port", "dst_ip"], foreign: &[], ignored_keys: &[] },
 ];
 
 /// The SB tables `plan_sb` writes.

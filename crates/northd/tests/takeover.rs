@@ -44,6 +44,12 @@ fn handover(sc: &Scenario, first_is_ours: bool) -> Result<Vec<String>, String> {
     // next round.
     nbctl(&nb, &["--wait=sb", "sync"]);
     nbctl(&nb, &["--wait=sb", "sync"]);
+    if sc.commands.iter().any(|c| c.late) {
+        // SB rows about what the first northd created (learned groups).
+        dbs.run_commands(sc, true).map_err(|e| e.to_string())?;
+        nbctl(&nb, &["--wait=sb", "sync"]);
+        nbctl(&nb, &["--wait=sb", "sync"]);
+    }
     drop(first);
     let watch = SbWatch::start(&sb);
     let mut second = start(!first_is_ours);

@@ -131,10 +131,16 @@ impl Databases {
         run_tool(&mut cmd, &format!("{prog} {}", args.join(" ")))
     }
 
-    /// Applies a scenario to the (empty) databases.
+    /// Applies a scenario to the (empty) databases, but for its `@sb-late`
+    /// commands.
     pub fn apply(&self, sc: &Scenario) -> Result<(), RunError> {
         self.ctl(Tool::Nbctl, &["init".to_string()])?;
-        for c in &sc.commands {
+        self.run_commands(sc, false)
+    }
+
+    /// Runs the scenario's `@sb-late` commands (`late`) or the others.
+    pub fn run_commands(&self, sc: &Scenario, late: bool) -> Result<(), RunError> {
+        for c in sc.commands.iter().filter(|c| c.late == late) {
             self.ctl(c.tool, &c.args).map_err(|e| match e {
                 RunError::Tool { what, status, stderr } => {
                     RunError::Tool { what: format!("{}:{}: {what}", sc.name, c.line), status, stderr }
@@ -146,8 +152,9 @@ impl Databases {
     }
 
     /// Starts the reference ovn-northd, waits until SB has caught up with
-    /// NB, stops it and returns the warnings it logged.
-    pub fn run_reference_northd(&self) -> Result<Vec<String>, RunError> {
+    /// NB (and, when the scenario has `@sb-late` commands, runs them and
+    /// waits again), stops it and returns the warnings it logged.
+    pub fn run_reference_northd(&self, sc: &Scenario) -> Result<Vec<String>, RunError> {
         let log = self.path("northd.log");
         let mut cmd = Command::new("ovn-northd");
         cmd.arg(format!("--ovnnb-db={}", self.nb_remote()))
@@ -162,7 +169,10 @@ impl Databases {
         // `tag_request`, dynamic addresses) and copies them to SB only on its
         // next iteration, after the first sync may already have returned.
         let sync = || self.ctl(Tool::Nbctl, &["--timeout=60".into(), "--wait=sb".into(), "sync".into()]);
-        let synced = sync().and_then(|_| sync());
+        let mut synced = sync().and_then(|_| sync());
+        if synced.is_ok() && sc.commands.iter().any(|c| c.late) {
+            synced = self.run_commands(sc, true).and_then(|_| sync()).and_then(|_| sync());
+        }
         drop(northd);
         synced?;
         let text = std::fs::read_to_string(&log).map_err(io("read northd log"))?;
@@ -299,7 +309,11 @@ pub struct Outcome {
 pub fn run_ours(sc: &Scenario) -> Result<Outcome, RunError> {
     let dbs = Databases::start()?;
     dbs.apply(sc)?;
-    let warnings = translate_with_ours(&dbs.nb_remote(), &dbs.sb_remote())?;
+    let mut warnings = translate_with_ours(&dbs.nb_remote(), &dbs.sb_remote())?;
+    if sc.commands.iter().any(|c| c.late) {
+        dbs.run_commands(sc, true)?;
+        warnings = translate_with_ours(&dbs.nb_remote(), &dbs.sb_remote())?;
+    }
     let nb = dbs.dump("OVN_Northbound")?;
     let sb = dbs.dump("OVN_Southbound")?;
     Ok(Outcome { nb, sb, warnings, dbs })
@@ -310,7 +324,7 @@ pub fn run_ours(sc: &Scenario) -> Result<Outcome, RunError> {
 pub fn run_reference(sc: &Scenario) -> Result<Outcome, RunError> {
     let dbs = Databases::start()?;
     dbs.apply(sc)?;
-    let warnings = dbs.run_reference_northd()?;
+    let warnings = dbs.run_reference_northd(sc)?;
     let allow = sc.allow_warn.as_deref().map(Regex::new).transpose()?;
     let bad: Vec<String> =
         warnings.iter().filter(|w| !allow.as_ref().is_some_and(|re| re.is_match(w))).cloned().collect();

@@ -1,6 +1,9 @@
 //! Scenario files (`NN-name.nbctl`): one `ovn-nbctl` command per line, shell
 //! quoting, `\` continuation, `#` comments, `# tier:` and `# allow-warn:`
-//! headers, `@sb ` lines for `ovn-sbctl`. Parsing only: no process is run here.
+//! headers, `@sb ` lines for `ovn-sbctl`, `@sb-late ` lines for `ovn-sbctl`
+//! once northd has translated the rest (SB state ovn-controller would write
+//! about rows northd creates, such as `IGMP_Group`). Parsing only: no
+//! process is run here.
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +25,9 @@ pub struct Command {
     pub line: usize,
     /// The command's text, continuation lines joined, without `@sb `.
     pub text: String,
+    /// An `@sb-late ` command: run once northd has translated the other
+    /// commands, then northd translates again.
+    pub late: bool,
 }
 
 /// A parsed scenario file.
@@ -144,19 +150,20 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
         pending.push_str(raw);
         let line = std::mem::take(&mut pending);
         let trimmed = line.trim_start();
-        let (tool, rest) = match trimmed.strip_prefix("@sb ") {
-            Some(rest) => (Tool::Sbctl, rest),
-            None => (Tool::Nbctl, trimmed),
+        let (tool, late, rest) = match (trimmed.strip_prefix("@sb "), trimmed.strip_prefix("@sb-late ")) {
+            (Some(rest), _) => (Tool::Sbctl, false, rest),
+            (_, Some(rest)) => (Tool::Sbctl, true, rest),
+            _ => (Tool::Nbctl, false, trimmed),
         };
         let args = split_words(rest).ok_or(ScenarioError::Unterminated { name: name.into(), line: start })?;
         if !args.is_empty() {
-            sc.commands.push(Command { tool, args, line: start, text: rest.to_string() });
+            sc.commands.push(Command { tool, args, line: start, text: rest.to_string(), late });
         }
     }
     if !pending.trim().is_empty() {
         let args = split_words(&pending).ok_or(ScenarioError::Unterminated { name: name.into(), line: start })?;
         if !args.is_empty() {
-            sc.commands.push(Command { tool: Tool::Nbctl, args, line: start, text: pending.clone() });
+            sc.commands.push(Command { tool: Tool::Nbctl, args, line: start, text: pending.clone(), late: false });
         }
     }
     Ok(sc)
@@ -212,11 +219,14 @@ mod tests {
 
     #[test]
     fn headers_continuation_and_sbctl() {
-        let text = "# tier: 2\n# allow-warn: Duplicate IP\n# a comment\nls-add sw0 \\\n  -- set x y\n\n@sb chassis-add gw1 geneve 1.1.1.1\n";
+        let text = "# tier: 2\n# allow-warn: Duplicate IP\n# a comment\nls-add sw0 \\\n  -- set x y\n\n@sb chassis-add gw1 geneve 1.1.1.1\n@sb-late destroy IGMP_Group x\n";
         let sc = parse("t", text).unwrap();
         assert_eq!(sc.tier, Some(2));
         assert_eq!(sc.allow_warn.as_deref(), Some("Duplicate IP"));
-        assert_eq!(sc.commands.len(), 2);
+        assert_eq!(sc.commands.len(), 3);
+        assert_eq!((sc.commands[2].tool, sc.commands[2].late), (Tool::Sbctl, true));
+        assert_eq!(sc.commands[2].args, ["destroy", "IGMP_Group", "x"]);
+        assert!(!sc.commands[1].late);
         assert_eq!(sc.commands[0].args, ["ls-add", "sw0", "--", "set", "x", "y"]);
         assert_eq!(sc.commands[0].line, 4);
         assert_eq!(sc.commands[1].tool, Tool::Sbctl);

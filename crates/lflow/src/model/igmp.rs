@@ -39,6 +39,17 @@ pub struct IgmpGroup {
     pub tunnel_key: i64,
 }
 
+impl IgmpGroup {
+    /// `4` or `6`, the IP version of the group's address.
+    pub fn family(&self) -> char {
+        if self.address.contains(':') {
+            '6'
+        } else {
+            '4'
+        }
+    }
+}
+
 /// The model datapath of each SB datapath (by their UUIDs).
 fn dp_of_sb(m: &Model<'_>) -> HashMap<Uuid, DpId> {
     let by_nb: HashMap<Uuid, DpId> = m.datapaths.iter().map(|d| (d.uuid, d.id)).collect();

@@ -10,6 +10,7 @@
 //! sorted by name.
 
 pub mod addr;
+pub mod bfd;
 pub mod igmp;
 pub mod ipam;
 pub(crate) mod keys;
@@ -182,6 +183,9 @@ pub struct Model<'a> {
     pub igmp_groups: Vec<igmp::IgmpGroup>,
     /// Every NB load balancer, parsed, by UUID.
     pub lbs: Vec<lb::LoadBalancer<'a>>,
+    /// BFD sessions (set by `compile` once the static routes that use
+    /// them are known).
+    pub bfd: bfd::Sessions<'a>,
     /// Indexes into `lbs` of the load balancers each switch uses.
     lbs_by_switch: HashMap<DpId, Vec<usize>>,
     /// The NAT rules each router applies (`nat::build`).
@@ -242,6 +246,7 @@ impl<'a> Model<'a> {
             chassis_redirect: Vec::new(),
             igmp_groups: Vec::new(),
             lbs: Vec::new(),
+            bfd: bfd::Sessions::default(),
             lbs_by_switch: HashMap::new(),
             nats: HashMap::new(),
             idle_nats: HashMap::new(),

@@ -257,7 +257,7 @@ pub fn generate(data: &[u8]) -> Nb {
     let (n_acl, n_qos, n_lb, n_nat, n_meter) = (c.below(5), c.below(3), c.below(3), c.below(4), c.below(3));
     let (n_pg, n_as, n_dhcp, n_dns, n_copp) = (c.below(3), c.below(3), c.below(3), c.below(2), c.below(2));
     let (n_route, n_policy, n_hc, n_lbg, n_gw) = (c.below(4), c.below(3), c.below(2), c.below(2), c.below(3));
-    let n_hacg = c.below(3);
+    let (n_hacg, n_bfd) = (c.below(3), c.below(3));
 
     if !c.one_in(8) {
         let options = map(
@@ -477,7 +477,29 @@ pub fn generate(data: &[u8]) -> Nb {
         if c.one_in(3) {
             row["policy"] = json!(c.pick(&["src-ip", "dst-ip"]));
         }
+        if c.one_in(2) {
+            row["bfd"] = json!(["set", [reference(c, "bfd", n_bfd)]]);
+        }
         nb.add("Logical_Router_Static_Route", format!("route{i}"), row);
+    }
+    // BFD sessions: on router ports or not, to addresses or junk, with
+    // the NB status northd may have written (pairs may repeat, which the
+    // NB index forbids but a replica holds).
+    for i in 0..n_bfd {
+        let mut row = json!({
+            "logical_port": if c.one_in(4) { junk(c) } else { format!("lrp{}", c.below(8)) },
+            "dst_ip": if c.one_in(4) { junk(c) } else { ipv4(c) },
+            "options": map(c, &["foo"], junk),
+        });
+        for (column, lo) in [("min_tx", 1), ("min_rx", 0), ("detect_mult", 1)] {
+            if c.one_in(2) {
+                row[column] = json!(int_in(c, lo, 100_000));
+            }
+        }
+        if c.one_in(2) {
+            row["status"] = json!(c.pick(&["admin_down", "down", "init", "up"]));
+        }
+        nb.add("BFD", format!("bfd{i}"), row);
     }
     for i in 0..n_policy {
         let row = json!({

@@ -67,9 +67,9 @@ pub fn build(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flow
     for p in &r.ports {
         let Some(peer) = r.peer(p.port) else { continue };
         if peer.lrp().is_some() {
-            if !learn_routers {
-                router_peer(r, p, peer, flows);
-            }
+            // `dynamic_neigh_routers` is about routers behind a switch: a
+            // directly linked peer is bound anyway (scenario 58).
+            router_peer(r, p, peer, flows);
             continue;
         }
         // A switch: every enabled port behind it with known addresses.

@@ -5,8 +5,8 @@
 //! router (but for addresses load balancing or SNAT uses), TTL exceeded;
 //! for NAT rules, the ARP and ND responders of their external IPs, SNAT
 //! return traffic on a distributed gateway port, and the "too big" replies
-//! of distributed floating IPs. Never adds the responders for load
-//! balancer addresses (`lb`).
+//! of distributed floating IPs; BFD control packets of ports with a BFD
+//! session. Never adds the responders for load balancer addresses (`lb`).
 
 use std::net::IpAddr;
 
@@ -64,6 +64,11 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
         let own: Vec<_> = v6.iter().filter(|a| !r.shared_ip(IpAddr::V6(**a))).collect();
         if !r.snat_router_ip {
             flows.add(r.dp, ST, 60, format!("ip6.dst == {{{}}}", join(&own)), r.drop).hint(hint);
+        }
+
+        if r.m.bfd.on_port(p.name()) {
+            bfd(r, hint, "4", &v4, flows);
+            bfd(r, hint, "6", &v6, flows);
         }
 
         let res = resident_suffix(p);
@@ -202,6 +207,18 @@ fn nat(r: &Router<'_, '_>, n: &Nat<'_>, flows: &mut Flows) {
             )
             .hint(hint);
     }
+}
+
+/// BFD on a port with a session (`BFD.logical_port`): control packets
+/// from the port's own addresses go on (to be routed out), those to them
+/// go to ovn-controller.
+fn bfd<T: ToString>(r: &Router<'_, '_>, hint: ovsdb::Uuid, family: &str, addrs: &[T], flows: &mut Flows) {
+    if addrs.is_empty() {
+        return;
+    }
+    let set = addr_set(addrs);
+    flows.add(r.dp, ST, 110, format!("ip{family}.src == {set} && udp.dst == 3784"), "next; ").hint(hint);
+    flows.add(r.dp, ST, 110, format!("ip{family}.dst == {set} && udp.dst == 3784"), "handle_bfd_msg(); ").hint(hint);
 }
 
 /// The source of a TTL-exceeded reply: the port's address, except on a

@@ -25,6 +25,8 @@ mod tests;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+pub use routing::bfd_in_use;
+
 use crate::input::nb;
 use crate::model::addr::{Ipv4Net, Ipv6Net, Mac};
 use crate::model::nat::{Nat, NatKind};
@@ -112,10 +114,11 @@ impl<'m, 'a> RPort<'m, 'a> {
         }
     }
 
-    /// `options:gateway_mtu` when it applies to this port: a gateway
-    /// router's port or a distributed gateway port, with a positive value.
+    /// `options:gateway_mtu` when it applies to this port: any port of a
+    /// gateway router or of a router with a distributed gateway port
+    /// (scenario 57), with a positive value.
     pub fn gateway_mtu(&self, r: &Router<'_, '_>) -> Option<u32> {
-        if !(r.is_gateway || self.is_dgp) {
+        if !(r.is_gateway || r.has_dgp()) {
             return None;
         }
         self.lrp.options().get_int("gateway_mtu").filter(|v| *v > 0 && *v <= u32::MAX as i64).map(|v| v as u32)

@@ -1,8 +1,8 @@
 //! IP multicast on routers: relay (`options:mcast_relay`) and static
 //! flooding to ports with `options:mcast_flood` (IP input admission of
-//! IGMP/MLD, the multicast part of IP routing, multicast delivery). Never
-//! reads learned IGMP groups (the priority-10500 flows need the SB
-//! `IGMP_Group` table).
+//! IGMP/MLD, the multicast part of IP routing, multicast delivery), and
+//! routing to the groups learnt on the router's switches (priority 10500,
+//! `model::igmp`). Never reads SB itself.
 
 use super::Router;
 use crate::bindings::MC_STATIC;
@@ -34,6 +34,17 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
     // the router's own reports (TTL 1, never decremented) would loop back
     // and are dropped. Without such ports control packets get no flow here
     // and unregistered data is dropped.
+    // Learned groups, also to the statically flooding ports (spacing and
+    // the trailing space of the match are the reference's, scenario 59).
+    for g in r.m.igmp_groups.iter().filter(|g| g.dp == r.dp) {
+        let f = g.family();
+        let mut actions = String::new();
+        if flood {
+            actions.push_str(&format!("clone {{ outport = {mc_static}; ip.ttl--; next; }};"));
+        }
+        actions.push_str(&format!("outport = {}; ip.ttl--; next;", super::json_key(&g.address)));
+        flows.add(r.dp, st, 10500, format!("ip{f} && ip{f}.dst == {} ", g.address), actions);
+    }
     if flood {
         for p in &r.ports {
             flows.add(r.dp, st, 10550, format!("eth.src == {} && igmp", p.mac), r.drop);

@@ -1,5 +1,5 @@
-//! Packet length checks for ports with `options:gateway_mtu` (gateway
-//! routers' ports and distributed gateway ports): the check_pkt_larger
+//! Packet length checks for ports with `options:gateway_mtu` (ports of
+//! gateway routers and of routers with a distributed gateway port): the check_pkt_larger
 //! part of admission, the ICMP "fragmentation needed" / "packet too big"
 //! replies in IP input, and ingress tables 18 (check packet length) and
 //! 19 (handle larger packets), and the `gateway_mtu_bypass` flows that skip
@@ -21,10 +21,11 @@ pub fn check_action(r: &Router<'_, '_>, p: &RPort<'_, '_>) -> String {
     }
 }
 
-/// `options:gateway_mtu_bypass` (a match) of a port whose MTU is checked.
+/// `options:gateway_mtu_bypass` (a match) of a port whose MTU is checked;
+/// a blank one too, as the reference does (scenario 57).
 pub fn bypass<'a>(r: &Router<'_, 'a>, p: &RPort<'_, 'a>) -> Option<&'a str> {
     p.gateway_mtu(r)?;
-    p.lrp.options().get("gateway_mtu_bypass").filter(|m| !m.trim().is_empty())
+    p.lrp.options().get("gateway_mtu_bypass").filter(|m| !m.is_empty())
 }
 
 pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {

@@ -89,6 +89,10 @@ enum Target {
 
 struct Route {
     uuid: ovsdb::Uuid,
+    /// The BFD session the route depends on: its `bfd` row, when that
+    /// session's `dst_ip` is the route's `nexthop` (else the route does not
+    /// depend on it, and the session is unused).
+    bfd: Option<ovsdb::Uuid>,
     table: u32,
     prefix: Prefix,
     is_src: bool,
@@ -186,7 +190,9 @@ pub fn build(
     flows.add(r.dp, Stage::LrInIpRoutingEcmp, 150, "reg8[0..15] == 0", "next;");
     flows.add(r.dp, Stage::LrInIpRoutingEcmp, 0, "1", r.drop);
 
-    let routes = parse_routes(r, &tables, diags);
+    // A route whose BFD session is down is left out.
+    let mut routes = parse_routes(r, &tables, diags);
+    routes.retain(|rt| !rt.bfd.and_then(|b| r.m.bfd.get(b)).is_some_and(|s| s.status == "down"));
     // Routes with the same table, policy and prefix form an ECMP group;
     // its members are numbered in route UUID order, as the reference does.
     let mut groups: BTreeMap<(u32, bool, Prefix), Vec<&Route>> = BTreeMap::new();
@@ -213,19 +219,21 @@ pub fn build(
         let (m, prio) = route_match(*table, prefix, *is_src, OFS_STATIC);
         if members.len() == 1 {
             let rt = members[0];
-            let actions = match rt.target {
-                Target::Discard => r.drop.to_string(),
+            match rt.target {
+                Target::Discard => {
+                    flows.add(r.dp, Stage::LrInIpRouting, prio as u16, m, r.drop).hint(rt.uuid);
+                }
                 Target::Via { nexthop, port, lrp_addr } => {
                     let p = &r.ports[port];
                     let (r0, r1) = nh_regs(nexthop);
-                    format!(
-                        "ip.ttl--; reg8[0..15] = 0; {r0} = {nexthop}; {r1} = {lrp_addr}; eth.src = {}; outport = {}; flags.loopback = 1; next;",
+                    let actions = format!(
+                        "reg8[0..15] = 0; {r0} = {nexthop}; {r1} = {lrp_addr}; eth.src = {}; outport = {}; flags.loopback = 1; next;",
                         p.mac,
                         p.key()
-                    )
+                    );
+                    route_flows(r, p, prio as u16, &m, &actions, rt.uuid, flows);
                 }
-            };
-            flows.add(r.dp, Stage::LrInIpRouting, prio as u16, m, actions).hint(rt.uuid);
+            }
             continue;
         }
         let Some(gid) = gids.next().flatten() else { continue };
@@ -333,17 +341,17 @@ fn connected(r: &Router<'_, '_>, flows: &mut Flows) {
         for (prefix, addr, lla) in v4.chain(v6) {
             let (m, prio) = route_match(0, &prefix, false, OFS_CONNECTED);
             let m = if lla { format!("inport == {key} && {m}") } else { m };
-            flows.add(r.dp, Stage::LrInIpRouting, prio as u16, m, direct(p, &prefix, &addr)).hint(p.port.uuid);
+            route_flows(r, p, prio as u16, &m, &direct(p, &prefix, &addr), p.port.uuid, flows);
         }
     }
 }
 
 /// The actions of a route to a destination directly reachable out of `p`,
-/// from `p`'s address `addr`.
+/// from `p`'s address `addr`, but for the TTL decrement (`route_flows`).
 fn direct(p: &RPort<'_, '_>, prefix: &Prefix, addr: &str) -> String {
     let (f, reg) = (prefix.family(), if prefix.is_v4() { "reg" } else { "xxreg" });
     format!(
-        "ip.ttl--; reg8[0..15] = 0; {reg}0 = ip{f}.dst; {reg}1 = {addr}; eth.src = {}; outport = {}; flags.loopback = 1; next;",
+        "reg8[0..15] = 0; {reg}0 = ip{f}.dst; {reg}1 = {addr}; eth.src = {}; outport = {}; flags.loopback = 1; next;",
         p.mac,
         p.key()
     )
@@ -378,12 +386,44 @@ fn nat_routes(r: &Router<'_, '_>, flows: &mut Flows) {
                 };
                 let prefix = Prefix::V4(Ipv4Net { addr: ip, plen: 32 });
                 let (m, prio) = route_match(0, &prefix, false, OFS_CONNECTED);
-                flows
-                    .add(r.dp, Stage::LrInIpRouting, prio as u16, m, direct(p, &prefix, &addr.to_string()))
-                    .hint(lsp.uuid);
+                route_flows(r, p, prio as u16, &m, &direct(p, &prefix, &addr.to_string()), lsp.uuid, flows);
             }
         }
     }
+}
+
+/// The routing flow of a route through `p` that is not an ECMP group
+/// (`actions` without the TTL decrement it starts with); when a BFD session
+/// runs on `p`, also its copy for BFD packets, one priority above, that
+/// keeps their TTL (a BFD packet's TTL must stay 255, RFC 5881).
+fn route_flows(
+    r: &Router<'_, '_>,
+    p: &RPort<'_, '_>,
+    prio: u16,
+    m: &str,
+    actions: &str,
+    hint: ovsdb::Uuid,
+    flows: &mut Flows,
+) {
+    flows.add(r.dp, Stage::LrInIpRouting, prio, m, format!("ip.ttl--; {actions}")).hint(hint);
+    if r.m.bfd.on_port(p.name()) {
+        flows.add(r.dp, Stage::LrInIpRouting, prio + 1, format!("{m} && udp.dst == 3784"), actions).hint(hint);
+    }
+}
+
+/// The NB `BFD` rows that usable static routes of enabled routers depend
+/// on (see `Route::bfd`).
+pub fn bfd_in_use(m: &Model<'_>) -> BTreeSet<ovsdb::Uuid> {
+    let drop = String::new();
+    let mut in_use = BTreeSet::new();
+    for dp in m.routers().filter(|dp| dp.enabled()) {
+        let Some(nb) = dp.router() else { continue };
+        let r = Router::new(m, dp.id, nb, &drop);
+        // The diagnostics are the routing flows' to report.
+        let routes = parse_routes(&r, &route_tables(&r), &mut Vec::new());
+        in_use.extend(routes.iter().filter_map(|rt| rt.bfd));
+    }
+    in_use
 }
 
 fn diag(rt: &nb::LogicalRouterStaticRoute<'_>, message: String) -> Diagnostic {
@@ -424,6 +464,7 @@ fn parse_routes(r: &Router<'_, '_>, tables: &BTreeMap<String, u32>, diags: &mut 
         };
         out.push(Route {
             uuid: rt.uuid(),
+            bfd: rt.bfd().filter(|b| b.dst_ip() == rt.nexthop()).map(|b| b.uuid()),
             table,
             prefix,
             is_src,

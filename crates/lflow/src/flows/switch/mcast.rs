@@ -2,16 +2,18 @@
 //! (ingress table 25) when `other_config:mcast_snoop` is true: IGMP and
 //! MLD go to ovn-controller, link-local groups are flooded, and
 //! unregistered multicast goes to relaying routers and statically flooding
-//! ports (or is dropped). Flows for groups learnt at run time (SB
-//! `IGMP_Group`) are not built here.
+//! ports (or is dropped). Groups learnt at run time (SB `IGMP_Group`,
+//! folded in `model::igmp`) go to their multicast group, and to relaying
+//! routers and statically flooding ports too. Never reads SB itself.
 
-use super::Switch;
+use super::{json_key, Switch};
 use crate::bindings::{MC_FLOOD, MC_FLOOD_L2, MC_MROUTER_FLOOD, MC_STATIC};
 use crate::output::Flows;
 use crate::stage::Stage;
 
 pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     let Some(ls) = sw.dp.switch() else { return };
+    learned(sw, flows);
     let oc = ls.other_config();
     if !oc.get_bool("mcast_snoop", false) {
         return;
@@ -35,11 +37,7 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     if oc.get_bool("mcast_flood_unregistered", false) {
         return;
     }
-    let relay = sw
-        .router_ports()
-        .any(|(_, rp)| sw.m.dp(rp.dp).router().is_some_and(|r| r.options().get_bool("mcast_relay", false)));
-    let flood_static =
-        sw.ports.iter().any(|p| p.enabled() && p.lsp().is_some_and(|l| l.options().get_bool("mcast_flood", false)));
+    let (relay, flood_static) = (relay(sw), flood_static(sw));
     // The spacing is the reference's, byte for byte.
     let mut actions = String::new();
     if relay {
@@ -52,4 +50,41 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
         actions.push_str(sw.drop);
     }
     flows.add(dp, Stage::LsInL2Lkup, 80, "ip4.mcast || ip6.mcast", actions);
+}
+
+/// A router attached to the switch relays multicast (`mcast_relay`).
+fn relay(sw: &Switch<'_, '_>) -> bool {
+    sw.router_ports().any(|(_, rp)| sw.m.dp(rp.dp).router().is_some_and(|r| r.options().get_bool("mcast_relay", false)))
+}
+
+/// An enabled port of the switch floods multicast statically.
+fn flood_static(sw: &Switch<'_, '_>) -> bool {
+    sw.ports.iter().any(|p| p.enabled() && p.lsp().is_some_and(|l| l.options().get_bool("mcast_flood", false)))
+}
+
+/// Priority 90: traffic to a learned group goes to its members, and to
+/// relaying routers and statically flooding ports (spacing and the trailing
+/// space of the match are the reference's, scenario 59).
+fn learned(sw: &Switch<'_, '_>, flows: &mut Flows) {
+    let mut groups = sw.m.igmp_groups.iter().filter(|g| g.dp == sw.dp.id).peekable();
+    if groups.peek().is_none() {
+        return;
+    }
+    let mut prefix = String::new();
+    if relay(sw) {
+        prefix.push_str(&format!("clone {{ outport = \"{}\"; output; }};", MC_MROUTER_FLOOD.0));
+    }
+    if flood_static(sw) {
+        prefix.push_str(&format!("clone {{ outport =\"{}\"; output; }};", MC_STATIC.0));
+    }
+    for g in groups {
+        let f = g.family();
+        flows.add(
+            sw.dp.id,
+            Stage::LsInL2Lkup,
+            90,
+            format!("eth.mcast && ip{f} && ip{f}.dst == {} ", g.address),
+            format!("{prefix}outport = {}; output; ", json_key(&g.address)),
+        );
+    }
 }

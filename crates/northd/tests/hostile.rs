@@ -15,12 +15,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use common::{dump, ours, Dbs};
+use common::{dump, ours, transact, Dbs};
 use conformance::normalize::normalize;
-use ovsdb::session::{MonitorSpec, Remote, SessionConfig};
-use ovsdb::{Client, Transaction};
 use serde_json::{json, Value};
 use testsupport::northd::{nbctl, try_nbctl, Northd};
 
@@ -97,20 +94,6 @@ impl Pair {
             panic!("the healthy part differs from the reference's:\n{}", d.report());
         }
     }
-}
-
-/// Runs `txn` on the database at `remote` with our client.
-fn transact(remote: &str, txn: &Value) {
-    let txn = Transaction::from_json(txn).expect("a well-formed transaction");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    rt.block_on(async {
-        let mut config = SessionConfig::new(Remote::parse_list(remote).expect("remote"), txn.db.clone());
-        config.monitor = Some(MonitorSpec::All);
-        let mut client = Client::new(config, None);
-        tokio::time::timeout(Duration::from_secs(60), client.wait_ready()).await.expect("connected");
-        let result = tokio::time::timeout(Duration::from_secs(60), client.transact(txn)).await.expect("answered");
-        result.unwrap_or_else(|e| panic!("transaction failed: {e}"));
-    });
 }
 
 /// The healthy part: a switch with two ports and a router port, its router.

@@ -686,6 +686,21 @@ impl Cluster {
         leader.expect("poll_until returned without a leader")
     }
 
+    /// Runs `ovs-appctl vlog/set <spec>` on every running server (e.g.
+    /// `jsonrpc:file:dbg` to log every message); panics on failure.
+    pub fn vlog_set(&self, spec: &str) {
+        for member in self.members.iter().filter(|m| m.is_running()) {
+            if let Err(err) = member.appctl(&["vlog/set", spec]) {
+                panic!("ovs-appctl vlog/set {spec}: {err}");
+            }
+        }
+    }
+
+    /// The log files of all servers (killed ones too), one after another.
+    pub fn logs(&self) -> String {
+        self.members.iter().map(|m| fs::read_to_string(&m.log).unwrap_or_default()).collect::<Vec<_>>().join("\n")
+    }
+
     /// Kills server `i` with SIGKILL and reaps it.
     pub fn kill(&mut self, i: usize) {
         self.members[i].kill();

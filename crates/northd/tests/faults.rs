@@ -11,13 +11,13 @@
 //!   leader are killed.
 //!
 //! After each: `ovn-nbctl --wait=sb sync` returns, and its time from the
-//! restart (or resume, or kill) is printed as the recovery time. All
-//! along, `nb_cfg` and `sb_cfg` are sampled at every change and never go
-//! backwards. At the end: every streamed port is in the NB (no change
-//! lost), the SB is the exact translation of the final NB (a fresh
-//! `lflow::compile` plans no operation), and every transaction the SB
-//! servers received (they log their JSON-RPC traffic) asserts the
-//! `ovn_northd` lock: nothing was written without it.
+//! restart (or resume, or kill) is printed as the recovery time; then the
+//! stream stops for a moment and every streamed port must be in the NB (no
+//! change lost) and the SB the exact translation of the NB (a fresh
+//! `lflow::compile` plans no operation). All along, `nb_cfg` and `sb_cfg`
+//! are sampled at every change and never go backwards. At the end, every
+//! transaction the SB servers received (they log their JSON-RPC traffic)
+//! asserts the `ovn_northd` lock: nothing was written without it.
 
 mod common;
 
@@ -64,13 +64,6 @@ fn sync(nb_remote: &str, daemon: &mut Northd, what: &str) -> Duration {
     started.elapsed()
 }
 
-/// Prints a fault's recovery time: from the server back (or the kill) to
-/// `--wait=sb sync` returning.
-fn recovered(what: &str, nb_remote: &str, daemon: &mut Northd, since: Instant) {
-    sync(nb_remote, daemon, what);
-    println!("fault recovery ({what}): --wait=sb sync returned {} ms after", since.elapsed().as_millis());
-}
-
 /// Every transaction the SB server's JSON-RPC log shows asserts the lock
 /// first; returns how many there were.
 fn every_sb_write_asserts_the_lock(log: &str) -> usize {
@@ -83,17 +76,67 @@ fn every_sb_write_asserts_the_lock(log: &str) -> usize {
     txns.len()
 }
 
-/// Stops the stream and checks the end state: no streamed port lost, the
-/// SB the translation of the NB, the cfg samples monotonic.
-fn check_end(nb_remote: &str, sb_remote: &str, daemon: &mut Northd, stream: Stream, sampler: CfgSampler) {
-    let added = stream.stop();
-    sync(nb_remote, daemon, "the end");
-    sync(nb_remote, daemon, "the end, write-backs");
-    assert_translated(nb_remote, sb_remote);
-    let ports = nbctl(nb_remote, &["lsp-list", STREAM_SWITCH]).lines().count();
-    assert_eq!(ports, added, "every streamed port is in the NB");
-    let samples = sampler.finish();
-    println!("faults: {added} ports streamed in, {samples} cfg samples, none backwards");
+/// The topology translated by our daemon, NB changes streaming in, and
+/// `nb_cfg`/`sb_cfg` sampled.
+struct Load {
+    nb: String,
+    sb: String,
+    daemon: Northd,
+    stream: Option<Stream>,
+    /// Ports the streams added so far (the running one's not counted).
+    added: usize,
+    sampler: CfgSampler,
+}
+
+impl Load {
+    fn start(nb: String, sb: String) -> Load {
+        load_topology(&nb);
+        let mut daemon = Northd::start(ours(), &nb, &sb, &[]);
+        daemon.wait_status("active");
+        let first = sync(&nb, &mut daemon, "the first translation");
+        println!("faults: the topology translated in {} ms", first.as_millis());
+        let sampler = CfgSampler::start(&nb, &sb);
+        let mut load = Load { nb, sb, daemon, stream: None, added: 0, sampler };
+        load.stream_on();
+        load
+    }
+
+    fn stream_on(&mut self) {
+        let stream = Stream::start(self.nb.clone(), STREAM_SWITCH, 100 + self.added);
+        stream.wait_more(3);
+        self.stream = Some(stream);
+    }
+
+    /// Waits for `n` more NB changes.
+    fn wait_more(&self, n: usize) {
+        self.stream.as_ref().expect("streaming").wait_more(n);
+    }
+
+    /// After a fault: prints the recovery time (from the server back, or
+    /// the kill, to `--wait=sb sync` returning); then stops the stream and
+    /// checks that no change was lost and the SB is the translation of the
+    /// NB; then streams on.
+    fn recovered(&mut self, what: &str, since: Instant) {
+        sync(&self.nb, &mut self.daemon, what);
+        println!("fault recovery ({what}): --wait=sb sync returned {} ms after", since.elapsed().as_millis());
+        self.added += self.stream.take().expect("streaming").stop();
+        sync(&self.nb, &mut self.daemon, what);
+        // Twice: NB write-backs reach the SB on the next round.
+        sync(&self.nb, &mut self.daemon, what);
+        assert_translated(&self.nb, &self.sb);
+        let ports = nbctl(&self.nb, &["lsp-list", STREAM_SWITCH]).lines().count();
+        assert_eq!(ports, self.added, "{what}: every streamed port is in the NB");
+        self.stream_on();
+    }
+
+    /// Stops the stream and the sampler (no cfg went backwards).
+    fn finish(mut self) -> Northd {
+        self.added += self.stream.take().expect("streaming").stop();
+        let samples = self.sampler.finish();
+        println!("faults: {} ports streamed in, {samples} cfg samples, none backwards", self.added);
+        self.daemon.check_alive();
+        self.daemon
+    }
 }
 
 #[test]
@@ -103,52 +146,39 @@ fn standalone_sb_and_nb_fail_under_load() {
     let opts =
         ServerOptions { extra_args: vec!["-vjsonrpc:file:dbg".into()], ..ServerOptions::new("ovn-sb.ovsschema") };
     let mut dbs = Dbs::with_sb(Sb::Standalone { server: Box::new(OvsdbServer::start_with(opts)), tcp: false });
-    let (nb, sb) = (dbs.nb_remote(), dbs.sb_remote());
-    load_topology(&nb);
-    let mut daemon = Northd::start(ours(), &nb, &sb, &[]);
-    daemon.wait_status("active");
-    let first = sync(&nb, &mut daemon, "the first translation");
-    println!("faults: the topology translated in {} ms", first.as_millis());
-    let sampler = CfgSampler::start(&nb, &sb);
-    let stream = Stream::start(nb.clone(), STREAM_SWITCH);
-    stream.wait_more(3);
+    let mut load = Load::start(dbs.nb_remote(), dbs.sb_remote());
     let Sb::Standalone { server, .. } = &mut dbs.sb else { unreachable!("a standalone SB") };
 
     server.kill();
-    stream.wait_more(2);
+    load.wait_more(2);
     server.restart();
-    recovered("SB killed with SIGKILL, restarted", &nb, &mut daemon, Instant::now());
-    stream.wait_more(3);
+    load.recovered("SB killed with SIGKILL, restarted", Instant::now());
 
     server.restart_empty();
-    recovered("SB restarted empty", &nb, &mut daemon, Instant::now());
-    stream.wait_more(3);
+    load.recovered("SB restarted empty", Instant::now());
 
     // SAFETY: kill(2) on the server, our child.
     let signal = |pid: u32, sig: i32| assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0, "kill");
     signal(server.pid(), libc::SIGSTOP);
     let frozen = Instant::now();
-    stream.wait_more(2);
+    load.wait_more(2);
     while frozen.elapsed() < FREEZE {
         std::thread::sleep(Duration::from_millis(200));
     }
     signal(server.pid(), libc::SIGCONT);
-    recovered("SB frozen with SIGSTOP for 12 s, resumed", &nb, &mut daemon, Instant::now());
-    let drops = daemon.log().matches("disconnected db=OVN_Southbound").count();
+    load.recovered("SB frozen with SIGSTOP for 12 s, resumed", Instant::now());
+    let drops = load.daemon.log().matches("disconnected db=OVN_Southbound").count();
     println!("faults: the daemon dropped its SB connection {drops} times so far (kill, restart, freeze)");
-    stream.wait_more(3);
 
     dbs.nb.kill();
     dbs.nb.restart();
-    recovered("NB killed with SIGKILL, restarted", &nb, &mut daemon, Instant::now());
-    stream.wait_more(3);
+    load.recovered("NB killed with SIGKILL, restarted", Instant::now());
 
-    check_end(&nb, &sb, &mut daemon, stream, sampler);
+    load.finish();
     let Sb::Standalone { server, .. } = &dbs.sb else { unreachable!("a standalone SB") };
     let txns = every_sb_write_asserts_the_lock(&server.log());
     println!("faults: {txns} SB transactions in the server's log, each under the lock");
     assert!(txns > 1, "the SB log shows {txns} transactions");
-    daemon.check_alive();
 }
 
 #[test]
@@ -156,31 +186,22 @@ fn raft_sb_and_nb_leaders_killed_under_load() {
     conformance::run::require_tools();
     let mut nb_cluster = Cluster::start("ovn-nb.ovsschema", 3);
     let mut sb_cluster = Cluster::start("ovn-sb.ovsschema", 3);
-    let (nb, sb) = (nb_cluster.remotes(), sb_cluster.remotes());
     // Every SB server logs every JSON-RPC message, for the lock check.
     sb_cluster.vlog_set("jsonrpc:file:dbg");
-    nbctl(&nb, &["init"]);
-    load_topology(&nb);
-    let mut daemon = Northd::start(ours(), &nb, &sb, &[]);
-    daemon.wait_status("active");
-    sync(&nb, &mut daemon, "the first translation");
-    let sampler = CfgSampler::start(&nb, &sb);
-    let stream = Stream::start(nb.clone(), STREAM_SWITCH);
-    stream.wait_more(3);
+    nbctl(&nb_cluster.remotes(), &["init"]);
+    let mut load = Load::start(nb_cluster.remotes(), sb_cluster.remotes());
 
     let leader = sb_cluster.leader();
     let killed = Instant::now();
     sb_cluster.kill(leader);
-    recovered("SB Raft leader killed", &nb, &mut daemon, killed);
-    stream.wait_more(3);
+    load.recovered("SB Raft leader killed", killed);
 
     let leader = nb_cluster.leader();
     let killed = Instant::now();
     nb_cluster.kill(leader);
-    recovered("NB Raft leader killed", &nb, &mut daemon, killed);
-    stream.wait_more(3);
+    load.recovered("NB Raft leader killed", killed);
 
-    check_end(&nb, &sb, &mut daemon, stream, sampler);
+    load.finish();
     let txns = every_sb_write_asserts_the_lock(&sb_cluster.logs());
     println!("faults: {txns} SB transactions in the Raft servers' logs, each under the lock");
     assert!(txns > 1, "the SB logs show {txns} transactions");

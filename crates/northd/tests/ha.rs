@@ -146,7 +146,7 @@ fn translated_then_streaming(dbs: &Dbs, n: usize) -> (Vec<Northd>, usize, Replic
     dbs.nbctl(&["--wait=sb", "sync"]);
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
     let before = dump(&dbs.sb_remote(), "OVN_Southbound");
-    let stream = Stream::start(dbs.nb_remote(), "sw0");
+    let stream = Stream::start(dbs.nb_remote(), "sw0", 100);
     stream.wait_more(5);
     (instances, active, before, stream)
 }

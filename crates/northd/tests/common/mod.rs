@@ -245,15 +245,15 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// Ports `s100`, `s101`, ... on `switch` (which must exist).
-    pub fn start(nb: String, switch: &str) -> Stream {
+    /// Ports `s<first>`, `s<first+1>`, ... on `switch` (which must exist).
+    pub fn start(nb: String, switch: &str, first: usize) -> Stream {
         let stop = Arc::new(AtomicBool::new(false));
         let count = Arc::new(AtomicUsize::new(0));
         let failed = Arc::new(Mutex::new(None));
         let (s, c, f, switch) = (stop.clone(), count.clone(), failed.clone(), switch.to_string());
         let thread = std::thread::spawn(move || {
             while !s.load(Ordering::SeqCst) {
-                let i = c.load(Ordering::SeqCst) + 100;
+                let i = c.load(Ordering::SeqCst) + first;
                 let port = format!("s{i}");
                 let addr = format!("00:00:00:01:{:02x}:{:02x} 10.1.{}.{}", i / 256, i % 256, i / 250, i % 250 + 1);
                 let args = ["--may-exist", "lsp-add", &switch, &port, "--", "lsp-set-addresses", &port, &addr];

@@ -218,14 +218,22 @@ pub fn transact(remote: &str, txn: &serde_json::Value) {
     });
 }
 
-/// Runs `ovn-nbctl`, again while it fails for want of a server (killed,
-/// restarting, or a Raft member down: ovn-nbctl gives up at the first
-/// connection error), for up to two minutes; other failures are returned.
+/// Runs `ovn-nbctl`, again while it fails for want of a server: it gives
+/// up at the first connection error (a server killed or restarting, a Raft
+/// member down), and may hang while a Raft NB elects a new leader, so each
+/// attempt gets 30 s; three minutes in all. Other failures are returned.
+/// Only for commands that may run twice (`--may-exist`, `sync`): an
+/// attempt cut short may have committed.
 pub fn nbctl_through_failures(nb: &str, args: &[&str]) -> Result<String, String> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    // The last --timeout wins over the one try_nbctl puts first.
+    let args: Vec<&str> = std::iter::once("--timeout=30").chain(args.iter().copied()).collect();
     loop {
-        match try_nbctl(nb, args) {
-            Err(e) if e.contains("database connection failed") && std::time::Instant::now() < deadline => {
+        match try_nbctl(nb, &args) {
+            Err(e)
+                if (e.contains("database connection failed") || e.contains("Alarm clock"))
+                    && std::time::Instant::now() < deadline =>
+            {
                 std::thread::sleep(Duration::from_millis(100));
             }
             result => return result,

@@ -75,6 +75,8 @@ pub enum Event {
     Terminate,
     /// The wait after a failed transaction is over.
     Retry,
+    /// Diagnostics held back by their rate limit may be logged now.
+    FlushDiagnostics,
 }
 
 /// What `status` answers.
@@ -332,12 +334,20 @@ pub struct MainLoop {
     stats: Stats,
     cfg: CfgTracker,
     diagnostics: Diagnostics,
+    /// When to log the diagnostics held back by their rate limit.
+    diagnostics_at: Option<tokio::time::Instant>,
     failure_log: RateLimit,
     connect_log: RateLimit,
     /// Servers that do not serve the database asked for.
     wrong_db_log: RateLimit,
     exit: bool,
     exit_requested_by_control: bool,
+}
+
+/// When to wake the loop to log diagnostics waiting for their rate limit
+/// (it earns one line a second), if any wait.
+fn schedule(diagnostics: &Diagnostics) -> Option<tokio::time::Instant> {
+    diagnostics.pending().then(|| tokio::time::Instant::now() + Duration::from_secs(1))
 }
 
 fn now_ms() -> i64 {
@@ -380,6 +390,7 @@ impl MainLoop {
             stats: Stats::default(),
             cfg: CfgTracker::default(),
             diagnostics: Diagnostics::default(),
+            diagnostics_at: None,
             failure_log: RateLimit::new(Duration::from_secs(5), 5),
             connect_log: RateLimit::new(Duration::from_secs(10), 4),
             wrong_db_log: RateLimit::new(Duration::from_secs(10), 2),
@@ -421,6 +432,7 @@ impl MainLoop {
     /// The next event. Cancel-safe: every branch is.
     async fn next_event(&mut self) -> Event {
         let retry_at = self.retry_at;
+        let diagnostics_at = self.diagnostics_at;
         let control = self.services.control.as_mut().map(|(_, rx)| rx);
         tokio::select! {
             ev = self.nb.next_event() => Event::Nb(ev),
@@ -440,6 +452,12 @@ impl MainLoop {
                     None => std::future::pending().await,
                 }
             } => Event::Retry,
+            _ = async move {
+                match diagnostics_at {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            } => Event::FlushDiagnostics,
         }
     }
 
@@ -463,6 +481,10 @@ impl MainLoop {
                 self.exit = true;
             }
             Event::Retry => self.retry_at = None,
+            Event::FlushDiagnostics => {
+                self.diagnostics.flush(Instant::now());
+                self.diagnostics_at = schedule(&self.diagnostics);
+            }
         }
     }
 
@@ -770,6 +792,7 @@ impl MainLoop {
         let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return };
         let mut output = lflow::compile(nb, sb);
         self.diagnostics.report(&output.diagnostics, started);
+        self.diagnostics_at = schedule(&self.diagnostics);
         let plan = lflow::sync::plan_sb(&output, sb);
         let mut sb_ops = plan.ops;
         if let Some(nb_cfg) = status::nb_cfg(nb) {

@@ -5,7 +5,7 @@
 //!
 //! Pure: time comes in as `now`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use lflow::output::{cut, Diagnostic, QUOTE_MAX};
@@ -48,35 +48,62 @@ impl RateLimit {
 }
 
 /// Logs the compiler's diagnostics: each one once while it persists (a
-/// diagnostic that goes away and comes back is logged again), at most a
-/// burst of 20 and then one a second.
+/// diagnostic that goes away and comes back is logged again), one line per
+/// NB row (the first new message and how many more the row has: a set of
+/// 10,000 bad entries is one line), at most a burst of 20 lines and then one
+/// a second. A row held back by the limit is not forgotten: it stays
+/// pending, and `flush` logs it once the limit allows (the main loop calls
+/// it while `pending`), so every bad row is named in the end.
 #[derive(Debug)]
 pub struct Diagnostics {
     current: BTreeSet<Diagnostic>,
+    /// The diagnostics of `current` already logged.
+    logged: BTreeSet<Diagnostic>,
     limit: RateLimit,
 }
 
 impl Default for Diagnostics {
     fn default() -> Diagnostics {
-        Diagnostics { current: BTreeSet::new(), limit: RateLimit::new(Duration::from_secs(1), 20) }
+        Diagnostics {
+            current: BTreeSet::new(),
+            logged: BTreeSet::new(),
+            limit: RateLimit::new(Duration::from_secs(1), 20),
+        }
     }
 }
 
 impl Diagnostics {
-    /// Takes this cycle's diagnostics; logs and returns how many are new.
+    /// Takes this cycle's diagnostics and logs what the limit allows;
+    /// returns how many are new (not logged before).
     pub fn report(&mut self, diagnostics: &[Diagnostic], now: Instant) -> usize {
-        let next: BTreeSet<Diagnostic> = diagnostics.iter().cloned().collect();
-        let mut new = 0;
-        for d in next.difference(&self.current) {
-            new += 1;
-            if let Some(suppressed) = self.limit.allow(now) {
-                // Cut, as `Diagnostic`'s Display does: NB values may be huge.
-                let (row, message) = (cut(&d.row, QUOTE_MAX), cut(&d.message, 4 * QUOTE_MAX));
-                warn!(table = d.table, %row, suppressed, "skipped in translation: {message}");
-            }
-        }
-        self.current = next;
+        self.current = diagnostics.iter().cloned().collect();
+        self.logged.retain(|d| self.current.contains(d));
+        let new = self.current.len() - self.logged.len();
+        self.flush(now);
         new
+    }
+
+    /// Logs the pending rows the limit allows now, in row order.
+    pub fn flush(&mut self, now: Instant) {
+        let mut rows: BTreeMap<(&'static str, &str), Vec<&Diagnostic>> = BTreeMap::new();
+        for d in self.current.difference(&self.logged) {
+            rows.entry((d.table, d.row.as_str())).or_default().push(d);
+        }
+        let mut done = Vec::new();
+        for ((table, row), new) in rows {
+            let Some(suppressed) = self.limit.allow(now) else { break };
+            // Cut, as `Diagnostic`'s Display does: NB values may be huge.
+            let (row, message) = (cut(row, QUOTE_MAX), cut(&new[0].message, 4 * QUOTE_MAX));
+            let more = new.len() - 1;
+            warn!(table, %row, more, suppressed, "skipped in translation: {message}");
+            done.extend(new.into_iter().cloned());
+        }
+        self.logged.extend(done);
+    }
+
+    /// Whether some diagnostics wait for the limit.
+    pub fn pending(&self) -> bool {
+        self.logged.len() < self.current.len()
     }
 }
 
@@ -110,5 +137,31 @@ mod tests {
         assert_eq!(d.report(&[diag("b"), diag("c")], now), 1);
         assert_eq!(d.report(&[], now), 0);
         assert_eq!(d.report(&[diag("a")], now), 1, "back again: new again");
+    }
+
+    #[test]
+    fn rows_held_back_by_the_limit_stay_pending_until_flushed() {
+        let now = Instant::now();
+        let mut d = Diagnostics::default();
+        let rows: Vec<Diagnostic> = (0..25).map(|i| diag(&format!("p{i:02}"))).collect();
+        assert_eq!(d.report(&rows, now), 25);
+        assert!(d.pending(), "a burst of 20 rows, 5 held back");
+        assert_eq!(d.report(&rows, now), 5, "the same again: the 5 are still new");
+        d.flush(now + Duration::from_secs(5));
+        assert!(!d.pending(), "5 seconds later the 5 are logged");
+        assert_eq!(d.report(&rows, now + Duration::from_secs(5)), 0);
+    }
+
+    #[test]
+    fn a_row_with_many_diagnostics_is_one_line() {
+        let now = Instant::now();
+        let mut d = Diagnostics::default();
+        let many: Vec<Diagnostic> = (0..10_000)
+            .map(|i| Diagnostic { table: "Logical_Switch_Port", row: "p".into(), message: format!("bad entry {i}") })
+            .collect();
+        let other = diag("q");
+        let all: Vec<Diagnostic> = many.iter().cloned().chain([other]).collect();
+        assert_eq!(d.report(&all, now), 10_001);
+        assert!(!d.pending(), "two rows, two lines: within the burst");
     }
 }

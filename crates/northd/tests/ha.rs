@@ -9,12 +9,9 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{assert_translated, dump, ours, Dbs, Sb};
+use common::{assert_translated, dump, ours, Dbs, Sb, Stream};
 use ovsdb::Replica;
 use testsupport::northd::{nbctl, time_until, Northd};
 
@@ -62,50 +59,6 @@ fn topology(dbs: &Dbs) {
     }
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     dbs.nbctl(&refs);
-}
-
-/// A thread adding ports to `sw0`, one nbctl call each, until stopped.
-struct Stream {
-    stop: Arc<AtomicBool>,
-    count: Arc<AtomicUsize>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Stream {
-    fn start(nb: String) -> Stream {
-        let stop = Arc::new(AtomicBool::new(false));
-        let count = Arc::new(AtomicUsize::new(0));
-        let (s, c) = (stop.clone(), count.clone());
-        let thread = std::thread::spawn(move || {
-            while !s.load(Ordering::SeqCst) {
-                let i = c.load(Ordering::SeqCst) + 100;
-                let port = format!("s{i}");
-                let addr = format!("00:00:00:01:{:02x}:{:02x} 10.1.{}.{}", i / 256, i % 256, i / 250, i % 250 + 1);
-                nbctl(&nb, &["lsp-add", "sw0", &port, "--", "lsp-set-addresses", &port, &addr]);
-                c.fetch_add(1, Ordering::SeqCst);
-            }
-        });
-        Stream { stop, count, thread: Some(thread) }
-    }
-
-    fn count(&self) -> usize {
-        self.count.load(Ordering::SeqCst)
-    }
-
-    /// Waits until `n` more changes went in.
-    fn wait_more(&self, n: usize) {
-        let target = self.count() + n;
-        testsupport::wait_until("NB changes to stream in", BOUND, || {
-            assert!(!self.thread.as_ref().is_some_and(JoinHandle::is_finished), "the NB stream failed");
-            self.count() >= target
-        });
-    }
-
-    fn stop(mut self) -> usize {
-        self.stop.store(true, Ordering::SeqCst);
-        self.thread.take().unwrap().join().unwrap();
-        self.count()
-    }
 }
 
 /// Each instance's status; panics if two are active at once.
@@ -193,7 +146,7 @@ fn translated_then_streaming(dbs: &Dbs, n: usize) -> (Vec<Northd>, usize, Replic
     dbs.nbctl(&["--wait=sb", "sync"]);
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
     let before = dump(&dbs.sb_remote(), "OVN_Southbound");
-    let stream = Stream::start(dbs.nb_remote());
+    let stream = Stream::start(dbs.nb_remote(), "sw0", 100);
     stream.wait_more(5);
     (instances, active, before, stream)
 }

@@ -374,6 +374,8 @@ impl ServerOptions {
 /// One standalone `ovsdb-server` in a temporary directory.
 pub struct OvsdbServer {
     daemon: Daemon,
+    /// The schema's file name under `schemas/`, for a restart from empty.
+    schema: String,
     tcp_port: Option<u16>,
     ssl_port: Option<u16>,
     pki: Option<Pki>,
@@ -413,7 +415,7 @@ impl OvsdbServer {
         // log line belongs to a known remote.
         let tcp_port = opts.tcp.then(|| daemon.add_listener("ptcp"));
         let ssl_port = opts.ssl.then(|| daemon.add_listener("pssl"));
-        OvsdbServer { daemon, tcp_port, ssl_port, pki, _dir: dir }
+        OvsdbServer { daemon, schema: opts.schema, tcp_port, ssl_port, pki, _dir: dir }
     }
 
     /// `unix:<dir>/db.sock`.
@@ -465,6 +467,24 @@ impl OvsdbServer {
         self.daemon.kill();
         self.daemon.spawn();
         self.daemon.wait_ready();
+    }
+
+    /// Like [`OvsdbServer::restart`], on a database file created afresh
+    /// (empty, as after a lost disk); databases added with `add_db` keep
+    /// theirs.
+    pub fn restart_empty(&mut self) {
+        self.daemon.kill();
+        let db = self.daemon.dir.join("db");
+        fs::remove_file(&db).expect("cannot remove the database file");
+        let schema = schema_path(&self.schema);
+        run_ovs("ovsdb-tool", &self.daemon.dir, &["create".into(), db.into(), schema.into()]);
+        self.daemon.spawn();
+        self.daemon.wait_ready();
+    }
+
+    /// The server's log file (all of it, across restarts).
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.daemon.log).unwrap_or_default()
     }
 
     /// Runs the real `ovsdb-client` against this server: `args` are options
@@ -664,6 +684,21 @@ impl Cluster {
             panic!("no leader elected within {TIMEOUT:?}\n{}", self.diagnostics());
         }
         leader.expect("poll_until returned without a leader")
+    }
+
+    /// Runs `ovs-appctl vlog/set <spec>` on every running server (e.g.
+    /// `jsonrpc:file:dbg` to log every message); panics on failure.
+    pub fn vlog_set(&self, spec: &str) {
+        for member in self.members.iter().filter(|m| m.is_running()) {
+            if let Err(err) = member.appctl(&["vlog/set", spec]) {
+                panic!("ovs-appctl vlog/set {spec}: {err}");
+            }
+        }
+    }
+
+    /// The log files of all servers (killed ones too), one after another.
+    pub fn logs(&self) -> String {
+        self.members.iter().map(|m| fs::read_to_string(&m.log).unwrap_or_default()).collect::<Vec<_>>().join("\n")
     }
 
     /// Kills server `i` with SIGKILL and reaps it.

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use ovsdb::{Replica, Uuid};
 
 use crate::input::{nb, sb};
-use crate::output::{Diagnostic, DpId};
+use crate::output::{cut, Diagnostic, DpId, QUOTE_MAX};
 use addr::{LportAddresses, Mac};
 
 /// The NB row behind a datapath.
@@ -584,7 +584,32 @@ impl<'a> Model<'a> {
             let Some(lrp) = self.ports[i].lrp() else { continue };
             let Some(peer) = lrp.peer() else { continue };
             match self.port_by_name.get(peer) {
-                Some(&j) if self.ports[j].lrp().is_some() => self.ports[i].peer = Some(j),
+                Some(&j) if self.ports[j].lrp().is_some() => {
+                    self.ports[i].peer = Some(j);
+                    // Kept as written, as the reference does; but a patch
+                    // port to itself or to a port peering elsewhere carries
+                    // no traffic back.
+                    let back = self.ports[j].lrp().and_then(|l| l.peer());
+                    let problem = if i == j {
+                        Some("the port itself".to_string())
+                    } else if back != Some(self.ports[i].name) {
+                        Some(match back {
+                            Some(other) => format!("it peers with '{}', not with this port", cut(other, QUOTE_MAX)),
+                            None => "it names no peer".to_string(),
+                        })
+                    } else {
+                        None
+                    };
+                    if let Some(problem) = problem {
+                        diags.push(Diagnostic::new(
+                            nb::LogicalRouterPort::TABLE,
+                            self.ports[i].name,
+                            "peer",
+                            peer,
+                            &problem,
+                        ));
+                    }
+                }
                 _ => diags.push(Diagnostic::new(
                     nb::LogicalRouterPort::TABLE,
                     self.ports[i].name,
@@ -717,5 +742,47 @@ mod tests {
                 format!("NAT {nat}: external_ip '172.16.0.300': not an IP address, rule ignored"),
             ]
         );
+    }
+
+    /// A router port peering with itself, and three peering in a loop
+    /// (none names back the port that names it): kept as written, as the
+    /// reference does, and each named in a diagnostic.
+    #[test]
+    fn router_ports_peering_with_themselves_or_in_a_loop_are_reported() {
+        let lrp = |n: u32, name: &str, peer: &str| {
+            named_row(
+                n,
+                name,
+                &format!(r#", "mac": "00:00:00:00:ff:0{n}", "networks": "10.0.{n}.1/24", "peer": "{peer}""#),
+            )
+        };
+        let nb = format!(
+            r#"{{"Logical_Router": {{"{lr}": {{"initial": {{"name": "lr", "ports": ["set", [["uuid", "{p1}"], ["uuid", "{p2}"], ["uuid", "{p3}"], ["uuid", "{p4}"]]]}}}}}},
+              "Logical_Router_Port": {{{}, {}, {}, {}}}}}"#,
+            lrp(1, "self", "self"),
+            lrp(2, "a", "b"),
+            lrp(3, "b", "c"),
+            lrp(4, "c", "a"),
+            lr = u(10),
+            p1 = u(1),
+            p2 = u(2),
+            p3 = u(3),
+            p4 = u(4),
+        );
+        let (nb, sb) = (replica("ovn-nb.ovsschema", &nb), replica("ovn-sb.ovsschema", "{}"));
+        let mut diags = Vec::new();
+        let m = Model::build(&nb, &sb, BTreeMap::new(), &mut diags);
+        let diags: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            diags,
+            [
+                "Logical_Router_Port a: peer 'b': it peers with 'c', not with this port",
+                "Logical_Router_Port b: peer 'c': it peers with 'a', not with this port",
+                "Logical_Router_Port c: peer 'a': it peers with 'b', not with this port",
+                "Logical_Router_Port self: peer 'self': the port itself",
+            ]
+        );
+        let peer = |name: &str| m.peer(m.port(name).unwrap()).map(|p| p.name);
+        assert_eq!((peer("self"), peer("a"), peer("c")), (Some("self"), Some("b"), Some("a")), "kept as written");
     }
 }

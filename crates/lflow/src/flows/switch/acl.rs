@@ -142,11 +142,59 @@ pub(super) fn diagnose(m: &Model<'_>, diags: &mut Vec<Diagnostic>) {
     let mut acls: Vec<nb::Acl<'_>> = nb::Acl::all(m.nb).collect();
     acls.sort_by_key(|a| a.uuid());
     for acl in acls {
+        let row = || acl.name().filter(|n| !n.is_empty()).map_or_else(|| acl.uuid().to_string(), str::to_string);
         if let Err(message) = Acl::parse(acl) {
-            let row = acl.name().filter(|n| !n.is_empty()).map_or_else(|| acl.uuid().to_string(), str::to_string);
-            diags.push(Diagnostic { table: nb::Acl::TABLE, row, message: format!("{message}, ACL ignored") });
+            diags.push(Diagnostic { table: nb::Acl::TABLE, row: row(), message: format!("{message}, ACL ignored") });
+        } else if let Some(problem) = match_problem(acl.match_()) {
+            // Its flows are written as the reference writes them; the
+            // operator must know they do nothing.
+            diags.push(Diagnostic::new(
+                nb::Acl::TABLE,
+                &row(),
+                "match",
+                acl.match_(),
+                &format!("{problem}: ovn-controller rejects its flows, the ACL has no effect"),
+            ));
         }
     }
+}
+
+/// What makes a match unreadable to any parser, if anything: nothing but
+/// blanks, a string literal left open, unbalanced parentheses or braces, or
+/// a trailing operator. (Unknown fields and type errors are not seen.)
+fn match_problem(m: &str) -> Option<&'static str> {
+    if m.trim().is_empty() {
+        return Some("empty");
+    }
+    let mut open: Vec<char> = Vec::new();
+    let mut chars = m.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => loop {
+                match chars.next() {
+                    None => return Some("string literal left open"),
+                    Some('\\') => {
+                        chars.next();
+                    }
+                    Some('"') => break,
+                    Some(_) => {}
+                }
+            },
+            '(' | '{' => open.push(c),
+            ')' | '}' => {
+                let want = if c == ')' { '(' } else { '{' };
+                if open.pop() != Some(want) {
+                    return Some("unbalanced parentheses or braces");
+                }
+            }
+            _ => {}
+        }
+    }
+    if !open.is_empty() {
+        return Some("unbalanced parentheses or braces");
+    }
+    let end = m.trim_end();
+    end.ends_with(['=', '!', '<', '>', '&', '|']).then_some("ends with an operator")
 }
 
 /// What the ACL flows of every switch share: the NB_Global options that
@@ -576,6 +624,42 @@ mod tests {
         assert_eq!(diags, ["ACL big: priority 40000 out of range 0 to 32767, ACL ignored"]);
         assert!(!flows.contains("(ip4)"), "{flows}");
         assert!(flows.contains("out 04 1010 (tcp) => (/* drop */)"), "{flows}");
+    }
+
+    /// An ACL whose match no parser can read keeps the flows the reference
+    /// writes for it, and is named in a diagnostic.
+    #[test]
+    fn unreadable_match_is_reported() {
+        let acls = [
+            acl(
+                "a1",
+                r#""direction": "to-lport", "priority": 10, "match": "ip4.src == {", "action": "drop", "name": "open""#,
+            ),
+            acl(
+                "a2",
+                r#""direction": "to-lport", "priority": 11, "match": "ip4.src ==", "action": "drop", "name": "tail""#,
+            ),
+            acl(
+                "a3",
+                r#""direction": "to-lport", "priority": 12, "match": "inport == \"a)\" && (ip4)", "action": "drop", "name": "fine""#,
+            ),
+            acl(
+                "a4",
+                r#""direction": "to-lport", "priority": 13, "match": "inport == \"a", "action": "drop", "name": "quote""#,
+            ),
+        ];
+        let (flows, diags) = switch_flows(&nb(&["a1", "a2", "a3", "a4"], &[], &acls.join(",")), ACL_STAGES);
+        let diags: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        let effect = "ovn-controller rejects its flows, the ACL has no effect";
+        assert_eq!(
+            diags,
+            [
+                format!("ACL open: match 'ip4.src == {{': unbalanced parentheses or braces: {effect}"),
+                format!("ACL tail: match 'ip4.src ==': ends with an operator: {effect}"),
+                format!("ACL quote: match 'inport == \"a': string literal left open: {effect}"),
+            ]
+        );
+        assert!(flows.contains("out 04 1010 (ip4.src == {) => (/* drop */)"), "{flows}");
     }
 
     /// Two ACLs giving the same flow make one, hinted with the switch's

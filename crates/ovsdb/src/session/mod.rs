@@ -367,7 +367,9 @@ impl Session {
             return Err(SessionError::NotConnected);
         }
         let rid = self.new_request_id();
-        let params = txn.params();
+        // Straight to JSON text: a JSON value tree of a large transaction
+        // (a first translation) would take several times its size.
+        let params = serde_json::value::to_raw_value(&txn).expect("a transaction always serializes");
         self.send("transact", &params, Pending::Txn(rid, txn));
         Ok(rid)
     }
@@ -411,7 +413,7 @@ impl Session {
         RequestId(id)
     }
 
-    fn send(&mut self, method: &str, params: &Value, pending: Pending) {
+    fn send(&mut self, method: &str, params: &impl serde::Serialize, pending: Pending) {
         let id = self.next_id;
         self.next_id += 1;
         self.pending.insert(id, pending);

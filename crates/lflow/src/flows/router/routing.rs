@@ -173,8 +173,8 @@ fn assign_group_ids(r: &Router<'_, '_>, ecmp: &EcmpIds, wanted: &[(u16, String, 
 }
 
 /// Adds the routing flows; returns the IPv6 next hops of static routes
-/// with a route through each (the ARP request stage solicits them
-/// directly).
+/// with a route through each, whether or not its BFD session is down (the
+/// ARP request stage solicits them directly).
 pub fn build(
     r: &Router<'_, '_>,
     ecmp: &EcmpIds,
@@ -190,8 +190,20 @@ pub fn build(
     flows.add(r.dp, Stage::LrInIpRoutingEcmp, 150, "reg8[0..15] == 0", "next;");
     flows.add(r.dp, Stage::LrInIpRoutingEcmp, 0, "1", r.drop);
 
-    // A route whose BFD session is down is left out.
+    // One solicitation flow per IPv6 next hop, hinted with the lowest UUID
+    // of the routes through it: of every usable route, also one left out
+    // below for its BFD session (the reference solicits its next hop still).
     let mut routes = parse_routes(r, &tables, diags);
+    let mut v6_nexthops: Vec<(Ipv6Addr, ovsdb::Uuid)> = routes
+        .iter()
+        .filter_map(|rt| match rt.target {
+            Target::Via { nexthop: IpAddr::V6(a), .. } => Some((a, rt.uuid)),
+            _ => None,
+        })
+        .collect();
+    v6_nexthops.sort();
+    v6_nexthops.dedup_by_key(|(a, _)| *a);
+    // A route whose BFD session is down is left out.
     routes.retain(|rt| !rt.bfd.and_then(|b| r.m.bfd.get(b)).is_some_and(|s| s.status == "down"));
     // Routes with the same table, policy and prefix form an ECMP group;
     // its members are numbered in route UUID order, as the reference does.
@@ -267,17 +279,6 @@ pub fn build(
         );
     }
 
-    // One solicitation flow per next hop, hinted with the lowest UUID of
-    // the routes through it.
-    let mut v6_nexthops: Vec<(Ipv6Addr, ovsdb::Uuid)> = routes
-        .iter()
-        .filter_map(|rt| match rt.target {
-            Target::Via { nexthop: IpAddr::V6(a), .. } => Some((a, rt.uuid)),
-            _ => None,
-        })
-        .collect();
-    v6_nexthops.sort();
-    v6_nexthops.dedup_by_key(|(a, _)| *a);
     v6_nexthops
 }
 

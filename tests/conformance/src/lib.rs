@@ -49,6 +49,7 @@ pub const EXACT: &[&str] = &[
     "32-lb-group",
     "34-fdb-static-mac",
     "36-mirror",
+    "37-nat-edge",
     "38-nat-arp-responders",
     "39-nat-switch-side",
     "40-switch-port-kinds",

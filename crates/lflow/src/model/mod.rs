@@ -308,17 +308,17 @@ impl<'a> Model<'a> {
     }
 
     /// Every NAT rule of a router that parses, in NB UUID order: the ones
-    /// it applies (`nats_of`), or on a router with no gateway the ones
-    /// that apply nowhere (`idle_nats_of`).
+    /// it applies (`nats_of`), then the ones it does not (`idle_nats_of`).
     pub fn all_nats_of(&self, dp: DpId) -> impl Iterator<Item = &nat::Nat<'a>> {
         self.nats_of(dp).iter().chain(self.idle_nats_of(dp))
     }
 
-    /// The NAT rules of a router with neither `options:chassis` nor a
-    /// distributed gateway port, in NB UUID order: no stage translates
-    /// packets with them, but the reference still answers ARP and ND for
-    /// their external IPs and keeps their SNAT addresses out of the drops
-    /// of traffic to the router.
+    /// The NAT rules a router does not apply, in NB UUID order: all those
+    /// of a router with neither `options:chassis` nor a distributed
+    /// gateway port, and the `rejected` ones of others. No stage
+    /// translates packets with them, but the reference still answers ARP
+    /// and ND for their external IPs, and keeps the SNAT addresses of the
+    /// former out of the drops of traffic to the router.
     pub fn idle_nats_of(&self, dp: DpId) -> &[nat::Nat<'a>] {
         self.idle_nats.get(&dp).map_or(&[], Vec::as_slice)
     }
@@ -347,10 +347,14 @@ impl<'a> Model<'a> {
                     nat::Gateway::Ports(ports)
                 }
             };
-            let nats = nat::build(r, &gw, diags);
-            if !nats.is_empty() {
-                let to = if matches!(gw, nat::Gateway::None) { &mut idle } else { &mut out };
-                to.insert(dp.id, nats);
+            let no_gateway = matches!(gw, nat::Gateway::None);
+            let (applied, unused): (Vec<_>, Vec<_>) =
+                nat::build(r, &gw, diags).into_iter().partition(|n| !no_gateway && !n.rejected);
+            if !applied.is_empty() {
+                out.insert(dp.id, applied);
+            }
+            if !unused.is_empty() {
+                idle.insert(dp.id, unused);
             }
         }
         (out, idle)

@@ -2,11 +2,14 @@
 //! NB `NAT` rows with their addresses parsed, checked the way ovn-northd
 //! checks them, and resolved to the gateway they apply at (the gateway
 //! router itself, or one distributed gateway port). Pure: never writes
-//! either database. A rule that cannot be applied is reported and left out
-//! of `nats` (never half of it): a bad external or logical IP, a port range
-//! that is not `LO-HI` within 1 to 65535, both `allowed_ext_ips` and
-//! `exempted_ext_ips`, a router with no gateway to apply it at, a bad
-//! `external_mac` on what would be a distributed floating IP.
+//! either database. A rule that cannot be applied is reported, and never
+//! half applied: one whose type, external IP or logical IP does not parse
+//! is left out; one the reference warns about but still answers ARP for (a
+//! DNAT rule to a network, addresses of two families, a port range that is
+//! not `LO-HI` within 1 to 65535, both `allowed_ext_ips` and
+//! `exempted_ext_ips`, no gateway port to apply it at, a bad
+//! `external_mac` on what would be a distributed floating IP) is kept as
+//! `rejected`, for those replies only.
 
 use std::net::IpAddr;
 
@@ -96,6 +99,13 @@ pub struct Nat<'a> {
     /// The distributed gateway port the rule applies at (index into
     /// `Model::ports`); `None` on a gateway router.
     pub dgp: Option<usize>,
+    /// The rule is not applied: the reference warns about it and leaves
+    /// it out of every stage but the ARP and ND replies for its external
+    /// IP and the destination lookups that lead there (a DNAT rule to a
+    /// network, addresses of two families, a bad port range, both
+    /// `allowed_ext_ips` and `exempted_ext_ips`, no gateway port to apply
+    /// it at, a floating IP with an invalid MAC).
+    pub rejected: bool,
 }
 
 impl Nat<'_> {
@@ -158,38 +168,53 @@ pub fn build<'a>(router: nb::LogicalRouter<'a>, gw: &Gateway<'a, '_>, diags: &mu
 
 fn parse<'a>(n: nb::Nat<'a>, gw: &Gateway<'a, '_>, diags: &mut Vec<Diagnostic>) -> Option<Nat<'a>> {
     let row = n.uuid().to_string();
-    let mut reject = |column: &str, value: &str, what: &str| {
+    let report = |diags: &mut Vec<Diagnostic>, column: &str, value: &str, what: &str| {
         diags.push(Diagnostic::new(nb::Nat::TABLE, &row, column, value, what));
-        None
     };
     let Some(kind) = NatKind::parse(n.type_()) else {
-        return reject("type", n.type_(), "unknown NAT type, rule ignored");
+        report(diags, "type", n.type_(), "unknown NAT type, rule ignored");
+        return None;
     };
     let Ok(external_ip) = n.external_ip().parse::<IpAddr>() else {
-        return reject("external_ip", n.external_ip(), "not an IP address, rule ignored");
+        report(diags, "external_ip", n.external_ip(), "not an IP address, rule ignored");
+        return None;
     };
     let text = n.logical_ip();
-    let logical_ip = match external_ip {
-        IpAddr::V4(_) if !text.contains(':') => Ipv4Net::parse(text).map(LogicalIp::V4),
-        IpAddr::V6(_) if text.contains(':') => Ipv6Net::parse(text).map(LogicalIp::V6),
-        _ => None,
+    let parsed = if text.contains(':') {
+        Ipv6Net::parse(text).map(LogicalIp::V6)
+    } else {
+        Ipv4Net::parse(text).map(LogicalIp::V4)
     };
-    let Some(logical_ip) = logical_ip else {
-        return reject("logical_ip", text, "not an address of the external IP's family, rule ignored");
+    let Some(logical_ip) = parsed else {
+        report(diags, "logical_ip", text, "not an address or network, rule ignored");
+        return None;
+    };
+    // From here on a rule the reference does not apply still has its
+    // external IP answered for in ARP and ND: it is kept, `rejected`.
+    let mut rejected = false;
+    let mut reject = |diags: &mut Vec<Diagnostic>, column: &str, value: &str, what: &str| {
+        report(diags, column, value, what);
+        rejected = true;
     };
     let host = if external_ip.is_ipv4() { 32 } else { 128 };
-    if kind.dnats() && logical_ip.plen() != host {
-        return reject("logical_ip", text, "a network where a DNAT rule needs an address, rule ignored");
+    if logical_ip.is_ipv4() != external_ip.is_ipv4() {
+        reject(diags, "logical_ip", text, "not an address of the external IP's family, rule ignored");
+    } else if kind.dnats() && logical_ip.plen() != host {
+        reject(diags, "logical_ip", text, "a network where a DNAT rule needs an address, rule ignored");
     }
     let port_range = match n.external_port_range() {
         "" => None,
         r if valid_port_range(r) => Some(r),
-        r => return reject("external_port_range", r, "not PORT or LO-HI within 1-65535, rule ignored"),
+        r => {
+            reject(diags, "external_port_range", r, "not PORT or LO-HI within 1-65535, rule ignored");
+            None
+        }
     };
     let allowed_ext_ips = n.allowed_ext_ips().map(|s| s.name());
     let exempted_ext_ips = n.exempted_ext_ips().map(|s| s.name());
     if allowed_ext_ips.is_some() && exempted_ext_ips.is_some() {
-        return reject(
+        reject(
+            diags,
             "allowed_ext_ips",
             allowed_ext_ips.unwrap_or_default(),
             "both allowed_ext_ips and exempted_ext_ips are set, rule ignored",
@@ -203,14 +228,12 @@ fn parse<'a>(n: nb::Nat<'a>, gw: &Gateway<'a, '_>, diags: &mut Vec<Diagnostic>) 
                 None if ports.len() == 1 => ports.first(),
                 None => ports.iter().find(|(_, _, addrs)| holds(addrs, external_ip)),
             };
-            match chosen {
-                Some((i, _, _)) => Some(*i),
-                None => {
-                    let what = "no distributed gateway port of the router for this rule (gateway_port, or one \
-                                whose networks hold external_ip), rule ignored";
-                    return reject("external_ip", n.external_ip(), what);
-                }
+            if chosen.is_none() {
+                let what = "no distributed gateway port of the router for this rule (gateway_port, or one whose \
+                            networks hold external_ip), rule ignored";
+                reject(diags, "external_ip", n.external_ip(), what);
             }
+            chosen.map(|(i, _, _)| *i)
         }
     };
     let logical_port = n.logical_port().filter(|p| !p.is_empty());
@@ -219,10 +242,11 @@ fn parse<'a>(n: nb::Nat<'a>, gw: &Gateway<'a, '_>, diags: &mut Vec<Diagnostic>) 
             Some(mac) => Some(mac),
             // What would be a distributed floating IP is not applied at all.
             None if dgp.is_some() && kind == NatKind::DnatAndSnat && logical_port.is_some() => {
-                return reject("external_mac", m, "invalid MAC for a distributed floating IP, rule ignored");
+                reject(diags, "external_mac", m, "invalid MAC for a distributed floating IP, rule ignored");
+                None
             }
             None => {
-                reject("external_mac", m, "invalid MAC, ignored");
+                report(diags, "external_mac", m, "invalid MAC, ignored");
                 None
             }
         },
@@ -241,6 +265,7 @@ fn parse<'a>(n: nb::Nat<'a>, gw: &Gateway<'a, '_>, diags: &mut Vec<Diagnostic>) 
         allowed_ext_ips,
         exempted_ext_ips,
         dgp,
+        rejected,
     })
 }
 

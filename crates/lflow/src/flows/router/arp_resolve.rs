@@ -60,7 +60,9 @@ pub fn build(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flow
         }
     }
     let bridged = r.ports.iter().any(|p| p.is_dgp && p.lrp.options().get("redirect-type") == Some("bridged"));
-    for n in &r.nats {
+    // Rejected rules get no binding: the reference only answers ARP for
+    // them.
+    for n in r.nats.iter().filter(|n| !n.rejected) {
         nat(r, n, bridged, flows);
     }
     let learn_routers = r.nb.options().get_bool("dynamic_neigh_routers", false);

@@ -170,7 +170,7 @@ impl<'m, 'a> Router<'m, 'a> {
         let lb_ips = lb::lb_ips(m, nb);
         let snat_router_ip = is_gateway && nb.options().get("lb_force_snat_ip") == Some("router_ip");
         let nats: Vec<&Nat<'a>> = m.all_nats_of(dp).collect();
-        let snat_ips = nats.iter().filter(|n| n.kind == NatKind::Snat).map(|n| n.external_ip).collect();
+        let snat_ips = nats.iter().filter(|n| n.kind == NatKind::Snat && !n.rejected).map(|n| n.external_ip).collect();
         Router { m, dp, nb, ports, is_gateway, drop, lb_ips, snat_router_ip, nats, snat_ips }
     }
 

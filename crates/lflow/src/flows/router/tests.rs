@@ -657,3 +657,55 @@ fn nat_addresses_on_a_distributed_gateway_port() {
         lr_in_ip_input 92 (inport == "b" && arp.op == 1 && arp.tpa == 172.16.0.110 && is_chassis_resident("vm1")) => (eth.dst = eth.src; eth.src = 30:54:00:00:00:11; arp.op = 2; /* ARP reply */ arp.tha = arp.sha; arp.sha = 30:54:00:00:00:11; arp.tpa <-> arp.spa; outport = inport; flags.loopback = 1; output;)
     "#]].assert_eq(&nat);
 }
+
+/// A floating IP with an invalid `external_mac` on a distributed gateway
+/// port (scenario 37 had one): the reference rejects the rule, answers ARP
+/// for its address on the gateway chassis, and copies the MAC string into
+/// the attached switch's ARP flooding flow, which ovn-controller then
+/// rejects whole. We reject and report the rule, answer ARP alike, and
+/// write the MAC nowhere.
+#[test]
+fn a_floating_ip_with_an_invalid_mac_is_reported_and_its_mac_written_nowhere() {
+    let u = |n: u32| format!("00000000-0000-0000-0000-{n:012x}");
+    let nb = replica(
+        "ovn-nb.ovsschema",
+        &format!(
+            r#"{{
+            "Logical_Switch": {{"{sw}": {{"initial": {{"name": "pub", "ports": ["set", [["uuid", "{sp}"]]]}}}}}},
+            "Logical_Switch_Port": {{"{sp}": {{"initial": {{"name": "pub-lr0", "type": "router", "addresses": "router",
+                "options": ["map", [["router-port", "b"]]]}}}}}},
+            "Logical_Router": {{"{lr}": {{"initial": {{"name": "lr0", "ports": ["set", [["uuid", "{b}"]]],
+                "nat": ["uuid", "{n1}"]}}}}}},
+            "Logical_Router_Port": {{"{b}": {{"initial": {{"name": "b", "mac": "00:00:00:00:ff:02",
+                "networks": "172.16.0.1/24", "gateway_chassis": ["uuid", "{gc}"]}}}}}},
+            "Gateway_Chassis": {{"{gc}": {{"initial": {{"name": "b-gw1", "chassis_name": "gw1", "priority": 1}}}}}},
+            "NAT": {{"{n1}": {{"initial": {{"type": "dnat_and_snat", "external_ip": "172.16.0.52",
+                "logical_ip": "10.0.0.17", "logical_port": "vm5", "external_mac": "zz"}}}}}}
+        }}"#,
+            sw = u(0xb0),
+            sp = u(0xb1),
+            lr = u(0xa0),
+            b = u(0xa2),
+            gc = u(0xa3),
+            n1 = u(0xc1),
+        ),
+    );
+    let out = crate::compile(&nb, &replica("ovn-sb.ovsschema", "{}"));
+    let text = |r: &crate::output::DesiredRow, c: &str| {
+        r.get(c).and_then(|d| d.as_atom()?.as_str().map(str::to_string)).unwrap_or_default()
+    };
+    let rows = out.rows("Logical_Flow");
+    assert!(rows.iter().all(|r| !text(r, "match").contains("zz") && !text(r, "actions").contains("zz")));
+    let arp = |prio: i64, m: &str| {
+        rows.iter()
+            .any(|r| r.get("priority").and_then(|d| d.as_atom()?.as_integer()) == Some(prio) && text(r, "match") == m)
+    };
+    assert!(arp(90, "arp.op == 1 && arp.tpa == 172.16.0.52"));
+    assert!(arp(92, r#"inport == "b" && arp.op == 1 && arp.tpa == 172.16.0.52 && is_chassis_resident("cr-b")"#));
+    assert!(!rows.iter().any(|r| text(r, "actions").contains("172.16.0.52") && text(r, "actions").contains("ct_")));
+    let diags: Vec<String> = out.diagnostics.iter().map(ToString::to_string).collect();
+    assert!(
+        diags.iter().any(|d| d.contains("external_mac 'zz': invalid MAC for a distributed floating IP")),
+        "{diags:?}"
+    );
+}

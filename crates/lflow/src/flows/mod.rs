@@ -78,6 +78,44 @@ pub fn to_rows(flows: Vec<Lflow>, out: &mut Output) {
     out.sb.entry("Logical_Flow").or_default().extend(rows);
 }
 
+/// What makes a match (of an ACL, a router policy) unreadable to any
+/// parser, if anything: nothing but blanks, a string literal left open, unbalanced parentheses or braces, or
+/// a trailing operator. (Unknown fields and type errors are not seen.)
+pub(crate) fn match_problem(m: &str) -> Option<&'static str> {
+    if m.trim().is_empty() {
+        return Some("empty");
+    }
+    let mut open: Vec<char> = Vec::new();
+    let mut chars = m.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => loop {
+                match chars.next() {
+                    None => return Some("string literal left open"),
+                    Some('\\') => {
+                        chars.next();
+                    }
+                    Some('"') => break,
+                    Some(_) => {}
+                }
+            },
+            '(' | '{' => open.push(c),
+            ')' | '}' => {
+                let want = if c == ')' { '(' } else { '{' };
+                if open.pop() != Some(want) {
+                    return Some("unbalanced parentheses or braces");
+                }
+            }
+            _ => {}
+        }
+    }
+    if !open.is_empty() {
+        return Some("unbalanced parentheses or braces");
+    }
+    let end = m.trim_end();
+    end.ends_with(['=', '!', '<', '>', '&', '|']).then_some("ends with an operator")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -82,6 +82,13 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
                 continue;
             }
         };
+        if let Some(problem) = crate::flows::match_problem(pol.match_()) {
+            // Written as the reference writes it; the operator must know
+            // it does nothing.
+            let what = format!("{problem}: ovn-controller rejects its flow, the policy has no effect");
+            let row = pol.uuid().to_string();
+            diags.push(Diagnostic::new(nb::LogicalRouterPolicy::TABLE, &row, "match", pol.match_(), &what));
+        }
         flows.add(r.dp, Stage::LrInPolicy, prio, pol.match_(), actions).hint(pol.uuid());
     }
 }

@@ -709,3 +709,25 @@ fn a_floating_ip_with_an_invalid_mac_is_reported_and_its_mac_written_nowhere() {
         "{diags:?}"
     );
 }
+
+/// A policy whose match no parser can read is written as the reference
+/// writes it (ovn-controller rejects the flow) and named in a diagnostic.
+#[test]
+fn a_policy_with_an_unreadable_match_is_named() {
+    let rows = r#",
+        "Logical_Router_Policy": {
+            "00000000-0000-0000-0000-0000000000c1": {"initial": {"priority": 10, "match": "ip4.src == 10.0.0.1 &&",
+                "action": "drop"}},
+            "00000000-0000-0000-0000-0000000000c2": {"initial": {"priority": 20, "match": "ip4", "action": "allow"}}
+        }"#;
+    let refs = r#", "policies": ["set", [["uuid", "00000000-0000-0000-0000-0000000000c1"],
+        ["uuid", "00000000-0000-0000-0000-0000000000c2"]]]"#;
+    let (text, diags) = flows(&nb(refs, rows), &["lr_in_policy"]);
+    assert!(text.contains("lr_in_policy 10 (ip4.src == 10.0.0.1 &&) => (drop;)"), "{text}");
+    let diags: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        diags,
+        ["Logical_Router_Policy 00000000-0000-0000-0000-0000000000c1: match 'ip4.src == 10.0.0.1 &&': ends with an \
+          operator: ovn-controller rejects its flow, the policy has no effect"]
+    );
+}

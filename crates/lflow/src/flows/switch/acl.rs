@@ -145,7 +145,7 @@ pub(super) fn diagnose(m: &Model<'_>, diags: &mut Vec<Diagnostic>) {
         let row = || acl.name().filter(|n| !n.is_empty()).map_or_else(|| acl.uuid().to_string(), str::to_string);
         if let Err(message) = Acl::parse(acl) {
             diags.push(Diagnostic { table: nb::Acl::TABLE, row: row(), message: format!("{message}, ACL ignored") });
-        } else if let Some(problem) = match_problem(acl.match_()) {
+        } else if let Some(problem) = crate::flows::match_problem(acl.match_()) {
             // Its flows are written as the reference writes them; the
             // operator must know they do nothing.
             diags.push(Diagnostic::new(
@@ -157,44 +157,6 @@ pub(super) fn diagnose(m: &Model<'_>, diags: &mut Vec<Diagnostic>) {
             ));
         }
     }
-}
-
-/// What makes a match unreadable to any parser, if anything: nothing but
-/// blanks, a string literal left open, unbalanced parentheses or braces, or
-/// a trailing operator. (Unknown fields and type errors are not seen.)
-fn match_problem(m: &str) -> Option<&'static str> {
-    if m.trim().is_empty() {
-        return Some("empty");
-    }
-    let mut open: Vec<char> = Vec::new();
-    let mut chars = m.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => loop {
-                match chars.next() {
-                    None => return Some("string literal left open"),
-                    Some('\\') => {
-                        chars.next();
-                    }
-                    Some('"') => break,
-                    Some(_) => {}
-                }
-            },
-            '(' | '{' => open.push(c),
-            ')' | '}' => {
-                let want = if c == ')' { '(' } else { '{' };
-                if open.pop() != Some(want) {
-                    return Some("unbalanced parentheses or braces");
-                }
-            }
-            _ => {}
-        }
-    }
-    if !open.is_empty() {
-        return Some("unbalanced parentheses or braces");
-    }
-    let end = m.trim_end();
-    end.ends_with(['=', '!', '<', '>', '&', '|']).then_some("ends with an operator")
 }
 
 /// What the ACL flows of every switch share: the NB_Global options that

@@ -40,7 +40,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use testsupport::ovn::{poll_ok, Central, Chassis, Unmet, Vif};
+use testsupport::ovn::{poll_ok, Central, Chassis, HttpServer, Unmet, Vif};
 use testsupport::require_tool;
 
 /// Bound on each wait: ports up, a ping answered. Generous for a busy
@@ -99,6 +99,20 @@ impl Deployment {
                 self.central.diagnostics(),
                 self.chassis.diagnostics()
             );
+        }
+    }
+
+    /// Waits, for each (client, URL, answer) in turn, until the client gets
+    /// that answer (trimmed) from the URL, failing at once if a server
+    /// died.
+    fn wait_for_answers(&mut self, servers: &mut [HttpServer], checks: &[(&Vif, String, &str)], context: &str) {
+        for (client, url, want) in checks {
+            self.wait_for(&format!("{} to get {want} from {url} ({context})", client.name()), |_| {
+                for server in servers.iter_mut() {
+                    server.check_alive()?;
+                }
+                http_answer(client, url, want)
+            });
         }
     }
 
@@ -266,14 +280,8 @@ fn ovn_northd_rs_balances_tcp_to_a_switch_vip() {
         // Hairpin: the backend reaches its own VIP.
         (&vif4, "172.30.0.1", "backend lsp4"),
     ];
-    for (client, vip, want) in checks {
-        deployment.wait_for(&format!("{} to reach {want} through {vip}", client.name()), |_| {
-            for server in &mut servers {
-                server.check_alive()?;
-            }
-            http_answer(client, &format!("http://{vip}/"), want)
-        });
-    }
+    let checks = checks.map(|(client, vip, want)| (client, format!("http://{vip}/"), want));
+    deployment.wait_for_answers(&mut servers, &checks, "through a VIP");
     // The backend itself, not through the VIP, answers too.
     assert_eq!(http_answer(&vif1, "http://10.0.1.14:8080/", "backend lsp4"), Ok(()));
 }
@@ -542,14 +550,8 @@ fn nat_packets(northd: &Path, gateway: Gateway) -> Deployment {
         (&external, "http://172.16.0.203:8080/", "inside lsp1"),
         (&vif1, "http://172.16.0.202:8080/", "inside lsp2"),
     ];
-    for (client, url, want) in checks {
-        deployment.wait_for(&format!("{} to get {want} from {url} ({gateway:?})", client.name()), |_| {
-            for server in &mut servers {
-                server.check_alive()?;
-            }
-            http_answer(client, url, want)
-        });
-    }
+    let checks = checks.map(|(client, url, want)| (client, url.to_string(), want));
+    deployment.wait_for_answers(&mut servers, &checks, &format!("{gateway:?}"));
     // Who answered ARP for each NAT address, as the external host learned.
     for (ip, mac) in [("172.16.0.201", "00:00:00:00:ff:02"), ("172.16.0.202", gateway.floating_ip_mac())] {
         let neighbor = external.try_run("ip", &["neigh", "show", ip, "dev", external.name()]);

@@ -21,7 +21,9 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use foldhash::fast::{FixedState, FoldHasher};
 
 use ovsdb::replica::Row;
 use ovsdb::{Atom, Condition, Datum, OpRow, Operation, Replica, Uuid};
@@ -214,7 +216,7 @@ impl Resolver {
     }
 
     /// Hashes `a` as `canon(a)` would read, without copying it.
-    fn hash_atom(&self, a: &Atom, h: &mut DefaultHasher) {
+    fn hash_atom(&self, a: &Atom, h: &mut FoldHasher<'static>) {
         if let Some(c) = self.content_of(a) {
             return Canon::Content(c).hash(h);
         }
@@ -266,7 +268,10 @@ fn same(a: &Datum, b: &Datum) -> bool {
 /// that collide only make a desired row meet the wrong existing row, whose
 /// differing columns then get updated: still correct.
 fn key_of(spec: &TableSpec, row: &dyn Cells, resolver: &Resolver) -> u64 {
-    let mut h = DefaultHasher::new();
+    // A fixed, fast hash rather than SipHash: keys are compared within one
+    // plan only, and where two rows' keys collide the second pass of
+    // `plan_sb` compares every column and updates the row it matched.
+    let mut h = FixedState::default().build_hasher();
     for col in spec.key {
         if let Some((col, map_key)) = col.split_once(':') {
             row.cell(col).and_then(|d| d.get(&Atom::string(map_key))).and_then(Atom::as_str).hash(&mut h);
@@ -324,7 +329,7 @@ pub fn plan_sb(output: &Output, sb: &Replica) -> Plan {
         let desired = output.sb.get(spec.name).unwrap_or(&empty);
         // Existing rows by key; sorted by UUID so that which duplicate is
         // kept does not depend on hash order.
-        let mut existing: HashMap<u64, Vec<&Row>> = HashMap::new();
+        let mut existing: HashMap<u64, Vec<&Row>, FixedState> = HashMap::default();
         let mut rows: Vec<&Row> = table.rows().collect();
         rows.sort_by_key(|r| r.uuid());
         for r in rows {

@@ -141,17 +141,27 @@ fn follows_the_raft_leader_and_misses_or_repeats_no_change() {
         let mut ledger = Ledger::default();
         let mut killed = None;
         let mut reconnects = 0;
+        let mut connected: Option<String> = None;
         timeout(Duration::from_secs(180), async {
             loop {
                 match client.next_event().await {
                     Event::ReplicaChanged => ledger.take(&mut client),
-                    Event::Ready { .. } => reconnects += 1,
+                    Event::Ready { remote } => {
+                        reconnects += 1;
+                        connected = Some(remote);
+                    }
                     _ => {}
                 }
                 if killed.is_none() && ledger.inserts >= N as usize / 3 {
-                    let leader = cluster.leader();
-                    cluster.kill(leader);
-                    killed = Some(leader);
+                    // The server the client follows: the leader when it
+                    // connected. The leader the cluster reports now may be
+                    // another one on a loaded machine, where leadership can
+                    // move in between, and killing that one would not make
+                    // the client move.
+                    let on = (0..3).find(|&i| connected.as_deref() == Some(cluster.remote(i).as_str()));
+                    let victim = on.unwrap_or_else(|| cluster.leader());
+                    cluster.kill(victim);
+                    killed = Some(victim);
                 }
                 if ledger.inserts == N as usize {
                     break;

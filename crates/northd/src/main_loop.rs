@@ -755,21 +755,9 @@ impl MainLoop {
             return;
         }
         debug!(nb_cfg, "copying nb_cfg without a recompute");
-        let touched = OwnWrite::from_ops(&ops);
-        let txn = Transaction { db: "OVN_Southbound".into(), ops }.assert_lock(LOCK);
-        match self.sb.session_mut().transact(txn) {
-            Ok(id) => {
-                self.sb_txn = Some(SbInFlight {
-                    id,
-                    stats: PlanStats::default(),
-                    insert_tables: Vec::new(),
-                    touched,
-                    sent: Instant::now(),
-                });
-                // nb_cfg_timestamp, as a full cycle stamps it.
-                self.status_cycle();
-            }
-            Err(e) => self.txn_failed("OVN_Southbound", &e),
+        if self.send_sb(ops, PlanStats::default()) {
+            // nb_cfg_timestamp, as a full cycle stamps it.
+            self.status_cycle();
         }
     }
 
@@ -805,24 +793,34 @@ impl MainLoop {
         debug!(compile_ms, sb_ops = sb_ops.len(), nb_ops = nb_ops.len(), "computed");
         self.check_settled(!sb_ops.is_empty() || !nb_ops.is_empty());
         if !sb_ops.is_empty() {
-            let insert_tables = sb_ops
-                .iter()
-                .filter_map(|op| match op {
-                    Operation::Insert { table, .. } => Some(table.clone()),
-                    _ => None,
-                })
-                .collect();
-            let touched = OwnWrite::from_ops(&sb_ops);
-            let txn = Transaction { db: "OVN_Southbound".into(), ops: sb_ops }.assert_lock(LOCK);
-            match self.sb.session_mut().transact(txn) {
-                Ok(id) => {
-                    self.sb_txn =
-                        Some(SbInFlight { id, stats: plan.stats, insert_tables, touched, sent: Instant::now() })
-                }
-                Err(e) => self.txn_failed("OVN_Southbound", &e),
-            }
+            self.send_sb(sb_ops, plan.stats);
         }
         self.send_nb(nb_ops);
+    }
+
+    /// Sends `ops` as the SB transaction, under the lock, remembering the
+    /// rows they write and the tables they insert into; whether it went
+    /// out.
+    fn send_sb(&mut self, ops: Vec<Operation>, stats: PlanStats) -> bool {
+        let insert_tables = ops
+            .iter()
+            .filter_map(|op| match op {
+                Operation::Insert { table, .. } => Some(table.clone()),
+                _ => None,
+            })
+            .collect();
+        let touched = OwnWrite::from_ops(&ops);
+        let txn = Transaction { db: "OVN_Southbound".into(), ops }.assert_lock(LOCK);
+        match self.sb.session_mut().transact(txn) {
+            Ok(id) => {
+                self.sb_txn = Some(SbInFlight { id, stats, insert_tables, touched, sent: Instant::now() });
+                true
+            }
+            Err(e) => {
+                self.txn_failed("OVN_Southbound", &e);
+                false
+            }
+        }
     }
 
     /// Slows down (and warns) when the translation does not settle.

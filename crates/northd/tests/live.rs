@@ -14,32 +14,21 @@
 
 mod common;
 
-use common::ours;
+use common::{int, ours};
 use conformance::normalize::{diff, normalize};
 use conformance::run::{dump, Databases};
 use conformance::scenario::{load_dir, scenario_dir, Scenario, Tool};
 use testsupport::northd::Northd;
 
-/// Ok when the SB holds exactly the translation of the NB and `sb_cfg`
-/// reached `nb_cfg`; else what is left to write.
+/// Ok when the SB holds exactly the translation of the NB
+/// (`common::translated`) and `sb_cfg` reached `nb_cfg`; else what is
+/// left to write.
 fn translated(nb_remote: &str, sb_remote: &str) -> Result<(), String> {
     let nb = dump(nb_remote, "OVN_Northbound").map_err(|e| e.to_string())?;
     let sb = dump(sb_remote, "OVN_Southbound").map_err(|e| e.to_string())?;
-    let out = lflow::compile(&nb, &sb);
-    let plan = lflow::sync::plan_sb(&out, &sb);
-    if !plan.ops.is_empty() {
-        let tables: Vec<_> = plan.stats.tables.iter().filter(|(_, v)| **v != (0, 0, 0)).collect();
-        return Err(format!("the SB is not the translation of the NB: (inserts, updates, deletes) {tables:?}"));
-    }
-    let nb_ops = lflow::sync::plan_nb(&out, &nb);
-    if !nb_ops.is_empty() {
-        return Err(format!("{} NB writes are missing", nb_ops.len()));
-    }
-    let cfg = |r: &ovsdb::Replica, table: &str, column: &str| {
-        r.table(table).and_then(|t| t.rows().next().and_then(|row| row.get(column).as_atom()?.as_integer()))
-    };
-    let (nb_cfg, sb_cfg) = (cfg(&nb, "NB_Global", "nb_cfg"), cfg(&nb, "NB_Global", "sb_cfg"));
-    if nb_cfg != sb_cfg || cfg(&sb, "SB_Global", "nb_cfg") != nb_cfg {
+    common::translated(&nb, &sb)?;
+    let (nb_cfg, sb_cfg) = (int(&nb, "NB_Global", "nb_cfg"), int(&nb, "NB_Global", "sb_cfg"));
+    if nb_cfg != sb_cfg {
         return Err(format!("sb_cfg {sb_cfg:?} has not reached nb_cfg {nb_cfg:?}"));
     }
     Ok(())

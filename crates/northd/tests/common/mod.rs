@@ -93,7 +93,8 @@ pub fn dump(remote: &str, db: &str) -> Replica {
     conformance::run::dump(remote, db).unwrap_or_else(|e| panic!("dump of {db} at {remote}: {e}"))
 }
 
-fn int(r: &Replica, table: &str, column: &str) -> Option<i64> {
+/// The integer `column` of the first row of `table`.
+pub fn int(r: &Replica, table: &str, column: &str) -> Option<i64> {
     r.table(table)?.rows().next()?.get(column).as_atom().and_then(Atom::as_integer)
 }
 
@@ -101,19 +102,31 @@ fn int(r: &Replica, table: &str, column: &str) -> Option<i64> {
 /// and diff over both plans no SB operation and no NB status write, and
 /// `SB_Global.nb_cfg` carries `NB_Global.nb_cfg`.
 pub fn assert_translated(nb_remote: &str, sb_remote: &str) {
-    let nb = dump(nb_remote, "OVN_Northbound");
-    let sb = dump(sb_remote, "OVN_Southbound");
-    let out = lflow::compile(&nb, &sb);
-    let plan = lflow::sync::plan_sb(&out, &sb);
-    assert!(
-        plan.ops.is_empty(),
-        "the SB is not the translation of the NB: {:?}\n{:#?}",
-        plan.stats.tables.iter().filter(|(_, v)| **v != (0, 0, 0)).collect::<Vec<_>>(),
-        plan.ops.iter().take(5).collect::<Vec<_>>()
-    );
-    let nb_ops = lflow::sync::plan_nb(&out, &nb);
-    assert!(nb_ops.is_empty(), "NB status not up to date: {nb_ops:#?}");
-    assert_eq!(int(&sb, "SB_Global", "nb_cfg"), int(&nb, "NB_Global", "nb_cfg"), "SB_Global.nb_cfg");
+    if let Err(e) = translated(&dump(nb_remote, "OVN_Northbound"), &dump(sb_remote, "OVN_Southbound")) {
+        panic!("{e}");
+    }
+}
+
+/// What `assert_translated` checks, on dumps already made.
+pub fn translated(nb: &Replica, sb: &Replica) -> Result<(), String> {
+    let out = lflow::compile(nb, sb);
+    let plan = lflow::sync::plan_sb(&out, sb);
+    if !plan.ops.is_empty() {
+        return Err(format!(
+            "the SB is not the translation of the NB: {:?}\n{:#?}",
+            plan.stats.tables.iter().filter(|(_, v)| **v != (0, 0, 0)).collect::<Vec<_>>(),
+            plan.ops.iter().take(5).collect::<Vec<_>>()
+        ));
+    }
+    let nb_ops = lflow::sync::plan_nb(&out, nb);
+    if !nb_ops.is_empty() {
+        return Err(format!("NB status not up to date: {nb_ops:#?}"));
+    }
+    let (sb_nb_cfg, nb_cfg) = (int(sb, "SB_Global", "nb_cfg"), int(nb, "NB_Global", "nb_cfg"));
+    if sb_nb_cfg != nb_cfg {
+        return Err(format!("SB_Global.nb_cfg {sb_nb_cfg:?}, NB_Global.nb_cfg {nb_cfg:?}"));
+    }
+    Ok(())
 }
 
 /// Every SB write seen after the watch became ready, one line each:

@@ -21,11 +21,14 @@
 //!   meters set on them, and their folding into datapath groups.
 //! - `output`: desired rows, logical flows, diagnostics, NB status writes.
 //! - `sync`: desired rows against the replicas -> OVSDB operations.
+//! - `engine`: what a daemon keeps between cycles so that a change costs
+//!   the rows it changes: the folded flows and an index of the SB's.
 //! - `invariants`: checks of the output any test runs (no identical rows;
 //!   compiling never depends on a column northd writes).
 
 pub mod bindings;
 pub mod coverage;
+pub mod engine;
 pub mod flows;
 pub mod global;
 pub mod input;
@@ -53,6 +56,26 @@ pub fn sb_tables() -> impl Iterator<Item = &'static str> {
 /// that cannot be translated are left out and reported in
 /// `Output::diagnostics`.
 pub fn compile(nb: &Replica, sb: &Replica) -> Output {
+    let Unfolded { mut output, flows, .. } = compile_unfolded(nb, sb);
+    flows::to_rows(flows, &mut output);
+    output
+}
+
+/// A compilation whose logical flows are not folded into `Logical_Flow`
+/// and `Logical_DP_Group` rows yet: what `engine` keeps between cycles.
+#[derive(Debug)]
+pub struct Unfolded {
+    /// Every desired row but the flows and their datapath groups (the
+    /// groups of load balancers are there).
+    pub output: Output,
+    /// The flows of every datapath, each datapath's in build order.
+    pub flows: Vec<output::Lflow>,
+    /// The NB row (`Logical_Switch` or `Logical_Router`) of each `DpId`.
+    pub datapaths: Vec<ovsdb::Uuid>,
+}
+
+/// `compile` but for the last step, `flows::to_rows`.
+pub fn compile_unfolded(nb: &Replica, sb: &Replica) -> Unfolded {
     let mut out = Output::default();
     let (nb_global, options) = global::global_options(nb, &mut out.diagnostics);
     global::build(nb_global, &options, &mut out);
@@ -68,9 +91,9 @@ pub fn compile(nb: &Replica, sb: &Replica) -> Output {
     flows::switch::build(&model, &mut flows, &mut out.diagnostics);
     flows::router::build(&model, &mut flows, &mut out.diagnostics);
     flows::copp::apply(&model, flows.iter_mut(), &mut out.diagnostics);
-    flows::to_rows(flows.into_vec(), &mut out);
     out.diagnostics.sort();
-    out
+    let datapaths = model.datapaths.iter().map(|dp| dp.uuid).collect();
+    Unfolded { output: out, flows: flows.into_vec(), datapaths }
 }
 
 #[cfg(test)]

@@ -152,6 +152,9 @@ impl PlanStats {
 pub struct Plan {
     pub ops: Vec<Operation>,
     pub stats: PlanStats,
+    /// The existing row each desired row id was matched to (rows without
+    /// one are inserted under their id as `uuid-name`).
+    pub ids: HashMap<String, Uuid>,
 }
 
 /// A row seen through a uniform lens: an existing SB row or a desired one.
@@ -320,10 +323,16 @@ fn key_of(spec: &TableSpec, row: &dyn Cells, resolver: &Resolver) -> u64 {
 /// bring the SB to it. Tables northd owns that `sb` does not hold (not
 /// monitored) are skipped.
 pub fn plan_sb(output: &Output, sb: &Replica) -> Plan {
+    plan_sb_without(output, sb, &[])
+}
+
+/// `plan_sb` for every owned table but those in `skip`, which another
+/// planner keeps (`engine` keeps `Logical_Flow`).
+pub fn plan_sb_without(output: &Output, sb: &Replica, skip: &[&str]) -> Plan {
     let mut plan = Plan::default();
     let mut resolver = Resolver::default();
     let empty: Vec<DesiredRow> = Vec::new();
-    for spec in OWNED_TABLES {
+    for spec in OWNED_TABLES.iter().filter(|t| !skip.contains(&t.name)) {
         let Some(table) = sb.table(spec.name) else { continue };
         let schema = table.schema().clone();
         let desired = output.sb.get(spec.name).unwrap_or(&empty);
@@ -340,7 +349,8 @@ pub fn plan_sb(output: &Output, sb: &Replica) -> Plan {
         }
         let mut stats = (0, 0, 0);
         let mut matched: Vec<(&DesiredRow, Option<&Row>)> = Vec::with_capacity(desired.len());
-        if BY_CONTENT.contains(&spec.name) {
+        let by_content = BY_CONTENT.contains(&spec.name);
+        if by_content {
             for (key, rows) in &existing {
                 resolver.content.extend(rows.iter().map(|r| (r.uuid(), *key)));
             }
@@ -350,8 +360,21 @@ pub fn plan_sb(output: &Output, sb: &Replica) -> Plan {
                 }
             }
         }
+        // Rows of a `BY_CONTENT` table are values: desired rows with equal
+        // contents may share one existing row (the engine's flows use the
+        // group a load balancer has) rather than want one each.
+        let mut shared: HashMap<u64, &Row, FixedState> = HashMap::default();
         for d in desired {
-            let row = existing.get_mut(&key_of(spec, d, &resolver)).and_then(Vec::pop);
+            let key = key_of(spec, d, &resolver);
+            let row = match existing.get_mut(&key).and_then(Vec::pop) {
+                Some(row) => {
+                    if by_content {
+                        shared.entry(key).or_insert(row);
+                    }
+                    Some(row)
+                }
+                None => shared.get(&key).copied(),
+            };
             if let (Some(id), Some(row)) = (&d.id, row) {
                 resolver.ids.insert(id.clone(), row.uuid());
             }
@@ -430,6 +453,7 @@ pub fn plan_sb(output: &Output, sb: &Replica) -> Plan {
         }
         plan.stats.tables.insert(spec.name, stats);
     }
+    plan.ids = resolver.ids;
     plan
 }
 

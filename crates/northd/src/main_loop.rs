@@ -180,9 +180,8 @@ struct Echo {
 }
 
 impl Echo {
-    /// Records the changes a replica reports.
-    fn record(&mut self, r: &mut ovsdb::Replica) -> usize {
-        let changes = r.take_changes();
+    /// Records the changes a replica reported.
+    fn record(&mut self, changes: &ovsdb::replica::Changes, r: &ovsdb::Replica) -> usize {
         for tc in changes.tables() {
             let table = &tc.table().name;
             for (uuid, change) in tc.iter() {
@@ -332,6 +331,8 @@ pub struct MainLoop {
     retry_wait: Duration,
     run_id: u64,
     stats: Stats,
+    /// What the cycles keep between them (`lflow::engine`).
+    engine: lflow::engine::Engine,
     cfg: CfgTracker,
     diagnostics: Diagnostics,
     /// When to log the diagnostics held back by their rate limit.
@@ -388,6 +389,7 @@ impl MainLoop {
             retry_wait: RETRY_MIN,
             run_id: 0,
             stats: Stats::default(),
+            engine: lflow::engine::Engine::default(),
             cfg: CfgTracker::default(),
             diagnostics: Diagnostics::default(),
             diagnostics_at: None,
@@ -522,7 +524,11 @@ impl MainLoop {
                 let (client, echo) =
                     if is_sb { (&mut self.sb, &mut self.sb_echo) } else { (&mut self.nb, &mut self.nb_echo) };
                 if let Some(r) = client.session_mut().replica_mut() {
-                    let rows = echo.record(r);
+                    let changes = r.take_changes();
+                    if is_sb {
+                        self.engine.observe_sb(&changes, r);
+                    }
+                    let rows = echo.record(&changes, r);
                     debug!(db, rows, "replica changed");
                 }
                 if is_sb {
@@ -761,16 +767,16 @@ impl MainLoop {
         }
     }
 
-    /// One recompute and at most one transaction per database.
+    /// One engine run and at most one transaction per database.
     fn cycle(&mut self) {
         self.run_id += 1;
         let forced = self.forced.take();
-        // Every compile is a full one today; `recompute` marks the cycles
-        // forced without a change (reconnect, lock, command).
+        // A forced cycle (reconnect, lock, command) recomputes every node.
         let span = info_span!("cycle", run_id = self.run_id, recompute = forced.is_some());
         let _guard = span.enter();
         if let Some(reason) = forced {
             debug!(reason, "forced recompute");
+            self.engine.reset();
         }
         self.dirty = false;
         self.status_due = false;
@@ -778,10 +784,9 @@ impl MainLoop {
         self.stats.recomputes += 1;
         let started = Instant::now();
         let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return };
-        let mut output = lflow::compile(nb, sb);
+        let lflow::engine::Cycle { mut output, plan, lflow } = self.engine.run(nb, sb);
         self.diagnostics.report(&output.diagnostics, started);
         self.diagnostics_at = schedule(&self.diagnostics);
-        let plan = lflow::sync::plan_sb(&output, sb);
         let mut sb_ops = plan.ops;
         if let Some(nb_cfg) = status::nb_cfg(nb) {
             status::sb_nb_cfg_op(&mut sb_ops, sb, nb_cfg);
@@ -790,7 +795,14 @@ impl MainLoop {
         let mut nb_ops = lflow::sync::plan_nb(&output, nb);
         nb_ops.extend(status::nb_global_insert(nb));
         let compile_ms = started.elapsed().as_millis() as u64;
-        debug!(compile_ms, sb_ops = sb_ops.len(), nb_ops = nb_ops.len(), "computed");
+        debug!(
+            compile_ms,
+            sb_ops = sb_ops.len(),
+            nb_ops = nb_ops.len(),
+            datapaths_changed = lflow.datapaths_changed,
+            flows_compared = lflow.flows_compared,
+            "computed"
+        );
         self.check_settled(!sb_ops.is_empty() || !nb_ops.is_empty());
         if !sb_ops.is_empty() {
             self.send_sb(sb_ops, plan.stats);
@@ -876,31 +888,37 @@ impl MainLoop {
                 Ok(String::new())
             }
             Command::ShowStats { node, counter } => {
-                Ok(show_stats(self.stats.recomputes, node.as_deref(), counter.as_deref()))
+                Ok(show_stats(self.engine.stats(), node.as_deref(), counter.as_deref()))
             }
             Command::VlogReopen => self.services.log.reopen().map(|()| String::new()).map_err(|e| format!("{e}\n")),
         }
     }
 }
 
-/// `inc-engine/show-stats [NODE [COUNTER]]` in the reference's layout.
-/// There is one node, `northd`, recomputed in full by every cycle.
-fn show_stats(recomputes: u64, node: Option<&str>, counter: Option<&str>) -> String {
-    let counters = [("recompute", recomputes), ("compute", 0), ("abort", 0)];
-    match (node, counter) {
-        (Some(n), _) if n != "northd" => String::new(),
-        (_, Some(c)) => match counters.iter().find(|(name, _)| *name == c) {
-            Some((_, v)) => format!("{v}\n"),
-            None => format!("Invalid stat type : {c}\n"),
-        },
-        _ => {
-            let mut out = String::from("Node: northd\n");
-            for (name, v) in counters {
-                out.push_str(&format!("{:<14}{v:>11}\n", format!("- {name}:")));
+/// `inc-engine/show-stats [NODE [COUNTER]]` in the reference's layout:
+/// every engine node (or the one named) with its counters.
+fn show_stats(
+    nodes: impl Iterator<Item = (&'static str, lflow::engine::NodeStats)>,
+    node: Option<&str>,
+    counter: Option<&str>,
+) -> String {
+    let mut out = String::new();
+    for (name, stats) in nodes.filter(|(name, _)| node.is_none_or(|n| n == *name)) {
+        let counters = [("recompute", stats.recompute), ("compute", stats.compute), ("abort", stats.abort)];
+        match counter {
+            Some(c) => match counters.iter().find(|(name, _)| *name == c) {
+                Some((_, v)) => out.push_str(&format!("{v}\n")),
+                None => out.push_str(&format!("Invalid stat type : {c}\n")),
+            },
+            None => {
+                out.push_str(&format!("Node: {name}\n"));
+                for (name, v) in counters {
+                    out.push_str(&format!("{:<14}{v:>11}\n", format!("- {name}:")));
+                }
             }
-            out
         }
     }
+    out
 }
 
 fn connection_status(client: &Client) -> String {
@@ -958,13 +976,24 @@ mod tests {
 
     #[test]
     fn show_stats_prints_like_the_reference() {
+        use lflow::engine::NodeStats;
+        let nodes = || {
+            [
+                ("northd", NodeStats { recompute: 2, ..Default::default() }),
+                ("lflow", NodeStats { recompute: 1, compute: 19, abort: 0 }),
+            ]
+            .into_iter()
+        };
         // From ovn-northd 23.03.1: "Node: northd\n- recompute:            2\n...".
         assert_eq!(
-            show_stats(2, None, None),
+            show_stats(nodes(), Some("northd"), None),
             "Node: northd\n- recompute:            2\n- compute:              0\n- abort:                0\n"
         );
-        assert_eq!(show_stats(19, Some("northd"), Some("recompute")), "19\n");
-        assert_eq!(show_stats(19, Some("northd"), Some("bogus")), "Invalid stat type : bogus\n");
-        assert_eq!(show_stats(19, Some("lflow"), None), "");
+        assert!(show_stats(nodes(), None, None).ends_with(
+            "Node: lflow\n- recompute:            1\n- compute:             19\n- abort:                0\n"
+        ));
+        assert_eq!(show_stats(nodes(), Some("lflow"), Some("compute")), "19\n");
+        assert_eq!(show_stats(nodes(), Some("northd"), Some("bogus")), "Invalid stat type : bogus\n");
+        assert_eq!(show_stats(nodes(), Some("nowhere"), None), "");
     }
 }

@@ -355,6 +355,80 @@ fn one_change_costs_one_recompute_and_a_sync_none() {
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
 }
 
+/// The `lflow` engine node computes a change from what changed: a port
+/// added to a switch no router reaches changes that switch's flows only,
+/// one on a switch a router reaches changes the router's too (its ARP
+/// resolution), and each compares with the SB only the flows they gained
+/// or lost, and the rows of its last write (their echo); a forced recompute
+/// starts over from every flow.
+#[test]
+fn a_port_add_changes_only_the_flows_of_the_datapaths_it_reaches() {
+    let dbs = Dbs::standalone();
+    let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &["-vfile:dbg"]);
+    d.wait_status("active");
+    let mut setup: Vec<String> = Vec::new();
+    for s in 0..3 {
+        setup.extend(["--", "ls-add"].map(String::from).into_iter().chain([format!("sw{s}")]));
+        for p in 0..3 {
+            let addr = format!("0a:00:00:00:0{s}:0{p} 10.0.{s}.{}", 10 + p);
+            setup.extend(["--".into(), "lsp-add".into(), format!("sw{s}"), format!("sw{s}-p{p}")]);
+            setup.extend(["--".into(), "lsp-set-addresses".into(), format!("sw{s}-p{p}"), addr]);
+        }
+    }
+    setup.extend(["--", "lr-add", "lr0"].map(String::from));
+    for s in 0..2 {
+        let (lrp, lsp) = (format!("lr0-sw{s}"), format!("sw{s}-lr0"));
+        let mac = format!("0a:00:00:00:ff:0{s}");
+        setup.extend(["--".into(), "lrp-add".into(), "lr0".into(), lrp.clone(), mac, format!("10.0.{s}.1/24")]);
+        setup.extend(["--".into(), "lsp-add".into(), format!("sw{s}"), lsp.clone()]);
+        setup.extend(["--".into(), "lsp-set-type".into(), lsp.clone(), "router".into()]);
+        setup.extend(["--".into(), "lsp-set-options".into(), lsp.clone(), format!("router-port={lrp}")]);
+        setup.extend(["--".into(), "lsp-set-addresses".into(), lsp, "router".into()]);
+    }
+    let mut args = vec!["--wait=sb"];
+    args.extend(setup.iter().skip(1).map(String::as_str));
+    dbs.nbctl(&args);
+    let lflow =
+        |counter: &str| -> u64 { appctl(&d, &["inc-engine/show-stats", "lflow", counter]).trim().parse().unwrap() };
+    let flows: usize =
+        testsupport::northd::sbctl(&dbs.sb_remote(), &["--bare", "--columns=_uuid", "list", "Logical_Flow"])
+            .split_whitespace()
+            .count();
+    // The cycles' log lines (written behind the daemon: wait for them).
+    let computed = |d: &Northd| -> Vec<String> {
+        d.log().lines().filter(|l| l.contains("datapaths_changed=")).map(str::to_owned).collect()
+    };
+    // (datapaths changed, flows compared) of the cycle a port add runs.
+    let add_port = |d: &Northd, sw: &str, name: &str, addr: &str| -> (usize, usize) {
+        let n = computed(d).len();
+        dbs.nbctl(&["--wait=sb", "lsp-add", sw, name, "--", "lsp-set-addresses", name, addr]);
+        wait_until("the cycle's log line", BOUND, || computed(d).len() > n);
+        let line = computed(d)[n].clone();
+        let field = |name: &str| -> usize {
+            let at = line.find(&format!("{name}=")).unwrap() + name.len() + 1;
+            line[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+        };
+        (field("datapaths_changed"), field("flows_compared"))
+    };
+    // The first change after the setup also compares the setup's echo.
+    add_port(&d, "sw2", "sw2-first", "0a:00:00:00:02:08 10.0.2.98");
+    let (recomputes, computes) = (lflow("recompute"), lflow("compute"));
+    let (changed, compared) = add_port(&d, "sw2", "sw2-new", "0a:00:00:00:02:09 10.0.2.99");
+    assert_eq!(changed, 1, "a port on a switch no router reaches\n{}", d.diagnostics());
+    assert!(compared > 0 && compared * 10 < flows, "{compared} of {flows} flows compared");
+    let (changed, compared) = add_port(&d, "sw0", "sw0-new", "0a:00:00:00:00:09 10.0.0.99");
+    assert_eq!(changed, 2, "a port on a switch the router reaches: the switch and the router");
+    assert!(compared > 0 && compared * 10 < flows, "{compared} of {flows} flows compared");
+    assert_eq!(lflow("recompute"), recomputes, "no recompute for a port");
+    assert!(lflow("compute") >= computes + 2);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    appctl(&d, &["inc-engine/recompute"]);
+    wait_until("a forced recompute", BOUND, || lflow("recompute") > recomputes);
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    d.check_alive();
+}
+
 #[test]
 fn a_burst_is_batched_and_a_reconnect_forces_a_recompute() {
     let mut dbs = Dbs::standalone();

@@ -15,7 +15,7 @@ use crate::output::{reference, str_map, DesiredRow, DpId, Lflow, Output};
 
 /// What makes a flow the flow it is, apart from its datapath and the NB
 /// row it comes from: stage, priority, match, actions, port tag, meter.
-type FlowBody<'a> = (&'a crate::stage::Stage, u16, &'a str, &'a str, Option<&'a str>, Option<&'a str>);
+pub(crate) type FlowBody<'a> = (&'a crate::stage::Stage, u16, &'a str, &'a str, Option<&'a str>, Option<&'a str>);
 
 /// Turns flows into `Logical_Flow` rows: a flow present on one datapath
 /// names it; a flow present on several names a `Logical_DP_Group` of
@@ -41,30 +41,14 @@ pub fn to_rows(flows: Vec<Lflow>, out: &mut Output) {
     for ((stage, priority, m, a, io_port, meter), (mut dps, hint)) in by_body {
         dps.sort();
         dps.dedup();
-        let mut row = DesiredRow::new(None);
-        if dps.len() == 1 {
-            row.set("logical_datapath", reference(&dps[0].row_id()));
+        let on = if dps.len() == 1 {
+            ("logical_datapath", reference(&dps[0].row_id()))
         } else {
             let next = groups.len();
             let id = groups.entry(dps).or_insert_with(|| format!("g{next}")).clone();
-            row.set("logical_dp_group", reference(&id));
-        }
-        let mut ids = vec![("stage-name".to_string(), stage.name().to_string())];
-        if let Some(h) = hint {
-            ids.push(("stage-hint".into(), h.simple().to_string()[..8].to_string()));
-        }
-        row.set("pipeline", Datum::from(Atom::string(stage.pipeline().as_str())))
-            .set("table_id", Datum::from(Atom::Integer(stage.table() as i64)))
-            .set("priority", Datum::from(Atom::Integer(priority as i64)))
-            .set("match", Datum::from(Atom::string(m)))
-            .set("actions", Datum::from(Atom::string(a)))
-            .set("external_ids", str_map(ids));
-        if let Some(p) = io_port {
-            row.set("tags", str_map([("in_out_port", p)]));
-        }
-        if let Some(meter) = meter {
-            row.set("controller_meter", Datum::from(Atom::string(meter)));
-        }
+            ("logical_dp_group", reference(&id))
+        };
+        let row = flow_row((stage, priority, m, a, io_port, meter), hint, on);
         rows.push(row);
     }
     let mut group_rows: Vec<(String, Vec<DpId>)> = groups.into_iter().map(|(dps, id)| (id, dps)).collect();
@@ -76,6 +60,32 @@ pub fn to_rows(flows: Vec<Lflow>, out: &mut Output) {
         groups_out.push(row);
     }
     out.sb.entry("Logical_Flow").or_default().extend(rows);
+}
+
+/// The `Logical_Flow` row of a flow body, with its `stage-hint` (the
+/// lowest of the NB rows it comes from) and where it applies: `on` is
+/// `logical_datapath` or `logical_dp_group` with the reference.
+pub(crate) fn flow_row(body: FlowBody<'_>, hint: Option<ovsdb::Uuid>, on: (&'static str, Datum)) -> DesiredRow {
+    let (stage, priority, m, a, io_port, meter) = body;
+    let mut row = DesiredRow::new(None);
+    row.set(on.0, on.1);
+    let mut ids = vec![("stage-name".to_string(), stage.name().to_string())];
+    if let Some(h) = hint {
+        ids.push(("stage-hint".into(), h.simple().to_string()[..8].to_string()));
+    }
+    row.set("pipeline", Datum::from(Atom::string(stage.pipeline().as_str())))
+        .set("table_id", Datum::from(Atom::Integer(stage.table() as i64)))
+        .set("priority", Datum::from(Atom::Integer(priority as i64)))
+        .set("match", Datum::from(Atom::string(m)))
+        .set("actions", Datum::from(Atom::string(a)))
+        .set("external_ids", str_map(ids));
+    if let Some(p) = io_port {
+        row.set("tags", str_map([("in_out_port", p)]));
+    }
+    if let Some(meter) = meter {
+        row.set("controller_meter", Datum::from(Atom::string(meter)));
+    }
+    row
 }
 
 /// What makes a match (of an ACL, a router policy) unreadable to any

@@ -1,0 +1,485 @@
+//! The `lflow` node: the flows of every datapath folded into
+//! `Logical_Flow` rows (one row per distinct flow, on its datapath or on a
+//! `Logical_DP_Group` of its datapaths, as `flows::to_rows` folds them),
+//! kept between cycles together with an index of the SB's `Logical_Flow`
+//! rows by the same flow. A cycle hands it each datapath's flows; only the
+//! datapaths whose flows differ from the last cycle's are diffed, and only
+//! the flows they gained or lost, plus the SB rows that changed since, are
+//! compared with the SB. So a port added to one switch costs the flows of
+//! that switch, not a scan of every flow.
+//!
+//! The SB side is kept current by `observe`, which every SB replica change
+//! must go through (rows of others included: a row someone else wrote,
+//! changed or deleted is compared again at the next cycle). A datapath group
+//! changed in place by someone else makes the next cycle compare every
+//! flow, as does a `reset`. It never writes a row of another table than
+//! `Logical_Flow` and `Logical_DP_Group`, and of the latter only inserts
+//! (the server collects groups nothing refers to).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use foldhash::fast::FixedState;
+use ovsdb::replica::Row;
+use ovsdb::replica::{Change, Changes};
+use ovsdb::{Atom, Condition, Datum, OpRow, Operation, Replica, Uuid};
+
+use crate::flows::flow_row;
+use crate::output::Lflow;
+use crate::stage::Stage;
+
+/// A flow apart from its datapath and the NB row it comes from: what makes
+/// two datapaths' flows the same `Logical_Flow` row.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Body {
+    stage: Stage,
+    priority: u16,
+    match_: Box<str>,
+    actions: Box<str>,
+    io_port: Option<Box<str>>,
+    meter: Option<Box<str>>,
+}
+
+impl Body {
+    fn of(f: &Lflow) -> Body {
+        Body {
+            stage: f.stage,
+            priority: f.priority,
+            match_: f.match_.as_str().into(),
+            actions: f.actions.as_str().into(),
+            io_port: f.io_port.as_deref().map(Into::into),
+            meter: f.meter.as_deref().map(Into::into),
+        }
+    }
+
+    fn is(&self, f: &Lflow) -> bool {
+        self.stage == f.stage
+            && self.priority == f.priority
+            && *self.match_ == *f.match_
+            && *self.actions == *f.actions
+            && self.io_port.as_deref() == f.io_port.as_deref()
+            && self.meter.as_deref() == f.meter.as_deref()
+    }
+
+    /// The body of an SB row, if it is one northd would write: a known
+    /// stage, `external_ids` with only `stage-name` (matching the stage),
+    /// `stage-hint` and `source`, `tags` with only `in_out_port`. Any other
+    /// row is not one of ours and goes.
+    fn from_sb(row: &Row) -> Option<Body> {
+        let int = |c: &str| row.get(c).as_atom().and_then(Atom::as_integer);
+        let text = |c: &str| row.get(c).as_atom().and_then(Atom::as_str);
+        let (pipeline, table) = (text("pipeline")?, int("table_id")?);
+        let ids = row.get("external_ids");
+        let name = ids.get(&Atom::string("stage-name")).and_then(Atom::as_str)?;
+        let known = ["stage-name", "stage-hint", "source"];
+        if ids.pairs().iter().any(|(k, _)| !k.as_str().is_some_and(|k| known.contains(&k))) {
+            return None;
+        }
+        let stage = *Stage::ALL
+            .iter()
+            .find(|s| s.name() == name && s.pipeline().as_str() == pipeline && i64::from(s.table()) == table)?;
+        let tags = row.get("tags");
+        let io_port = match tags.pairs() {
+            [] => None,
+            [(k, v)] if k.as_str() == Some("in_out_port") => Some(v.as_str()?.into()),
+            _ => return None,
+        };
+        Some(Body {
+            stage,
+            priority: u16::try_from(int("priority")?).ok()?,
+            match_: text("match")?.into(),
+            actions: text("actions")?.into(),
+            io_port,
+            meter: text("controller_meter").map(Into::into),
+        })
+    }
+}
+
+/// A datapath's flows as last built: each body with the NB row it came
+/// from, in build order.
+type DpFlows = Vec<(Arc<Body>, Option<Uuid>)>;
+
+/// One distinct flow: where the compiler wants it and where the SB has it.
+#[derive(Debug, Default)]
+struct Entry {
+    /// (datapath's NB row, stage hint), one per flow built, sorted.
+    occurrences: Vec<(Uuid, Option<Uuid>)>,
+    /// The SB rows holding this flow (more than one are duplicates).
+    rows: Vec<Uuid>,
+}
+
+/// What one `plan` did, for the engine's counters and tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LflowRun {
+    /// Datapaths whose flows differed from the last cycle's.
+    pub datapaths_changed: usize,
+    /// Distinct flows compared with the SB.
+    pub flows_compared: usize,
+}
+
+/// The node's state. See the module documentation.
+#[derive(Debug, Default)]
+pub struct LflowTable {
+    per_dp: HashMap<Uuid, DpFlows, FixedState>,
+    entries: HashMap<Arc<Body>, Entry, FixedState>,
+    /// SB rows that are no flow of ours.
+    foreign: BTreeSet<Uuid>,
+    /// Flows to compare with the SB at the next `plan`.
+    dirty: BTreeSet<Arc<Body>>,
+    /// The SB index is built (from the replica, then kept by `observe`).
+    indexed: bool,
+    /// Each datapath's reference in the last plan (an SB row, or the name
+    /// of the row inserted with it).
+    dp_refs: HashMap<Uuid, Atom, FixedState>,
+}
+
+impl LflowTable {
+    /// Forgets everything: the next `plan` compares every flow with a
+    /// fresh index of the SB.
+    pub fn reset(&mut self) {
+        *self = LflowTable::default();
+    }
+
+    /// Whether the last `reset` (or the start) has been followed by a
+    /// `plan`.
+    pub fn is_warm(&self) -> bool {
+        self.indexed
+    }
+
+    /// Takes the SB changes since the last call into the index. Every
+    /// change of the SB replica must pass here once.
+    pub fn observe(&mut self, changes: &Changes, sb: &Replica) {
+        if !self.indexed {
+            return;
+        }
+        if let Some(groups) = changes.table("Logical_DP_Group") {
+            if groups.iter().any(|(_, c)| matches!(c, Change::Modified { .. })) {
+                // A group we never modify changed under its flows.
+                self.reset();
+                return;
+            }
+        }
+        let Some(flows) = changes.table("Logical_Flow") else { return };
+        for (uuid, change) in flows.iter() {
+            if let Change::Modified { old } | Change::Deleted { old } = change {
+                self.unindex(*uuid, old);
+            }
+            if let (Change::Inserted | Change::Modified { .. }, Some(row)) = (change, sb.get("Logical_Flow", uuid)) {
+                self.index(row);
+            }
+        }
+    }
+
+    fn index(&mut self, row: &Row) {
+        let Some(body) = Body::from_sb(row) else {
+            self.foreign.insert(row.uuid());
+            return;
+        };
+        let key = match self.entries.get_key_value(&body) {
+            Some((key, _)) => key.clone(),
+            None => Arc::new(body),
+        };
+        self.entries.entry(key.clone()).or_default().rows.push(row.uuid());
+        self.dirty.insert(key);
+    }
+
+    fn unindex(&mut self, uuid: Uuid, old: &Row) {
+        if self.foreign.remove(&uuid) {
+            return;
+        }
+        let Some(body) = Body::from_sb(old) else { return };
+        let Some((key, _)) = self.entries.get_key_value(&body) else { return };
+        let key = key.clone();
+        if let Some(entry) = self.entries.get_mut(&key) {
+            entry.rows.retain(|u| *u != uuid);
+        }
+        self.dirty.insert(key);
+    }
+
+    /// Takes this cycle's flows: `flows` of the datapaths whose NB rows
+    /// are `datapaths` (indexed by `DpId`). Datapaths gone since the last
+    /// cycle lose their flows.
+    pub fn update(&mut self, flows: Vec<Lflow>, datapaths: &[Uuid]) -> usize {
+        let mut by_dp: Vec<Vec<Lflow>> = datapaths.iter().map(|_| Vec::new()).collect();
+        for f in flows {
+            if let Some(list) = by_dp.get_mut(f.dp.0 as usize) {
+                list.push(f);
+            }
+        }
+        let mut changed = 0;
+        let present: std::collections::HashSet<Uuid, FixedState> = datapaths.iter().copied().collect();
+        let gone: Vec<Uuid> = self.per_dp.keys().filter(|dp| !present.contains(dp)).copied().collect();
+        for dp in gone {
+            changed += 1;
+            let old = self.per_dp.remove(&dp).unwrap_or_default();
+            self.apply_diff(dp, old, Vec::new());
+        }
+        for (&dp, new) in datapaths.iter().zip(by_dp) {
+            let old = self.per_dp.get(&dp);
+            let same = match old {
+                Some(old) => {
+                    old.len() == new.len()
+                        && old.iter().zip(&new).all(|((body, hint), f)| *hint == f.hint && body.is(f))
+                }
+                None => new.is_empty(),
+            };
+            if same {
+                continue;
+            }
+            changed += 1;
+            let new: DpFlows = new.iter().map(|f| (self.intern(f), f.hint)).collect();
+            let old = self.per_dp.insert(dp, new.clone()).unwrap_or_default();
+            self.apply_diff(dp, old, new);
+        }
+        changed
+    }
+
+    /// The shared body of `f`, from an entry that has it if any.
+    fn intern(&self, f: &Lflow) -> Arc<Body> {
+        let body = Body::of(f);
+        match self.entries.get_key_value(&body) {
+            Some((key, _)) => key.clone(),
+            None => Arc::new(body),
+        }
+    }
+
+    /// Moves the occurrences of `dp` from `old` to `new` (multisets).
+    fn apply_diff(&mut self, dp: Uuid, mut old: DpFlows, mut new: DpFlows) {
+        old.sort();
+        new.sort();
+        let (mut i, mut j) = (0, 0);
+        while i < old.len() || j < new.len() {
+            let ord = match (old.get(i), new.get(j)) {
+                (Some(a), Some(b)) => a.cmp(b),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                _ => std::cmp::Ordering::Greater,
+            };
+            match ord {
+                std::cmp::Ordering::Equal => {
+                    i += 1;
+                    j += 1;
+                }
+                std::cmp::Ordering::Less => {
+                    let (body, hint) = &old[i];
+                    if let Some(entry) = self.entries.get_mut(body) {
+                        if let Some(at) = entry.occurrences.iter().position(|o| *o == (dp, *hint)) {
+                            entry.occurrences.remove(at);
+                        }
+                    }
+                    self.dirty.insert(body.clone());
+                    i += 1;
+                }
+                std::cmp::Ordering::Greater => {
+                    let (body, hint) = &new[j];
+                    let entry = self.entries.entry(body.clone()).or_default();
+                    let at = entry.occurrences.partition_point(|o| *o < (dp, *hint));
+                    entry.occurrences.insert(at, (dp, *hint));
+                    self.dirty.insert(body.clone());
+                    j += 1;
+                }
+            }
+        }
+    }
+
+    /// The operations that bring the SB's `Logical_Flow` rows to the flows
+    /// taken so far: `dp_ref` gives each datapath's reference (an existing
+    /// row, or the `uuid-name` of its insert in the same transaction).
+    /// Group inserts come first in `ops`' new part, then the flows.
+    pub fn plan(
+        &mut self,
+        sb: &Replica,
+        dp_ref: &HashMap<Uuid, Atom, FixedState>,
+        ops: &mut Vec<Operation>,
+        stats: &mut BTreeMap<&'static str, (usize, usize, usize)>,
+    ) -> usize {
+        if !self.indexed {
+            self.index_all(sb);
+        }
+        // A datapath whose row changed: every flow on it is compared.
+        let moved: Vec<Uuid> = dp_ref
+            .iter()
+            .filter(|(dp, r)| self.dp_refs.get(*dp).is_some_and(|old| old != *r))
+            .map(|(d, _)| *d)
+            .collect();
+        for dp in moved {
+            for (body, _) in self.per_dp.get(&dp).into_iter().flatten() {
+                self.dirty.insert(body.clone());
+            }
+        }
+        self.dp_refs = dp_ref.clone();
+        let groups = Groups::of(sb);
+        let mut new_groups: BTreeMap<Vec<Atom>, String> = BTreeMap::new();
+        let mut flow_ops = Vec::new();
+        let (mut ins, mut upd, mut del) = (0, 0, 0);
+        let dirty = std::mem::take(&mut self.dirty);
+        let compared = dirty.len();
+        for body in dirty {
+            let Some(entry) = self.entries.get(&body) else { continue };
+            let (i, u, d) = reconcile(sb, &body, entry, dp_ref, &groups, &mut new_groups, &mut flow_ops);
+            (ins, upd, del) = (ins + i, upd + u, del + d);
+            if entry.occurrences.is_empty() && entry.rows.is_empty() {
+                self.entries.remove(&body);
+            }
+        }
+        for uuid in std::mem::take(&mut self.foreign) {
+            del += 1;
+            flow_ops.push(Operation::Delete { table: "Logical_Flow".into(), where_: vec![Condition::row(uuid)] });
+        }
+        let group_stats = stats.entry("Logical_DP_Group").or_default();
+        let mut named: Vec<(String, Vec<Atom>)> = new_groups.into_iter().map(|(dps, id)| (id, dps)).collect();
+        named.sort();
+        for (id, dps) in named {
+            group_stats.0 += 1;
+            let mut row = OpRow::new();
+            row.insert("datapaths".into(), Datum::set(dps));
+            ops.push(Operation::Insert { table: "Logical_DP_Group".into(), row, uuid_name: Some(id), uuid: None });
+        }
+        ops.extend(flow_ops);
+        let s = stats.entry("Logical_Flow").or_default();
+        *s = (s.0 + ins, s.1 + upd, s.2 + del);
+        compared
+    }
+
+    /// Indexes every SB `Logical_Flow` row and marks every flow for
+    /// comparison.
+    fn index_all(&mut self, sb: &Replica) {
+        self.indexed = true;
+        for entry in self.entries.values_mut() {
+            entry.rows.clear();
+        }
+        self.foreign.clear();
+        if let Some(table) = sb.table("Logical_Flow") {
+            for row in table.rows() {
+                self.index(row);
+            }
+        }
+        self.dirty.extend(self.entries.keys().cloned());
+    }
+}
+
+/// The operations that bring the SB rows of one flow to where the
+/// compiler wants it: keeps one row already in place (or moves one), deletes
+/// the others, inserts one if none; (inserted, updated, deleted).
+fn reconcile(
+    sb: &Replica,
+    body: &Body,
+    entry: &Entry,
+    dp_ref: &HashMap<Uuid, Atom, FixedState>,
+    groups: &Groups,
+    new_groups: &mut BTreeMap<Vec<Atom>, String>,
+    ops: &mut Vec<Operation>,
+) -> (usize, usize, usize) {
+    let mut want: Vec<Atom> = entry.occurrences.iter().filter_map(|(dp, _)| dp_ref.get(dp).cloned()).collect();
+    want.sort();
+    want.dedup();
+    let mut rows = entry.rows.clone();
+    rows.sort();
+    let on = (!want.is_empty()).then(|| place(&want, groups, new_groups));
+    let placed = on.as_ref().and_then(|on| rows.iter().position(|u| is_placed(sb, *u, on, groups)));
+    let keep = match (&on, placed) {
+        (Some(_), Some(k)) => Some(k),
+        (Some(_), None) if !rows.is_empty() => Some(0),
+        _ => None,
+    };
+    let mut counts = (0, 0, 0);
+    for (k, uuid) in rows.iter().enumerate() {
+        if Some(k) != keep {
+            counts.2 += 1;
+            ops.push(Operation::Delete { table: "Logical_Flow".into(), where_: vec![Condition::row(*uuid)] });
+        }
+    }
+    let Some(on) = on else { return counts };
+    match keep {
+        Some(k) if placed.is_none() => {
+            counts.1 += 1;
+            let clear = if on.0 == "logical_datapath" { "logical_dp_group" } else { "logical_datapath" };
+            let mut row = OpRow::new();
+            row.insert(on.0.to_string(), on.1);
+            row.insert(clear.to_string(), Datum::set([]));
+            ops.push(Operation::Update { table: "Logical_Flow".into(), where_: vec![Condition::row(rows[k])], row });
+        }
+        Some(_) => {}
+        None => {
+            counts.0 += 1;
+            let hint = entry.occurrences.iter().filter_map(|(_, h)| *h).min();
+            let parts = (
+                &body.stage,
+                body.priority,
+                &*body.match_,
+                &*body.actions,
+                body.io_port.as_deref(),
+                body.meter.as_deref(),
+            );
+            let row = flow_row(parts, hint, on);
+            let cells = row.cells.into_iter().filter(|(_, v)| !v.is_empty()).map(|(c, v)| (c.to_string(), v)).collect();
+            ops.push(Operation::Insert { table: "Logical_Flow".into(), row: cells, uuid_name: None, uuid: None });
+        }
+    }
+    counts
+}
+
+/// The SB's datapath groups by their datapaths.
+struct Groups {
+    by_content: HashMap<Vec<Uuid>, Uuid, FixedState>,
+}
+
+impl Groups {
+    fn of(sb: &Replica) -> Groups {
+        let mut by_content: HashMap<Vec<Uuid>, Uuid, FixedState> = HashMap::default();
+        if let Some(table) = sb.table("Logical_DP_Group") {
+            for row in table.rows() {
+                let content = content(row);
+                let lowest = by_content.entry(content).or_insert(row.uuid());
+                *lowest = (*lowest).min(row.uuid());
+            }
+        }
+        Groups { by_content }
+    }
+}
+
+/// A group's datapaths, sorted.
+fn content(row: &Row) -> Vec<Uuid> {
+    let mut dps: Vec<Uuid> = row.get("datapaths").keys().filter_map(Atom::as_uuid).collect();
+    dps.sort();
+    dps
+}
+
+/// Where a flow on the datapaths `want` (sorted, at least one) goes: the
+/// datapath itself, an existing group of exactly those datapaths, or a
+/// group inserted in this transaction.
+fn place(want: &[Atom], groups: &Groups, new_groups: &mut BTreeMap<Vec<Atom>, String>) -> (&'static str, Datum) {
+    if let [one] = want {
+        return ("logical_datapath", Datum::from(one.clone()));
+    }
+    let uuids: Option<Vec<Uuid>> = want.iter().map(Atom::as_uuid).collect();
+    if let Some(mut uuids) = uuids {
+        uuids.sort();
+        if let Some(g) = groups.by_content.get(&uuids) {
+            return ("logical_dp_group", Datum::from(Atom::Uuid(*g)));
+        }
+    }
+    let next = new_groups.len();
+    let id = new_groups.entry(want.to_vec()).or_insert_with(|| format!("lfg{next}")).clone();
+    ("logical_dp_group", Datum::from(Atom::named_uuid(id)))
+}
+
+/// Whether the SB row `uuid` already is where `on` puts its flow.
+fn is_placed(sb: &Replica, uuid: Uuid, on: &(&'static str, Datum), groups: &Groups) -> bool {
+    let Some(row) = sb.get("Logical_Flow", &uuid) else { return false };
+    let (dp, group) = (row.get("logical_datapath"), row.get("logical_dp_group"));
+    match on.0 {
+        "logical_datapath" => group.is_empty() && *dp == on.1,
+        _ => {
+            let Some(want) = on.1.as_atom().and_then(Atom::as_uuid) else { return false };
+            // The group we would name, or any other with the same datapaths.
+            let have = group.as_atom().and_then(Atom::as_uuid);
+            dp.is_empty()
+                && have.is_some_and(|g| {
+                    g == want
+                        || sb
+                            .get("Logical_DP_Group", &g)
+                            .is_some_and(|r| groups.by_content.get(&content(r)) == Some(&want))
+                })
+        }
+    }
+}

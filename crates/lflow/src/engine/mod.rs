@@ -1,0 +1,112 @@
+//! The incremental engine: what a daemon keeps between cycles so that a
+//! change costs what it changes. Its nodes, in the order a cycle runs them:
+//!
+//! - `northd`: `compile_unfolded`, the whole translation but for the
+//!   folding of flows into rows. Recomputed every cycle.
+//! - `sync_to_sb`: `sync::plan_sb_without` of every owned table but
+//!   `Logical_Flow`, against the SB replica. Recomputed every cycle.
+//! - `lflow` (`lflows`): the flows folded into `Logical_Flow` rows and an
+//!   index of the SB's; computed from the datapaths whose flows changed
+//!   and the SB rows that changed, recomputed after a `reset` (a
+//!   reconnect, a new lock, `inc-engine/recompute`).
+//!
+//! The output is the one of a full `compile` and `plan_sb`: after the
+//! engine's operations commit, a full plan finds nothing to change (the
+//! daemon's tests check it after every change). Pure: no I/O, no clock.
+
+mod lflows;
+
+use std::collections::{HashMap, HashSet};
+
+use foldhash::fast::FixedState;
+use ovsdb::replica::Changes;
+use ovsdb::{Atom, Replica, Uuid};
+
+pub use lflows::LflowRun;
+
+use crate::output::{DpId, Output};
+use crate::sync::Plan;
+
+/// How often a node ran, and how: in full (`recompute`), from changes
+/// (`compute`), or given up for a recompute (`abort`), as
+/// `inc-engine/show-stats` prints them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct NodeStats {
+    pub recompute: u64,
+    pub compute: u64,
+    pub abort: u64,
+}
+
+/// The engine's nodes, in the order a cycle runs them.
+pub const NODES: &[&str] = &["northd", "sync_to_sb", "lflow"];
+
+/// One cycle's result.
+#[derive(Debug)]
+pub struct Cycle {
+    /// The desired rows, without `Logical_Flow` (planned into `plan`).
+    pub output: Output,
+    /// The SB operations, flows included.
+    pub plan: Plan,
+    /// What the `lflow` node did.
+    pub lflow: LflowRun,
+}
+
+/// The engine's state. See the module documentation.
+#[derive(Debug, Default)]
+pub struct Engine {
+    lflows: lflows::LflowTable,
+    stats: [NodeStats; 3],
+}
+
+impl Engine {
+    /// Takes the SB changes since the last call (every change of the SB
+    /// replica must pass here once, on a standby too).
+    pub fn observe_sb(&mut self, changes: &Changes, sb: &Replica) {
+        self.lflows.observe(changes, sb);
+    }
+
+    /// Makes the next cycle recompute every node.
+    pub fn reset(&mut self) {
+        self.lflows.reset();
+    }
+
+    /// Each node's counters, in `NODES` order.
+    pub fn stats(&self) -> impl Iterator<Item = (&'static str, NodeStats)> + '_ {
+        NODES.iter().copied().zip(self.stats.iter().copied())
+    }
+
+    /// One cycle: the desired SB and the operations that make the SB
+    /// equal to it.
+    pub fn run(&mut self, nb: &Replica, sb: &Replica) -> Cycle {
+        let unfolded = crate::compile_unfolded(nb, sb);
+        self.stats[0].recompute += 1;
+        let mut plan = crate::sync::plan_sb_without(&unfolded.output, sb, &["Logical_Flow"]);
+        self.stats[1].recompute += 1;
+        // Each datapath's row: the one matched, or the one inserted.
+        let bound: HashSet<&str> =
+            unfolded.output.rows("Datapath_Binding").iter().filter_map(|r| r.id.as_deref()).collect();
+        let dp_ref: HashMap<Uuid, Atom, FixedState> = unfolded
+            .datapaths
+            .iter()
+            .enumerate()
+            .filter_map(|(i, nb_row)| {
+                let id = DpId(i as u32).row_id();
+                let r = match plan.ids.get(&id) {
+                    Some(uuid) => Atom::Uuid(*uuid),
+                    None if bound.contains(id.as_str()) => Atom::named_uuid(id),
+                    None => return None,
+                };
+                Some((*nb_row, r))
+            })
+            .collect();
+        let warm = self.lflows.is_warm();
+        let datapaths_changed = self.lflows.update(unfolded.flows, &unfolded.datapaths);
+        let flows_compared = self.lflows.plan(sb, &dp_ref, &mut plan.ops, &mut plan.stats.tables);
+        if warm {
+            self.stats[2].compute += 1;
+        } else {
+            self.stats[2].recompute += 1;
+        }
+        Cycle { output: unfolded.output, plan, lflow: LflowRun { datapaths_changed, flows_compared } }
+    }
+}

@@ -903,7 +903,7 @@ fn show_stats(
     counter: Option<&str>,
 ) -> String {
     let mut out = String::new();
-    for (name, stats) in nodes.filter(|(name, _)| node.is_none_or(|n| n == *name)) {
+    for (name, stats) in nodes.filter(|(name, _)| node.map_or(true, |n| n == *name)) {
         let counters = [("recompute", stats.recompute), ("compute", stats.compute), ("abort", stats.abort)];
         match counter {
             Some(c) => match counters.iter().find(|(name, _)| *name == c) {

@@ -30,7 +30,7 @@
 //! connections only forward requests); panic on what a server or a client
 //! sent; write to either database without the lock.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lflow::sync::PlanStats;
@@ -204,19 +204,22 @@ impl Echo {
     /// What the recorded changes hold besides our own write's echo;
     /// forgets them and the write. `db` names the database for
     /// `lflow::invariants::NOT_INPUTS`.
-    fn take_news(&mut self, db: &str) -> News {
-        let others = self.pending.iter().filter(|c| !self.own.as_ref().is_some_and(|own| own.made(c)));
+    /// The rows changed by others are also returned.
+    fn take_news(&mut self, db: &str) -> (News, HashSet<Uuid>) {
+        let others: Vec<&RowChange> =
+            self.pending.iter().filter(|c| !self.own.as_ref().is_some_and(|own| own.made(c))).collect();
         let mut news = News::Echo;
-        for c in others {
+        for c in &others {
             if !c.is_no_input(db) {
                 news = News::Input;
                 break;
             }
             news = News::Sequence;
         }
+        let theirs = others.iter().map(|c| c.uuid).collect();
         self.pending.clear();
         self.own = None;
-        news
+        (news, theirs)
     }
 }
 
@@ -692,7 +695,9 @@ impl MainLoop {
     /// write); for NB, nothing.
     fn classify_changes(&mut self) {
         if self.sb_txn.is_none() && !self.awaiting_own_write && !self.sb_echo.pending.is_empty() {
-            match self.sb_echo.take_news("OVN_Southbound") {
+            let (news, theirs) = self.sb_echo.take_news("OVN_Southbound");
+            self.engine.settle_sb(|uuid| !theirs.contains(&uuid));
+            match news {
                 News::Input => {
                     self.dirty = true;
                     self.settle.input_changed();
@@ -704,7 +709,7 @@ impl MainLoop {
             }
         }
         if self.nb_txn.is_none() && !self.nb_echo.pending.is_empty() {
-            match self.nb_echo.take_news("OVN_Northbound") {
+            match self.nb_echo.take_news("OVN_Northbound").0 {
                 News::Input => {
                     self.dirty = true;
                     self.settle.input_changed();

@@ -126,6 +126,9 @@ pub struct LflowTable {
     foreign: BTreeSet<Uuid>,
     /// Flows to compare with the SB at the next `plan`.
     dirty: BTreeSet<Arc<Body>>,
+    /// Flows whose SB rows changed, until `settle` says whether the change
+    /// was our own write's echo (nothing to compare) or another's.
+    unsettled: Vec<(Uuid, Arc<Body>)>,
     /// The SB index is built (from the replica, then kept by `observe`).
     indexed: bool,
     /// Each datapath's reference in the last plan (an SB row, or the name
@@ -180,7 +183,7 @@ impl LflowTable {
             None => Arc::new(body),
         };
         self.entries.entry(key.clone()).or_default().rows.push(row.uuid());
-        self.dirty.insert(key);
+        self.unsettled.push((row.uuid(), key));
     }
 
     fn unindex(&mut self, uuid: Uuid, old: &Row) {
@@ -193,7 +196,18 @@ impl LflowTable {
         if let Some(entry) = self.entries.get_mut(&key) {
             entry.rows.retain(|u| *u != uuid);
         }
-        self.dirty.insert(key);
+        self.unsettled.push((uuid, key));
+    }
+
+    /// Says which of the SB rows changed since the last `settle` changed
+    /// by our own write, as written (`ours`): the flows of the others are
+    /// compared again at the next `plan`.
+    pub fn settle(&mut self, ours: impl Fn(Uuid) -> bool) {
+        for (uuid, body) in std::mem::take(&mut self.unsettled) {
+            if !ours(uuid) {
+                self.dirty.insert(body);
+            }
+        }
     }
 
     /// Takes this cycle's flows: `flows` of the datapaths whose NB rows
@@ -295,10 +309,13 @@ impl LflowTable {
         if !self.indexed {
             self.index_all(sb);
         }
-        // A datapath whose row changed: every flow on it is compared.
+        // Changes nobody vouched for are compared.
+        self.settle(|_| false);
+        // A datapath whose row changed: every flow on it is compared (not
+        // one inserted by the last write, which now has its UUID).
         let moved: Vec<Uuid> = dp_ref
             .iter()
-            .filter(|(dp, r)| self.dp_refs.get(*dp).is_some_and(|old| old != *r))
+            .filter(|(dp, r)| self.dp_refs.get(*dp).is_some_and(|old| old != *r && !matches!(old, Atom::NamedUuid(_))))
             .map(|(d, _)| *d)
             .collect();
         for dp in moved {
@@ -353,6 +370,7 @@ impl LflowTable {
                 self.index(row);
             }
         }
+        self.unsettled.clear();
         self.dirty.extend(self.entries.keys().cloned());
     }
 }

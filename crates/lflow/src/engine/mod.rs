@@ -65,6 +65,13 @@ impl Engine {
         self.lflows.observe(changes, sb);
     }
 
+    /// Says which SB rows changed since the last call were changed by our
+    /// own last write, with the values it wrote (`ours`); the others are
+    /// news to the nodes that keep SB rows.
+    pub fn settle_sb(&mut self, ours: impl Fn(Uuid) -> bool) {
+        self.lflows.settle(ours);
+    }
+
     /// Makes the next cycle recompute every node.
     pub fn reset(&mut self) {
         self.lflows.reset();

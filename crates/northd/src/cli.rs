@@ -14,6 +14,7 @@
 //! are not opened and remotes not contacted (the binary does that).
 
 use std::ffi::OsString;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use clap::{ArgAction, CommandFactory, Parser};
@@ -95,6 +96,9 @@ pub enum CliError {
     /// `--n-threads` is not a number.
     #[error("--n-threads: \"{0}\" is not an integer")]
     Threads(String),
+    /// `--metrics-address` is not an IP address and a port.
+    #[error("--metrics-address: \"{0}\" is not ADDR:PORT (an IP address, IPv6 in brackets, and a port)")]
+    MetricsAddress(String),
 }
 
 /// The arguments as typed. Every ovn-northd option is here; the ones we do
@@ -121,6 +125,10 @@ struct RawArgs {
     /// Number of threads for building logical flows (1 to 256)
     #[arg(long = "n-threads", value_name = "N")]
     n_threads: Option<String>,
+    /// Serve Prometheus metrics over HTTP at http://ADDR:PORT/metrics
+    /// (e.g. 127.0.0.1:9476, [::1]:9476; port 0 picks one and logs it) [default: none]
+    #[arg(long = "metrics-address", value_name = "ADDR:PORT")]
+    metrics_address: Option<String>,
     /// Control socket path, relative to $OVN_RUNDIR; "none" for no socket
     /// [default: $OVN_RUNDIR/ovn-northd-rs.PID.ctl]
     #[arg(long = "unixctl", short = 'u', value_name = "SOCKET")]
@@ -216,6 +224,10 @@ where
     let tls = tls_files(&raw, any_ssl)?;
     let log = verbose(&raw.verbose)?;
     let (n_threads, n_threads_note) = n_threads(raw.n_threads.as_deref())?;
+    let metrics_address = raw
+        .metrics_address
+        .map(|text| text.parse::<SocketAddr>().map_err(|_| CliError::MetricsAddress(text)))
+        .transpose()?;
     let unixctl = match raw.unixctl {
         None => Unixctl::Default(rundir.clone()),
         Some(p) if p == Path::new("none") => Unixctl::Disabled,
@@ -239,6 +251,7 @@ where
         n_threads,
         n_threads_note,
         dry_run: raw.dry_run,
+        metrics_address,
     })))
 }
 
@@ -379,6 +392,7 @@ mod tests {
         assert_eq!(c.log_file, None);
         assert_eq!(c.n_threads, 1);
         assert!(!c.dry_run && !c.detach);
+        assert_eq!(c.metrics_address, None, "no metrics listener unless asked");
         let e = Env { nb_db: Some("tcp:1.2.3.4:6641".into()), sb_db: Some("tcp:1.2.3.4:6642".into()), ..env() };
         let Action::Run(c) = parse([PROGRAM], &e).unwrap() else { panic!() };
         assert_eq!(c.nb_db, "tcp:1.2.3.4:6641");
@@ -405,8 +419,10 @@ mod tests {
             "--log-file=/var/log/x.log",
             "-vconsole:off",
             "-vfile:dbg",
+            "--metrics-address=127.0.0.1:9476",
         ])
         .unwrap();
+        assert_eq!(c.metrics_address, Some("127.0.0.1:9476".parse().unwrap()));
         assert_eq!(c.nb_remotes.len(), 2);
         assert_eq!(c.sb_db, "tcp:127.0.0.1:6642");
         assert!(c.dry_run && c.detach && c.no_chdir && c.overwrite_pidfile);
@@ -467,6 +483,16 @@ mod tests {
     }
 
     #[test]
+    fn the_metrics_address_is_an_ip_address_and_a_port() {
+        assert_eq!(run(&["--metrics-address=[::1]:0"]).unwrap().metrics_address, Some("[::1]:0".parse().unwrap()));
+        for bad in ["localhost:9476", "127.0.0.1", "9476", "::1:9476", "127.0.0.1:70000", ""] {
+            let err = run(&[&format!("--metrics-address={bad}")]).unwrap_err();
+            assert_eq!(err, CliError::MetricsAddress(bad.into()));
+            assert!(err.to_string().starts_with("--metrics-address: "), "{err}");
+        }
+    }
+
+    #[test]
     fn bad_verbose_specs_name_the_spec() {
         let err = run(&["-vconsole:bogus"]).unwrap_err();
         assert_eq!(err.to_string(), "processing \"console:bogus\": no destination, level, or module \"bogus\"");
@@ -484,5 +510,6 @@ mod tests {
         assert!(text.lines().any(|l| l == "--pidfile=[ARG]"), "{text}");
         assert!(text.lines().any(|l| l == "--ovnnb-db=ARG"), "{text}");
         assert!(text.lines().any(|l| l == "--detach"), "{text}");
+        assert!(text.lines().any(|l| l == "--metrics-address=ARG"), "{text}");
     }
 }

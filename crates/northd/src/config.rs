@@ -5,6 +5,7 @@
 //! are absolute where ovn-northd makes them absolute, the PKI options come
 //! as a complete set or not at all.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use ovsdb::io::TlsFiles;
@@ -62,6 +63,9 @@ pub struct Config {
     pub n_threads_note: Option<String>,
     /// `--dry-run`: start paused.
     pub dry_run: bool,
+    /// `--metrics-address`: where to serve Prometheus metrics (none by
+    /// default).
+    pub metrics_address: Option<SocketAddr>,
 }
 
 #[cfg(test)]

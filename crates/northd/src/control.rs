@@ -27,8 +27,8 @@
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use jsonrpc_core::{Call, Id, Params};
 use ovsdb::proto::codec::FrameDecoder;
@@ -38,7 +38,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tracing::warn;
 
-use crate::ratelimit::RateLimit;
+use crate::ratelimit::Warnings;
 
 /// Largest request accepted (commands are a few words).
 const MAX_REQUEST: usize = 64 * 1024;
@@ -48,22 +48,6 @@ pub const MAX_CONNECTIONS: usize = 64;
 
 /// How long a client may go without sending a complete request.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The warnings of the control socket, shared by its tasks: a burst of 5,
-/// then one every 5 seconds.
-#[derive(Clone)]
-struct Warnings(Arc<Mutex<RateLimit>>);
-
-impl Warnings {
-    fn new() -> Warnings {
-        Warnings(Arc::new(Mutex::new(RateLimit::new(Duration::from_secs(5), 5))))
-    }
-
-    /// Whether to log now: `Some` with the number held back before.
-    fn allow(&self) -> Option<u64> {
-        self.0.lock().ok()?.allow(Instant::now())
-    }
-}
 
 /// A command of the control socket, with its arguments checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,7 +216,7 @@ impl Drop for Served {
 
 async fn accept_loop(listener: UnixListener, tx: mpsc::Sender<Request>, exit_tx: mpsc::Sender<()>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let warnings = Warnings::new();
+    let warnings = Warnings::default();
     loop {
         match listener.accept().await {
             Ok((stream, _)) => match Arc::clone(&slots).try_acquire_owned() {

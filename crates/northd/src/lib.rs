@@ -14,6 +14,8 @@
 //! - `control`: the `ovn-appctl` control socket (unixctl JSON-RPC).
 //! - `status`: `nb_cfg` / `sb_cfg` / `hv_cfg` bookkeeping (pure).
 //! - `ratelimit`: rate-limited warnings and compiler diagnostics (pure).
+//! - `metrics`: Prometheus metrics the main loop records, and the HTTP
+//!   listener of `--metrics-address` on its own thread.
 //! - `main_loop`: the one event loop: sessions, compile, diff, one
 //!   transaction per database at a time, active/standby/paused.
 //!
@@ -27,6 +29,7 @@ pub mod control;
 pub mod daemon;
 pub mod logging;
 pub mod main_loop;
+pub mod metrics;
 pub mod notify;
 pub mod ratelimit;
 pub mod status;

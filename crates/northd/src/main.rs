@@ -12,6 +12,8 @@ use northd::control::ControlSocket;
 use northd::daemon::{self, Pidfile};
 use northd::logging;
 use northd::main_loop::{MainLoop, Services};
+use northd::metrics::http::MetricsListener;
+use northd::metrics::Metrics;
 use northd::notify::Notifier;
 use northd::vlog::Destination;
 use ovsdb::io::tls_config;
@@ -93,6 +95,16 @@ fn run(config: Config) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    let metrics_listener = match config.metrics_address {
+        Some(address) => {
+            let listener = MetricsListener::bind(address)
+                .with_context(|| format!("--metrics-address={address}: cannot listen"))?;
+            let address = listener.local_addr().context("--metrics-address")?;
+            info!(target: "northd", %address, "serving metrics over http");
+            Some(listener)
+        }
+        None => None,
+    };
     if let Some(d) = detached {
         d.finish(config.no_chdir)?;
     }
@@ -102,12 +114,16 @@ fn run(config: Config) -> anyhow::Result<()> {
         .thread_name(|i| format!("compile-{i}"))
         .build_global()
         .context("compiler threads")?;
+    let metrics = Metrics::default();
+    if let Some(listener) = metrics_listener {
+        listener.serve(metrics.registry()).context("metrics listener")?;
+    }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("tokio runtime")?;
     runtime.block_on(async move {
         let control = control.map(ControlSocket::serve).transpose().context("control socket")?;
         let nb = Client::new(session(config.nb_remotes, "OVN_Northbound", MonitorSpec::All), tls.clone());
         let sb = Client::new(session(config.sb_remotes, "OVN_Southbound", sb_monitor()), tls);
-        let services = Services { control, notifier, log };
+        let services = Services { control, notifier, log, metrics };
         MainLoop::new(nb, sb, services, config.dry_run).context("signal handlers")?.run().await;
         Ok(())
     })

@@ -44,6 +44,7 @@ use tracing::{debug, info, info_span, warn};
 use crate::cli::version_text;
 use crate::control::{self, Command, Reply};
 use crate::logging::LogHandle;
+use crate::metrics::{Kind, Metrics};
 use crate::notify::Notifier;
 use crate::ratelimit::{Diagnostics, RateLimit};
 use crate::status::{self, CfgTracker};
@@ -102,6 +103,8 @@ pub struct Services {
     pub control: Option<(control::Served, mpsc::Receiver<control::Request>)>,
     pub notifier: Notifier,
     pub log: LogHandle,
+    /// What the loop records for `--metrics-address`.
+    pub metrics: Metrics,
 }
 
 /// An SB transaction on its way.
@@ -365,6 +368,8 @@ impl MainLoop {
         if !paused {
             sb.session_mut().lock(LOCK);
         }
+        let role = if paused { Role::Paused } else { Role::Standby };
+        services.metrics.role(role);
         Ok(MainLoop {
             nb,
             sb,
@@ -373,7 +378,7 @@ impl MainLoop {
             sigterm: signal(SignalKind::terminate())?,
             sigint: signal(SignalKind::interrupt())?,
             paused,
-            role: if paused { Role::Paused } else { Role::Standby },
+            role,
             ready_sent: false,
             nb_was_ready: false,
             sb_was_ready: false,
@@ -500,6 +505,7 @@ impl MainLoop {
                 let was_ready = if is_sb { &mut self.sb_was_ready } else { &mut self.nb_was_ready };
                 if std::mem::replace(was_ready, true) {
                     info!(db, %remote, "reconnected: forcing a recompute");
+                    self.services.metrics.reconnected(db);
                     self.forced = Some(if is_sb { "sb reconnected" } else { "nb reconnected" });
                 }
                 self.dirty = true;
@@ -536,6 +542,8 @@ impl MainLoop {
                 }
                 if is_sb {
                     self.awaiting_own_write = false;
+                } else if let Some(nb) = self.nb.session().replica() {
+                    self.services.metrics.nb_changed(nb, self.role == Role::Active);
                 }
             }
             DbEvent::SchemaChanged => {
@@ -563,6 +571,8 @@ impl MainLoop {
         match result {
             Ok(results) => {
                 self.stats.sb_commits += 1;
+                self.services.metrics.transaction("OVN_Southbound", true);
+                self.services.metrics.sb_committed(&txn.stats);
                 self.retry_wait = RETRY_MIN;
                 let (ins, upd, del) = txn.stats.totals();
                 debug!(inserted = ins, updated = upd, deleted = del, elapsed_ms, "sb transaction committed");
@@ -594,6 +604,7 @@ impl MainLoop {
         match result {
             Ok(_) => {
                 self.stats.nb_commits += 1;
+                self.services.metrics.transaction("OVN_Northbound", true);
                 debug!("nb transaction committed");
                 self.nb_echo.own = self.nb_touched.take();
             }
@@ -607,6 +618,7 @@ impl MainLoop {
 
     fn txn_failed(&mut self, db: &'static str, e: &SessionError) {
         self.stats.failed_txns += 1;
+        self.services.metrics.transaction(db, false);
         self.dirty = true;
         match e {
             SessionError::Disconnected | SessionError::NotConnected => {
@@ -652,7 +664,9 @@ impl MainLoop {
             if self.ready_sent {
                 self.services.notifier.send(&format!("STATUS={}", role.as_str()));
             }
+            self.services.metrics.role(role);
         }
+        self.services.metrics.connections(self.nb.session().is_connected(), self.sb.session().is_connected());
         let both_ready = self.nb.session().is_ready() && self.sb.session().is_ready();
         if both_ready && !self.ready_sent {
             self.ready_sent = true;
@@ -744,9 +758,11 @@ impl MainLoop {
     /// timestamps) without a recompute.
     fn status_cycle(&mut self) {
         self.status_due = false;
+        let started = Instant::now();
         let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return };
         let output = lflow::output::Output { nb: self.cfg.nb_writes(nb, sb, now_ms()), ..Default::default() };
         let nb_ops = lflow::sync::plan_nb(&output, nb);
+        self.services.metrics.node_run("status_cycle", Kind::Compute, started.elapsed());
         self.send_nb(nb_ops);
     }
 
@@ -757,10 +773,12 @@ impl MainLoop {
     /// (`status_cycle`).
     fn sequence_cycle(&mut self) {
         self.sequence_due = false;
+        let started = Instant::now();
         let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return };
         let Some(nb_cfg) = status::nb_cfg(nb) else { return };
         let mut ops = Vec::new();
         status::sb_nb_cfg_op(&mut ops, sb, nb_cfg);
+        self.services.metrics.node_run("sequence_cycle", Kind::Compute, started.elapsed());
         if ops.is_empty() {
             self.status_due = true;
             return;
@@ -799,6 +817,7 @@ impl MainLoop {
         output.nb.extend(self.cfg.nb_writes(nb, sb, now_ms()));
         let mut nb_ops = lflow::sync::plan_nb(&output, nb);
         nb_ops.extend(status::nb_global_insert(nb));
+        self.services.metrics.node_run("northd", Kind::Recompute, started.elapsed());
         let compile_ms = started.elapsed().as_millis() as u64;
         debug!(
             compile_ms,

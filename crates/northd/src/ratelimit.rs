@@ -3,9 +3,11 @@
 //! is counted and reported with the next message let through. Also the
 //! de-duplication of compiler diagnostics, which every cycle reproduces.
 //!
-//! Pure: time comes in as `now`.
+//! Pure: time comes in as `now`, except in [`Warnings`], the limiter the
+//! socket servers' tasks share, which reads the clock.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lflow::output::{cut, Diagnostic, QUOTE_MAX};
@@ -44,6 +46,25 @@ impl RateLimit {
         }
         self.tokens -= 1;
         Some(std::mem::take(&mut self.suppressed))
+    }
+}
+
+/// The warnings of a socket server (the control socket, the metrics
+/// listener), shared by its connections' tasks: a burst of 5, then one
+/// every 5 seconds.
+#[derive(Clone)]
+pub struct Warnings(Arc<Mutex<RateLimit>>);
+
+impl Default for Warnings {
+    fn default() -> Warnings {
+        Warnings(Arc::new(Mutex::new(RateLimit::new(Duration::from_secs(5), 5))))
+    }
+}
+
+impl Warnings {
+    /// Whether to log now: `Some` with the number held back before.
+    pub fn allow(&self) -> Option<u64> {
+        self.0.lock().ok()?.allow(Instant::now())
     }
 }
 

@@ -44,6 +44,11 @@ pub fn nb_cfg(nb: &Replica) -> Option<i64> {
     nb_global(nb).map(|r| int(r, "nb_cfg"))
 }
 
+/// `NB_Global.sb_cfg`: the `nb_cfg` whose translation is known committed.
+pub fn sb_cfg(nb: &Replica) -> Option<i64> {
+    nb_global(nb).map(|r| int(r, "sb_cfg"))
+}
+
 /// The insert of an empty `NB_Global` when the NB has none (the table
 /// holds at most one row, so a concurrent `ovn-nbctl init` makes one of the
 /// two inserts fail, and the next cycle sees the other's row).

@@ -58,6 +58,11 @@ fn start_up_errors_are_one_line_and_exit_status_1() {
     assert_one_line_error(&out, "ssl remotes need");
     let out = run_ours(&["--log-file=/nonexistent-dir/x.log", &ctl]);
     assert_one_line_error(&out, "/nonexistent-dir/x.log");
+    assert_one_line_error(&run_ours(&["--metrics-address=localhost:9476", &ctl]), "--metrics-address");
+    // A metrics port another socket holds.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let metrics = format!("--metrics-address={}", busy.local_addr().unwrap());
+    assert_one_line_error(&run_ours(&[&metrics, &ctl, "-vconsole:off"]), "cannot listen: Address already in use");
 
     // A pidfile held by a live process.
     let dbs = Dbs::standalone();

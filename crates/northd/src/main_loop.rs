@@ -44,10 +44,11 @@ use tracing::{debug, info, info_span, warn};
 use crate::cli::version_text;
 use crate::control::{self, Command, Reply};
 use crate::logging::LogHandle;
-use crate::metrics::{Kind, Metrics};
+use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::ratelimit::{Diagnostics, RateLimit};
 use crate::status::{self, CfgTracker};
+use lflow::engine::RunKind;
 
 /// The SB lock that makes one instance active.
 pub const LOCK: &str = "ovn_northd";
@@ -762,7 +763,7 @@ impl MainLoop {
         let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return };
         let output = lflow::output::Output { nb: self.cfg.nb_writes(nb, sb, now_ms()), ..Default::default() };
         let nb_ops = lflow::sync::plan_nb(&output, nb);
-        self.services.metrics.node_run("status_cycle", Kind::Compute, started.elapsed());
+        self.services.metrics.node_run("status_cycle", RunKind::Compute, started.elapsed());
         self.send_nb(nb_ops);
     }
 
@@ -778,7 +779,7 @@ impl MainLoop {
         let Some(nb_cfg) = status::nb_cfg(nb) else { return };
         let mut ops = Vec::new();
         status::sb_nb_cfg_op(&mut ops, sb, nb_cfg);
-        self.services.metrics.node_run("sequence_cycle", Kind::Compute, started.elapsed());
+        self.services.metrics.node_run("sequence_cycle", RunKind::Compute, started.elapsed());
         if ops.is_empty() {
             self.status_due = true;
             return;
@@ -807,7 +808,12 @@ impl MainLoop {
         self.stats.recomputes += 1;
         let started = Instant::now();
         let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return };
-        let lflow::engine::Cycle { mut output, plan, lflow } = self.engine.run(nb, sb);
+        let (metrics, mut last) = (&self.services.metrics, started);
+        let lflow::engine::Cycle { mut output, plan, lflow } = self.engine.run(nb, sb, |node, kind| {
+            let now = Instant::now();
+            metrics.node_run(node, kind, now - last);
+            last = now;
+        });
         self.diagnostics.report(&output.diagnostics, started);
         self.diagnostics_at = schedule(&self.diagnostics);
         let mut sb_ops = plan.ops;
@@ -817,7 +823,6 @@ impl MainLoop {
         output.nb.extend(self.cfg.nb_writes(nb, sb, now_ms()));
         let mut nb_ops = lflow::sync::plan_nb(&output, nb);
         nb_ops.extend(status::nb_global_insert(nb));
-        self.services.metrics.node_run("northd", Kind::Recompute, started.elapsed());
         let compile_ms = started.elapsed().as_millis() as u64;
         debug!(
             compile_ms,

@@ -30,49 +30,23 @@ use std::time::{Duration, Instant};
 use lflow::sync::PlanStats;
 use ovsdb::Replica;
 use prometheus_client::encoding::prometheus_text;
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use lflow::engine::RunKind;
+
 use crate::main_loop::Role;
 use crate::status;
-
-/// The kind of an engine node's run, as `inc-engine/show-stats` counts it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// The node computed its output from scratch.
-    Recompute,
-    /// The node handled its inputs' changes without a recompute.
-    Compute,
-    /// An incremental run gave up (a recompute follows).
-    Abort,
-}
-
-impl Kind {
-    /// The label value, as `inc-engine/show-stats` names the counter.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Recompute => "recompute",
-            Kind::Compute => "compute",
-            Kind::Abort => "abort",
-        }
-    }
-}
-
-impl EncodeLabelValue for Kind {
-    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
-        EncodeLabelValue::encode(&self.as_str(), encoder)
-    }
-}
 
 /// Labels of `node_runs_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct NodeKind {
     node: &'static str,
-    kind: Kind,
+    kind: &'static str,
 }
 
 /// Labels of `node_run_seconds`.
@@ -210,8 +184,8 @@ impl Metrics {
     }
 
     /// Records one run of the engine node `node`.
-    pub fn node_run(&self, node: &'static str, kind: Kind, elapsed: Duration) {
-        self.node_runs.get_or_create(&NodeKind { node, kind }).inc();
+    pub fn node_run(&self, node: &'static str, kind: RunKind, elapsed: Duration) {
+        self.node_runs.get_or_create(&NodeKind { node, kind: kind.as_str() }).inc();
         self.node_seconds.get_or_create(&Node { node }).observe(elapsed.as_secs_f64());
     }
 
@@ -298,8 +272,8 @@ mod tests {
     #[test]
     fn the_text_has_every_metric_with_help_and_type() {
         let mut m = Metrics::default();
-        m.node_run("northd", Kind::Recompute, Duration::from_millis(3));
-        m.node_run("northd", Kind::Recompute, Duration::from_millis(30));
+        m.node_run("northd", RunKind::Recompute, Duration::from_millis(3));
+        m.node_run("northd", RunKind::Recompute, Duration::from_millis(30));
         let mut stats = PlanStats::default();
         stats.tables.insert("Logical_Flow", (5, 2, 0));
         m.sb_committed(&stats);

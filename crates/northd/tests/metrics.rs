@@ -117,6 +117,9 @@ fn metrics_follow_cycles_the_cfg_lag_and_the_role() {
     assert!(get(&after, "ovn_northd_cfg_lag_seconds_sum") > 0.0, "{after}");
     assert!(get(&after, RECOMPUTES) > get(&before, RECOMPUTES), "{after}");
     assert_eq!(get(&after, r#"ovn_northd_node_run_seconds_count{node="northd"}"#), get(&after, RECOMPUTES));
+    // The lflow node computed the change from what changed.
+    let lflow_computes = r#"ovn_northd_node_runs_total{node="lflow",kind="compute"}"#;
+    assert!(get(&after, lflow_computes) > value(&before, lflow_computes).unwrap_or(0.0), "{after}");
     assert!(get(&after, SB_COMMITTED) > get(&before, SB_COMMITTED), "{after}");
     assert!(get(&after, FLOWS_INSERTED) > value(&before, FLOWS_INSERTED).unwrap_or(0.0), "{after}");
     assert!(get(&after, r#"ovn_northd_sb_rows_total{table="Port_Binding",op="inserted"}"#) >= 1.0, "{after}");

@@ -37,6 +37,38 @@ pub struct NodeStats {
     pub abort: u64,
 }
 
+/// How a node ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RunKind {
+    /// From scratch.
+    Recompute,
+    /// From its inputs' changes.
+    Compute,
+    /// An incremental run given up for a recompute.
+    Abort,
+}
+
+impl RunKind {
+    /// The counter's name in `inc-engine/show-stats`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Recompute => "recompute",
+            RunKind::Compute => "compute",
+            RunKind::Abort => "abort",
+        }
+    }
+}
+
+impl NodeStats {
+    fn count(&mut self, kind: RunKind) {
+        match kind {
+            RunKind::Recompute => self.recompute += 1,
+            RunKind::Compute => self.compute += 1,
+            RunKind::Abort => self.abort += 1,
+        }
+    }
+}
+
 /// The engine's nodes, in the order a cycle runs them.
 pub const NODES: &[&str] = &["northd", "sync_to_sb", "lflow"];
 
@@ -82,13 +114,20 @@ impl Engine {
         NODES.iter().copied().zip(self.stats.iter().copied())
     }
 
+    /// Counts a node's run and tells `done`.
+    fn ran(&mut self, node: usize, kind: RunKind, done: &mut impl FnMut(&'static str, RunKind)) {
+        self.stats[node].count(kind);
+        done(NODES[node], kind);
+    }
+
     /// One cycle: the desired SB and the operations that make the SB
-    /// equal to it.
-    pub fn run(&mut self, nb: &Replica, sb: &Replica) -> Cycle {
+    /// equal to it. `done` hears of each node as it finishes (a daemon
+    /// times them: the engine reads no clock).
+    pub fn run(&mut self, nb: &Replica, sb: &Replica, mut done: impl FnMut(&'static str, RunKind)) -> Cycle {
         let unfolded = crate::compile_unfolded(nb, sb);
-        self.stats[0].recompute += 1;
+        self.ran(0, RunKind::Recompute, &mut done);
         let mut plan = crate::sync::plan_sb_without(&unfolded.output, sb, &["Logical_Flow"]);
-        self.stats[1].recompute += 1;
+        self.ran(1, RunKind::Recompute, &mut done);
         // Each datapath's row: the one matched, or the one inserted.
         let bound: HashSet<&str> =
             unfolded.output.rows("Datapath_Binding").iter().filter_map(|r| r.id.as_deref()).collect();
@@ -109,11 +148,7 @@ impl Engine {
         let warm = self.lflows.is_warm();
         let datapaths_changed = self.lflows.update(unfolded.flows, &unfolded.datapaths);
         let flows_compared = self.lflows.plan(sb, &dp_ref, &mut plan.ops, &mut plan.stats.tables);
-        if warm {
-            self.stats[2].compute += 1;
-        } else {
-            self.stats[2].recompute += 1;
-        }
+        self.ran(2, if warm { RunKind::Compute } else { RunKind::Recompute }, &mut done);
         Cycle { output: unfolded.output, plan, lflow: LflowRun { datapaths_changed, flows_compared } }
     }
 }

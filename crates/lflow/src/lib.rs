@@ -38,6 +38,8 @@ pub mod output;
 pub mod stage;
 pub mod sync;
 
+use std::collections::HashSet;
+
 use ovsdb::Replica;
 
 use output::Output;
@@ -56,7 +58,7 @@ pub fn sb_tables() -> impl Iterator<Item = &'static str> {
 /// that cannot be translated are left out and reported in
 /// `Output::diagnostics`.
 pub fn compile(nb: &Replica, sb: &Replica) -> Output {
-    let Unfolded { mut output, flows, .. } = compile_unfolded(nb, sb);
+    let Unfolded { mut output, flows, .. } = compile_unfolded(nb, sb, |_| None);
     flows::to_rows(flows, &mut output);
     output
 }
@@ -72,10 +74,22 @@ pub struct Unfolded {
     pub flows: Vec<output::Lflow>,
     /// The NB row (`Logical_Switch` or `Logical_Router`) of each `DpId`.
     pub datapaths: Vec<ovsdb::Uuid>,
+    /// The datapaths whose flows were built (all when `None`); `flows`
+    /// holds theirs, and maybe some of others, to leave out.
+    pub built: Option<HashSet<output::DpId>>,
+    /// The diagnostics of each datapath whose flows were built (also in
+    /// `output`).
+    pub dp_diagnostics: std::collections::BTreeMap<output::DpId, Vec<output::Diagnostic>>,
 }
 
-/// `compile` but for the last step, `flows::to_rows`.
-pub fn compile_unfolded(nb: &Replica, sb: &Replica) -> Unfolded {
+/// `compile` but for the last step, `flows::to_rows`, and building the
+/// flows of only the datapaths `select` picks from the model (all when it
+/// says `None`).
+pub fn compile_unfolded(
+    nb: &Replica,
+    sb: &Replica,
+    select: impl FnOnce(&model::Model<'_>) -> Option<HashSet<output::DpId>>,
+) -> Unfolded {
     let mut out = Output::default();
     let (nb_global, options) = global::global_options(nb, &mut out.diagnostics);
     global::build(nb_global, &options, &mut out);
@@ -87,13 +101,15 @@ pub fn compile_unfolded(nb: &Replica, sb: &Replica) -> Unfolded {
     let bfd = model::bfd::Sessions::build(nb, sb, &in_use, is_router_port, &mut out.diagnostics);
     model.bfd = bfd;
     bindings::build(&model, &mut out);
-    let mut flows = output::Flows::default();
+    let built = select(&model);
+    let mut flows = output::Flows::only(built.clone());
     flows::switch::build(&model, &mut flows, &mut out.diagnostics);
     flows::router::build(&model, &mut flows, &mut out.diagnostics);
     flows::copp::apply(&model, flows.iter_mut(), &mut out.diagnostics);
     out.diagnostics.sort();
     let datapaths = model.datapaths.iter().map(|dp| dp.uuid).collect();
-    Unfolded { output: out, flows: flows.into_vec(), datapaths }
+    let dp_diagnostics = std::mem::take(&mut flows.dp_diagnostics);
+    Unfolded { output: out, flows: flows.into_vec(), datapaths, built, dp_diagnostics }
 }
 
 #[cfg(test)]

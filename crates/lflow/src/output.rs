@@ -6,7 +6,7 @@
 //! another is `Atom::NamedUuid(id)` naming the target's `DesiredRow::id`;
 //! `sync` resolves it to the UUID of the SB row that ends up holding it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use ovsdb::{Atom, Datum, Uuid};
@@ -94,6 +94,10 @@ pub struct Lflow {
 #[derive(Debug, Default)]
 pub struct Flows {
     flows: Vec<Lflow>,
+    /// The datapaths whose flows `build_each` builds; all when `None`.
+    only: Option<HashSet<DpId>>,
+    /// The diagnostics of each datapath `build_each` built.
+    pub dp_diagnostics: BTreeMap<DpId, Vec<Diagnostic>>,
 }
 
 impl Flows {
@@ -140,27 +144,38 @@ impl Flows {
         self.flows
     }
 
-    /// Builds the flows of each item on the current rayon pool, one
-    /// `Flows` and diagnostics list per item, and appends them in the
-    /// items' order: the result is the same on any number of threads.
+    /// Collects only the flows `build_each` builds for the datapaths in
+    /// `only` (all when `None`).
+    pub fn only(only: Option<HashSet<DpId>>) -> Flows {
+        Flows { only, ..Flows::default() }
+    }
+
+    /// Builds the flows of each item (of the datapath `dp_of` gives) on
+    /// the current rayon pool, one `Flows` and diagnostics list per item,
+    /// and appends them in the items' order: the result is the same on any
+    /// number of threads. Items of datapaths not in `only` are skipped.
     pub fn build_each<T: Sync>(
         &mut self,
         diags: &mut Vec<Diagnostic>,
         items: &[T],
+        dp_of: impl Fn(&T) -> DpId + Sync,
         build: impl Fn(&T, &mut Flows, &mut Vec<Diagnostic>) + Sync,
     ) {
         use rayon::prelude::*;
-        let parts: Vec<(Flows, Vec<Diagnostic>)> = items
+        let only = &self.only;
+        let parts: Vec<(DpId, Flows, Vec<Diagnostic>)> = items
             .par_iter()
+            .filter(|item| only.as_ref().map_or(true, |only| only.contains(&dp_of(item))))
             .map(|item| {
                 let (mut flows, mut diags) = (Flows::default(), Vec::new());
                 build(item, &mut flows, &mut diags);
-                (flows, diags)
+                (dp_of(item), flows, diags)
             })
             .collect();
-        for (flows, more) in parts {
+        for (dp, flows, more) in parts {
             self.flows.extend(flows.flows);
-            diags.extend(more);
+            diags.extend(more.iter().cloned());
+            self.dp_diagnostics.entry(dp).or_default().extend(more);
         }
     }
 }

@@ -537,6 +537,8 @@ impl MainLoop {
                     let changes = r.take_changes();
                     if is_sb {
                         self.engine.observe_sb(&changes, r);
+                    } else {
+                        self.engine.observe_nb(&changes);
                     }
                     let rows = echo.record(&changes, r);
                     debug!(db, rows, "replica changed");
@@ -809,7 +811,7 @@ impl MainLoop {
         let started = Instant::now();
         let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return };
         let (metrics, mut last) = (&self.services.metrics, started);
-        let lflow::engine::Cycle { mut output, plan, lflow } = self.engine.run(nb, sb, |node, kind| {
+        let lflow::engine::Cycle { mut output, plan, stats } = self.engine.run(nb, sb, |node, kind| {
             let now = Instant::now();
             metrics.node_run(node, kind, now - last);
             last = now;
@@ -828,8 +830,9 @@ impl MainLoop {
             compile_ms,
             sb_ops = sb_ops.len(),
             nb_ops = nb_ops.len(),
-            datapaths_changed = lflow.datapaths_changed,
-            flows_compared = lflow.flows_compared,
+            datapaths_built = stats.datapaths_built,
+            datapaths_changed = stats.datapaths_changed,
+            flows_compared = stats.flows_compared,
             "computed"
         );
         self.check_settled(!sb_ops.is_empty() || !nb_ops.is_empty());

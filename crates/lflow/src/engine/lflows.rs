@@ -16,7 +16,7 @@
 //! `Logical_Flow` and `Logical_DP_Group`, and of the latter only inserts
 //! (the server collects groups nothing refers to).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use foldhash::fast::FixedState;
@@ -25,7 +25,7 @@ use ovsdb::replica::{Change, Changes};
 use ovsdb::{Atom, Condition, Datum, OpRow, Operation, Replica, Uuid};
 
 use crate::flows::flow_row;
-use crate::output::Lflow;
+use crate::output::{DpId, Lflow};
 use crate::stage::Stage;
 
 /// A flow apart from its datapath and the NB row it comes from: what makes
@@ -106,15 +106,6 @@ struct Entry {
     occurrences: Vec<(Uuid, Option<Uuid>)>,
     /// The SB rows holding this flow (more than one are duplicates).
     rows: Vec<Uuid>,
-}
-
-/// What one `plan` did, for the engine's counters and tests.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct LflowRun {
-    /// Datapaths whose flows differed from the last cycle's.
-    pub datapaths_changed: usize,
-    /// Distinct flows compared with the SB.
-    pub flows_compared: usize,
 }
 
 /// The node's state. See the module documentation.
@@ -211,9 +202,10 @@ impl LflowTable {
     }
 
     /// Takes this cycle's flows: `flows` of the datapaths whose NB rows
-    /// are `datapaths` (indexed by `DpId`). Datapaths gone since the last
+    /// are `datapaths` (indexed by `DpId`), for those in `built` (all when
+    /// `None`; the others keep theirs). Datapaths gone since the last
     /// cycle lose their flows.
-    pub fn update(&mut self, flows: Vec<Lflow>, datapaths: &[Uuid]) -> usize {
+    pub fn update(&mut self, flows: Vec<Lflow>, datapaths: &[Uuid], built: Option<&HashSet<DpId>>) -> usize {
         let mut by_dp: Vec<Vec<Lflow>> = datapaths.iter().map(|_| Vec::new()).collect();
         for f in flows {
             if let Some(list) = by_dp.get_mut(f.dp.0 as usize) {
@@ -221,14 +213,17 @@ impl LflowTable {
             }
         }
         let mut changed = 0;
-        let present: std::collections::HashSet<Uuid, FixedState> = datapaths.iter().copied().collect();
+        let present: HashSet<Uuid, FixedState> = datapaths.iter().copied().collect();
         let gone: Vec<Uuid> = self.per_dp.keys().filter(|dp| !present.contains(dp)).copied().collect();
         for dp in gone {
             changed += 1;
             let old = self.per_dp.remove(&dp).unwrap_or_default();
             self.apply_diff(dp, old, Vec::new());
         }
-        for (&dp, new) in datapaths.iter().zip(by_dp) {
+        for (i, (&dp, new)) in datapaths.iter().zip(by_dp).enumerate() {
+            if built.is_some_and(|built| !built.contains(&DpId(i as u32))) {
+                continue;
+            }
             let old = self.per_dp.get(&dp);
             let same = match old {
                 Some(old) => {
@@ -246,6 +241,28 @@ impl LflowTable {
             self.apply_diff(dp, old, new);
         }
         changed
+    }
+
+    /// The datapaths whose kept flows differ from `flows` (every
+    /// datapath's, `DpId`-indexed by `datapaths`) or that `datapaths` lacks.
+    pub fn stale(&self, flows: &[Lflow], datapaths: &[Uuid]) -> Vec<Uuid> {
+        let mut by_dp: Vec<Vec<&Lflow>> = datapaths.iter().map(|_| Vec::new()).collect();
+        for f in flows {
+            if let Some(list) = by_dp.get_mut(f.dp.0 as usize) {
+                list.push(f);
+            }
+        }
+        let mut stale: Vec<Uuid> = self.per_dp.keys().filter(|dp| !datapaths.contains(dp)).copied().collect();
+        for (dp, new) in datapaths.iter().zip(by_dp) {
+            let kept = self.per_dp.get(dp).map(Vec::as_slice).unwrap_or_default();
+            let same =
+                kept.len() == new.len() && kept.iter().zip(&new).all(|((body, hint), f)| *hint == f.hint && body.is(f));
+            if !same {
+                stale.push(*dp);
+            }
+        }
+        stale.sort();
+        stale
     }
 
     /// The shared body of `f`, from an entry that has it if any.

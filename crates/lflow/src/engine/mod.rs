@@ -2,7 +2,10 @@
 //! change costs what it changes. Its nodes, in the order a cycle runs them:
 //!
 //! - `northd`: `compile_unfolded`, the whole translation but for the
-//!   folding of flows into rows. Recomputed every cycle.
+//!   folding of flows into rows; it builds the flows of only the datapaths
+//!   the changes since the last cycle reach (`deps`), and keeps the
+//!   others' (and their diagnostics). Recomputed after a `reset`, or a
+//!   change that reaches every datapath.
 //! - `sync_to_sb`: `sync::plan_sb_without` of every owned table but
 //!   `Logical_Flow`, against the SB replica. Recomputed every cycle.
 //! - `lflow` (`lflows`): the flows folded into `Logical_Flow` rows and an
@@ -14,6 +17,7 @@
 //! engine's operations commit, a full plan finds nothing to change (the
 //! daemon's tests check it after every change). Pure: no I/O, no clock.
 
+mod deps;
 mod lflows;
 
 use std::collections::{HashMap, HashSet};
@@ -22,9 +26,7 @@ use foldhash::fast::FixedState;
 use ovsdb::replica::Changes;
 use ovsdb::{Atom, Replica, Uuid};
 
-pub use lflows::LflowRun;
-
-use crate::output::{DpId, Output};
+use crate::output::{Diagnostic, DpId, Output};
 use crate::sync::Plan;
 
 /// How often a node ran, and how: in full (`recompute`), from changes
@@ -79,14 +81,30 @@ pub struct Cycle {
     pub output: Output,
     /// The SB operations, flows included.
     pub plan: Plan,
-    /// What the `lflow` node did.
-    pub lflow: LflowRun,
+    /// What the nodes did.
+    pub stats: CycleStats,
+}
+
+/// What one cycle's nodes did, for logs and tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CycleStats {
+    /// Datapaths whose flows were built (`northd`).
+    pub datapaths_built: usize,
+    /// Datapaths whose flows differed from the last cycle's (`lflow`).
+    pub datapaths_changed: usize,
+    /// Distinct flows compared with the SB (`lflow`).
+    pub flows_compared: usize,
 }
 
 /// The engine's state. See the module documentation.
 #[derive(Debug, Default)]
 pub struct Engine {
     lflows: lflows::LflowTable,
+    /// The changes since the last cycle, and what it knew to place them.
+    pending: deps::Pending,
+    deps: deps::Deps,
+    /// The diagnostics of each datapath's flows, by its NB row.
+    dp_diagnostics: HashMap<Uuid, Vec<Diagnostic>, FixedState>,
     stats: [NodeStats; 3],
 }
 
@@ -95,6 +113,13 @@ impl Engine {
     /// replica must pass here once, on a standby too).
     pub fn observe_sb(&mut self, changes: &Changes, sb: &Replica) {
         self.lflows.observe(changes, sb);
+        self.pending.observe_sb(changes, sb);
+    }
+
+    /// Takes the NB changes since the last call (every change of the NB
+    /// replica must pass here once).
+    pub fn observe_nb(&mut self, changes: &Changes) {
+        self.pending.observe_nb(changes);
     }
 
     /// Says which SB rows changed since the last call were changed by our
@@ -106,7 +131,8 @@ impl Engine {
 
     /// Makes the next cycle recompute every node.
     pub fn reset(&mut self) {
-        self.lflows.reset();
+        let stats = self.stats;
+        *self = Engine { stats, ..Engine::default() };
     }
 
     /// Each node's counters, in `NODES` order.
@@ -124,8 +150,16 @@ impl Engine {
     /// equal to it. `done` hears of each node as it finishes (a daemon
     /// times them: the engine reads no clock).
     pub fn run(&mut self, nb: &Replica, sb: &Replica, mut done: impl FnMut(&'static str, RunKind)) -> Cycle {
-        let unfolded = crate::compile_unfolded(nb, sb);
-        self.ran(0, RunKind::Recompute, &mut done);
+        let warm = self.lflows.is_warm();
+        let (deps, pending) = (&mut self.deps, &self.pending);
+        let mut unfolded = crate::compile_unfolded(nb, sb, |m| {
+            let reached = deps.reached(m, pending, !warm)?;
+            Some(m.datapaths.iter().filter(|dp| reached.contains(&dp.uuid)).map(|dp| dp.id).collect())
+        });
+        self.pending.clear();
+        let built = unfolded.built.as_ref().map_or(unfolded.datapaths.len(), HashSet::len);
+        self.keep_diagnostics(&mut unfolded);
+        self.ran(0, if unfolded.built.is_some() { RunKind::Compute } else { RunKind::Recompute }, &mut done);
         let mut plan = crate::sync::plan_sb_without(&unfolded.output, sb, &["Logical_Flow"]);
         self.ran(1, RunKind::Recompute, &mut done);
         // Each datapath's row: the one matched, or the one inserted.
@@ -145,10 +179,37 @@ impl Engine {
                 Some((*nb_row, r))
             })
             .collect();
-        let warm = self.lflows.is_warm();
-        let datapaths_changed = self.lflows.update(unfolded.flows, &unfolded.datapaths);
+        let datapaths_changed =
+            self.lflows.update(std::mem::take(&mut unfolded.flows), &unfolded.datapaths, unfolded.built.as_ref());
         let flows_compared = self.lflows.plan(sb, &dp_ref, &mut plan.ops, &mut plan.stats.tables);
         self.ran(2, if warm { RunKind::Compute } else { RunKind::Recompute }, &mut done);
-        Cycle { output: unfolded.output, plan, lflow: LflowRun { datapaths_changed, flows_compared } }
+        let stats = CycleStats { datapaths_built: built, datapaths_changed, flows_compared };
+        Cycle { output: unfolded.output, plan, stats }
+    }
+
+    /// The datapaths whose flows the engine keeps differ from a full
+    /// compilation's of the same databases (`crate::compile_unfolded` of
+    /// every datapath): empty when the engine is right. For tests.
+    pub fn stale_datapaths(&self, full: &crate::Unfolded) -> Vec<Uuid> {
+        self.lflows.stale(&full.flows, &full.datapaths)
+    }
+
+    /// Keeps the diagnostics of the datapaths whose flows were built, and
+    /// adds the kept ones of the others to the output.
+    fn keep_diagnostics(&mut self, unfolded: &mut crate::Unfolded) {
+        let present: HashSet<Uuid, FixedState> = unfolded.datapaths.iter().copied().collect();
+        self.dp_diagnostics.retain(|dp, _| present.contains(dp));
+        for (i, dp) in unfolded.datapaths.iter().enumerate() {
+            let id = DpId(i as u32);
+            if unfolded.built.as_ref().map_or(true, |b| b.contains(&id)) {
+                let diags = unfolded.dp_diagnostics.remove(&id).unwrap_or_default();
+                self.dp_diagnostics.insert(*dp, diags);
+            } else if let Some(kept) = self.dp_diagnostics.get(dp) {
+                unfolded.output.diagnostics.extend(kept.iter().cloned());
+            }
+        }
+        if unfolded.built.is_some() {
+            unfolded.output.diagnostics.sort();
+        }
     }
 }

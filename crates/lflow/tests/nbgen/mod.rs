@@ -15,7 +15,7 @@
 // `planned_inserts`, not its `generate`.
 #[allow(dead_code)]
 #[path = "../../examples/gen_topology/topology.rs"]
-mod topology;
+pub(crate) mod topology;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -751,6 +751,16 @@ pub fn replicas(nb: &Nb) -> (Replica, Replica) {
         reverse.insert(table.clone(), Value::Object(rows));
     }
     (replica_of(&schema, &forward), replica_of(&schema, &Value::Object(reverse)))
+}
+
+/// Makes `replica` hold `nb`'s rows, as a monitor's snapshot after a
+/// reconnect would (rows with the UUID of a row of `nb` are modified,
+/// others inserted or deleted: arbitrary changes).
+#[allow(dead_code)] // used by tests/engine.rs, not by the fuzz targets
+pub fn replace(replica: &mut Replica, nb: &Nb) {
+    let json = topology::update2(&nb.rows).to_string();
+    let updates = decode_table_updates(&json, UpdateFormat::Update2, replica.schema()).expect("the rows decode");
+    replica.replace(updates).expect("the rows apply");
 }
 
 /// The SB replica a northd leaves behind: the rows `plan_sb` inserts into

@@ -45,21 +45,26 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
     // A disabled router has no datapath in SB, so no flows either.
     let routers: Vec<(DpId, nb::LogicalRouter<'_>)> =
         m.routers().filter(|dp| dp.enabled()).filter_map(|dp| Some((dp.id, dp.router()?))).collect();
-    flows.build_each(diags, &routers, |&(dp, nb), flows, diags| {
-        let r = Router::new(m, dp, nb, &drop);
-        admission::build(&r, flows);
-        ip_input::build(&r, flows);
-        multicast::build(&r, flows);
-        stateful::build(&r, flows);
-        lb::build(&r, flows, diags);
-        nat::build(&r, flows, diags);
-        nd_ra::build(&r, flows);
-        let v6_nexthops = routing::build(&r, &ecmp, flows, diags);
-        policy::build(&r, flows, diags);
-        arp_resolve::build(&r, &parents, flows);
-        pkt_len::build(&r, flows);
-        delivery::build(&r, &v6_nexthops, flows);
-    });
+    flows.build_each(
+        diags,
+        &routers,
+        |&(dp, _)| dp,
+        |&(dp, nb), flows, diags| {
+            let r = Router::new(m, dp, nb, &drop);
+            admission::build(&r, flows);
+            ip_input::build(&r, flows);
+            multicast::build(&r, flows);
+            stateful::build(&r, flows);
+            lb::build(&r, flows, diags);
+            nat::build(&r, flows, diags);
+            nd_ra::build(&r, flows);
+            let v6_nexthops = routing::build(&r, &ecmp, flows, diags);
+            policy::build(&r, flows, diags);
+            arp_resolve::build(&r, &parents, flows);
+            pkt_len::build(&r, flows);
+            delivery::build(&r, &v6_nexthops, flows);
+        },
+    );
 }
 
 /// A router port with usable addresses.

@@ -54,20 +54,25 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
     let shared = Shared::new(m);
     acl::diagnose(m, diags);
     let switches: Vec<&Datapath<'_>> = m.switches().collect();
-    flows.build_each(diags, &switches, |dp, flows, diags| {
-        let Some(sw) = Switch::new(m, dp, &shared) else { return };
-        port_sec::build(&sw, flows);
-        acl::build(&sw, flows);
-        defaults::build(&sw, flows);
-        qos::build(&sw, flows, diags);
-        lb::build(&sw, flows);
-        arp_nd::build(&sw, flows, diags);
-        dhcp_dns::build(&sw, flows);
-        external::build(&sw, flows);
-        fwd_group::build(&sw, flows, diags);
-        mcast::build(&sw, flows);
-        l2_lookup::build(&sw, flows);
-    });
+    flows.build_each(
+        diags,
+        &switches,
+        |dp| dp.id,
+        |dp, flows, diags| {
+            let Some(sw) = Switch::new(m, dp, &shared) else { return };
+            port_sec::build(&sw, flows);
+            acl::build(&sw, flows);
+            defaults::build(&sw, flows);
+            qos::build(&sw, flows, diags);
+            lb::build(&sw, flows);
+            arp_nd::build(&sw, flows, diags);
+            dhcp_dns::build(&sw, flows);
+            external::build(&sw, flows);
+            fwd_group::build(&sw, flows, diags);
+            mcast::build(&sw, flows);
+            l2_lookup::build(&sw, flows);
+        },
+    );
     arp_nd::service_monitor_replies(m, flows);
     dhcp_dns::check_options(m, diags);
     dhcp_dns::check_dns_records(m, diags);

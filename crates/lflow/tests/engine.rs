@@ -1,0 +1,257 @@
+//! The engine against full recomputes: sequences of NB databases, each
+//! reached from the last through the changes a monitor reports; after
+//! each, the flows the engine keeps for every datapath (those it built
+//! again and those it kept from before) must be a full compilation's. A
+//! datapath the engine wrongly thought unreached fails it. Two sources of
+//! sequences: random NBs (`nbgen`: rows modified in any column, inserted,
+//! deleted), and small edits of one topology of switches and routers
+//! linked every way the dependency rules know (`Topo`), where a rule
+//! missing shows.
+
+// Its property checks serve tests/fuzz_nb.rs.
+#[allow(dead_code)]
+mod nbgen;
+
+use lflow::engine::Engine;
+use nbgen::topology::Insert;
+use ovsdb::Replica;
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+/// Runs the engine through the NBs of `steps`; the first datapaths whose
+/// flows it got wrong, if any.
+fn check(steps: &[Vec<u8>]) -> Result<(), String> {
+    check_nbs(steps.iter().map(|data| nbgen::generate(data)))
+}
+
+/// Runs the engine through `nbs`; the first datapaths whose flows it got
+/// wrong, if any.
+fn check_nbs(nbs: impl Iterator<Item = nbgen::Nb>) -> Result<(), String> {
+    let mut nb = Replica::new(nbgen::schema(true));
+    let sb = Replica::new(nbgen::schema(false));
+    let mut engine = Engine::default();
+    for (i, next) in nbs.enumerate() {
+        nbgen::replace(&mut nb, &next);
+        engine.observe_nb(&nb.take_changes());
+        let cycle = engine.run(&nb, &sb, |_, _| {});
+        let full = lflow::compile_unfolded(&nb, &sb, |_| None);
+        let stale = engine.stale_datapaths(&full);
+        if !stale.is_empty() {
+            return Err(format!("step {i}: stale flows on {stale:?} ({:?})", cycle.stats));
+        }
+    }
+    Ok(())
+}
+
+/// `base` with the byte flips of each edit applied in turn: a sequence of
+/// NBs each close to the last.
+fn edited(base: Vec<u8>, edits: Vec<Vec<(usize, u8)>>) -> Vec<Vec<u8>> {
+    let mut steps = vec![base.clone()];
+    let mut cur = base;
+    for edit in edits {
+        for (at, byte) in edit {
+            if !cur.is_empty() {
+                let n = cur.len();
+                cur[at % n] = byte;
+            }
+        }
+        steps.push(cur.clone());
+    }
+    steps
+}
+
+/// A topology whose every row is always there (a row's UUID is its
+/// position), edited in place: three switches of VIFs, two routers on the
+/// first two (the first also on the third), a gateway router peered
+/// directly with the first router, a port group with ACLs, a load
+/// balancer, NAT and routes.
+#[derive(Debug, Clone)]
+struct Topo {
+    /// Each VIF's `addresses` (empty: not on its switch).
+    vifs: Vec<String>,
+    /// Each router port's networks, on switches 0, 1, 2 (router 0 on 0 and
+    /// 2, router 1 on 1 and 0).
+    lrp_nets: [String; 4],
+    /// Router 0's NAT external IP, and whether the rule exists.
+    nat: Option<String>,
+    /// Which VIFs are in the port group; the ACL's match.
+    pg: Vec<bool>,
+    acl: String,
+    /// The load balancer's VIP, and which switch has it.
+    lb: (String, usize),
+    /// A static route's prefix on router 1.
+    route: String,
+    requested_key: Option<u32>,
+    option: bool,
+}
+
+const VIFS: usize = 9;
+
+impl Topo {
+    fn new() -> Topo {
+        Topo {
+            vifs: (0..VIFS).map(|i| format!("0a:00:00:00:00:{i:02x} 10.0.{}.{}", i % 3, 10 + i)).collect(),
+            lrp_nets: ["10.0.0.1/24", "10.0.2.1/24", "10.0.1.1/24", "10.0.0.2/24"].map(String::from),
+            nat: Some("172.16.0.10".into()),
+            pg: (0..VIFS).map(|i| i % 2 == 0).collect(),
+            acl: "ip4".into(),
+            lb: ("10.0.0.100:80".into(), 0),
+            route: "192.168.0.0/16".into(),
+            requested_key: None,
+            option: false,
+        }
+    }
+
+    /// Applies edit number `what` with the value `v`.
+    fn edit(&mut self, what: u8, v: u8) {
+        let i = v as usize % VIFS;
+        match what % 10 {
+            0 => self.vifs[i] = format!("0a:00:00:00:01:{v:02x} 10.0.{}.{}", i % 3, 100 + v % 100),
+            1 => self.vifs[i] = if self.vifs[i].is_empty() { "dynamic".into() } else { String::new() },
+            2 => self.lrp_nets[v as usize % 4] = format!("10.0.{}.{}/24", v % 3, 1 + v % 5),
+            3 => self.nat = (v % 3 != 0).then(|| format!("172.16.0.{}", v % 50)),
+            4 => self.pg[i] = !self.pg[i],
+            5 => self.acl = ["ip4", "tcp", "udp.dst == 53"][v as usize % 3].into(),
+            6 => self.lb = (format!("10.0.0.{}:80", 100 + v % 3), v as usize % 3),
+            7 => self.route = format!("192.168.{}.0/24", v % 4),
+            8 => self.requested_key = (v % 2 == 0).then_some(u32::from(v % 4) + 1),
+            _ => self.option = !self.option,
+        }
+    }
+
+    fn nb(&self) -> nbgen::Nb {
+        let named = |n: &str| json!(["named-uuid", n]);
+        let set = |items: Vec<Value>| json!(["set", items]);
+        let map = |pairs: Vec<(&str, String)>| {
+            json!(["map", pairs.into_iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>()])
+        };
+        let mut rows = Vec::new();
+        let mut add = |table: &str, name: String, row: Value| rows.push(Insert { table: table.into(), name, row });
+        let options = if self.option { vec![("mcast_igmp_flood", "true".to_string())] } else { vec![] };
+        add("NB_Global", "g".into(), json!({"options": map(options.iter().map(|(k, v)| (*k, v.clone())).collect())}));
+        for (i, addr) in self.vifs.iter().enumerate() {
+            let mut row = json!({"name": format!("vif{i}")});
+            if !addr.is_empty() {
+                row["addresses"] = json!(addr);
+            }
+            if i == 0 {
+                if let Some(k) = self.requested_key {
+                    row["options"] = map(vec![("requested-tnl-key", k.to_string())]);
+                }
+            }
+            add("Logical_Switch_Port", format!("vif{i}"), row);
+        }
+        // Router ports: lr0 on sw0 and sw2, lr1 on sw1 and sw0.
+        let lrps = [("lr0", 0), ("lr0", 2), ("lr1", 1), ("lr1", 0)];
+        for (n, (_, sw)) in lrps.iter().enumerate() {
+            add(
+                "Logical_Router_Port",
+                format!("lrp{n}"),
+                json!({"name": format!("lrp{n}"), "mac": format!("0a:00:00:00:ff:{n:02x}"), "networks": self.lrp_nets[n]}),
+            );
+            add(
+                "Logical_Switch_Port",
+                format!("rp{n}"),
+                json!({"name": format!("rp{n}"), "type": "router", "addresses": "router",
+                       "options": map(vec![("router-port", format!("lrp{n}"))])}),
+            );
+            let _ = sw;
+        }
+        // The gateway router, peered with lr0 directly.
+        add(
+            "Logical_Router_Port",
+            "gw0".into(),
+            json!({"name": "gw0", "mac": "0a:00:00:00:fe:00", "networks": "100.64.0.1/30", "peer": "gw1"}),
+        );
+        add(
+            "Logical_Router_Port",
+            "gw1".into(),
+            json!({"name": "gw1", "mac": "0a:00:00:00:fe:01", "networks": "100.64.0.2/30", "peer": "gw0"}),
+        );
+        add(
+            "Logical_Router",
+            "gr".into(),
+            json!({"name": "gr", "ports": set(vec![named("gw1")]), "options": map(vec![("chassis", "ch1".into())])}),
+        );
+        add(
+            "ACL",
+            "acl".into(),
+            json!({"direction": "to-lport", "priority": 1001, "match": self.acl, "action": "drop"}),
+        );
+        let members: Vec<Value> = (0..VIFS).filter(|i| self.pg[*i]).map(|i| named(&format!("vif{i}"))).collect();
+        add("Port_Group", "pg".into(), json!({"name": "pg", "ports": set(members), "acls": set(vec![named("acl")])}));
+        add(
+            "Load_Balancer",
+            "lb".into(),
+            json!({"name": "lb", "protocol": "tcp", "vips": map(vec![(self.lb.0.as_str(), "10.0.1.10:8080".to_string())])}),
+        );
+        if let Some(ip) = &self.nat {
+            add("NAT", "nat".into(), json!({"type": "dnat_and_snat", "external_ip": ip, "logical_ip": "10.0.0.10"}));
+        }
+        add("Logical_Router_Static_Route", "route".into(), json!({"ip_prefix": self.route, "nexthop": "10.0.1.10"}));
+        for s in 0..3 {
+            let mut ports: Vec<Value> = (0..VIFS)
+                .filter(|i| i % 3 == s && !self.vifs[*i].is_empty())
+                .map(|i| named(&format!("vif{i}")))
+                .collect();
+            ports
+                .extend(lrps.iter().enumerate().filter(|(_, (_, sw))| *sw == s).map(|(n, _)| named(&format!("rp{n}"))));
+            let mut row = json!({"name": format!("sw{s}"), "ports": set(ports), "other_config": map(vec![("subnet", format!("10.0.{s}.0/24"))])});
+            if self.lb.1 == s {
+                row["load_balancer"] = set(vec![named("lb")]);
+            }
+            add("Logical_Switch", format!("sw{s}"), row);
+        }
+        let mut lr0_ports = vec![named("lrp0"), named("lrp1"), named("gw0")];
+        lr0_ports.sort_by_key(|v| v.to_string());
+        let nat = if self.nat.is_some() { vec![named("nat")] } else { vec![] };
+        add("Logical_Router", "lr0".into(), json!({"name": "lr0", "ports": set(lr0_ports), "nat": set(nat)}));
+        add(
+            "Logical_Router",
+            "lr1".into(),
+            json!({"name": "lr1", "ports": set(vec![named("lrp2"), named("lrp3")]), "static_routes": set(vec![named("route")])}),
+        );
+        nbgen::Nb { rows, malformed: Vec::new() }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, max_shrink_iters: 1000, ..ProptestConfig::default() })]
+
+    /// Small edits of one NB.
+    #[test]
+    fn kept_flows_equal_a_full_compile_after_small_edits(
+        base in proptest::collection::vec(any::<u8>(), 0..768),
+        edits in proptest::collection::vec(proptest::collection::vec((any::<usize>(), any::<u8>()), 1..4), 1..6),
+    ) {
+        if let Err(e) = check(&edited(base, edits)) {
+            prop_assert!(false, "{e}");
+        }
+    }
+
+    /// Small edits of a topology linked every way.
+    #[test]
+    fn kept_flows_equal_a_full_compile_after_each_edit(
+        edits in proptest::collection::vec((any::<u8>(), any::<u8>()), 1..12),
+    ) {
+        let mut topo = Topo::new();
+        let mut nbs = vec![topo.nb()];
+        for (what, v) in edits {
+            topo.edit(what, v);
+            nbs.push(topo.nb());
+        }
+        if let Err(e) = check_nbs(nbs.into_iter()) {
+            prop_assert!(false, "{e}");
+        }
+    }
+
+    /// Unrelated NBs one after the other.
+    #[test]
+    fn kept_flows_equal_a_full_compile_after_any_change(
+        steps in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..768), 2..5),
+    ) {
+        if let Err(e) = check(&steps) {
+            prop_assert!(false, "{e}");
+        }
+    }
+}

@@ -224,10 +224,9 @@ impl Deps {
             }
         }
         for sb_dp in &pending.sb_datapaths {
-            match self.sb_to_nb.get(sb_dp).or(next.sb_to_nb.get(sb_dp)) {
-                Some(dp) => add(*dp, is_router(dp)),
-                // A binding of a datapath we do not know: place nothing.
-                None => {}
+            // A binding of a datapath we do not know reaches nothing.
+            if let Some(dp) = self.sb_to_nb.get(sb_dp).or(next.sb_to_nb.get(sb_dp)) {
+                add(*dp, is_router(dp));
             }
         }
         // The model's values of each datapath's ports.

@@ -53,6 +53,10 @@ use lflow::engine::RunKind;
 /// The SB lock that makes one instance active.
 pub const LOCK: &str = "ovn_northd";
 
+/// Why a run follows taking the lock: the one forced run that keeps the
+/// engine's state (it was kept up on standby).
+const LOCK_ACQUIRED: &str = "lock acquired";
+
 /// How many waiting events are handled before a cycle runs.
 const DRAIN_MAX: usize = 256;
 
@@ -554,7 +558,7 @@ impl MainLoop {
                 self.forced = Some("schema changed");
             }
             DbEvent::Locked(_) => {
-                self.forced = Some("lock acquired");
+                self.forced = Some(LOCK_ACQUIRED);
             }
             DbEvent::LockLost(_) => {}
             DbEvent::Reply { .. } => {}
@@ -702,6 +706,8 @@ impl MainLoop {
             && self.nb_txn.is_none()
         {
             self.status_cycle();
+        } else if role == Role::Standby && both_ready && (self.dirty || self.forced.is_some()) {
+            self.warm_cycle();
         }
     }
 
@@ -793,29 +799,51 @@ impl MainLoop {
         }
     }
 
-    /// One engine run and at most one transaction per database.
-    fn cycle(&mut self) {
-        self.run_id += 1;
-        let forced = self.forced.take();
-        // A forced cycle (reconnect, lock, command) recomputes every node.
-        let span = info_span!("cycle", run_id = self.run_id, recompute = forced.is_some());
-        let _guard = span.enter();
-        if let Some(reason) = forced {
-            debug!(reason, "forced recompute");
-            self.engine.reset();
+    /// Runs the engine on the replicas; a forced run (reconnect, failed
+    /// commit, command) recomputes every node first, except on taking the
+    /// lock: the engine kept up on standby (`warm_cycle`).
+    fn run_engine(&mut self) -> Option<lflow::engine::Cycle> {
+        if let Some(reason) = self.forced.take() {
+            debug!(reason, "forced run");
+            if reason != LOCK_ACQUIRED {
+                self.engine.reset();
+            }
         }
         self.dirty = false;
-        self.status_due = false;
-        self.sequence_due = false;
         self.stats.recomputes += 1;
-        let started = Instant::now();
-        let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return };
-        let (metrics, mut last) = (&self.services.metrics, started);
-        let lflow::engine::Cycle { mut output, plan, stats } = self.engine.run(nb, sb, |node, kind| {
+        let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return None };
+        let (metrics, mut last) = (&self.services.metrics, Instant::now());
+        Some(self.engine.run(nb, sb, |node, kind| {
             let now = Instant::now();
             metrics.node_run(node, kind, now - last);
             last = now;
-        });
+        }))
+    }
+
+    /// On standby: runs the engine on every change as the active
+    /// instance does, writing nothing, so that taking over needs no cold
+    /// recompute.
+    fn warm_cycle(&mut self) {
+        self.run_id += 1;
+        let span = info_span!("warm_cycle", run_id = self.run_id);
+        let _guard = span.enter();
+        let started = Instant::now();
+        let Some(cycle) = self.run_engine() else { return };
+        self.engine.discard();
+        let compile_ms = started.elapsed().as_millis() as u64;
+        debug!(compile_ms, datapaths_built = cycle.stats.datapaths_built, "computed on standby, nothing written");
+    }
+
+    /// One engine run and at most one transaction per database.
+    fn cycle(&mut self) {
+        self.run_id += 1;
+        let span = info_span!("cycle", run_id = self.run_id, forced = self.forced.unwrap_or(""));
+        let _guard = span.enter();
+        self.status_due = false;
+        self.sequence_due = false;
+        let started = Instant::now();
+        let Some(lflow::engine::Cycle { mut output, plan, stats }) = self.run_engine() else { return };
+        let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return };
         self.diagnostics.report(&output.diagnostics, started);
         self.diagnostics_at = schedule(&self.diagnostics);
         let mut sb_ops = plan.ops;

@@ -112,10 +112,10 @@ fn the_control_socket_answers_ovn_appctl() {
         assert!(list.lines().any(|l| l.split_whitespace().next() == Some(cmd)), "{cmd} missing from\n{list}");
     }
     // Recompute: the counter moves, the SB stays right.
-    wait_until("the first cycle", BOUND, || recomputes(&d) >= 1);
-    let before = recomputes(&d);
+    wait_until("the first cycle", BOUND, || engine_runs(&d) >= 1);
+    let before = engine_runs(&d);
     assert_eq!(appctl(&d, &["inc-engine/recompute"]), "");
-    wait_until("a forced recompute", BOUND, || recomputes(&d) > before);
+    wait_until("a forced recompute", BOUND, || engine_runs(&d) > before);
     assert!(appctl(&d, &["inc-engine/show-stats"]).starts_with("Node: northd\n- recompute: "));
     assert_eq!(appctl(&d, &["sb-cluster-state-reset"]), "");
     assert_eq!(appctl(&d, &["nb-cluster-state-reset"]), "");
@@ -210,7 +210,7 @@ fn the_log_file_has_ovs_lines_and_reopens_on_sighup() {
     let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &["-vfile:dbg"]);
     d.wait_status("active");
     // Status answers between the lock and the first cycle: wait for the cycle.
-    wait_until("the first cycle", BOUND, || d.log().contains("cycle{run_id=1 recompute=true}: "));
+    wait_until("the first cycle", BOUND, || d.log().contains("|DBG|cycle{run_id="));
     let text = d.log();
     let line = regex::Regex::new(
         r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\|\d{5}\|(northd|ovsdb|lflow)\|(EMER|ERR|WARN|INFO|DBG)\|",
@@ -330,32 +330,35 @@ fn nb_cfg_reaches_sb_cfg_and_hv_cfg() {
     assert_translated(&dbs.nb_remote(), &sb);
 }
 
-fn recomputes(d: &Northd) -> u64 {
-    appctl(d, &["inc-engine/show-stats", "northd", "recompute"]).trim().parse().unwrap()
+/// The runs of the engine's first node (`northd`): from scratch or from
+/// changes, one per cycle that computes.
+fn engine_runs(d: &Northd) -> u64 {
+    let count = |kind: &str| -> u64 { appctl(d, &["inc-engine/show-stats", "northd", kind]).trim().parse().unwrap() };
+    count("recompute") + count("compute")
 }
 
 /// The echo of the daemon's own writes (its SB transaction, the NB status
 /// columns) comes back through its monitors but is not news, and a
 /// `--wait=sb sync` moves only sequence numbers: one NB change costs one
-/// recompute, a sync none, and `sb_cfg` still reaches `nb_cfg`.
+/// engine run, a sync none, and `sb_cfg` still reaches `nb_cfg`.
 #[test]
-fn one_change_costs_one_recompute_and_a_sync_none() {
+fn one_change_costs_one_engine_run_and_a_sync_none() {
     let dbs = Dbs::standalone();
     let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
     d.wait_status("active");
     dbs.nbctl(&["--wait=sb", "sync"]);
-    let before = recomputes(&d);
+    let before = engine_runs(&d);
     dbs.nbctl(&["--wait=sb", "ls-add", "one", "--", "lsp-add", "one", "one-p1"]);
-    let cycles = recomputes(&d) - before;
-    assert_eq!(cycles, 1, "one change took {cycles} recomputes\n{}", d.diagnostics());
-    let before = recomputes(&d);
+    let cycles = engine_runs(&d) - before;
+    assert_eq!(cycles, 1, "one change took {cycles} engine runs\n{}", d.diagnostics());
+    let before = engine_runs(&d);
     let cfg = |column: &str| dbs.nbctl(&["get", "NB_Global", ".", column]).trim().parse::<i64>().unwrap();
     for _ in 0..3 {
         dbs.nbctl(&["--wait=sb", "sync"]);
         assert_eq!(cfg("sb_cfg"), cfg("nb_cfg"));
     }
-    let cycles = recomputes(&d) - before;
-    assert_eq!(cycles, 0, "three syncs took {cycles} recomputes\n{}", d.diagnostics());
+    let cycles = engine_runs(&d) - before;
+    assert_eq!(cycles, 0, "three syncs took {cycles} engine runs\n{}", d.diagnostics());
     assert!(cfg("nb_cfg_timestamp") > 0 && cfg("sb_cfg_timestamp") >= cfg("nb_cfg_timestamp"));
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
 }
@@ -432,6 +435,38 @@ fn a_port_add_changes_only_the_flows_of_the_datapaths_it_reaches() {
     d.check_alive();
 }
 
+/// A standby runs the engine on every change, writing nothing, and takes
+/// over without a recompute: its first cycle as the active instance
+/// computes from the changes since its last run, and the SB it leaves is
+/// the translation.
+#[test]
+fn a_standby_stays_warm_and_takes_over_without_a_recompute() {
+    let dbs = Dbs::standalone();
+    let mut a = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    a.wait_status("active");
+    let mut b = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    b.wait_status("standby");
+    let stat = |d: &Northd, node: &str, counter: &str| -> u64 {
+        appctl(d, &["inc-engine/show-stats", node, counter]).trim().parse().unwrap()
+    };
+    dbs.nbctl(&["--wait=sb", "ls-add", "sw0", "--", "lsp-add", "sw0", "p0"]);
+    dbs.nbctl(&["--wait=sb", "lsp-set-addresses", "p0", "0a:00:00:00:00:01 10.0.0.1"]);
+    wait_until("the standby's engine to follow the changes", BOUND, || stat(&b, "lflow", "compute") >= 2);
+    let (lflow, northd) = (stat(&b, "lflow", "recompute"), stat(&b, "northd", "recompute"));
+    assert_eq!(lflow, 1, "one run from scratch, at the start");
+    let before = testsupport::northd::sbctl(&dbs.sb_remote(), &["--bare", "--columns=_uuid", "list", "Logical_Flow"]);
+    a.kill();
+    b.wait_status("active");
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    let after = testsupport::northd::sbctl(&dbs.sb_remote(), &["--bare", "--columns=_uuid", "list", "Logical_Flow"]);
+    assert_eq!(before, after, "taking over rewrites no flow");
+    dbs.nbctl(&["--wait=sb", "lsp-add", "sw0", "p1", "--", "lsp-set-addresses", "p1", "0a:00:00:00:00:02 10.0.0.2"]);
+    assert_eq!(stat(&b, "lflow", "recompute"), lflow, "taking over needs no recompute");
+    assert_eq!(stat(&b, "northd", "recompute"), northd, "taking over needs no recompute");
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    b.check_alive();
+}
+
 #[test]
 fn a_burst_is_batched_and_a_reconnect_forces_a_recompute() {
     let mut dbs = Dbs::standalone();
@@ -439,14 +474,14 @@ fn a_burst_is_batched_and_a_reconnect_forces_a_recompute() {
     d.wait_status("active");
     dbs.nbctl(&["--wait=sb", "sync"]);
     // 40 NB transactions queue up while the daemon is stopped.
-    let before = recomputes(&d);
+    let before = engine_runs(&d);
     d.signal(libc::SIGSTOP);
     for i in 0..40 {
         dbs.nbctl(&["ls-add", &format!("burst{i}")]);
     }
     d.signal(libc::SIGCONT);
     dbs.nbctl(&["--wait=sb", "sync"]);
-    let cycles = recomputes(&d) - before;
+    let cycles = engine_runs(&d) - before;
     // The burst, its commit's echo, then the sync's SB and NB writes and
     // their echoes: a handful, not one per change.
     println!("a burst of 40 NB transactions and a sync took {cycles} recomputes");
@@ -454,9 +489,9 @@ fn a_burst_is_batched_and_a_reconnect_forces_a_recompute() {
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
 
     // A reconnect recomputes, although nothing changed.
-    let before = recomputes(&d);
+    let before = engine_runs(&d);
     dbs.nb.restart();
-    wait_until("a recompute after the NB reconnect", BOUND, || recomputes(&d) > before);
+    wait_until("a recompute after the NB reconnect", BOUND, || engine_runs(&d) > before);
     assert!(d.log().contains("reconnected: forcing a recompute"), "{}", d.diagnostics());
 
     // Bad NB data is logged (once) and the rest is translated.

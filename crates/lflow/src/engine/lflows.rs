@@ -117,6 +117,8 @@ pub struct LflowTable {
     foreign: BTreeSet<Uuid>,
     /// Flows to compare with the SB at the next `plan`.
     dirty: BTreeSet<Arc<Body>>,
+    /// The flows the last `plan` wrote (their echo settles them).
+    planned: Vec<Arc<Body>>,
     /// Flows whose SB rows changed, until `settle` says whether the change
     /// was our own write's echo (nothing to compare) or another's.
     unsettled: Vec<(Uuid, Arc<Body>)>,
@@ -188,6 +190,12 @@ impl LflowTable {
             entry.rows.retain(|u| *u != uuid);
         }
         self.unsettled.push((uuid, key));
+    }
+
+    /// The last plan's operations were not sent (a standby): its flows
+    /// are still to compare.
+    pub fn discard(&mut self) {
+        self.dirty.extend(self.planned.drain(..));
     }
 
     /// Says which of the SB rows changed since the last `settle` changed
@@ -345,6 +353,7 @@ impl LflowTable {
         let mut new_groups: BTreeMap<Vec<Atom>, String> = BTreeMap::new();
         let mut flow_ops = Vec::new();
         let (mut ins, mut upd, mut del) = (0, 0, 0);
+        self.planned.clear();
         let dirty = std::mem::take(&mut self.dirty);
         let compared = dirty.len();
         for body in dirty {
@@ -353,9 +362,12 @@ impl LflowTable {
             (ins, upd, del) = (ins + i, upd + u, del + d);
             if entry.occurrences.is_empty() && entry.rows.is_empty() {
                 self.entries.remove(&body);
+            } else if i + u + d > 0 {
+                self.planned.push(body);
             }
         }
-        for uuid in std::mem::take(&mut self.foreign) {
+        // Deleted once the SB says so (`observe`).
+        for &uuid in &self.foreign {
             del += 1;
             flow_ops.push(Operation::Delete { table: "Logical_Flow".into(), where_: vec![Condition::row(uuid)] });
         }

@@ -129,6 +129,12 @@ impl Engine {
         self.lflows.settle(ours);
     }
 
+    /// The last run's operations were not sent (a standby keeping the
+    /// engine warm): what they would have written is still to do.
+    pub fn discard(&mut self) {
+        self.lflows.discard();
+    }
+
     /// Makes the next cycle recompute every node.
     pub fn reset(&mut self) {
         let stats = self.stats;

@@ -342,6 +342,9 @@ pub struct MainLoop {
     retry_wait: Duration,
     run_id: u64,
     stats: Stats,
+    /// `NB_Global options:northd_probe_interval`, as last applied to both
+    /// sessions (`None`: their default).
+    probe_interval: Option<Duration>,
     /// What the cycles keep between them (`lflow::engine`).
     engine: lflow::engine::Engine,
     cfg: CfgTracker,
@@ -402,6 +405,7 @@ impl MainLoop {
             retry_wait: RETRY_MIN,
             run_id: 0,
             stats: Stats::default(),
+            probe_interval: None,
             engine: lflow::engine::Engine::default(),
             cfg: CfgTracker::default(),
             diagnostics: Diagnostics::default(),
@@ -551,6 +555,13 @@ impl MainLoop {
                     self.awaiting_own_write = false;
                 } else if let Some(nb) = self.nb.session().replica() {
                     self.services.metrics.nb_changed(nb, self.role == Role::Active);
+                    let probe = status::probe_interval(nb);
+                    if probe != self.probe_interval {
+                        info!(probe_ms = probe.map(|p| p.as_millis() as u64), "inactivity probe interval set");
+                        self.probe_interval = probe;
+                        self.nb.session_mut().set_probe_interval(probe);
+                        self.sb.session_mut().set_probe_interval(probe);
+                    }
                 }
             }
             DbEvent::SchemaChanged => {

@@ -22,6 +22,8 @@
 //!
 //! Pure: reads replicas, takes `now` in milliseconds, returns writes.
 
+use std::time::Duration;
+
 use lflow::output::NbWrite;
 use ovsdb::replica::Row;
 use ovsdb::{Atom, Condition, Datum, OpRow, Operation, Replica};
@@ -47,6 +49,20 @@ pub fn nb_cfg(nb: &Replica) -> Option<i64> {
 /// `NB_Global.sb_cfg`: the `nb_cfg` whose translation is known committed.
 pub fn sb_cfg(nb: &Replica) -> Option<i64> {
     nb_global(nb).map(|r| int(r, "sb_cfg"))
+}
+
+/// `NB_Global options:northd_probe_interval`, for
+/// `Session::set_probe_interval`: `None` when unset or not a number of
+/// milliseconds (the default), zero to turn probes off, otherwise at least
+/// one second, as `ovn-nb(5)` says.
+pub fn probe_interval(nb: &Replica) -> Option<Duration> {
+    let options = nb_global(nb)?.get("options");
+    let ms: i64 = options.get(&Atom::string("northd_probe_interval"))?.as_str()?.trim().parse().ok()?;
+    match ms {
+        0 => Some(Duration::ZERO),
+        ms if ms > 0 => Some(Duration::from_millis(ms.max(1000) as u64)),
+        _ => None,
+    }
 }
 
 /// The insert of an empty `NB_Global` when the NB has none (the table
@@ -170,6 +186,22 @@ mod tests {
             "ovn-nb.ovsschema",
             json!({"NB_Global": {G: {"initial": {"nb_cfg": nb_cfg, "sb_cfg": sb_cfg, "hv_cfg": hv_cfg}}}}),
         )
+    }
+
+    /// `northd_probe_interval` as ovn-nb(5) says: zero disables, a
+    /// positive value is at least 1,000 ms, anything else is the default.
+    #[test]
+    fn probe_interval_follows_the_nb_option() {
+        let with = |v: &str| {
+            let options = json!(["map", [["northd_probe_interval", v]]]);
+            probe_interval(&replica("ovn-nb.ovsschema", json!({"NB_Global": {G: {"initial": {"options": options}}}})))
+        };
+        assert_eq!(probe_interval(&nb(0, 0, 0)), None);
+        assert_eq!(with("0"), Some(Duration::ZERO));
+        assert_eq!(with("250"), Some(Duration::from_millis(1000)));
+        assert_eq!(with(" 16000 "), Some(Duration::from_millis(16000)));
+        assert_eq!(with("-5"), None);
+        assert_eq!(with("soon"), None);
     }
 
     fn sb(sb_nb_cfg: i64, chassis: &[(i64, i64, bool)]) -> Replica {

@@ -19,7 +19,7 @@ pub mod remote;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 use serde_json::value::RawValue;
@@ -238,6 +238,8 @@ pub struct Session {
     io: VecDeque<IoAction>,
     transmit: VecDeque<Message>,
     events: VecDeque<Event>,
+    /// The probe interval set with `set_probe_interval`, if any.
+    probe_interval: Option<Duration>,
 }
 
 const SERVER_DB: &str = "_Server";
@@ -288,6 +290,7 @@ impl Session {
             io: VecDeque::new(),
             transmit: VecDeque::new(),
             events: VecDeque::new(),
+            probe_interval: None,
         };
         s.handle_timeout(now);
         s
@@ -463,6 +466,7 @@ impl Session {
     /// The transport connected.
     pub fn handle_connected(&mut self, now: Instant) {
         self.reconnect.connected(now);
+        self.apply_probe_interval();
         self.conn = Some(Conn::default());
         self.transmit.clear();
         let db = self.config.database.clone();
@@ -479,6 +483,25 @@ impl Session {
             self.locks.insert(name.clone(), LockState::Requested);
             self.send("lock", &json!([name]), Pending::Lock(name));
         }
+    }
+
+    /// Sets the inactivity probe interval of every connection from now on:
+    /// `None` for the default (the configured `Timing` on TCP and SSL, no
+    /// probes on a unix socket, whose peer cannot vanish unseen), zero for
+    /// no probes.
+    pub fn set_probe_interval(&mut self, interval: Option<Duration>) {
+        self.probe_interval = interval;
+        self.apply_probe_interval();
+    }
+
+    fn apply_probe_interval(&mut self) {
+        let interval = match self.probe_interval {
+            Some(d) if d.is_zero() => None,
+            Some(d) => Some(d),
+            None if matches!(self.remote(), Remote::Unix(_)) => None,
+            None => self.config.timing.probe_interval,
+        };
+        self.reconnect.set_probe_interval(interval);
     }
 
     /// The connection attempt failed.

@@ -127,6 +127,12 @@ impl Reconnect {
         }
     }
 
+    /// Changes the silence after which a probe is sent (`None`: never),
+    /// from now on.
+    pub fn set_probe_interval(&mut self, interval: Option<Duration>) {
+        self.timing.probe_interval = interval;
+    }
+
     /// The transport is up.
     pub fn connected(&mut self, now: Instant) {
         self.state = State::Active { last_rx: now };

@@ -233,7 +233,7 @@ fn locks_are_requested_on_every_connection_and_reported() {
 
 #[test]
 fn answers_echo_and_probes_a_silent_server() {
-    let mut p = Pair::new("unix:/nb.sock", None);
+    let mut p = Pair::new("tcp:127.0.0.1:6641", None);
     p.expect_connect();
     p.s.handle_connected(p.now);
     p.no_request("echo");
@@ -255,6 +255,31 @@ fn answers_echo_and_probes_a_silent_server() {
     p.advance(Duration::from_secs(5));
     assert_eq!(p.s.poll_io(), Some(IoAction::Disconnect));
     assert!(p.events().iter().any(|e| matches!(e, Event::Disconnected { reason, .. } if reason.contains("probe"))));
+}
+
+/// A unix socket is not probed by default (a server busy committing a
+/// large transaction for longer than the interval is not dead), unless an
+/// interval is set; zero turns probes off on any connection.
+#[test]
+fn unix_sockets_are_probed_only_when_asked() {
+    let mut p = Pair::new("unix:/nb.sock", None);
+    p.expect_connect();
+    p.s.handle_connected(p.now);
+    p.advance(Duration::from_secs(60));
+    p.no_request("echo");
+    p.s.set_probe_interval(Some(Duration::from_secs(2)));
+    p.advance(Duration::from_secs(2));
+    p.expect_request("echo");
+    p.s.set_probe_interval(None);
+    p.advance(Duration::from_secs(60));
+    assert_eq!(p.s.poll_io(), None, "back to no probes");
+
+    let mut p = Pair::new("tcp:127.0.0.1:6641", None);
+    p.s.set_probe_interval(Some(Duration::ZERO));
+    p.expect_connect();
+    p.s.handle_connected(p.now);
+    p.advance(Duration::from_secs(60));
+    p.no_request("echo");
 }
 
 #[test]

@@ -33,7 +33,8 @@ pub struct Insert {
 }
 
 impl Insert {
-    fn new(table: &str, name: String, row: Value) -> Insert {
+    /// A row of `table` named `name` (made an `<id>`: dashes become underscores).
+    pub fn new(table: &str, name: String, row: Value) -> Insert {
         Insert { table: table.to_string(), name: ident(&name), row }
     }
 }
@@ -43,11 +44,13 @@ fn ident(name: &str) -> String {
     name.replace('-', "_")
 }
 
-fn named(name: &str) -> Value {
+/// A reference to the row inserted under `name`.
+pub fn named(name: &str) -> Value {
     json!(["named-uuid", ident(name)])
 }
 
-fn set(items: Vec<Value>) -> Value {
+/// An OVSDB set of `items`.
+pub fn set(items: Vec<Value>) -> Value {
     json!(["set", items])
 }
 

@@ -9,7 +9,8 @@
 //! row counts.
 //!
 //! Benchmarks: `compile/N` (on one thread), `compile_2_threads/N` (the
-//! switches' and routers' flows built on two), `plan_sb_steady/N`.
+//! switches' and routers' flows built on two), `plan_sb_steady/N`, and
+//! `engine_port_add/N` (the incremental engine's cycle for one port add).
 
 #[path = "../examples/gen_topology/topology.rs"]
 mod topology;
@@ -81,8 +82,46 @@ fn benches(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("plan_sb_steady", size), &size, |b, _| {
             b.iter(|| lflow::sync::plan_sb(&out, &sb))
         });
+        engine_port_add(&mut group, size, replica(&nb_schema, &topology::generate(size)), &sb);
     }
     group.finish();
+}
+
+/// `engine_port_add/N`: one engine cycle after a VIF is added to the first
+/// switch (a new one each iteration), on one thread, the engine warm and
+/// the SB settled: what a daemon computes for `ovn-nbctl lsp-add`.
+fn engine_port_add(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    size: usize,
+    mut nb: Replica,
+    sb: &Replica,
+) {
+    let schema = nb.schema().clone();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let mut engine = lflow::engine::Engine::default();
+    nb.take_changes();
+    pool.install(|| engine.run(&nb, sb, |_, _| {}));
+    let switch = nb.table("Logical_Switch").unwrap().rows().next().unwrap().uuid();
+    let mut n = 0u32;
+    group.bench_with_input(BenchmarkId::new("engine_port_add", size), &size, |b, _| {
+        b.iter(|| {
+            n += 1;
+            let port = format!("00000000-0000-0000-0000-{n:012x}");
+            let json = format!(
+                r#"{{"Logical_Switch_Port": {{"{port}": {{"insert": {{"name": "bench{n}",
+                    "addresses": "0a:00:ff:{:02x}:{:02x}:{:02x} 10.255.{}.{}"}}}}}},
+                    "Logical_Switch": {{"{switch}": {{"modify": {{"ports": ["uuid", "{port}"]}}}}}}}}"#,
+                n >> 16 & 255,
+                n >> 8 & 255,
+                n & 255,
+                n >> 8 & 255,
+                n & 255
+            );
+            nb.apply(decode_table_updates(&json, UpdateFormat::Update2, &schema).unwrap()).unwrap();
+            engine.observe_nb(&nb.take_changes());
+            pool.install(|| engine.run(&nb, sb, |_, _| {}))
+        })
+    });
 }
 
 criterion_group!(compile, benches);

@@ -84,6 +84,9 @@ pub struct Pending {
     nb: Vec<(String, Uuid, Option<Row>)>,
     /// SB datapaths (by SB row) whose rows changed.
     sb_datapaths: HashSet<Uuid, FixedState>,
+    /// SB rows changed, with the SB datapaths they reach (`None`: all),
+    /// until `settle` says whether the change was our own write's echo.
+    unsettled: Vec<(Uuid, Option<Vec<Uuid>>)>,
     /// A change reaching every datapath came.
     all: bool,
 }
@@ -121,16 +124,30 @@ impl Pending {
                 },
                 sb.get(table, uuid),
             ];
-            match table {
-                "Datapath_Binding" => {
-                    self.sb_datapaths.insert(*uuid);
-                }
-                "Port_Binding" | "Multicast_Group" => {
-                    for row in rows.into_iter().flatten() {
-                        self.sb_datapaths.extend(row.get("datapath").keys().filter_map(Atom::as_uuid));
-                    }
-                }
-                _ => self.all = true,
+            let reached = match table {
+                "Datapath_Binding" => Some(vec![*uuid]),
+                "Port_Binding" | "Multicast_Group" => Some(
+                    rows.into_iter()
+                        .flatten()
+                        .flat_map(|r| r.get("datapath").keys().filter_map(Atom::as_uuid))
+                        .collect(),
+                ),
+                _ => None,
+            };
+            self.unsettled.push((*uuid, reached));
+        }
+    }
+
+    /// Says which SB rows changed since the last call were changed by our
+    /// own write, as written (`ours`): the model reads what it wrote the
+    /// same as before (and a value it decides differently shows in the
+    /// ports' fingerprints); the others' changes reach their datapaths.
+    pub fn settle(&mut self, ours: impl Fn(Uuid) -> bool) {
+        for (uuid, reached) in std::mem::take(&mut self.unsettled) {
+            match reached {
+                _ if ours(uuid) => {}
+                Some(dps) => self.sb_datapaths.extend(dps),
+                None => self.all = true,
             }
         }
     }
@@ -208,9 +225,25 @@ impl Deps {
                     return None
                 }
                 "Port_Group" => {
-                    // Its ports' switches, before and after.
-                    let ports = old.iter().chain(m.nb.get(table, uuid)).flat_map(|r| r.get("ports").keys());
-                    for port in ports.filter_map(Atom::as_uuid) {
+                    // Its ports' switches, before and after; when only its
+                    // members changed, the switches of the ports that came or
+                    // went (a switch reads which groups its ports are in, not
+                    // the groups' other members).
+                    let new = m.nb.get(table, uuid);
+                    let members = |r: Option<&Row>| -> HashSet<Uuid, FixedState> {
+                        r.into_iter().flat_map(|r| r.get("ports").keys().filter_map(Atom::as_uuid)).collect()
+                    };
+                    let (before, after) = (members(old.as_ref()), members(new));
+                    let only_members = match (old, new) {
+                        (Some(o), Some(n)) => o.iter().zip(n.iter()).all(|((c, a), (_, b))| c == "ports" || a == b),
+                        _ => false,
+                    };
+                    let ports: Vec<Uuid> = if only_members {
+                        before.symmetric_difference(&after).copied().collect()
+                    } else {
+                        before.union(&after).copied().collect()
+                    };
+                    for port in ports {
                         for dp in self.owners.get(&port).into_iter().chain(next.owners.get(&port)).flatten() {
                             add(*dp, false);
                         }

@@ -126,7 +126,8 @@ impl Engine {
     /// own last write, with the values it wrote (`ours`); the others are
     /// news to the nodes that keep SB rows.
     pub fn settle_sb(&mut self, ours: impl Fn(Uuid) -> bool) {
-        self.lflows.settle(ours);
+        self.lflows.settle(&ours);
+        self.pending.settle(ours);
     }
 
     /// The last run's operations were not sent (a standby keeping the
@@ -157,6 +158,8 @@ impl Engine {
     /// times them: the engine reads no clock).
     pub fn run(&mut self, nb: &Replica, sb: &Replica, mut done: impl FnMut(&'static str, RunKind)) -> Cycle {
         let warm = self.lflows.is_warm();
+        // SB changes nobody vouched for are others'.
+        self.pending.settle(|_| false);
         let (deps, pending) = (&mut self.deps, &self.pending);
         let mut unfolded = crate::compile_unfolded(nb, sb, |m| {
             let reached = deps.reached(m, pending, !warm)?;

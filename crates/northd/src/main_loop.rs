@@ -743,7 +743,9 @@ impl MainLoop {
             }
         }
         if self.nb_txn.is_none() && !self.nb_echo.pending.is_empty() {
-            match self.nb_echo.take_news("OVN_Northbound").0 {
+            let (news, theirs) = self.nb_echo.take_news("OVN_Northbound");
+            self.engine.settle_nb(|uuid| !theirs.contains(&uuid));
+            match news {
                 News::Input => {
                     self.dirty = true;
                     self.settle.input_changed();

@@ -393,6 +393,9 @@ fn a_port_add_changes_only_the_flows_of_the_datapaths_it_reaches() {
         setup.extend(["--".into(), "lsp-set-options".into(), lsp.clone(), format!("router-port={lrp}")]);
         setup.extend(["--".into(), "lsp-set-addresses".into(), lsp, "router".into()]);
     }
+    // A port group (with an ACL) with a port on every switch.
+    setup.extend(["--", "pg-add", "pg", "sw0-p0", "sw1-p0", "sw2-p0"].map(String::from));
+    setup.extend(["--", "acl-add", "pg", "to-lport", "1001", "ip4", "drop"].map(String::from));
     let mut args = vec!["--wait=sb"];
     args.extend(setup.iter().skip(1).map(String::as_str));
     dbs.nbctl(&args);
@@ -406,24 +409,30 @@ fn a_port_add_changes_only_the_flows_of_the_datapaths_it_reaches() {
     let computed = |d: &Northd| -> Vec<String> {
         d.log().lines().filter(|l| l.contains("datapaths_changed=")).map(str::to_owned).collect()
     };
-    // (datapaths changed, flows compared) of the cycle a port add runs.
-    let add_port = |d: &Northd, sw: &str, name: &str, addr: &str| -> (usize, usize) {
+    // (datapaths built, changed, flows compared) of the cycle a port add
+    // runs; the port joins the port group, as a pod joins its namespace's.
+    let mut members = vec!["sw0-p0".to_string(), "sw1-p0".into(), "sw2-p0".into()];
+    let mut add_port = |d: &Northd, sw: &str, name: &str, addr: &str| -> (usize, usize, usize) {
         let n = computed(d).len();
-        dbs.nbctl(&["--wait=sb", "lsp-add", sw, name, "--", "lsp-set-addresses", name, addr]);
+        members.push(name.to_string());
+        let mut args =
+            vec!["--wait=sb", "lsp-add", sw, name, "--", "lsp-set-addresses", name, addr, "--", "pg-set-ports", "pg"];
+        args.extend(members.iter().map(String::as_str));
+        dbs.nbctl(&args);
         wait_until("the cycle's log line", BOUND, || computed(d).len() > n);
         let line = computed(d)[n].clone();
         let field = |name: &str| -> usize {
             let at = line.find(&format!("{name}=")).unwrap() + name.len() + 1;
             line[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
         };
-        (field("datapaths_changed"), field("flows_compared"))
+        (field("datapaths_built"), field("datapaths_changed"), field("flows_compared"))
     };
     let (recomputes, computes) = (lflow("recompute"), lflow("compute"));
-    let (changed, compared) = add_port(&d, "sw2", "sw2-new", "0a:00:00:00:02:09 10.0.2.99");
-    assert_eq!(changed, 1, "a port on a switch no router reaches\n{}", d.diagnostics());
+    let (built, changed, compared) = add_port(&d, "sw2", "sw2-new", "0a:00:00:00:02:09 10.0.2.99");
+    assert_eq!((built, changed), (1, 1), "a port on a switch no router reaches\n{}", d.diagnostics());
     assert!(compared > 0 && compared * 10 < flows, "{compared} of {flows} flows compared\n{}", d.diagnostics());
-    let (changed, compared) = add_port(&d, "sw0", "sw0-new", "0a:00:00:00:00:09 10.0.0.99");
-    assert_eq!(changed, 2, "a port on a switch the router reaches: the switch and the router");
+    let (built, changed, compared) = add_port(&d, "sw0", "sw0-new", "0a:00:00:00:00:09 10.0.0.99");
+    assert_eq!((built, changed), (2, 2), "a port on a switch the router reaches: the switch and the router");
     assert!(compared > 0 && compared * 10 < flows, "{compared} of {flows} flows compared\n{}", d.diagnostics());
     assert_eq!(lflow("recompute"), recomputes, "no recompute for a port");
     assert!(lflow("compute") >= computes + 2);

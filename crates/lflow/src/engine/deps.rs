@@ -82,6 +82,10 @@ const PENDING_MAX: usize = 100_000;
 pub struct Pending {
     /// (table, row, its old version if it had one).
     nb: Vec<(String, Uuid, Option<Row>)>,
+    /// NB changes until `settle_nb` says whether they were our own write's
+    /// echo (what northd writes to NB never changes a flow: IPAM and
+    /// generated options read back as decided, `up` is read from SB).
+    nb_unsettled: Vec<(String, Uuid, Option<Row>)>,
     /// SB datapaths (by SB row) whose rows changed.
     sb_datapaths: HashSet<Uuid, FixedState>,
     /// SB rows changed, with the SB datapaths they reach (`None`: all),
@@ -95,9 +99,10 @@ impl Pending {
     pub fn observe_nb(&mut self, changes: &Changes) {
         // A standby runs no cycle: past a bound, every datapath is
         // reached anyway.
-        if self.all || self.nb.len() > PENDING_MAX {
+        if self.all || self.nb.len() + self.nb_unsettled.len() > PENDING_MAX {
             self.all = true;
             self.nb = Vec::new();
+            self.nb_unsettled = Vec::new();
             return;
         }
         for (table, uuid, change) in changes.iter() {
@@ -108,8 +113,15 @@ impl Pending {
                 Change::Modified { old } | Change::Deleted { old } => Some(old.clone()),
                 Change::Inserted => None,
             };
-            self.nb.push((table.to_string(), *uuid, old));
+            self.nb_unsettled.push((table.to_string(), *uuid, old));
         }
+    }
+
+    /// Says which NB rows changed since the last call were changed by our
+    /// own write, as written (`ours`); the others' changes count.
+    pub fn settle_nb(&mut self, ours: impl Fn(Uuid) -> bool) {
+        let others = std::mem::take(&mut self.nb_unsettled).into_iter().filter(|(_, uuid, _)| !ours(*uuid));
+        self.nb.extend(others);
     }
 
     pub fn observe_sb(&mut self, changes: &Changes, sb: &Replica) {
@@ -354,8 +366,13 @@ impl Deps {
                 .collect();
             dps.sort();
             dps.dedup();
+            // The group and its ACLs, not its ports: a port belongs to its
+            // own switch, not to every switch of its groups.
             let mut seen: HashSet<Uuid, FixedState> = HashSet::default();
-            refs.walk(nb, pg, &mut seen);
+            seen.insert(pg.uuid());
+            for acl in pg.get("acls").keys().filter_map(Atom::as_uuid).filter_map(|u| nb.get("ACL", &u)) {
+                refs.walk(nb, acl, &mut seen);
+            }
             for u in seen {
                 self.owners.entry(u).or_default().extend(dps.iter().copied());
             }

@@ -136,6 +136,13 @@ impl Engine {
         self.lflows.discard();
     }
 
+    /// Says which NB rows changed since the last call were changed by our
+    /// own last write, with the values it wrote (`ours`): no flow reads
+    /// them back differently.
+    pub fn settle_nb(&mut self, ours: impl Fn(Uuid) -> bool) {
+        self.pending.settle_nb(ours);
+    }
+
     /// Makes the next cycle recompute every node.
     pub fn reset(&mut self) {
         let stats = self.stats;
@@ -158,8 +165,9 @@ impl Engine {
     /// times them: the engine reads no clock).
     pub fn run(&mut self, nb: &Replica, sb: &Replica, mut done: impl FnMut(&'static str, RunKind)) -> Cycle {
         let warm = self.lflows.is_warm();
-        // SB changes nobody vouched for are others'.
+        // Changes nobody vouched for are others'.
         self.pending.settle(|_| false);
+        self.pending.settle_nb(|_| false);
         let (deps, pending) = (&mut self.deps, &self.pending);
         let mut unfolded = crate::compile_unfolded(nb, sb, |m| {
             let reached = deps.reached(m, pending, !warm)?;

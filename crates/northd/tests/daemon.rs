@@ -330,11 +330,15 @@ fn nb_cfg_reaches_sb_cfg_and_hv_cfg() {
     assert_translated(&dbs.nb_remote(), &sb);
 }
 
+/// One counter of one engine node (`inc-engine/show-stats NODE COUNTER`).
+fn stat(d: &Northd, node: &str, counter: &str) -> u64 {
+    appctl(d, &["inc-engine/show-stats", node, counter]).trim().parse().unwrap()
+}
+
 /// The runs of the engine's first node (`northd`): from scratch or from
 /// changes, one per cycle that computes.
 fn engine_runs(d: &Northd) -> u64 {
-    let count = |kind: &str| -> u64 { appctl(d, &["inc-engine/show-stats", "northd", kind]).trim().parse().unwrap() };
-    count("recompute") + count("compute")
+    stat(d, "northd", "recompute") + stat(d, "northd", "compute")
 }
 
 /// The echo of the daemon's own writes (its SB transaction, the NB status
@@ -399,8 +403,7 @@ fn a_port_add_changes_only_the_flows_of_the_datapaths_it_reaches() {
     let mut args = vec!["--wait=sb"];
     args.extend(setup.iter().skip(1).map(String::as_str));
     dbs.nbctl(&args);
-    let lflow =
-        |counter: &str| -> u64 { appctl(&d, &["inc-engine/show-stats", "lflow", counter]).trim().parse().unwrap() };
+    let lflow = |counter: &str| stat(&d, "lflow", counter);
     let flows: usize =
         testsupport::northd::sbctl(&dbs.sb_remote(), &["--bare", "--columns=_uuid", "list", "Logical_Flow"])
             .split_whitespace()
@@ -455,9 +458,6 @@ fn a_standby_stays_warm_and_takes_over_without_a_recompute() {
     a.wait_status("active");
     let mut b = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
     b.wait_status("standby");
-    let stat = |d: &Northd, node: &str, counter: &str| -> u64 {
-        appctl(d, &["inc-engine/show-stats", node, counter]).trim().parse().unwrap()
-    };
     dbs.nbctl(&["--wait=sb", "ls-add", "sw0", "--", "lsp-add", "sw0", "p0"]);
     dbs.nbctl(&["--wait=sb", "lsp-set-addresses", "p0", "0a:00:00:00:00:01 10.0.0.1"]);
     wait_until("the standby's engine to follow the changes", BOUND, || stat(&b, "lflow", "compute") >= 2);

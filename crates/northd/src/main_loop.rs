@@ -827,9 +827,13 @@ impl MainLoop {
         let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return None };
         let (metrics, mut last) = (&self.services.metrics, Instant::now());
         Some(self.engine.run(nb, sb, |node, kind| {
+            // An abort is told before its node's recompute, which has the
+            // time.
             let now = Instant::now();
             metrics.node_run(node, kind, now - last);
-            last = now;
+            if kind != RunKind::Abort {
+                last = now;
+            }
         }))
     }
 

@@ -186,7 +186,10 @@ impl Metrics {
     /// Records one run of the engine node `node`.
     pub fn node_run(&self, node: &'static str, kind: RunKind, elapsed: Duration) {
         self.node_runs.get_or_create(&NodeKind { node, kind: kind.as_str() }).inc();
-        self.node_seconds.get_or_create(&Node { node }).observe(elapsed.as_secs_f64());
+        // An abort is followed by the node's recompute, which has the time.
+        if kind != RunKind::Abort {
+            self.node_seconds.get_or_create(&Node { node }).observe(elapsed.as_secs_f64());
+        }
     }
 
     /// Follows `nb_cfg` and `sb_cfg` after an NB change; the lag is

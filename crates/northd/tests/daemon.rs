@@ -440,6 +440,13 @@ fn a_port_add_changes_only_the_flows_of_the_datapaths_it_reaches() {
     assert_eq!(lflow("recompute"), recomputes, "no recompute for a port");
     assert!(lflow("compute") >= computes + 2);
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    // An NB option any datapath may read: the northd node gives up and
+    // builds every datapath's flows; the lflow node still computes.
+    let aborts = stat(&d, "northd", "abort");
+    dbs.nbctl(&["--wait=sb", "set", "NB_Global", ".", "options:mcast_igmp_flood=true"]);
+    assert_eq!(stat(&d, "northd", "abort"), aborts + 1);
+    assert_eq!(lflow("recompute"), recomputes);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
     appctl(&d, &["inc-engine/recompute"]);
     wait_until("a forced recompute", BOUND, || lflow("recompute") > recomputes);
     dbs.nbctl(&["--wait=sb", "sync"]);

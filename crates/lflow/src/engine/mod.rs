@@ -5,7 +5,8 @@
 //!   folding of flows into rows; it builds the flows of only the datapaths
 //!   the changes since the last cycle reach (`deps`), and keeps the
 //!   others' (and their diagnostics). Recomputed after a `reset`, or a
-//!   change that reaches every datapath.
+//!   change that reaches every datapath (counted as an `abort`, then a
+//!   `recompute`).
 //! - `sync_to_sb`: `sync::plan_sb_without` of every owned table but
 //!   `Logical_Flow`, against the SB replica. Recomputed every cycle.
 //! - `lflow` (`lflows`): the flows folded into `Logical_Flow` rows and an
@@ -176,6 +177,10 @@ impl Engine {
         self.pending.clear();
         let built = unfolded.built.as_ref().map_or(unfolded.datapaths.len(), HashSet::len);
         self.keep_diagnostics(&mut unfolded);
+        if warm && unfolded.built.is_none() {
+            // A change reached every datapath: the incremental run gave up.
+            self.ran(0, RunKind::Abort, &mut done);
+        }
         self.ran(0, if unfolded.built.is_some() { RunKind::Compute } else { RunKind::Recompute }, &mut done);
         let mut plan = crate::sync::plan_sb_without(&unfolded.output, sb, &["Logical_Flow"]);
         self.ran(1, RunKind::Recompute, &mut done);

@@ -1,30 +1,35 @@
 //! The daemon's one event loop: NB and SB sessions, control requests,
 //! signals and a retry timer come in as [`Event`]s from one `select!`;
-//! [`MainLoop::handle`] applies each to the state; then, if the state asks
-//! for it, one cycle runs: compile the NB (`lflow::compile`), diff against
-//! the SB and NB (`plan_sb`, `plan_nb`), send at most one SB transaction
-//! (asserting the `ovn_northd` lock) and one NB transaction.
+//! [`MainLoop::handle`] applies each to the state (every replica change also
+//! goes to the engine, `lflow::engine`); then, if the state asks for it, one
+//! cycle runs: the engine computes the SB and NB operations, and at most one
+//! SB transaction (asserting the `ovn_northd` lock) and one NB transaction
+//! are sent.
 //!
 //! Rules it keeps:
 //! - Never a second transaction to a database while one is in flight.
-//!   Changes that arrive meanwhile only mark the state dirty; one
-//!   recompute follows the outcome (batching: events already waiting are
-//!   drained before a cycle, so a burst costs one compile, not one each).
+//!   Changes that arrive meanwhile only mark the state dirty; one cycle
+//!   follows the outcome (batching: events already waiting are drained
+//!   before a cycle, so a burst costs one engine run, not one each).
 //! - Writes only while active: holding the SB lock `ovn_northd` (the name
 //!   ovn-northd uses, so a mixed pair never writes at once) and not paused.
-//!   A standby keeps its replicas in sync and computes nothing.
-//! - A reconnect, a new lock, `resume` and `inc-engine/recompute` force a
-//!   recompute even when no change arrived.
+//!   A standby keeps its replicas in sync and runs the engine on every
+//!   change, writing nothing (`warm_cycle`), so that taking the lock needs
+//!   no recompute.
+//! - A reconnect, a failed commit, `resume` and `inc-engine/recompute`
+//!   force a run that recomputes every node; a new lock forces a run that
+//!   computes from the changes since the standby's last.
 //! - After a commit, no cycle runs until the SB replica shows the rows it
 //!   inserted (ovsdb-server sends the update before the reply, so this
 //!   holds at once; the guard keeps a late update from causing duplicate
 //!   inserts).
 //! - Our own writes come back through the monitors; they are not news.
 //!   Once a transaction is done, the changes seen meanwhile are compared
-//!   with the rows and columns it wrote: if that is all they are, no
-//!   recompute follows (after an SB write, only the NB status columns are
-//!   brought up to date); anything else, such as a column ovn-controller
-//!   set on a row we updated, makes the next cycle a full one.
+//!   with the rows and columns it wrote: if that is all they are, no cycle
+//!   follows (after an SB write, only the NB status columns are brought up
+//!   to date), and the engine is told which rows were ours; anything else,
+//!   such as a column ovn-controller set on a row we updated, makes the
+//!   next cycle run.
 //!
 //! What it must never do: spawn tasks that change its state (control
 //! connections only forward requests); panic on what a server or a client

@@ -301,11 +301,11 @@ impl Settle {
     }
 }
 
-/// Counters for `inc-engine/show-stats` and tests.
+/// Counters logged at exit (the engine counts its nodes' runs itself).
 #[derive(Debug, Default, Clone, Copy)]
 struct Stats {
-    /// Cycles run; each compiles everything.
-    recomputes: u64,
+    /// Engine runs, active or on standby.
+    engine_runs: u64,
     sb_commits: u64,
     nb_commits: u64,
     failed_txns: u64,
@@ -443,8 +443,8 @@ impl MainLoop {
                 self.after_events();
             }
         }
-        let Stats { recomputes, sb_commits, nb_commits, failed_txns } = self.stats;
-        info!(recomputes, sb_commits, nb_commits, failed_txns, "exiting");
+        let Stats { engine_runs, sb_commits, nb_commits, failed_txns } = self.stats;
+        info!(engine_runs, sb_commits, nb_commits, failed_txns, "exiting");
         self.services.notifier.send("STOPPING=1");
         if self.exit_requested_by_control {
             if let Some((served, _)) = self.services.control.as_mut() {
@@ -828,7 +828,7 @@ impl MainLoop {
             }
         }
         self.dirty = false;
-        self.stats.recomputes += 1;
+        self.stats.engine_runs += 1;
         let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return None };
         let (metrics, mut last) = (&self.services.metrics, Instant::now());
         Some(self.engine.run(nb, sb, |node, kind| {

@@ -212,21 +212,10 @@ impl Deps {
         for (table, uuid, old) in &pending.nb {
             match table.as_str() {
                 t if NB_GLOBAL.contains(&t) => return None,
-                "NB_Global" => {
-                    let new = m.nb.get(table, uuid);
-                    let differs = |c: &str| match (old, new) {
-                        (Some(o), Some(n)) => o.get(c) != n.get(c),
-                        _ => true,
-                    };
-                    let columns = new.or(old.as_ref()).map(|r| r.table_schema().columns.keys().cloned().collect());
-                    let columns: Vec<String> = columns.unwrap_or_default();
-                    if old.is_none()
-                        || new.is_none()
-                        || columns.iter().any(|c| !NB_GLOBAL_UNREAD.contains(&c.as_str()) && differs(c))
-                    {
-                        return None;
-                    }
-                }
+                "NB_Global" => match (old, m.nb.get(table, uuid)) {
+                    (Some(o), Some(n)) if differing(o, n).all(|c| NB_GLOBAL_UNREAD.contains(&c)) => {}
+                    _ => return None,
+                },
                 "Logical_Switch" | "Logical_Router" => add(*uuid, table == "Logical_Router"),
                 // Health checks also bring flows to the switches of the
                 // backends' ports, named in `ip_port_mappings`.
@@ -246,10 +235,8 @@ impl Deps {
                         r.into_iter().flat_map(|r| r.get("ports").keys().filter_map(Atom::as_uuid)).collect()
                     };
                     let (before, after) = (members(old.as_ref()), members(new));
-                    let only_members = match (old, new) {
-                        (Some(o), Some(n)) => o.iter().zip(n.iter()).all(|((c, a), (_, b))| c == "ports" || a == b),
-                        _ => false,
-                    };
+                    let only_members =
+                        matches!((old, new), (Some(o), Some(n)) if differing(o, n).all(|c| c == "ports"));
                     let ports: Vec<Uuid> = if only_members {
                         before.symmetric_difference(&after).copied().collect()
                     } else {
@@ -378,6 +365,11 @@ impl Deps {
             }
         }
     }
+}
+
+/// The columns whose values differ between two versions of a row.
+fn differing<'r>(old: &'r Row, new: &'r Row) -> impl Iterator<Item = &'r str> {
+    old.iter().zip(new.iter()).filter(|((_, a), (_, b))| a != b).map(|((c, _), _)| c)
 }
 
 /// The reference columns of each NB table: (column, table referred to).

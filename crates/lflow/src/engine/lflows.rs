@@ -213,13 +213,7 @@ impl LflowTable {
     /// are `datapaths` (indexed by `DpId`), for those in `built` (all when
     /// `None`; the others keep theirs). Datapaths gone since the last
     /// cycle lose their flows.
-    pub fn update(&mut self, flows: Vec<Lflow>, datapaths: &[Uuid], built: Option<&HashSet<DpId>>) -> usize {
-        let mut by_dp: Vec<Vec<Lflow>> = datapaths.iter().map(|_| Vec::new()).collect();
-        for f in flows {
-            if let Some(list) = by_dp.get_mut(f.dp.0 as usize) {
-                list.push(f);
-            }
-        }
+    pub fn update(&mut self, flows: &[Lflow], datapaths: &[Uuid], built: Option<&HashSet<DpId>>) -> usize {
         let mut changed = 0;
         let present: HashSet<Uuid, FixedState> = datapaths.iter().copied().collect();
         let gone: Vec<Uuid> = self.per_dp.keys().filter(|dp| !present.contains(dp)).copied().collect();
@@ -228,19 +222,8 @@ impl LflowTable {
             let old = self.per_dp.remove(&dp).unwrap_or_default();
             self.apply_diff(dp, old, Vec::new());
         }
-        for (i, (&dp, new)) in datapaths.iter().zip(by_dp).enumerate() {
-            if built.is_some_and(|built| !built.contains(&DpId(i as u32))) {
-                continue;
-            }
-            let old = self.per_dp.get(&dp);
-            let same = match old {
-                Some(old) => {
-                    old.len() == new.len()
-                        && old.iter().zip(&new).all(|((body, hint), f)| *hint == f.hint && body.is(f))
-                }
-                None => new.is_empty(),
-            };
-            if same {
+        for (i, (&dp, new)) in datapaths.iter().zip(by_datapath(flows, datapaths.len())).enumerate() {
+            if built.is_some_and(|built| !built.contains(&DpId(i as u32))) || same(self.kept(&dp), &new) {
                 continue;
             }
             changed += 1;
@@ -254,23 +237,19 @@ impl LflowTable {
     /// The datapaths whose kept flows differ from `flows` (every
     /// datapath's, `DpId`-indexed by `datapaths`) or that `datapaths` lacks.
     pub fn stale(&self, flows: &[Lflow], datapaths: &[Uuid]) -> Vec<Uuid> {
-        let mut by_dp: Vec<Vec<&Lflow>> = datapaths.iter().map(|_| Vec::new()).collect();
-        for f in flows {
-            if let Some(list) = by_dp.get_mut(f.dp.0 as usize) {
-                list.push(f);
-            }
-        }
         let mut stale: Vec<Uuid> = self.per_dp.keys().filter(|dp| !datapaths.contains(dp)).copied().collect();
-        for (dp, new) in datapaths.iter().zip(by_dp) {
-            let kept = self.per_dp.get(dp).map(Vec::as_slice).unwrap_or_default();
-            let same =
-                kept.len() == new.len() && kept.iter().zip(&new).all(|((body, hint), f)| *hint == f.hint && body.is(f));
-            if !same {
+        for (dp, new) in datapaths.iter().zip(by_datapath(flows, datapaths.len())) {
+            if !same(self.kept(dp), &new) {
                 stale.push(*dp);
             }
         }
         stale.sort();
         stale
+    }
+
+    /// The flows kept for a datapath (none for one never seen).
+    fn kept(&self, dp: &Uuid) -> &[(Arc<Body>, Option<Uuid>)] {
+        self.per_dp.get(dp).map(Vec::as_slice).unwrap_or_default()
     }
 
     /// The shared body of `f`, from an entry that has it if any.
@@ -402,6 +381,22 @@ impl LflowTable {
         self.unsettled.clear();
         self.dirty.extend(self.entries.keys().cloned());
     }
+}
+
+/// `flows` by datapath: `n` lists, `DpId`-indexed, each in build order.
+fn by_datapath(flows: &[Lflow], n: usize) -> Vec<Vec<&Lflow>> {
+    let mut by_dp: Vec<Vec<&Lflow>> = vec![Vec::new(); n];
+    for f in flows {
+        if let Some(list) = by_dp.get_mut(f.dp.0 as usize) {
+            list.push(f);
+        }
+    }
+    by_dp
+}
+
+/// Whether a datapath's kept flows are `new`, flow for flow in order.
+fn same(kept: &[(Arc<Body>, Option<Uuid>)], new: &[&Lflow]) -> bool {
+    kept.len() == new.len() && kept.iter().zip(new).all(|((body, hint), f)| *hint == f.hint && body.is(f))
 }
 
 /// The operations that bring the SB rows of one flow to where the

@@ -201,8 +201,7 @@ impl Engine {
                 Some((*nb_row, r))
             })
             .collect();
-        let datapaths_changed =
-            self.lflows.update(std::mem::take(&mut unfolded.flows), &unfolded.datapaths, unfolded.built.as_ref());
+        let datapaths_changed = self.lflows.update(&unfolded.flows, &unfolded.datapaths, unfolded.built.as_ref());
         let flows_compared = self.lflows.plan(sb, &dp_ref, &mut plan.ops, &mut plan.stats.tables);
         self.ran(2, if warm { RunKind::Compute } else { RunKind::Recompute }, &mut done);
         let stats = CycleStats { datapaths_built: built, datapaths_changed, flows_compared };

@@ -16,11 +16,16 @@
 //! - References between desired rows (`Atom::NamedUuid`) resolve to the
 //!   matched row's UUID, or to the `uuid-name` of the row inserted in the
 //!   same transaction.
+//! - `plan_sb` plans every table; the engine plans them one by one with a
+//!   `Planner`, `Logical_Flow` itself. It tells the planner which datapath
+//!   groups its flows change in place and which no flow will be on; such
+//!   a group, unwanted as it is, takes the datapaths of the new group it
+//!   shares most with, so the load balancers on it need not move.
 //!
 //! Pure: reads replicas, returns operations.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasher, Hash, Hasher};
 
 use foldhash::fast::{FixedState, FoldHasher};
@@ -323,26 +328,102 @@ fn key_of(spec: &TableSpec, row: &dyn Cells, resolver: &Resolver) -> u64 {
 /// bring the SB to it. Tables northd owns that `sb` does not hold (not
 /// monitored) are skipped.
 pub fn plan_sb(output: &Output, sb: &Replica) -> Plan {
-    plan_sb_without(output, sb, &[])
+    let mut planner = Planner::new(output, sb);
+    for table in owned_tables() {
+        planner.table(table);
+    }
+    planner.finish()
 }
 
-/// `plan_sb` for every owned table but those in `skip`, which another
-/// planner keeps (`engine` keeps `Logical_Flow`).
-pub fn plan_sb_without(output: &Output, sb: &Replica, skip: &[&str]) -> Plan {
-    let mut plan = Plan::default();
-    let mut resolver = Resolver::default();
-    let empty: Vec<DesiredRow> = Vec::new();
-    for spec in OWNED_TABLES.iter().filter(|t| !skip.contains(&t.name)) {
-        let Some(table) = sb.table(spec.name) else { continue };
+/// A plan made table by table, in `owned_tables` order, so that another
+/// planner can take over some: the engine plans `Logical_Flow` itself,
+/// once the datapaths' rows are known, and may change datapath groups in
+/// place (`regroup`) before the tables that refer to them are planned.
+pub struct Planner<'o> {
+    output: &'o Output,
+    sb: &'o Replica,
+    plan: Plan,
+    resolver: Resolver,
+    /// `Logical_DP_Group` rows the other planner changes in place in the
+    /// same transaction: their new datapaths.
+    regrouped: HashMap<Uuid, Datum, FixedState>,
+    /// `Logical_DP_Group` rows no row of the other planner's refers to:
+    /// one no desired row matches may be changed in place to another's
+    /// datapaths rather than a new one inserted.
+    reusable: HashSet<Uuid, FixedState>,
+}
+
+/// A `Logical_DP_Group` row as it will be once changed in place.
+struct Regrouped<'r> {
+    row: &'r Row,
+    datapaths: &'r Datum,
+}
+
+impl Cells for Regrouped<'_> {
+    fn cell(&self, column: &str) -> Option<&Datum> {
+        if column == "datapaths" {
+            Some(self.datapaths)
+        } else {
+            Some(self.row.get(column))
+        }
+    }
+}
+
+impl<'o> Planner<'o> {
+    pub fn new(output: &'o Output, sb: &'o Replica) -> Planner<'o> {
+        Planner {
+            output,
+            sb,
+            plan: Plan::default(),
+            resolver: Resolver::default(),
+            regrouped: HashMap::default(),
+            reusable: HashSet::default(),
+        }
+    }
+
+    /// The existing row each desired row id planned so far was matched to.
+    pub fn ids(&self) -> &HashMap<String, Uuid> {
+        &self.resolver.ids
+    }
+
+    /// Says that the SB `Logical_DP_Group` row `group` will hold
+    /// `datapaths` (references as desired rows give them) once the caller's
+    /// own operations, in the same transaction, change it: the tables
+    /// planned after this match and compare it as such, and leave it
+    /// alone.
+    pub fn regroup(&mut self, group: Uuid, datapaths: Datum) {
+        self.regrouped.insert(group, datapaths);
+    }
+
+    /// Says which SB `Logical_DP_Group` rows the other planner's rows
+    /// will not refer to (`Logical_Flow`'s, when the engine plans them): a
+    /// group of datapaths no desired row wants any more may become one of
+    /// the new groups in place, so that the load balancers on it, which
+    /// gained or lost the same datapaths, need not move.
+    pub fn reuse_groups(&mut self, groups: HashSet<Uuid, FixedState>) {
+        self.reusable = groups;
+    }
+
+    /// Plans one owned table (each at most once, in `owned_tables` order;
+    /// a table `sb` does not hold is skipped).
+    pub fn table(&mut self, name: &str) {
+        let Some(spec) = OWNED_TABLES.iter().find(|t| t.name == name) else { return };
+        let (sb, resolver, plan) = (self.sb, &mut self.resolver, &mut self.plan);
+        let Some(table) = sb.table(spec.name) else { return };
         let schema = table.schema().clone();
-        let desired = output.sb.get(spec.name).unwrap_or(&empty);
+        let empty: Vec<DesiredRow> = Vec::new();
+        let desired = self.output.sb.get(spec.name).unwrap_or(&empty);
         // Existing rows by key; sorted by UUID so that which duplicate is
         // kept does not depend on hash order.
         let mut existing: HashMap<u64, Vec<&Row>, FixedState> = HashMap::default();
         let mut rows: Vec<&Row> = table.rows().collect();
         rows.sort_by_key(|r| r.uuid());
         for r in rows {
-            existing.entry(key_of(spec, r, &resolver)).or_default().push(r);
+            let key = match self.regrouped.get(&r.uuid()) {
+                Some(datapaths) => key_of(spec, &Regrouped { row: r, datapaths }, resolver),
+                None => key_of(spec, r, resolver),
+            };
+            existing.entry(key).or_default().push(r);
         }
         for list in existing.values_mut() {
             list.reverse(); // pop() takes the lowest UUID first
@@ -356,7 +437,7 @@ pub fn plan_sb_without(output: &Output, sb: &Replica, skip: &[&str]) -> Plan {
             }
             for d in desired {
                 if let Some(id) = &d.id {
-                    resolver.named_content.insert(id.clone(), key_of(spec, d, &resolver));
+                    resolver.named_content.insert(id.clone(), key_of(spec, d, resolver));
                 }
             }
         }
@@ -365,7 +446,7 @@ pub fn plan_sb_without(output: &Output, sb: &Replica, skip: &[&str]) -> Plan {
         // group a load balancer has) rather than want one each.
         let mut shared: HashMap<u64, &Row, FixedState> = HashMap::default();
         for d in desired {
-            let key = key_of(spec, d, &resolver);
+            let key = key_of(spec, d, resolver);
             let row = match existing.get_mut(&key).and_then(Vec::pop) {
                 Some(row) => {
                     if by_content {
@@ -380,10 +461,40 @@ pub fn plan_sb_without(output: &Output, sb: &Replica, skip: &[&str]) -> Plan {
             }
             matched.push((d, row));
         }
+        if by_content && !self.reusable.is_empty() {
+            // A reusable group no desired row wants takes the datapaths of
+            // the desired one it shares most with: the rows on it (load
+            // balancers) that gained or lost the same datapaths stay.
+            let mut free: Vec<&Row> =
+                existing.values().flatten().copied().filter(|r| self.reusable.contains(&r.uuid())).collect();
+            free.sort_by_key(|r| r.uuid());
+            let wants: Vec<(usize, Datum)> = (0..matched.len())
+                .map(|i| (i, matched[i].0.get("datapaths").map(|v| resolver.datum(v).into_owned()).unwrap_or_default()))
+                .collect();
+            for r in free {
+                let overlap = |want: &Datum| r.get("datapaths").keys().filter(|a| want.contains(a)).count();
+                let best =
+                    wants.iter().map(|(i, want)| (overlap(want), *i)).filter(|(n, _)| *n > 0).max_by_key(|(n, i)| {
+                        // The most shared; then one no row matched; then the first.
+                        (*n, matched[*i].1.is_none(), std::cmp::Reverse(*i))
+                    });
+                let Some((_, i)) = best else { continue };
+                let d = matched[i].0;
+                resolver.content.insert(r.uuid(), key_of(spec, d, resolver));
+                if matched[i].1.is_none() {
+                    if let Some(id) = &d.id {
+                        resolver.ids.insert(id.clone(), r.uuid());
+                    }
+                    matched[i].1 = Some(r);
+                } else {
+                    matched.push((d, Some(r)));
+                }
+            }
+        }
         // Second pass, now that every id of this table is known.
         for (d, row) in matched {
             let mut changed = OpRow::new();
-            if let Some(row) = row {
+            if let Some(row) = row.filter(|r| !self.regrouped.contains_key(&r.uuid())) {
                 let uuid = row.uuid();
                 for (col, cs) in schema.columns.iter() {
                     if spec.foreign.contains(&col.as_str()) || col.starts_with('_') {
@@ -423,7 +534,7 @@ pub fn plan_sb_without(output: &Output, sb: &Replica, skip: &[&str]) -> Plan {
                         row: changed,
                     });
                 }
-            } else {
+            } else if row.is_none() {
                 for (col, v) in &d.cells {
                     if !v.is_empty() {
                         changed.insert(col.to_string(), resolver.datum(v).into_owned());
@@ -451,10 +562,14 @@ pub fn plan_sb_without(output: &Output, sb: &Replica, skip: &[&str]) -> Plan {
             stats.2 += 1;
             plan.ops.push(Operation::Delete { table: spec.name.to_string(), where_: vec![Condition::row(uuid)] });
         }
-        plan.stats.tables.insert(spec.name, stats);
+        self.plan.stats.tables.insert(spec.name, stats);
     }
-    plan.ids = resolver.ids;
-    plan
+
+    /// The operations planned, and the rows each desired row id matched.
+    pub fn finish(mut self) -> Plan {
+        self.plan.ids = self.resolver.ids;
+        self.plan
+    }
 }
 
 /// An empty desired value takes the shape (set or map) of the column.

@@ -64,7 +64,9 @@ fn edited(base: Vec<u8>, edits: Vec<Vec<(usize, u8)>>) -> Vec<Vec<u8>> {
 /// position), edited in place: three switches of VIFs, two routers on the
 /// first two (the first also on the third), a gateway router peered
 /// directly with the first router, a port group with ACLs, a load
-/// balancer, NAT and routes.
+/// balancer, NAT and routes; a fourth switch on the first router comes and
+/// goes, and that router's port on the third switch may be a distributed
+/// gateway port.
 #[derive(Debug, Clone)]
 struct Topo {
     /// Each VIF's `addresses` (empty: not on its switch).
@@ -83,6 +85,15 @@ struct Topo {
     route: String,
     requested_key: Option<u32>,
     option: bool,
+    /// A fourth switch on router 0 (its port and the switch exist).
+    extra_switch: bool,
+    /// Router 0's port on switch 2 is a distributed gateway port.
+    gateway: bool,
+    /// Router 0's port on switch 0 resides on the gateway's chassis.
+    reside: bool,
+    /// Switch 1's `other_config:mcast_snoop`; router 1's `mcast_relay`.
+    snoop: bool,
+    relay: bool,
 }
 
 const VIFS: usize = 9;
@@ -99,13 +110,18 @@ impl Topo {
             route: "192.168.0.0/16".into(),
             requested_key: None,
             option: false,
+            extra_switch: false,
+            gateway: false,
+            reside: false,
+            snoop: false,
+            relay: false,
         }
     }
 
     /// Applies edit number `what` with the value `v`.
     fn edit(&mut self, what: u8, v: u8) {
         let i = v as usize % VIFS;
-        match what % 10 {
+        match what % 15 {
             0 => self.vifs[i] = format!("0a:00:00:00:01:{v:02x} 10.0.{}.{}", i % 3, 100 + v % 100),
             1 => self.vifs[i] = if self.vifs[i].is_empty() { "dynamic".into() } else { String::new() },
             2 => self.lrp_nets[v as usize % 4] = format!("10.0.{}.{}/24", v % 3, 1 + v % 5),
@@ -115,7 +131,12 @@ impl Topo {
             6 => self.lb = (format!("10.0.0.{}:80", 100 + v % 3), v as usize % 3),
             7 => self.route = format!("192.168.{}.0/24", v % 4),
             8 => self.requested_key = (v % 2 == 0).then_some(u32::from(v % 4) + 1),
-            _ => self.option = !self.option,
+            9 => self.option = !self.option,
+            10 => self.extra_switch = !self.extra_switch,
+            11 => self.gateway = !self.gateway,
+            12 => self.reside = !self.reside,
+            13 => self.snoop = !self.snoop,
+            _ => self.relay = !self.relay,
         }
     }
 
@@ -144,11 +165,14 @@ impl Topo {
         // Router ports: lr0 on sw0 and sw2, lr1 on sw1 and sw0.
         let lrps = [("lr0", 0), ("lr0", 2), ("lr1", 1), ("lr1", 0)];
         for (n, (_, sw)) in lrps.iter().enumerate() {
-            add(
-                "Logical_Router_Port",
-                format!("lrp{n}"),
-                json!({"name": format!("lrp{n}"), "mac": format!("0a:00:00:00:ff:{n:02x}"), "networks": self.lrp_nets[n]}),
-            );
+            let mut lrp = json!({"name": format!("lrp{n}"), "mac": format!("0a:00:00:00:ff:{n:02x}"), "networks": self.lrp_nets[n]});
+            if n == 1 && self.gateway {
+                lrp["gateway_chassis"] = set(vec![named("gwc")]);
+            }
+            if n == 0 && self.reside {
+                lrp["options"] = map(vec![("reside-on-redirect-chassis", "true".to_string())]);
+            }
+            add("Logical_Router_Port", format!("lrp{n}"), lrp);
             add(
                 "Logical_Switch_Port",
                 format!("rp{n}"),
@@ -196,21 +220,54 @@ impl Topo {
                 .collect();
             ports
                 .extend(lrps.iter().enumerate().filter(|(_, (_, sw))| *sw == s).map(|(n, _)| named(&format!("rp{n}"))));
-            let mut row = json!({"name": format!("sw{s}"), "ports": set(ports), "other_config": map(vec![("subnet", format!("10.0.{s}.0/24"))])});
+            if s == 0 {
+                ports.push(named("ln"));
+            }
+            let mut other_config = vec![("subnet", format!("10.0.{s}.0/24"))];
+            if s == 1 && self.snoop {
+                other_config.push(("mcast_snoop", "true".to_string()));
+            }
+            let mut row = json!({"name": format!("sw{s}"), "ports": set(ports), "other_config": map(other_config)});
             if self.lb.1 == s {
                 row["load_balancer"] = set(vec![named("lb")]);
             }
             add("Logical_Switch", format!("sw{s}"), row);
         }
         let mut lr0_ports = vec![named("lrp0"), named("lrp1"), named("gw0")];
+        if self.extra_switch {
+            lr0_ports.push(named("lrp4"));
+        }
         lr0_ports.sort_by_key(|v| v.to_string());
         let nat = if self.nat.is_some() { vec![named("nat")] } else { vec![] };
         add("Logical_Router", "lr0".into(), json!({"name": "lr0", "ports": set(lr0_ports), "nat": set(nat)}));
         add(
             "Logical_Router",
             "lr1".into(),
-            json!({"name": "lr1", "ports": set(vec![named("lrp2"), named("lrp3")]), "static_routes": set(vec![named("route")])}),
+            json!({"name": "lr1", "ports": set(vec![named("lrp2"), named("lrp3")]), "static_routes": set(vec![named("route")]),
+                   "options": map(if self.relay { vec![("mcast_relay", "true".to_string())] } else { vec![] })}),
         );
+        // Rows from here on come and go; those above keep their UUIDs.
+        add(
+            "Logical_Switch_Port",
+            "ln".into(),
+            json!({"name": "ln", "type": "localnet", "addresses": "unknown",
+                   "options": map(vec![("network_name", "phys".to_string())])}),
+        );
+        add("Gateway_Chassis", "gwc".into(), json!({"name": "lrp1-ch1", "chassis_name": "ch1", "priority": 1}));
+        if self.extra_switch {
+            add(
+                "Logical_Router_Port",
+                "lrp4".into(),
+                json!({"name": "lrp4", "mac": "0a:00:00:00:ff:04", "networks": "10.0.3.1/24"}),
+            );
+            add(
+                "Logical_Switch_Port",
+                "rp4".into(),
+                json!({"name": "rp4", "type": "router", "addresses": "router",
+                       "options": map(vec![("router-port", "lrp4".to_string())])}),
+            );
+            add("Logical_Switch", "sw3".into(), json!({"name": "sw3", "ports": set(vec![named("rp4")])}));
+        }
         nbgen::Nb { rows, malformed: Vec::new() }
     }
 }

@@ -371,8 +371,10 @@ fn one_change_costs_one_engine_run_and_a_sync_none() {
 /// added to a switch no router reaches changes that switch's flows only,
 /// one on a switch a router reaches changes the router's too (its ARP
 /// resolution), and each compares with the SB only the flows they gained
-/// or lost (not the echo of the setup's write); a forced recompute starts
-/// over from every flow.
+/// or lost (not the echo of the setup's write); an ACL of a port group
+/// builds its switches alone, a switch added on the router that switch and
+/// the router (not the router's other switches), a route the router alone;
+/// a forced recompute starts over from every flow.
 #[test]
 fn a_port_add_changes_only_the_flows_of_the_datapaths_it_reaches() {
     let dbs = Dbs::standalone();
@@ -412,16 +414,11 @@ fn a_port_add_changes_only_the_flows_of_the_datapaths_it_reaches() {
     let computed = |d: &Northd| -> Vec<String> {
         d.log().lines().filter(|l| l.contains("datapaths_changed=")).map(str::to_owned).collect()
     };
-    // (datapaths built, changed, flows compared) of the cycle a port add
-    // runs; the port joins the port group, as a pod joins its namespace's.
-    let mut members = vec!["sw0-p0".to_string(), "sw1-p0".into(), "sw2-p0".into()];
-    let mut add_port = |d: &Northd, sw: &str, name: &str, addr: &str| -> (usize, usize, usize) {
+    // (datapaths built, changed, flows compared) of the cycle a change
+    // runs.
+    let cycle = |d: &Northd, args: &[&str]| -> (usize, usize, usize) {
         let n = computed(d).len();
-        members.push(name.to_string());
-        let mut args =
-            vec!["--wait=sb", "lsp-add", sw, name, "--", "lsp-set-addresses", name, addr, "--", "pg-set-ports", "pg"];
-        args.extend(members.iter().map(String::as_str));
-        dbs.nbctl(&args);
+        dbs.nbctl(args);
         wait_until("the cycle's log line", BOUND, || computed(d).len() > n);
         let line = computed(d)[n].clone();
         let field = |name: &str| -> usize {
@@ -429,6 +426,16 @@ fn a_port_add_changes_only_the_flows_of_the_datapaths_it_reaches() {
             line[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
         };
         (field("datapaths_built"), field("datapaths_changed"), field("flows_compared"))
+    };
+    // A port add; the port joins the port group, as a pod joins its
+    // namespace's.
+    let mut members = vec!["sw0-p0".to_string(), "sw1-p0".into(), "sw2-p0".into()];
+    let mut add_port = |d: &Northd, sw: &str, name: &str, addr: &str| -> (usize, usize, usize) {
+        members.push(name.to_string());
+        let mut args =
+            vec!["--wait=sb", "lsp-add", sw, name, "--", "lsp-set-addresses", name, addr, "--", "pg-set-ports", "pg"];
+        args.extend(members.iter().map(String::as_str));
+        cycle(d, &args)
     };
     let (recomputes, computes) = (lflow("recompute"), lflow("compute"));
     let (built, changed, compared) = add_port(&d, "sw2", "sw2-new", "0a:00:00:00:02:09 10.0.2.99");
@@ -440,6 +447,21 @@ fn a_port_add_changes_only_the_flows_of_the_datapaths_it_reaches() {
     assert_eq!(lflow("recompute"), recomputes, "no recompute for a port");
     assert!(lflow("compute") >= computes + 2);
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    // An ACL of the port group: its switches, not the router, which reads
+    // their ports but not their ACLs.
+    let (built, _, _) = cycle(&d, &["--wait=sb", "acl-add", "pg", "from-lport", "1002", "tcp", "drop"]);
+    assert_eq!(built, 3, "an ACL on a port group with ports on three switches");
+    // A switch and its port on the router: the switch and the router, not
+    // the router's other switches.
+    let mut sw3 = vec!["--wait=sb", "ls-add", "sw3", "--", "lrp-add", "lr0", "lr0-sw3", "0a:00:00:00:ff:03"];
+    sw3.extend(["10.0.3.1/24", "--", "lsp-add", "sw3", "sw3-lr0", "--", "lsp-set-type", "sw3-lr0", "router"]);
+    sw3.extend(["--", "lsp-set-options", "sw3-lr0", "router-port=lr0-sw3", "--", "lsp-set-addresses", "sw3-lr0"]);
+    sw3.push("router");
+    assert_eq!(cycle(&d, &sw3).0, 2, "a switch added on a router");
+    // A route: the router alone.
+    let route = ["--wait=sb", "lr-route-add", "lr0", "192.168.0.0/16", "10.0.3.10"];
+    assert_eq!(cycle(&d, &route).0, 1, "a static route");
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
     // An NB option any datapath may read: the northd node gives up and
     // builds every datapath's flows; the lflow node still computes.
     let aborts = stat(&d, "northd", "abort");
@@ -450,6 +472,51 @@ fn a_port_add_changes_only_the_flows_of_the_datapaths_it_reaches() {
     appctl(&d, &["inc-engine/recompute"]);
     wait_until("a forced recompute", BOUND, || lflow("recompute") > recomputes);
     dbs.nbctl(&["--wait=sb", "sync"]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    d.check_alive();
+}
+
+/// A switch that joins the switches a datapath group's flows apply to
+/// changes the group in place: the flows on it, and the load balancer on
+/// its twin group, keep their rows and their groups; the flows the new
+/// switch does not share move (fewer than those that stay). Then a switch
+/// leaves, and the SB is the translation after each.
+#[test]
+fn a_switch_joining_a_group_changes_the_group_in_place() {
+    let dbs = Dbs::standalone();
+    let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    d.wait_status("active");
+    let mut setup = vec!["--wait=sb".to_string(), "lb-add".into(), "lb".into(), "10.0.0.100:80".into()];
+    setup.push("10.0.0.10:8080".into());
+    for s in 0..4 {
+        setup.extend(["--".into(), "ls-add".into(), format!("sw{s}"), "--".into(), "ls-lb-add".into()]);
+        setup.extend([format!("sw{s}"), "lb".into()]);
+        // The first three have a port, so they share flows the fourth has not.
+        if s < 3 {
+            setup.extend(["--".into(), "lsp-add".into(), format!("sw{s}"), format!("p{s}")]);
+        }
+    }
+    dbs.nbctl(&setup.iter().map(String::as_str).collect::<Vec<_>>());
+    // Flow row -> its group; load balancer row -> its group.
+    let rows = |table: &str, column: &str| -> std::collections::BTreeMap<String, String> {
+        let columns = format!("--columns=_uuid,{column}");
+        let out = sbctl(&dbs.sb_remote(), &["-f", "csv", "-d", "bare", "--no-headings", &columns, "list", table]);
+        out.lines().filter_map(|l| l.split_once(',')).map(|(u, g)| (u.to_string(), g.to_string())).collect()
+    };
+    let (flows, lbs) = (rows("Logical_Flow", "logical_dp_group"), rows("Load_Balancer", "datapath_group"));
+    let grouped = flows.values().filter(|g| !g.is_empty()).count();
+    assert!(grouped > 50, "{grouped} flows on groups");
+    dbs.nbctl(&["--wait=sb", "ls-add", "sw4", "--", "ls-lb-add", "sw4", "lb"]);
+    let moved = |before: &std::collections::BTreeMap<String, String>,
+                 after: &std::collections::BTreeMap<String, String>| {
+        before.iter().filter(|(u, g)| after.get(*u).is_some_and(|h| h != *g)).count()
+    };
+    let after = rows("Logical_Flow", "logical_dp_group");
+    let moved_flows = moved(&flows, &after);
+    assert!(moved_flows * 5 < grouped, "{moved_flows} of {grouped} grouped flows moved to another group");
+    assert_eq!(moved(&lbs, &rows("Load_Balancer", "datapath_group")), 0, "the load balancer moved");
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    dbs.nbctl(&["--wait=sb", "ls-del", "sw0"]);
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
     d.check_alive();
 }

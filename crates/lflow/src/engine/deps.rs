@@ -7,16 +7,22 @@
 //! reaches through references (ports, ACLs, load balancers and their
 //! groups, QoS, DNS, NAT, routes, policies, gateway chassis, ...), the port
 //! groups holding its ports, and the model's values of its ports (tunnel
-//! keys, dynamic addresses, tags, `up`, peers: their `fingerprint`). Across
-//! datapaths, a router reads the ports of the switches it is attached to,
-//! a load balancer's health checks bring flows to the switches of its
-//! backends,
-//! and a switch the router ports attached to it; a router also reads the
-//! other routers on those switches (their addresses and NAT). So a change
-//! of a switch reaches the switch and its routers; a change of a router
-//! reaches the router, its switches and their routers. The tables whose
-//! rows any datapath may read (meters, BFD, chassis, NB options, ...) reach
-//! every datapath.
+//! keys, dynamic addresses, tags, `up`, peers: their `PortFacts`). Across
+//! datapaths:
+//! - a router reads the ports of the switches it is attached to (it
+//!   resolves their addresses), and the router ports on them;
+//! - a switch reads its routers' NAT, load balancers, options and gateway
+//!   ports, and the router port on it;
+//! - a load balancer's health checks bring flows to the switches of its
+//!   backends.
+//!
+//! So a change reaches as far as its `Scope`: a switch's ACL, QoS, load
+//! balancer or row, or a router's routes and policies, only that datapath;
+//! a switch port its switch and the switch's routers; a router port its
+//! router, its peer and the routers on the peer switch; the rest of a
+//! router (NAT, load balancers, options, gateway ports) the router, its
+//! switches and their routers. The tables whose rows any datapath may read
+//! (meters, BFD, chassis, NB options, ...) reach every datapath.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -169,6 +175,38 @@ impl Pending {
     }
 }
 
+/// How far a change of a datapath's rows reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Scope {
+    /// The datapath's own flows (a switch's ACLs, a router's routes).
+    Own,
+    /// A switch's ports: the switch and the routers attached to it, which
+    /// resolve the ports' addresses.
+    Ports,
+    /// A router's NAT, load balancers, options, gateway ports: the router,
+    /// its switches and their routers.
+    Router,
+}
+
+/// Logical_Router columns only the router's own flows read: the rows they
+/// name are placed by their own changes (a router port by `Deps::through`).
+const ROUTER_OWN_COLUMNS: &[&str] = &["ports", "static_routes", "policies"];
+
+/// NB tables whose rows only the flows of the routers holding them read.
+const ROUTER_OWN_TABLES: &[&str] = &["Logical_Router_Static_Route", "Logical_Router_Policy"];
+
+/// What the model says of one port, as other datapaths read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PortFacts {
+    /// Its datapath (NB row).
+    dp: Uuid,
+    /// The datapath of its peer, if it has one.
+    peer_dp: Option<Uuid>,
+    /// Its model values: tunnel key, dynamic addresses, tag, `up`, peer.
+    print: u64,
+    is_router_port: bool,
+}
+
 /// What the last cycle knew of the datapaths, to place this cycle's
 /// changes (a deleted row is placed where it was).
 #[derive(Debug, Default)]
@@ -178,7 +216,10 @@ pub struct Deps {
     /// Datapath -> the datapaths its ports are peers of.
     neighbors: HashMap<Uuid, Vec<Uuid>, FixedState>,
     routers: HashSet<Uuid, FixedState>,
-    fingerprints: HashMap<Uuid, u64, FixedState>,
+    /// Datapath -> its own model values (tunnel key, gateway ports').
+    prints: HashMap<Uuid, u64, FixedState>,
+    /// Port (NB row) -> what the model says of it.
+    ports: HashMap<Uuid, PortFacts, FixedState>,
     /// SB datapath row -> NB datapath row.
     sb_to_nb: HashMap<Uuid, Uuid, FixedState>,
 }
@@ -199,38 +240,53 @@ impl Deps {
     }
 
     fn reach(&self, next: &Deps, m: &Model<'_>, pending: &Pending) -> Option<HashSet<Uuid, FixedState>> {
-        let mut switch_level: HashSet<Uuid, FixedState> = HashSet::default();
-        let mut router_level: HashSet<Uuid, FixedState> = HashSet::default();
-        let mut add = |dp: Uuid, is_router: bool| {
-            if is_router {
-                router_level.insert(dp);
-            } else {
-                switch_level.insert(dp);
-            }
-        };
         let is_router = |dp: &Uuid| next.routers.contains(dp) || self.routers.contains(dp);
+        let mut scopes: HashMap<Uuid, Scope, FixedState> = HashMap::default();
+        let mut add = |dp: Uuid, scope: Scope| {
+            // A router's ports are what it is: its changes reach as far
+            // as a router's.
+            let scope = if scope == Scope::Ports && is_router(&dp) { Scope::Router } else { scope };
+            let s = scopes.entry(dp).or_insert(scope);
+            *s = (*s).max(scope);
+        };
+        // Router ports whose changes reach through them.
+        let mut through: Vec<Uuid> = Vec::new();
+        let owners = |uuid: &Uuid| -> Vec<Uuid> {
+            self.owners.get(uuid).into_iter().chain(next.owners.get(uuid)).flatten().copied().collect()
+        };
         for (table, uuid, old) in &pending.nb {
+            let new = m.nb.get(table, uuid);
             match table.as_str() {
                 t if NB_GLOBAL.contains(&t) => return None,
-                "NB_Global" => match (old, m.nb.get(table, uuid)) {
+                "NB_Global" => match (old, new) {
                     (Some(o), Some(n)) if differing(o, n).all(|c| NB_GLOBAL_UNREAD.contains(&c)) => {}
                     _ => return None,
                 },
-                "Logical_Switch" | "Logical_Router" => add(*uuid, table == "Logical_Router"),
+                // Its ports are placed by their own changes and facts.
+                "Logical_Switch" => add(*uuid, if old.is_some() && new.is_some() { Scope::Own } else { Scope::Ports }),
+                "Logical_Router" => match (old, new) {
+                    (Some(o), Some(n)) if differing(o, n).all(|c| ROUTER_OWN_COLUMNS.contains(&c)) => {
+                        add(*uuid, Scope::Own)
+                    }
+                    _ => add(*uuid, Scope::Router),
+                },
+                // A gateway port's changes move NAT and what the router's
+                // switches send to its chassis.
+                "Logical_Router_Port" if old.iter().chain(new).any(is_gateway_port) => {
+                    for dp in owners(uuid) {
+                        add(dp, Scope::Router);
+                    }
+                }
+                "Logical_Router_Port" => through.push(*uuid),
                 // Health checks also bring flows to the switches of the
                 // backends' ports, named in `ip_port_mappings`.
                 "Load_Balancer_Health_Check" => return None,
-                "Load_Balancer"
-                    if old.iter().chain(m.nb.get(table, uuid)).any(|r| !r.get("ip_port_mappings").is_empty()) =>
-                {
-                    return None
-                }
+                "Load_Balancer" if old.iter().chain(new).any(|r| !r.get("ip_port_mappings").is_empty()) => return None,
                 "Port_Group" => {
                     // Its ports' switches, before and after; when only its
                     // members changed, the switches of the ports that came or
                     // went (a switch reads which groups its ports are in, not
                     // the groups' other members).
-                    let new = m.nb.get(table, uuid);
                     let members = |r: Option<&Row>| -> HashSet<Uuid, FixedState> {
                         r.into_iter().flat_map(|r| r.get("ports").keys().filter_map(Atom::as_uuid)).collect()
                     };
@@ -243,14 +299,20 @@ impl Deps {
                         before.union(&after).copied().collect()
                     };
                     for port in ports {
-                        for dp in self.owners.get(&port).into_iter().chain(next.owners.get(&port)).flatten() {
-                            add(*dp, false);
+                        for dp in owners(&port) {
+                            add(dp, Scope::Own);
                         }
                     }
                 }
                 _ => {
-                    for dp in self.owners.get(uuid).into_iter().chain(next.owners.get(uuid)).flatten() {
-                        add(*dp, is_router(dp));
+                    for dp in owners(uuid) {
+                        let scope = match (is_router(&dp), table.as_str()) {
+                            (false, "Logical_Switch_Port") => Scope::Ports,
+                            (false, _) => Scope::Own,
+                            (true, t) if ROUTER_OWN_TABLES.contains(&t) => Scope::Own,
+                            (true, _) => Scope::Router,
+                        };
+                        add(dp, scope);
                     }
                 }
             }
@@ -258,17 +320,21 @@ impl Deps {
         for sb_dp in &pending.sb_datapaths {
             // A binding of a datapath we do not know reaches nothing.
             if let Some(dp) = self.sb_to_nb.get(sb_dp).or(next.sb_to_nb.get(sb_dp)) {
-                add(*dp, is_router(dp));
+                add(*dp, Scope::Ports);
             }
         }
-        // The model's values of each datapath's ports.
-        for (dp, print) in &next.fingerprints {
-            if self.fingerprints.get(dp) != Some(print) {
-                add(*dp, is_router(dp));
-            }
+        // The model's values of each datapath and port.
+        for dp in differing_keys(&self.prints, &next.prints) {
+            add(dp, Scope::Ports);
         }
-        for dp in self.fingerprints.keys().filter(|dp| !next.fingerprints.contains_key(dp)) {
-            add(*dp, is_router(dp));
+        for port in differing_keys(&self.ports, &next.ports) {
+            for f in self.ports.get(&port).into_iter().chain(next.ports.get(&port)) {
+                if f.is_router_port {
+                    through.push(port);
+                } else {
+                    add(f.dp, Scope::Ports);
+                }
+            }
         }
         let neighbors = |dp: &Uuid| -> Vec<Uuid> {
             let mut n: Vec<Uuid> =
@@ -278,16 +344,34 @@ impl Deps {
             n
         };
         let mut reached: HashSet<Uuid, FixedState> = HashSet::default();
-        for dp in &switch_level {
-            reached.insert(*dp);
-            reached.extend(neighbors(dp).into_iter().filter(|n| is_router(n)));
+        // A switch and the routers on it.
+        let switch_and_routers = |dp: Uuid, reached: &mut HashSet<Uuid, FixedState>| {
+            reached.insert(dp);
+            if !is_router(&dp) {
+                reached.extend(neighbors(&dp).into_iter().filter(|n| is_router(n)));
+            }
+        };
+        for (dp, scope) in scopes {
+            match scope {
+                Scope::Own => {
+                    reached.insert(dp);
+                }
+                Scope::Ports => switch_and_routers(dp, &mut reached),
+                Scope::Router => {
+                    reached.insert(dp);
+                    for n in neighbors(&dp) {
+                        switch_and_routers(n, &mut reached);
+                    }
+                }
+            }
         }
-        for dp in &router_level {
-            reached.insert(*dp);
-            for n in neighbors(dp) {
-                reached.insert(n);
-                if !is_router(&n) {
-                    reached.extend(neighbors(&n).into_iter().filter(|r| is_router(r)));
+        // A router port: its router, its peer, and the routers on the
+        // peer switch (they resolve its addresses).
+        for port in through {
+            for f in self.ports.get(&port).into_iter().chain(next.ports.get(&port)) {
+                reached.insert(f.dp);
+                if let Some(peer) = f.peer_dp {
+                    switch_and_routers(peer, &mut reached);
                 }
             }
         }
@@ -307,15 +391,21 @@ impl Deps {
             let mut neighbors = Vec::new();
             for &p in &dp.ports {
                 let port = &m.ports[p];
-                (port.name, port.tunnel_key, port.tag, port.up, port.has_unknown).hash(&mut h);
-                port.dynamic_addresses.hash(&mut h);
-                let peer = port.peer.map(|q| &m.ports[q]);
-                peer.map(|q| q.name).hash(&mut h);
-                if let Some(q) = peer {
-                    neighbors.push(m.dp(q.dp).uuid);
+                if let Some(cr) = m.cr_port(p) {
+                    (port.uuid, cr.tunnel_key).hash(&mut h);
                 }
+                let peer = port.peer.map(|q| &m.ports[q]);
+                let mut ph = FixedState::default().build_hasher();
+                (port.name, port.tunnel_key, port.tag, port.up, port.has_unknown).hash(&mut ph);
+                port.dynamic_addresses.hash(&mut ph);
+                peer.map(|q| q.name).hash(&mut ph);
+                let peer_dp = peer.map(|q| m.dp(q.dp).uuid);
+                neighbors.extend(peer_dp);
+                let facts =
+                    PortFacts { dp: dp.uuid, peer_dp, print: ph.finish(), is_router_port: port.lrp().is_some() };
+                d.ports.insert(port.uuid, facts);
             }
-            d.fingerprints.insert(dp.uuid, h.finish());
+            d.prints.insert(dp.uuid, h.finish());
             d.neighbors.insert(dp.uuid, neighbors);
         }
         for b in crate::input::sb::DatapathBinding::all(m.sb) {
@@ -365,6 +455,17 @@ impl Deps {
             }
         }
     }
+}
+
+/// The keys whose values differ between two maps, or that one lacks.
+fn differing_keys<V: PartialEq>(old: &HashMap<Uuid, V, FixedState>, new: &HashMap<Uuid, V, FixedState>) -> Vec<Uuid> {
+    let changed = new.iter().filter(|(k, v)| old.get(*k) != Some(*v)).map(|(k, _)| *k);
+    changed.chain(old.keys().filter(|k| !new.contains_key(*k)).copied()).collect()
+}
+
+/// A router port that is, or asks to be, a distributed gateway port.
+fn is_gateway_port(lrp: &Row) -> bool {
+    !lrp.get("gateway_chassis").is_empty() || !lrp.get("ha_chassis_group").is_empty()
 }
 
 /// The columns whose values differ between two versions of a row.

@@ -13,8 +13,11 @@
 //! changed or deleted is compared again at the next cycle). A datapath group
 //! changed in place by someone else makes the next cycle compare every
 //! flow, as does a `reset`. It never writes a row of another table than
-//! `Logical_Flow` and `Logical_DP_Group`, and of the latter only inserts
-//! (the server collects groups nothing refers to).
+//! `Logical_Flow` and `Logical_DP_Group`. A group whose flows mostly move
+//! to the same new datapaths (a switch added where they apply) is changed
+//! in place, the few that stay moving instead; other new sets of
+//! datapaths get a group inserted (the server collects groups nothing
+//! refers to).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -95,6 +98,10 @@ impl Body {
     }
 }
 
+/// A flow to compare with the SB, and the datapaths it wants to be on
+/// (their references, sorted).
+type Want = (Arc<Body>, Vec<Atom>);
+
 /// A datapath's flows as last built: each body with the NB row it came
 /// from, in build order.
 type DpFlows = Vec<(Arc<Body>, Option<Uuid>)>;
@@ -127,6 +134,23 @@ pub struct LflowTable {
     /// Each datapath's reference in the last plan (an SB row, or the name
     /// of the row inserted with it).
     dp_refs: HashMap<Uuid, Atom, FixedState>,
+    /// Our SB flow rows on each datapath group.
+    group_rows: HashMap<Uuid, HashSet<Uuid, FixedState>, FixedState>,
+    /// The groups the last plan changed in place (their echo is ours).
+    regrouping: HashSet<Uuid, FixedState>,
+}
+
+/// What a `plan` did besides its operations.
+#[derive(Debug, Default)]
+pub struct Planned {
+    /// Flows compared with the SB.
+    pub compared: usize,
+    /// Datapath groups changed in place, with their new datapaths: the
+    /// other tables' plan must see them so.
+    pub regrouped: Vec<(Uuid, Datum)>,
+    /// The SB's datapath groups no flow is on once the plan is applied:
+    /// the other tables' plan may change them in place.
+    pub flow_free: HashSet<Uuid, FixedState>,
 }
 
 impl LflowTable {
@@ -149,8 +173,10 @@ impl LflowTable {
             return;
         }
         if let Some(groups) = changes.table("Logical_DP_Group") {
-            if groups.iter().any(|(_, c)| matches!(c, Change::Modified { .. })) {
-                // A group we never modify changed under its flows.
+            let modified: Vec<Uuid> =
+                groups.iter().filter(|(_, c)| matches!(c, Change::Modified { .. })).map(|(u, _)| *u).collect();
+            if modified.iter().any(|u| !self.regrouping.remove(u)) {
+                // Someone else changed a group under its flows.
                 self.reset();
                 return;
             }
@@ -177,6 +203,9 @@ impl LflowTable {
         };
         self.entries.entry(key.clone()).or_default().rows.push(row.uuid());
         self.unsettled.push((row.uuid(), key));
+        if let Some(g) = group_of(row) {
+            self.group_rows.entry(g).or_default().insert(row.uuid());
+        }
     }
 
     fn unindex(&mut self, uuid: Uuid, old: &Row) {
@@ -184,6 +213,9 @@ impl LflowTable {
             return;
         }
         let Some(body) = Body::from_sb(old) else { return };
+        if let Some(rows) = group_of(old).and_then(|g| self.group_rows.get_mut(&g)) {
+            rows.remove(&uuid);
+        }
         let Some((key, _)) = self.entries.get_key_value(&body) else { return };
         let key = key.clone();
         if let Some(entry) = self.entries.get_mut(&key) {
@@ -196,6 +228,13 @@ impl LflowTable {
     /// are still to compare.
     pub fn discard(&mut self) {
         self.dirty.extend(self.planned.drain(..));
+        self.regrouping.clear();
+    }
+
+    /// Says that the operations about to be sent change these datapath
+    /// groups in place: their echo is not someone else's change.
+    pub fn expect_group_changes(&mut self, groups: impl IntoIterator<Item = Uuid>) {
+        self.regrouping.extend(groups);
     }
 
     /// Says which of the SB rows changed since the last `settle` changed
@@ -302,14 +341,20 @@ impl LflowTable {
     /// The operations that bring the SB's `Logical_Flow` rows to the flows
     /// taken so far: `dp_ref` gives each datapath's reference (an existing
     /// row, or the `uuid-name` of its insert in the same transaction).
-    /// Group inserts come first in `ops`' new part, then the flows.
+    /// Group inserts and changes come first in `ops`' new part, then the
+    /// flows.
+    ///
+    /// A group all of whose flows move to the same new set of datapaths
+    /// (a switch added where a group's flows apply, every flow of the
+    /// group gaining it) is changed in place, one operation, rather than
+    /// a new group inserted and every flow moved to it.
     pub fn plan(
         &mut self,
         sb: &Replica,
         dp_ref: &HashMap<Uuid, Atom, FixedState>,
         ops: &mut Vec<Operation>,
         stats: &mut BTreeMap<&'static str, (usize, usize, usize)>,
-    ) -> usize {
+    ) -> Planned {
         if !self.indexed {
             self.index_all(sb);
         }
@@ -328,16 +373,32 @@ impl LflowTable {
             }
         }
         self.dp_refs = dp_ref.clone();
-        let groups = Groups::of(sb);
-        let mut new_groups: BTreeMap<Vec<Atom>, String> = BTreeMap::new();
-        let mut flow_ops = Vec::new();
-        let (mut ins, mut upd, mut del) = (0, 0, 0);
         self.planned.clear();
         let dirty = std::mem::take(&mut self.dirty);
         let compared = dirty.len();
-        for body in dirty {
+        let mut wants: Vec<Want> = dirty
+            .into_iter()
+            .map(|body| {
+                let want = self.entries.get(&body).map(|e| self.want(e)).unwrap_or_default();
+                (body, want)
+            })
+            .collect();
+        let mut groups = Groups::of(sb);
+        let (regrouped, stayers) = self.regroup(sb, &wants, &mut groups);
+        wants.extend(stayers);
+        let group_stats = stats.entry("Logical_DP_Group").or_default();
+        for (group, datapaths) in &regrouped {
+            group_stats.1 += 1;
+            let mut row = OpRow::new();
+            row.insert("datapaths".into(), datapaths.clone());
+            ops.push(Operation::Update { table: "Logical_DP_Group".into(), where_: vec![Condition::row(*group)], row });
+        }
+        let mut new_groups: BTreeMap<Vec<Atom>, String> = BTreeMap::new();
+        let mut flow_ops = Vec::new();
+        let (mut ins, mut upd, mut del) = (0, 0, 0);
+        for (body, want) in wants {
             let Some(entry) = self.entries.get(&body) else { continue };
-            let (i, u, d) = reconcile(sb, &body, entry, dp_ref, &groups, &mut new_groups, &mut flow_ops);
+            let (i, u, d) = reconcile(sb, &body, entry, &want, &mut groups, &mut new_groups, &mut flow_ops);
             (ins, upd, del) = (ins + i, upd + u, del + d);
             if entry.occurrences.is_empty() && entry.rows.is_empty() {
                 self.entries.remove(&body);
@@ -362,7 +423,87 @@ impl LflowTable {
         ops.extend(flow_ops);
         let s = stats.entry("Logical_Flow").or_default();
         *s = (s.0 + ins, s.1 + upd, s.2 + del);
-        compared
+        let regrouped_set: HashSet<Uuid> = regrouped.iter().map(|(g, _)| *g).collect();
+        let flow_free = groups
+            .of_group
+            .keys()
+            .filter(|g| !groups.used.contains(*g) && !regrouped_set.contains(*g))
+            .filter(|g| self.group_rows.get(*g).map_or(true, HashSet::is_empty))
+            .copied()
+            .collect();
+        Planned { compared, regrouped, flow_free }
+    }
+
+    /// The groups to change in place: each one most of whose flow rows
+    /// (ours) go to one set of datapaths no group has yet. The rows that
+    /// stay (fewer than those that go) move to a group of the old
+    /// datapaths: returned with where they want to be, for `reconcile`.
+    /// `groups` is updated to hold the groups changed with their new
+    /// datapaths; the flows moved are planned (a standby's discard
+    /// compares them again).
+    fn regroup(&mut self, sb: &Replica, wants: &[Want], groups: &mut Groups) -> (Vec<(Uuid, Datum)>, Vec<Want>) {
+        // Per group: our rows that leave it, the new contents they go to
+        // (with how many), the flows they hold.
+        #[derive(Default)]
+        struct Leaving<'w> {
+            rows: HashSet<Uuid, FixedState>,
+            to: BTreeMap<&'w [Atom], usize>,
+            flows: Vec<&'w Arc<Body>>,
+        }
+        let mut leaving: BTreeMap<Uuid, Leaving<'_>> = BTreeMap::new();
+        for (body, want) in wants {
+            let Some(entry) = self.entries.get(body) else { continue };
+            let new = want.len() > 1 && !groups.by_content.contains_key(want);
+            for row in entry.rows.iter().filter_map(|u| sb.get("Logical_Flow", u)) {
+                let Some(g) = group_of(row) else { continue };
+                if groups.of_group.get(&g).is_some_and(|have| have == want) {
+                    continue;
+                }
+                let l = leaving.entry(g).or_default();
+                l.rows.insert(row.uuid());
+                if new {
+                    *l.to.entry(want).or_default() += 1;
+                }
+                l.flows.push(body);
+            }
+        }
+        let dirty: HashSet<&Body> = wants.iter().map(|(b, _)| &**b).collect();
+        let (mut regrouped, mut stayers) = (Vec::new(), Vec::new());
+        for (g, l) in leaving {
+            let (&[(want, going)], Some(all)) = (&l.to.into_iter().collect::<Vec<_>>()[..], self.group_rows.get(&g))
+            else {
+                continue;
+            };
+            let staying: Vec<Uuid> = all.iter().filter(|u| !l.rows.contains(u)).copied().collect();
+            if staying.len() >= going || groups.by_content.contains_key(want) {
+                continue;
+            }
+            for row in staying.iter().filter_map(|u| sb.get("Logical_Flow", u)) {
+                let Some(body) = Body::from_sb(row) else { continue };
+                let Some((body, entry)) = self.entries.get_key_value(&body) else { continue };
+                if !dirty.contains(&**body) {
+                    stayers.push((body.clone(), self.want(entry)));
+                }
+            }
+            // The flows that stay get a new group: another of the old
+            // datapaths may be one a load balancer's group can become.
+            if let Some(old) = groups.of_group.insert(g, want.to_vec()) {
+                groups.by_content.remove(&old);
+            }
+            groups.by_content.insert(want.to_vec(), g);
+            self.planned.extend(l.flows.into_iter().cloned());
+            regrouped.push((g, Datum::set(want.iter().cloned())));
+        }
+        (regrouped, stayers)
+    }
+
+    /// Where a flow wants to be: its datapaths' references, sorted.
+    fn want(&self, entry: &Entry) -> Vec<Atom> {
+        let mut want: Vec<Atom> =
+            entry.occurrences.iter().filter_map(|(dp, _)| self.dp_refs.get(dp).cloned()).collect();
+        want.sort();
+        want.dedup();
+        want
     }
 
     /// Indexes every SB `Logical_Flow` row and marks every flow for
@@ -373,6 +514,7 @@ impl LflowTable {
             entry.rows.clear();
         }
         self.foreign.clear();
+        self.group_rows.clear();
         if let Some(table) = sb.table("Logical_Flow") {
             for row in table.rows() {
                 self.index(row);
@@ -406,21 +548,22 @@ fn reconcile(
     sb: &Replica,
     body: &Body,
     entry: &Entry,
-    dp_ref: &HashMap<Uuid, Atom, FixedState>,
-    groups: &Groups,
+    want: &[Atom],
+    groups: &mut Groups,
     new_groups: &mut BTreeMap<Vec<Atom>, String>,
     ops: &mut Vec<Operation>,
 ) -> (usize, usize, usize) {
-    let mut want: Vec<Atom> = entry.occurrences.iter().filter_map(|(dp, _)| dp_ref.get(dp).cloned()).collect();
-    want.sort();
-    want.dedup();
     let mut rows = entry.rows.clone();
     rows.sort();
-    let on = (!want.is_empty()).then(|| place(&want, groups, new_groups));
-    let placed = on.as_ref().and_then(|on| rows.iter().position(|u| is_placed(sb, *u, on, groups)));
-    let keep = match (&on, placed) {
-        (Some(_), Some(k)) => Some(k),
-        (Some(_), None) if !rows.is_empty() => Some(0),
+    // A row already on the datapaths wanted stays; else one moves there.
+    let placed = rows.iter().position(|u| !want.is_empty() && is_placed(sb, *u, want, groups));
+    if let Some(g) = placed.and_then(|k| sb.get("Logical_Flow", &rows[k])).and_then(group_of) {
+        groups.used.insert(g);
+    }
+    let on = (!want.is_empty() && placed.is_none()).then(|| place(want, groups, new_groups));
+    let keep = match (placed, &on) {
+        (Some(k), _) => Some(k),
+        (None, Some(_)) if !rows.is_empty() => Some(0),
         _ => None,
     };
     let mut counts = (0, 0, 0);
@@ -432,7 +575,7 @@ fn reconcile(
     }
     let Some(on) = on else { return counts };
     match keep {
-        Some(k) if placed.is_none() => {
+        Some(k) => {
             counts.1 += 1;
             let clear = if on.0 == "logical_datapath" { "logical_dp_group" } else { "logical_datapath" };
             let mut row = OpRow::new();
@@ -440,7 +583,6 @@ fn reconcile(
             row.insert(clear.to_string(), Datum::set([]));
             ops.push(Operation::Update { table: "Logical_Flow".into(), where_: vec![Condition::row(rows[k])], row });
         }
-        Some(_) => {}
         None => {
             counts.0 += 1;
             let hint = entry.occurrences.iter().filter_map(|(_, h)| *h).min();
@@ -460,68 +602,59 @@ fn reconcile(
     counts
 }
 
-/// The SB's datapath groups by their datapaths.
+/// The SB's datapath groups by their datapaths, and the other way.
 struct Groups {
-    by_content: HashMap<Vec<Uuid>, Uuid, FixedState>,
+    /// The lowest group of each set of datapaths.
+    by_content: HashMap<Vec<Atom>, Uuid, FixedState>,
+    of_group: HashMap<Uuid, Vec<Atom>, FixedState>,
+    /// The groups `place` put a flow on.
+    used: HashSet<Uuid, FixedState>,
 }
 
 impl Groups {
     fn of(sb: &Replica) -> Groups {
-        let mut by_content: HashMap<Vec<Uuid>, Uuid, FixedState> = HashMap::default();
-        if let Some(table) = sb.table("Logical_DP_Group") {
-            for row in table.rows() {
-                let content = content(row);
-                let lowest = by_content.entry(content).or_insert(row.uuid());
-                *lowest = (*lowest).min(row.uuid());
-            }
+        let mut groups =
+            Groups { by_content: HashMap::default(), of_group: HashMap::default(), used: HashSet::default() };
+        for row in sb.table("Logical_DP_Group").into_iter().flat_map(|t| t.rows()) {
+            let mut dps: Vec<Atom> = row.get("datapaths").keys().cloned().collect();
+            dps.sort();
+            let lowest = groups.by_content.entry(dps.clone()).or_insert(row.uuid());
+            *lowest = (*lowest).min(row.uuid());
+            groups.of_group.insert(row.uuid(), dps);
         }
-        Groups { by_content }
+        groups
     }
 }
 
-/// A group's datapaths, sorted.
-fn content(row: &Row) -> Vec<Uuid> {
-    let mut dps: Vec<Uuid> = row.get("datapaths").keys().filter_map(Atom::as_uuid).collect();
-    dps.sort();
-    dps
+/// The datapath group an SB flow row is on, if any.
+fn group_of(row: &Row) -> Option<Uuid> {
+    row.get("logical_dp_group").as_atom().and_then(Atom::as_uuid)
 }
 
 /// Where a flow on the datapaths `want` (sorted, at least one) goes: the
 /// datapath itself, an existing group of exactly those datapaths, or a
 /// group inserted in this transaction.
-fn place(want: &[Atom], groups: &Groups, new_groups: &mut BTreeMap<Vec<Atom>, String>) -> (&'static str, Datum) {
+fn place(want: &[Atom], groups: &mut Groups, new_groups: &mut BTreeMap<Vec<Atom>, String>) -> (&'static str, Datum) {
     if let [one] = want {
         return ("logical_datapath", Datum::from(one.clone()));
     }
-    let uuids: Option<Vec<Uuid>> = want.iter().map(Atom::as_uuid).collect();
-    if let Some(mut uuids) = uuids {
-        uuids.sort();
-        if let Some(g) = groups.by_content.get(&uuids) {
-            return ("logical_dp_group", Datum::from(Atom::Uuid(*g)));
-        }
+    if let Some(&g) = groups.by_content.get(want) {
+        groups.used.insert(g);
+        return ("logical_dp_group", Datum::from(Atom::Uuid(g)));
     }
     let next = new_groups.len();
     let id = new_groups.entry(want.to_vec()).or_insert_with(|| format!("lfg{next}")).clone();
     ("logical_dp_group", Datum::from(Atom::named_uuid(id)))
 }
 
-/// Whether the SB row `uuid` already is where `on` puts its flow.
-fn is_placed(sb: &Replica, uuid: Uuid, on: &(&'static str, Datum), groups: &Groups) -> bool {
+/// Whether the SB row `uuid` already is on the datapaths `want` (sorted,
+/// at least one): on the one datapath, or on a group of exactly those.
+fn is_placed(sb: &Replica, uuid: Uuid, want: &[Atom], groups: &Groups) -> bool {
     let Some(row) = sb.get("Logical_Flow", &uuid) else { return false };
-    let (dp, group) = (row.get("logical_datapath"), row.get("logical_dp_group"));
-    match on.0 {
-        "logical_datapath" => group.is_empty() && *dp == on.1,
-        _ => {
-            let Some(want) = on.1.as_atom().and_then(Atom::as_uuid) else { return false };
-            // The group we would name, or any other with the same datapaths.
-            let have = group.as_atom().and_then(Atom::as_uuid);
-            dp.is_empty()
-                && have.is_some_and(|g| {
-                    g == want
-                        || sb
-                            .get("Logical_DP_Group", &g)
-                            .is_some_and(|r| groups.by_content.get(&content(r)) == Some(&want))
-                })
-        }
+    let dp = row.get("logical_datapath");
+    match (want, group_of(row)) {
+        ([one], None) => dp.as_atom() == Some(one),
+        ([_, _, ..], Some(g)) => dp.is_empty() && groups.of_group.get(&g).is_some_and(|c| c.as_slice() == want),
+        _ => false,
     }
 }

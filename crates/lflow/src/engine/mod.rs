@@ -7,12 +7,16 @@
 //!   others' (and their diagnostics). Recomputed after a `reset`, or a
 //!   change that reaches every datapath (counted as an `abort`, then a
 //!   `recompute`).
-//! - `sync_to_sb`: `sync::plan_sb_without` of every owned table but
-//!   `Logical_Flow`, against the SB replica. Recomputed every cycle.
 //! - `lflow` (`lflows`): the flows folded into `Logical_Flow` rows and an
 //!   index of the SB's; computed from the datapaths whose flows changed
 //!   and the SB rows that changed, recomputed after a `reset` (a
-//!   reconnect, a new lock, `inc-engine/recompute`).
+//!   reconnect, a failed commit, `inc-engine/recompute`). It runs once the
+//!   datapaths' rows are planned (flows refer to them), and may change
+//!   datapath groups in place.
+//! - `sync_to_sb`: `sync::Planner` of every other owned table, against
+//!   the SB replica, seeing the groups `lflow` changes as changed and
+//!   free to change in place the groups no flow will be on. Recomputed
+//!   every cycle.
 //!
 //! The output is the one of a full `compile` and `plan_sb`: after the
 //! engine's operations commit, a full plan finds nothing to change (the
@@ -21,11 +25,11 @@
 mod deps;
 mod lflows;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use foldhash::fast::FixedState;
 use ovsdb::replica::Changes;
-use ovsdb::{Atom, Replica, Uuid};
+use ovsdb::{Atom, Operation, Replica, Uuid};
 
 use crate::output::{Diagnostic, DpId, Output};
 use crate::sync::Plan;
@@ -73,7 +77,7 @@ impl NodeStats {
 }
 
 /// The engine's nodes, in the order a cycle runs them.
-pub const NODES: &[&str] = &["northd", "sync_to_sb", "lflow"];
+pub const NODES: &[&str] = &["northd", "lflow", "sync_to_sb"];
 
 /// One cycle's result.
 #[derive(Debug)]
@@ -182,30 +186,68 @@ impl Engine {
             self.ran(0, RunKind::Abort, &mut done);
         }
         self.ran(0, if unfolded.built.is_some() { RunKind::Compute } else { RunKind::Recompute }, &mut done);
-        let mut plan = crate::sync::plan_sb_without(&unfolded.output, sb, &["Logical_Flow"]);
-        self.ran(1, RunKind::Recompute, &mut done);
-        // Each datapath's row: the one matched, or the one inserted.
+        // The datapaths' rows first: the flows refer to them; then the
+        // flows, whose groups changed in place the rest must see.
+        let mut planner = crate::sync::Planner::new(&unfolded.output, sb);
+        let tables: Vec<&str> = crate::sync::owned_tables().filter(|t| *t != "Logical_Flow").collect();
+        let first = tables.iter().position(|t| *t == "Datapath_Binding").map_or(0, |i| i + 1);
+        for table in &tables[..first] {
+            planner.table(table);
+        }
+        let dp_ref = self.datapath_refs(&unfolded, planner.ids());
+        let datapaths_changed = self.lflows.update(&unfolded.flows, &unfolded.datapaths, unfolded.built.as_ref());
+        let (mut flow_ops, mut flow_stats) = (Vec::new(), BTreeMap::new());
+        let planned = self.lflows.plan(sb, &dp_ref, &mut flow_ops, &mut flow_stats);
+        self.ran(1, if warm { RunKind::Compute } else { RunKind::Recompute }, &mut done);
+        for (group, datapaths) in planned.regrouped {
+            planner.regroup(group, datapaths);
+        }
+        planner.reuse_groups(planned.flow_free);
+        for table in &tables[first..] {
+            planner.table(table);
+        }
+        let mut plan = planner.finish();
+        self.ran(2, RunKind::Recompute, &mut done);
+        plan.ops.extend(flow_ops);
+        // Groups changed in place, by either planner: their echo is ours.
+        self.lflows.expect_group_changes(plan.ops.iter().filter_map(|op| match op {
+            Operation::Update { table, where_, .. } if table == "Logical_DP_Group" => {
+                where_.first()?.value.as_atom()?.as_uuid()
+            }
+            _ => None,
+        }));
+        for (table, (i, u, d)) in flow_stats {
+            let s = plan.stats.tables.entry(table).or_default();
+            *s = (s.0 + i, s.1 + u, s.2 + d);
+        }
+        let flows_compared = planned.compared;
+        let stats = CycleStats { datapaths_built: built, datapaths_changed, flows_compared };
+        Cycle { output: unfolded.output, plan, stats }
+    }
+
+    /// Each datapath's reference, for its flows: the SB row its binding was
+    /// matched to, or the name of the one inserted for it.
+    fn datapath_refs(
+        &self,
+        unfolded: &crate::Unfolded,
+        ids: &HashMap<String, Uuid>,
+    ) -> HashMap<Uuid, Atom, FixedState> {
         let bound: HashSet<&str> =
             unfolded.output.rows("Datapath_Binding").iter().filter_map(|r| r.id.as_deref()).collect();
-        let dp_ref: HashMap<Uuid, Atom, FixedState> = unfolded
+        unfolded
             .datapaths
             .iter()
             .enumerate()
             .filter_map(|(i, nb_row)| {
                 let id = DpId(i as u32).row_id();
-                let r = match plan.ids.get(&id) {
+                let r = match ids.get(&id) {
                     Some(uuid) => Atom::Uuid(*uuid),
                     None if bound.contains(id.as_str()) => Atom::named_uuid(id),
                     None => return None,
                 };
                 Some((*nb_row, r))
             })
-            .collect();
-        let datapaths_changed = self.lflows.update(&unfolded.flows, &unfolded.datapaths, unfolded.built.as_ref());
-        let flows_compared = self.lflows.plan(sb, &dp_ref, &mut plan.ops, &mut plan.stats.tables);
-        self.ran(2, if warm { RunKind::Compute } else { RunKind::Recompute }, &mut done);
-        let stats = CycleStats { datapaths_built: built, datapaths_changed, flows_compared };
-        Cycle { output: unfolded.output, plan, stats }
+            .collect()
     }
 
     /// The datapaths whose flows the engine keeps differ from a full

@@ -15,13 +15,14 @@ pub(crate) mod meters;
 mod ports;
 pub(crate) mod queues;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::net::IpAddr;
 
 use ovsdb::{Atom, Datum};
 
 use crate::input::nb;
 use crate::model::{self, DpNb, Model};
-use crate::output::{reference, str_map, str_set, DesiredRow, NbWrite, Output};
+use crate::output::{reference, str_map, str_set, DesiredRow, Diagnostic, DpId, NbWrite, Output};
 
 /// Fixed multicast group keys (the range above port keys).
 pub const MC_FLOOD: (&str, i64) = ("_MC_flood", 32768);
@@ -43,7 +44,28 @@ pub fn pb_id(port_index: usize) -> String {
     format!("pb{port_index}")
 }
 
-pub fn build(m: &Model<'_>, out: &mut Output) {
+/// Tables whose rows each belong to one datapath (their `datapath`
+/// column): `build` may write those of some datapaths only.
+pub const PER_DATAPATH: &[&str] = &["Port_Binding", "Multicast_Group", "IP_Multicast"];
+
+/// Diagnostics by the datapath whose rows they are about (also in the
+/// output's), for a caller that keeps those of the datapaths it did not
+/// have built again.
+pub type DpDiagnostics = BTreeMap<DpId, Vec<Diagnostic>>;
+
+/// Adds diagnostics about a datapath's rows to the output and to `dp_diags`.
+fn report(out: &mut Output, dp_diags: &mut DpDiagnostics, dp: DpId, diags: Vec<Diagnostic>) {
+    if !diags.is_empty() {
+        dp_diags.entry(dp).or_default().extend(diags.iter().cloned());
+        out.diagnostics.extend(diags);
+    }
+}
+
+/// Builds the desired rows; those of the `PER_DATAPATH` tables only for
+/// the datapaths in `only` (all when `None`), with their diagnostics also
+/// in `dp_diags`.
+pub fn build(m: &Model<'_>, only: Option<&HashSet<DpId>>, out: &mut Output, dp_diags: &mut DpDiagnostics) {
+    let wanted = |dp: DpId| only.map_or(true, |o| o.contains(&dp));
     for t in [
         "Datapath_Binding",
         "Port_Binding",
@@ -61,15 +83,17 @@ pub fn build(m: &Model<'_>, out: &mut Output) {
         let mut row = DesiredRow::new(Some(dp.id.row_id()));
         row.set("external_ids", str_map(datapath_ids(dp.nb, dp.uuid, dp.name))).set("tunnel_key", int(dp.tunnel_key));
         out.push("Datapath_Binding", row);
-        if dp.is_switch() {
-            ip_multicast(m, dp.id, out);
+        if dp.is_switch() && wanted(dp.id) {
+            let mut diags = Vec::new();
+            ip_multicast(m, dp.id, out, &mut diags);
+            report(out, dp_diags, dp.id, diags);
         }
     }
     mirrors(m, out);
-    ports::build(m, out);
+    ports::build(m, &wanted, out, dp_diags);
     meters::build(m, out);
     lb::build(m, out);
-    multicast_groups(m, out);
+    multicast_groups(m, &wanted, out);
     address_sets(m, out);
     router_lb_address_sets(m, out);
     port_groups(m, out);
@@ -231,8 +255,8 @@ fn nb_status(m: &Model<'_>, out: &mut Output) {
 /// (ports with `options:mcast_flood`). On a router: `_MC_static` (router
 /// ports with `options:mcast_flood`). A group with no member is not
 /// written. Then the learned groups (`model::igmp`).
-fn multicast_groups(m: &Model<'_>, out: &mut Output) {
-    for dp in m.datapaths.iter().filter(|dp| dp.enabled()) {
+fn multicast_groups(m: &Model<'_>, wanted: &dyn Fn(DpId) -> bool, out: &mut Output) {
+    for dp in m.datapaths.iter().filter(|dp| dp.enabled() && wanted(dp.id)) {
         let mut groups: [(&str, i64, Vec<usize>); 5] = [
             (MC_FLOOD.0, MC_FLOOD.1, Vec::new()),
             (MC_FLOOD_L2.0, MC_FLOOD_L2.1, Vec::new()),
@@ -277,7 +301,7 @@ fn multicast_groups(m: &Model<'_>, out: &mut Output) {
             }
         }
     }
-    for g in &m.igmp_groups {
+    for g in m.igmp_groups.iter().filter(|g| wanted(g.dp)) {
         out.push("Multicast_Group", multicast_group(g.dp, &g.address, g.tunnel_key, &g.ports));
     }
 }
@@ -292,10 +316,9 @@ fn multicast_group(dp: crate::output::DpId, name: &str, key: i64, members: &[usi
 }
 
 /// The IP multicast (IGMP/MLD snooping) settings of a switch.
-fn ip_multicast(m: &Model<'_>, dp: crate::output::DpId, out: &mut Output) {
+fn ip_multicast(m: &Model<'_>, dp: crate::output::DpId, out: &mut Output, diags: &mut Vec<Diagnostic>) {
     let Some(s) = m.dp(dp).switch() else { return };
     let oc = s.other_config();
-    let diags = &mut out.diagnostics;
     let mut num = |key: &str| oc.get_int_reported(key, "other_config", (nb::LogicalSwitch::TABLE, s.name()), diags);
     let (table_size, idle, query, max_resp) = (
         num("mcast_table_size"),
@@ -363,23 +386,20 @@ pub(crate) fn router_lb_vips(
     r: nb::LogicalRouter<'_>,
 ) -> (Vec<String>, Vec<String>) {
     let nets: Vec<&model::addr::LportAddresses> = m.ports_of(dp).flat_map(|p| p.addrs.first()).collect();
-    let reachable = |ip: &str| match ip.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(a)) => nets.iter().any(|n| n.ipv4.iter().any(|net| net.contains(a))),
-        Ok(std::net::IpAddr::V6(a)) => nets.iter().any(|n| n.ipv6.iter().any(|net| !net.is_lla() && net.contains(a))),
-        Err(_) => false,
+    let reachable = |ip: IpAddr| match ip {
+        IpAddr::V4(a) => nets.iter().any(|n| n.ipv4.iter().any(|net| net.contains(a))),
+        IpAddr::V6(a) => nets.iter().any(|n| n.ipv6.iter().any(|net| !net.is_lla() && net.contains(a))),
     };
     let lbs = r.load_balancer().chain(r.load_balancer_group().flat_map(|g| g.load_balancer()));
     let (mut v4, mut v6) = (Vec::new(), Vec::new());
     for lb in lbs {
         let template = lb.options().get_bool("template", false);
         let mode = lb.options().get("neighbor_responder").unwrap_or(if template { "none" } else { "reachable" });
-        for (vip, _) in lb.vips().iter() {
-            let Some(ip) = ports::vip_ip(vip) else { continue };
-            if mode == "all" || (mode == "reachable" && reachable(&ip)) {
-                if ip.contains(':') {
-                    v6.push(ip)
-                } else {
-                    v4.push(ip)
+        for &ip in m.lb_vip_ips.get(&lb.uuid()).into_iter().flatten() {
+            if mode == "all" || (mode == "reachable" && reachable(ip)) {
+                match ip {
+                    IpAddr::V4(_) => v4.push(ip.to_string()),
+                    IpAddr::V6(_) => v6.push(ip.to_string()),
                 }
             }
         }

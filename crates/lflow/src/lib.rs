@@ -77,14 +77,14 @@ pub struct Unfolded {
     /// The datapaths whose flows were built (all when `None`); `flows`
     /// holds theirs, and maybe some of others, to leave out.
     pub built: Option<HashSet<output::DpId>>,
-    /// The diagnostics of each datapath whose flows were built (also in
-    /// `output`).
+    /// The diagnostics of each datapath whose flows and rows were built
+    /// (also in `output`).
     pub dp_diagnostics: std::collections::BTreeMap<output::DpId, Vec<output::Diagnostic>>,
 }
 
 /// `compile` but for the last step, `flows::to_rows`, and building the
-/// flows of only the datapaths `select` picks from the model (all when it
-/// says `None`).
+/// flows and the per-datapath rows (`bindings::PER_DATAPATH`) of only the
+/// datapaths `select` picks from the model (all when it says `None`).
 pub fn compile_unfolded(
     nb: &Replica,
     sb: &Replica,
@@ -100,15 +100,18 @@ pub fn compile_unfolded(
     let is_router_port = |name: &str| model.port(name).is_some_and(|p| p.lrp().is_some());
     let bfd = model::bfd::Sessions::build(nb, sb, &in_use, is_router_port, &mut out.diagnostics);
     model.bfd = bfd;
-    bindings::build(&model, &mut out);
     let built = select(&model);
+    let mut dp_diagnostics = bindings::DpDiagnostics::new();
+    bindings::build(&model, built.as_ref(), &mut out, &mut dp_diagnostics);
     let mut flows = output::Flows::only(built.clone());
     flows::switch::build(&model, &mut flows, &mut out.diagnostics);
     flows::router::build(&model, &mut flows, &mut out.diagnostics);
     flows::copp::apply(&model, flows.iter_mut(), &mut out.diagnostics);
     out.diagnostics.sort();
     let datapaths = model.datapaths.iter().map(|dp| dp.uuid).collect();
-    let dp_diagnostics = std::mem::take(&mut flows.dp_diagnostics);
+    for (dp, diags) in std::mem::take(&mut flows.dp_diagnostics) {
+        dp_diagnostics.entry(dp).or_default().extend(diags);
+    }
     Unfolded { output: out, flows: flows.into_vec(), datapaths, built, dp_diagnostics }
 }
 

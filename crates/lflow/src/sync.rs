@@ -351,6 +351,11 @@ pub struct Planner<'o> {
     /// one no desired row matches may be changed in place to another's
     /// datapaths rather than a new one inserted.
     reusable: HashSet<Uuid, FixedState>,
+    /// The desired `Datapath_Binding` ids whose rows of the
+    /// `bindings::PER_DATAPATH` tables the output holds; all when `None`.
+    only: Option<HashSet<String>>,
+    /// The `Datapath_Binding` rows this plan deletes.
+    stale_datapaths: HashSet<Uuid, FixedState>,
 }
 
 /// A `Logical_DP_Group` row as it will be once changed in place.
@@ -378,6 +383,8 @@ impl<'o> Planner<'o> {
             resolver: Resolver::default(),
             regrouped: HashMap::default(),
             reusable: HashSet::default(),
+            only: None,
+            stale_datapaths: HashSet::default(),
         }
     }
 
@@ -404,6 +411,15 @@ impl<'o> Planner<'o> {
         self.reusable = groups;
     }
 
+    /// Says that the output holds the rows of the per-datapath tables
+    /// (`bindings::PER_DATAPATH`) of only the datapaths whose desired
+    /// `Datapath_Binding` ids are `datapaths`: those tables are planned
+    /// against the existing rows of these datapaths (and of the ones this
+    /// plan deletes), the others' are left as they are.
+    pub fn only_datapaths(&mut self, datapaths: HashSet<String>) {
+        self.only = Some(datapaths);
+    }
+
     /// Plans one owned table (each at most once, in `owned_tables` order;
     /// a table `sb` does not hold is skipped).
     pub fn table(&mut self, name: &str) {
@@ -416,7 +432,17 @@ impl<'o> Planner<'o> {
         // Existing rows by key; sorted by UUID so that which duplicate is
         // kept does not depend on hash order.
         let mut existing: HashMap<u64, Vec<&Row>, FixedState> = HashMap::default();
-        let mut rows: Vec<&Row> = table.rows().collect();
+        let scope: Option<HashSet<Uuid, FixedState>> =
+            self.only.as_ref().filter(|_| crate::bindings::PER_DATAPATH.contains(&spec.name)).map(|only| {
+                let ids = only.iter().filter_map(|id| resolver.ids.get(id).copied());
+                ids.chain(self.stale_datapaths.iter().copied()).collect()
+            });
+        let in_scope = |r: &Row| {
+            scope
+                .as_ref()
+                .map_or(true, |s| r.get("datapath").as_atom().and_then(Atom::as_uuid).is_some_and(|u| s.contains(&u)))
+        };
+        let mut rows: Vec<&Row> = table.rows().filter(|r| in_scope(r)).collect();
         rows.sort_by_key(|r| r.uuid());
         for r in rows {
             let key = match self.regrouped.get(&r.uuid()) {
@@ -462,23 +488,32 @@ impl<'o> Planner<'o> {
             matched.push((d, row));
         }
         if by_content && !self.reusable.is_empty() {
-            // A reusable group no desired row wants takes the datapaths of
-            // the desired one it shares most with: the rows on it (load
+            // A reusable group whose datapaths no desired row has takes
+            // those of the desired one closest to it: the rows on it (load
             // balancers) that gained or lost the same datapaths stay.
-            let mut free: Vec<&Row> =
-                existing.values().flatten().copied().filter(|r| self.reusable.contains(&r.uuid())).collect();
+            let wanted: HashSet<u64> = matched.iter().map(|(d, _)| key_of(spec, *d, resolver)).collect();
+            let mut free: Vec<&Row> = existing
+                .values()
+                .flatten()
+                .copied()
+                .filter(|r| self.reusable.contains(&r.uuid()))
+                .filter(|r| resolver.content.get(&r.uuid()).is_some_and(|k| !wanted.contains(k)))
+                .collect();
             free.sort_by_key(|r| r.uuid());
-            let wants: Vec<(usize, Datum)> = (0..matched.len())
-                .map(|i| (i, matched[i].0.get("datapaths").map(|v| resolver.datum(v).into_owned()).unwrap_or_default()))
+            let wants: Vec<Datum> = matched
+                .iter()
+                .map(|(d, _)| d.get("datapaths").map(|v| resolver.datum(v).into_owned()).unwrap_or_default())
                 .collect();
             for r in free {
-                let overlap = |want: &Datum| r.get("datapaths").keys().filter(|a| want.contains(a)).count();
-                let best =
-                    wants.iter().map(|(i, want)| (overlap(want), *i)).filter(|(n, _)| *n > 0).max_by_key(|(n, i)| {
-                        // The most shared; then one no row matched; then the first.
-                        (*n, matched[*i].1.is_none(), std::cmp::Reverse(*i))
-                    });
-                let Some((_, i)) = best else { continue };
+                let have = r.get("datapaths");
+                let shared = |want: &Datum| have.keys().filter(|a| want.contains(a)).count();
+                // The most shared, then the fewest apart, then one no row
+                // matched, then the first.
+                let best = wants.iter().enumerate().filter(|(_, w)| shared(w) > 0).max_by_key(|(i, w)| {
+                    let n = shared(w);
+                    (n, std::cmp::Reverse(have.len() + w.len() - 2 * n), matched[*i].1.is_none(), std::cmp::Reverse(*i))
+                });
+                let Some((i, _)) = best else { continue };
                 let d = matched[i].0;
                 resolver.content.insert(r.uuid(), key_of(spec, d, resolver));
                 if matched[i].1.is_none() {
@@ -558,6 +593,9 @@ impl<'o> Planner<'o> {
         let mut stale: Vec<Uuid> =
             if schema.is_root { existing.values().flatten().map(|r| r.uuid()).collect() } else { Vec::new() };
         stale.sort();
+        if spec.name == "Datapath_Binding" {
+            self.stale_datapaths = stale.iter().copied().collect();
+        }
         for uuid in stale {
             stats.2 += 1;
             plan.ops.push(Operation::Delete { table: spec.name.to_string(), where_: vec![Condition::row(uuid)] });

@@ -883,6 +883,7 @@ impl MainLoop {
             datapaths_built = stats.datapaths_built,
             datapaths_changed = stats.datapaths_changed,
             flows_compared = stats.flows_compared,
+            bindings_built = stats.bindings_built,
             "computed"
         );
         self.check_settled(!sb_ops.is_empty() || !nb_ops.is_empty());

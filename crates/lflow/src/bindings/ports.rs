@@ -12,12 +12,13 @@ use std::net::IpAddr;
 
 use ovsdb::{Atom, Datum};
 
-use super::{int, pb_id, string};
+use super::{int, pb_id, string, DpDiagnostics};
 use crate::input::{nb, sb};
-use crate::model::addr::{Ipv4Net, Ipv6Net};
+use crate::model::addr::Ipv6Net;
+use crate::model::lb::vip_ip;
 use crate::model::nat::NatKind;
 use crate::model::{Model, Port, PortNb};
-use crate::output::{reference, sset_order, str_map, str_set, DesiredRow, Diagnostic, Output};
+use crate::output::{reference, sset_order, str_map, str_set, DesiredRow, Diagnostic, DpId, Output};
 
 /// The desired row id of a chassis-redirect port's binding.
 fn cr_id(index: usize) -> String {
@@ -120,7 +121,9 @@ impl<'a> Lookups<'a> {
     }
 }
 
-pub(super) fn build(m: &Model<'_>, out: &mut Output) {
+/// The bindings of the ports of the datapaths `wanted` picks, and the HA
+/// chassis groups of every port.
+pub(super) fn build(m: &Model<'_>, wanted: &dyn Fn(DpId) -> bool, out: &mut Output, dp_diags: &mut DpDiagnostics) {
     for t in ["HA_Chassis", "HA_Chassis_Group"] {
         out.sb.entry(t).or_default();
     }
@@ -134,11 +137,20 @@ pub(super) fn build(m: &Model<'_>, out: &mut Output) {
     }
     let mut ha = HaGroups::default();
     for (i, p) in m.ports.iter().enumerate().filter(|(_, p)| super::live(m, p)) {
+        if !wanted(p.dp) {
+            // Its HA chassis group is still wanted.
+            if let Some(g) = p.lsp().filter(|l| l.type_() == "external").and_then(|l| l.ha_chassis_group()) {
+                ha.nb_group(g);
+            }
+            continue;
+        }
+        let mut diags = Vec::new();
         let row = match p.nb {
-            PortNb::Switch(lsp) => lsp_binding(m, i, lsp, &look, &mut ha, &mut out.diagnostics),
-            PortNb::Router(lrp) => lrp_binding(m, i, p, lrp, &mut out.diagnostics),
+            PortNb::Switch(lsp) => lsp_binding(m, i, lsp, &look, &mut ha, &mut diags),
+            PortNb::Router(lrp) => lrp_binding(m, i, p, lrp, &mut diags),
         };
         out.push("Port_Binding", row);
+        super::report(out, dp_diags, p.dp, diags);
     }
     for (c, cr) in m.chassis_redirect.iter().enumerate() {
         let p = &m.ports[cr.port];
@@ -161,6 +173,9 @@ pub(super) fn build(m: &Model<'_>, out: &mut Output) {
                 ha.id(p.name, || lrp.gateway_chassis().map(|g| (g.chassis_name().to_string(), g.priority())).collect())
             }
         };
+        if !wanted(p.dp) {
+            continue;
+        }
         let mut row = DesiredRow::new(Some(cr_id(c)));
         row.set("logical_port", string(&cr.name))
             .set("datapath", reference(&m.dp(p.dp).id.row_id()))
@@ -390,20 +405,6 @@ fn keep_word_order<'a>(entries: &mut [String], current: impl Iterator<Item = &'a
     }
 }
 
-/// The IP of a NAT's `external_ip` or of a load balancer VIP (`ip`,
-/// `ip:port`, `[ip6]:port`), as text.
-pub(super) fn vip_ip(vip: &str) -> Option<String> {
-    let host = match vip.strip_prefix('[') {
-        Some(rest) => rest.split(']').next()?,
-        None if vip.matches(':').count() == 1 => vip.split(':').next()?,
-        None => vip,
-    };
-    Ipv4Net::parse(host)
-        .filter(|n| n.plen == 32 && host.contains('.'))
-        .map(|n| n.addr.to_string())
-        .or_else(|| Ipv6Net::parse(host).filter(|n| n.plen == 128).map(|n| n.addr.to_string()))
-}
-
 /// `nat_addresses` of a router-type switch port: the addresses for which
 /// ovn-controller sends gratuitous ARPs on the attached network
 /// (ovn-sb(5)). With `options:nat-addresses=router`, the router's NAT and
@@ -473,8 +474,11 @@ fn nat_addresses<'a>(
                     in_group.sort_by_key(|lb| lb.uuid());
                     lbs.extend(in_group);
                 }
-                let vips: Vec<String> =
-                    lbs.iter().flat_map(|lb| lb.vips().iter().filter_map(|(vip, _)| vip_ip(vip))).collect();
+                let vips: Vec<String> = lbs
+                    .iter()
+                    .flat_map(|lb| lb.vips().iter().filter_map(|(vip, _)| vip_ip(vip)))
+                    .map(|ip| ip.to_string())
+                    .collect();
                 let (v6, v4): (Vec<String>, Vec<String>) = vips.into_iter().partition(|ip| ip.contains(':'));
                 central.extend(sset_order(v4).into_iter().chain(sset_order(v6)));
             }
@@ -527,15 +531,5 @@ mod tests {
         let mut ours = vec!["m 1.1.1.2 1.1.1.50".to_string(), "m 1.1.1.9".to_string()];
         keep_word_order(&mut ours, ["m 1.1.1.50 1.1.1.2", "m 1.1.1.8"].into_iter());
         assert_eq!(ours, ["m 1.1.1.50 1.1.1.2", "m 1.1.1.9"]);
-    }
-
-    #[test]
-    fn vip_ips() {
-        assert_eq!(vip_ip("172.16.0.200:80").as_deref(), Some("172.16.0.200"));
-        assert_eq!(vip_ip("172.16.0.200").as_deref(), Some("172.16.0.200"));
-        assert_eq!(vip_ip("[fd00::100]:80").as_deref(), Some("fd00::100"));
-        assert_eq!(vip_ip("fd00::100").as_deref(), Some("fd00::100"));
-        assert_eq!(vip_ip("10.0.0.0/24"), None);
-        assert_eq!(vip_ip("bogus"), None);
     }
 }

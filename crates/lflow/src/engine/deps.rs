@@ -211,8 +211,8 @@ struct PortFacts {
 /// changes (a deleted row is placed where it was).
 #[derive(Debug, Default)]
 pub struct Deps {
-    /// NB row -> the datapaths (their NB rows) that reach it.
-    owners: HashMap<Uuid, Vec<Uuid>, FixedState>,
+    /// Which datapaths reach each NB row.
+    owners: Owners,
     /// Datapath -> the datapaths its ports are peers of.
     neighbors: HashMap<Uuid, Vec<Uuid>, FixedState>,
     routers: HashSet<Uuid, FixedState>,
@@ -229,17 +229,37 @@ impl Deps {
     /// the new `model`; `None` for all of them. Then takes the new model's
     /// facts for the next cycle.
     pub fn reached(&mut self, m: &Model<'_>, pending: &Pending, all: bool) -> Option<HashSet<Uuid, FixedState>> {
-        let mut next = Deps::of(m, !pending.nb.is_empty() || all);
-        if next.owners.is_empty() {
-            // Not walked this cycle: nothing in NB changed; keep the last.
-            next.owners = std::mem::take(&mut self.owners);
+        let mut next = Deps::of(m);
+        let mut owners = std::mem::take(&mut self.owners);
+        // The owners the rows `reach` asks about had before the changes.
+        let mut prior: HashMap<Uuid, Vec<Uuid>, FixedState> = HashMap::default();
+        for (table, uuid, old) in &pending.nb {
+            prior.insert(*uuid, owners.of(uuid).collect());
+            if table == "Port_Group" {
+                let rows = old.iter().chain(m.nb.get(table, uuid));
+                for port in rows.flat_map(|r| r.get("ports").keys().filter_map(Atom::as_uuid)) {
+                    prior.insert(port, owners.of(&port).collect());
+                }
+            }
         }
-        let reached = (!all && !pending.all).then(|| self.reach(&next, m, pending)).flatten();
+        if all || pending.all {
+            owners = Owners::walk(m.nb);
+        } else if !pending.nb.is_empty() {
+            owners.update(m.nb, pending.nb.iter().map(|(t, u, _)| (t.as_str(), *u)));
+        }
+        next.owners = owners;
+        let reached = (!all && !pending.all).then(|| self.reach(&next, m, pending, &prior)).flatten();
         *self = next;
         reached
     }
 
-    fn reach(&self, next: &Deps, m: &Model<'_>, pending: &Pending) -> Option<HashSet<Uuid, FixedState>> {
+    fn reach(
+        &self,
+        next: &Deps,
+        m: &Model<'_>,
+        pending: &Pending,
+        prior: &HashMap<Uuid, Vec<Uuid>, FixedState>,
+    ) -> Option<HashSet<Uuid, FixedState>> {
         let is_router = |dp: &Uuid| next.routers.contains(dp) || self.routers.contains(dp);
         let mut scopes: HashMap<Uuid, Scope, FixedState> = HashMap::default();
         let mut add = |dp: Uuid, scope: Scope| {
@@ -252,7 +272,7 @@ impl Deps {
         // Router ports whose changes reach through them.
         let mut through: Vec<Uuid> = Vec::new();
         let owners = |uuid: &Uuid| -> Vec<Uuid> {
-            self.owners.get(uuid).into_iter().chain(next.owners.get(uuid)).flatten().copied().collect()
+            prior.get(uuid).into_iter().flatten().copied().chain(next.owners.of(uuid)).collect()
         };
         for (table, uuid, old) in &pending.nb {
             let new = m.nb.get(table, uuid);
@@ -378,9 +398,8 @@ impl Deps {
         Some(reached)
     }
 
-    /// The facts of `m`; the NB walk only when `walk` (it costs a visit of
-    /// every row a datapath reaches).
-    fn of(m: &Model<'_>, walk: bool) -> Deps {
+    /// The facts of `m`, but for the owners of NB rows.
+    fn of(m: &Model<'_>) -> Deps {
         let mut d = Deps::default();
         for dp in &m.datapaths {
             if !dp.is_switch() {
@@ -414,44 +433,103 @@ impl Deps {
                 d.sb_to_nb.insert(b.uuid(), nb);
             }
         }
-        if walk {
-            d.walk(m.nb);
-        }
         d
     }
+}
 
-    /// `owners`: every row each switch and router reaches through
-    /// references, and the port groups of their ports.
-    fn walk(&mut self, nb: &Replica) {
+/// Which datapaths reach each NB row: kept between cycles, and updated
+/// from the rows that changed (walking again only the datapaths that
+/// reached them, or are them).
+#[derive(Debug, Default)]
+struct Owners {
+    /// Row -> the switches and routers whose references reach it.
+    by_row: HashMap<Uuid, Vec<Uuid>, FixedState>,
+    /// Switch or router -> the rows it reaches.
+    by_dp: HashMap<Uuid, Vec<Uuid>, FixedState>,
+    /// A port group and the rows its ACLs reach -> the switches of the
+    /// group's ports (not its ports: a port belongs to its own switch, not
+    /// to every switch of its groups).
+    by_group: HashMap<Uuid, Vec<Uuid>, FixedState>,
+}
+
+impl Owners {
+    /// The datapaths that reach `row`.
+    fn of<'o>(&'o self, row: &Uuid) -> impl Iterator<Item = Uuid> + 'o {
+        self.by_row.get(row).into_iter().chain(self.by_group.get(row)).flatten().copied()
+    }
+
+    /// Every row each switch and router reaches through references, and
+    /// the port groups of their ports.
+    fn walk(nb: &Replica) -> Owners {
+        let mut owners = Owners::default();
         let refs = RefColumns::of(nb);
         for table in ["Logical_Switch", "Logical_Router"] {
             for row in nb.table(table).into_iter().flat_map(|t| t.rows()) {
-                let dp = row.uuid();
-                let mut seen: HashSet<Uuid, FixedState> = HashSet::default();
-                refs.walk(nb, row, &mut seen);
-                for u in seen {
-                    self.owners.entry(u).or_default().push(dp);
-                }
+                owners.add(nb, &refs, row);
             }
         }
+        owners.groups(nb, &refs);
+        owners
+    }
+
+    /// Walks again the datapaths that reached the `changed` rows (table,
+    /// row) before, or are such rows. A row only comes within reach through
+    /// a reference in a row that changed.
+    fn update<'c>(&mut self, nb: &Replica, changed: impl Iterator<Item = (&'c str, Uuid)>) {
+        let mut touched: HashSet<Uuid, FixedState> = HashSet::default();
+        for (table, row) in changed {
+            touched.extend(self.by_row.get(&row).into_iter().flatten());
+            if table == "Logical_Switch" || table == "Logical_Router" {
+                touched.insert(row);
+            }
+        }
+        let refs = RefColumns::of(nb);
+        for dp in touched {
+            for row in self.by_dp.remove(&dp).unwrap_or_default() {
+                if let Some(dps) = self.by_row.get_mut(&row) {
+                    dps.retain(|d| *d != dp);
+                    if dps.is_empty() {
+                        self.by_row.remove(&row);
+                    }
+                }
+            }
+            if let Some(row) = nb.get("Logical_Switch", &dp).or_else(|| nb.get("Logical_Router", &dp)) {
+                self.add(nb, &refs, row);
+            }
+        }
+        self.groups(nb, &refs);
+    }
+
+    /// The rows the switch or router `row` reaches.
+    fn add(&mut self, nb: &Replica, refs: &RefColumns, row: &Row) {
+        let dp = row.uuid();
+        let mut seen: HashSet<Uuid, FixedState> = HashSet::default();
+        refs.walk(nb, row, &mut seen);
+        for u in &seen {
+            self.by_row.entry(*u).or_default().push(dp);
+        }
+        self.by_dp.insert(dp, seen.into_iter().collect());
+    }
+
+    /// `by_group`, from the switches of every port group's ports.
+    fn groups(&mut self, nb: &Replica, refs: &RefColumns) {
+        self.by_group.clear();
         for pg in nb.table("Port_Group").into_iter().flat_map(|t| t.rows()) {
             let mut dps: Vec<Uuid> = pg
                 .get("ports")
                 .keys()
                 .filter_map(Atom::as_uuid)
-                .flat_map(|p| self.owners.get(&p).cloned().unwrap_or_default())
+                .flat_map(|p| self.by_row.get(&p).into_iter().flatten().copied())
                 .collect();
             dps.sort();
             dps.dedup();
-            // The group and its ACLs, not its ports: a port belongs to its
-            // own switch, not to every switch of its groups.
             let mut seen: HashSet<Uuid, FixedState> = HashSet::default();
             seen.insert(pg.uuid());
             for acl in pg.get("acls").keys().filter_map(Atom::as_uuid).filter_map(|u| nb.get("ACL", &u)) {
                 refs.walk(nb, acl, &mut seen);
             }
             for u in seen {
-                self.owners.entry(u).or_default().extend(dps.iter().copied());
+                self.by_group.entry(u).or_default().extend(dps.iter().copied());
             }
         }
     }

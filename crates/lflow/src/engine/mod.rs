@@ -99,6 +99,9 @@ pub struct CycleStats {
     pub datapaths_changed: usize,
     /// Distinct flows compared with the SB (`lflow`).
     pub flows_compared: usize,
+    /// Port bindings built and compared with the SB (`northd`,
+    /// `sync_to_sb`): those of the datapaths built.
+    pub bindings_built: usize,
 }
 
 /// The engine's state. See the module documentation.
@@ -111,6 +114,11 @@ pub struct Engine {
     /// The diagnostics of each datapath's flows, by its NB row.
     dp_diagnostics: HashMap<Uuid, Vec<Diagnostic>, FixedState>,
     stats: [NodeStats; 3],
+    /// The datapaths whose rows the last run planned to change, and
+    /// those of runs whose operations were not sent (`discard`): built
+    /// again at the next run.
+    planned: HashSet<Uuid, FixedState>,
+    unsent: HashSet<Uuid, FixedState>,
 }
 
 impl Engine {
@@ -139,6 +147,7 @@ impl Engine {
     /// engine warm): what they would have written is still to do.
     pub fn discard(&mut self) {
         self.lflows.discard();
+        self.unsent.extend(self.planned.drain());
     }
 
     /// Says which NB rows changed since the last call were changed by our
@@ -173,10 +182,12 @@ impl Engine {
         // Changes nobody vouched for are others'.
         self.pending.settle(|_| false);
         self.pending.settle_nb(|_| false);
+        let unsent = std::mem::take(&mut self.unsent);
         let (deps, pending) = (&mut self.deps, &self.pending);
         let mut unfolded = crate::compile_unfolded(nb, sb, |m| {
             let reached = deps.reached(m, pending, !warm)?;
-            Some(m.datapaths.iter().filter(|dp| reached.contains(&dp.uuid)).map(|dp| dp.id).collect())
+            let reached = |dp: &Uuid| reached.contains(dp) || unsent.contains(dp);
+            Some(m.datapaths.iter().filter(|dp| reached(&dp.uuid)).map(|dp| dp.id).collect())
         });
         self.pending.clear();
         let built = unfolded.built.as_ref().map_or(unfolded.datapaths.len(), HashSet::len);
@@ -189,6 +200,9 @@ impl Engine {
         // The datapaths' rows first: the flows refer to them; then the
         // flows, whose groups changed in place the rest must see.
         let mut planner = crate::sync::Planner::new(&unfolded.output, sb);
+        if let Some(built) = &unfolded.built {
+            planner.only_datapaths(built.iter().map(|dp| dp.row_id()).collect());
+        }
         let tables: Vec<&str> = crate::sync::owned_tables().filter(|t| *t != "Logical_Flow").collect();
         let first = tables.iter().position(|t| *t == "Datapath_Binding").map_or(0, |i| i + 1);
         for table in &tables[..first] {
@@ -207,6 +221,17 @@ impl Engine {
             planner.table(table);
         }
         let mut plan = planner.finish();
+        // A standby's run whose operations are not sent builds these
+        // datapaths again at the next (`discard`), until a run finds
+        // their rows right (the active instance wrote them).
+        let per_dp_ops = crate::bindings::PER_DATAPATH
+            .iter()
+            .any(|t| plan.stats.tables.get(t).is_some_and(|&(i, u, d)| i + u + d > 0));
+        self.planned = match (&unfolded.built, per_dp_ops) {
+            (_, false) => HashSet::default(),
+            (Some(built), true) => built.iter().map(|dp| unfolded.datapaths[dp.0 as usize]).collect(),
+            (None, true) => unfolded.datapaths.iter().copied().collect(),
+        };
         self.ran(2, RunKind::Recompute, &mut done);
         plan.ops.extend(flow_ops);
         // Groups changed in place, by either planner: their echo is ours.
@@ -221,7 +246,8 @@ impl Engine {
             *s = (s.0 + i, s.1 + u, s.2 + d);
         }
         let flows_compared = planned.compared;
-        let stats = CycleStats { datapaths_built: built, datapaths_changed, flows_compared };
+        let bindings_built = unfolded.output.rows("Port_Binding").len();
+        let stats = CycleStats { datapaths_built: built, datapaths_changed, flows_compared, bindings_built };
         Cycle { output: unfolded.output, plan, stats }
     }
 

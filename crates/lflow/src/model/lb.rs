@@ -272,9 +272,34 @@ fn monitor(lb: nb::LoadBalancer<'_>, b: Endpoint) -> Option<Monitor> {
     Some(Monitor { port: port.to_string(), src_ip: src.to_string() })
 }
 
+/// The IP of a NAT's `external_ip` or of a load balancer VIP (`ip`,
+/// `ip:port`, `[ip6]:port`).
+pub fn vip_ip(vip: &str) -> Option<IpAddr> {
+    let host = match vip.strip_prefix('[') {
+        Some(rest) => rest.split(']').next()?,
+        None if vip.matches(':').count() == 1 => vip.split(':').next()?,
+        None => vip,
+    };
+    super::addr::Ipv4Net::parse(host)
+        .filter(|n| n.plen == 32 && host.contains('.'))
+        .map(|n| IpAddr::V4(n.addr))
+        .or_else(|| super::addr::Ipv6Net::parse(host).filter(|n| n.plen == 128).map(|n| IpAddr::V6(n.addr)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vip_ips() {
+        let ip = |vip: &str| vip_ip(vip).map(|ip| ip.to_string());
+        assert_eq!(ip("172.16.0.200:80").as_deref(), Some("172.16.0.200"));
+        assert_eq!(ip("172.16.0.200").as_deref(), Some("172.16.0.200"));
+        assert_eq!(ip("[fd00::100]:80").as_deref(), Some("fd00::100"));
+        assert_eq!(ip("fd00::100").as_deref(), Some("fd00::100"));
+        assert_eq!(ip("10.0.0.0/24"), None);
+        assert_eq!(ip("bogus"), None);
+    }
 
     #[test]
     fn endpoints_parse_and_print_as_the_reference() {

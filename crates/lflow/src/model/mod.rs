@@ -21,6 +21,7 @@ pub use keys::max_tunid;
 pub(crate) mod testutil;
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 
 use ovsdb::{Replica, Uuid};
 
@@ -183,6 +184,10 @@ pub struct Model<'a> {
     pub igmp_groups: Vec<igmp::IgmpGroup>,
     /// Every NB load balancer, parsed, by UUID.
     pub lbs: Vec<lb::LoadBalancer<'a>>,
+    /// The IP of each VIP of every load balancer (`lb::vip_ip`, in NB
+    /// order; VIPs without one left out), by the balancer's NB row: routers
+    /// answer for them.
+    pub lb_vip_ips: HashMap<Uuid, Vec<IpAddr>>,
     /// BFD sessions (set by `compile` once the static routes that use
     /// them are known).
     pub bfd: bfd::Sessions<'a>,
@@ -246,6 +251,7 @@ impl<'a> Model<'a> {
             chassis_redirect: Vec::new(),
             igmp_groups: Vec::new(),
             lbs: Vec::new(),
+            lb_vip_ips: HashMap::new(),
             bfd: bfd::Sessions::default(),
             lbs_by_switch: HashMap::new(),
             nats: HashMap::new(),
@@ -280,6 +286,9 @@ impl<'a> Model<'a> {
             m.datapaths.iter().filter_map(|d| Some((d.id, d.switch()?))).collect();
         let is_lsp = |name: &str| m.port(name).is_some_and(|p| p.lsp().is_some());
         m.lbs = lb::build(nb, sb, &switches, &is_lsp, diags);
+        m.lb_vip_ips = nb::LoadBalancer::all(nb)
+            .map(|lb| (lb.uuid(), lb.vips().iter().filter_map(|(vip, _)| lb::vip_ip(vip)).collect()))
+            .collect();
         for (i, lb) in m.lbs.iter().enumerate() {
             for dp in &lb.switches {
                 m.lbs_by_switch.entry(*dp).or_default().push(i);

@@ -481,7 +481,8 @@ fn a_port_add_changes_only_the_flows_of_the_datapaths_it_reaches() {
 /// changes the group in place: the flows on it, and the load balancer on
 /// its twin group, keep their rows and their groups; the flows the new
 /// switch does not share move (fewer than those that stay). Then a switch
-/// leaves, and the SB is the translation after each.
+/// leaves, and the SB is the translation after each; the reference takes
+/// over from there writing no flow or load balancer.
 #[test]
 fn a_switch_joining_a_group_changes_the_group_in_place() {
     let dbs = Dbs::standalone();
@@ -520,6 +521,15 @@ fn a_switch_joining_a_group_changes_the_group_in_place() {
     dbs.nbctl(&["--wait=sb", "ls-del", "sw0"]);
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
     d.check_alive();
+    // The reference takes over the groups so changed and rewrites nothing.
+    d.kill();
+    let (flows, lbs) = (rows("Logical_Flow", "logical_dp_group"), rows("Load_Balancer", "datapath_group"));
+    let mut reference = Northd::reference(&dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    reference.wait_status("active");
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    assert_eq!(rows("Logical_Flow", "logical_dp_group"), flows, "the reference moved flows");
+    assert_eq!(rows("Load_Balancer", "datapath_group"), lbs, "the reference moved load balancers");
+    reference.check_alive();
 }
 
 /// A standby runs the engine on every change, writing nothing, and takes

@@ -196,8 +196,9 @@ fn a_raft_sb_survives_the_active_and_the_leader_being_killed() {
 
 /// A hung active instance (SIGSTOP) holds the lock until the SB server's
 /// inactivity probe gives up on it: the takeover then takes the server's
-/// default probe time. Once resumed, the old instance finds itself on
-/// standby and writes nothing.
+/// default probe time; a change made meanwhile, which the standby computed
+/// but did not write, is written once it takes over. Once resumed, the old
+/// instance finds itself on standby and writes nothing.
 #[test]
 fn a_frozen_active_loses_the_lock_to_the_servers_probe() {
     let dbs = Dbs::standalone_tcp();
@@ -208,6 +209,9 @@ fn a_frozen_active_loses_the_lock_to_the_servers_probe() {
     instances[active].signal(libc::SIGSTOP);
     let stopped_at = Instant::now();
     let standby = 1 - active;
+    // A change the frozen one never writes: the standby computes it (its
+    // engine kept warm) and, once active, writes what it held back.
+    dbs.nbctl(&["lsp-add", "sw0", "p-frozen", "--", "lsp-set-addresses", "p-frozen", "00:00:00:00:00:42 10.0.0.42"]);
     let (_, moved) = time_until("the standby to take over from the frozen one", BOUND, || {
         (instances[standby].status().as_deref() == Some("active")).then_some(())
     });

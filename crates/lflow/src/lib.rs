@@ -77,18 +77,30 @@ pub struct Unfolded {
     /// The datapaths whose flows were built (all when `None`); `flows`
     /// holds theirs, and maybe some of others, to leave out.
     pub built: Option<HashSet<output::DpId>>,
-    /// The diagnostics of each datapath whose flows and rows were built
-    /// (also in `output`).
-    pub dp_diagnostics: std::collections::BTreeMap<output::DpId, Vec<output::Diagnostic>>,
+    /// The datapaths whose per-datapath rows (`bindings::PER_DATAPATH`)
+    /// `output` holds (all when `None`).
+    pub rows_built: Option<HashSet<output::DpId>>,
+    /// The diagnostics of each datapath whose flows were built, and of
+    /// each whose per-datapath rows were (also in `output`).
+    pub dp_diagnostics: bindings::DpDiagnostics,
+    pub row_diagnostics: bindings::DpDiagnostics,
+}
+
+/// The datapaths whose flows, and whose per-datapath rows
+/// (`bindings::PER_DATAPATH`), a compilation builds.
+#[derive(Debug, Default)]
+pub struct Selected {
+    pub flows: HashSet<output::DpId>,
+    pub rows: HashSet<output::DpId>,
 }
 
 /// `compile` but for the last step, `flows::to_rows`, and building the
-/// flows and the per-datapath rows (`bindings::PER_DATAPATH`) of only the
-/// datapaths `select` picks from the model (all when it says `None`).
+/// flows and the per-datapath rows of only the datapaths `select` picks
+/// from the model (all when it says `None`).
 pub fn compile_unfolded(
     nb: &Replica,
     sb: &Replica,
-    select: impl FnOnce(&model::Model<'_>) -> Option<HashSet<output::DpId>>,
+    select: impl FnOnce(&model::Model<'_>) -> Option<Selected>,
 ) -> Unfolded {
     let mut out = Output::default();
     let (nb_global, options) = global::global_options(nb, &mut out.diagnostics);
@@ -100,19 +112,17 @@ pub fn compile_unfolded(
     let is_router_port = |name: &str| model.port(name).is_some_and(|p| p.lrp().is_some());
     let bfd = model::bfd::Sessions::build(nb, sb, &in_use, is_router_port, &mut out.diagnostics);
     model.bfd = bfd;
-    let built = select(&model);
-    let mut dp_diagnostics = bindings::DpDiagnostics::new();
-    bindings::build(&model, built.as_ref(), &mut out, &mut dp_diagnostics);
+    let (built, rows_built) = select(&model).map_or((None, None), |s| (Some(s.flows), Some(s.rows)));
+    let mut row_diagnostics = bindings::DpDiagnostics::new();
+    bindings::build(&model, rows_built.as_ref(), &mut out, &mut row_diagnostics);
     let mut flows = output::Flows::only(built.clone());
     flows::switch::build(&model, &mut flows, &mut out.diagnostics);
     flows::router::build(&model, &mut flows, &mut out.diagnostics);
     flows::copp::apply(&model, flows.iter_mut(), &mut out.diagnostics);
     out.diagnostics.sort();
     let datapaths = model.datapaths.iter().map(|dp| dp.uuid).collect();
-    for (dp, diags) in std::mem::take(&mut flows.dp_diagnostics) {
-        dp_diagnostics.entry(dp).or_default().extend(diags);
-    }
-    Unfolded { output: out, flows: flows.into_vec(), datapaths, built, dp_diagnostics }
+    let dp_diagnostics = std::mem::take(&mut flows.dp_diagnostics);
+    Unfolded { output: out, flows: flows.into_vec(), datapaths, built, rows_built, dp_diagnostics, row_diagnostics }
 }
 
 #[cfg(test)]

@@ -450,8 +450,9 @@ fn a_port_add_changes_only_the_flows_of_the_datapaths_it_reaches() {
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
     // An ACL of the port group: its switches, not the router, which reads
     // their ports but not their ACLs.
-    let (built, _, _, _) = cycle(&d, &["--wait=sb", "acl-add", "pg", "from-lport", "1002", "tcp", "drop"]);
+    let (built, _, _, bindings) = cycle(&d, &["--wait=sb", "acl-add", "pg", "from-lport", "1002", "tcp", "drop"]);
     assert_eq!(built, 3, "an ACL on a port group with ports on three switches");
+    assert_eq!(bindings, 0, "an ACL changes no port binding");
     // A switch and its port on the router: the switch and the router, not
     // the router's other switches.
     let mut sw3 = vec!["--wait=sb", "ls-add", "sw3", "--", "lrp-add", "lr0", "lr0-sw3", "0a:00:00:00:ff:03"];
@@ -461,7 +462,8 @@ fn a_port_add_changes_only_the_flows_of_the_datapaths_it_reaches() {
     assert_eq!(cycle(&d, &sw3).0, 2, "a switch added on a router");
     // A route: the router alone.
     let route = ["--wait=sb", "lr-route-add", "lr0", "192.168.0.0/16", "10.0.3.10"];
-    assert_eq!(cycle(&d, &route).0, 1, "a static route");
+    let (built, _, _, bindings) = cycle(&d, &route);
+    assert_eq!((built, bindings), (1, 0), "a static route: the router's flows, no binding");
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
     // An NB option any datapath may read: the northd node gives up and
     // builds every datapath's flows; the lflow node still computes.

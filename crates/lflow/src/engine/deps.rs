@@ -14,7 +14,9 @@
 //! - a switch reads its routers' NAT, load balancers, options and gateway
 //!   ports, and the router port on it;
 //! - a load balancer's health checks bring flows to the switches of its
-//!   backends.
+//!   backends;
+//! - the flows all switches with a load balancer VIP share name one of
+//!   them (`lb_hint`): when that one changes, all of theirs do.
 //!
 //! So a change reaches as far as its `Scope`: a switch's ACL, QoS, load
 //! balancer or row, or a router's routes and policies, only that datapath;
@@ -188,6 +190,28 @@ enum Scope {
     Router,
 }
 
+/// NB tables whose rows only flows read, not the per-datapath SB rows
+/// (port bindings, multicast groups, IP multicast): a change reaches the
+/// flows of its datapaths, not their rows.
+const ROWS_UNREAD: &[&str] = &[
+    "ACL",
+    "Port_Group",
+    "QoS",
+    "DHCP_Options",
+    "DNS",
+    "Forwarding_Group",
+    "Logical_Router_Static_Route",
+    "Logical_Router_Policy",
+];
+
+/// The datapaths (NB rows) a change reaches: their flows, and their
+/// per-datapath SB rows (`bindings::PER_DATAPATH`).
+#[derive(Debug, Default)]
+pub struct Reached {
+    pub flows: HashSet<Uuid, FixedState>,
+    pub rows: HashSet<Uuid, FixedState>,
+}
+
 /// Logical_Router columns only the router's own flows read: the rows they
 /// name are placed by their own changes (a router port by `Deps::through`).
 const ROUTER_OWN_COLUMNS: &[&str] = &["ports", "static_routes", "policies"];
@@ -222,13 +246,18 @@ pub struct Deps {
     ports: HashMap<Uuid, PortFacts, FixedState>,
     /// SB datapath row -> NB datapath row.
     sb_to_nb: HashMap<Uuid, Uuid, FixedState>,
+    /// The switches with a load balancer VIP, and the one whose row the
+    /// flows they share name (`flows::switch::lb_hint`): when it changes,
+    /// every such switch's flows do.
+    lb_switches: HashSet<Uuid, FixedState>,
+    lb_hint: Option<Uuid>,
 }
 
 impl Deps {
     /// The datapaths (NB rows) whose flows `pending` may change, given
     /// the new `model`; `None` for all of them. Then takes the new model's
     /// facts for the next cycle.
-    pub fn reached(&mut self, m: &Model<'_>, pending: &Pending, all: bool) -> Option<HashSet<Uuid, FixedState>> {
+    pub fn reached(&mut self, m: &Model<'_>, pending: &Pending, all: bool) -> Option<Reached> {
         let mut next = Deps::of(m);
         let mut owners = std::mem::take(&mut self.owners);
         // The owners the rows `reach` asks about had before the changes.
@@ -259,15 +288,18 @@ impl Deps {
         m: &Model<'_>,
         pending: &Pending,
         prior: &HashMap<Uuid, Vec<Uuid>, FixedState>,
-    ) -> Option<HashSet<Uuid, FixedState>> {
+    ) -> Option<Reached> {
         let is_router = |dp: &Uuid| next.routers.contains(dp) || self.routers.contains(dp);
-        let mut scopes: HashMap<Uuid, Scope, FixedState> = HashMap::default();
-        let mut add = |dp: Uuid, scope: Scope| {
+        // For the flows, and for the per-datapath rows.
+        let mut scopes: [HashMap<Uuid, Scope, FixedState>; 2] = Default::default();
+        let mut add_to = |dp: Uuid, scope: Scope, rows: bool| {
             // A router's ports are what it is: its changes reach as far
             // as a router's.
             let scope = if scope == Scope::Ports && is_router(&dp) { Scope::Router } else { scope };
-            let s = scopes.entry(dp).or_insert(scope);
-            *s = (*s).max(scope);
+            for map in if rows { &mut scopes[..] } else { &mut scopes[..1] } {
+                let s = map.entry(dp).or_insert(scope);
+                *s = (*s).max(scope);
+            }
         };
         // Router ports whose changes reach through them.
         let mut through: Vec<Uuid> = Vec::new();
@@ -283,18 +315,22 @@ impl Deps {
                     _ => return None,
                 },
                 // Its ports are placed by their own changes and facts.
-                "Logical_Switch" => add(*uuid, if old.is_some() && new.is_some() { Scope::Own } else { Scope::Ports }),
+                "Logical_Switch" => {
+                    add_to(*uuid, if old.is_some() && new.is_some() { Scope::Own } else { Scope::Ports }, true)
+                }
+                // Its routes and policies only its flows read; its ports
+                // are placed by their own changes and facts.
                 "Logical_Router" => match (old, new) {
                     (Some(o), Some(n)) if differing(o, n).all(|c| ROUTER_OWN_COLUMNS.contains(&c)) => {
-                        add(*uuid, Scope::Own)
+                        add_to(*uuid, Scope::Own, false)
                     }
-                    _ => add(*uuid, Scope::Router),
+                    _ => add_to(*uuid, Scope::Router, true),
                 },
                 // A gateway port's changes move NAT and what the router's
                 // switches send to its chassis.
                 "Logical_Router_Port" if old.iter().chain(new).any(is_gateway_port) => {
                     for dp in owners(uuid) {
-                        add(dp, Scope::Router);
+                        add_to(dp, Scope::Router, true);
                     }
                 }
                 "Logical_Router_Port" => through.push(*uuid),
@@ -320,7 +356,7 @@ impl Deps {
                     };
                     for port in ports {
                         for dp in owners(&port) {
-                            add(dp, Scope::Own);
+                            add_to(dp, Scope::Own, false);
                         }
                     }
                 }
@@ -332,7 +368,7 @@ impl Deps {
                             (true, t) if ROUTER_OWN_TABLES.contains(&t) => Scope::Own,
                             (true, _) => Scope::Router,
                         };
-                        add(dp, scope);
+                        add_to(dp, scope, !ROWS_UNREAD.contains(&table.as_str()));
                     }
                 }
             }
@@ -340,19 +376,24 @@ impl Deps {
         for sb_dp in &pending.sb_datapaths {
             // A binding of a datapath we do not know reaches nothing.
             if let Some(dp) = self.sb_to_nb.get(sb_dp).or(next.sb_to_nb.get(sb_dp)) {
-                add(*dp, Scope::Ports);
+                add_to(*dp, Scope::Ports, true);
+            }
+        }
+        if self.lb_hint != next.lb_hint {
+            for dp in self.lb_switches.iter().chain(&next.lb_switches) {
+                add_to(*dp, Scope::Own, false);
             }
         }
         // The model's values of each datapath and port.
         for dp in differing_keys(&self.prints, &next.prints) {
-            add(dp, Scope::Ports);
+            add_to(dp, Scope::Ports, true);
         }
         for port in differing_keys(&self.ports, &next.ports) {
             for f in self.ports.get(&port).into_iter().chain(next.ports.get(&port)) {
                 if f.is_router_port {
                     through.push(port);
                 } else {
-                    add(f.dp, Scope::Ports);
+                    add_to(f.dp, Scope::Ports, true);
                 }
             }
         }
@@ -363,7 +404,6 @@ impl Deps {
             n.dedup();
             n
         };
-        let mut reached: HashSet<Uuid, FixedState> = HashSet::default();
         // A switch and the routers on it.
         let switch_and_routers = |dp: Uuid, reached: &mut HashSet<Uuid, FixedState>| {
             reached.insert(dp);
@@ -371,36 +411,45 @@ impl Deps {
                 reached.extend(neighbors(&dp).into_iter().filter(|n| is_router(n)));
             }
         };
-        for (dp, scope) in scopes {
-            match scope {
-                Scope::Own => {
-                    reached.insert(dp);
-                }
-                Scope::Ports => switch_and_routers(dp, &mut reached),
-                Scope::Router => {
-                    reached.insert(dp);
-                    for n in neighbors(&dp) {
-                        switch_and_routers(n, &mut reached);
+        let [flow_scopes, row_scopes] = scopes;
+        let expand = |scopes: HashMap<Uuid, Scope, FixedState>| {
+            let mut reached: HashSet<Uuid, FixedState> = HashSet::default();
+            for (dp, scope) in scopes {
+                match scope {
+                    Scope::Own => {
+                        reached.insert(dp);
+                    }
+                    Scope::Ports => switch_and_routers(dp, &mut reached),
+                    Scope::Router => {
+                        reached.insert(dp);
+                        for n in neighbors(&dp) {
+                            switch_and_routers(n, &mut reached);
+                        }
                     }
                 }
             }
-        }
-        // A router port: its router, its peer, and the routers on the
-        // peer switch (they resolve its addresses).
-        for port in through {
-            for f in self.ports.get(&port).into_iter().chain(next.ports.get(&port)) {
-                reached.insert(f.dp);
-                if let Some(peer) = f.peer_dp {
-                    switch_and_routers(peer, &mut reached);
+            // A router port: its router, its peer, and the routers on the
+            // peer switch (they resolve its addresses).
+            for port in &through {
+                for f in self.ports.get(port).into_iter().chain(next.ports.get(port)) {
+                    reached.insert(f.dp);
+                    if let Some(peer) = f.peer_dp {
+                        switch_and_routers(peer, &mut reached);
+                    }
                 }
             }
-        }
-        Some(reached)
+            reached
+        };
+        Some(Reached { flows: expand(flow_scopes), rows: expand(row_scopes) })
     }
 
     /// The facts of `m`, but for the owners of NB rows.
     fn of(m: &Model<'_>) -> Deps {
-        let mut d = Deps::default();
+        let mut d = Deps {
+            lb_switches: crate::flows::switch::lb_switches(m).collect(),
+            lb_hint: crate::flows::switch::lb_hint(m),
+            ..Deps::default()
+        };
         for dp in &m.datapaths {
             if !dp.is_switch() {
                 d.routers.insert(dp.uuid);

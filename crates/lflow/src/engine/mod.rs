@@ -111,8 +111,10 @@ pub struct Engine {
     /// The changes since the last cycle, and what it knew to place them.
     pending: deps::Pending,
     deps: deps::Deps,
-    /// The diagnostics of each datapath's flows, by its NB row.
+    /// The diagnostics of each datapath's flows, and of its per-datapath
+    /// rows, by its NB row.
     dp_diagnostics: HashMap<Uuid, Vec<Diagnostic>, FixedState>,
+    row_diagnostics: HashMap<Uuid, Vec<Diagnostic>, FixedState>,
     stats: [NodeStats; 3],
     /// The datapaths whose rows the last run planned to change, and
     /// those of runs whose operations were not sent (`discard`): built
@@ -186,8 +188,14 @@ impl Engine {
         let (deps, pending) = (&mut self.deps, &self.pending);
         let mut unfolded = crate::compile_unfolded(nb, sb, |m| {
             let reached = deps.reached(m, pending, !warm)?;
-            let reached = |dp: &Uuid| reached.contains(dp) || unsent.contains(dp);
-            Some(m.datapaths.iter().filter(|dp| reached(&dp.uuid)).map(|dp| dp.id).collect())
+            let pick = |set: &HashSet<Uuid, FixedState>| -> HashSet<DpId> {
+                m.datapaths
+                    .iter()
+                    .filter(|dp| set.contains(&dp.uuid) || unsent.contains(&dp.uuid))
+                    .map(|dp| dp.id)
+                    .collect()
+            };
+            Some(crate::Selected { flows: pick(&reached.flows), rows: pick(&reached.rows) })
         });
         self.pending.clear();
         let built = unfolded.built.as_ref().map_or(unfolded.datapaths.len(), HashSet::len);
@@ -200,7 +208,7 @@ impl Engine {
         // The datapaths' rows first: the flows refer to them; then the
         // flows, whose groups changed in place the rest must see.
         let mut planner = crate::sync::Planner::new(&unfolded.output, sb);
-        if let Some(built) = &unfolded.built {
+        if let Some(built) = &unfolded.rows_built {
             planner.only_datapaths(built.iter().map(|dp| dp.row_id()).collect());
         }
         let tables: Vec<&str> = crate::sync::owned_tables().filter(|t| *t != "Logical_Flow").collect();
@@ -227,7 +235,7 @@ impl Engine {
         let per_dp_ops = crate::bindings::PER_DATAPATH
             .iter()
             .any(|t| plan.stats.tables.get(t).is_some_and(|&(i, u, d)| i + u + d > 0));
-        self.planned = match (&unfolded.built, per_dp_ops) {
+        self.planned = match (&unfolded.rows_built, per_dp_ops) {
             (_, false) => HashSet::default(),
             (Some(built), true) => built.iter().map(|dp| unfolded.datapaths[dp.0 as usize]).collect(),
             (None, true) => unfolded.datapaths.iter().copied().collect(),
@@ -283,22 +291,28 @@ impl Engine {
         self.lflows.stale(&full.flows, &full.datapaths)
     }
 
-    /// Keeps the diagnostics of the datapaths whose flows were built, and
-    /// adds the kept ones of the others to the output.
+    /// Keeps the diagnostics of the datapaths whose flows (and rows) were
+    /// built, and adds the kept ones of the others to the output.
     fn keep_diagnostics(&mut self, unfolded: &mut crate::Unfolded) {
         let present: HashSet<Uuid, FixedState> = unfolded.datapaths.iter().copied().collect();
-        self.dp_diagnostics.retain(|dp, _| present.contains(dp));
-        for (i, dp) in unfolded.datapaths.iter().enumerate() {
-            let id = DpId(i as u32);
-            if unfolded.built.as_ref().map_or(true, |b| b.contains(&id)) {
-                let diags = unfolded.dp_diagnostics.remove(&id).unwrap_or_default();
-                self.dp_diagnostics.insert(*dp, diags);
-            } else if let Some(kept) = self.dp_diagnostics.get(dp) {
-                unfolded.output.diagnostics.extend(kept.iter().cloned());
+        let out = &mut unfolded.output.diagnostics;
+        let parts = [
+            (&mut self.dp_diagnostics, &mut unfolded.dp_diagnostics, unfolded.built.as_ref()),
+            (&mut self.row_diagnostics, &mut unfolded.row_diagnostics, unfolded.rows_built.as_ref()),
+        ];
+        for (kept, new, built) in parts {
+            kept.retain(|dp, _| present.contains(dp));
+            for (i, dp) in unfolded.datapaths.iter().enumerate() {
+                let id = DpId(i as u32);
+                if built.map_or(true, |b| b.contains(&id)) {
+                    kept.insert(*dp, new.remove(&id).unwrap_or_default());
+                } else if let Some(diags) = kept.get(dp) {
+                    out.extend(diags.iter().cloned());
+                }
             }
         }
         if unfolded.built.is_some() {
-            unfolded.output.diagnostics.sort();
+            out.sort();
         }
     }
 }

@@ -93,6 +93,7 @@ struct Shared<'a> {
 impl<'a> Shared<'a> {
     fn new(m: &Model<'a>) -> Shared<'a> {
         let queue_ids = crate::bindings::queues::assign(m).ids;
+        let lb_hint = lb_hint(m);
         let dp_of_port: HashMap<Uuid, DpId> = m.ports.iter().map(|p| (p.uuid, p.dp)).collect();
         let mut pg_acls: HashMap<DpId, Vec<nb::Acl<'a>>> = HashMap::new();
         let mut groups: Vec<nb::PortGroup<'a>> = nb::PortGroup::all(m.nb).collect();
@@ -109,28 +110,38 @@ impl<'a> Shared<'a> {
                 pg_acls.entry(dp).or_default().extend(acls.iter().copied());
             }
         }
-        // The reference walks its datapaths in hash table order (by the
-        // first 32 bits of the NB UUID), having inserted them as it walked
-        // its NB tables (hashed alike): switches, then routers; rows entered
-        // those tables in the order its JSON parser walked the monitor
-        // reply's object of rows (hashed by UUID string).
-        let hash = |u: Uuid| {
-            let b = u.as_bytes();
-            (u32::from_be_bytes([b[0], b[1], b[2], b[3]]), u)
-        };
-        let idl_walk = |uuids: Vec<Uuid>| {
-            let arrival = hmap_order(uuids.into_iter().map(|u| (ovs_hash_string(&u.to_string()), u)));
-            hmap_order(arrival.into_iter().map(hash))
-        };
-        let switches = idl_walk(m.switches().map(|d| d.uuid).collect());
-        let routers = idl_walk(m.routers().filter(|d| d.enabled()).map(|d| d.uuid).collect());
-        let walk = hmap_order(switches.into_iter().chain(routers).map(hash));
-        let lb_switches: HashSet<Uuid> =
-            m.switches().filter(|d| d.switch().is_some_and(has_lb_vip)).map(|d| d.uuid).collect();
-        let lb_hint = walk.into_iter().find(|u| lb_switches.contains(u));
         let acl_options = acl::AclOptions::new(m);
         Shared { ct: CtFlavour::of(m.sb), drop: drop_action(&m.options), queue_ids, pg_acls, acl_options, lb_hint }
     }
+}
+
+/// The stage hint of the flows every switch with a load balancer VIP
+/// shares (see `Switch::lb_hint`): the first such switch in the
+/// reference's walk of datapaths.
+pub(crate) fn lb_hint(m: &Model<'_>) -> Option<Uuid> {
+    // The reference walks its datapaths in hash table order (by the
+    // first 32 bits of the NB UUID), having inserted them as it walked
+    // its NB tables (hashed alike): switches, then routers; rows entered
+    // those tables in the order its JSON parser walked the monitor
+    // reply's object of rows (hashed by UUID string).
+    let hash = |u: Uuid| {
+        let b = u.as_bytes();
+        (u32::from_be_bytes([b[0], b[1], b[2], b[3]]), u)
+    };
+    let idl_walk = |uuids: Vec<Uuid>| {
+        let arrival = hmap_order(uuids.into_iter().map(|u| (ovs_hash_string(&u.to_string()), u)));
+        hmap_order(arrival.into_iter().map(hash))
+    };
+    let switches = idl_walk(m.switches().map(|d| d.uuid).collect());
+    let routers = idl_walk(m.routers().filter(|d| d.enabled()).map(|d| d.uuid).collect());
+    let walk = hmap_order(switches.into_iter().chain(routers).map(hash));
+    let lb_switches: HashSet<Uuid> = lb_switches(m).collect();
+    walk.into_iter().find(|u| lb_switches.contains(u))
+}
+
+/// The switches a load balancer with a VIP applies to.
+pub(crate) fn lb_switches<'m>(m: &'m Model<'_>) -> impl Iterator<Item = Uuid> + 'm {
+    m.switches().filter(|d| d.switch().is_some_and(has_lb_vip)).map(|d| d.uuid)
 }
 
 /// What the stage builders need to know about one switch.

@@ -24,7 +24,10 @@
 //! router, its peer and the routers on the peer switch; the rest of a
 //! router (NAT, load balancers, options, gateway ports) the router, its
 //! switches and their routers. The tables whose rows any datapath may read
-//! (meters, BFD, chassis, NB options, ...) reach every datapath.
+//! (meters, BFD, chassis, NB options, ...) reach every datapath. A change
+//! reaches the per-datapath SB rows (port bindings, multicast groups) of
+//! those datapaths too, but for the tables only flows read (`ROWS_UNREAD`:
+//! ACLs, port groups, routes, ...).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hash, Hasher};

@@ -2,9 +2,10 @@
 //! change costs what it changes. Its nodes, in the order a cycle runs them:
 //!
 //! - `northd`: `compile_unfolded`, the whole translation but for the
-//!   folding of flows into rows; it builds the flows of only the datapaths
-//!   the changes since the last cycle reach (`deps`), and keeps the
-//!   others' (and their diagnostics). Recomputed after a `reset`, or a
+//!   folding of flows into rows; it builds the flows, and the port
+//!   bindings and multicast groups, of only the datapaths the changes
+//!   since the last cycle reach (`deps`), and keeps the others' flows (and
+//!   their diagnostics). Recomputed after a `reset`, or a
 //!   change that reaches every datapath (counted as an `abort`, then a
 //!   `recompute`).
 //! - `lflow` (`lflows`): the flows folded into `Logical_Flow` rows and an
@@ -82,7 +83,9 @@ pub const NODES: &[&str] = &["northd", "lflow", "sync_to_sb"];
 /// One cycle's result.
 #[derive(Debug)]
 pub struct Cycle {
-    /// The desired rows, without `Logical_Flow` (planned into `plan`).
+    /// The desired rows, without `Logical_Flow` (planned into `plan`);
+    /// of the per-datapath tables (`bindings::PER_DATAPATH`), those of the
+    /// datapaths built only.
     pub output: Output,
     /// The SB operations, flows included.
     pub plan: Plan,

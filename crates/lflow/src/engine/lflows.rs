@@ -98,6 +98,9 @@ impl Body {
     }
 }
 
+/// How many more times a datapath has a flow than before, and the flow.
+type Counted = (isize, Arc<Body>);
+
 /// A flow to compare with the SB, and the datapaths it wants to be on
 /// (their references, sorted).
 type Want = (Arc<Body>, Vec<Atom>);
@@ -267,6 +270,8 @@ impl LflowTable {
             }
             changed += 1;
             let new: DpFlows = new.iter().map(|f| (self.intern(f), f.hint)).collect();
+            // (Every body is now an entry's key: `apply_diff` can tell
+            // bodies apart by pointer.)
             let old = self.per_dp.insert(dp, new.clone()).unwrap_or_default();
             self.apply_diff(dp, old, new);
         }
@@ -291,50 +296,50 @@ impl LflowTable {
         self.per_dp.get(dp).map(Vec::as_slice).unwrap_or_default()
     }
 
-    /// The shared body of `f`, from an entry that has it if any.
-    fn intern(&self, f: &Lflow) -> Arc<Body> {
+    /// The shared body of `f`: the key of its entry, made if there is
+    /// none yet (so that one body is one pointer).
+    fn intern(&mut self, f: &Lflow) -> Arc<Body> {
         let body = Body::of(f);
         match self.entries.get_key_value(&body) {
             Some((key, _)) => key.clone(),
-            None => Arc::new(body),
+            None => {
+                let key = Arc::new(body);
+                self.entries.insert(key.clone(), Entry::default());
+                key
+            }
         }
     }
 
-    /// Moves the occurrences of `dp` from `old` to `new` (multisets).
-    fn apply_diff(&mut self, dp: Uuid, mut old: DpFlows, mut new: DpFlows) {
-        old.sort();
-        new.sort();
-        let (mut i, mut j) = (0, 0);
-        while i < old.len() || j < new.len() {
-            let ord = match (old.get(i), new.get(j)) {
-                (Some(a), Some(b)) => a.cmp(b),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                _ => std::cmp::Ordering::Greater,
-            };
-            match ord {
-                std::cmp::Ordering::Equal => {
-                    i += 1;
-                    j += 1;
-                }
-                std::cmp::Ordering::Less => {
-                    let (body, hint) = &old[i];
-                    if let Some(entry) = self.entries.get_mut(body) {
-                        if let Some(at) = entry.occurrences.iter().position(|o| *o == (dp, *hint)) {
+    /// Moves the occurrences of `dp` from `old` to `new` (multisets of
+    /// interned bodies, told apart by pointer: no string is compared).
+    fn apply_diff(&mut self, dp: Uuid, old: DpFlows, new: DpFlows) {
+        // (body's pointer, hint) -> (new count less old count, body).
+        let mut counts: HashMap<(usize, Option<Uuid>), Counted, FixedState> = HashMap::default();
+        for (sign, list) in [(-1, old), (1, new)] {
+            for (body, hint) in list {
+                counts.entry((Arc::as_ptr(&body) as usize, hint)).or_insert((0, body)).0 += sign;
+            }
+        }
+        for ((_, hint), (n, body)) in counts {
+            if n == 0 {
+                continue;
+            }
+            if n < 0 {
+                if let Some(entry) = self.entries.get_mut(&body) {
+                    for _ in 0..n.unsigned_abs() {
+                        if let Some(at) = entry.occurrences.iter().position(|o| *o == (dp, hint)) {
                             entry.occurrences.remove(at);
                         }
                     }
-                    self.dirty.insert(body.clone());
-                    i += 1;
                 }
-                std::cmp::Ordering::Greater => {
-                    let (body, hint) = &new[j];
-                    let entry = self.entries.entry(body.clone()).or_default();
-                    let at = entry.occurrences.partition_point(|o| *o < (dp, *hint));
-                    entry.occurrences.insert(at, (dp, *hint));
-                    self.dirty.insert(body.clone());
-                    j += 1;
+            } else {
+                let entry = self.entries.entry(body.clone()).or_default();
+                for _ in 0..n {
+                    let at = entry.occurrences.partition_point(|o| *o < (dp, hint));
+                    entry.occurrences.insert(at, (dp, hint));
                 }
             }
+            self.dirty.insert(body);
         }
     }
 

@@ -65,8 +65,8 @@ fn edited(base: Vec<u8>, edits: Vec<Vec<(usize, u8)>>) -> Vec<Vec<u8>> {
 /// first two (the first also on the third), a gateway router peered
 /// directly with the first router, a port group with ACLs, a load
 /// balancer, NAT and routes; a fourth switch on the first router comes and
-/// goes, and that router's port on the third switch may be a distributed
-/// gateway port.
+/// goes, that router's port on the third switch may be a distributed
+/// gateway port, and it may have the load balancer.
 #[derive(Debug, Clone)]
 struct Topo {
     /// Each VIF's `addresses` (empty: not on its switch).
@@ -79,8 +79,10 @@ struct Topo {
     /// Which VIFs are in the port group; the ACL's match.
     pg: Vec<bool>,
     acl: String,
-    /// The load balancer's VIP, and which switch has it.
+    /// The load balancer's VIP, and which switch has it; router 0 has it
+    /// too.
     lb: (String, usize),
+    lb_router: bool,
     /// A static route's prefix on router 1.
     route: String,
     requested_key: Option<u32>,
@@ -107,6 +109,7 @@ impl Topo {
             pg: (0..VIFS).map(|i| i % 2 == 0).collect(),
             acl: "ip4".into(),
             lb: ("10.0.0.100:80".into(), 0),
+            lb_router: false,
             route: "192.168.0.0/16".into(),
             requested_key: None,
             option: false,
@@ -121,7 +124,7 @@ impl Topo {
     /// Applies edit number `what` with the value `v`.
     fn edit(&mut self, what: u8, v: u8) {
         let i = v as usize % VIFS;
-        match what % 15 {
+        match what % 16 {
             0 => self.vifs[i] = format!("0a:00:00:00:01:{v:02x} 10.0.{}.{}", i % 3, 100 + v % 100),
             1 => self.vifs[i] = if self.vifs[i].is_empty() { "dynamic".into() } else { String::new() },
             2 => self.lrp_nets[v as usize % 4] = format!("10.0.{}.{}/24", v % 3, 1 + v % 5),
@@ -136,6 +139,7 @@ impl Topo {
             11 => self.gateway = !self.gateway,
             12 => self.reside = !self.reside,
             13 => self.snoop = !self.snoop,
+            14 => self.lb_router = !self.lb_router,
             _ => self.relay = !self.relay,
         }
     }
@@ -239,7 +243,12 @@ impl Topo {
         }
         lr0_ports.sort_by_key(|v| v.to_string());
         let nat = if self.nat.is_some() { vec![named("nat")] } else { vec![] };
-        add("Logical_Router", "lr0".into(), json!({"name": "lr0", "ports": set(lr0_ports), "nat": set(nat)}));
+        let lbs = if self.lb_router { vec![named("lb")] } else { vec![] };
+        add(
+            "Logical_Router",
+            "lr0".into(),
+            json!({"name": "lr0", "ports": set(lr0_ports), "nat": set(nat), "load_balancer": set(lbs)}),
+        );
         add(
             "Logical_Router",
             "lr1".into(),

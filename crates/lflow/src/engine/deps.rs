@@ -21,9 +21,9 @@
 //! So a change reaches as far as its `Scope`: a switch's ACL, QoS, load
 //! balancer or row, or a router's routes and policies, only that datapath;
 //! a switch port its switch and the switch's routers; a router port its
-//! router, its peer and the routers on the peer switch; the rest of a
-//! router (NAT, load balancers, options, gateway ports) the router, its
-//! switches and their routers. The tables whose rows any datapath may read
+//! router, its peer and the routers on the peer switch; a router's load
+//! balancers the router and its switches; the rest of a router (NAT,
+//! options, gateway ports) the router, its switches and their routers. The tables whose rows any datapath may read
 //! (meters, BFD, chassis, NB options, ...) reach every datapath. A change
 //! reaches the per-datapath SB rows (port bindings, multicast groups) of
 //! those datapaths too, but for the tables only flows read (`ROWS_UNREAD`:
@@ -188,8 +188,11 @@ enum Scope {
     /// A switch's ports: the switch and the routers attached to it, which
     /// resolve the ports' addresses.
     Ports,
-    /// A router's NAT, load balancers, options, gateway ports: the router,
-    /// its switches and their routers.
+    /// A router's load balancers: the router and its switches, which
+    /// answer ARP for its VIPs (the other routers there do not read them).
+    Switches,
+    /// A router's NAT, options, gateway ports: the router, its switches and
+    /// their routers (which route to its NAT addresses).
     Router,
 }
 
@@ -369,6 +372,7 @@ impl Deps {
                             (false, "Logical_Switch_Port") => Scope::Ports,
                             (false, _) => Scope::Own,
                             (true, t) if ROUTER_OWN_TABLES.contains(&t) => Scope::Own,
+                            (true, "Load_Balancer" | "Load_Balancer_Group") => Scope::Switches,
                             (true, _) => Scope::Router,
                         };
                         add_to(dp, scope, !ROWS_UNREAD.contains(&table.as_str()));
@@ -423,6 +427,10 @@ impl Deps {
                         reached.insert(dp);
                     }
                     Scope::Ports => switch_and_routers(dp, &mut reached),
+                    Scope::Switches => {
+                        reached.insert(dp);
+                        reached.extend(neighbors(&dp));
+                    }
                     Scope::Router => {
                         reached.insert(dp);
                         for n in neighbors(&dp) {

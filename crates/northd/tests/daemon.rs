@@ -534,6 +534,48 @@ fn a_switch_joining_a_group_changes_the_group_in_place() {
     reference.check_alive();
 }
 
+/// Address sets and port groups are not planned again when a change
+/// leaves their rows as they were, but rows someone else changes in the SB
+/// are put back: a port group's address set emptied and its per-switch
+/// port group deleted behind the daemon's back come back, and a port add
+/// after that (which changes no group) leaves the SB the translation.
+#[test]
+fn address_sets_and_port_groups_others_change_are_put_back() {
+    let dbs = Dbs::standalone();
+    let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    d.wait_status("active");
+    dbs.nbctl(&[
+        "--wait=sb",
+        "ls-add",
+        "sw0",
+        "--",
+        "lsp-add",
+        "sw0",
+        "p0",
+        "--",
+        "lsp-set-addresses",
+        "p0",
+        "0a:00:00:00:00:01 10.0.0.1",
+        "--",
+        "pg-add",
+        "pg",
+        "p0",
+    ]);
+    dbs.nbctl(&["--wait=sb", "lsp-add", "sw0", "p1"]);
+    let sb = dbs.sb_remote();
+    sbctl(&sb, &["clear", "Address_Set", "pg_ip4", "addresses"]);
+    let groups = sbctl(&sb, &["--bare", "--columns=_uuid", "find", "Port_Group", "ports=p0"]);
+    sbctl(&sb, &["destroy", "Port_Group", groups.trim()]);
+    wait_until("the SB put back", BOUND, || {
+        dbs.nbctl(&["--wait=sb", "sync"]);
+        common::translated(&common::dump(&dbs.nb_remote(), "OVN_Northbound"), &common::dump(&sb, "OVN_Southbound"))
+            .is_ok()
+    });
+    dbs.nbctl(&["--wait=sb", "lsp-add", "sw0", "p2"]);
+    assert_translated(&dbs.nb_remote(), &sb);
+    d.check_alive();
+}
+
 /// A standby runs the engine on every change, writing nothing, and takes
 /// over without a recompute: its first cycle as the active instance
 /// computes from the changes since its last run, and the SB it leaves is

@@ -537,9 +537,7 @@ fn a_switch_joining_a_group_changes_the_group_in_place() {
 /// Rows someone else changes in the SB are put back: a port group's
 /// address set emptied and its per-switch port group deleted behind the
 /// daemon's back come back, and a port add after that (which changes no
-/// group) leaves the SB the translation. (It caught an attempt to skip
-/// planning these tables when their desired rows had not changed, which
-/// also skipped RBAC permissions that RBAC roles refer to.)
+/// group) leaves the SB the translation.
 #[test]
 fn address_sets_and_port_groups_others_change_are_put_back() {
     let dbs = Dbs::standalone();

@@ -471,8 +471,11 @@ impl<'o> Planner<'o> {
         // contents may share one existing row (the engine's flows use the
         // group a load balancer has) rather than want one each.
         let mut shared: HashMap<u64, &Row, FixedState> = HashMap::default();
+        // Each desired row's key, by its place in `matched`.
+        let mut keys: Vec<u64> = Vec::with_capacity(desired.len());
         for d in desired {
             let key = key_of(spec, d, resolver);
+            keys.push(key);
             let row = match existing.get_mut(&key).and_then(Vec::pop) {
                 Some(row) => {
                     if by_content {
@@ -491,7 +494,7 @@ impl<'o> Planner<'o> {
             // A reusable group whose datapaths no desired row has takes
             // those of the desired one closest to it: the rows on it (load
             // balancers) that gained or lost the same datapaths stay.
-            let wanted: HashSet<u64> = matched.iter().map(|(d, _)| key_of(spec, *d, resolver)).collect();
+            let wanted: HashSet<u64> = keys.iter().copied().collect();
             let mut free: Vec<&Row> = existing
                 .values()
                 .flatten()
@@ -515,7 +518,7 @@ impl<'o> Planner<'o> {
                 });
                 let Some((i, _)) = best else { continue };
                 let d = matched[i].0;
-                resolver.content.insert(r.uuid(), key_of(spec, d, resolver));
+                resolver.content.insert(r.uuid(), keys[i]);
                 if matched[i].1.is_none() {
                     if let Some(id) = &d.id {
                         resolver.ids.insert(id.clone(), r.uuid());

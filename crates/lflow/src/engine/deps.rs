@@ -252,10 +252,9 @@ pub struct Deps {
     ports: HashMap<Uuid, PortFacts, FixedState>,
     /// SB datapath row -> NB datapath row.
     sb_to_nb: HashMap<Uuid, Uuid, FixedState>,
-    /// The switches with a load balancer VIP, and the one whose row the
-    /// flows they share name (`flows::switch::lb_hint`): when it changes,
-    /// every such switch's flows do.
-    lb_switches: HashSet<Uuid, FixedState>,
+    /// `Model::lb_hint`, the switch whose row the flows every
+    /// load-balancing switch shares name: when it changes, every such switch's flows
+    /// do (a switch that stopped balancing changed itself).
     lb_hint: Option<Uuid>,
 }
 
@@ -387,8 +386,8 @@ impl Deps {
             }
         }
         if self.lb_hint != next.lb_hint {
-            for dp in self.lb_switches.iter().chain(&next.lb_switches) {
-                add_to(*dp, Scope::Own, false);
+            for dp in m.lb_switches() {
+                add_to(dp, Scope::Own, false);
             }
         }
         // The model's values of each datapath and port.
@@ -456,11 +455,7 @@ impl Deps {
 
     /// The facts of `m`, but for the owners of NB rows.
     fn of(m: &Model<'_>) -> Deps {
-        let mut d = Deps {
-            lb_switches: crate::flows::switch::lb_switches(m).collect(),
-            lb_hint: crate::flows::switch::lb_hint(m),
-            ..Deps::default()
-        };
+        let mut d = Deps { lb_hint: m.lb_hint, ..Deps::default() };
         for dp in &m.datapaths {
             if !dp.is_switch() {
                 d.routers.insert(dp.uuid);

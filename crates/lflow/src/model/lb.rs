@@ -272,6 +272,13 @@ fn monitor(lb: nb::LoadBalancer<'_>, b: Endpoint) -> Option<Monitor> {
     Some(Monitor { port: port.to_string(), src_ip: src.to_string() })
 }
 
+/// A load balancer with at least one VIP applies to the switch, directly
+/// or through a group.
+pub fn has_vip(sw: nb::LogicalSwitch<'_>) -> bool {
+    let has_vips = |lb: nb::LoadBalancer<'_>| !lb.vips().is_empty();
+    sw.load_balancer().any(has_vips) || sw.load_balancer_group().any(|g| g.load_balancer().any(has_vips))
+}
+
 /// The IP of a NAT's `external_ip` or of a load balancer VIP (`ip`,
 /// `ip:port`, `[ip6]:port`).
 pub fn vip_ip(vip: &str) -> Option<IpAddr> {

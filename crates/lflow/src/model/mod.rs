@@ -26,7 +26,7 @@ use std::net::IpAddr;
 use ovsdb::{Replica, Uuid};
 
 use crate::input::{nb, sb};
-use crate::output::{cut, Diagnostic, DpId, QUOTE_MAX};
+use crate::output::{cut, hmap_order, ovs_hash_string, Diagnostic, DpId, QUOTE_MAX};
 use addr::{LportAddresses, Mac};
 
 /// The NB row behind a datapath.
@@ -191,6 +191,10 @@ pub struct Model<'a> {
     /// BFD sessions (set by `compile` once the static routes that use
     /// them are known).
     pub bfd: bfd::Sessions<'a>,
+    /// The switch whose row the flows every switch with a load balancer
+    /// VIP shares name (their stage hint): the first such switch in the
+    /// reference's walk of datapaths.
+    pub lb_hint: Option<Uuid>,
     /// Indexes into `lbs` of the load balancers each switch uses.
     lbs_by_switch: HashMap<DpId, Vec<usize>>,
     /// The NAT rules each router applies (`nat::build`).
@@ -225,6 +229,32 @@ impl<'a> Model<'a> {
         port.peer.map(|i| &self.ports[i])
     }
 
+    /// The switches a load balancer with a VIP applies to.
+    pub fn lb_switches(&self) -> impl Iterator<Item = Uuid> + '_ {
+        self.switches().filter(|d| d.switch().is_some_and(lb::has_vip)).map(|d| d.uuid)
+    }
+
+    /// `lb_hint`: the reference walks its datapaths in hash table order (by
+    /// the first 32 bits of the NB UUID), having inserted them as it walked
+    /// its NB tables (hashed alike): switches, then routers; rows entered
+    /// those tables in the order its JSON parser walked the monitor reply's
+    /// object of rows (hashed by UUID string).
+    fn find_lb_hint(&self) -> Option<Uuid> {
+        let hash = |u: Uuid| {
+            let b = u.as_bytes();
+            (u32::from_be_bytes([b[0], b[1], b[2], b[3]]), u)
+        };
+        let idl_walk = |uuids: Vec<Uuid>| {
+            let arrival = hmap_order(uuids.into_iter().map(|u| (ovs_hash_string(&u.to_string()), u)));
+            hmap_order(arrival.into_iter().map(hash))
+        };
+        let switches = idl_walk(self.switches().map(|d| d.uuid).collect());
+        let routers = idl_walk(self.routers().filter(|d| d.enabled()).map(|d| d.uuid).collect());
+        let walk = hmap_order(switches.into_iter().chain(routers).map(hash));
+        let lb_switches: std::collections::HashSet<Uuid> = self.lb_switches().collect();
+        walk.into_iter().find(|u| lb_switches.contains(u))
+    }
+
     pub fn option(&self, key: &str) -> Option<&str> {
         self.options.get(key).map(String::as_str)
     }
@@ -253,6 +283,7 @@ impl<'a> Model<'a> {
             lbs: Vec::new(),
             lb_vip_ips: HashMap::new(),
             bfd: bfd::Sessions::default(),
+            lb_hint: None,
             lbs_by_switch: HashMap::new(),
             nats: HashMap::new(),
             idle_nats: HashMap::new(),
@@ -294,6 +325,7 @@ impl<'a> Model<'a> {
                 m.lbs_by_switch.entry(*dp).or_default().push(i);
             }
         }
+        m.lb_hint = m.find_lb_hint();
         if m.option("install_ls_lb_from_router").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
             diags.push(Diagnostic {
                 table: nb::NbGlobal::TABLE,

@@ -37,7 +37,7 @@ mod mcast;
 mod port_sec;
 mod qos;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use ovsdb::Uuid;
 
@@ -45,7 +45,7 @@ use crate::input::{nb, sb};
 use crate::model::addr::LportAddresses;
 use crate::model::{Datapath, Model, Port};
 pub(crate) use crate::output::json_key;
-use crate::output::{drop_action, hmap_order, ovs_hash_string, Diagnostic, DpId, Flows};
+use crate::output::{drop_action, Diagnostic, DpId, Flows};
 
 /// Adds the flows of every logical switch, each switch's on a thread of
 /// the current rayon pool; NB settings that cannot be used are reported
@@ -86,14 +86,11 @@ struct Shared<'a> {
     /// The ACLs of port groups, by the switches whose ports they hold.
     pg_acls: HashMap<DpId, Vec<nb::Acl<'a>>>,
     acl_options: acl::AclOptions<'a>,
-    /// See `Switch::lb_hint`.
-    lb_hint: Option<Uuid>,
 }
 
 impl<'a> Shared<'a> {
     fn new(m: &Model<'a>) -> Shared<'a> {
         let queue_ids = crate::bindings::queues::assign(m).ids;
-        let lb_hint = lb_hint(m);
         let dp_of_port: HashMap<Uuid, DpId> = m.ports.iter().map(|p| (p.uuid, p.dp)).collect();
         let mut pg_acls: HashMap<DpId, Vec<nb::Acl<'a>>> = HashMap::new();
         let mut groups: Vec<nb::PortGroup<'a>> = nb::PortGroup::all(m.nb).collect();
@@ -111,37 +108,8 @@ impl<'a> Shared<'a> {
             }
         }
         let acl_options = acl::AclOptions::new(m);
-        Shared { ct: CtFlavour::of(m.sb), drop: drop_action(&m.options), queue_ids, pg_acls, acl_options, lb_hint }
+        Shared { ct: CtFlavour::of(m.sb), drop: drop_action(&m.options), queue_ids, pg_acls, acl_options }
     }
-}
-
-/// The stage hint of the flows every switch with a load balancer VIP
-/// shares (see `Switch::lb_hint`): the first such switch in the
-/// reference's walk of datapaths.
-pub(crate) fn lb_hint(m: &Model<'_>) -> Option<Uuid> {
-    // The reference walks its datapaths in hash table order (by the
-    // first 32 bits of the NB UUID), having inserted them as it walked
-    // its NB tables (hashed alike): switches, then routers; rows entered
-    // those tables in the order its JSON parser walked the monitor
-    // reply's object of rows (hashed by UUID string).
-    let hash = |u: Uuid| {
-        let b = u.as_bytes();
-        (u32::from_be_bytes([b[0], b[1], b[2], b[3]]), u)
-    };
-    let idl_walk = |uuids: Vec<Uuid>| {
-        let arrival = hmap_order(uuids.into_iter().map(|u| (ovs_hash_string(&u.to_string()), u)));
-        hmap_order(arrival.into_iter().map(hash))
-    };
-    let switches = idl_walk(m.switches().map(|d| d.uuid).collect());
-    let routers = idl_walk(m.routers().filter(|d| d.enabled()).map(|d| d.uuid).collect());
-    let walk = hmap_order(switches.into_iter().chain(routers).map(hash));
-    let lb_switches: HashSet<Uuid> = lb_switches(m).collect();
-    walk.into_iter().find(|u| lb_switches.contains(u))
-}
-
-/// The switches a load balancer with a VIP applies to.
-pub(crate) fn lb_switches<'m>(m: &'m Model<'_>) -> impl Iterator<Item = Uuid> + 'm {
-    m.switches().filter(|d| d.switch().is_some_and(has_lb_vip)).map(|d| d.uuid)
 }
 
 /// What the stage builders need to know about one switch.
@@ -192,8 +160,8 @@ impl<'m, 'a> Switch<'m, 'a> {
             has_acls: !acls.is_empty(),
             has_stateful_acl: acls.iter().any(|a| a.action() == "allow-related"),
             acls,
-            has_lb_vip: has_lb_vip(nb),
-            lb_hint: shared.lb_hint,
+            has_lb_vip: crate::model::lb::has_vip(nb),
+            lb_hint: m.lb_hint,
             vlan_passthru: nb.other_config().get_bool("vlan-passthru", false),
             queue_ids: &shared.queue_ids,
             ct: shared.ct,
@@ -239,13 +207,6 @@ impl<'m, 'a> Switch<'m, 'a> {
         }
         addrs
     }
-}
-
-/// A load balancer with at least one VIP applies to the switch, directly
-/// or through a group.
-fn has_lb_vip(sw: nb::LogicalSwitch<'_>) -> bool {
-    let has_vips = |lb: nb::LoadBalancer<'_>| !lb.vips().is_empty();
-    sw.load_balancer().any(has_vips) || sw.load_balancer_group().any(|g| g.load_balancer().any(has_vips))
 }
 
 /// The router is a gateway router (bound to one chassis).

@@ -72,7 +72,9 @@ const FLOWS_INSERTED: &str = r#"ovn_northd_sb_rows_total{table="Logical_Flow",op
 const LAGS: &str = "ovn_northd_cfg_lag_seconds_count";
 
 /// The TCP ports process `pid` listens on (its sockets found in
-/// `/proc/net/tcp` and `tcp6` in the LISTEN state).
+/// `/proc/net/tcp` and `tcp6` in the LISTEN state), one per socket: the
+/// kernel may list a socket twice when its table changes while it is
+/// read (other tests open sockets meanwhile).
 fn listening_ports(pid: u32) -> Vec<u16> {
     let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
         .expect("the daemon's fds")
@@ -83,13 +85,14 @@ fn listening_ports(pid: u32) -> Vec<u16> {
         })
         .collect();
     let mut ports = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         for line in std::fs::read_to_string(table).unwrap_or_default().lines().skip(1) {
             let fields: Vec<&str> = line.split_whitespace().collect();
             let (Some(local), Some(state), Some(inode)) = (fields.get(1), fields.get(3), fields.get(9)) else {
                 continue;
             };
-            if *state == "0A" && inodes.iter().any(|i| i == inode) {
+            if *state == "0A" && inodes.iter().any(|i| i == inode) && seen.insert(inode.to_string()) {
                 let port = local.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
                 ports.extend(port);
             }

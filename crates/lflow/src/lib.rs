@@ -38,7 +38,7 @@ pub mod output;
 pub mod stage;
 pub mod sync;
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use ovsdb::Replica;
 
@@ -74,9 +74,12 @@ pub struct Unfolded {
     pub flows: Vec<output::Lflow>,
     /// The NB row (`Logical_Switch` or `Logical_Router`) of each `DpId`.
     pub datapaths: Vec<ovsdb::Uuid>,
-    /// The datapaths whose flows were built (all when `None`); `flows`
+    /// The datapaths whose flows were all built (all when `None`); `flows`
     /// holds theirs, and maybe some of others, to leave out.
     pub built: Option<HashSet<output::DpId>>,
+    /// Routers of which only the `behind` flows of some switches were
+    /// built (`output::Selection::behind`), and those switches.
+    pub behind: HashMap<output::DpId, BTreeSet<output::DpId>>,
     /// The datapaths whose per-datapath rows (`bindings::PER_DATAPATH`)
     /// `output` holds (all when `None`).
     pub rows_built: Option<HashSet<output::DpId>>,
@@ -86,11 +89,11 @@ pub struct Unfolded {
     pub row_diagnostics: bindings::DpDiagnostics,
 }
 
-/// The datapaths whose flows, and whose per-datapath rows
+/// The flows, and the datapaths whose per-datapath rows
 /// (`bindings::PER_DATAPATH`), a compilation builds.
 #[derive(Debug, Default)]
 pub struct Selected {
-    pub flows: HashSet<output::DpId>,
+    pub flows: output::Selection,
     pub rows: HashSet<output::DpId>,
 }
 
@@ -112,17 +115,30 @@ pub fn compile_unfolded(
     let is_router_port = |name: &str| model.port(name).is_some_and(|p| p.lrp().is_some());
     let bfd = model::bfd::Sessions::build(nb, sb, &in_use, is_router_port, &mut out.diagnostics);
     model.bfd = bfd;
-    let (built, rows_built) = select(&model).map_or((None, None), |s| (Some(s.flows), Some(s.rows)));
+    let (selection, rows_built) = select(&model).map_or((None, None), |s| (Some(s.flows), Some(s.rows)));
     let mut row_diagnostics = bindings::DpDiagnostics::new();
     bindings::build(&model, rows_built.as_ref(), &mut out, &mut row_diagnostics);
-    let mut flows = output::Flows::only(built.clone());
+    let (built, behind) = match &selection {
+        Some(s) => (Some(s.whole.clone()), s.behind.clone()),
+        None => (None, HashMap::new()),
+    };
+    let mut flows = output::Flows::only(selection);
     flows::switch::build(&model, &mut flows, &mut out.diagnostics);
     flows::router::build(&model, &mut flows, &mut out.diagnostics);
     flows::copp::apply(&model, flows.iter_mut(), &mut out.diagnostics);
     out.diagnostics.sort();
     let datapaths = model.datapaths.iter().map(|dp| dp.uuid).collect();
     let dp_diagnostics = std::mem::take(&mut flows.dp_diagnostics);
-    Unfolded { output: out, flows: flows.into_vec(), datapaths, built, rows_built, dp_diagnostics, row_diagnostics }
+    Unfolded {
+        output: out,
+        flows: flows.into_vec(),
+        datapaths,
+        built,
+        behind,
+        rows_built,
+        dp_diagnostics,
+        row_diagnostics,
+    }
 }
 
 #[cfg(test)]

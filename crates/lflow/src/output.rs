@@ -6,7 +6,7 @@
 //! another is `Atom::NamedUuid(id)` naming the target's `DesiredRow::id`;
 //! `sync` resolves it to the UUID of the SB row that ends up holding it.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 
 use ovsdb::{Atom, Datum, Uuid};
@@ -88,15 +88,41 @@ pub struct Lflow {
     pub io_port: Option<String>,
     /// `controller_meter`.
     pub meter: Option<String>,
+    /// On a router, the switch behind one of its ports whose ports the
+    /// flow resolves (ARP resolution): a change of that switch's ports
+    /// builds these flows again, not the router's others (`Selection`).
+    pub behind: Option<DpId>,
+}
+
+/// Which flows a compilation builds: of some datapaths all, of some
+/// routers only those about the ports of some switches behind them
+/// (`Lflow::behind`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub whole: HashSet<DpId>,
+    /// Router -> the switches behind it whose flows are built; no router
+    /// here is in `whole`.
+    pub behind: HashMap<DpId, BTreeSet<DpId>>,
+}
+
+impl Selection {
+    fn has(&self, dp: DpId) -> bool {
+        self.whole.contains(&dp) || self.behind.contains_key(&dp)
+    }
 }
 
 /// Collects the flows of one compilation.
 #[derive(Debug, Default)]
 pub struct Flows {
     flows: Vec<Lflow>,
-    /// The datapaths whose flows `build_each` builds; all when `None`.
-    only: Option<HashSet<DpId>>,
-    /// The diagnostics of each datapath `build_each` built.
+    /// The flows `build_each` builds; all when `None`.
+    only: Option<Selection>,
+    /// Of the one datapath a `build_each` item builds: the only switches
+    /// behind it whose flows to build (`behind`), when not all of its flows.
+    only_behind: Option<BTreeSet<DpId>>,
+    /// The switch whose `behind` flows are being added.
+    behind: Option<DpId>,
+    /// The diagnostics of each datapath `build_each` built whole.
     pub dp_diagnostics: BTreeMap<DpId, Vec<Diagnostic>>,
 }
 
@@ -120,8 +146,27 @@ impl Flows {
             hint: None,
             io_port: None,
             meter: None,
+            behind: self.behind,
         });
         self.flows.last_mut().expect("just pushed")
+    }
+
+    /// The datapath being built is built whole (not only some of its
+    /// `behind` flows).
+    pub fn builds_whole(&self) -> bool {
+        self.only_behind.is_none()
+    }
+
+    /// Adds with `build` the flows a router has about the ports of
+    /// `switch` behind it (each `Lflow::behind` it), unless the datapath
+    /// being built is built only for other switches.
+    pub fn behind(&mut self, switch: DpId, build: impl FnOnce(&mut Flows)) {
+        if self.only_behind.as_ref().is_some_and(|only| !only.contains(&switch)) {
+            return;
+        }
+        let outer = self.behind.replace(switch);
+        build(self);
+        self.behind = outer;
     }
 
     pub fn len(&self) -> usize {
@@ -144,16 +189,17 @@ impl Flows {
         self.flows
     }
 
-    /// Collects only the flows `build_each` builds for the datapaths in
-    /// `only` (all when `None`).
-    pub fn only(only: Option<HashSet<DpId>>) -> Flows {
+    /// Collects only the flows `build_each` builds for `only` (all when
+    /// `None`).
+    pub fn only(only: Option<Selection>) -> Flows {
         Flows { only, ..Flows::default() }
     }
 
     /// Builds the flows of each item (of the datapath `dp_of` gives) on
     /// the current rayon pool, one `Flows` and diagnostics list per item,
     /// and appends them in the items' order: the result is the same on any
-    /// number of threads. Items of datapaths not in `only` are skipped.
+    /// number of threads. Items of datapaths `only` does not select are
+    /// skipped; those it selects only `behind` flows of build only those.
     pub fn build_each<T: Sync>(
         &mut self,
         diags: &mut Vec<Diagnostic>,
@@ -165,17 +211,25 @@ impl Flows {
         let only = &self.only;
         let parts: Vec<(DpId, Flows, Vec<Diagnostic>)> = items
             .par_iter()
-            .filter(|item| only.as_ref().map_or(true, |only| only.contains(&dp_of(item))))
+            .filter(|item| only.as_ref().map_or(true, |only| only.has(dp_of(item))))
             .map(|item| {
-                let (mut flows, mut diags) = (Flows::default(), Vec::new());
+                let dp = dp_of(item);
+                let only_behind = only.as_ref().and_then(|o| o.behind.get(&dp).filter(|_| !o.whole.contains(&dp)));
+                let mut flows = Flows { only_behind: only_behind.cloned(), ..Flows::default() };
+                let mut diags = Vec::new();
                 build(item, &mut flows, &mut diags);
-                (dp_of(item), flows, diags)
+                (dp, flows, diags)
             })
             .collect();
         for (dp, flows, more) in parts {
+            // (`behind` flows report nothing: the datapath's diagnostics
+            // are those of its last whole build.)
+            debug_assert!(flows.builds_whole() || more.is_empty());
             self.flows.extend(flows.flows);
-            diags.extend(more.iter().cloned());
-            self.dp_diagnostics.entry(dp).or_default().extend(more);
+            if flows.only_behind.is_none() {
+                diags.extend(more.iter().cloned());
+                self.dp_diagnostics.entry(dp).or_default().extend(more);
+            }
         }
     }
 }

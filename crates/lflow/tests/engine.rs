@@ -66,7 +66,8 @@ fn edited(base: Vec<u8>, edits: Vec<Vec<(usize, u8)>>) -> Vec<Vec<u8>> {
 /// directly with the first router, a port group with ACLs, a load
 /// balancer, NAT and routes; a fourth switch on the first router comes and
 /// goes, that router's port on the third switch may be a distributed
-/// gateway port, and it may have the load balancer.
+/// gateway port (whose NAT the gateway router, when also on that switch,
+/// may route to), and it may have the load balancer.
 #[derive(Debug, Clone)]
 struct Topo {
     /// Each VIF's `addresses` (empty: not on its switch).
@@ -96,6 +97,11 @@ struct Topo {
     /// Switch 1's `other_config:mcast_snoop`; router 1's `mcast_relay`.
     snoop: bool,
     relay: bool,
+    /// The NAT rule's `options:add_route` (routed to by the routers on
+    /// the gateway port's switch).
+    add_route: bool,
+    /// The gateway router also has a port on switch 2.
+    gr_on_sw2: bool,
 }
 
 const VIFS: usize = 9;
@@ -118,13 +124,15 @@ impl Topo {
             reside: false,
             snoop: false,
             relay: false,
+            add_route: false,
+            gr_on_sw2: false,
         }
     }
 
     /// Applies edit number `what` with the value `v`.
     fn edit(&mut self, what: u8, v: u8) {
         let i = v as usize % VIFS;
-        match what % 16 {
+        match what % 18 {
             0 => self.vifs[i] = format!("0a:00:00:00:01:{v:02x} 10.0.{}.{}", i % 3, 100 + v % 100),
             1 => self.vifs[i] = if self.vifs[i].is_empty() { "dynamic".into() } else { String::new() },
             2 => self.lrp_nets[v as usize % 4] = format!("10.0.{}.{}/24", v % 3, 1 + v % 5),
@@ -140,7 +148,9 @@ impl Topo {
             12 => self.reside = !self.reside,
             13 => self.snoop = !self.snoop,
             14 => self.lb_router = !self.lb_router,
-            _ => self.relay = !self.relay,
+            15 => self.relay = !self.relay,
+            16 => self.add_route = !self.add_route,
+            _ => self.gr_on_sw2 = !self.gr_on_sw2,
         }
     }
 
@@ -196,10 +206,14 @@ impl Topo {
             "gw1".into(),
             json!({"name": "gw1", "mac": "0a:00:00:00:fe:01", "networks": "100.64.0.2/30", "peer": "gw0"}),
         );
+        let mut gr_ports = vec![named("gw1")];
+        if self.gr_on_sw2 {
+            gr_ports.push(named("gw2"));
+        }
         add(
             "Logical_Router",
             "gr".into(),
-            json!({"name": "gr", "ports": set(vec![named("gw1")]), "options": map(vec![("chassis", "ch1".into())])}),
+            json!({"name": "gr", "ports": set(gr_ports), "options": map(vec![("chassis", "ch1".into())])}),
         );
         add(
             "ACL",
@@ -214,7 +228,12 @@ impl Topo {
             json!({"name": "lb", "protocol": "tcp", "vips": map(vec![(self.lb.0.as_str(), "10.0.1.10:8080".to_string())])}),
         );
         if let Some(ip) = &self.nat {
-            add("NAT", "nat".into(), json!({"type": "dnat_and_snat", "external_ip": ip, "logical_ip": "10.0.0.10"}));
+            let options = if self.add_route { vec![("add_route", "true".to_string())] } else { vec![] };
+            add(
+                "NAT",
+                "nat".into(),
+                json!({"type": "dnat_and_snat", "external_ip": ip, "logical_ip": "10.0.0.10", "options": map(options)}),
+            );
         }
         add("Logical_Router_Static_Route", "route".into(), json!({"ip_prefix": self.route, "nexthop": "10.0.1.10"}));
         for s in 0..3 {
@@ -226,6 +245,9 @@ impl Topo {
                 .extend(lrps.iter().enumerate().filter(|(_, (_, sw))| *sw == s).map(|(n, _)| named(&format!("rp{n}"))));
             if s == 0 {
                 ports.push(named("ln"));
+            }
+            if s == 2 && self.gr_on_sw2 {
+                ports.push(named("gwp2"));
             }
             let mut other_config = vec![("subnet", format!("10.0.{s}.0/24"))];
             if s == 1 && self.snoop {
@@ -263,6 +285,19 @@ impl Topo {
                    "options": map(vec![("network_name", "phys".to_string())])}),
         );
         add("Gateway_Chassis", "gwc".into(), json!({"name": "lrp1-ch1", "chassis_name": "ch1", "priority": 1}));
+        if self.gr_on_sw2 {
+            add(
+                "Logical_Router_Port",
+                "gw2".into(),
+                json!({"name": "gw2", "mac": "0a:00:00:00:fe:02", "networks": "10.0.1.200/24"}),
+            );
+            add(
+                "Logical_Switch_Port",
+                "gwp2".into(),
+                json!({"name": "gwp2", "type": "router", "addresses": "router",
+                       "options": map(vec![("router-port", "gw2".to_string())])}),
+            );
+        }
         if self.extra_switch {
             add(
                 "Logical_Router_Port",

@@ -881,6 +881,7 @@ impl MainLoop {
             sb_ops = sb_ops.len(),
             nb_ops = nb_ops.len(),
             datapaths_built = stats.datapaths_built,
+            datapaths_in_part = stats.datapaths_in_part,
             datapaths_changed = stats.datapaths_changed,
             flows_compared = stats.flows_compared,
             bindings_built = stats.bindings_built,

@@ -10,7 +10,10 @@
 //! keys, dynamic addresses, tags, `up`, peers: their `PortFacts`). Across
 //! datapaths:
 //! - a router reads the ports of the switches it is attached to (it
-//!   resolves their addresses), and the router ports on them;
+//!   resolves their addresses, routes to the NAT addresses of the routers
+//!   behind their router ports), all in its flows about that switch
+//!   (`Lflow::behind`), and whether a switch has a `localnet` or `vtep`
+//!   port;
 //! - a switch reads its routers' NAT, load balancers, options and gateway
 //!   ports, and the router port on it;
 //! - a load balancer's health checks bring flows to the switches of its
@@ -20,14 +23,17 @@
 //!
 //! So a change reaches as far as its `Scope`: a switch's ACL, QoS, load
 //! balancer or row, or a router's routes and policies, only that datapath;
-//! a switch port its switch and the switch's routers; a router port its
-//! router, its peer and the routers on the peer switch; a router's load
-//! balancers the router and its switches; the rest of a router (NAT,
-//! options, gateway ports) the router, its switches and their routers. The tables whose rows any datapath may read
-//! (meters, BFD, chassis, NB options, ...) reach every datapath. A change
-//! reaches the per-datapath SB rows (port bindings, multicast groups) of
-//! those datapaths too, but for the tables only flows read (`ROWS_UNREAD`:
-//! ACLs, port groups, routes, ...).
+//! a switch port of a plain type (a VIF, a router port) its switch and the
+//! flows of the switch's routers about the switch; another switch port its
+//! switch and the switch's routers; a router port its router, its peer and
+//! the flows of the routers on the peer switch about that switch; a
+//! router's load balancers the router and its switches; the rest of a
+//! router (NAT, options, gateway ports) the router, its switches and the
+//! flows of their routers about them. The tables whose rows any datapath
+//! may read (meters, BFD, chassis, NB options, ...) reach every datapath.
+//! A change reaches the per-datapath SB rows (port bindings, multicast
+//! groups) of the datapaths whose flows it reaches whole, but for the
+//! tables only flows read (`ROWS_UNREAD`: ACLs, port groups, routes, ...).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -185,6 +191,11 @@ impl Pending {
 enum Scope {
     /// The datapath's own flows (a switch's ACLs, a router's routes).
     Own,
+    /// A switch's plain ports (`PLAIN_TYPES`): the switch, and the flows of
+    /// the routers attached to it about its ports (`Lflow::behind`: they
+    /// resolve the ports' addresses, and the NAT addresses of the routers
+    /// behind router ports, and read nothing else of them).
+    Addresses,
     /// A switch's ports: the switch and the routers attached to it, which
     /// resolve the ports' addresses.
     Ports,
@@ -215,6 +226,9 @@ const ROWS_UNREAD: &[&str] = &[
 #[derive(Debug, Default)]
 pub struct Reached {
     pub flows: HashSet<Uuid, FixedState>,
+    /// Routers not in `flows` of which only the flows about the ports of
+    /// these switches behind them are reached (`Lflow::behind`).
+    pub behind: HashMap<Uuid, HashSet<Uuid, FixedState>, FixedState>,
     pub rows: HashSet<Uuid, FixedState>,
 }
 
@@ -224,6 +238,17 @@ const ROUTER_OWN_COLUMNS: &[&str] = &["ports", "static_routes", "policies"];
 
 /// NB tables whose rows only the flows of the routers holding them read.
 const ROUTER_OWN_TABLES: &[&str] = &["Logical_Router_Static_Route", "Logical_Router_Policy"];
+
+/// The types of the switch ports of which the routers on the switch read
+/// only the addresses and peers (`Scope::Addresses`); they read whether
+/// the switch has ports of others (`localnet`, `vtep`), and virtual ports'
+/// parents.
+const PLAIN_TYPES: &[&str] = &["", "router"];
+
+/// A switch port row of a plain type (or none: an insert or a delete).
+fn plain(row: Option<&Row>) -> bool {
+    row.map_or(true, |r| r.get("type").as_atom().and_then(Atom::as_str).map_or(true, |t| PLAIN_TYPES.contains(&t)))
+}
 
 /// What the model says of one port, as other datapaths read it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,6 +260,8 @@ struct PortFacts {
     /// Its model values: tunnel key, dynamic addresses, tag, `up`, peer.
     print: u64,
     is_router_port: bool,
+    /// A switch port of a plain type (`PLAIN_TYPES`).
+    plain: bool,
 }
 
 /// What the last cycle knew of the datapaths, to place this cycle's
@@ -300,7 +327,8 @@ impl Deps {
         let mut add_to = |dp: Uuid, scope: Scope, rows: bool| {
             // A router's ports are what it is: its changes reach as far
             // as a router's.
-            let scope = if scope == Scope::Ports && is_router(&dp) { Scope::Router } else { scope };
+            let ports = matches!(scope, Scope::Addresses | Scope::Ports);
+            let scope = if ports && is_router(&dp) { Scope::Router } else { scope };
             for map in if rows { &mut scopes[..] } else { &mut scopes[..1] } {
                 let s = map.entry(dp).or_insert(scope);
                 *s = (*s).max(scope);
@@ -368,6 +396,7 @@ impl Deps {
                 _ => {
                     for dp in owners(uuid) {
                         let scope = match (is_router(&dp), table.as_str()) {
+                            (false, "Logical_Switch_Port") if plain(old.as_ref()) && plain(new) => Scope::Addresses,
                             (false, "Logical_Switch_Port") => Scope::Ports,
                             (false, _) => Scope::Own,
                             (true, t) if ROUTER_OWN_TABLES.contains(&t) => Scope::Own,
@@ -381,8 +410,10 @@ impl Deps {
         }
         for sb_dp in &pending.sb_datapaths {
             // A binding of a datapath we do not know reaches nothing.
+            // (Routers read no binding of a switch port but a virtual
+            // one's parent, among its addresses.)
             if let Some(dp) = self.sb_to_nb.get(sb_dp).or(next.sb_to_nb.get(sb_dp)) {
-                add_to(*dp, Scope::Ports, true);
+                add_to(*dp, Scope::Addresses, true);
             }
         }
         if self.lb_hint != next.lb_hint {
@@ -399,7 +430,7 @@ impl Deps {
                 if f.is_router_port {
                     through.push(port);
                 } else {
-                    add_to(f.dp, Scope::Ports, true);
+                    add_to(f.dp, if f.plain { Scope::Addresses } else { Scope::Ports }, true);
                 }
             }
         }
@@ -411,46 +442,65 @@ impl Deps {
             n
         };
         // A switch and the routers on it.
-        let switch_and_routers = |dp: Uuid, reached: &mut HashSet<Uuid, FixedState>| {
-            reached.insert(dp);
-            if !is_router(&dp) {
-                reached.extend(neighbors(&dp).into_iter().filter(|n| is_router(n)));
-            }
-        };
+        // A switch and the routers on it, whole (`whole`) or only their
+        // flows about the switch (`Lflow::behind`: for the rows, none).
+        let switch_and_routers =
+            |dp: Uuid, whole: bool, reached: &mut HashSet<Uuid, FixedState>, behind: &mut Vec<(Uuid, Uuid)>| {
+                reached.insert(dp);
+                if !is_router(&dp) {
+                    for router in neighbors(&dp).into_iter().filter(|n| is_router(n)) {
+                        if whole {
+                            reached.insert(router);
+                        } else {
+                            behind.push((router, dp));
+                        }
+                    }
+                }
+            };
         let [flow_scopes, row_scopes] = scopes;
         let expand = |scopes: HashMap<Uuid, Scope, FixedState>| {
-            let mut reached: HashSet<Uuid, FixedState> = HashSet::default();
+            let (mut reached, mut behind) = (HashSet::default(), Vec::new());
             for (dp, scope) in scopes {
                 match scope {
                     Scope::Own => {
                         reached.insert(dp);
                     }
-                    Scope::Ports => switch_and_routers(dp, &mut reached),
+                    Scope::Addresses => switch_and_routers(dp, false, &mut reached, &mut behind),
+                    Scope::Ports => switch_and_routers(dp, true, &mut reached, &mut behind),
                     Scope::Switches => {
                         reached.insert(dp);
                         reached.extend(neighbors(&dp));
                     }
+                    // The other routers on its switches read its router
+                    // ports and their NAT addresses there, as those
+                    // switches' ports.
                     Scope::Router => {
                         reached.insert(dp);
                         for n in neighbors(&dp) {
-                            switch_and_routers(n, &mut reached);
+                            switch_and_routers(n, false, &mut reached, &mut behind);
                         }
                     }
                 }
             }
-            // A router port: its router, its peer, and the routers on the
-            // peer switch (they resolve its addresses).
+            // A router port: its router, its peer, and the flows of the
+            // routers on the peer switch about that switch (they resolve
+            // its addresses).
             for port in &through {
                 for f in self.ports.get(port).into_iter().chain(next.ports.get(port)) {
                     reached.insert(f.dp);
                     if let Some(peer) = f.peer_dp {
-                        switch_and_routers(peer, &mut reached);
+                        switch_and_routers(peer, false, &mut reached, &mut behind);
                     }
                 }
             }
-            reached
+            (reached, behind)
         };
-        Some(Reached { flows: expand(flow_scopes), rows: expand(row_scopes) })
+        let ((flows, pairs), (rows, _)) = (expand(flow_scopes), expand(row_scopes));
+        let mut behind: HashMap<Uuid, HashSet<Uuid, FixedState>, FixedState> = HashMap::default();
+        for (router, switch) in pairs.into_iter().filter(|(router, _)| !flows.contains(router)) {
+            behind.entry(router).or_default().insert(switch);
+        }
+        Some(Reached { flows, behind, rows })
     }
 
     /// The facts of `m`, but for the owners of NB rows.
@@ -475,8 +525,13 @@ impl Deps {
                 peer.map(|q| q.name).hash(&mut ph);
                 let peer_dp = peer.map(|q| m.dp(q.dp).uuid);
                 neighbors.extend(peer_dp);
-                let facts =
-                    PortFacts { dp: dp.uuid, peer_dp, print: ph.finish(), is_router_port: port.lrp().is_some() };
+                let facts = PortFacts {
+                    dp: dp.uuid,
+                    peer_dp,
+                    print: ph.finish(),
+                    is_router_port: port.lrp().is_some(),
+                    plain: port.lsp().is_some() && PLAIN_TYPES.contains(&port.lsp_type()),
+                };
                 d.ports.insert(port.uuid, facts);
             }
             d.prints.insert(dp.uuid, h.finish());

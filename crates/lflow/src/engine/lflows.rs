@@ -109,6 +109,12 @@ type Want = (Arc<Body>, Vec<Atom>);
 /// from, in build order.
 type DpFlows = Vec<(Arc<Body>, Option<Uuid>)>;
 
+/// A datapath's flows by part: `None` for its own, `Some(switch)` for a
+/// router's flows about the ports of a switch behind it (`Lflow::behind`),
+/// built again alone when only that switch's ports changed. No part is
+/// empty.
+type Parts = BTreeMap<Option<Uuid>, DpFlows>;
+
 /// One distinct flow: where the compiler wants it and where the SB has it.
 #[derive(Debug, Default)]
 struct Entry {
@@ -121,7 +127,7 @@ struct Entry {
 /// The node's state. See the module documentation.
 #[derive(Debug, Default)]
 pub struct LflowTable {
-    per_dp: HashMap<Uuid, DpFlows, FixedState>,
+    per_dp: HashMap<Uuid, Parts, FixedState>,
     entries: HashMap<Arc<Body>, Entry, FixedState>,
     /// SB rows that are no flow of ours.
     foreign: BTreeSet<Uuid>,
@@ -253,27 +259,57 @@ impl LflowTable {
 
     /// Takes this cycle's flows: `flows` of the datapaths whose NB rows
     /// are `datapaths` (indexed by `DpId`), for those in `built` (all when
-    /// `None`; the others keep theirs). Datapaths gone since the last
-    /// cycle lose their flows.
-    pub fn update(&mut self, flows: &[Lflow], datapaths: &[Uuid], built: Option<&HashSet<DpId>>) -> usize {
+    /// `None`), and of the routers in `behind` their flows about the
+    /// switches listed; the others keep theirs. Datapaths gone since the
+    /// last cycle lose their flows. Returns how many datapaths' flows
+    /// changed.
+    pub fn update(
+        &mut self,
+        flows: &[Lflow],
+        datapaths: &[Uuid],
+        built: Option<&HashSet<DpId>>,
+        behind: &HashMap<DpId, BTreeSet<DpId>>,
+    ) -> usize {
         let mut changed = 0;
         let present: HashSet<Uuid, FixedState> = datapaths.iter().copied().collect();
         let gone: Vec<Uuid> = self.per_dp.keys().filter(|dp| !present.contains(dp)).copied().collect();
         for dp in gone {
             changed += 1;
             let old = self.per_dp.remove(&dp).unwrap_or_default();
-            self.apply_diff(dp, old, Vec::new());
+            self.apply_diff(dp, old.into_values().flatten().collect(), Vec::new());
         }
-        for (i, (&dp, new)) in datapaths.iter().zip(by_datapath(flows, datapaths.len())).enumerate() {
-            if built.is_some_and(|built| !built.contains(&DpId(i as u32))) || same(self.kept(&dp), &new) {
+        for (i, (&dp, new)) in datapaths.iter().zip(by_datapath(flows, datapaths)).enumerate() {
+            let id = DpId(i as u32);
+            let parts: Vec<Option<Uuid>> = if built.map_or(true, |b| b.contains(&id)) {
+                // All of them: those kept, and those built.
+                let kept = self.per_dp.get(&dp).into_iter().flat_map(|p| p.keys().copied());
+                let mut all: Vec<Option<Uuid>> = kept.chain(new.keys().copied()).collect();
+                all.sort();
+                all.dedup();
+                all
+            } else if let Some(switches) = behind.get(&id) {
+                switches.iter().map(|s| datapaths.get(s.0 as usize).copied()).filter(Option::is_some).collect()
+            } else {
                 continue;
+            };
+            let mut any = false;
+            for part in parts {
+                let fresh = new.get(&part).map(Vec::as_slice).unwrap_or_default();
+                if same(self.kept(&dp, part), fresh) {
+                    continue;
+                }
+                any = true;
+                let fresh: DpFlows = fresh.iter().map(|f| (self.intern(f), f.hint)).collect();
+                // (Every body is now an entry's key: `apply_diff` can tell
+                // bodies apart by pointer.)
+                let kept = self.per_dp.entry(dp).or_default();
+                let old = if fresh.is_empty() { kept.remove(&part) } else { kept.insert(part, fresh.clone()) };
+                if kept.is_empty() {
+                    self.per_dp.remove(&dp);
+                }
+                self.apply_diff(dp, old.unwrap_or_default(), fresh);
             }
-            changed += 1;
-            let new: DpFlows = new.iter().map(|f| (self.intern(f), f.hint)).collect();
-            // (Every body is now an entry's key: `apply_diff` can tell
-            // bodies apart by pointer.)
-            let old = self.per_dp.insert(dp, new.clone()).unwrap_or_default();
-            self.apply_diff(dp, old, new);
+            changed += usize::from(any);
         }
         changed
     }
@@ -282,8 +318,12 @@ impl LflowTable {
     /// datapath's, `DpId`-indexed by `datapaths`) or that `datapaths` lacks.
     pub fn stale(&self, flows: &[Lflow], datapaths: &[Uuid]) -> Vec<Uuid> {
         let mut stale: Vec<Uuid> = self.per_dp.keys().filter(|dp| !datapaths.contains(dp)).copied().collect();
-        for (dp, new) in datapaths.iter().zip(by_datapath(flows, datapaths.len())) {
-            if !same(self.kept(dp), &new) {
+        for (dp, new) in datapaths.iter().zip(by_datapath(flows, datapaths)) {
+            let kept = self.per_dp.get(dp).into_iter().flat_map(|p| p.keys());
+            if kept
+                .chain(new.keys())
+                .any(|part| !same(self.kept(dp, *part), new.get(part).map(Vec::as_slice).unwrap_or_default()))
+            {
                 stale.push(*dp);
             }
         }
@@ -291,9 +331,9 @@ impl LflowTable {
         stale
     }
 
-    /// The flows kept for a datapath (none for one never seen).
-    fn kept(&self, dp: &Uuid) -> &[(Arc<Body>, Option<Uuid>)] {
-        self.per_dp.get(dp).map(Vec::as_slice).unwrap_or_default()
+    /// The flows kept for a part of a datapath (none for one never seen).
+    fn kept(&self, dp: &Uuid, part: Option<Uuid>) -> &[(Arc<Body>, Option<Uuid>)] {
+        self.per_dp.get(dp).and_then(|p| p.get(&part)).map(Vec::as_slice).unwrap_or_default()
     }
 
     /// The shared body of `f`: the key of its entry, made if there is
@@ -373,7 +413,7 @@ impl LflowTable {
             .map(|(d, _)| *d)
             .collect();
         for dp in moved {
-            for (body, _) in self.per_dp.get(&dp).into_iter().flatten() {
+            for (body, _) in self.per_dp.get(&dp).into_iter().flat_map(|p| p.values()).flatten() {
                 self.dirty.insert(body.clone());
             }
         }
@@ -530,12 +570,14 @@ impl LflowTable {
     }
 }
 
-/// `flows` by datapath: `n` lists, `DpId`-indexed, each in build order.
-fn by_datapath(flows: &[Lflow], n: usize) -> Vec<Vec<&Lflow>> {
-    let mut by_dp: Vec<Vec<&Lflow>> = vec![Vec::new(); n];
+/// `flows` by datapath (`DpId`-indexed by `datapaths`) and part (`Parts`),
+/// each part in build order.
+fn by_datapath<'f>(flows: &'f [Lflow], datapaths: &[Uuid]) -> Vec<BTreeMap<Option<Uuid>, Vec<&'f Lflow>>> {
+    let mut by_dp: Vec<BTreeMap<Option<Uuid>, Vec<&Lflow>>> = vec![BTreeMap::new(); datapaths.len()];
     for f in flows {
-        if let Some(list) = by_dp.get_mut(f.dp.0 as usize) {
-            list.push(f);
+        let part = f.behind.and_then(|s| datapaths.get(s.0 as usize).copied());
+        if let Some(parts) = by_dp.get_mut(f.dp.0 as usize) {
+            parts.entry(part).or_default().push(f);
         }
     }
     by_dp

@@ -4,12 +4,13 @@
 //! - `northd`: `compile_unfolded`, the whole translation but for the
 //!   folding of flows into rows; it builds the flows, and the port
 //!   bindings and multicast groups, of only the datapaths the changes
-//!   since the last cycle reach (`deps`), and keeps the others' flows (and
-//!   their diagnostics). Recomputed after a `reset`, or a
+//!   since the last cycle reach (`deps`), of some routers only their flows
+//!   about a switch behind them (`output::Selection`), and keeps the
+//!   others' flows (and their diagnostics). Recomputed after a `reset`, or a
 //!   change that reaches every datapath (counted as an `abort`, then a
 //!   `recompute`).
 //! - `lflow` (`lflows`): the flows folded into `Logical_Flow` rows and an
-//!   index of the SB's; computed from the datapaths whose flows changed
+//!   index of the SB's; computed from the datapaths (or their parts) whose flows changed
 //!   and the SB rows that changed, recomputed after a `reset` (a
 //!   reconnect, a failed commit, `inc-engine/recompute`). It runs once the
 //!   datapaths' rows are planned (flows refer to them), and may change
@@ -96,8 +97,11 @@ pub struct Cycle {
 /// What one cycle's nodes did, for logs and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct CycleStats {
-    /// Datapaths whose flows were built (`northd`).
+    /// Datapaths whose flows were all built (`northd`).
     pub datapaths_built: usize,
+    /// Routers of which only the flows about some switches behind them
+    /// were built (`northd`, `output::Selection::behind`).
+    pub datapaths_in_part: usize,
     /// Datapaths whose flows differed from the last cycle's (`lflow`).
     pub datapaths_changed: usize,
     /// Distinct flows compared with the SB (`lflow`).
@@ -198,10 +202,26 @@ impl Engine {
                     .map(|dp| dp.id)
                     .collect()
             };
-            Some(crate::Selected { flows: pick(&reached.flows), rows: pick(&reached.rows) })
+            let whole = pick(&reached.flows);
+            let ids: HashMap<Uuid, DpId, FixedState> = if reached.behind.is_empty() {
+                HashMap::default()
+            } else {
+                m.datapaths.iter().map(|dp| (dp.uuid, dp.id)).collect()
+            };
+            let behind = reached
+                .behind
+                .iter()
+                .filter_map(|(router, switches)| {
+                    let router = *ids.get(router).filter(|r| !whole.contains(r))?;
+                    Some((router, switches.iter().filter_map(|s| ids.get(s).copied()).collect()))
+                })
+                .collect();
+            let flows = crate::output::Selection { whole, behind };
+            Some(crate::Selected { flows, rows: pick(&reached.rows) })
         });
         self.pending.clear();
         let built = unfolded.built.as_ref().map_or(unfolded.datapaths.len(), HashSet::len);
+        let datapaths_in_part = unfolded.behind.len();
         self.keep_diagnostics(&mut unfolded);
         if warm && unfolded.built.is_none() {
             // A change reached every datapath: the incremental run gave up.
@@ -220,7 +240,8 @@ impl Engine {
             planner.table(table);
         }
         let dp_ref = self.datapath_refs(&unfolded, planner.ids());
-        let datapaths_changed = self.lflows.update(&unfolded.flows, &unfolded.datapaths, unfolded.built.as_ref());
+        let datapaths_changed =
+            self.lflows.update(&unfolded.flows, &unfolded.datapaths, unfolded.built.as_ref(), &unfolded.behind);
         let (mut flow_ops, mut flow_stats) = (Vec::new(), BTreeMap::new());
         let planned = self.lflows.plan(sb, &dp_ref, &mut flow_ops, &mut flow_stats);
         self.ran(1, if warm { RunKind::Compute } else { RunKind::Recompute }, &mut done);
@@ -258,7 +279,8 @@ impl Engine {
         }
         let flows_compared = planned.compared;
         let bindings_built = unfolded.output.rows("Port_Binding").len();
-        let stats = CycleStats { datapaths_built: built, datapaths_changed, flows_compared, bindings_built };
+        let stats =
+            CycleStats { datapaths_built: built, datapaths_in_part, datapaths_changed, flows_compared, bindings_built };
         Cycle { output: unfolded.output, plan, stats }
     }
 

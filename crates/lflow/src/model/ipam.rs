@@ -234,31 +234,6 @@ pub(super) fn assign(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Vec<(usize, 
         .and_then(|p| Mac::parse(&format!("{p}:00:00:00")))
         .map(|m| [m.0[0], m.0[1], m.0[2]])
         .unwrap_or_default();
-    let mut macam = Macam::default();
-    // Every static MAC in the NB is taken.
-    for p in &m.ports {
-        match p.nb {
-            PortNb::Switch(lsp) => {
-                for a in lsp.addresses() {
-                    match Request::parse(a) {
-                        Some(Ok(Request { mac: Some(mac), .. })) => macam.reserve(mac),
-                        Some(_) => {}
-                        None => {
-                            if let Some(mac) = a.split_whitespace().next().and_then(Mac::parse) {
-                                macam.reserve(mac);
-                            }
-                        }
-                    }
-                }
-            }
-            PortNb::Router(lrp) => {
-                if let Some(mac) = Mac::parse(lrp.mac()) {
-                    macam.reserve(mac);
-                }
-            }
-        }
-    }
-
     let mut switches: Vec<(SwitchIpam, Vec<Pending>)> = Vec::new();
     for dp in m.switches() {
         let Some(s) = dp.switch() else { continue };
@@ -276,7 +251,8 @@ pub(super) fn assign(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Vec<(usize, 
             let port = &m.ports[i];
             let Some(lsp) = port.lsp() else { continue };
             for a in lsp.addresses() {
-                match Request::parse(a) {
+                // (Only an entry with `dynamic` can be a request.)
+                match a.contains("dynamic").then(|| Request::parse(a)).flatten() {
                     Some(Ok(req)) => {
                         if let Some(ip) = req.ipv4.filter(|_| ipam.subnet.is_some()) {
                             ipam.reserve(ip);
@@ -301,6 +277,7 @@ pub(super) fn assign(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Vec<(usize, 
                         &word,
                         "invalid syntax in a dynamic entry, no dynamic address assigned",
                     )),
+                    None if ipam.subnet.is_none() => {}
                     None => {
                         for ip in LportAddresses::parse(a).iter().flat_map(|l| &l.ipv4) {
                             ipam.reserve(ip.addr);
@@ -309,13 +286,40 @@ pub(super) fn assign(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Vec<(usize, 
                 }
             }
             // A connected router port's addresses.
-            if let Some(peer) = m.peer(port) {
+            if let Some(peer) = m.peer(port).filter(|_| ipam.subnet.is_some()) {
                 for ip in peer.addrs.iter().flat_map(|l| &l.ipv4) {
                     ipam.reserve(ip.addr);
                 }
             }
         }
         switches.push((ipam, pending));
+    }
+    if switches.iter().all(|(_, pending)| pending.is_empty()) {
+        return Vec::new();
+    }
+    let mut macam = Macam::default();
+    // Every static MAC in the NB is taken.
+    for p in &m.ports {
+        match p.nb {
+            PortNb::Switch(lsp) => {
+                for a in lsp.addresses() {
+                    match Request::parse(a) {
+                        Some(Ok(Request { mac: Some(mac), .. })) => macam.reserve(mac),
+                        Some(_) => {}
+                        None => {
+                            if let Some(mac) = a.split_whitespace().next().and_then(Mac::parse) {
+                                macam.reserve(mac);
+                            }
+                        }
+                    }
+                }
+            }
+            PortNb::Router(lrp) => {
+                if let Some(mac) = Mac::parse(lrp.mac()) {
+                    macam.reserve(mac);
+                }
+            }
+        }
     }
 
     // Keep what NB already holds, where still valid.

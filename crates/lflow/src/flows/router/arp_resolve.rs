@@ -65,48 +65,57 @@ pub fn build(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flow
     for n in r.nats.iter().filter(|n| !n.rejected) {
         nat(r, n, bridged, flows);
     }
+    for p in &r.ports {
+        // `dynamic_neigh_routers` is about routers behind a switch: a
+        // directly linked peer is bound anyway (scenario 58).
+        if let Some(peer) = r.peer(p.port).filter(|peer| peer.lrp().is_some()) {
+            router_peer(r, p, peer, flows);
+        }
+    }
+    behind_switches(r, parents, flows);
+}
+
+/// The bindings of every enabled port with known addresses on the
+/// switches behind the router's ports, each switch's as its `behind`
+/// flows (`Flows::behind`).
+pub fn behind_switches(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flows) {
     let learn_routers = r.nb.options().get_bool("dynamic_neigh_routers", false);
     for p in &r.ports {
-        let Some(peer) = r.peer(p.port) else { continue };
-        if peer.lrp().is_some() {
-            // `dynamic_neigh_routers` is about routers behind a switch: a
-            // directly linked peer is bound anyway (scenario 58).
-            router_peer(r, p, peer, flows);
-            continue;
-        }
-        // A switch: every enabled port behind it with known addresses.
-        for lsp in r.m.ports_of(peer.dp) {
-            if std::ptr::eq(lsp, peer) || !lsp.enabled() {
-                continue;
-            }
-            match lsp.lsp_type() {
-                "router" => {
-                    if let (Some(q), false) = (r.peer(lsp), learn_routers) {
-                        if !std::ptr::eq(q, p.port) {
-                            router_behind_switch(r, p, peer, q, flows);
-                            if r.is_gateway {
-                                nat_routes_behind_switch(r, p, peer, q, flows);
+        let Some(peer) = r.peer(p.port).filter(|peer| peer.lrp().is_none()) else { continue };
+        flows.behind(peer.dp, |flows| {
+            for lsp in r.m.ports_of(peer.dp) {
+                if std::ptr::eq(lsp, peer) || !lsp.enabled() {
+                    continue;
+                }
+                match lsp.lsp_type() {
+                    "router" => {
+                        if let (Some(q), false) = (r.peer(lsp), learn_routers) {
+                            if !std::ptr::eq(q, p.port) {
+                                router_behind_switch(r, p, peer, q, flows);
+                                if r.is_gateway {
+                                    nat_routes_behind_switch(r, p, peer, q, flows);
+                                }
                             }
                         }
                     }
-                }
-                "virtual" => virtual_port(r, p, lsp, parents, flows),
-                _ => {
-                    for a in &lsp.addrs {
-                        for ip in &a.ipv4 {
-                            if p.network_of(IpAddr::V4(ip.addr)).is_some() {
-                                bind(r, p, format!("reg0 == {}", ip.addr), a.mac, lsp.uuid, flows);
+                    "virtual" => virtual_port(r, p, lsp, parents, flows),
+                    _ => {
+                        for a in &lsp.addrs {
+                            for ip in &a.ipv4 {
+                                if p.network_of(IpAddr::V4(ip.addr)).is_some() {
+                                    bind(r, p, format!("reg0 == {}", ip.addr), a.mac, lsp.uuid, flows);
+                                }
                             }
-                        }
-                        for ip in &a.ipv6 {
-                            if p.network_of(IpAddr::V6(ip.addr)).is_some() {
-                                bind(r, p, format!("xxreg0 == {}", ip.addr), a.mac, lsp.uuid, flows);
+                            for ip in &a.ipv6 {
+                                if p.network_of(IpAddr::V6(ip.addr)).is_some() {
+                                    bind(r, p, format!("xxreg0 == {}", ip.addr), a.mac, lsp.uuid, flows);
+                                }
                             }
                         }
                     }
                 }
             }
-        }
+        });
     }
 }
 

@@ -51,6 +51,11 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
         |&(dp, _)| dp,
         |&(dp, nb), flows, diags| {
             let r = Router::new(m, dp, nb, &drop);
+            if !flows.builds_whole() {
+                routing::nat_routes(&r, flows);
+                arp_resolve::behind_switches(&r, &parents, flows);
+                return;
+            }
             admission::build(&r, flows);
             ip_input::build(&r, flows);
             multicast::build(&r, flows);

@@ -375,21 +375,24 @@ pub fn add_route_ips<'m>(m: &'m Model<'_>, q: &'m Port<'_>) -> impl Iterator<Ite
 
 /// Routes to the `add_route_ips` of other routers' gateway ports on the
 /// switch behind one of ours: connected host routes out of our port, from
-/// its address in the external IP's network or else its first IPv4 one.
-fn nat_routes(r: &Router<'_, '_>, flows: &mut Flows) {
+/// its address in the external IP's network or else its first IPv4 one;
+/// each switch's as its `behind` flows (`Flows::behind`).
+pub(super) fn nat_routes(r: &Router<'_, '_>, flows: &mut Flows) {
     for p in &r.ports {
         let Some(peer) = r.peer(p.port).filter(|q| q.lsp().is_some()) else { continue };
-        for lsp in r.m.ports_of(peer.dp).filter(|q| q.lsp_type() == "router") {
-            let Some(q) = r.peer(lsp).filter(|q| q.dp != r.dp) else { continue };
-            for ip in add_route_ips(r.m, q) {
-                let Some(addr) = p.network_of(IpAddr::V4(ip)).or_else(|| p.first_of_family(IpAddr::V4(ip))) else {
-                    continue;
-                };
-                let prefix = Prefix::V4(Ipv4Net { addr: ip, plen: 32 });
-                let (m, prio) = route_match(0, &prefix, false, OFS_CONNECTED);
-                route_flows(r, p, prio as u16, &m, &direct(p, &prefix, &addr.to_string()), lsp.uuid, flows);
+        flows.behind(peer.dp, |flows| {
+            for lsp in r.m.ports_of(peer.dp).filter(|q| q.lsp_type() == "router") {
+                let Some(q) = r.peer(lsp).filter(|q| q.dp != r.dp) else { continue };
+                for ip in add_route_ips(r.m, q) {
+                    let Some(addr) = p.network_of(IpAddr::V4(ip)).or_else(|| p.first_of_family(IpAddr::V4(ip))) else {
+                        continue;
+                    };
+                    let prefix = Prefix::V4(Ipv4Net { addr: ip, plen: 32 });
+                    let (m, prio) = route_match(0, &prefix, false, OFS_CONNECTED);
+                    route_flows(r, p, prio as u16, &m, &direct(p, &prefix, &addr.to_string()), lsp.uuid, flows);
+                }
             }
-        }
+        });
     }
 }
 
@@ -417,6 +420,10 @@ fn route_flows(
 pub fn bfd_in_use(m: &Model<'_>) -> BTreeSet<ovsdb::Uuid> {
     let drop = String::new();
     let mut in_use = BTreeSet::new();
+    // (Only a route with a `bfd` row depends on one.)
+    if nb::LogicalRouterStaticRoute::all(m.nb).all(|rt| rt.bfd().is_none()) {
+        return in_use;
+    }
     for dp in m.routers().filter(|dp| dp.enabled()) {
         let Some(nb) = dp.router() else { continue };
         let r = Router::new(m, dp.id, nb, &drop);

@@ -77,9 +77,9 @@ pub struct Unfolded {
     /// The datapaths whose flows were all built (all when `None`); `flows`
     /// holds theirs, and maybe some of others, to leave out.
     pub built: Option<HashSet<output::DpId>>,
-    /// Routers of which only the `behind` flows of some switches were
-    /// built (`output::Selection::behind`), and those switches.
-    pub behind: HashMap<output::DpId, BTreeSet<output::DpId>>,
+    /// Datapaths of which only some parts of the flows were built
+    /// (`output::Selection::parts`), and those parts.
+    pub parts: HashMap<output::DpId, BTreeSet<ovsdb::Uuid>>,
     /// The datapaths whose per-datapath rows (`bindings::PER_DATAPATH`)
     /// `output` holds (all when `None`).
     pub rows_built: Option<HashSet<output::DpId>>,
@@ -118,8 +118,8 @@ pub fn compile_unfolded(
     let (selection, rows_built) = select(&model).map_or((None, None), |s| (Some(s.flows), Some(s.rows)));
     let mut row_diagnostics = bindings::DpDiagnostics::new();
     bindings::build(&model, rows_built.as_ref(), &mut out, &mut row_diagnostics);
-    let (built, behind) = match &selection {
-        Some(s) => (Some(s.whole.clone()), s.behind.clone()),
+    let (built, parts) = match &selection {
+        Some(s) => (Some(s.whole.clone()), s.parts.clone()),
         None => (None, HashMap::new()),
     };
     let mut flows = output::Flows::only(selection);
@@ -134,7 +134,7 @@ pub fn compile_unfolded(
         flows: flows.into_vec(),
         datapaths,
         built,
-        behind,
+        parts,
         rows_built,
         dp_diagnostics,
         row_diagnostics,

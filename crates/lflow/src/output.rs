@@ -88,26 +88,26 @@ pub struct Lflow {
     pub io_port: Option<String>,
     /// `controller_meter`.
     pub meter: Option<String>,
-    /// On a router, the switch behind one of its ports whose ports the
-    /// flow resolves (ARP resolution): a change of that switch's ports
-    /// builds these flows again, not the router's others (`Selection`).
-    pub behind: Option<DpId>,
+    /// The part of its datapath's flows the flow is in (`Flows::part`):
+    /// the NB row (a switch behind a router, a load balancer) whose change
+    /// alone builds the part again, not the datapath's other flows
+    /// (`Selection`); `None` for the rest.
+    pub part: Option<Uuid>,
 }
 
-/// Which flows a compilation builds: of some datapaths all, of some
-/// routers only those about the ports of some switches behind them
-/// (`Lflow::behind`).
+/// Which flows a compilation builds: of some datapaths all, of others
+/// only some parts (`Lflow::part`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selection {
     pub whole: HashSet<DpId>,
-    /// Router -> the switches behind it whose flows are built; no router
+    /// Datapath -> the parts of its flows built (by NB row); no datapath
     /// here is in `whole`.
-    pub behind: HashMap<DpId, BTreeSet<DpId>>,
+    pub parts: HashMap<DpId, BTreeSet<Uuid>>,
 }
 
 impl Selection {
     fn has(&self, dp: DpId) -> bool {
-        self.whole.contains(&dp) || self.behind.contains_key(&dp)
+        self.whole.contains(&dp) || self.parts.contains_key(&dp)
     }
 }
 
@@ -117,11 +117,11 @@ pub struct Flows {
     flows: Vec<Lflow>,
     /// The flows `build_each` builds; all when `None`.
     only: Option<Selection>,
-    /// Of the one datapath a `build_each` item builds: the only switches
-    /// behind it whose flows to build (`behind`), when not all of its flows.
-    only_behind: Option<BTreeSet<DpId>>,
-    /// The switch whose `behind` flows are being added.
-    behind: Option<DpId>,
+    /// Of the one datapath a `build_each` item builds: the only parts of
+    /// its flows to build, when not all of them.
+    only_parts: Option<BTreeSet<Uuid>>,
+    /// The part whose flows are being added.
+    part: Option<Uuid>,
     /// The diagnostics of each datapath `build_each` built whole.
     pub dp_diagnostics: BTreeMap<DpId, Vec<Diagnostic>>,
 }
@@ -146,27 +146,30 @@ impl Flows {
             hint: None,
             io_port: None,
             meter: None,
-            behind: self.behind,
+            part: self.part,
         });
         self.flows.last_mut().expect("just pushed")
     }
 
-    /// The datapath being built is built whole (not only some of its
-    /// `behind` flows).
+    /// The datapath being built is built whole (not only some parts of
+    /// its flows).
     pub fn builds_whole(&self) -> bool {
-        self.only_behind.is_none()
+        self.only_parts.is_none()
     }
 
-    /// Adds with `build` the flows a router has about the ports of
-    /// `switch` behind it (each `Lflow::behind` it), unless the datapath
-    /// being built is built only for other switches.
-    pub fn behind(&mut self, switch: DpId, build: impl FnOnce(&mut Flows)) {
-        if self.only_behind.as_ref().is_some_and(|only| !only.contains(&switch)) {
+    /// Adds with `build` the part of the datapath's flows that only the NB
+    /// row `row` (a switch behind a router, a load balancer) decides, each
+    /// flow's `Lflow::part`, unless the datapath being built is built for
+    /// other parts only. `build` must read nothing another change than
+    /// that row's can change without building the datapath whole
+    /// (`engine::deps` knows what).
+    pub fn part(&mut self, row: Uuid, build: impl FnOnce(&mut Flows)) {
+        if self.only_parts.as_ref().is_some_and(|only| !only.contains(&row)) {
             return;
         }
-        let outer = self.behind.replace(switch);
+        let outer = self.part.replace(row);
         build(self);
-        self.behind = outer;
+        self.part = outer;
     }
 
     pub fn len(&self) -> usize {
@@ -199,7 +202,7 @@ impl Flows {
     /// the current rayon pool, one `Flows` and diagnostics list per item,
     /// and appends them in the items' order: the result is the same on any
     /// number of threads. Items of datapaths `only` does not select are
-    /// skipped; those it selects only `behind` flows of build only those.
+    /// skipped; those it selects only parts of build only those.
     pub fn build_each<T: Sync>(
         &mut self,
         diags: &mut Vec<Diagnostic>,
@@ -214,19 +217,18 @@ impl Flows {
             .filter(|item| only.as_ref().map_or(true, |only| only.has(dp_of(item))))
             .map(|item| {
                 let dp = dp_of(item);
-                let only_behind = only.as_ref().and_then(|o| o.behind.get(&dp).filter(|_| !o.whole.contains(&dp)));
-                let mut flows = Flows { only_behind: only_behind.cloned(), ..Flows::default() };
+                let only_parts = only.as_ref().and_then(|o| o.parts.get(&dp).filter(|_| !o.whole.contains(&dp)));
+                let mut flows = Flows { only_parts: only_parts.cloned(), ..Flows::default() };
                 let mut diags = Vec::new();
                 build(item, &mut flows, &mut diags);
                 (dp, flows, diags)
             })
             .collect();
         for (dp, flows, more) in parts {
-            // (`behind` flows report nothing: the datapath's diagnostics
-            // are those of its last whole build.)
-            debug_assert!(flows.builds_whole() || more.is_empty());
+            // (The diagnostics of a datapath built in part are those of its
+            // last whole build: a part cannot change them.)
             self.flows.extend(flows.flows);
-            if flows.only_behind.is_none() {
+            if flows.only_parts.is_none() {
                 diags.extend(more.iter().cloned());
                 self.dp_diagnostics.entry(dp).or_default().extend(more);
             }

@@ -139,7 +139,7 @@ impl Topo {
             3 => self.nat = (v % 3 != 0).then(|| format!("172.16.0.{}", v % 50)),
             4 => self.pg[i] = !self.pg[i],
             5 => self.acl = ["ip4", "tcp", "udp.dst == 53"][v as usize % 3].into(),
-            6 => self.lb = (format!("10.0.0.{}:80", 100 + v % 3), v as usize % 3),
+            6 => self.lb = (format!("10.0.0.{}:80", 100 + v % 3), (v / 3) as usize % 3),
             7 => self.route = format!("192.168.{}.0/24", v % 4),
             8 => self.requested_key = (v % 2 == 0).then_some(u32::from(v % 4) + 1),
             9 => self.option = !self.option,

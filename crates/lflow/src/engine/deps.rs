@@ -12,7 +12,7 @@
 //! - a router reads the ports of the switches it is attached to (it
 //!   resolves their addresses, routes to the NAT addresses of the routers
 //!   behind their router ports), all in its flows about that switch
-//!   (`Lflow::behind`), and whether a switch has a `localnet` or `vtep`
+//!   (`Lflow::part`), and whether a switch has a `localnet` or `vtep`
 //!   port;
 //! - a switch reads its routers' NAT, load balancers, options and gateway
 //!   ports, and the router port on it;
@@ -29,7 +29,12 @@
 //! the flows of the routers on the peer switch about that switch; a
 //! router's load balancers the router and its switches; the rest of a
 //! router (NAT, options, gateway ports) the router, its switches and the
-//! flows of their routers about them. The tables whose rows any datapath
+//! flows of their routers about them. A load balancer's change, or its
+//! joining or leaving a group, reaches its part of the flows of the
+//! datapaths that have it (and a router's switches, which read its VIPs),
+//! unless what the rest of a datapath's flows read of its load balancers
+//! (`flows::lb_print`, kept from its last whole build) changed: then that
+//! datapath whole. The tables whose rows any datapath
 //! may read (meters, BFD, chassis, NB options, ...) reach every datapath.
 //! A change reaches the per-datapath SB rows (port bindings, multicast
 //! groups) of the datapaths whose flows it reaches whole, but for the
@@ -192,7 +197,7 @@ enum Scope {
     /// The datapath's own flows (a switch's ACLs, a router's routes).
     Own,
     /// A switch's plain ports (`PLAIN_TYPES`): the switch, and the flows of
-    /// the routers attached to it about its ports (`Lflow::behind`: they
+    /// the routers attached to it about its ports (a part of theirs, `Lflow::part`: they
     /// resolve the ports' addresses, and the NAT addresses of the routers
     /// behind router ports, and read nothing else of them).
     Addresses,
@@ -226,9 +231,10 @@ const ROWS_UNREAD: &[&str] = &[
 #[derive(Debug, Default)]
 pub struct Reached {
     pub flows: HashSet<Uuid, FixedState>,
-    /// Routers not in `flows` of which only the flows about the ports of
-    /// these switches behind them are reached (`Lflow::behind`).
-    pub behind: HashMap<Uuid, HashSet<Uuid, FixedState>, FixedState>,
+    /// Datapaths not in `flows` of which only these parts of the flows
+    /// are reached (`Lflow::part`, by NB row: a switch behind a router, a
+    /// load balancer).
+    pub parts: HashMap<Uuid, HashSet<Uuid, FixedState>, FixedState>,
     pub rows: HashSet<Uuid, FixedState>,
 }
 
@@ -283,6 +289,10 @@ pub struct Deps {
     /// load-balancing switch shares name: when it changes, every such switch's flows
     /// do (a switch that stopped balancing changed itself).
     lb_hint: Option<Uuid>,
+    /// Datapath -> `flows::lb_print` when its flows were last built whole
+    /// or a load balancer's part of them: a load balancer change that
+    /// leaves it the same reaches that balancer's part alone.
+    lb_prints: HashMap<Uuid, u64, FixedState>,
 }
 
 impl Deps {
@@ -310,6 +320,45 @@ impl Deps {
         }
         next.owners = owners;
         let reached = (!all && !pending.all).then(|| self.reach(&next, m, pending, &prior)).flatten();
+        let ids: HashMap<Uuid, crate::output::DpId, FixedState> = m.datapaths.iter().map(|d| (d.uuid, d.id)).collect();
+        let print = |dp: &Uuid| ids.get(dp).map(|id| crate::flows::lb_print(m, *id));
+        next.lb_prints = std::mem::take(&mut self.lb_prints);
+        let reached = reached.map(|(mut reached, lb_parts)| {
+            // A load balancer's part alone, unless what the rest of the
+            // datapath reads of its load balancers changed (or is not
+            // known); a router's switches read its VIPs.
+            for (dp, lb) in lb_parts {
+                if reached.flows.contains(&dp) {
+                    continue;
+                }
+                if next.routers.contains(&dp) {
+                    reached.flows.extend(next.neighbors.get(&dp).into_iter().chain(self.neighbors.get(&dp)).flatten());
+                }
+                let p = print(&dp);
+                if p.is_some() && p == next.lb_prints.get(&dp).copied() {
+                    reached.parts.entry(dp).or_default().insert(lb);
+                } else {
+                    reached.flows.insert(dp);
+                }
+            }
+            reached.parts.retain(|dp, _| !reached.flows.contains(dp));
+            reached
+        });
+        // (A datapath built in part keeps its print: a load balancer's
+        // part is built only when the print stays.)
+        let whole: Vec<Uuid> = match &reached {
+            Some(r) => r.flows.iter().copied().collect(),
+            None => {
+                next.lb_prints.clear();
+                ids.keys().copied().collect()
+            }
+        };
+        next.lb_prints.retain(|dp, _| ids.contains_key(dp));
+        for dp in whole {
+            if let Some(p) = print(&dp) {
+                next.lb_prints.insert(dp, p);
+            }
+        }
         *self = next;
         reached
     }
@@ -320,22 +369,30 @@ impl Deps {
         m: &Model<'_>,
         pending: &Pending,
         prior: &HashMap<Uuid, Vec<Uuid>, FixedState>,
-    ) -> Option<Reached> {
+    ) -> Option<(Reached, Vec<(Uuid, Uuid)>)> {
         let is_router = |dp: &Uuid| next.routers.contains(dp) || self.routers.contains(dp);
         // For the flows, and for the per-datapath rows.
         let mut scopes: [HashMap<Uuid, Scope, FixedState>; 2] = Default::default();
-        let mut add_to = |dp: Uuid, scope: Scope, rows: bool| {
+        let mut add_to = |dp: Uuid, scope: Scope, flows: bool, rows: bool| {
             // A router's ports are what it is: its changes reach as far
             // as a router's.
             let ports = matches!(scope, Scope::Addresses | Scope::Ports);
             let scope = if ports && is_router(&dp) { Scope::Router } else { scope };
-            for map in if rows { &mut scopes[..] } else { &mut scopes[..1] } {
+            let which = match (flows, rows) {
+                (true, true) => &mut scopes[..],
+                (true, false) => &mut scopes[..1],
+                (false, _) => &mut scopes[1..],
+            };
+            for map in which {
                 let s = map.entry(dp).or_insert(scope);
                 *s = (*s).max(scope);
             }
         };
         // Router ports whose changes reach through them.
         let mut through: Vec<Uuid> = Vec::new();
+        // (Datapath, load balancer) whose part of the flows a change
+        // reaches (`Deps::reached` decides whether the whole).
+        let mut lb_parts: Vec<(Uuid, Uuid)> = Vec::new();
         let owners = |uuid: &Uuid| -> Vec<Uuid> {
             prior.get(uuid).into_iter().flatten().copied().chain(next.owners.of(uuid)).collect()
         };
@@ -349,21 +406,21 @@ impl Deps {
                 },
                 // Its ports are placed by their own changes and facts.
                 "Logical_Switch" => {
-                    add_to(*uuid, if old.is_some() && new.is_some() { Scope::Own } else { Scope::Ports }, true)
+                    add_to(*uuid, if old.is_some() && new.is_some() { Scope::Own } else { Scope::Ports }, true, true)
                 }
                 // Its routes and policies only its flows read; its ports
                 // are placed by their own changes and facts.
                 "Logical_Router" => match (old, new) {
                     (Some(o), Some(n)) if differing(o, n).all(|c| ROUTER_OWN_COLUMNS.contains(&c)) => {
-                        add_to(*uuid, Scope::Own, false)
+                        add_to(*uuid, Scope::Own, true, false)
                     }
-                    _ => add_to(*uuid, Scope::Router, true),
+                    _ => add_to(*uuid, Scope::Router, true, true),
                 },
                 // A gateway port's changes move NAT and what the router's
                 // switches send to its chassis.
                 "Logical_Router_Port" if old.iter().chain(new).any(is_gateway_port) => {
                     for dp in owners(uuid) {
-                        add_to(dp, Scope::Router, true);
+                        add_to(dp, Scope::Router, true, true);
                     }
                 }
                 "Logical_Router_Port" => through.push(*uuid),
@@ -371,6 +428,28 @@ impl Deps {
                 // backends' ports, named in `ip_port_mappings`.
                 "Load_Balancer_Health_Check" => return None,
                 "Load_Balancer" if old.iter().chain(new).any(|r| !r.get("ip_port_mappings").is_empty()) => return None,
+                // Its part of the flows of the datapaths that have it;
+                // their rows (a gateway router's VIPs are among the NAT
+                // addresses its switches' router ports announce).
+                "Load_Balancer" => {
+                    for dp in owners(uuid) {
+                        lb_parts.push((dp, *uuid));
+                        add_to(dp, if is_router(&dp) { Scope::Switches } else { Scope::Own }, false, true);
+                    }
+                }
+                "Load_Balancer_Group" if matches!((old, new), (Some(o), Some(n)) if differing(o, n).all(|c| c == "load_balancer")) =>
+                {
+                    let lbs = |r: Option<&Row>| -> HashSet<Uuid, FixedState> {
+                        r.into_iter().flat_map(|r| r.get("load_balancer").keys().filter_map(Atom::as_uuid)).collect()
+                    };
+                    let (before, after) = (lbs(old.as_ref()), lbs(new));
+                    for dp in owners(uuid) {
+                        for lb in before.symmetric_difference(&after) {
+                            lb_parts.push((dp, *lb));
+                        }
+                        add_to(dp, if is_router(&dp) { Scope::Switches } else { Scope::Own }, false, true);
+                    }
+                }
                 "Port_Group" => {
                     // Its ports' switches, before and after; when only its
                     // members changed, the switches of the ports that came or
@@ -389,7 +468,7 @@ impl Deps {
                     };
                     for port in ports {
                         for dp in owners(&port) {
-                            add_to(dp, Scope::Own, false);
+                            add_to(dp, Scope::Own, true, false);
                         }
                     }
                 }
@@ -403,7 +482,7 @@ impl Deps {
                             (true, "Load_Balancer" | "Load_Balancer_Group") => Scope::Switches,
                             (true, _) => Scope::Router,
                         };
-                        add_to(dp, scope, !ROWS_UNREAD.contains(&table.as_str()));
+                        add_to(dp, scope, true, !ROWS_UNREAD.contains(&table.as_str()));
                     }
                 }
             }
@@ -413,24 +492,24 @@ impl Deps {
             // (Routers read no binding of a switch port but a virtual
             // one's parent, among its addresses.)
             if let Some(dp) = self.sb_to_nb.get(sb_dp).or(next.sb_to_nb.get(sb_dp)) {
-                add_to(*dp, Scope::Addresses, true);
+                add_to(*dp, Scope::Addresses, true, true);
             }
         }
         if self.lb_hint != next.lb_hint {
             for dp in m.lb_switches() {
-                add_to(dp, Scope::Own, false);
+                add_to(dp, Scope::Own, true, false);
             }
         }
         // The model's values of each datapath and port.
         for dp in differing_keys(&self.prints, &next.prints) {
-            add_to(dp, Scope::Ports, true);
+            add_to(dp, Scope::Ports, true, true);
         }
         for port in differing_keys(&self.ports, &next.ports) {
             for f in self.ports.get(&port).into_iter().chain(next.ports.get(&port)) {
                 if f.is_router_port {
                     through.push(port);
                 } else {
-                    add_to(f.dp, if f.plain { Scope::Addresses } else { Scope::Ports }, true);
+                    add_to(f.dp, if f.plain { Scope::Addresses } else { Scope::Ports }, true, true);
                 }
             }
         }
@@ -443,7 +522,7 @@ impl Deps {
         };
         // A switch and the routers on it.
         // A switch and the routers on it, whole (`whole`) or only their
-        // flows about the switch (`Lflow::behind`: for the rows, none).
+        // flows about the switch (a part of theirs: for the rows, none).
         let switch_and_routers =
             |dp: Uuid, whole: bool, reached: &mut HashSet<Uuid, FixedState>, behind: &mut Vec<(Uuid, Uuid)>| {
                 reached.insert(dp);
@@ -496,11 +575,11 @@ impl Deps {
             (reached, behind)
         };
         let ((flows, pairs), (rows, _)) = (expand(flow_scopes), expand(row_scopes));
-        let mut behind: HashMap<Uuid, HashSet<Uuid, FixedState>, FixedState> = HashMap::default();
+        let mut parts: HashMap<Uuid, HashSet<Uuid, FixedState>, FixedState> = HashMap::default();
         for (router, switch) in pairs.into_iter().filter(|(router, _)| !flows.contains(router)) {
-            behind.entry(router).or_default().insert(switch);
+            parts.entry(router).or_default().insert(switch);
         }
-        Some(Reached { flows, behind, rows })
+        Some((Reached { flows, parts, rows }, lb_parts))
     }
 
     /// The facts of `m`, but for the owners of NB rows.

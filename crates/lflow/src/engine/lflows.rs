@@ -109,10 +109,8 @@ type Want = (Arc<Body>, Vec<Atom>);
 /// from, in build order.
 type DpFlows = Vec<(Arc<Body>, Option<Uuid>)>;
 
-/// A datapath's flows by part: `None` for its own, `Some(switch)` for a
-/// router's flows about the ports of a switch behind it (`Lflow::behind`),
-/// built again alone when only that switch's ports changed. No part is
-/// empty.
+/// A datapath's flows by part (`Lflow::part`): `None` for the rest. No
+/// part is empty.
 type Parts = BTreeMap<Option<Uuid>, DpFlows>;
 
 /// One distinct flow: where the compiler wants it and where the SB has it.
@@ -259,8 +257,8 @@ impl LflowTable {
 
     /// Takes this cycle's flows: `flows` of the datapaths whose NB rows
     /// are `datapaths` (indexed by `DpId`), for those in `built` (all when
-    /// `None`), and of the routers in `behind` their flows about the
-    /// switches listed; the others keep theirs. Datapaths gone since the
+    /// `None`), and of those in `parts` the parts listed; the others keep
+    /// theirs. Datapaths gone since the
     /// last cycle lose their flows. Returns how many datapaths' flows
     /// changed.
     pub fn update(
@@ -268,7 +266,7 @@ impl LflowTable {
         flows: &[Lflow],
         datapaths: &[Uuid],
         built: Option<&HashSet<DpId>>,
-        behind: &HashMap<DpId, BTreeSet<DpId>>,
+        parts: &HashMap<DpId, BTreeSet<Uuid>>,
     ) -> usize {
         let mut changed = 0;
         let present: HashSet<Uuid, FixedState> = datapaths.iter().copied().collect();
@@ -287,8 +285,8 @@ impl LflowTable {
                 all.sort();
                 all.dedup();
                 all
-            } else if let Some(switches) = behind.get(&id) {
-                switches.iter().map(|s| datapaths.get(s.0 as usize).copied()).filter(Option::is_some).collect()
+            } else if let Some(some) = parts.get(&id) {
+                some.iter().copied().map(Some).collect()
             } else {
                 continue;
             };
@@ -575,9 +573,8 @@ impl LflowTable {
 fn by_datapath<'f>(flows: &'f [Lflow], datapaths: &[Uuid]) -> Vec<BTreeMap<Option<Uuid>, Vec<&'f Lflow>>> {
     let mut by_dp: Vec<BTreeMap<Option<Uuid>, Vec<&Lflow>>> = vec![BTreeMap::new(); datapaths.len()];
     for f in flows {
-        let part = f.behind.and_then(|s| datapaths.get(s.0 as usize).copied());
         if let Some(parts) = by_dp.get_mut(f.dp.0 as usize) {
-            parts.entry(part).or_default().push(f);
+            parts.entry(f.part).or_default().push(f);
         }
     }
     by_dp

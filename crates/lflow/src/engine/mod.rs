@@ -99,8 +99,8 @@ pub struct Cycle {
 pub struct CycleStats {
     /// Datapaths whose flows were all built (`northd`).
     pub datapaths_built: usize,
-    /// Routers of which only the flows about some switches behind them
-    /// were built (`northd`, `output::Selection::behind`).
+    /// Datapaths of which only some parts of the flows (a router's about a switch behind it, a load balancer's)
+    /// were built (`northd`, `output::Selection::parts`).
     pub datapaths_in_part: usize,
     /// Datapaths whose flows differed from the last cycle's (`lflow`).
     pub datapaths_changed: usize,
@@ -203,25 +203,25 @@ impl Engine {
                     .collect()
             };
             let whole = pick(&reached.flows);
-            let ids: HashMap<Uuid, DpId, FixedState> = if reached.behind.is_empty() {
+            let ids: HashMap<Uuid, DpId, FixedState> = if reached.parts.is_empty() {
                 HashMap::default()
             } else {
                 m.datapaths.iter().map(|dp| (dp.uuid, dp.id)).collect()
             };
-            let behind = reached
-                .behind
+            let parts = reached
+                .parts
                 .iter()
-                .filter_map(|(router, switches)| {
-                    let router = *ids.get(router).filter(|r| !whole.contains(r))?;
-                    Some((router, switches.iter().filter_map(|s| ids.get(s).copied()).collect()))
+                .filter_map(|(dp, parts)| {
+                    let dp = *ids.get(dp).filter(|d| !whole.contains(d))?;
+                    Some((dp, parts.iter().copied().collect()))
                 })
                 .collect();
-            let flows = crate::output::Selection { whole, behind };
+            let flows = crate::output::Selection { whole, parts };
             Some(crate::Selected { flows, rows: pick(&reached.rows) })
         });
         self.pending.clear();
         let built = unfolded.built.as_ref().map_or(unfolded.datapaths.len(), HashSet::len);
-        let datapaths_in_part = unfolded.behind.len();
+        let datapaths_in_part = unfolded.parts.len();
         self.keep_diagnostics(&mut unfolded);
         if warm && unfolded.built.is_none() {
             // A change reached every datapath: the incremental run gave up.
@@ -241,7 +241,7 @@ impl Engine {
         }
         let dp_ref = self.datapath_refs(&unfolded, planner.ids());
         let datapaths_changed =
-            self.lflows.update(&unfolded.flows, &unfolded.datapaths, unfolded.built.as_ref(), &unfolded.behind);
+            self.lflows.update(&unfolded.flows, &unfolded.datapaths, unfolded.built.as_ref(), &unfolded.parts);
         let (mut flow_ops, mut flow_stats) = (Vec::new(), BTreeMap::new());
         let planned = self.lflows.plan(sb, &dp_ref, &mut flow_ops, &mut flow_stats);
         self.ran(1, if warm { RunKind::Compute } else { RunKind::Recompute }, &mut done);

@@ -11,7 +11,21 @@ use std::collections::BTreeMap;
 
 use ovsdb::{Atom, Datum};
 
+use crate::model::Model;
 use crate::output::{reference, str_map, DesiredRow, DpId, Lflow, Output};
+
+/// What the flows of datapath `dp` outside its load balancers' parts
+/// (`Flows::part`) read of its load balancers, hashed: a load balancer
+/// change that leaves it the same changes that balancer's part alone.
+pub fn lb_print(m: &Model<'_>, dp: DpId) -> u64 {
+    use std::hash::BuildHasher;
+    let d = m.dp(dp);
+    match (d.switch(), d.router()) {
+        (Some(sw), _) => foldhash::fast::FixedState::default().hash_one(crate::model::lb::has_vip(sw)),
+        (None, Some(nb)) => router::lb_print(m, dp, nb),
+        (None, None) => 0,
+    }
+}
 
 /// What makes a flow the flow it is, apart from its datapath and the NB
 /// row it comes from: stage, priority, match, actions, port tag, meter.

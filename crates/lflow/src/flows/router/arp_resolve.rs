@@ -77,12 +77,12 @@ pub fn build(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flow
 
 /// The bindings of every enabled port with known addresses on the
 /// switches behind the router's ports, each switch's as its `behind`
-/// flows (`Flows::behind`).
+/// flows, a part of the router's (`Flows::part`).
 pub fn behind_switches(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flows) {
     let learn_routers = r.nb.options().get_bool("dynamic_neigh_routers", false);
     for p in &r.ports {
         let Some(peer) = r.peer(p.port).filter(|peer| peer.lrp().is_none()) else { continue };
-        flows.behind(peer.dp, |flows| {
+        flows.part(r.m.dp(peer.dp).uuid, |flows| {
             for lsp in r.m.ports_of(peer.dp) {
                 if std::ptr::eq(lsp, peer) || !lsp.enabled() {
                     continue;

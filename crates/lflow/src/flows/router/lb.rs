@@ -35,9 +35,83 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
     if r.is_gateway {
         gateway_force_snat(r, &force, flows, diags);
     }
+    let Some(b) = balancing(r, &force, diags) else { return };
+    vips_of(r, &b, flows);
+    let dp = r.dp;
+    for (m, a) in [
+        ("ct.rel && !ct.est && !ct.new", "ct_commit_nat;"),
+        ("ct.est && !ct.rel && !ct.new && ct_mark.natted", "next;"),
+    ] {
+        flows.add(dp, Stage::LrInDnat, 50, m, a);
+        for flag in ["force_snat", "skip_snat"] {
+            let m = format!("{m} && ct_mark.{flag} == 1");
+            flows.add(dp, Stage::LrInDnat, 70, m, format!("flags.{flag}_for_lb = 1; {a}"));
+        }
+    }
+    if b.lbs.iter().any(|lb| skip_snat(lb)) {
+        flows.add(dp, Stage::LrOutSnat, 120, "flags.skip_snat_for_lb == 1 && ip", "next;");
+    }
+    neighbor_replies(r, flows);
+    if r.is_gateway {
+        super::stateful::gateway_undnat(r, flows);
+    }
+}
+
+/// The flows of each load balancer's VIPs, each load balancer's a part of
+/// the router's flows (`Flows::part`): the other flows read of its load
+/// balancers only what `shared_print` hashes.
+pub fn vips(r: &Router<'_, '_>, flows: &mut Flows) {
+    // (What this finds wrong the whole build reports.)
+    let mut reported = Vec::new();
+    let force = force_snat(r, &mut reported);
+    if let Some(b) = balancing(r, &force, &mut reported) {
+        vips_of(r, &b, flows);
+    }
+}
+
+/// What the router's other flows read of its load balancers (see `vips`):
+/// whether it has any, whether one has `skip_snat`, which of its own
+/// addresses load balancing uses, whether it answers ARP or ND for VIPs,
+/// and the VIPs that are also NAT external IPs.
+pub fn shared_print(r: &Router<'_, '_>) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let lbs = router_lbs(r.m, r.nb);
+    let mut h = foldhash::fast::FixedState::default().build_hasher();
+    (lbs.is_empty(), lbs.iter().any(|lb| skip_snat(lb))).hash(&mut h);
+    for p in &r.ports {
+        let own = p.ipv4.iter().map(|n| IpAddr::V4(n.addr)).chain(p.ipv6.iter().map(|n| IpAddr::V6(n.addr)));
+        own.filter(|a| r.lb_ips.contains(a)).for_each(|a| a.hash(&mut h));
+    }
+    let (v4, v6) = crate::bindings::router_lb_vips(r.m, r.dp, r.nb);
+    (v4.is_empty(), v6.is_empty()).hash(&mut h);
+    let nats = r.m.nats_of(r.dp);
+    for lb in &lbs {
+        for vip in lb.vips.iter().filter(|v| nats.iter().any(|n| n.external_ip == v.addr.ip)) {
+            (lb.uuid, vip.addr.to_string()).hash(&mut h);
+        }
+    }
+    h.finish()
+}
+
+/// The router's load balancers and what their VIPs' flows share.
+struct Balancing<'m, 'a, 'r> {
+    lbs: Vec<&'m LoadBalancer<'a>>,
+    /// The distributed gateway port new connections are balanced on.
+    dgp: Option<&'r RPort<'m, 'a>>,
+    force_snat: bool,
+    controller_event: bool,
+}
+
+/// The router's load balancing, unless it has no load balancer or cannot
+/// balance (reported in `diags`).
+fn balancing<'m, 'a, 'r>(
+    r: &'r Router<'m, 'a>,
+    force: &ForceSnat,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Balancing<'m, 'a, 'r>> {
     let lbs = router_lbs(r.m, r.nb);
     if lbs.is_empty() {
-        return;
+        return None;
     }
     let report = |diags: &mut Vec<Diagnostic>, message: String| {
         diags.push(Diagnostic { table: nb::LogicalRouter::TABLE, row: r.nb.name().to_string(), message })
@@ -51,7 +125,7 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
              gateway ports)"
                 .into(),
         );
-        return;
+        return None;
     }
     let ct = CtFlavour::of(r.m.sb);
     if ct.lb != "ct_lb_mark" || !ct.nat_related {
@@ -61,34 +135,23 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>)
              ovn-ct-lb-related)"
                 .into(),
         );
-        return;
+        return None;
     }
-    let force_snat = force != ForceSnat::No;
     let controller_event = r.m.option("controller_event").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let dp = r.dp;
-    for lb in &lbs {
-        for vip in &lb.vips {
-            let (fam, ip) = (vip.addr.family(), vip.addr.ip);
-            flows.add(dp, Stage::LrInDefrag, 100, format!("ip && {fam}.dst == {ip}"), "ct_dnat;").hint(lb.uuid);
-            vip_flows(r, dgp, lb, vip, force_snat, controller_event, flows);
-        }
-    }
-    for (m, a) in [
-        ("ct.rel && !ct.est && !ct.new", "ct_commit_nat;"),
-        ("ct.est && !ct.rel && !ct.new && ct_mark.natted", "next;"),
-    ] {
-        flows.add(dp, Stage::LrInDnat, 50, m, a);
-        for flag in ["force_snat", "skip_snat"] {
-            let m = format!("{m} && ct_mark.{flag} == 1");
-            flows.add(dp, Stage::LrInDnat, 70, m, format!("flags.{flag}_for_lb = 1; {a}"));
-        }
-    }
-    if lbs.iter().any(|lb| skip_snat(lb)) {
-        flows.add(dp, Stage::LrOutSnat, 120, "flags.skip_snat_for_lb == 1 && ip", "next;");
-    }
-    neighbor_replies(r, flows);
-    if r.is_gateway {
-        super::stateful::gateway_undnat(r, flows);
+    Some(Balancing { lbs, dgp, force_snat: *force != ForceSnat::No, controller_event })
+}
+
+/// The flows of each VIP of `b`'s load balancers, each load balancer's a
+/// part.
+fn vips_of(r: &Router<'_, '_>, b: &Balancing<'_, '_, '_>, flows: &mut Flows) {
+    for lb in &b.lbs {
+        flows.part(lb.uuid, |flows| {
+            for vip in &lb.vips {
+                let (fam, ip) = (vip.addr.family(), vip.addr.ip);
+                flows.add(r.dp, Stage::LrInDefrag, 100, format!("ip && {fam}.dst == {ip}"), "ct_dnat;").hint(lb.uuid);
+                vip_flows(r, b.dgp, lb, vip, b.force_snat, b.controller_event, flows);
+            }
+        });
     }
 }
 

@@ -54,6 +54,7 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
             if !flows.builds_whole() {
                 routing::nat_routes(&r, flows);
                 arp_resolve::behind_switches(&r, &parents, flows);
+                lb::vips(&r, flows);
                 return;
             }
             admission::build(&r, flows);
@@ -70,6 +71,12 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
             delivery::build(&r, &v6_nexthops, flows);
         },
     );
+}
+
+/// `flows::lb_print` of a router.
+pub fn lb_print(m: &Model<'_>, dp: DpId, nb: nb::LogicalRouter<'_>) -> u64 {
+    let drop = String::new();
+    lb::shared_print(&Router::new(m, dp, nb, &drop))
 }
 
 /// A router port with usable addresses.

@@ -376,11 +376,11 @@ pub fn add_route_ips<'m>(m: &'m Model<'_>, q: &'m Port<'_>) -> impl Iterator<Ite
 /// Routes to the `add_route_ips` of other routers' gateway ports on the
 /// switch behind one of ours: connected host routes out of our port, from
 /// its address in the external IP's network or else its first IPv4 one;
-/// each switch's as its `behind` flows (`Flows::behind`).
+/// each switch's a part of the router's flows (`Flows::part`).
 pub(super) fn nat_routes(r: &Router<'_, '_>, flows: &mut Flows) {
     for p in &r.ports {
         let Some(peer) = r.peer(p.port).filter(|q| q.lsp().is_some()) else { continue };
-        flows.behind(peer.dp, |flows| {
+        flows.part(r.m.dp(peer.dp).uuid, |flows| {
             for lsp in r.m.ports_of(peer.dp).filter(|q| q.lsp_type() == "router") {
                 let Some(q) = r.peer(lsp).filter(|q| q.dp != r.dp) else { continue };
                 for ip in add_route_ips(r.m, q) {

@@ -37,11 +37,20 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     flows.add(dp, Stage::LsInPreLb, 100, "ip", "reg0[2] = 1; next;");
     flows.add(dp, Stage::LsOutPreLb, 100, "ip", "reg0[2] = 1; next;");
     hairpin(sw, flows);
+    vips(sw, flows);
+}
+
+/// The flows of each load balancer's VIPs, each load balancer's a part of
+/// the switch's flows (`Flows::part`): the other flows read only whether
+/// the switch has a VIP (`Switch::has_lb_vip`).
+pub(super) fn vips(sw: &Switch<'_, '_>, flows: &mut Flows) {
     let controller_event = sw.m.option("controller_event").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    for lb in sw.m.lbs_of(dp) {
-        for vip in &lb.vips {
-            vip_flows(sw, lb, vip, controller_event, flows);
-        }
+    for lb in sw.m.lbs_of(sw.dp.id) {
+        flows.part(lb.uuid, |flows| {
+            for vip in &lb.vips {
+                vip_flows(sw, lb, vip, controller_event, flows);
+            }
+        });
     }
 }
 

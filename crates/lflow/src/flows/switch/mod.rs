@@ -60,6 +60,10 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
         |dp| dp.id,
         |dp, flows, diags| {
             let Some(sw) = Switch::new(m, dp, &shared) else { return };
+            if !flows.builds_whole() {
+                lb::vips(&sw, flows);
+                return;
+            }
             port_sec::build(&sw, flows);
             acl::build(&sw, flows);
             defaults::build(&sw, flows);

@@ -358,12 +358,9 @@ fn address_sets(m: &Model<'_>, out: &mut Output) {
 }
 
 /// Per router with load balancers (its own and its groups'): the VIPs its
-/// ports answer ARP and neighbor solicitations for, as
-/// `_rtr_lb_<router tunnel key>_ip4` and `_ip6` address sets, each only
-/// when not empty. Which VIPs, per load balancer `options:neighbor_responder`
-/// (ovn-nb(5)): `all`, `none`, or by default the reachable ones (inside one
-/// of the router's networks); a template load balancer answers for none
-/// unless it says `all`.
+/// ports answer ARP and neighbor solicitations for (`model::lb::Responder`),
+/// as `_rtr_lb_<router tunnel key>_ip4` and `_ip6` address sets, each only
+/// when not empty.
 fn router_lb_address_sets(m: &Model<'_>, out: &mut Output) {
     for dp in m.routers().filter(|dp| dp.enabled()) {
         let Some(r) = dp.router() else { continue };
@@ -390,13 +387,11 @@ pub(crate) fn router_lb_vips(
         IpAddr::V4(a) => nets.iter().any(|n| n.ipv4.iter().any(|net| net.contains(a))),
         IpAddr::V6(a) => nets.iter().any(|n| n.ipv6.iter().any(|net| !net.is_lla() && net.contains(a))),
     };
-    let lbs = r.load_balancer().chain(r.load_balancer_group().flat_map(|g| g.load_balancer()));
+    let lbs = r.load_balancer_uuids().chain(r.load_balancer_group().flat_map(|g| g.load_balancer_uuids()));
     let (mut v4, mut v6) = (Vec::new(), Vec::new());
-    for lb in lbs {
-        let template = lb.options().get_bool("template", false);
-        let mode = lb.options().get("neighbor_responder").unwrap_or(if template { "none" } else { "reachable" });
-        for &ip in m.lb_vip_ips.get(&lb.uuid()).into_iter().flatten() {
-            if mode == "all" || (mode == "reachable" && reachable(ip)) {
+    for (mode, ips) in lbs.filter_map(|lb| m.lb_vip_ips.get(&lb)) {
+        for &ip in ips {
+            if *mode == model::lb::Responder::All || (*mode == model::lb::Responder::Reachable && reachable(ip)) {
                 match ip {
                     IpAddr::V4(_) => v4.push(ip.to_string()),
                     IpAddr::V6(_) => v6.push(ip.to_string()),

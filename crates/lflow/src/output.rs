@@ -151,6 +151,11 @@ impl Flows {
         self.flows.last_mut().expect("just pushed")
     }
 
+    /// `build_each` builds all of `dp`'s flows.
+    pub fn builds_whole_of(&self, dp: DpId) -> bool {
+        self.only.as_ref().map_or(true, |o| o.whole.contains(&dp))
+    }
+
     /// The datapath being built is built whole (not only some parts of
     /// its flows).
     pub fn builds_whole(&self) -> bool {

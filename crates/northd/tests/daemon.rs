@@ -472,6 +472,13 @@ fn a_port_add_changes_only_the_flows_of_the_datapaths_it_reaches() {
     let (built, _, _, _, bindings) = cycle(&d, &route);
     assert_eq!((built, bindings), (1, 0), "a static route: the router's flows, no binding");
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    // A VIP added to a load balancer two switches have: its part of their
+    // flows, nothing else.
+    let lb = ["--wait=sb", "lb-add", "lb0", "10.0.0.200:80", "10.0.0.10:8080", "--", "ls-lb-add", "sw0", "lb0"];
+    dbs.nbctl(&[&lb[..], &["--", "ls-lb-add", "sw1", "lb0"]].concat());
+    let (built, in_part, changed, _, _) = cycle(&d, &["--wait=sb", "lb-add", "lb0", "10.0.0.201:80", "10.0.0.11:8080"]);
+    assert_eq!((built, in_part, changed), (0, 2, 2), "a VIP added: the load balancer's part of its switches' flows");
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
     // An NB option any datapath may read: the northd node gives up and
     // builds every datapath's flows; the lflow node still computes.
     let aborts = stat(&d, "northd", "abort");

@@ -43,16 +43,22 @@ pub(crate) struct Queues<'a> {
 
 /// Assigns the queue ids of every switch port that asks for one.
 pub(crate) fn assign<'a>(m: &Model<'a>) -> Queues<'a> {
+    let mut q = Queues::default();
+    let asking: Vec<_> = m
+        .ports
+        .iter()
+        .filter(|p| super::live(m, p))
+        .filter_map(|p| Some((p, p.lsp()?)))
+        .filter(|(_, lsp)| lsp.type_() != "router" && QOS_OPTIONS.iter().any(|k| lsp.options().contains(k)))
+        .collect();
+    if asking.is_empty() {
+        return q;
+    }
     let bindings: HashMap<&str, sb::PortBinding<'_>> =
         sb::PortBinding::all(m.sb).map(|pb| (pb.logical_port(), pb)).collect();
-    let mut q = Queues::default();
     let mut used: HashMap<Uuid, BTreeSet<i64>> = HashMap::new();
     let mut wanted = Vec::new();
-    for p in m.ports.iter().filter(|p| super::live(m, p)) {
-        let Some(lsp) = p.lsp() else { continue };
-        if lsp.type_() == "router" || !QOS_OPTIONS.iter().any(|k| lsp.options().contains(k)) {
-            continue;
-        }
+    for (p, lsp) in asking {
         let pb = bindings.get(p.name);
         let chassis = pb.and_then(|pb| pb.chassis_uuids().next());
         let kept =

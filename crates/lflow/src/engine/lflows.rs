@@ -293,19 +293,31 @@ impl LflowTable {
             let mut any = false;
             for part in parts {
                 let fresh = new.get(&part).map(Vec::as_slice).unwrap_or_default();
-                if same(self.kept(&dp, part), fresh) {
+                let kept = self.kept(&dp, part);
+                // The flows before and after the ones that changed (a flow
+                // added or gone is most of the time all there is).
+                let is = |k: &(Arc<Body>, Option<Uuid>), f: &&Lflow| k.1 == f.hint && k.0.is(f);
+                let head = kept.iter().zip(fresh).take_while(|(k, f)| is(k, f)).count();
+                if head == kept.len() && head == fresh.len() {
                     continue;
                 }
+                let room = kept.len().min(fresh.len()) - head;
+                let tail = kept.iter().rev().zip(fresh.iter().rev()).take(room).take_while(|(k, f)| is(k, f)).count();
                 any = true;
-                let fresh: DpFlows = fresh.iter().map(|f| (self.intern(f), f.hint)).collect();
+                let (gone, came) = (kept[head..kept.len() - tail].to_vec(), &fresh[head..fresh.len() - tail]);
+                let came: DpFlows = came.iter().map(|f| (self.intern(f), f.hint)).collect();
                 // (Every body is now an entry's key: `apply_diff` can tell
                 // bodies apart by pointer.)
-                let kept = self.per_dp.entry(dp).or_default();
-                let old = if fresh.is_empty() { kept.remove(&part) } else { kept.insert(part, fresh.clone()) };
-                if kept.is_empty() {
+                let parts = self.per_dp.entry(dp).or_default();
+                let list = parts.entry(part).or_default();
+                list.splice(head..list.len() - tail, came.iter().cloned());
+                if list.is_empty() {
+                    parts.remove(&part);
+                }
+                if parts.is_empty() {
                     self.per_dp.remove(&dp);
                 }
-                self.apply_diff(dp, old.unwrap_or_default(), fresh);
+                self.apply_diff(dp, gone, came);
             }
             changed += usize::from(any);
         }

@@ -279,6 +279,29 @@ pub fn has_vip(sw: nb::LogicalSwitch<'_>) -> bool {
     sw.load_balancer().any(has_vips) || sw.load_balancer_group().any(|g| g.load_balancer().any(has_vips))
 }
 
+/// Which VIPs of a load balancer the ports of a router that has it answer
+/// ARP and neighbor solicitations for, per `options:neighbor_responder`
+/// (ovn-nb(5)): `all`, `none`, or by default the reachable ones (inside
+/// one of the router's networks); a template load balancer answers for
+/// none unless it says `all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Responder {
+    All,
+    Reachable,
+    None,
+}
+
+impl Responder {
+    pub fn of(lb: nb::LoadBalancer<'_>) -> Responder {
+        let template = lb.options().get_bool("template", false);
+        match lb.options().get("neighbor_responder").unwrap_or(if template { "none" } else { "reachable" }) {
+            "all" => Responder::All,
+            "reachable" => Responder::Reachable,
+            _ => Responder::None,
+        }
+    }
+}
+
 /// The IP of a NAT's `external_ip` or of a load balancer VIP (`ip`,
 /// `ip:port`, `[ip6]:port`).
 pub fn vip_ip(vip: &str) -> Option<IpAddr> {

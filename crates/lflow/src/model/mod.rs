@@ -185,9 +185,9 @@ pub struct Model<'a> {
     /// Every NB load balancer, parsed, by UUID.
     pub lbs: Vec<lb::LoadBalancer<'a>>,
     /// The IP of each VIP of every load balancer (`lb::vip_ip`, in NB
-    /// order; VIPs without one left out), by the balancer's NB row: routers
-    /// answer for them.
-    pub lb_vip_ips: HashMap<Uuid, Vec<IpAddr>>,
+    /// order; VIPs without one left out), and which of them routers answer
+    /// ARP and ND for, by the balancer's NB row.
+    pub lb_vip_ips: HashMap<Uuid, (lb::Responder, Vec<IpAddr>)>,
     /// BFD sessions (set by `compile` once the static routes that use
     /// them are known).
     pub bfd: bfd::Sessions<'a>,
@@ -318,7 +318,10 @@ impl<'a> Model<'a> {
         let is_lsp = |name: &str| m.port(name).is_some_and(|p| p.lsp().is_some());
         m.lbs = lb::build(nb, sb, &switches, &is_lsp, diags);
         m.lb_vip_ips = nb::LoadBalancer::all(nb)
-            .map(|lb| (lb.uuid(), lb.vips().iter().filter_map(|(vip, _)| lb::vip_ip(vip)).collect()))
+            .map(|lb| {
+                let ips = lb.vips().iter().filter_map(|(vip, _)| lb::vip_ip(vip)).collect();
+                (lb.uuid(), (lb::Responder::of(lb), ips))
+            })
             .collect();
         for (i, lb) in m.lbs.iter().enumerate() {
             for dp in &lb.switches {

@@ -41,7 +41,7 @@ use crate::output::{drop_action, Diagnostic, DpId, Flows};
 pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
     let parents = arp_resolve::virtual_parents(m);
     let drop = drop_action(&m.options);
-    let ecmp = routing::EcmpIds::from_sb(m);
+    let ecmp = routing::EcmpIds::from_sb(m, |dp| flows.builds_whole_of(dp));
     // A disabled router has no datapath in SB, so no flows either.
     let routers: Vec<(DpId, nb::LogicalRouter<'_>)> =
         m.routers().filter(|dp| dp.enabled()).filter_map(|dp| Some((dp.id, dp.router()?))).collect();

@@ -110,14 +110,29 @@ pub struct EcmpIds {
 }
 
 impl EcmpIds {
-    /// Reads the ids from the SB; reads nothing when no router has two
-    /// static routes (no router can have an ECMP group).
-    pub fn from_sb(m: &Model<'_>) -> EcmpIds {
+    /// Reads the ids of the routers `wanted` says from the SB; reads
+    /// nothing when none of them can have an ECMP group (two static routes
+    /// with the same table, policy and prefix).
+    pub fn from_sb(m: &Model<'_>, wanted: impl Fn(DpId) -> bool) -> EcmpIds {
         let mut out = EcmpIds::default();
-        if !m.routers().any(|dp| dp.router().is_some_and(|r| r.static_routes().nth(1).is_some())) {
+        let may_have_groups = |r: nb::LogicalRouter<'_>| {
+            let mut keys: Vec<_> = r
+                .static_routes()
+                .filter_map(|rt| {
+                    Some((rt.route_table(), rt.policy() == Some("src-ip"), Prefix::parse(rt.ip_prefix())?))
+                })
+                .collect();
+            keys.sort();
+            keys.windows(2).any(|w| w[0] == w[1])
+        };
+        let nb_routers: HashMap<ovsdb::Uuid, DpId> = m
+            .routers()
+            .filter(|dp| wanted(dp.id) && dp.router().is_some_and(may_have_groups))
+            .map(|dp| (dp.uuid, dp.id))
+            .collect();
+        if nb_routers.is_empty() {
             return out;
         }
-        let nb_routers: HashMap<ovsdb::Uuid, DpId> = m.routers().map(|dp| (dp.uuid, dp.id)).collect();
         let routers: HashMap<ovsdb::Uuid, DpId> = sb::DatapathBinding::all(m.sb)
             .filter_map(|d| {
                 let nb = d.external_ids().get("logical-router")?.parse::<ovsdb::Uuid>().ok()?;

@@ -51,7 +51,7 @@ use crate::output::{drop_action, Diagnostic, DpId, Flows};
 /// the current rayon pool; NB settings that cannot be used are reported
 /// in `diags`.
 pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
-    let shared = Shared::new(m);
+    let shared = Shared::new(m, |dp| flows.builds_whole_of(dp));
     acl::diagnose(m, diags);
     let switches: Vec<&Datapath<'_>> = m.switches().collect();
     flows.build_each(
@@ -87,15 +87,17 @@ struct Shared<'a> {
     ct: CtFlavour,
     drop: String,
     queue_ids: BTreeMap<&'a str, i64>,
-    /// The ACLs of port groups, by the switches whose ports they hold.
+    /// The ACLs of port groups, by the switches whose ports they hold (of
+    /// the switches built whole).
     pg_acls: HashMap<DpId, Vec<nb::Acl<'a>>>,
     acl_options: acl::AclOptions<'a>,
 }
 
 impl<'a> Shared<'a> {
-    fn new(m: &Model<'a>) -> Shared<'a> {
+    fn new(m: &Model<'a>, whole: impl Fn(DpId) -> bool) -> Shared<'a> {
         let queue_ids = crate::bindings::queues::assign(m).ids;
-        let dp_of_port: HashMap<Uuid, DpId> = m.ports.iter().map(|p| (p.uuid, p.dp)).collect();
+        let dp_of_port: HashMap<Uuid, DpId> =
+            m.switches().filter(|dp| whole(dp.id)).flat_map(|dp| m.ports_of(dp.id)).map(|p| (p.uuid, p.dp)).collect();
         let mut pg_acls: HashMap<DpId, Vec<nb::Acl<'a>>> = HashMap::new();
         let mut groups: Vec<nb::PortGroup<'a>> = nb::PortGroup::all(m.nb).collect();
         groups.sort_by_key(|g| g.uuid());

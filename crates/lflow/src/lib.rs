@@ -83,6 +83,9 @@ pub struct Unfolded {
     /// The datapaths whose per-datapath rows (`bindings::PER_DATAPATH`)
     /// `output` holds (all when `None`).
     pub rows_built: Option<HashSet<output::DpId>>,
+    /// The port groups (by name) whose SB `Port_Group` rows `output`
+    /// holds (all when `None`).
+    pub port_groups: Option<HashSet<String>>,
     /// The diagnostics of each datapath whose flows were built, and of
     /// each whose per-datapath rows were (also in `output`).
     pub dp_diagnostics: bindings::DpDiagnostics,
@@ -95,6 +98,9 @@ pub struct Unfolded {
 pub struct Selected {
     pub flows: output::Selection,
     pub rows: HashSet<output::DpId>,
+    /// The port groups (by name) whose SB `Port_Group` rows to build; all
+    /// when `None`.
+    pub port_groups: Option<HashSet<String>>,
 }
 
 /// `compile` but for the last step, `flows::to_rows`, and building the
@@ -115,9 +121,10 @@ pub fn compile_unfolded(
     let is_router_port = |name: &str| model.port(name).is_some_and(|p| p.lrp().is_some());
     let bfd = model::bfd::Sessions::build(nb, sb, &in_use, is_router_port, &mut out.diagnostics);
     model.bfd = bfd;
-    let (selection, rows_built) = select(&model).map_or((None, None), |s| (Some(s.flows), Some(s.rows)));
+    let (selection, rows_built, port_groups) =
+        select(&model).map_or((None, None, None), |s| (Some(s.flows), Some(s.rows), s.port_groups));
     let mut row_diagnostics = bindings::DpDiagnostics::new();
-    bindings::build(&model, rows_built.as_ref(), &mut out, &mut row_diagnostics);
+    bindings::build(&model, rows_built.as_ref(), port_groups.as_ref(), &mut out, &mut row_diagnostics);
     let (built, parts) = match &selection {
         Some(s) => (Some(s.whole.clone()), s.parts.clone()),
         None => (None, HashMap::new()),
@@ -136,6 +143,7 @@ pub fn compile_unfolded(
         built,
         parts,
         rows_built,
+        port_groups,
         dp_diagnostics,
         row_diagnostics,
     }

@@ -356,6 +356,9 @@ pub struct Planner<'o> {
     only: Option<HashSet<String>>,
     /// The `Datapath_Binding` rows this plan deletes.
     stale_datapaths: HashSet<Uuid, FixedState>,
+    /// The port groups whose `Port_Group` rows the output holds; all when
+    /// `None`.
+    port_groups: Option<HashSet<String>>,
 }
 
 /// A `Logical_DP_Group` row as it will be once changed in place.
@@ -385,6 +388,7 @@ impl<'o> Planner<'o> {
             reusable: HashSet::default(),
             only: None,
             stale_datapaths: HashSet::default(),
+            port_groups: None,
         }
     }
 
@@ -420,6 +424,14 @@ impl<'o> Planner<'o> {
         self.only = Some(datapaths);
     }
 
+    /// Says that the output holds the `Port_Group` rows of only the NB
+    /// port groups named in `names`: that table is planned against the
+    /// existing rows of these groups (`<switch key>_<name>`), the others'
+    /// are left as they are.
+    pub fn only_port_groups(&mut self, names: HashSet<String>) {
+        self.port_groups = Some(names);
+    }
+
     /// Plans one owned table (each at most once, in `owned_tables` order;
     /// a table `sb` does not hold is skipped).
     pub fn table(&mut self, name: &str) {
@@ -437,10 +449,17 @@ impl<'o> Planner<'o> {
                 let ids = only.iter().filter_map(|id| resolver.ids.get(id).copied());
                 ids.chain(self.stale_datapaths.iter().copied()).collect()
             });
+        let groups = self.port_groups.as_ref().filter(|_| spec.name == "Port_Group");
         let in_scope = |r: &Row| {
+            let of_group = |names: &HashSet<String>| {
+                let name = r.get("name").as_atom().and_then(Atom::as_str).unwrap_or_default();
+                let group = name.split_once('_').filter(|(key, _)| key.bytes().all(|b| b.is_ascii_digit()));
+                group.is_some_and(|(_, group)| names.contains(group))
+            };
             scope
                 .as_ref()
                 .map_or(true, |s| r.get("datapath").as_atom().and_then(Atom::as_uuid).is_some_and(|u| s.contains(&u)))
+                && groups.map_or(true, of_group)
         };
         let mut rows: Vec<&Row> = table.rows().filter(|r| in_scope(r)).collect();
         rows.sort_by_key(|r| r.uuid());

@@ -12,6 +12,8 @@
 #[allow(dead_code)]
 mod nbgen;
 
+use std::collections::BTreeSet;
+
 use lflow::engine::Engine;
 use nbgen::topology::Insert;
 use ovsdb::Replica;
@@ -30,6 +32,7 @@ fn check_nbs(nbs: impl Iterator<Item = nbgen::Nb>) -> Result<(), String> {
     let mut nb = Replica::new(nbgen::schema(true));
     let sb = Replica::new(nbgen::schema(false));
     let mut engine = Engine::default();
+    let mut before = BTreeSet::new();
     for (i, next) in nbs.enumerate() {
         nbgen::replace(&mut nb, &next);
         engine.observe_nb(&nb.take_changes());
@@ -39,8 +42,32 @@ fn check_nbs(nbs: impl Iterator<Item = nbgen::Nb>) -> Result<(), String> {
         if !stale.is_empty() {
             return Err(format!("step {i}: stale flows on {stale:?} ({:?})", cycle.stats));
         }
+        // The SB port groups (per switch) that changed since the last
+        // step: the engine built their groups' rows, as a full build does.
+        let now = port_group_rows(&full.output);
+        for group in before.symmetric_difference(&now).map(|(group, _)| group) {
+            let of = |rows: &BTreeSet<(String, String)>| -> Vec<String> {
+                rows.iter().filter(|(g, _)| g == group).map(|(_, r)| r.clone()).collect()
+            };
+            if of(&port_group_rows(&cycle.output)) != of(&now) {
+                return Err(format!("step {i}: the SB port groups of {group} are not built again"));
+            }
+        }
+        before = now;
     }
     Ok(())
+}
+
+/// The desired SB `Port_Group` rows: (NB group name, the row).
+fn port_group_rows(out: &lflow::output::Output) -> BTreeSet<(String, String)> {
+    out.rows("Port_Group")
+        .iter()
+        .map(|r| {
+            let name = r.get("name").and_then(|d| d.as_atom()).and_then(|a| a.as_str()).unwrap_or_default();
+            let group = name.split_once('_').map_or(name, |(_, g)| g);
+            (group.to_string(), format!("{:?}", r.cells))
+        })
+        .collect()
 }
 
 /// `base` with the byte flips of each edit applied in turn: a sequence of

@@ -236,6 +236,9 @@ pub struct Reached {
     /// load balancer).
     pub parts: HashMap<Uuid, HashSet<Uuid, FixedState>, FixedState>,
     pub rows: HashSet<Uuid, FixedState>,
+    /// The names of the port groups whose per-switch SB `Port_Group` rows
+    /// (`<switch key>_<name>`) the change reaches; all when `None`.
+    pub port_groups: Option<HashSet<String>>,
 }
 
 /// Logical_Router columns only the router's own flows read: the rows they
@@ -320,6 +323,10 @@ impl Deps {
         }
         next.owners = owners;
         let reached = (!all && !pending.all).then(|| self.reach(&next, m, pending, &prior)).flatten();
+        let reached = reached.map(|(mut reached, lb_parts)| {
+            reached.port_groups = self.port_groups(&next, m, pending);
+            (reached, lb_parts)
+        });
         let ids: HashMap<Uuid, crate::output::DpId, FixedState> = m.datapaths.iter().map(|d| (d.uuid, d.id)).collect();
         let print = |dp: &Uuid| ids.get(dp).map(|id| crate::flows::lb_print(m, *id));
         next.lb_prints = std::mem::take(&mut self.lb_prints);
@@ -579,7 +586,46 @@ impl Deps {
         for (router, switch) in pairs.into_iter().filter(|(router, _)| !flows.contains(router)) {
             parts.entry(router).or_default().insert(switch);
         }
-        Some((Reached { flows, parts, rows }, lb_parts))
+        Some((Reached { flows, parts, rows, port_groups: None }, lb_parts))
+    }
+
+    /// The names of the port groups whose SB `Port_Group` rows (their
+    /// ports' names on each switch's key) `pending` may change: those of
+    /// the groups that changed, and of the groups of the ports that
+    /// changed or came onto or left a switch; all (`None`) when a switch
+    /// came, went or changed its key.
+    fn port_groups(&self, next: &Deps, m: &Model<'_>, pending: &Pending) -> Option<HashSet<String>> {
+        if !differing_keys(&self.prints, &next.prints).is_empty() {
+            return None;
+        }
+        let name = |r: &Row| r.get("name").as_atom().and_then(Atom::as_str).map(str::to_string);
+        let mut names = HashSet::new();
+        let mut ports: HashSet<Uuid, FixedState> = differing_keys(&self.ports, &next.ports).into_iter().collect();
+        for (table, uuid, old) in &pending.nb {
+            let new = m.nb.get(table, uuid);
+            match table.as_str() {
+                "Port_Group" => names.extend(old.iter().chain(new).filter_map(name)),
+                "Logical_Switch_Port" => {
+                    ports.insert(*uuid);
+                }
+                "Logical_Switch" => {
+                    let (Some(old), Some(new)) = (old, new) else { return None };
+                    let of = |r: &Row| -> HashSet<Uuid, FixedState> {
+                        r.get("ports").keys().filter_map(Atom::as_uuid).collect()
+                    };
+                    ports.extend(of(old).symmetric_difference(&of(new)));
+                }
+                _ => {}
+            }
+        }
+        if !ports.is_empty() {
+            for g in m.nb.table("Port_Group").into_iter().flat_map(|t| t.rows()) {
+                if g.get("ports").keys().filter_map(Atom::as_uuid).any(|p| ports.contains(&p)) {
+                    names.extend(name(g));
+                }
+            }
+        }
+        Some(names)
     }
 
     /// The facts of `m`, but for the owners of NB rows.

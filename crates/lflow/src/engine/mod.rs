@@ -128,6 +128,13 @@ pub struct Engine {
     /// again at the next run.
     planned: HashSet<Uuid, FixedState>,
     unsent: HashSet<Uuid, FixedState>,
+    /// SB `Port_Group` rows changed since the last `settle_sb`.
+    port_groups_unsettled: Vec<Uuid>,
+    /// The next run plans every port group's `Port_Group` rows: someone
+    /// else changed one, or the last run's changes to them were not sent.
+    all_port_groups: bool,
+    /// The last run planned changes of `Port_Group` rows.
+    port_groups_planned: bool,
 }
 
 impl Engine {
@@ -136,6 +143,9 @@ impl Engine {
     pub fn observe_sb(&mut self, changes: &Changes, sb: &Replica) {
         self.lflows.observe(changes, sb);
         self.pending.observe_sb(changes, sb);
+        if let Some(groups) = changes.table("Port_Group") {
+            self.port_groups_unsettled.extend(groups.iter().map(|(u, _)| *u));
+        }
     }
 
     /// Takes the NB changes since the last call (every change of the NB
@@ -149,6 +159,7 @@ impl Engine {
     /// news to the nodes that keep SB rows.
     pub fn settle_sb(&mut self, ours: impl Fn(Uuid) -> bool) {
         self.lflows.settle(&ours);
+        self.all_port_groups |= self.port_groups_unsettled.drain(..).any(|u| !ours(u));
         self.pending.settle(ours);
     }
 
@@ -157,6 +168,7 @@ impl Engine {
     pub fn discard(&mut self) {
         self.lflows.discard();
         self.unsent.extend(self.planned.drain());
+        self.all_port_groups |= std::mem::take(&mut self.port_groups_planned);
     }
 
     /// Says which NB rows changed since the last call were changed by our
@@ -191,6 +203,8 @@ impl Engine {
         // Changes nobody vouched for are others'.
         self.pending.settle(|_| false);
         self.pending.settle_nb(|_| false);
+        self.all_port_groups |= !std::mem::take(&mut self.port_groups_unsettled).is_empty();
+        let all_port_groups = std::mem::take(&mut self.all_port_groups);
         let unsent = std::mem::take(&mut self.unsent);
         let (deps, pending) = (&mut self.deps, &self.pending);
         let mut unfolded = crate::compile_unfolded(nb, sb, |m| {
@@ -217,7 +231,8 @@ impl Engine {
                 })
                 .collect();
             let flows = crate::output::Selection { whole, parts };
-            Some(crate::Selected { flows, rows: pick(&reached.rows) })
+            let port_groups = reached.port_groups.filter(|_| !all_port_groups);
+            Some(crate::Selected { flows, rows: pick(&reached.rows), port_groups })
         });
         self.pending.clear();
         let built = unfolded.built.as_ref().map_or(unfolded.datapaths.len(), HashSet::len);
@@ -233,6 +248,9 @@ impl Engine {
         let mut planner = crate::sync::Planner::new(&unfolded.output, sb);
         if let Some(built) = &unfolded.rows_built {
             planner.only_datapaths(built.iter().map(|dp| dp.row_id()).collect());
+        }
+        if let Some(names) = &unfolded.port_groups {
+            planner.only_port_groups(names.clone());
         }
         let tables: Vec<&str> = crate::sync::owned_tables().filter(|t| *t != "Logical_Flow").collect();
         let first = tables.iter().position(|t| *t == "Datapath_Binding").map_or(0, |i| i + 1);
@@ -256,9 +274,9 @@ impl Engine {
         // A standby's run whose operations are not sent builds these
         // datapaths again at the next (`discard`), until a run finds
         // their rows right (the active instance wrote them).
-        let per_dp_ops = crate::bindings::PER_DATAPATH
-            .iter()
-            .any(|t| plan.stats.tables.get(t).is_some_and(|&(i, u, d)| i + u + d > 0));
+        let ops_on = |t: &str| plan.stats.tables.get(t).is_some_and(|&(i, u, d)| i + u + d > 0);
+        let per_dp_ops = crate::bindings::PER_DATAPATH.iter().any(|t| ops_on(t));
+        self.port_groups_planned = ops_on("Port_Group");
         self.planned = match (&unfolded.rows_built, per_dp_ops) {
             (_, false) => HashSet::default(),
             (Some(built), true) => built.iter().map(|dp| unfolded.datapaths[dp.0 as usize]).collect(),

@@ -396,9 +396,10 @@ pub(crate) fn router_lb_vips(
     };
     let lbs = r.load_balancer_uuids().chain(r.load_balancer_group().flat_map(|g| g.load_balancer_uuids()));
     let (mut v4, mut v6) = (Vec::new(), Vec::new());
-    for (mode, ips) in lbs.filter_map(|lb| m.lb_vip_ips.get(&lb)) {
-        for &ip in ips {
-            if *mode == model::lb::Responder::All || (*mode == model::lb::Responder::Reachable && reachable(ip)) {
+    for vips in lbs.filter_map(|lb| m.lb_vip_ips.get(&lb)) {
+        let mode = vips.responder;
+        for &ip in &vips.ips {
+            if mode == model::lb::Responder::All || (mode == model::lb::Responder::Reachable && reachable(ip)) {
                 match ip {
                     IpAddr::V4(_) => v4.push(ip.to_string()),
                     IpAddr::V6(_) => v6.push(ip.to_string()),

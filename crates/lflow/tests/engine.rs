@@ -1,8 +1,9 @@
 //! The engine against full recomputes: sequences of NB databases, each
 //! reached from the last through the changes a monitor reports; after
 //! each, the flows the engine keeps for every datapath (those it built
-//! again and those it kept from before) must be a full compilation's. A
-//! datapath the engine wrongly thought unreached fails it. Two sources of
+//! again and those it kept from before) must be a full compilation's, and
+//! the SB port groups that changed must be among those it built. A
+//! datapath or port group the engine wrongly thought unreached fails it. Two sources of
 //! sequences: random NBs (`nbgen`: rows modified in any column, inserted,
 //! deleted), and small edits of one topology of switches and routers
 //! linked every way the dependency rules know (`Topo`), where a rule

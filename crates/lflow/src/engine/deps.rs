@@ -31,14 +31,17 @@
 //! router (NAT, options, gateway ports) the router, its switches and the
 //! flows of their routers about them. A load balancer's change, or its
 //! joining or leaving a group, reaches its part of the flows of the
-//! datapaths that have it (and a router's switches, which read its VIPs),
-//! unless what the rest of a datapath's flows read of its load balancers
-//! (`flows::lb_print`, kept from its last whole build) changed: then that
-//! datapath whole. The tables whose rows any datapath
+//! datapaths that have it, unless what the rest of a datapath's flows read
+//! of its load balancers (`flows::lb_print`, kept from its last whole
+//! build) changed: then that datapath whole; and a router's switches,
+//! whole, when what they read of its VIPs (those their router ports
+//! reach) changed. The tables whose rows any datapath
 //! may read (meters, BFD, chassis, NB options, ...) reach every datapath.
 //! A change reaches the per-datapath SB rows (port bindings, multicast
 //! groups) of the datapaths whose flows it reaches whole, but for the
-//! tables only flows read (`ROWS_UNREAD`: ACLs, port groups, routes, ...).
+//! tables only flows read (`ROWS_UNREAD`: ACLs, port groups, routes, ...),
+//! and the SB `Port_Group` rows of the port groups whose members' names or
+//! switches it can change (`Deps::port_groups`).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -333,19 +336,28 @@ impl Deps {
         let reached = reached.map(|(mut reached, lb_parts)| {
             // A load balancer's part alone, unless what the rest of the
             // datapath reads of its load balancers changed (or is not
-            // known); a router's switches read its VIPs.
+            // known); a router's switches read its VIPs (they are built
+            // whole when what they read of them changed).
+            let mut prints: HashMap<Uuid, Option<u64>, FixedState> = HashMap::default();
+            let mut same = |dp: Uuid| {
+                let p = *prints.entry(dp).or_insert_with(|| print(&dp));
+                p.is_some() && p == next.lb_prints.get(&dp).copied()
+            };
             for (dp, lb) in lb_parts {
-                if reached.flows.contains(&dp) {
-                    continue;
-                }
+                let mut candidates = vec![(dp, Some(lb))];
                 if next.routers.contains(&dp) {
-                    reached.flows.extend(next.neighbors.get(&dp).into_iter().chain(self.neighbors.get(&dp)).flatten());
+                    let switches = next.neighbors.get(&dp).into_iter().chain(self.neighbors.get(&dp)).flatten();
+                    candidates.extend(switches.map(|s| (*s, None)));
                 }
-                let p = print(&dp);
-                if p.is_some() && p == next.lb_prints.get(&dp).copied() {
-                    reached.parts.entry(dp).or_default().insert(lb);
-                } else {
-                    reached.flows.insert(dp);
+                for (dp, lb) in candidates {
+                    if reached.flows.contains(&dp) {
+                        continue;
+                    }
+                    if !same(dp) {
+                        reached.flows.insert(dp);
+                    } else if let Some(lb) = lb {
+                        reached.parts.entry(dp).or_default().insert(lb);
+                    }
                 }
             }
             reached.parts.retain(|dp, _| !reached.flows.contains(dp));
@@ -719,15 +731,21 @@ impl Owners {
             }
         }
         let refs = RefColumns::of(nb);
-        for dp in touched {
-            for row in self.by_dp.remove(&dp).unwrap_or_default() {
-                if let Some(dps) = self.by_row.get_mut(&row) {
-                    dps.retain(|d| *d != dp);
-                    if dps.is_empty() {
-                        self.by_row.remove(&row);
-                    }
+        // (Each row the touched datapaths reached loses them all at once:
+        // a group on every gateway router is one pass over its balancers.)
+        let mut rows: HashSet<Uuid, FixedState> = HashSet::default();
+        for dp in &touched {
+            rows.extend(self.by_dp.remove(dp).unwrap_or_default());
+        }
+        for row in rows {
+            if let Some(dps) = self.by_row.get_mut(&row) {
+                dps.retain(|d| !touched.contains(d));
+                if dps.is_empty() {
+                    self.by_row.remove(&row);
                 }
             }
+        }
+        for dp in touched {
             if let Some(row) = nb.get("Logical_Switch", &dp).or_else(|| nb.get("Logical_Router", &dp)) {
                 self.add(nb, &refs, row);
             }

@@ -5,8 +5,9 @@
 //!   folding of flows into rows; it builds the flows, and the port
 //!   bindings and multicast groups, of only the datapaths the changes
 //!   since the last cycle reach (`deps`), of some routers only their flows
-//!   about a switch behind them (`output::Selection`), and keeps the
-//!   others' flows (and their diagnostics). Recomputed after a `reset`, or a
+//!   about a switch behind them or a load balancer's (`output::Selection`),
+//!   and the SB `Port_Group` rows of the port groups they reach, and
+//!   keeps the others' flows (and their diagnostics). Recomputed after a `reset`, or a
 //!   change that reaches every datapath (counted as an `abort`, then a
 //!   `recompute`).
 //! - `lflow` (`lflows`): the flows folded into `Logical_Flow` rows and an

@@ -15,13 +15,13 @@ use crate::model::Model;
 use crate::output::{reference, str_map, DesiredRow, DpId, Lflow, Output};
 
 /// What the flows of datapath `dp` outside its load balancers' parts
-/// (`Flows::part`) read of its load balancers, hashed: a load balancer
-/// change that leaves it the same changes that balancer's part alone.
+/// (`Flows::part`) read of its load balancers, and a switch's flows of
+/// its routers', hashed: a load balancer change that leaves it the same
+/// changes that balancer's part alone.
 pub fn lb_print(m: &Model<'_>, dp: DpId) -> u64 {
-    use std::hash::BuildHasher;
     let d = m.dp(dp);
     match (d.switch(), d.router()) {
-        (Some(sw), _) => foldhash::fast::FixedState::default().hash_one(crate::model::lb::has_vip(sw)),
+        (Some(sw), _) => switch::lb_print(m, dp, sw),
         (None, Some(nb)) => router::lb_print(m, dp, nb),
         (None, None) => 0,
     }

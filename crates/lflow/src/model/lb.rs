@@ -279,6 +279,30 @@ pub fn has_vip(sw: nb::LogicalSwitch<'_>) -> bool {
     sw.load_balancer().any(has_vips) || sw.load_balancer_group().any(|g| g.load_balancer().any(has_vips))
 }
 
+/// The addresses of a load balancer's VIPs as routers and their switches
+/// read them, parsed once a compilation.
+#[derive(Debug, Clone)]
+pub struct VipIps {
+    /// Which of `ips` the router's ports answer ARP and ND for.
+    pub responder: Responder,
+    /// `vip_ip` of each VIP (in NB order; VIPs without one left out).
+    pub ips: Vec<IpAddr>,
+    /// The IP of each VIP that is an `Endpoint` (in NB order): those
+    /// the router's switches send ARP and ND for to its ports.
+    pub endpoints: Vec<IpAddr>,
+}
+
+impl VipIps {
+    pub fn of(lb: nb::LoadBalancer<'_>) -> VipIps {
+        let vips = lb.vips();
+        VipIps {
+            responder: Responder::of(lb),
+            ips: vips.iter().filter_map(|(vip, _)| vip_ip(vip)).collect(),
+            endpoints: vips.iter().filter_map(|(vip, _)| Endpoint::parse(vip)).map(|e| e.ip).collect(),
+        }
+    }
+}
+
 /// Which VIPs of a load balancer the ports of a router that has it answer
 /// ARP and neighbor solicitations for, per `options:neighbor_responder`
 /// (ovn-nb(5)): `all`, `none`, or by default the reachable ones (inside

@@ -21,7 +21,6 @@ pub use keys::max_tunid;
 pub(crate) mod testutil;
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
 
 use ovsdb::{Replica, Uuid};
 
@@ -184,10 +183,8 @@ pub struct Model<'a> {
     pub igmp_groups: Vec<igmp::IgmpGroup>,
     /// Every NB load balancer, parsed, by UUID.
     pub lbs: Vec<lb::LoadBalancer<'a>>,
-    /// The IP of each VIP of every load balancer (`lb::vip_ip`, in NB
-    /// order; VIPs without one left out), and which of them routers answer
-    /// ARP and ND for, by the balancer's NB row.
-    pub lb_vip_ips: HashMap<Uuid, (lb::Responder, Vec<IpAddr>)>,
+    /// The addresses of every load balancer's VIPs, by its NB row.
+    pub lb_vip_ips: HashMap<Uuid, lb::VipIps>,
     /// BFD sessions (set by `compile` once the static routes that use
     /// them are known).
     pub bfd: bfd::Sessions<'a>,
@@ -317,12 +314,7 @@ impl<'a> Model<'a> {
             m.datapaths.iter().filter_map(|d| Some((d.id, d.switch()?))).collect();
         let is_lsp = |name: &str| m.port(name).is_some_and(|p| p.lsp().is_some());
         m.lbs = lb::build(nb, sb, &switches, &is_lsp, diags);
-        m.lb_vip_ips = nb::LoadBalancer::all(nb)
-            .map(|lb| {
-                let ips = lb.vips().iter().filter_map(|(vip, _)| lb::vip_ip(vip)).collect();
-                (lb.uuid(), (lb::Responder::of(lb), ips))
-            })
-            .collect();
+        m.lb_vip_ips = nb::LoadBalancer::all(nb).map(|lb| (lb.uuid(), lb::VipIps::of(lb))).collect();
         for (i, lb) in m.lbs.iter().enumerate() {
             for dp in &lb.switches {
                 m.lbs_by_switch.entry(*dp).or_default().push(i);

@@ -13,9 +13,8 @@ use super::{is_gateway_router, is_l3dgw, json_key, Switch};
 use crate::bindings::{MC_FLOOD, MC_FLOOD_L2, MC_UNKNOWN};
 use crate::input::nb;
 use crate::model::addr::Mac;
-use crate::model::lb::Endpoint;
 use crate::model::nat::{Nat, NatKind};
-use crate::model::Port;
+use crate::model::{Model, Port};
 use crate::output::{sset_order, DpId, Flows};
 use crate::stage::Stage;
 
@@ -58,23 +57,15 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
 
 /// The NAT rules of a router whose external IPs its ports answer for
 /// (everything but SNAT), in NB UUID order.
-fn dnat_rules<'m, 'a>(sw: &Switch<'m, 'a>, router: DpId) -> impl Iterator<Item = &'m Nat<'a>> {
-    sw.m.all_nats_of(router).filter(|n| n.kind.dnats())
+fn dnat_rules<'m, 'a>(m: &'m Model<'a>, router: DpId) -> impl Iterator<Item = &'m Nat<'a>> {
+    m.all_nats_of(router).filter(|n| n.kind.dnats())
 }
 
 /// The VIP addresses of a router's load balancers (direct and through
 /// groups).
-fn router_lb_ips(router: nb::LogicalRouter<'_>) -> BTreeSet<IpAddr> {
-    let lbs = router.load_balancer().chain(router.load_balancer_group().flat_map(|g| g.load_balancer()));
-    let mut ips = BTreeSet::new();
-    for lb in lbs {
-        for (vip, _) in lb.vips().iter() {
-            if let Some(e) = Endpoint::parse(vip) {
-                ips.insert(e.ip);
-            }
-        }
-    }
-    ips
+fn router_lb_ips(m: &Model<'_>, router: nb::LogicalRouter<'_>) -> BTreeSet<IpAddr> {
+    let lbs = router.load_balancer_uuids().chain(router.load_balancer_group().flat_map(|g| g.load_balancer_uuids()));
+    lbs.filter_map(|lb| m.lb_vip_ips.get(&lb)).flat_map(|v| v.endpoints.iter().copied()).collect()
 }
 
 /// ARP requests and neighbour solicitations for the addresses a router
@@ -83,27 +74,7 @@ fn router_lb_ips(router: nb::LogicalRouter<'_>) -> BTreeSet<IpAddr> {
 /// there are any; requests the router itself sends are flooded to the
 /// non-router ports.
 fn router_port_requests(sw: &Switch<'_, '_>, p: &Port<'_>, rp: &Port<'_>, has_others: bool, flows: &mut Flows) {
-    let Some(router) = sw.m.dp(rp.dp).router() else { return };
-    if !rp.enabled() {
-        return;
-    }
-    let mut ips: Vec<IpAddr> = Vec::new();
-    let vips = router_lb_ips(router);
-    for &ip in &vips {
-        let reachable = match ip {
-            IpAddr::V4(v4) => rp.addrs.iter().flat_map(|a| &a.ipv4).any(|n| n.contains(v4)),
-            IpAddr::V6(v6) => rp.addrs.iter().flat_map(|a| &a.ipv6).any(|n| n.contains(v6)),
-        };
-        if reachable {
-            ips.push(ip);
-        }
-    }
-    // A NAT IP that is also a VIP goes only where the VIP is reachable.
-    ips.extend(dnat_rules(sw, rp.dp).map(|n| n.external_ip).filter(|ip| !vips.contains(ip)));
-    for a in &rp.addrs {
-        ips.extend(a.ipv4.iter().map(|n| IpAddr::V4(n.addr)));
-        ips.extend(a.ipv6.iter().map(|n| IpAddr::V6(n.addr)));
-    }
+    let Some(ips) = router_port_ips(sw.m, rp) else { return };
     let key = json_key(p.name);
     let actions = if has_others {
         format!("clone {{outport = {key}; output; }}; outport = \"{}\"; output;", MC_FLOOD_L2.0)
@@ -125,10 +96,39 @@ fn router_port_requests(sw: &Switch<'_, '_>, p: &Port<'_>, rp: &Port<'_>, has_ot
             .addrs
             .iter()
             .map(|a| a.mac.to_string())
-            .chain(dnat_rules(sw, rp.dp).filter_map(|n| n.external_mac.map(|m| m.to_string())));
+            .chain(dnat_rules(sw.m, rp.dp).filter_map(|n| n.external_mac.map(|m| m.to_string())));
         let m = format!("eth.src == {{{}}} && (arp.op == 1 || rarp.op == 3 || nd_ns)", sset_order(macs).join(", "));
         flows.add(sw.dp.id, Stage::LsInL2Lkup, 75, m, format!("outport = \"{}\"; output;", MC_FLOOD_L2.0));
     }
+}
+
+/// The addresses router port `rp` owns, which its switch sends ARP
+/// requests and neighbour solicitations for to it alone: its router's
+/// load balancer VIPs reachable through it, its router's NAT external IPs,
+/// its networks; `None` when its router or it is disabled.
+pub(super) fn router_port_ips(m: &Model<'_>, rp: &Port<'_>) -> Option<Vec<IpAddr>> {
+    let router = m.dp(rp.dp).router()?;
+    if !rp.enabled() {
+        return None;
+    }
+    let mut ips: Vec<IpAddr> = Vec::new();
+    let vips = router_lb_ips(m, router);
+    for &ip in &vips {
+        let reachable = match ip {
+            IpAddr::V4(v4) => rp.addrs.iter().flat_map(|a| &a.ipv4).any(|n| n.contains(v4)),
+            IpAddr::V6(v6) => rp.addrs.iter().flat_map(|a| &a.ipv6).any(|n| n.contains(v6)),
+        };
+        if reachable {
+            ips.push(ip);
+        }
+    }
+    // A NAT IP that is also a VIP goes only where the VIP is reachable.
+    ips.extend(dnat_rules(m, rp.dp).map(|n| n.external_ip).filter(|ip| !vips.contains(ip)));
+    for a in &rp.addrs {
+        ips.extend(a.ipv4.iter().map(|n| IpAddr::V4(n.addr)));
+        ips.extend(a.ipv6.iter().map(|n| IpAddr::V6(n.addr)));
+    }
+    Some(ips)
 }
 
 /// The priority-50 flows that send a port's own MACs to it (or drop them
@@ -186,7 +186,7 @@ fn router_unicast(sw: &Switch<'_, '_>, p: &Port<'_>, action: &str, flows: &mut F
     flows.add(dp, Stage::LsInL2Lkup, 50, m, action.to_string()).hint(p.uuid);
 
     if l3dgw {
-        for n in dnat_rules(sw, rp.dp).filter(|n| n.kind == NatKind::DnatAndSnat) {
+        for n in dnat_rules(sw.m, rp.dp).filter(|n| n.kind == NatKind::DnatAndSnat) {
             let (Some(ext_mac), Some(lport)) = (n.external_mac, n.logical_port) else { continue };
             let m = format!("eth.dst == {ext_mac} && is_chassis_resident({})", json_key(lport));
             flows.add(dp, Stage::LsInL2Lkup, 50, m, action.to_string()).hint(p.uuid);

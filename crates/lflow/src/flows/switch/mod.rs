@@ -82,6 +82,26 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
     dhcp_dns::check_dns_records(m, diags);
 }
 
+/// `Switch::router_peer`.
+fn router_peer<'m, 'a>(m: &'m Model<'a>, p: &Port<'a>) -> Option<&'m Port<'a>> {
+    let peer = m.peer(p).filter(|q| q.lrp().is_some())?;
+    let router = m.dp(peer.dp).router()?;
+    router.enabled().unwrap_or(true).then_some(peer)
+}
+
+/// `flows::lb_print` of a switch: whether it has a VIP, and the
+/// addresses of each router port on it (which hold its router's
+/// reachable VIPs).
+pub fn lb_print(m: &Model<'_>, dp: DpId, nb: nb::LogicalSwitch<'_>) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut h = foldhash::fast::FixedState::default().build_hasher();
+    crate::model::lb::has_vip(nb).hash(&mut h);
+    for p in m.ports_of(dp).filter(|p| p.lsp_type() == "router") {
+        router_peer(m, p).and_then(|rp| l2_lookup::router_port_ips(m, rp)).hash(&mut h);
+    }
+    h.finish()
+}
+
 /// What every switch's flows depend on, computed once a compilation.
 struct Shared<'a> {
     ct: CtFlavour,
@@ -195,9 +215,7 @@ impl<'m, 'a> Switch<'m, 'a> {
     /// The logical router port a switch port is connected to, unless its
     /// router is disabled (a disabled router has no datapath).
     pub fn router_peer(&self, p: &Port<'a>) -> Option<&'m Port<'a>> {
-        let peer = self.m.peer(p).filter(|q| q.lrp().is_some())?;
-        let router = self.m.dp(peer.dp).router()?;
-        router.enabled().unwrap_or(true).then_some(peer)
+        router_peer(self.m, p)
     }
 
     /// A port's addresses as the switch uses them: its own entries and, for

@@ -63,14 +63,16 @@ fn report(out: &mut Output, dp_diags: &mut DpDiagnostics, dp: DpId, diags: Vec<D
 
 /// Builds the desired rows; those of the `PER_DATAPATH` tables only for
 /// the datapaths in `only` (all when `None`), with their diagnostics also
-/// in `dp_diags`; the `Port_Group` rows only of the groups named in
-/// `groups` (all when `None`).
+/// in `dp_diags`; the `Port_Group` rows and the `_ip4`/`_ip6` address
+/// sets only of the port groups named in `groups` (all when `None`), the
+/// names of the others' address sets in `unbuilt_sets`.
 pub fn build(
     m: &Model<'_>,
     only: Option<&HashSet<DpId>>,
     groups: Option<&HashSet<String>>,
     out: &mut Output,
     dp_diags: &mut DpDiagnostics,
+    unbuilt_sets: &mut HashSet<String>,
 ) {
     let wanted = |dp: DpId| only.map_or(true, |o| o.contains(&dp));
     for t in [
@@ -103,7 +105,7 @@ pub fn build(
     multicast_groups(m, &wanted, out);
     address_sets(m, out);
     router_lb_address_sets(m, out);
-    port_groups(m, groups, out);
+    port_groups(m, groups, out, unbuilt_sets);
     static_mac_bindings(m, out);
     dns(m, out);
     bfd::build(m, out);
@@ -413,21 +415,23 @@ pub(crate) fn router_lb_vips(
 /// Per NB port group: `<name>_ip4` and `<name>_ip6` address sets with its
 /// ports' addresses, and one `Port_Group` per switch holding some of its
 /// ports, named `<switch tunnel key>_<name>`, with those ports' names
-/// (only for the groups named in `only`, when given).
-fn port_groups(m: &Model<'_>, only: Option<&HashSet<String>>, out: &mut Output) {
+/// (only for the groups named in `only`, when given; the names of the
+/// address sets of the others go to `unbuilt`).
+fn port_groups(m: &Model<'_>, only: Option<&HashSet<String>>, out: &mut Output, unbuilt: &mut HashSet<String>) {
     let mut pgs: Vec<nb::PortGroup<'_>> = nb::PortGroup::all(m.nb).collect();
     pgs.sort_by_key(|g| (g.name(), g.uuid()));
     pgs.dedup_by_key(|g| g.name());
     for g in pgs {
+        if only.is_some_and(|only| !only.contains(g.name())) {
+            unbuilt.extend(["ip4", "ip6"].map(|suffix| format!("{}_{suffix}", g.name())));
+            continue;
+        }
         let mut v4 = Vec::new();
         let mut v6 = Vec::new();
         let mut per_dp: BTreeMap<crate::output::DpId, Vec<&str>> = BTreeMap::new();
-        let rows = only.map_or(true, |only| only.contains(g.name()));
         for lsp in g.ports() {
             let Some(p) = m.port(lsp.name()).filter(|p| p.uuid == lsp.uuid()) else { continue };
-            if rows {
-                per_dp.entry(p.dp).or_default().push(p.name);
-            }
+            per_dp.entry(p.dp).or_default().push(p.name);
             for a in &p.addrs {
                 v4.extend(a.ipv4.iter().map(|n| n.addr.to_string()));
                 v6.extend(a.ipv6.iter().map(|n| n.addr.to_string()));

@@ -83,9 +83,11 @@ pub struct Unfolded {
     /// The datapaths whose per-datapath rows (`bindings::PER_DATAPATH`)
     /// `output` holds (all when `None`).
     pub rows_built: Option<HashSet<output::DpId>>,
-    /// The port groups (by name) whose SB `Port_Group` rows `output`
-    /// holds (all when `None`).
+    /// The port groups (by name) whose SB `Port_Group` rows and address
+    /// sets `output` holds (all when `None`), and the names of the others'
+    /// address sets.
     pub port_groups: Option<HashSet<String>>,
+    pub unbuilt_sets: HashSet<String>,
     /// The diagnostics of each datapath whose flows were built, and of
     /// each whose per-datapath rows were (also in `output`).
     pub dp_diagnostics: bindings::DpDiagnostics,
@@ -124,7 +126,9 @@ pub fn compile_unfolded(
     let (selection, rows_built, port_groups) =
         select(&model).map_or((None, None, None), |s| (Some(s.flows), Some(s.rows), s.port_groups));
     let mut row_diagnostics = bindings::DpDiagnostics::new();
-    bindings::build(&model, rows_built.as_ref(), port_groups.as_ref(), &mut out, &mut row_diagnostics);
+    let mut unbuilt_sets = HashSet::new();
+    let groups = port_groups.as_ref();
+    bindings::build(&model, rows_built.as_ref(), groups, &mut out, &mut row_diagnostics, &mut unbuilt_sets);
     let (built, parts) = match &selection {
         Some(s) => (Some(s.whole.clone()), s.parts.clone()),
         None => (None, HashMap::new()),
@@ -144,6 +148,7 @@ pub fn compile_unfolded(
         parts,
         rows_built,
         port_groups,
+        unbuilt_sets,
         dp_diagnostics,
         row_diagnostics,
     }

@@ -357,8 +357,9 @@ pub struct Planner<'o> {
     /// The `Datapath_Binding` rows this plan deletes.
     stale_datapaths: HashSet<Uuid, FixedState>,
     /// The port groups whose `Port_Group` rows the output holds; all when
-    /// `None`.
+    /// `None`; and the names of `Address_Set` rows it does not.
     port_groups: Option<HashSet<String>>,
+    unbuilt_sets: HashSet<String>,
 }
 
 /// A `Logical_DP_Group` row as it will be once changed in place.
@@ -389,6 +390,7 @@ impl<'o> Planner<'o> {
             only: None,
             stale_datapaths: HashSet::default(),
             port_groups: None,
+            unbuilt_sets: HashSet::new(),
         }
     }
 
@@ -432,6 +434,13 @@ impl<'o> Planner<'o> {
         self.port_groups = Some(names);
     }
 
+    /// Says that the output does not hold the `Address_Set` rows named in
+    /// `names` (those of the port groups it was not built for): existing
+    /// rows so named are left as they are, desired ones ignored.
+    pub fn unbuilt_address_sets(&mut self, names: HashSet<String>) {
+        self.unbuilt_sets = names;
+    }
+
     /// Plans one owned table (each at most once, in `owned_tables` order;
     /// a table `sb` does not hold is skipped).
     pub fn table(&mut self, name: &str) {
@@ -450,6 +459,8 @@ impl<'o> Planner<'o> {
                 ids.chain(self.stale_datapaths.iter().copied()).collect()
             });
         let groups = self.port_groups.as_ref().filter(|_| spec.name == "Port_Group");
+        let unbuilt = Some(&self.unbuilt_sets).filter(|u| spec.name == "Address_Set" && !u.is_empty());
+        let built = |name: Option<&str>| unbuilt.map_or(true, |u| !name.is_some_and(|n| u.contains(n)));
         let in_scope = |r: &Row| {
             let of_group = |names: &HashSet<String>| {
                 let name = r.get("name").as_atom().and_then(Atom::as_str).unwrap_or_default();
@@ -460,7 +471,10 @@ impl<'o> Planner<'o> {
                 .as_ref()
                 .map_or(true, |s| r.get("datapath").as_atom().and_then(Atom::as_uuid).is_some_and(|u| s.contains(&u)))
                 && groups.map_or(true, of_group)
+                && built(r.get("name").as_atom().and_then(Atom::as_str))
         };
+        let desired: Vec<&DesiredRow> =
+            desired.iter().filter(|d| built(d.get("name").and_then(|v| v.as_atom()).and_then(Atom::as_str))).collect();
         let mut rows: Vec<&Row> = table.rows().filter(|r| in_scope(r)).collect();
         rows.sort_by_key(|r| r.uuid());
         for r in rows {
@@ -480,7 +494,7 @@ impl<'o> Planner<'o> {
             for (key, rows) in &existing {
                 resolver.content.extend(rows.iter().map(|r| (r.uuid(), *key)));
             }
-            for d in desired {
+            for &d in &desired {
                 if let Some(id) = &d.id {
                     resolver.named_content.insert(id.clone(), key_of(spec, d, resolver));
                 }
@@ -492,7 +506,7 @@ impl<'o> Planner<'o> {
         let mut shared: HashMap<u64, &Row, FixedState> = HashMap::default();
         // Each desired row's key, by its place in `matched`.
         let mut keys: Vec<u64> = Vec::with_capacity(desired.len());
-        for d in desired {
+        for &d in &desired {
             let key = key_of(spec, d, resolver);
             keys.push(key);
             let row = match existing.get_mut(&key).and_then(Vec::pop) {

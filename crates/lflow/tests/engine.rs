@@ -2,7 +2,8 @@
 //! reached from the last through the changes a monitor reports; after
 //! each, the flows the engine keeps for every datapath (those it built
 //! again and those it kept from before) must be a full compilation's, and
-//! the SB port groups that changed must be among those it built. A
+//! the SB port groups and their address sets that changed must be among
+//! those it built. A
 //! datapath or port group the engine wrongly thought unreached fails it. Two sources of
 //! sequences: random NBs (`nbgen`: rows modified in any column, inserted,
 //! deleted), and small edits of one topology of switches and routers
@@ -43,15 +44,22 @@ fn check_nbs(nbs: impl Iterator<Item = nbgen::Nb>) -> Result<(), String> {
         if !stale.is_empty() {
             return Err(format!("step {i}: stale flows on {stale:?} ({:?})", cycle.stats));
         }
-        // The SB port groups (per switch) that changed since the last
-        // step: the engine built their groups' rows, as a full build does.
-        let now = port_group_rows(&full.output);
+        // The SB port groups (per switch) and their address sets that
+        // changed since the last step: the engine built their groups'
+        // rows, as a full build does.
+        let groups: BTreeSet<String> = nb
+            .table("Port_Group")
+            .into_iter()
+            .flat_map(|t| t.rows())
+            .filter_map(|r| r.get("name").as_atom().and_then(|a| a.as_str()).map(str::to_string))
+            .collect();
+        let now = port_group_rows(&full.output, &groups);
         for group in before.symmetric_difference(&now).map(|(group, _)| group) {
             let of = |rows: &BTreeSet<(String, String)>| -> Vec<String> {
                 rows.iter().filter(|(g, _)| g == group).map(|(_, r)| r.clone()).collect()
             };
-            if of(&port_group_rows(&cycle.output)) != of(&now) {
-                return Err(format!("step {i}: the SB port groups of {group} are not built again"));
+            if of(&port_group_rows(&cycle.output, &groups)) != of(&now) {
+                return Err(format!("step {i}: the SB port groups or address sets of {group} are not built again"));
             }
         }
         before = now;
@@ -59,16 +67,22 @@ fn check_nbs(nbs: impl Iterator<Item = nbgen::Nb>) -> Result<(), String> {
     Ok(())
 }
 
-/// The desired SB `Port_Group` rows: (NB group name, the row).
-fn port_group_rows(out: &lflow::output::Output) -> BTreeSet<(String, String)> {
-    out.rows("Port_Group")
-        .iter()
-        .map(|r| {
-            let name = r.get("name").and_then(|d| d.as_atom()).and_then(|a| a.as_str()).unwrap_or_default();
-            let group = name.split_once('_').map_or(name, |(_, g)| g);
-            (group.to_string(), format!("{:?}", r.cells))
-        })
-        .collect()
+/// The desired SB `Port_Group` rows, and the address sets of the port
+/// groups named `groups`: (group name, the row).
+fn port_group_rows(out: &lflow::output::Output, groups: &BTreeSet<String>) -> BTreeSet<(String, String)> {
+    let name = |r: &lflow::output::DesiredRow| -> String {
+        r.get("name").and_then(|d| d.as_atom()).and_then(|a| a.as_str()).unwrap_or_default().to_string()
+    };
+    let per_switch = out.rows("Port_Group").iter().map(|r| {
+        let n = name(r);
+        (n.split_once('_').map_or(n.as_str(), |(_, g)| g).to_string(), format!("{:?}", r.cells))
+    });
+    let sets = out.rows("Address_Set").iter().filter_map(|r| {
+        let n = name(r);
+        let group = n.strip_suffix("_ip4").or_else(|| n.strip_suffix("_ip6")).filter(|g| groups.contains(*g))?;
+        Some((group.to_string(), format!("{:?}", r.cells)))
+    });
+    per_switch.chain(sets).collect()
 }
 
 /// `base` with the byte flips of each edit applied in turn: a sequence of

@@ -40,8 +40,9 @@
 //! A change reaches the per-datapath SB rows (port bindings, multicast
 //! groups) of the datapaths whose flows it reaches whole, but for the
 //! tables only flows read (`ROWS_UNREAD`: ACLs, port groups, routes, ...),
-//! and the SB `Port_Group` rows of the port groups whose members' names or
-//! switches it can change (`Deps::port_groups`).
+//! and the SB `Port_Group` rows and address sets of the port groups whose
+//! members' names, addresses or switches it can change
+//! (`Deps::port_groups`).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hash, Hasher};

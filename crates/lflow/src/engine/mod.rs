@@ -6,7 +6,8 @@
 //!   bindings and multicast groups, of only the datapaths the changes
 //!   since the last cycle reach (`deps`), of some routers only their flows
 //!   about a switch behind them or a load balancer's (`output::Selection`),
-//!   and the SB `Port_Group` rows of the port groups they reach, and
+//!   and the SB `Port_Group` rows and address sets of the port groups
+//!   they reach, and
 //!   keeps the others' flows (and their diagnostics). Recomputed after a `reset`, or a
 //!   change that reaches every datapath (counted as an `abort`, then a
 //!   `recompute`).
@@ -129,12 +130,14 @@ pub struct Engine {
     /// again at the next run.
     planned: HashSet<Uuid, FixedState>,
     unsent: HashSet<Uuid, FixedState>,
-    /// SB `Port_Group` rows changed since the last `settle_sb`.
+    /// SB `Port_Group` and `Address_Set` rows changed since the last
+    /// `settle_sb`.
     port_groups_unsettled: Vec<Uuid>,
-    /// The next run plans every port group's `Port_Group` rows: someone
-    /// else changed one, or the last run's changes to them were not sent.
+    /// The next run plans every port group's `Port_Group` rows and address
+    /// sets: someone else changed one, or the last run's changes to them
+    /// were not sent.
     all_port_groups: bool,
-    /// The last run planned changes of `Port_Group` rows.
+    /// The last run planned changes of `Port_Group` or `Address_Set` rows.
     port_groups_planned: bool,
 }
 
@@ -144,8 +147,10 @@ impl Engine {
     pub fn observe_sb(&mut self, changes: &Changes, sb: &Replica) {
         self.lflows.observe(changes, sb);
         self.pending.observe_sb(changes, sb);
-        if let Some(groups) = changes.table("Port_Group") {
-            self.port_groups_unsettled.extend(groups.iter().map(|(u, _)| *u));
+        for table in ["Port_Group", "Address_Set"] {
+            if let Some(rows) = changes.table(table) {
+                self.port_groups_unsettled.extend(rows.iter().map(|(u, _)| *u));
+            }
         }
     }
 
@@ -252,6 +257,7 @@ impl Engine {
         }
         if let Some(names) = &unfolded.port_groups {
             planner.only_port_groups(names.clone());
+            planner.unbuilt_address_sets(unfolded.unbuilt_sets.clone());
         }
         let tables: Vec<&str> = crate::sync::owned_tables().filter(|t| *t != "Logical_Flow").collect();
         let first = tables.iter().position(|t| *t == "Datapath_Binding").map_or(0, |i| i + 1);
@@ -277,7 +283,7 @@ impl Engine {
         // their rows right (the active instance wrote them).
         let ops_on = |t: &str| plan.stats.tables.get(t).is_some_and(|&(i, u, d)| i + u + d > 0);
         let per_dp_ops = crate::bindings::PER_DATAPATH.iter().any(|t| ops_on(t));
-        self.port_groups_planned = ops_on("Port_Group");
+        self.port_groups_planned = ops_on("Port_Group") || ops_on("Address_Set");
         self.planned = match (&unfolded.rows_built, per_dp_ops) {
             (_, false) => HashSet::default(),
             (Some(built), true) => built.iter().map(|dp| unfolded.datapaths[dp.0 as usize]).collect(),

@@ -479,6 +479,22 @@ fn a_port_add_changes_only_the_flows_of_the_datapaths_it_reaches() {
     let (built, in_part, changed, _, _) = cycle(&d, &["--wait=sb", "lb-add", "lb0", "10.0.0.201:80", "10.0.0.11:8080"]);
     assert_eq!((built, in_part, changed), (0, 2, 2), "a VIP added: the load balancer's part of its switches' flows");
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    // On a gateway router whose switch port announces its NAT addresses
+    // (its VIPs among them): the balancer's part of the router's flows,
+    // and that switch's port bindings.
+    let mut gw = vec!["--wait=sb", "lr-add", "gw", "--", "set", "Logical_Router", "gw", "options:chassis=gw1"];
+    gw.extend(["--", "lrp-add", "gw", "gw-ext", "0a:00:00:00:ff:10", "172.16.0.1/24", "--", "ls-add", "ext"]);
+    gw.extend(["--", "lsp-add", "ext", "ext-gw", "--", "lsp-set-type", "ext-gw", "router", "--"]);
+    gw.extend(["lsp-set-addresses", "ext-gw", "router", "--", "lsp-set-options", "ext-gw", "router-port=gw-ext"]);
+    gw.extend(["nat-addresses=router", "--", "lb-add", "lb9", "10.200.0.1:80", "10.0.0.10:8080", "--"]);
+    dbs.nbctl(&[&gw[..], &["lr-lb-add", "gw", "lb9"]].concat());
+    let (built, in_part, _, _, bindings) =
+        cycle(&d, &["--wait=sb", "lb-add", "lb9", "10.200.0.2:80", "10.0.0.11:8080"]);
+    assert_eq!((built, in_part, bindings), (0, 1, 1), "a VIP added on a gateway router");
+    let nat_addresses =
+        sbctl(&dbs.sb_remote(), &["--bare", "--columns=nat_addresses", "find", "Port_Binding", "logical_port=ext-gw"]);
+    assert!(nat_addresses.contains("10.200.0.2"), "the new VIP is announced: {nat_addresses}");
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
     // An NB option any datapath may read: the northd node gives up and
     // builds every datapath's flows; the lflow node still computes.
     let aborts = stat(&d, "northd", "abort");

@@ -35,7 +35,8 @@
 //! of its load balancers (`flows::lb_print`, kept from its last whole
 //! build) changed: then that datapath whole; and a router's switches,
 //! whole, when what they read of its VIPs (those their router ports
-//! reach) changed. The tables whose rows any datapath
+//! reach) changed. Of the rows, it reaches only those of a router's
+//! switches (their router ports announce its VIPs). The tables whose rows any datapath
 //! may read (meters, BFD, chassis, NB options, ...) reach every datapath.
 //! A change reaches the per-datapath SB rows (port bindings, multicast
 //! groups) of the datapaths whose flows it reaches whole, but for the
@@ -413,6 +414,8 @@ impl Deps {
         // (Datapath, load balancer) whose part of the flows a change
         // reaches (`Deps::reached` decides whether the whole).
         let mut lb_parts: Vec<(Uuid, Uuid)> = Vec::new();
+        // Routers whose load balancers changed.
+        let mut lb_routers: Vec<Uuid> = Vec::new();
         let owners = |uuid: &Uuid| -> Vec<Uuid> {
             prior.get(uuid).into_iter().flatten().copied().chain(next.owners.of(uuid)).collect()
         };
@@ -448,13 +451,13 @@ impl Deps {
                 // backends' ports, named in `ip_port_mappings`.
                 "Load_Balancer_Health_Check" => return None,
                 "Load_Balancer" if old.iter().chain(new).any(|r| !r.get("ip_port_mappings").is_empty()) => return None,
-                // Its part of the flows of the datapaths that have it;
-                // their rows (a gateway router's VIPs are among the NAT
-                // addresses its switches' router ports announce).
+                // Its part of the flows of the datapaths that have it; the
+                // rows of a router's switches (its VIPs are among the NAT
+                // addresses their router ports announce), no other row.
                 "Load_Balancer" => {
                     for dp in owners(uuid) {
                         lb_parts.push((dp, *uuid));
-                        add_to(dp, if is_router(&dp) { Scope::Switches } else { Scope::Own }, false, true);
+                        lb_routers.extend(Some(dp).filter(|dp| is_router(dp)));
                     }
                 }
                 "Load_Balancer_Group" if matches!((old, new), (Some(o), Some(n)) if differing(o, n).all(|c| c == "load_balancer")) =>
@@ -467,7 +470,7 @@ impl Deps {
                         for lb in before.symmetric_difference(&after) {
                             lb_parts.push((dp, *lb));
                         }
-                        add_to(dp, if is_router(&dp) { Scope::Switches } else { Scope::Own }, false, true);
+                        lb_routers.extend(Some(dp).filter(|dp| is_router(dp)));
                     }
                 }
                 "Port_Group" => {
@@ -556,6 +559,11 @@ impl Deps {
                     }
                 }
             };
+        for router in lb_routers {
+            for switch in neighbors(&router) {
+                add_to(switch, Scope::Own, false, true);
+            }
+        }
         let [flow_scopes, row_scopes] = scopes;
         let expand = |scopes: HashMap<Uuid, Scope, FixedState>| {
             let (mut reached, mut behind) = (HashSet::default(), Vec::new());

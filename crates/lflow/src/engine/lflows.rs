@@ -296,7 +296,6 @@ impl LflowTable {
                 let kept = self.kept(&dp, part);
                 // The flows before and after the ones that changed (a flow
                 // added or gone is most of the time all there is).
-                let is = |k: &(Arc<Body>, Option<Uuid>), f: &&Lflow| k.1 == f.hint && k.0.is(f);
                 let head = kept.iter().zip(fresh).take_while(|(k, f)| is(k, f)).count();
                 if head == kept.len() && head == fresh.len() {
                     continue;
@@ -594,7 +593,12 @@ fn by_datapath<'f>(flows: &'f [Lflow], datapaths: &[Uuid]) -> Vec<BTreeMap<Optio
 
 /// Whether a datapath's kept flows are `new`, flow for flow in order.
 fn same(kept: &[(Arc<Body>, Option<Uuid>)], new: &[&Lflow]) -> bool {
-    kept.len() == new.len() && kept.iter().zip(new).all(|((body, hint), f)| *hint == f.hint && body.is(f))
+    kept.len() == new.len() && kept.iter().zip(new).all(|(k, f)| is(k, f))
+}
+
+/// Whether a kept flow is `f`, hint included.
+fn is(kept: &(Arc<Body>, Option<Uuid>), f: &Lflow) -> bool {
+    kept.1 == f.hint && kept.0.is(f)
 }
 
 /// The operations that bring the SB rows of one flow to where the

@@ -333,16 +333,18 @@ impl Deps {
             (reached, lb_parts)
         });
         let ids: HashMap<Uuid, crate::output::DpId, FixedState> = m.datapaths.iter().map(|d| (d.uuid, d.id)).collect();
-        let print = |dp: &Uuid| ids.get(dp).map(|id| crate::flows::lb_print(m, *id));
+        // Each datapath's print, computed once this cycle.
+        let mut prints: HashMap<Uuid, Option<u64>, FixedState> = HashMap::default();
+        let mut print =
+            |dp: Uuid| *prints.entry(dp).or_insert_with(|| ids.get(&dp).map(|id| crate::flows::lb_print(m, *id)));
         next.lb_prints = std::mem::take(&mut self.lb_prints);
         let reached = reached.map(|(mut reached, lb_parts)| {
             // A load balancer's part alone, unless what the rest of the
             // datapath reads of its load balancers changed (or is not
             // known); a router's switches read its VIPs (they are built
             // whole when what they read of them changed).
-            let mut prints: HashMap<Uuid, Option<u64>, FixedState> = HashMap::default();
             let mut same = |dp: Uuid| {
-                let p = *prints.entry(dp).or_insert_with(|| print(&dp));
+                let p = print(dp);
                 p.is_some() && p == next.lb_prints.get(&dp).copied()
             };
             for (dp, lb) in lb_parts {
@@ -376,7 +378,7 @@ impl Deps {
         };
         next.lb_prints.retain(|dp, _| ids.contains_key(dp));
         for dp in whole {
-            if let Some(p) = print(&dp) {
+            if let Some(p) = print(dp) {
                 next.lb_prints.insert(dp, p);
             }
         }

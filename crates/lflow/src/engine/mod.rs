@@ -4,19 +4,19 @@
 //! - `northd`: `compile_unfolded`, the whole translation but for the
 //!   folding of flows into rows; it builds the flows, and the port
 //!   bindings and multicast groups, of only the datapaths the changes
-//!   since the last cycle reach (`deps`), of some routers only their flows
-//!   about a switch behind them or a load balancer's (`output::Selection`),
-//!   and the SB `Port_Group` rows and address sets of the port groups
-//!   they reach, and
-//!   keeps the others' flows (and their diagnostics). Recomputed after a `reset`, or a
-//!   change that reaches every datapath (counted as an `abort`, then a
-//!   `recompute`).
+//!   since the last cycle reach (`deps`), of some datapaths only some
+//!   parts of the flows (a router's about a switch behind it, a load
+//!   balancer's: `output::Selection`), and the SB `Port_Group` rows and
+//!   address sets of only the port groups they reach; it keeps the
+//!   others' flows (and their diagnostics). Recomputed after a `reset`,
+//!   or a change that reaches every datapath (counted as an `abort`, then
+//!   a `recompute`).
 //! - `lflow` (`lflows`): the flows folded into `Logical_Flow` rows and an
-//!   index of the SB's; computed from the datapaths (or their parts) whose flows changed
-//!   and the SB rows that changed, recomputed after a `reset` (a
-//!   reconnect, a failed commit, `inc-engine/recompute`). It runs once the
-//!   datapaths' rows are planned (flows refer to them), and may change
-//!   datapath groups in place.
+//!   index of the SB's; computed from the datapaths (or their parts)
+//!   whose flows changed and the SB rows that changed, recomputed after a
+//!   `reset` (a reconnect, a failed commit, `inc-engine/recompute`). It
+//!   runs once the datapaths' rows are planned (flows refer to them), and
+//!   may change datapath groups in place.
 //! - `sync_to_sb`: `sync::Planner` of every other owned table, against
 //!   the SB replica, seeing the groups `lflow` changes as changed and
 //!   free to change in place the groups no flow will be on. Recomputed
@@ -101,8 +101,9 @@ pub struct Cycle {
 pub struct CycleStats {
     /// Datapaths whose flows were all built (`northd`).
     pub datapaths_built: usize,
-    /// Datapaths of which only some parts of the flows (a router's about a switch behind it, a load balancer's)
-    /// were built (`northd`, `output::Selection::parts`).
+    /// Datapaths of which only some parts of the flows (a router's about
+    /// a switch behind it, a load balancer's) were built (`northd`,
+    /// `output::Selection::parts`).
     pub datapaths_in_part: usize,
     /// Datapaths whose flows differed from the last cycle's (`lflow`).
     pub datapaths_changed: usize,
@@ -223,18 +224,11 @@ impl Engine {
                     .collect()
             };
             let whole = pick(&reached.flows);
-            let ids: HashMap<Uuid, DpId, FixedState> = if reached.parts.is_empty() {
-                HashMap::default()
-            } else {
-                m.datapaths.iter().map(|dp| (dp.uuid, dp.id)).collect()
-            };
-            let parts = reached
-                .parts
+            let parts = m
+                .datapaths
                 .iter()
-                .filter_map(|(dp, parts)| {
-                    let dp = *ids.get(dp).filter(|d| !whole.contains(d))?;
-                    Some((dp, parts.iter().copied().collect()))
-                })
+                .filter(|dp| !whole.contains(&dp.id))
+                .filter_map(|dp| Some((dp.id, reached.parts.get(&dp.uuid)?.iter().copied().collect())))
                 .collect();
             let flows = crate::output::Selection { whole, parts };
             let port_groups = reached.port_groups.filter(|_| !all_port_groups);

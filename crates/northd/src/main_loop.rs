@@ -230,7 +230,8 @@ impl Echo {
             news = News::Sequence;
         }
         let theirs = others.iter().map(|c| c.uuid).collect();
-        self.pending.clear();
+        // Not `clear`: a first translation's echo would keep its room.
+        self.pending = Vec::new();
         self.own = None;
         (news, theirs)
     }

@@ -36,7 +36,7 @@ pub use proto::mutation::{Mutation, Mutator};
 pub use proto::op::{Operation, Row as OpRow};
 pub use proto::rpc::{Message, RpcError};
 pub use proto::schema::{BaseType, ColumnSchema, ColumnType, DatabaseSchema, RefType, TableSchema};
-pub use proto::txn::{ErrorKind, OperationError, OperationResult, Transaction, TxnError};
+pub use proto::txn::{ErrorKind, OperationError, OperationResult, ResultShape, Transaction, TxnError};
 pub use proto::update::UpdateError;
 pub use replica::{Replica, ReplicaError};
 pub use session::{Event, Session, SessionConfig, SessionError, SessionStats};

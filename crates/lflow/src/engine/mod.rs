@@ -259,8 +259,12 @@ impl Engine {
             planner.table(table);
         }
         let dp_ref = self.datapath_refs(&unfolded, planner.ids());
+        let flows = std::mem::take(&mut unfolded.flows);
         let datapaths_changed =
-            self.lflows.update(&unfolded.flows, &unfolded.datapaths, unfolded.built.as_ref(), &unfolded.parts);
+            self.lflows.update(&flows, &unfolded.datapaths, unfolded.built.as_ref(), &unfolded.parts);
+        // The table has its own copy now: a first translation's flows are
+        // freed before their operations are built.
+        drop(flows);
         let (mut flow_ops, mut flow_stats) = (Vec::new(), BTreeMap::new());
         let planned = self.lflows.plan(sb, &dp_ref, &mut flow_ops, &mut flow_stats);
         self.ran(1, if warm { RunKind::Compute } else { RunKind::Recompute }, &mut done);

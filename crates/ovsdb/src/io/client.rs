@@ -24,6 +24,10 @@ use crate::proto::rpc::Message;
 use crate::proto::txn::{OperationResult, Transaction};
 use crate::session::{Event, IoAction, RequestId, Session, SessionConfig, SessionError};
 
+/// The write buffer's capacity kept once it is empty; a larger one (left
+/// by a large transaction) is freed.
+const OUT_KEPT: usize = 1 << 20;
+
 type Connecting = Pin<Box<dyn Future<Output = Result<Box<dyn Stream>, TransportError>> + Send>>;
 
 enum Conn {
@@ -189,6 +193,10 @@ impl Client {
                 Wake::Wrote(Ok(n)) => {
                     self.out_pos += n;
                     if self.out_pos >= self.out.len() {
+                        // A large message's room is given back once sent.
+                        if self.out.capacity() > OUT_KEPT {
+                            self.out = Vec::new();
+                        }
                         self.out.clear();
                         self.out_pos = 0;
                         self.needs_flush = true;
@@ -251,7 +259,7 @@ impl Client {
         }
         if matches!(self.conn, Conn::Up { .. }) {
             while let Some(msg) = self.session.poll_transmit() {
-                self.out.extend_from_slice(&msg.encode());
+                msg.encode_into(&mut self.out);
             }
         }
     }

@@ -137,7 +137,23 @@ impl Message {
     /// `{"id":null,"method":..,"params":..}`, `{"id":..,"result":..,"error":null}`
     /// or `{"id":..,"error":..}`, as `ovsdb-server` writes them.
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("ids, strings, raw JSON and JSON values always serialize")
+        let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends `encode`'s bytes to `out`, room made for them first: a
+    /// large message (a first translation's transaction) is written once,
+    /// into a buffer of its size.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        let body = match self {
+            Message::Request { params: raw, .. }
+            | Message::Notification { params: raw, .. }
+            | Message::Reply { result: raw, .. } => raw.get().len(),
+            Message::Error { .. } => 0,
+        };
+        out.reserve(body + 64);
+        serde_json::to_writer(out, self).expect("ids, strings, raw JSON and JSON values always serialize")
     }
 
     /// A request. `params` must serialize to a JSON array.
@@ -147,7 +163,17 @@ impl Message {
     /// If `params` fails to serialize or is not an array: a bug in the
     /// caller, never something a peer can cause.
     pub fn request(id: Id, method: &str, params: &impl Serialize) -> Message {
-        Message::Request { id, method: method.to_owned(), params: params_array(params) }
+        Message::request_raw(id, method, params_array(params))
+    }
+
+    /// A request whose params are already JSON text (not copied again).
+    ///
+    /// # Panics
+    ///
+    /// If `params` is not an array, as `request`.
+    pub fn request_raw(id: Id, method: &str, params: Box<RawValue>) -> Message {
+        assert!(params.get().starts_with('['), "JSON-RPC params must be an array, not {}", params.get());
+        Message::Request { id, method: method.to_owned(), params }
     }
 
     /// A notification. `params` must serialize to a JSON array.

@@ -327,6 +327,8 @@ impl Transaction {
     /// fails with `NotOwner` unless this session holds the lock. The other
     /// operations move up one index.
     pub fn assert_lock(mut self, name: impl Into<String>) -> Transaction {
+        // Room for one more, not the doubling a full vector would take.
+        self.ops.reserve_exact(1);
         self.ops.insert(0, Operation::Assert { lock: name.into() });
         self
     }
@@ -334,6 +336,23 @@ impl Transaction {
     /// The "transact" params: `[db, op, op, ...]`.
     pub fn params(&self) -> Value {
         serde_json::to_value(self).expect("a transaction always serializes")
+    }
+
+    /// The "transact" params as JSON text, and the shape of the results.
+    /// Each operation is freed once written: a large transaction (a first
+    /// translation) is not held twice, as rows and as text.
+    pub fn into_params(self) -> (Box<RawValue>, ResultShape) {
+        let shape = self.result_shape();
+        let mut text = Vec::new();
+        text.push(b'[');
+        serde_json::to_writer(&mut text, &self.db).expect("a string always serializes");
+        for op in self.ops {
+            text.push(b',');
+            serde_json::to_writer(&mut text, &op).expect("an operation always serializes");
+        }
+        text.push(b']');
+        let text = String::from_utf8(text).expect("serde_json writes UTF-8");
+        (RawValue::from_string(text).expect("the params are one JSON array"), shape)
     }
 
     /// Parses the params array of a "transact" request, as a user wrote it.
@@ -391,52 +410,34 @@ impl Transaction {
         Ok(())
     }
 
-    /// Maps a "transact" reply's `result` array to the operations by index.
-    ///
-    /// Each operation has one result. The first `{"error": ..}` result is the
-    /// error of its operation; the results after it are `null` (ovsdb-server
-    /// sends them; a shorter array is accepted too). One result past the last
-    /// operation is the commit's error. A `null` before any error, a
-    /// successful result past the last operation, a missing result or a
-    /// result without the member its operation needs is `Malformed`. With a
-    /// schema, selected rows are coerced to their column types.
+    /// Maps a "transact" reply's `result` array to the operations by index
+    /// (see `ResultShape::parse`).
     pub fn parse_results(
         &self,
         result: &RawValue,
         schema: Option<&DatabaseSchema>,
     ) -> Result<Vec<OperationResult>, TxnError> {
-        let items: Vec<&RawValue> = serde_json::from_str(result.get())
-            .map_err(|e| TxnError::Malformed(format!("a transact result is an array: {e}")))?;
-        let n = self.ops.len();
-        if items.len() > n + 1 {
-            return Err(TxnError::Malformed(format!("{} results for {n} operations", items.len())));
-        }
-        let mut out = Vec::with_capacity(n);
-        for (index, raw) in items.into_iter().enumerate() {
-            let item: Option<RawResult> =
-                serde_json::from_str(raw.get()).map_err(|e| TxnError::Malformed(format!("result {index}: {e}")))?;
-            let op = self.ops.get(index);
-            let Some(item) = item else {
-                return Err(TxnError::Malformed(format!("result {index} is null but no operation failed")));
-            };
-            if let Some(kind) = item.error {
-                return Err(OperationError {
-                    index,
-                    op: op.map_or("commit", Operation::name),
-                    kind: ErrorKind::from(kind.as_str()),
-                    details: item.details,
-                }
-                .into());
-            }
-            let Some(op) = op else {
-                return Err(TxnError::Malformed(format!("result {index} is past the last operation and not an error")));
-            };
-            out.push(typed_result(op, item, schema).map_err(|e| TxnError::Malformed(format!("result {index}: {e}")))?);
-        }
-        if out.len() < n {
-            return Err(TxnError::Malformed(format!("{} results for {n} operations and no error", out.len())));
-        }
-        Ok(out)
+        self.result_shape().parse(result, schema)
+    }
+
+    /// What reading this transaction's results needs of it: the kind of
+    /// each operation, without its rows and conditions (a session keeps
+    /// this, not the transaction, until the reply comes).
+    pub fn result_shape(&self) -> ResultShape {
+        let ops = self
+            .ops
+            .iter()
+            .map(|op| {
+                let expect = match op {
+                    Operation::Insert { .. } => Expect::Uuid,
+                    Operation::Select { table, .. } => Expect::Rows(table.clone()),
+                    Operation::Update { .. } | Operation::Mutate { .. } | Operation::Delete { .. } => Expect::Count,
+                    _ => Expect::Empty,
+                };
+                (expect, op.name())
+            })
+            .collect();
+        ResultShape { ops }
     }
 
     /// The UUIDs the server gave to the rows inserted with a uuid-name,
@@ -455,24 +456,90 @@ impl Transaction {
     }
 }
 
-fn typed_result(op: &Operation, item: RawResult, schema: Option<&DatabaseSchema>) -> Result<OperationResult, String> {
-    Ok(match op {
-        Operation::Insert { .. } => match item.uuid {
+/// What a transaction's result array must hold, operation by operation
+/// (`Transaction::result_shape`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultShape {
+    ops: Vec<(Expect, &'static str)>,
+}
+
+/// The member one operation's result must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expect {
+    /// An insert: `uuid`.
+    Uuid,
+    /// A select of this table: `rows`.
+    Rows(String),
+    /// An update, mutate or delete: `count`.
+    Count,
+    /// Anything else: nothing.
+    Empty,
+}
+
+impl ResultShape {
+    /// Maps a "transact" reply's `result` array to the operations by index.
+    ///
+    /// Each operation has one result. The first `{"error": ..}` result is the
+    /// error of its operation; the results after it are `null` (ovsdb-server
+    /// sends them; a shorter array is accepted too). One result past the last
+    /// operation is the commit's error. A `null` before any error, a
+    /// successful result past the last operation, a missing result or a
+    /// result without the member its operation needs is `Malformed`. With a
+    /// schema, selected rows are coerced to their column types.
+    pub fn parse(&self, result: &RawValue, schema: Option<&DatabaseSchema>) -> Result<Vec<OperationResult>, TxnError> {
+        let items: Vec<&RawValue> = serde_json::from_str(result.get())
+            .map_err(|e| TxnError::Malformed(format!("a transact result is an array: {e}")))?;
+        let n = self.ops.len();
+        if items.len() > n + 1 {
+            return Err(TxnError::Malformed(format!("{} results for {n} operations", items.len())));
+        }
+        let mut out = Vec::with_capacity(n);
+        for (index, raw) in items.into_iter().enumerate() {
+            let item: Option<RawResult> =
+                serde_json::from_str(raw.get()).map_err(|e| TxnError::Malformed(format!("result {index}: {e}")))?;
+            let op = self.ops.get(index);
+            let Some(item) = item else {
+                return Err(TxnError::Malformed(format!("result {index} is null but no operation failed")));
+            };
+            if let Some(kind) = item.error {
+                return Err(OperationError {
+                    index,
+                    op: op.map_or("commit", |(_, name)| *name),
+                    kind: ErrorKind::from(kind.as_str()),
+                    details: item.details,
+                }
+                .into());
+            }
+            let Some(op) = op else {
+                return Err(TxnError::Malformed(format!("result {index} is past the last operation and not an error")));
+            };
+            out.push(
+                typed_result(&op.0, item, schema).map_err(|e| TxnError::Malformed(format!("result {index}: {e}")))?,
+            );
+        }
+        if out.len() < n {
+            return Err(TxnError::Malformed(format!("{} results for {n} operations and no error", out.len())));
+        }
+        Ok(out)
+    }
+}
+
+fn typed_result(expect: &Expect, item: RawResult, schema: Option<&DatabaseSchema>) -> Result<OperationResult, String> {
+    Ok(match expect {
+        Expect::Uuid => match item.uuid {
             Some(Atom::Uuid(uuid)) => OperationResult::Insert { uuid },
             Some(other) => return Err(format!("\"uuid\" is {other}, not a UUID")),
             None => return Err("an insert result lacks \"uuid\"".into()),
         },
-        Operation::Select { table, .. } => {
+        Expect::Rows(table) => {
             let rows = item.rows.ok_or("a select result lacks \"rows\"")?;
             let table = schema.and_then(|s| s.table(table)).map(|t| &**t);
             let mut de = serde_json::Deserializer::from_str(rows.get());
             let rows = serde::de::DeserializeSeed::deserialize(RowsSeed(table), &mut de).map_err(|e| e.to_string())?;
             OperationResult::Select { rows }
         }
-        Operation::Update { .. } | Operation::Mutate { .. } | Operation::Delete { .. } => {
-            OperationResult::Count(item.count.ok_or("the result lacks \"count\"")?)
-        }
-        _ => OperationResult::Empty,
+        Expect::Count => OperationResult::Count(item.count.ok_or("the result lacks \"count\"")?),
+        Expect::Empty => OperationResult::Empty,
     })
 }
 
@@ -545,6 +612,9 @@ mod tests {
         assert_eq!(t.push(Operation::Comment("c".into())), 1);
         let six = six();
         assert_eq!(Transaction::from_json(&six.params()).unwrap(), six);
+        let (text, shape) = six.clone().into_params();
+        assert_eq!(serde_json::from_str::<Value>(text.get()).unwrap(), six.params(), "written op by op, the same");
+        assert_eq!(shape, six.result_shape());
     }
 
     #[test]

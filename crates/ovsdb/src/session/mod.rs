@@ -31,7 +31,7 @@ use uuid::Uuid;
 use crate::proto::condition::Condition;
 use crate::proto::rpc::{Id, Message};
 use crate::proto::schema::DatabaseSchema;
-use crate::proto::txn::{OperationResult, Transaction, TxnError};
+use crate::proto::txn::{OperationResult, ResultShape, Transaction, TxnError};
 use crate::proto::update::{decode_table_updates, TableUpdates, UpdateFormat};
 use crate::replica::Replica;
 pub use reconnect::Timing;
@@ -171,7 +171,7 @@ enum Pending {
     Unlock,
     Echo,
     Call(RequestId),
-    Txn(RequestId, Transaction),
+    Txn(RequestId, ResultShape),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -371,9 +371,10 @@ impl Session {
         }
         let rid = self.new_request_id();
         // Straight to JSON text: a JSON value tree of a large transaction
-        // (a first translation) would take several times its size.
-        let params = serde_json::value::to_raw_value(&txn).expect("a transaction always serializes");
-        self.send("transact", &params, Pending::Txn(rid, txn));
+        // (a first translation) would take several times its size. Only
+        // the shape of its results is kept.
+        let (params, shape) = txn.into_params();
+        self.send_raw("transact", params, Pending::Txn(rid, shape));
         Ok(rid)
     }
 
@@ -417,10 +418,16 @@ impl Session {
     }
 
     fn send(&mut self, method: &str, params: &impl serde::Serialize, pending: Pending) {
+        let params = serde_json::value::to_raw_value(params).expect("request params always serialize");
+        self.send_raw(method, params, pending);
+    }
+
+    /// `send` of params already in JSON text.
+    fn send_raw(&mut self, method: &str, params: Box<serde_json::value::RawValue>, pending: Pending) {
         let id = self.next_id;
         self.next_id += 1;
         self.pending.insert(id, pending);
-        self.transmit.push_back(Message::request(Id::Num(id), method, params));
+        self.transmit.push_back(Message::request_raw(Id::Num(id), method, params));
     }
 
     // ---- outputs --------------------------------------------------------
@@ -619,10 +626,10 @@ impl Session {
             Pending::Call(rid) => {
                 self.events.push_back(Event::Reply { id: rid, result: result.map_err(SessionError::Rpc) })
             }
-            Pending::Txn(rid, txn) => {
+            Pending::Txn(rid, shape) => {
                 let schema = self.decode_schema().cloned();
                 let outcome = match result {
-                    Ok(raw) => txn.parse_results(&raw, schema.as_deref()).map_err(SessionError::Txn),
+                    Ok(raw) => shape.parse(&raw, schema.as_deref()).map_err(SessionError::Txn),
                     Err(e) => Err(SessionError::Rpc(e)),
                 };
                 self.events.push_back(Event::TxnDone { id: rid, result: outcome });

@@ -58,7 +58,7 @@ pub fn sb_tables() -> impl Iterator<Item = &'static str> {
 /// that cannot be translated are left out and reported in
 /// `Output::diagnostics`.
 pub fn compile(nb: &Replica, sb: &Replica) -> Output {
-    let Unfolded { mut output, flows, .. } = compile_unfolded(nb, sb, |_| None);
+    let Unfolded { mut output, flows, .. } = compile_unfolded(nb, sb, |_| None, None);
     flows::to_rows(flows, &mut output);
     output
 }
@@ -70,7 +70,8 @@ pub struct Unfolded {
     /// Every desired row but the flows and their datapath groups (the
     /// groups of load balancers are there).
     pub output: Output,
-    /// The flows of every datapath, each datapath's in build order.
+    /// The flows of every datapath built, each datapath's in build order
+    /// (none when a sink took them).
     pub flows: Vec<output::Lflow>,
     /// The NB row (`Logical_Switch` or `Logical_Router`) of each `DpId`.
     pub datapaths: Vec<ovsdb::Uuid>,
@@ -107,11 +108,15 @@ pub struct Selected {
 
 /// `compile` but for the last step, `flows::to_rows`, and building the
 /// flows and the per-datapath rows of only the datapaths `select` picks
-/// from the model (all when it says `None`).
+/// from the model (all when it says `None`). Each datapath's flows go to
+/// `sink` as soon as they are built, if there is one (`Unfolded::flows`
+/// is then empty): the engine keeps them, and no compilation holds every
+/// datapath's flows at once.
 pub fn compile_unfolded(
     nb: &Replica,
     sb: &Replica,
     select: impl FnOnce(&model::Model<'_>) -> Option<Selected>,
+    mut sink: Option<&mut output::Sink<'_>>,
 ) -> Unfolded {
     let mut out = Output::default();
     let (nb_global, options) = global::global_options(nb, &mut out.diagnostics);
@@ -133,16 +138,25 @@ pub fn compile_unfolded(
         Some(s) => (Some(s.whole.clone()), s.parts.clone()),
         None => (None, HashMap::new()),
     };
-    let mut flows = output::Flows::only(selection);
+    let meters = flows::copp::Meters::new(&model, &mut out.diagnostics);
+    let mut kept = Vec::new();
+    let mut emit = |dp, parts: Option<&BTreeSet<ovsdb::Uuid>>, mut built: Vec<output::Lflow>| {
+        meters.apply(built.iter_mut());
+        match &mut sink {
+            Some(sink) => sink(dp, parts, built),
+            None => kept.extend(built),
+        }
+    };
+    let mut flows = output::FlowSet::streaming(selection, &mut emit);
     flows::switch::build(&model, &mut flows, &mut out.diagnostics);
     flows::router::build(&model, &mut flows, &mut out.diagnostics);
-    flows::copp::apply(&model, flows.iter_mut(), &mut out.diagnostics);
+    let dp_diagnostics = std::mem::take(&mut flows.dp_diagnostics);
+    drop(flows);
     out.diagnostics.sort();
     let datapaths = model.datapaths.iter().map(|dp| dp.uuid).collect();
-    let dp_diagnostics = std::mem::take(&mut flows.dp_diagnostics);
     Unfolded {
         output: out,
-        flows: flows.into_vec(),
+        flows: kept,
         datapaths,
         built,
         parts,

@@ -111,19 +111,43 @@ impl Selection {
     }
 }
 
-/// Collects the flows of one compilation.
+/// Where `Flows::build_each` hands each datapath's flows as soon as they
+/// are built, instead of keeping them: the datapath, the parts of its
+/// flows built (`None`: all of them), and the flows, in build order.
+pub type Sink<'s> = dyn FnMut(DpId, Option<&BTreeSet<Uuid>>, Vec<Lflow>) + 's;
+
+/// The flows one builder adds: a datapath's (or a test's).
 #[derive(Debug, Default)]
 pub struct Flows {
     flows: Vec<Lflow>,
-    /// The flows `build_each` builds; all when `None`.
-    only: Option<Selection>,
     /// Of the one datapath a `build_each` item builds: the only parts of
     /// its flows to build, when not all of them.
     only_parts: Option<BTreeSet<Uuid>>,
     /// The part whose flows are being added.
     part: Option<Uuid>,
+}
+
+/// The flows of one compilation: every datapath's, built by `build_each`
+/// (the only way in), then kept or handed to a `Sink`.
+#[derive(Default)]
+pub struct FlowSet<'s> {
+    flows: Vec<Lflow>,
+    sink: Option<&'s mut Sink<'s>>,
+    /// The flows `build_each` builds; all when `None`.
+    only: Option<Selection>,
     /// The diagnostics of each datapath `build_each` built whole.
     pub dp_diagnostics: BTreeMap<DpId, Vec<Diagnostic>>,
+}
+
+impl std::fmt::Debug for FlowSet<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowSet")
+            .field("flows", &self.flows)
+            .field("sink", &self.sink.is_some())
+            .field("only", &self.only)
+            .field("dp_diagnostics", &self.dp_diagnostics)
+            .finish()
+    }
 }
 
 impl Flows {
@@ -151,11 +175,6 @@ impl Flows {
         self.flows.last_mut().expect("just pushed")
     }
 
-    /// `build_each` builds all of `dp`'s flows.
-    pub fn builds_whole_of(&self, dp: DpId) -> bool {
-        self.only.as_ref().map_or(true, |o| o.whole.contains(&dp))
-    }
-
     /// The datapath being built is built whole (not only some parts of
     /// its flows).
     pub fn builds_whole(&self) -> bool {
@@ -177,37 +196,40 @@ impl Flows {
         self.part = outer;
     }
 
-    pub fn len(&self) -> usize {
-        self.flows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.flows.is_empty()
-    }
-
     pub fn iter(&self) -> impl Iterator<Item = &Lflow> {
         self.flows.iter()
-    }
-
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Lflow> {
-        self.flows.iter_mut()
     }
 
     pub fn into_vec(self) -> Vec<Lflow> {
         self.flows
     }
+}
 
+impl<'s> FlowSet<'s> {
     /// Collects only the flows `build_each` builds for `only` (all when
     /// `None`).
-    pub fn only(only: Option<Selection>) -> Flows {
-        Flows { only, ..Flows::default() }
+    pub fn only(only: Option<Selection>) -> FlowSet<'s> {
+        FlowSet { only, ..FlowSet::default() }
+    }
+
+    /// `only`, but `build_each` hands each datapath's flows to `sink`
+    /// instead: a compilation never holds every datapath's flows at once.
+    pub fn streaming(only: Option<Selection>, sink: &'s mut Sink<'s>) -> FlowSet<'s> {
+        FlowSet { only, sink: Some(sink), ..FlowSet::default() }
+    }
+
+    /// `build_each` builds all of `dp`'s flows.
+    pub fn builds_whole_of(&self, dp: DpId) -> bool {
+        self.only.as_ref().map_or(true, |o| o.whole.contains(&dp))
     }
 
     /// Builds the flows of each item (of the datapath `dp_of` gives) on
     /// the current rayon pool, one `Flows` and diagnostics list per item,
-    /// and appends them in the items' order: the result is the same on any
-    /// number of threads. Items of datapaths `only` does not select are
-    /// skipped; those it selects only parts of build only those.
+    /// and appends them (or hands them to the sink) in the items' order:
+    /// the result is the same on any number of threads. Items of
+    /// datapaths `only` does not select are skipped; those it selects only
+    /// parts of build only those. Items are built `CHUNK` at a time, so
+    /// that a sink gets each chunk's flows before the next is built.
     pub fn build_each<T: Sync>(
         &mut self,
         diags: &mut Vec<Diagnostic>,
@@ -216,28 +238,45 @@ impl Flows {
         build: impl Fn(&T, &mut Flows, &mut Vec<Diagnostic>) + Sync,
     ) {
         use rayon::prelude::*;
+        /// Datapaths built at once (on as many threads as the pool has).
+        const CHUNK: usize = 32;
         let only = &self.only;
-        let parts: Vec<(DpId, Flows, Vec<Diagnostic>)> = items
-            .par_iter()
-            .filter(|item| only.as_ref().map_or(true, |only| only.has(dp_of(item))))
-            .map(|item| {
-                let dp = dp_of(item);
-                let only_parts = only.as_ref().and_then(|o| o.parts.get(&dp).filter(|_| !o.whole.contains(&dp)));
-                let mut flows = Flows { only_parts: only_parts.cloned(), ..Flows::default() };
-                let mut diags = Vec::new();
-                build(item, &mut flows, &mut diags);
-                (dp, flows, diags)
-            })
-            .collect();
-        for (dp, flows, more) in parts {
-            // (The diagnostics of a datapath built in part are those of its
-            // last whole build: a part cannot change them.)
-            self.flows.extend(flows.flows);
-            if flows.only_parts.is_none() {
-                diags.extend(more.iter().cloned());
-                self.dp_diagnostics.entry(dp).or_default().extend(more);
+        let selected: Vec<&T> =
+            items.iter().filter(|item| only.as_ref().map_or(true, |only| only.has(dp_of(item)))).collect();
+        for chunk in selected.chunks(CHUNK) {
+            type Built = (DpId, Option<BTreeSet<Uuid>>, Vec<Lflow>, Vec<Diagnostic>);
+            let built: Vec<Built> = chunk
+                .par_iter()
+                .map(|item| {
+                    let dp = dp_of(item);
+                    let only_parts = only.as_ref().and_then(|o| o.parts.get(&dp).filter(|_| !o.whole.contains(&dp)));
+                    let mut flows = Flows { only_parts: only_parts.cloned(), ..Flows::default() };
+                    let mut diags = Vec::new();
+                    build(item, &mut flows, &mut diags);
+                    (dp, flows.only_parts, flows.flows, diags)
+                })
+                .collect();
+            for (dp, only_parts, flows, more) in built {
+                // (The diagnostics of a datapath built in part are those of
+                // its last whole build: a part cannot change them.)
+                if only_parts.is_none() {
+                    diags.extend(more.iter().cloned());
+                    self.dp_diagnostics.entry(dp).or_default().extend(more);
+                }
+                match &mut self.sink {
+                    Some(sink) => sink(dp, only_parts.as_ref(), flows),
+                    None => self.flows.extend(flows),
+                }
             }
         }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Lflow> {
+        self.flows.iter()
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Lflow> {
+        self.flows.iter_mut()
     }
 }
 

@@ -28,7 +28,7 @@ use ovsdb::replica::{Change, Changes};
 use ovsdb::{Atom, Condition, Datum, OpRow, Operation, Replica, Uuid};
 
 use crate::flows::flow_row;
-use crate::output::{DpId, Lflow};
+use crate::output::Lflow;
 use crate::stage::Stage;
 
 /// A flow apart from its datapath and the NB row it comes from: what makes
@@ -112,6 +112,9 @@ type DpFlows = Vec<(Arc<Body>, Option<Uuid>)>;
 /// A datapath's flows by part (`Lflow::part`): `None` for the rest. No
 /// part is empty.
 type Parts = BTreeMap<Option<Uuid>, DpFlows>;
+
+/// A datapath's flows as a cycle built them, by part, in build order.
+type DpBuilt = BTreeMap<Option<Uuid>, Vec<Lflow>>;
 
 /// One distinct flow: where the compiler wants it and where the SB has it.
 #[derive(Debug, Default)]
@@ -255,72 +258,66 @@ impl LflowTable {
         }
     }
 
-    /// Takes this cycle's flows: `flows` of the datapaths whose NB rows
-    /// are `datapaths` (indexed by `DpId`), for those in `built` (all when
-    /// `None`), and of those in `parts` the parts listed; the others keep
-    /// theirs. Datapaths gone since the
-    /// last cycle lose their flows. Returns how many datapaths' flows
-    /// changed.
-    pub fn update(
-        &mut self,
-        flows: &[Lflow],
-        datapaths: &[Uuid],
-        built: Option<&HashSet<DpId>>,
-        parts: &HashMap<DpId, BTreeSet<Uuid>>,
-    ) -> usize {
-        let mut changed = 0;
+    /// Forgets the flows of the datapaths gone since the last cycle (the
+    /// ones `datapaths`, the NB rows of this cycle's, lacks); how many.
+    pub fn forget_gone(&mut self, datapaths: &[Uuid]) -> usize {
         let present: HashSet<Uuid, FixedState> = datapaths.iter().copied().collect();
         let gone: Vec<Uuid> = self.per_dp.keys().filter(|dp| !present.contains(dp)).copied().collect();
-        for dp in gone {
-            changed += 1;
+        for &dp in &gone {
             let old = self.per_dp.remove(&dp).unwrap_or_default();
             self.apply_diff(dp, old.into_values().flatten().collect(), Vec::new());
         }
-        for (i, (&dp, new)) in datapaths.iter().zip(by_datapath(flows, datapaths)).enumerate() {
-            let id = DpId(i as u32);
-            let parts: Vec<Option<Uuid>> = if built.map_or(true, |b| b.contains(&id)) {
+        gone.len()
+    }
+
+    /// Takes this cycle's flows of the datapath whose NB row is `dp`: all
+    /// of them, or only the parts `only_parts` lists (its other flows are
+    /// kept). Whether its flows changed.
+    pub fn update_dp(&mut self, dp: Uuid, only_parts: Option<&BTreeSet<Uuid>>, flows: Vec<Lflow>) -> bool {
+        let mut new: DpBuilt = BTreeMap::new();
+        for f in flows {
+            new.entry(f.part).or_default().push(f);
+        }
+        let parts: Vec<Option<Uuid>> = match only_parts {
+            Some(some) => some.iter().copied().map(Some).collect(),
+            None => {
                 // All of them: those kept, and those built.
                 let kept = self.per_dp.get(&dp).into_iter().flat_map(|p| p.keys().copied());
                 let mut all: Vec<Option<Uuid>> = kept.chain(new.keys().copied()).collect();
                 all.sort();
                 all.dedup();
                 all
-            } else if let Some(some) = parts.get(&id) {
-                some.iter().copied().map(Some).collect()
-            } else {
-                continue;
-            };
-            let mut any = false;
-            for part in parts {
-                let fresh = new.get(&part).map(Vec::as_slice).unwrap_or_default();
-                let kept = self.kept(&dp, part);
-                // The flows before and after the ones that changed (a flow
-                // added or gone is most of the time all there is).
-                let head = kept.iter().zip(fresh).take_while(|(k, f)| is(k, f)).count();
-                if head == kept.len() && head == fresh.len() {
-                    continue;
-                }
-                let room = kept.len().min(fresh.len()) - head;
-                let tail = kept.iter().rev().zip(fresh.iter().rev()).take(room).take_while(|(k, f)| is(k, f)).count();
-                any = true;
-                let (gone, came) = (kept[head..kept.len() - tail].to_vec(), &fresh[head..fresh.len() - tail]);
-                let came: DpFlows = came.iter().map(|f| (self.intern(f), f.hint)).collect();
-                // (Every body is now an entry's key: `apply_diff` can tell
-                // bodies apart by pointer.)
-                let parts = self.per_dp.entry(dp).or_default();
-                let list = parts.entry(part).or_default();
-                list.splice(head..list.len() - tail, came.iter().cloned());
-                if list.is_empty() {
-                    parts.remove(&part);
-                }
-                if parts.is_empty() {
-                    self.per_dp.remove(&dp);
-                }
-                self.apply_diff(dp, gone, came);
             }
-            changed += usize::from(any);
+        };
+        let mut any = false;
+        for part in parts {
+            let fresh = new.get(&part).map(Vec::as_slice).unwrap_or_default();
+            let kept = self.kept(&dp, part);
+            // The flows before and after the ones that changed (a flow
+            // added or gone is most of the time all there is).
+            let head = kept.iter().zip(fresh).take_while(|(k, f)| is(k, f)).count();
+            if head == kept.len() && head == fresh.len() {
+                continue;
+            }
+            let room = kept.len().min(fresh.len()) - head;
+            let tail = kept.iter().rev().zip(fresh.iter().rev()).take(room).take_while(|(k, f)| is(k, f)).count();
+            any = true;
+            let (gone, came) = (kept[head..kept.len() - tail].to_vec(), &fresh[head..fresh.len() - tail]);
+            let came: DpFlows = came.iter().map(|f| (self.intern(f), f.hint)).collect();
+            // (Every body is now an entry's key: `apply_diff` can tell
+            // bodies apart by pointer.)
+            let parts = self.per_dp.entry(dp).or_default();
+            let list = parts.entry(part).or_default();
+            list.splice(head..list.len() - tail, came.iter().cloned());
+            if list.is_empty() {
+                parts.remove(&part);
+            }
+            if parts.is_empty() {
+                self.per_dp.remove(&dp);
+            }
+            self.apply_diff(dp, gone, came);
         }
-        changed
+        any
     }
 
     /// The datapaths whose kept flows differ from `flows` (every

@@ -12,7 +12,8 @@
 //!   or a change that reaches every datapath (counted as an `abort`, then
 //!   a `recompute`).
 //! - `lflow` (`lflows`): the flows folded into `Logical_Flow` rows and an
-//!   index of the SB's; computed from the datapaths (or their parts)
+//!   index of the SB's; takes each datapath's flows as `northd` builds
+//!   them (a sink), computed from the datapaths (or their parts)
 //!   whose flows changed and the SB rows that changed, recomputed after a
 //!   `reset` (a reconnect, a failed commit, `inc-engine/recompute`). It
 //!   runs once the datapaths' rows are planned (flows refer to them), and
@@ -29,7 +30,8 @@
 mod deps;
 mod lflows;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use foldhash::fast::FixedState;
 use ovsdb::replica::Changes;
@@ -213,8 +215,19 @@ impl Engine {
         self.all_port_groups |= !std::mem::take(&mut self.port_groups_unsettled).is_empty();
         let all_port_groups = std::mem::take(&mut self.all_port_groups);
         let unsent = std::mem::take(&mut self.unsent);
-        let (deps, pending) = (&mut self.deps, &self.pending);
-        let mut unfolded = crate::compile_unfolded(nb, sb, |m| {
+        let (deps, pending, lflows) = (&mut self.deps, &self.pending, &mut self.lflows);
+        // Each datapath's flows go into the table as soon as they are
+        // built (by NB row: `select` notes which row each `DpId` is).
+        let rows: OnceCell<Vec<Uuid>> = OnceCell::new();
+        let mut datapaths_changed = 0;
+        let mut seen = HashSet::new();
+        let mut keep = |dp: DpId, parts: Option<&BTreeSet<Uuid>>, flows: Vec<crate::output::Lflow>| {
+            let Some(&row) = rows.get().and_then(|rows| rows.get(dp.0 as usize)) else { return };
+            seen.insert(dp);
+            datapaths_changed += usize::from(lflows.update_dp(row, parts, flows));
+        };
+        let select = |m: &crate::model::Model<'_>| {
+            let _ = rows.set(m.datapaths.iter().map(|dp| dp.uuid).collect());
             let reached = deps.reached(m, pending, !warm)?;
             let pick = |set: &HashSet<Uuid, FixedState>| -> HashSet<DpId> {
                 m.datapaths
@@ -233,7 +246,24 @@ impl Engine {
             let flows = crate::output::Selection { whole, parts };
             let port_groups = reached.port_groups.filter(|_| !all_port_groups);
             Some(crate::Selected { flows, rows: pick(&reached.rows), port_groups })
-        });
+        };
+        let mut unfolded = crate::compile_unfolded(nb, sb, select, Some(&mut keep));
+        // Datapaths selected that no builder visited (a disabled router)
+        // have no flows now.
+        for (i, &row) in unfolded.datapaths.iter().enumerate() {
+            let dp = DpId(i as u32);
+            if seen.contains(&dp) {
+                continue;
+            }
+            let parts = match (&unfolded.built, unfolded.parts.get(&dp)) {
+                (None, _) => None,
+                (Some(whole), _) if whole.contains(&dp) => None,
+                (Some(_), Some(parts)) => Some(parts),
+                (Some(_), None) => continue,
+            };
+            datapaths_changed += usize::from(self.lflows.update_dp(row, parts, Vec::new()));
+        }
+        datapaths_changed += self.lflows.forget_gone(&unfolded.datapaths);
         self.pending.clear();
         let built = unfolded.built.as_ref().map_or(unfolded.datapaths.len(), HashSet::len);
         let datapaths_in_part = unfolded.parts.len();
@@ -259,12 +289,6 @@ impl Engine {
             planner.table(table);
         }
         let dp_ref = self.datapath_refs(&unfolded, planner.ids());
-        let flows = std::mem::take(&mut unfolded.flows);
-        let datapaths_changed =
-            self.lflows.update(&flows, &unfolded.datapaths, unfolded.built.as_ref(), &unfolded.parts);
-        // The table has its own copy now: a first translation's flows are
-        // freed before their operations are built.
-        drop(flows);
         let (mut flow_ops, mut flow_stats) = (Vec::new(), BTreeMap::new());
         let planned = self.lflows.plan(sb, &dp_ref, &mut flow_ops, &mut flow_stats);
         self.ran(1, if warm { RunKind::Compute } else { RunKind::Recompute }, &mut done);

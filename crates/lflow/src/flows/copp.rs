@@ -3,7 +3,7 @@
 //! names, for a kind of packet it sends to ovn-controller, a meter of the
 //! NB Meter table gets that meter on every flow that sends such packets.
 //!
-//! One pass over the flows once every builder is done: the kind of
+//! A pass over each datapath's flows once its builder is done: the kind of
 //! packet is told from the flow's stage and the controller action in its
 //! actions (`protocol`), so that the builders need not know about CoPP.
 //! A Copp entry naming no NB meter, or a protocol ovn-nb(5) does not
@@ -38,43 +38,69 @@ pub const PROTOCOLS: [&str; 17] = [
     "svc-monitor",
 ];
 
-/// Sets the `controller_meter` of the flows of every datapath with a
-/// Copp; reports the entries of those Copps that meter nothing.
-pub fn apply<'f>(m: &Model<'_>, flows: impl Iterator<Item = &'f mut Lflow>, diags: &mut Vec<Diagnostic>) {
-    let meters: BTreeSet<&str> = nb::Meter::all(m.nb).map(|r| r.name()).collect();
-    let copp: HashMap<DpId, nb::Copp<'_>> = m
-        .datapaths
-        .iter()
-        .filter_map(|dp| {
-            let copp = match dp.nb {
-                DpNb::Switch(s) => s.copp(),
-                DpNb::Router(r) => r.copp(),
-            };
-            Some((dp.id, copp?))
-        })
-        .collect();
-    if copp.is_empty() {
-        return;
-    }
-    let used: BTreeMap<ovsdb::Uuid, nb::Copp<'_>> = copp.values().map(|c| (c.uuid(), *c)).collect();
-    for c in used.values() {
-        for (proto, meter) in c.meters().iter() {
-            let message = if !PROTOCOLS.contains(&proto) {
-                format!("unknown protocol '{proto}' in meters, entry ignored")
-            } else if !meters.contains(meter) {
-                format!("meter '{meter}' for {proto} names no Meter, {proto} not metered")
-            } else {
-                continue;
-            };
-            let row = if c.name().is_empty() { c.uuid().to_string() } else { c.name().to_string() };
-            diags.push(Diagnostic { table: nb::Copp::TABLE, row, message });
+/// The `controller_meter` the flows of each datapath with a Copp get.
+#[derive(Debug)]
+pub struct Meters {
+    /// Datapath -> protocol -> the meter its flows of that protocol get
+    /// (only meters the NB Meter table has).
+    of: HashMap<DpId, BTreeMap<String, String>>,
+}
+
+impl Meters {
+    /// The meters of every datapath with a Copp; reports the entries of
+    /// those Copps that meter nothing.
+    pub fn new(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Meters {
+        let meters: BTreeSet<&str> = nb::Meter::all(m.nb).map(|r| r.name()).collect();
+        let copp: HashMap<DpId, nb::Copp<'_>> = m
+            .datapaths
+            .iter()
+            .filter_map(|dp| {
+                let copp = match dp.nb {
+                    DpNb::Switch(s) => s.copp(),
+                    DpNb::Router(r) => r.copp(),
+                };
+                Some((dp.id, copp?))
+            })
+            .collect();
+        if copp.is_empty() {
+            return Meters { of: HashMap::new() };
         }
+        let used: BTreeMap<ovsdb::Uuid, nb::Copp<'_>> = copp.values().map(|c| (c.uuid(), *c)).collect();
+        for c in used.values() {
+            for (proto, meter) in c.meters().iter() {
+                let message = if !PROTOCOLS.contains(&proto) {
+                    format!("unknown protocol '{proto}' in meters, entry ignored")
+                } else if !meters.contains(meter) {
+                    format!("meter '{meter}' for {proto} names no Meter, {proto} not metered")
+                } else {
+                    continue;
+                };
+                let row = if c.name().is_empty() { c.uuid().to_string() } else { c.name().to_string() };
+                diags.push(Diagnostic { table: nb::Copp::TABLE, row, message });
+            }
+        }
+        let of = copp
+            .into_iter()
+            .map(|(dp, c)| {
+                let metered = c.meters().iter().filter(|(_, meter)| meters.contains(meter));
+                (dp, metered.map(|(proto, meter)| (proto.to_string(), meter.to_string())).collect())
+            })
+            .collect();
+        Meters { of }
     }
-    for f in flows {
-        let Some(c) = copp.get(&f.dp) else { continue };
-        let Some(proto) = protocol(f.stage, f.priority, &f.actions) else { continue };
-        if let Some(meter) = c.meters().get(proto).filter(|n| meters.contains(n)) {
-            f.meter = Some(meter.to_string());
+
+    /// Sets the `controller_meter` of `flows` (each datapath's flows in
+    /// turn, or all at once).
+    pub fn apply<'f>(&self, flows: impl IntoIterator<Item = &'f mut Lflow>) {
+        if self.of.is_empty() {
+            return;
+        }
+        for f in flows {
+            let Some(c) = self.of.get(&f.dp) else { continue };
+            let Some(proto) = protocol(f.stage, f.priority, &f.actions) else { continue };
+            if let Some(meter) = c.get(proto) {
+                f.meter = Some(meter.clone());
+            }
         }
     }
 }
@@ -288,9 +314,9 @@ mod tests {
         let sb = replica("ovn-sb.ovsschema", "{}");
         let mut diags = Vec::new();
         let m = Model::build(&nb, &sb, Default::default(), &mut diags);
-        let mut flows = crate::output::Flows::default();
+        let mut flows = crate::output::FlowSet::default();
         crate::flows::switch::build(&m, &mut flows, &mut diags);
-        apply(&m, flows.iter_mut(), &mut diags);
+        Meters::new(&m, &mut diags).apply(flows.iter_mut());
         let mut metered: Vec<(u32, &str, Option<&str>)> = flows
             .iter()
             .filter(|f| f.actions == "igmp;" || f.actions.starts_with("handle_svc_check"))

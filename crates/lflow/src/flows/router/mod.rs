@@ -32,13 +32,13 @@ use crate::model::addr::{Ipv4Net, Ipv6Net, Mac};
 use crate::model::nat::{Nat, NatKind};
 use crate::model::{Model, Port};
 pub(crate) use crate::output::json_key;
-use crate::output::{drop_action, Diagnostic, DpId, Flows};
+use crate::output::{drop_action, Diagnostic, DpId, FlowSet};
 
 /// Adds the flows of every logical router, each router's on a thread of
 /// the current rayon pool. NB rows that cannot be
 /// translated (a static route with a bad prefix, a policy whose nexthop no
 /// port reaches) are left out and reported in `diags`.
-pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
+pub fn build(m: &Model<'_>, flows: &mut FlowSet, diags: &mut Vec<Diagnostic>) {
     let parents = arp_resolve::virtual_parents(m);
     let drop = drop_action(&m.options);
     let ecmp = routing::EcmpIds::from_sb(m, |dp| flows.builds_whole_of(dp));

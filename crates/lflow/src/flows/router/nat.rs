@@ -305,7 +305,6 @@ mod tests {
 
     use expect_test::expect;
 
-    use super::*;
     use crate::model::Model;
     use crate::tests::replica;
 
@@ -353,7 +352,7 @@ mod tests {
         let mut diags = Vec::new();
         let sb = replica("ovn-sb.ovsschema", "{}");
         let m = Model::build(nb, &sb, BTreeMap::new(), &mut diags);
-        let mut f = Flows::default();
+        let mut f = crate::output::FlowSet::default();
         super::super::build(&m, &mut f, &mut diags);
         let mut lines: Vec<String> = f
             .iter()

@@ -7,7 +7,7 @@ use expect_test::{expect, Expect};
 use ovsdb::{Atom, Replica};
 
 use crate::model::Model;
-use crate::output::{Diagnostic, Flows};
+use crate::output::{Diagnostic, FlowSet};
 use crate::tests::replica;
 
 /// A router `lr0` with ports `a` (10.0.0.1/24, fd00::1/64) and `b`
@@ -42,7 +42,7 @@ fn flows(nb: &Replica, stages: &[&str]) -> (String, Vec<Diagnostic>) {
 fn flows_with_sb(nb: &Replica, sb: &Replica, stages: &[&str]) -> (String, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let m = Model::build(nb, sb, BTreeMap::new(), &mut diags);
-    let mut f = Flows::default();
+    let mut f = FlowSet::default();
     super::build(&m, &mut f, &mut diags);
     let mut lines: Vec<String> = f
         .iter()

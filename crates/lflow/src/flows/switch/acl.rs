@@ -635,7 +635,7 @@ mod tests {
         let sb = crate::tests::replica("ovn-sb.ovsschema", "{}");
         let mut diags = Vec::new();
         let model = crate::model::Model::build(&nb, &sb, Default::default(), &mut diags);
-        let mut flows = crate::output::Flows::default();
+        let mut flows = crate::output::FlowSet::default();
         super::super::build(&model, &mut flows, &mut diags);
         let drops: Vec<_> = flows.iter().filter(|f| f.stage == Stage::LsOutAcl && f.priority == 2000).collect();
         assert_eq!(drops.len(), 1);

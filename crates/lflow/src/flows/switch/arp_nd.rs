@@ -167,13 +167,14 @@ fn virtual_port(sw: &Switch<'_, '_>, p: &Port<'_>, flows: &mut Flows, diags: &mu
 
 /// The source IPs of load balancer health checks (`ip_port_mappings`
 /// values `PORT:SRC_IP`) are answered with the service monitor MAC on the
-/// switch of the backend's port, for every VIP with a health check.
-pub(super) fn service_monitor_replies(m: &Model<'_>, flows: &mut Flows) {
+/// switch of the backend's port (`dp`, here), for every VIP with a health
+/// check.
+pub(super) fn service_monitor_replies(m: &Model<'_>, dp: DpId, flows: &mut Flows) {
     let Some(svc_mac) = m.option("svc_monitor_mac").and_then(Mac::parse) else { return };
     for lb in &m.lbs {
         let monitors = lb.vips.iter().flat_map(|v| &v.backends).filter_map(|b| b.monitor.as_ref());
         for mon in monitors {
-            let Some(p) = m.port(&mon.port) else { continue };
+            let Some(p) = m.port(&mon.port).filter(|p| p.dp == dp) else { continue };
             let (m_, actions) = match mon.src_ip.parse::<IpAddr>() {
                 Ok(IpAddr::V4(a)) => (
                     format!("arp.tpa == {a} && arp.op == 1"),

@@ -273,7 +273,7 @@ mod tests {
             let sb = crate::tests::replica("ovn-sb.ovsschema", "{}");
             let mut diags = Vec::new();
             let model = crate::model::Model::build(&nb, &sb, Default::default(), &mut diags);
-            let mut flows = crate::output::Flows::default();
+            let mut flows = crate::output::FlowSet::default();
             super::super::build(&model, &mut flows, &mut diags);
             let hints: Vec<String> = flows
                 .iter()
@@ -311,9 +311,9 @@ mod tests {
         let sb = crate::tests::replica("ovn-sb.ovsschema", "{}");
         let mut diags = Vec::new();
         let model = crate::model::Model::build(&nb, &sb, crate::global::global_options(&nb, &mut diags).1, &mut diags);
-        let mut flows = crate::output::Flows::default();
+        let mut flows = crate::output::FlowSet::default();
         super::super::build(&model, &mut flows, &mut diags);
-        crate::flows::copp::apply(&model, flows.iter_mut(), &mut diags);
+        crate::flows::copp::Meters::new(&model, &mut diags).apply(flows.iter_mut());
         let meter_of = |stage: Stage, needle: &str| {
             flows.iter().find(|f| f.stage == stage && f.actions.contains(needle)).map(|f| f.meter.clone())
         };

@@ -45,12 +45,12 @@ use crate::input::{nb, sb};
 use crate::model::addr::LportAddresses;
 use crate::model::{Datapath, Model, Port};
 pub(crate) use crate::output::json_key;
-use crate::output::{drop_action, Diagnostic, DpId, Flows};
+use crate::output::{drop_action, Diagnostic, DpId, FlowSet};
 
 /// Adds the flows of every logical switch, each switch's on a thread of
 /// the current rayon pool; NB settings that cannot be used are reported
 /// in `diags`.
-pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
+pub fn build(m: &Model<'_>, flows: &mut FlowSet, diags: &mut Vec<Diagnostic>) {
     let shared = Shared::new(m, |dp| flows.builds_whole_of(dp));
     acl::diagnose(m, diags);
     let switches: Vec<&Datapath<'_>> = m.switches().collect();
@@ -75,9 +75,9 @@ pub fn build(m: &Model<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
             fwd_group::build(&sw, flows, diags);
             mcast::build(&sw, flows);
             l2_lookup::build(&sw, flows);
+            arp_nd::service_monitor_replies(m, dp.id, flows);
         },
     );
-    arp_nd::service_monitor_replies(m, flows);
     dhcp_dns::check_options(m, diags);
     dhcp_dns::check_dns_records(m, diags);
 }

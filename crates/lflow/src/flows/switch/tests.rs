@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use expect_test::{expect, Expect};
 
 use crate::model::Model;
-use crate::output::{Diagnostic, Flows};
+use crate::output::{Diagnostic, FlowSet};
 use crate::stage::{Pipeline, Stage};
 use crate::tests::replica;
 
@@ -18,7 +18,7 @@ pub(super) fn switch_flows_with_sb(nb_json: &str, sb_json: &str, stages: &[Stage
     let sb = replica("ovn-sb.ovsschema", sb_json);
     let mut diags = Vec::new();
     let model = Model::build(&nb, &sb, BTreeMap::new(), &mut diags);
-    let mut flows = Flows::default();
+    let mut flows = FlowSet::default();
     super::build(&model, &mut flows, &mut diags);
     let mut lines: Vec<String> = flows
         .iter()

@@ -589,12 +589,12 @@ impl<'o> Planner<'o> {
                         want
                     };
                     if !resolver.same(&want, row.get(col)) {
-                        changed.insert(col.clone(), empty_as_typed(want.into_owned(), row.get(col)));
+                        changed.insert(col.as_str().into(), empty_as_typed(want.into_owned(), row.get(col)));
                     }
                 }
                 for &(_, col, value) in FOREIGN_DEFAULTS.iter().filter(|(t, _, _)| *t == spec.name) {
                     if row.get(col).is_empty() {
-                        changed.insert(col.to_string(), Datum::from(Atom::Boolean(value)));
+                        changed.insert((*col).into(), Datum::from(Atom::Boolean(value)));
                     }
                 }
                 if !changed.is_empty() {
@@ -608,11 +608,11 @@ impl<'o> Planner<'o> {
             } else if row.is_none() {
                 for (col, v) in &d.cells {
                     if !v.is_empty() {
-                        changed.insert(col.to_string(), resolver.datum(v).into_owned());
+                        changed.insert((*col).into(), resolver.datum(v).into_owned());
                     }
                 }
                 for &(_, col, value) in FOREIGN_DEFAULTS.iter().filter(|(t, _, _)| *t == spec.name) {
-                    changed.entry(col.to_string()).or_insert_with(|| Datum::from(Atom::Boolean(value)));
+                    changed.entry((*col).into()).or_insert_with(|| Datum::from(Atom::Boolean(value)));
                 }
                 stats.0 += 1;
                 plan.ops.push(Operation::Insert {
@@ -662,7 +662,7 @@ pub fn plan_nb(output: &Output, nb: &Replica) -> Vec<Operation> {
     for w in &output.nb {
         let Some(row) = nb.get(w.table, &w.row) else { continue };
         if !same(&w.value, row.get(w.column)) {
-            per_row.entry((w.table, w.row)).or_default().insert(w.column.to_string(), w.value.clone());
+            per_row.entry((w.table, w.row)).or_default().insert(w.column.into(), w.value.clone());
         }
     }
     per_row

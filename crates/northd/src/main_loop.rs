@@ -146,7 +146,7 @@ impl OwnWrite {
         for op in ops {
             let (table, where_, columns) = match op {
                 Operation::Update { table, where_, row } => {
-                    (table, where_, Some(row.iter().map(|(c, d)| (c.clone(), d.clone())).collect()))
+                    (table, where_, Some(row.iter().map(|(c, d)| (c.to_string(), d.clone())).collect()))
                 }
                 Operation::Delete { table, where_ } => (table, where_, None),
                 _ => continue,
@@ -331,6 +331,10 @@ pub struct MainLoop {
     forced: Option<&'static str>,
     sb_txn: Option<SbInFlight>,
     nb_txn: Option<RequestId>,
+    /// When this instance last took the lock, until its first cycle as
+    /// the active one has written (or found nothing to write): logged,
+    /// as the takeover's cost.
+    took_lock: Option<Instant>,
     /// The SB replica does not show our last commit yet.
     awaiting_own_write: bool,
     /// Changes of each database not yet known to be news, and our last
@@ -405,6 +409,7 @@ impl MainLoop {
             settle: Settle::default(),
             forced: Some("start"),
             sb_txn: None,
+            took_lock: None,
             nb_txn: None,
             awaiting_own_write: false,
             retry_at: None,
@@ -600,6 +605,9 @@ impl MainLoop {
                 self.retry_wait = RETRY_MIN;
                 let (ins, upd, del) = txn.stats.totals();
                 debug!(inserted = ins, updated = upd, deleted = del, elapsed_ms, "sb transaction committed");
+                if let Some(at) = self.took_lock.take() {
+                    info!(ms = at.elapsed().as_millis() as u64, "since taking the lock: first write committed");
+                }
                 // The rows our inserts created: the replica must show them
                 // before the next cycle, and their echo is ours.
                 let results = results.iter().filter_map(|r| match r {
@@ -680,10 +688,19 @@ impl MainLoop {
             let was = self.role;
             self.role = role;
             match role {
-                Role::Active => info!("lock acquired: this instance is now active"),
-                Role::Standby if was == Role::Active => info!("lock lost: this instance is now on standby"),
+                Role::Active => {
+                    info!("lock acquired: this instance is now active");
+                    self.took_lock = Some(Instant::now());
+                }
+                Role::Standby if was == Role::Active => {
+                    info!("lock lost: this instance is now on standby");
+                    self.took_lock = None;
+                }
                 Role::Standby => info!("resumed: this instance is on standby until it gets the lock"),
-                Role::Paused => info!("paused: lock released, writing nothing"),
+                Role::Paused => {
+                    info!("paused: lock released, writing nothing");
+                    self.took_lock = None;
+                }
             }
             if self.ready_sent {
                 self.services.notifier.send(&format!("STATUS={}", role.as_str()));
@@ -891,6 +908,8 @@ impl MainLoop {
         self.check_settled(!sb_ops.is_empty() || !nb_ops.is_empty());
         if !sb_ops.is_empty() {
             self.send_sb(sb_ops, plan.stats);
+        } else if let Some(at) = self.took_lock.take() {
+            info!(ms = at.elapsed().as_millis() as u64, "since taking the lock: nothing to write");
         }
         self.send_nb(nb_ops);
     }

@@ -189,6 +189,15 @@ fn detach_pidfile_and_no_chdir_behave_as_ovs_daemons() {
         let appctl =
             |cmd: &str| Command::new(require_tool("ovn-appctl")).arg("-t").arg(&ctl).arg(cmd).output().unwrap();
         wait_until("the detached daemon to be active", BOUND, || appctl("status").stdout == b"Status: active\n");
+        if !no_chdir {
+            // The first daemon fills the empty SB: its first write after
+            // the lock is timed (a takeover's cost).
+            let took =
+                regex::Regex::new(r"\|northd\|INFO\|since taking the lock: first write committed ms=\d+").unwrap();
+            wait_until("the first write after the lock to be logged", BOUND, || {
+                std::fs::read_to_string(&log).is_ok_and(|text| took.is_match(&text))
+            });
+        }
         let out = appctl("exit");
         assert!(out.status.success());
         wait_until("the detached daemon to exit", BOUND, || {

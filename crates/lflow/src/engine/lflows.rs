@@ -636,8 +636,8 @@ fn reconcile(
             counts.1 += 1;
             let clear = if on.0 == "logical_datapath" { "logical_dp_group" } else { "logical_datapath" };
             let mut row = OpRow::new();
-            row.insert(on.0.to_string(), on.1);
-            row.insert(clear.to_string(), Datum::set([]));
+            row.insert(on.0.into(), on.1);
+            row.insert(clear.into(), Datum::set([]));
             ops.push(Operation::Update { table: "Logical_Flow".into(), where_: vec![Condition::row(rows[k])], row });
         }
         None => {
@@ -652,7 +652,7 @@ fn reconcile(
                 body.meter.as_deref(),
             );
             let row = flow_row(parts, hint, on);
-            let cells = row.cells.into_iter().filter(|(_, v)| !v.is_empty()).map(|(c, v)| (c.to_string(), v)).collect();
+            let cells = row.cells.into_iter().filter(|(_, v)| !v.is_empty()).map(|(c, v)| (c.into(), v)).collect();
             ops.push(Operation::Insert { table: "Logical_Flow".into(), row: cells, uuid_name: None, uuid: None });
         }
     }

@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
+use compact_str::CompactString;
 use indexmap::IndexMap;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::SerializeMap;
@@ -23,8 +24,10 @@ use super::mutation::Mutation;
 use super::schema::{ColumnType, DatabaseSchema, TableSchema};
 use super::txn::{coerce, column_type, is_mutable, ErrorKind, Fault};
 
-/// A `<row>`: column names to values, in the order given.
-pub type Row = IndexMap<String, Datum>;
+/// A `<row>`: column names to values, in the order given. Names are
+/// `CompactString`s, kept inline: the rows of a first translation's
+/// transaction (tens of thousands of inserts) allocate nothing for them.
+pub type Row = IndexMap<CompactString, Datum>;
 
 /// When a `wait` is satisfied: when the selected rows equal the given ones,
 /// or when they differ.
@@ -313,7 +316,7 @@ struct RowJson<'a>(&'a Row);
 
 impl Serialize for RowJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.0.iter())
+        s.collect_map(self.0.iter().map(|(name, value)| (name.as_str(), value)))
     }
 }
 
@@ -412,7 +415,7 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
                     .map_err(|e| de::Error::custom(format_args!("column {}: {e}", column.0)))?,
                 None => map.next_value::<Datum>()?,
             };
-            row.insert(column.0.into_owned(), value);
+            row.insert(CompactString::from(&*column.0), value);
         }
         Ok(row)
     }
@@ -456,7 +459,7 @@ mod tests {
     }
 
     fn row(pairs: &[(&str, Datum)]) -> Row {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        pairs.iter().map(|(k, v)| (CompactString::from(*k), v.clone())).collect()
     }
 
     fn s(x: &str) -> Datum {

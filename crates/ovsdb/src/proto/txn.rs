@@ -570,7 +570,7 @@ mod tests {
     }
 
     fn row(pairs: &[(&str, Datum)]) -> Row {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        pairs.iter().map(|(k, v)| ((*k).into(), v.clone())).collect()
     }
 
     /// insert, select, update, mutate, delete, comment: six operations.

@@ -12,8 +12,8 @@
 //!   or a change that reaches every datapath (counted as an `abort`, then
 //!   a `recompute`).
 //! - `lflow` (`lflows`): the flows folded into `Logical_Flow` rows and an
-//!   index of the SB's; takes each datapath's flows as `northd` builds
-//!   them (a sink), computed from the datapaths (or their parts)
+//!   index of the SB's. It takes each datapath's flows as `northd` builds
+//!   them (a sink); computed from the datapaths (or their parts)
 //!   whose flows changed and the SB rows that changed, recomputed after a
 //!   `reset` (a reconnect, a failed commit, `inc-engine/recompute`). It
 //!   runs once the datapaths' rows are planned (flows refer to them), and

@@ -111,12 +111,26 @@ fn follows_the_raft_leader_and_misses_or_repeats_no_change() {
     let remotes = cluster.remotes();
     let rt = runtime();
     // The writer runs on its own thread and runtime: a numbered sequence of
-    // inserts, each retried until it is known to be committed.
+    // inserts, each retried until it is known to be committed. It waits
+    // for the kill before its last third, so that those inserts reach the
+    // client only through another server, however the monitor batches the
+    // first ones.
     let writer_remotes = remotes.clone();
+    let killed_flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer_waits = killed_flag.clone();
     let writer = std::thread::spawn(move || {
         runtime().block_on(async move {
             let mut client = Client::new(config(&writer_remotes, None), None);
             for i in 0..N {
+                if i == 2 * N / 3 {
+                    timeout(LIMIT, async {
+                        while !writer_waits.load(std::sync::atomic::Ordering::SeqCst) {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                    })
+                    .await
+                    .expect("the leader was never killed");
+                }
                 loop {
                     let mut op = Transaction::new(NB);
                     op.push(Operation::Insert {
@@ -162,6 +176,7 @@ fn follows_the_raft_leader_and_misses_or_repeats_no_change() {
                     let victim = on.unwrap_or_else(|| cluster.leader());
                     cluster.kill(victim);
                     killed = Some(victim);
+                    killed_flag.store(true, std::sync::atomic::Ordering::SeqCst);
                 }
                 if ledger.inserts == N as usize {
                     break;

@@ -111,7 +111,7 @@ impl Selection {
     }
 }
 
-/// Where `Flows::build_each` hands each datapath's flows as soon as they
+/// Where `FlowSet::build_each` hands each datapath's flows as soon as they
 /// are built, instead of keeping them: the datapath, the parts of its
 /// flows built (`None`: all of them), and the flows, in build order.
 pub type Sink<'s> = dyn FnMut(DpId, Option<&BTreeSet<Uuid>>, Vec<Lflow>) + 's;

@@ -77,7 +77,8 @@ fn generate(schema_path: &PathBuf, out: &mut String, record: bool) {
         schema["version"]
     )
     .unwrap();
-    writeln!(out, "use ovsdb::replica::Row;\nuse ovsdb::{{Datum, Replica, Uuid}};\nuse super::StrMap;\n").unwrap();
+    writeln!(out, "use ovsdb::replica::{{Column, Row}};\nuse ovsdb::{{Datum, Replica, Uuid}};\nuse super::StrMap;\n")
+        .unwrap();
     let tables = schema["tables"].as_object().expect("tables");
     let mut columns = Vec::new();
     for (table, ts) in tables {
@@ -114,7 +115,7 @@ fn generate(schema_path: &PathBuf, out: &mut String, record: bool) {
             } else {
                 String::new()
             };
-            let get = format!("self.row.get({col:?})");
+            let get = format!("self.row.column({{ static C: Column = Column::new({col:?}); &C }})");
             let t = &cs["type"];
             let (key, value, min, max) = match t {
                 Value::Object(o) => (

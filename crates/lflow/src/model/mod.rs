@@ -265,15 +265,20 @@ impl<'a> Model<'a> {
         diags: &mut Vec<Diagnostic>,
     ) -> Model<'a> {
         let mut switches: Vec<nb::LogicalSwitch<'a>> = nb::LogicalSwitch::all(nb).collect();
-        switches.sort_by_key(|s| (s.name(), s.uuid()));
+        switches.sort_by_cached_key(|s| (s.name(), s.uuid()));
         let mut routers: Vec<nb::LogicalRouter<'a>> = nb::LogicalRouter::all(nb).collect();
-        routers.sort_by_key(|r| (r.name(), r.uuid()));
+        routers.sort_by_cached_key(|r| (r.name(), r.uuid()));
+        let n_ports = [nb::LogicalSwitchPort::TABLE, nb::LogicalRouterPort::TABLE]
+            .iter()
+            .filter_map(|t| nb.table(t))
+            .map(|t| t.len())
+            .sum();
         let mut m = Model {
             nb,
             sb,
-            datapaths: Vec::new(),
-            ports: Vec::new(),
-            port_by_name: HashMap::new(),
+            datapaths: Vec::with_capacity(switches.len() + routers.len()),
+            ports: Vec::with_capacity(n_ports),
+            port_by_name: HashMap::with_capacity(n_ports),
             options,
             chassis_redirect: Vec::new(),
             igmp_groups: Vec::new(),
@@ -297,7 +302,7 @@ impl<'a> Model<'a> {
                 DpNb::Switch(s) => s.ports().map(PortNb::Switch).collect(),
                 DpNb::Router(r) => r.ports().map(PortNb::Router).collect(),
             };
-            ports.sort_by_key(|p| port_name(*p));
+            ports.sort_by_cached_key(|p| port_name(*p));
             for p in ports {
                 m.push_port(dp, p, diags);
             }

@@ -24,7 +24,7 @@ use crate::proto::schema::DatabaseSchema;
 use crate::proto::update::{Cells, RowUpdate, TableUpdate, TableUpdates};
 
 pub use changes::{Change, Changes, TableChanges};
-pub use table::{Row, Table};
+pub use table::{Column, Row, Table};
 
 /// Why an update or a query was refused. An update refused leaves the
 /// replica as it was.
@@ -377,6 +377,30 @@ mod tests {
         assert_eq!(all[0], "name");
         assert_eq!(r.table(LSP).unwrap().len(), 1);
         assert!(r.table("Nope").is_none());
+    }
+
+    #[test]
+    fn a_column_named_in_code_reads_the_right_index_of_each_table() {
+        static IDS: Column = Column::new("external_ids");
+        static TAG: Column = Column::new("tag");
+        static NONE: Column = Column::new("no_such_column");
+        let mut lsp = Replica::new(nb_schema());
+        apply(&mut lsp, &[(LSP, U1, "insert", json!({"external_ids": ["map", [["k", "p1"]]], "tag": 5}))]).unwrap();
+        // Another table where "external_ids" sits at another index, and which lacks "tag".
+        let mut ls = Replica::new(nb_schema());
+        apply(&mut ls, &[("Logical_Switch", U2, "insert", json!({"external_ids": ["map", [["k", "sw"]]]}))]).unwrap();
+        let schema = nb_schema();
+        let idx = |t: &str| schema.tables[t].columns.get_index_of("external_ids");
+        assert_ne!(idx(LSP), idx("Logical_Switch"));
+        let (p, sw) = (lsp.get(LSP, &uuid(U1)).unwrap(), ls.get("Logical_Switch", &uuid(U2)).unwrap());
+        // Alternate, so that each read finds the other table's index cached.
+        for _ in 0..2 {
+            assert_eq!(p.column(&IDS), &Datum::map([(s("k"), s("p1"))]));
+            assert_eq!(sw.column(&IDS), &Datum::map([(s("k"), s("sw"))]));
+            assert_eq!(p.column(&TAG), &Datum::from(Atom::Integer(5)));
+            assert_eq!(sw.column(&TAG), &Datum::empty_set());
+            assert_eq!(p.column(&NONE), &Datum::empty_set());
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use foldhash::fast::FixedState;
@@ -28,7 +29,31 @@ pub(super) struct TableMeta {
     /// Column name -> index in `schema.columns`: every `Row::get` looks a
     /// name up, with a faster hash than the schema map's SipHash.
     by_name: HashMap<String, usize, FixedState>,
+    /// Unique among the tables of the process, never 0: what a `Column`
+    /// remembers its index in.
+    id: u64,
 }
+
+/// A column named in code, read with `Row::column`: it remembers its index
+/// in the last table it was read from, so that reading it from that
+/// table's rows again costs no name lookup. Meant to be a `static`, one per
+/// place in code that reads a column (generated accessors).
+pub struct Column {
+    name: &'static str,
+    /// `TableMeta::id << 16 | index + 1` (0 for a column the table lacks)
+    /// of the last table read; 0 before the first read.
+    cached: AtomicU64,
+}
+
+impl Column {
+    pub const fn new(name: &'static str) -> Column {
+        Column { name, cached: AtomicU64::new(0) }
+    }
+}
+
+/// Gives each table's `TableMeta` its `id`. 48 bits (the rest of a cached
+/// `Column` word holds the index): never wraps in a process's life.
+static NEXT_TABLE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// One row: its UUID and its values, of which only the non-default ones are
 /// stored.
@@ -55,6 +80,29 @@ impl Row {
         match self.meta.by_name.get(column) {
             Some(&i) => self.get_idx(i),
             None => &self.meta.empty,
+        }
+    }
+
+    /// The value of a column named in code (see `Column`): the same as
+    /// `get(column.name)`, without the name lookup after the first read
+    /// from this table. A column the table lacks reads as the empty set.
+    pub fn column(&self, column: &Column) -> &Datum {
+        let cached = column.cached.load(Ordering::Relaxed);
+        let slot = if cached >> 16 == self.meta.id {
+            cached & 0xffff
+        } else {
+            // Tables of more than 65,534 columns are read by name each time.
+            let slot = match self.meta.by_name.get(column.name) {
+                Some(&i) if i < 0xffff => i as u64 + 1,
+                Some(_) => return self.get(column.name),
+                None => 0,
+            };
+            column.cached.store(self.meta.id << 16 | slot, Ordering::Relaxed);
+            slot
+        };
+        match slot {
+            0 => &self.meta.empty,
+            i => self.get_idx(i as usize - 1),
         }
     }
 
@@ -127,7 +175,8 @@ impl Table {
         let defaults = schema.columns.values().map(|c| c.ty.default_datum()).collect();
         let changes = TableChanges::new(Arc::clone(&schema));
         let by_name = schema.columns.keys().enumerate().map(|(i, c)| (c.clone(), i)).collect();
-        let meta = Arc::new(TableMeta { schema, defaults, empty: Datum::empty_set(), by_name });
+        let id = NEXT_TABLE_ID.fetch_add(1, Ordering::Relaxed);
+        let meta = Arc::new(TableMeta { schema, defaults, empty: Datum::empty_set(), by_name, id });
         Table { meta, rows: IndexMap::default(), indexes: Vec::new(), changes }
     }
 

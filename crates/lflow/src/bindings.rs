@@ -432,7 +432,7 @@ fn port_groups(m: &Model<'_>, only: Option<&HashSet<String>>, out: &mut Output, 
         for lsp in g.ports() {
             let Some(p) = m.port(lsp.name()).filter(|p| p.uuid == lsp.uuid()) else { continue };
             per_dp.entry(p.dp).or_default().push(p.name);
-            for a in &p.addrs {
+            for a in p.addrs.iter() {
                 v4.extend(a.ipv4.iter().map(|n| n.addr.to_string()));
                 v6.extend(a.ipv6.iter().map(|n| n.addr.to_string()));
             }

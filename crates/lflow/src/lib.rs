@@ -58,7 +58,7 @@ pub fn sb_tables() -> impl Iterator<Item = &'static str> {
 /// that cannot be translated are left out and reported in
 /// `Output::diagnostics`.
 pub fn compile(nb: &Replica, sb: &Replica) -> Output {
-    let Unfolded { mut output, flows, .. } = compile_unfolded(nb, sb, |_| None, None);
+    let Unfolded { mut output, flows, .. } = compile_unfolded(nb, sb, &model::memo::PortMemo::of(nb), |_| None, None);
     flows::to_rows(flows, &mut output);
     output
 }
@@ -111,10 +111,12 @@ pub struct Selected {
 /// from the model (all when it says `None`). Each datapath's flows go to
 /// `sink` as soon as they are built, if there is one (`Unfolded::flows`
 /// is then empty): the engine keeps them, and no compilation holds every
-/// datapath's flows at once.
+/// datapath's flows at once. `memo` holds every port of `nb`
+/// (`PortMemo::refresh`).
 pub fn compile_unfolded(
     nb: &Replica,
     sb: &Replica,
+    memo: &model::memo::PortMemo,
     select: impl FnOnce(&model::Model<'_>) -> Option<Selected>,
     mut sink: Option<&mut output::Sink<'_>>,
 ) -> Unfolded {
@@ -123,7 +125,7 @@ pub fn compile_unfolded(
     global::build(nb_global, &options, &mut out);
     global::sb_dependent_options(sb, &mut out);
     coverage::not_translated(nb, &mut out.diagnostics);
-    let mut model = model::Model::build(nb, sb, options, &mut out.diagnostics);
+    let mut model = model::Model::build(nb, sb, memo, options, &mut out.diagnostics);
     let in_use = flows::router::bfd_in_use(&model);
     let is_router_port = |name: &str| model.port(name).is_some_and(|p| p.lrp().is_some());
     let bfd = model::bfd::Sessions::build(nb, sb, &in_use, is_router_port, &mut out.diagnostics);

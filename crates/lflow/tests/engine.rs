@@ -39,7 +39,7 @@ fn check_nbs(nbs: impl Iterator<Item = nbgen::Nb>) -> Result<(), String> {
         nbgen::replace(&mut nb, &next);
         engine.observe_nb(&nb.take_changes());
         let cycle = engine.run(&nb, &sb, |_, _| {});
-        let full = lflow::compile_unfolded(&nb, &sb, |_| None, None);
+        let full = lflow::compile_unfolded(&nb, &sb, &lflow::model::memo::PortMemo::of(&nb), |_| None, None);
         let stale = engine.stale_datapaths(&full);
         if !stale.is_empty() {
             return Err(format!("step {i}: stale flows on {stale:?} ({:?})", cycle.stats));

@@ -112,7 +112,8 @@ mod tests {
 
     fn meters(sb_json: &str) -> (Output, Vec<String>) {
         let (nb, sb) = (replica("ovn-nb.ovsschema", NB), replica("ovn-sb.ovsschema", sb_json));
-        let m = Model::build(&nb, &sb, Default::default(), &mut Vec::new());
+        let memo = crate::model::memo::PortMemo::of(&nb);
+        let m = Model::build(&nb, &sb, &memo, Default::default(), &mut Vec::new());
         let mut out = Output::default();
         build(&m, &mut out);
         let names = out.rows("Meter").iter().map(|r| r.get("name").unwrap().to_string()).collect();

@@ -135,7 +135,8 @@ mod tests {
             pbs.join(", ")
         );
         let (nb, sb) = (replica("ovn-nb.ovsschema", &nb), replica("ovn-sb.ovsschema", &sb));
-        let m = Model::build(&nb, &sb, BTreeMap::new(), &mut Vec::new());
+        let memo = crate::model::memo::PortMemo::of(&nb);
+        let m = Model::build(&nb, &sb, &memo, BTreeMap::new(), &mut Vec::new());
         assign(&m).ids.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     }
 

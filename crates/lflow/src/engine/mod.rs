@@ -142,6 +142,8 @@ pub struct Engine {
     all_port_groups: bool,
     /// The last run planned changes of `Port_Group` or `Address_Set` rows.
     port_groups_planned: bool,
+    /// The ports' parsed columns, parsed again only when they change.
+    ports: crate::model::memo::PortMemo,
 }
 
 impl Engine {
@@ -247,7 +249,8 @@ impl Engine {
             let port_groups = reached.port_groups.filter(|_| !all_port_groups);
             Some(crate::Selected { flows, rows: pick(&reached.rows), port_groups })
         };
-        let mut unfolded = crate::compile_unfolded(nb, sb, select, Some(&mut keep));
+        self.ports.refresh(nb);
+        let mut unfolded = crate::compile_unfolded(nb, sb, &self.ports, select, Some(&mut keep));
         // Datapaths selected that no builder visited (a disabled router)
         // have no flows now.
         for (i, &row) in unfolded.datapaths.iter().enumerate() {

@@ -313,7 +313,8 @@ mod tests {
         );
         let sb = replica("ovn-sb.ovsschema", "{}");
         let mut diags = Vec::new();
-        let m = Model::build(&nb, &sb, Default::default(), &mut diags);
+        let memo = crate::model::memo::PortMemo::of(&nb);
+        let m = Model::build(&nb, &sb, &memo, Default::default(), &mut diags);
         let mut flows = crate::output::FlowSet::default();
         crate::flows::switch::build(&m, &mut flows, &mut diags);
         Meters::new(&m, &mut diags).apply(flows.iter_mut());

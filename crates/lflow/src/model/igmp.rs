@@ -194,7 +194,8 @@ mod tests {
         );
         let nb = replica("ovn-nb.ovsschema", &nb);
         let sb = replica("ovn-sb.ovsschema", &sb);
-        let m = Model::build(&nb, &sb, Default::default(), &mut Vec::new());
+        let memo = crate::model::memo::PortMemo::of(&nb);
+        let m = Model::build(&nb, &sb, &memo, Default::default(), &mut Vec::new());
         let got: Vec<(String, String, Vec<&str>, i64)> = m
             .igmp_groups
             .iter()

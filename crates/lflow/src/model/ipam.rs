@@ -559,7 +559,8 @@ mod tests {
         let sb = replica("ovn-sb.ovsschema", "{}");
         let mut diags = Vec::new();
         let options = BTreeMap::from([("mac_prefix".to_string(), "0a:00:00".to_string())]);
-        let m = Model::build(&nb, &sb, options, &mut diags);
+        let memo = crate::model::memo::PortMemo::of(&nb);
+        let m = Model::build(&nb, &sb, &memo, options, &mut diags);
         let out = m
             .ports
             .iter()

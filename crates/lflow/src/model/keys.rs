@@ -243,7 +243,8 @@ mod tests {
         let nb = replica("ovn-nb.ovsschema", nb);
         let sb = replica("ovn-sb.ovsschema", sb);
         let mut diags = Vec::new();
-        let m = Model::build(&nb, &sb, BTreeMap::new(), &mut diags);
+        let memo = crate::model::memo::PortMemo::of(&nb);
+        let m = Model::build(&nb, &sb, &memo, BTreeMap::new(), &mut diags);
         let mut out: BTreeMap<String, i64> = m.datapaths.iter().map(|d| (d.name.to_string(), d.tunnel_key)).collect();
         out.extend(m.ports.iter().map(|p| (p.name.to_string(), p.tunnel_key)));
         out.extend(m.chassis_redirect.iter().map(|c| (c.name.clone(), c.tunnel_key)));

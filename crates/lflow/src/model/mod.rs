@@ -15,18 +15,20 @@ pub mod igmp;
 pub mod ipam;
 pub(crate) mod keys;
 pub mod lb;
+pub mod memo;
 pub mod nat;
 pub use keys::max_tunid;
 #[cfg(test)]
 pub(crate) mod testutil;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use ovsdb::{Replica, Uuid};
 
 use crate::input::{nb, sb};
 use crate::output::{cut, hmap_order, ovs_hash_string, Diagnostic, DpId, QUOTE_MAX};
-use addr::{LportAddresses, Mac};
+use addr::LportAddresses;
 
 /// The NB row behind a datapath.
 #[derive(Clone, Copy)]
@@ -103,13 +105,14 @@ pub struct Port<'a> {
     pub peer: Option<usize>,
     /// Parsed `addresses` (switch ports: every parsable entry, including
     /// the addresses IPAM assigns in place of the `dynamic` entry; router
-    /// ports: MAC and networks).
-    pub addrs: Vec<LportAddresses>,
+    /// ports: MAC and networks). Borrowed from the `PortMemo` unless IPAM
+    /// added some.
+    pub addrs: Cow<'a, [LportAddresses]>,
     /// The addresses IPAM assigns the switch port (`dynamic_addresses` as
     /// northd writes it back to NB), when it asks for dynamic ones.
     pub dynamic_addresses: Option<String>,
     /// Parsed `port_security` entries.
-    pub ps_addrs: Vec<LportAddresses>,
+    pub ps_addrs: &'a [LportAddresses],
     /// The VLAN tag of a switch port with `tag_request` (container ports
     /// get a free one per parent when they request 0).
     pub tag: Option<i64>,
@@ -171,6 +174,8 @@ type NatsByRouter<'a> = HashMap<DpId, Vec<nat::Nat<'a>>>;
 pub struct Model<'a> {
     pub nb: &'a Replica,
     pub sb: &'a Replica,
+    /// The ports' parsed columns.
+    memo: &'a memo::PortMemo,
     pub datapaths: Vec<Datapath<'a>>,
     pub ports: Vec<Port<'a>>,
     pub port_by_name: HashMap<&'a str, usize>,
@@ -258,9 +263,11 @@ impl<'a> Model<'a> {
 
     /// Builds the model. NB rows that cannot be used (a port in two
     /// switches, a duplicate name) are reported in `diags` and left out.
+    /// `memo` must hold every port of `nb` (`PortMemo::refresh`).
     pub fn build(
         nb: &'a Replica,
         sb: &'a Replica,
+        memo: &'a memo::PortMemo,
         options: BTreeMap<String, String>,
         diags: &mut Vec<Diagnostic>,
     ) -> Model<'a> {
@@ -276,6 +283,7 @@ impl<'a> Model<'a> {
         let mut m = Model {
             nb,
             sb,
+            memo,
             datapaths: Vec::with_capacity(switches.len() + routers.len()),
             ports: Vec::with_capacity(n_ports),
             port_by_name: HashMap::with_capacity(n_ports),
@@ -501,7 +509,8 @@ impl<'a> Model<'a> {
                     .take_while(|a| ipam::Request::parse(a).is_none())
                     .filter(|a| LportAddresses::parse(a).is_some())
                     .count();
-                port.addrs.insert(slot.min(port.addrs.len()), parsed);
+                let addrs = port.addrs.to_mut();
+                addrs.insert(slot.min(addrs.len()), parsed);
             }
             port.dynamic_addresses = Some(value);
         }
@@ -530,69 +539,40 @@ impl<'a> Model<'a> {
             });
             return;
         }
-        let mut port = Port {
+        let uuid = match p {
+            PortNb::Switch(s) => s.uuid(),
+            PortNb::Router(r) => r.uuid(),
+        };
+        let memo: &'a memo::PortMemo = self.memo;
+        let parsed = match memo.get(&uuid) {
+            Some(parsed) => parsed,
+            None => {
+                // Not in the memo the caller refreshed: a caller's bug, never
+                // a port left out in silence.
+                diags.push(Diagnostic { table, row: name.to_string(), message: "not parsed, port left out".into() });
+                return;
+            }
+        };
+        for (column, value, why) in &parsed.bad {
+            diags.push(Diagnostic::new(table, name, column, value, why));
+        }
+        if matches!(p, PortNb::Router(_)) && parsed.addrs.is_empty() {
+            return;
+        }
+        let port = Port {
             nb: p,
             name,
-            uuid: match p {
-                PortNb::Switch(s) => s.uuid(),
-                PortNb::Router(r) => r.uuid(),
-            },
+            uuid,
             dp,
             tunnel_key: 0,
             peer: None,
-            addrs: Vec::new(),
+            addrs: Cow::Borrowed(&parsed.addrs),
             dynamic_addresses: None,
-            ps_addrs: Vec::new(),
+            ps_addrs: &parsed.ps_addrs,
             tag: None,
-            has_unknown: false,
+            has_unknown: parsed.has_unknown,
             up: false,
         };
-        match p {
-            PortNb::Switch(lsp) => {
-                for a in lsp.addresses() {
-                    match a {
-                        "unknown" => port.has_unknown = true,
-                        "router" => {}
-                        a if ipam::Request::parse(a).is_some() => {}
-                        a => match LportAddresses::parse(a) {
-                            Some(parsed) => port.addrs.push(parsed),
-                            None => diags.push(Diagnostic::new(
-                                table,
-                                name,
-                                "addresses",
-                                a,
-                                "invalid syntax, entry ignored",
-                            )),
-                        },
-                    }
-                }
-                for a in lsp.port_security() {
-                    match LportAddresses::parse(a) {
-                        Some(parsed) => port.ps_addrs.push(parsed),
-                        None => diags.push(Diagnostic::new(
-                            table,
-                            name,
-                            "port_security",
-                            a,
-                            "invalid syntax, entry ignored",
-                        )),
-                    }
-                }
-            }
-            PortNb::Router(lrp) => {
-                // Without a MAC the reference writes neither the port's
-                // binding nor a flow of it.
-                let Some(mac) = Mac::parse(lrp.mac()) else {
-                    diags.push(Diagnostic::new(table, name, "mac", lrp.mac(), "invalid MAC, port left out"));
-                    return;
-                };
-                let (parsed, bad) = LportAddresses::router_port(mac, lrp.networks());
-                for n in bad {
-                    diags.push(Diagnostic::new(table, name, "networks", n, "invalid network, entry ignored"));
-                }
-                port.addrs.push(parsed);
-            }
-        }
         let idx = self.ports.len();
         self.port_by_name.insert(name, idx);
         self.datapaths[dp.0 as usize].ports.push(idx);
@@ -714,7 +694,8 @@ mod tests {
         );
         let nb = replica("ovn-nb.ovsschema", &nb);
         let sb = replica("ovn-sb.ovsschema", "{}");
-        let m = Model::build(&nb, &sb, BTreeMap::new(), &mut Vec::new());
+        let memo = crate::model::memo::PortMemo::of(&nb);
+        let m = Model::build(&nb, &sb, &memo, BTreeMap::new(), &mut Vec::new());
         let tag = |n: &str| m.port(n).and_then(|p| p.tag);
         assert_eq!(
             [tag("vm"), tag("c1"), tag("c2"), tag("c3"), tag("ln"), tag("c4")],
@@ -743,7 +724,8 @@ mod tests {
         );
         let (nb, sb) = (replica("ovn-nb.ovsschema", &nb), replica("ovn-sb.ovsschema", "{}"));
         let mut diags = Vec::new();
-        let m = Model::build(&nb, &sb, BTreeMap::new(), &mut diags);
+        let memo = crate::model::memo::PortMemo::of(&nb);
+        let m = Model::build(&nb, &sb, &memo, BTreeMap::new(), &mut diags);
         assert!(m.port("badmac").is_none());
         let good = m.port("good").unwrap();
         let a = &good.addrs[0];
@@ -777,7 +759,8 @@ mod tests {
         );
         let (nb, sb) = (replica("ovn-nb.ovsschema", &nb), replica("ovn-sb.ovsschema", "{}"));
         let mut diags = Vec::new();
-        Model::build(&nb, &sb, BTreeMap::new(), &mut diags);
+        let memo = crate::model::memo::PortMemo::of(&nb);
+        Model::build(&nb, &sb, &memo, BTreeMap::new(), &mut diags);
         let diags: Vec<String> = diags.iter().map(ToString::to_string).collect();
         let nat = u(31);
         assert_eq!(
@@ -816,7 +799,8 @@ mod tests {
         );
         let (nb, sb) = (replica("ovn-nb.ovsschema", &nb), replica("ovn-sb.ovsschema", "{}"));
         let mut diags = Vec::new();
-        let m = Model::build(&nb, &sb, BTreeMap::new(), &mut diags);
+        let memo = crate::model::memo::PortMemo::of(&nb);
+        let m = Model::build(&nb, &sb, &memo, BTreeMap::new(), &mut diags);
         let diags: Vec<String> = diags.iter().map(ToString::to_string).collect();
         assert_eq!(
             diags,

@@ -100,7 +100,7 @@ pub fn behind_switches(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows:
                     }
                     "virtual" => virtual_port(r, p, lsp, parents, flows),
                     _ => {
-                        for a in &lsp.addrs {
+                        for a in lsp.addrs.iter() {
                             for ip in &a.ipv4 {
                                 if p.network_of(IpAddr::V4(ip.addr)).is_some() {
                                     bind(r, p, format!("reg0 == {}", ip.addr), a.mac, lsp.uuid, flows);

@@ -351,7 +351,8 @@ mod tests {
     fn nat_flows(nb: &ovsdb::Replica, stages: &[&str]) -> (String, Vec<String>) {
         let mut diags = Vec::new();
         let sb = replica("ovn-sb.ovsschema", "{}");
-        let m = Model::build(nb, &sb, BTreeMap::new(), &mut diags);
+        let memo = crate::model::memo::PortMemo::of(nb);
+        let m = Model::build(nb, &sb, &memo, BTreeMap::new(), &mut diags);
         let mut f = crate::output::FlowSet::default();
         super::super::build(&m, &mut f, &mut diags);
         let mut lines: Vec<String> = f

@@ -634,7 +634,8 @@ mod tests {
         let nb = crate::tests::replica("ovn-nb.ovsschema", &json);
         let sb = crate::tests::replica("ovn-sb.ovsschema", "{}");
         let mut diags = Vec::new();
-        let model = crate::model::Model::build(&nb, &sb, Default::default(), &mut diags);
+        let memo = crate::model::memo::PortMemo::of(&nb);
+        let model = crate::model::Model::build(&nb, &sb, &memo, Default::default(), &mut diags);
         let mut flows = crate::output::FlowSet::default();
         super::super::build(&model, &mut flows, &mut diags);
         let drops: Vec<_> = flows.iter().filter(|f| f.stage == Stage::LsOutAcl && f.priority == 2000).collect();

@@ -156,7 +156,7 @@ impl V4<'_> {
     fn add_flows(&self, sw: &Switch<'_, '_>, p: &Port<'_>, inport: &str, resident: Option<&str>, flows: &mut Flows) {
         let resident = resident.map(|r| format!(" && {r}")).unwrap_or_default();
         let uuid = self.row.uuid();
-        for a in &p.addrs {
+        for a in p.addrs.iter() {
             let Some(ip) = a.ipv4.iter().map(|n| n.addr).find(|ip| in_ipv4(self.cidr, *ip)) else {
                 continue;
             };
@@ -201,7 +201,7 @@ impl V6<'_> {
         let resident = resident.map(|r| format!(" && {r}")).unwrap_or_default();
         let stateless = self.row.options().get_bool("dhcpv6_stateless", false);
         let uuid = self.row.uuid();
-        for a in &p.addrs {
+        for a in p.addrs.iter() {
             let Some(ip) = a.ipv6.iter().map(|n| n.addr).find(|ip| in_ipv6(self.cidr, *ip)) else {
                 continue;
             };

@@ -17,7 +17,7 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
             for a in sw.lsp_addrs(ext) {
                 let from = format!("inport == {} && eth.src == {}", json_key(ln.name), a.mac);
                 for (_, rp) in sw.router_ports() {
-                    for r in &rp.addrs {
+                    for r in rp.addrs.iter() {
                         let mut matches: Vec<String> = Vec::new();
                         for ip in &r.ipv4 {
                             matches.push(format!("{from} && !{resident} && arp.tpa == {} && arp.op == 1", ip.addr));

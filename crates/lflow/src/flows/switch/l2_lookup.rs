@@ -124,7 +124,7 @@ pub(super) fn router_port_ips(m: &Model<'_>, rp: &Port<'_>) -> Option<Vec<IpAddr
     }
     // A NAT IP that is also a VIP goes only where the VIP is reachable.
     ips.extend(dnat_rules(m, rp.dp).map(|n| n.external_ip).filter(|ip| !vips.contains(ip)));
-    for a in &rp.addrs {
+    for a in rp.addrs.iter() {
         ips.extend(a.ipv4.iter().map(|n| IpAddr::V4(n.addr)));
         ips.extend(a.ipv6.iter().map(|n| IpAddr::V6(n.addr)));
     }

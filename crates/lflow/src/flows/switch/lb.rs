@@ -272,7 +272,8 @@ mod tests {
             let nb = crate::tests::replica("ovn-nb.ovsschema", &nb);
             let sb = crate::tests::replica("ovn-sb.ovsschema", "{}");
             let mut diags = Vec::new();
-            let model = crate::model::Model::build(&nb, &sb, Default::default(), &mut diags);
+            let memo = crate::model::memo::PortMemo::of(&nb);
+            let model = crate::model::Model::build(&nb, &sb, &memo, Default::default(), &mut diags);
             let mut flows = crate::output::FlowSet::default();
             super::super::build(&model, &mut flows, &mut diags);
             let hints: Vec<String> = flows
@@ -310,7 +311,9 @@ mod tests {
         let nb = crate::tests::replica("ovn-nb.ovsschema", &nb);
         let sb = crate::tests::replica("ovn-sb.ovsschema", "{}");
         let mut diags = Vec::new();
-        let model = crate::model::Model::build(&nb, &sb, crate::global::global_options(&nb, &mut diags).1, &mut diags);
+        let memo = crate::model::memo::PortMemo::of(&nb);
+        let model =
+            crate::model::Model::build(&nb, &sb, &memo, crate::global::global_options(&nb, &mut diags).1, &mut diags);
         let mut flows = crate::output::FlowSet::default();
         super::super::build(&model, &mut flows, &mut diags);
         crate::flows::copp::Meters::new(&model, &mut diags).apply(flows.iter_mut());

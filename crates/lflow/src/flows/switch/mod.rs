@@ -222,7 +222,7 @@ impl<'m, 'a> Switch<'m, 'a> {
     /// `router` in a router-type port's addresses, its peer's MAC and
     /// networks (with the link-local address).
     pub fn lsp_addrs(&self, p: &Port<'a>) -> Vec<LportAddresses> {
-        let mut addrs = p.addrs.clone();
+        let mut addrs = p.addrs.to_vec();
         let Some(lsp) = p.lsp() else { return addrs };
         if lsp.addresses().any(|a| a == "router") {
             if let Some(peer) = self.router_peer(p) {

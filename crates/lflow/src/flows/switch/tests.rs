@@ -17,7 +17,8 @@ pub(super) fn switch_flows_with_sb(nb_json: &str, sb_json: &str, stages: &[Stage
     let nb = replica("ovn-nb.ovsschema", nb_json);
     let sb = replica("ovn-sb.ovsschema", sb_json);
     let mut diags = Vec::new();
-    let model = Model::build(&nb, &sb, BTreeMap::new(), &mut diags);
+    let memo = crate::model::memo::PortMemo::of(&nb);
+    let model = Model::build(&nb, &sb, &memo, BTreeMap::new(), &mut diags);
     let mut flows = FlowSet::default();
     super::build(&model, &mut flows, &mut diags);
     let mut lines: Vec<String> = flows

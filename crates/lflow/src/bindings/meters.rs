@@ -6,7 +6,9 @@
 //! Pure: it reads the NB meters and ACLs, and the SB meters only to keep
 //! the band rows they hold; it never writes an NB row.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 
 use ovsdb::{Atom, Datum, Uuid};
 

@@ -7,7 +7,9 @@
 //! `nat_addresses`, and the QoS queue ids given out: `queues`), and never
 //! writes.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashMapExt};
 use std::net::IpAddr;
 
 use ovsdb::{Atom, Datum};
@@ -95,8 +97,6 @@ struct Lookups<'a> {
     mirrors: BTreeMap<&'a str, String>,
     /// SB chassis by name, then by hostname (a name wins).
     chassis: HashMap<&'a str, ovsdb::Uuid>,
-    /// The bindings SB holds, by logical port.
-    existing: HashMap<&'a str, sb::PortBinding<'a>>,
     /// The ports' QoS queue ids.
     queues: super::queues::Queues<'a>,
 }
@@ -112,12 +112,7 @@ impl<'a> Lookups<'a> {
         for c in &all {
             chassis.insert(c.name(), c.uuid());
         }
-        Lookups {
-            mirrors: super::mirror_ids(m),
-            chassis,
-            existing: sb::PortBinding::all(m.sb).map(|pb| (pb.logical_port(), pb)).collect(),
-            queues: super::queues::assign(m),
-        }
+        Lookups { mirrors: super::mirror_ids(m), chassis, queues: super::queues::assign(m) }
     }
 }
 
@@ -243,7 +238,7 @@ fn lsp_binding<'a>(
             .set_nonempty("options", str_map(options));
         if let Some(rp) = live {
             let mut nats = nat_addresses(m, p, lsp, rp, gw, diags);
-            if let Some(pb) = look.existing.get(p.name) {
+            if let Some(pb) = m.sb_binding(p.name) {
                 keep_word_order(&mut nats, pb.nat_addresses());
             }
             row.set_nonempty("nat_addresses", str_set(nats));

@@ -18,11 +18,12 @@
 //! Pure: reads the model and the SB bindings (their queue ids and
 //! chassis), returns the ids.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashMapExt};
 
 use ovsdb::Uuid;
 
-use crate::input::sb;
 use crate::model::keys::lowest_free;
 use crate::model::Model;
 
@@ -54,12 +55,10 @@ pub(crate) fn assign<'a>(m: &Model<'a>) -> Queues<'a> {
     if asking.is_empty() {
         return q;
     }
-    let bindings: HashMap<&str, sb::PortBinding<'_>> =
-        sb::PortBinding::all(m.sb).map(|pb| (pb.logical_port(), pb)).collect();
     let mut used: HashMap<Uuid, BTreeSet<i64>> = HashMap::new();
     let mut wanted = Vec::new();
     for (p, lsp) in asking {
-        let pb = bindings.get(p.name);
+        let pb = m.sb_binding(p.name);
         let chassis = pb.and_then(|pb| pb.chassis_uuids().next());
         let kept =
             pb.and_then(|pb| pb.options().get_int("qdisc_queue_id")).filter(|id| (1..=MAX_QUEUE_ID).contains(id));

@@ -10,7 +10,9 @@
 //! list, meters nothing (as in the reference) and is reported. Pure; it
 //! never adds or removes a flow, and changes nothing but `Lflow::meter`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashMapExt};
 
 use crate::input::nb;
 use crate::model::{DpNb, Model};

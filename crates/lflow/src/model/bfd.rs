@@ -16,7 +16,9 @@
 //! addresses); the result is written to both SB and NB, so reading it
 //! back changes nothing. Pure: reads the replicas, writes nothing.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::HashMap;
 use std::net::IpAddr;
 
 use ovsdb::{Replica, Uuid};

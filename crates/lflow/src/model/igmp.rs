@@ -16,7 +16,9 @@
 //! key SB already gives it, new ones get the lowest free key, in address
 //! order. Pure: reads the model and SB, writes nothing.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashMapExt};
 
 use ovsdb::Uuid;
 
@@ -64,9 +66,7 @@ fn dp_of_sb(m: &Model<'_>) -> HashMap<Uuid, DpId> {
 
 pub(super) fn build(m: &Model<'_>) -> Vec<IgmpGroup> {
     let dp_of_sb = dp_of_sb(m);
-    let port_of_sb: HashMap<Uuid, usize> = sb::PortBinding::all(m.sb)
-        .filter_map(|pb| m.port_by_name.get(pb.logical_port()).map(|&i| (pb.uuid(), i)))
-        .collect();
+    let port_of_sb = |u: Uuid| m.port_by_name.get(sb::PortBinding::get(m.sb, &u)?.logical_port()).copied();
     // (switch, address) -> reported ports.
     let mut learned: BTreeMap<(DpId, String), BTreeSet<usize>> = BTreeMap::new();
     for g in sb::IgmpGroup::all(m.sb) {
@@ -74,7 +74,7 @@ pub(super) fn build(m: &Model<'_>) -> Vec<IgmpGroup> {
         if !m.dp(dp).is_switch() {
             continue;
         }
-        let ports = g.ports_uuids().filter_map(|u| port_of_sb.get(&u).copied()).filter(|&i| m.ports[i].dp == dp);
+        let ports = g.ports_uuids().filter_map(port_of_sb).filter(|&i| m.ports[i].dp == dp);
         learned.entry((dp, g.address().to_string())).or_default().extend(ports);
     }
     let flood = |i: usize| match m.ports[i].nb {

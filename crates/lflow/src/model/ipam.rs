@@ -18,7 +18,7 @@
 //! (its low 24 bits plus one, then the next free value): the requested
 //! address of `dynamic IP` when given, else the assigned one, else zero.
 
-use std::collections::HashSet;
+use foldhash::{HashSet, HashSetExt};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::addr::{Ipv4Net, Ipv6Net, LportAddresses, Mac};

@@ -10,7 +10,9 @@
 //! on their router after its ports. Multicast group keys are the fixed ones
 //! above the port range (see `bindings`) and, for learned groups, `igmp`'s.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::{HashMap, HashMapExt};
 
 use ovsdb::Uuid;
 
@@ -130,12 +132,11 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
             Some((d.uuid(), nb))
         })
         .collect();
-    let mut existing: HashMap<&str, (Uuid, i64)> = HashMap::new();
-    for pb in sb::PortBinding::all(m.sb) {
-        if let Some(nb) = pb.datapath_uuids().next().and_then(|u| nb_of_sb_dp.get(&u)) {
-            existing.insert(pb.logical_port(), (*nb, pb.tunnel_key()));
-        }
-    }
+    let bindings = &m.sb_bindings;
+    let existing = |name: &str| {
+        let pb = bindings.get(name)?;
+        Some((*pb.datapath_uuids().next().and_then(|u| nb_of_sb_dp.get(&u))?, pb.tunnel_key()))
+    };
     for d in 0..m.datapaths.len() {
         let dk = m.datapaths[d].uuid;
         let dp = m.datapaths[d].id;
@@ -183,7 +184,7 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
                 Slot::Cr(c) => m.chassis_redirect[*c].name.as_str(),
             };
             if keys[n] == 0 {
-                if let Some(&(edp, k)) = existing.get(name) {
+                if let Some((edp, k)) = existing(name) {
                     if edp == dk && r.port.contains(&k) && used.insert(k) {
                         keys[n] = k;
                     }

@@ -7,7 +7,7 @@
 //! ovn-controller reported in SB `Service_Monitor`. Pure: never writes
 //! either database; a VIP that cannot be parsed is reported and left out.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::fmt;
 use std::net::IpAddr;
 

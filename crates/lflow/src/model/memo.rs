@@ -9,6 +9,7 @@
 //! replica, so a compilation with a kept memo and one with a new memo are
 //! the same function of the databases.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use foldhash::fast::FixedState;
@@ -35,12 +36,16 @@ pub(crate) struct Parsed {
     pub has_unknown: bool,
     /// The entries that do not parse: (column, value, why).
     pub bad: Vec<(&'static str, String, &'static str)>,
+    /// The last `PortMemo::refresh` that saw the row.
+    generation: u64,
 }
 
 /// The parsed ports, by NB row. See the module documentation.
 #[derive(Default)]
 pub struct PortMemo {
     ports: HashMap<Uuid, Parsed, FixedState>,
+    /// Counts `refresh`es; an entry not seen by the last is of a row gone.
+    generation: u64,
 }
 
 impl std::fmt::Debug for PortMemo {
@@ -60,30 +65,35 @@ impl PortMemo {
     /// Makes the memo hold exactly the ports of `nb`, parsing again those
     /// whose columns changed since they were parsed.
     pub fn refresh(&mut self, nb: &Replica) {
-        let mut fresh = HashMap::with_capacity_and_hasher(self.ports.len(), FixedState::default());
         static ADDRESSES: Column = Column::new("addresses");
         static PORT_SECURITY: Column = Column::new("port_security");
         static MAC: Column = Column::new("mac");
         static NETWORKS: Column = Column::new("networks");
+        self.generation = self.generation.wrapping_add(1);
+        let generation = self.generation;
+        let mut seen = 0;
+        let mut keep = |uuid: Uuid, source: [&Datum; 2], parse: &dyn Fn([Datum; 2]) -> Parsed| {
+            seen += 1;
+            let parsed = match self.ports.entry(uuid) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(parse(source.map(Datum::clone))),
+            };
+            if !parsed.source.iter().eq(source) {
+                *parsed = parse(source.map(Datum::clone));
+            }
+            parsed.generation = generation;
+        };
         for lsp in nb::LogicalSwitchPort::all(nb) {
             let row = lsp.row();
-            let source = [row.column(&ADDRESSES), row.column(&PORT_SECURITY)];
-            let parsed = match self.ports.remove(&lsp.uuid()) {
-                Some(p) if p.source.iter().eq(source) => p,
-                _ => parse_lsp(lsp, source.map(Datum::clone)),
-            };
-            fresh.insert(lsp.uuid(), parsed);
+            keep(lsp.uuid(), [row.column(&ADDRESSES), row.column(&PORT_SECURITY)], &|s| parse_lsp(lsp, s));
         }
         for lrp in nb::LogicalRouterPort::all(nb) {
             let row = lrp.row();
-            let source = [row.column(&MAC), row.column(&NETWORKS)];
-            let parsed = match self.ports.remove(&lrp.uuid()) {
-                Some(p) if p.source.iter().eq(source) => p,
-                _ => parse_lrp(lrp, source.map(Datum::clone)),
-            };
-            fresh.insert(lrp.uuid(), parsed);
+            keep(lrp.uuid(), [row.column(&MAC), row.column(&NETWORKS)], &|s| parse_lrp(lrp, s));
         }
-        self.ports = fresh;
+        if self.ports.len() != seen {
+            self.ports.retain(|_, p| p.generation == generation);
+        }
     }
 
     /// A port's parsed columns; `None` for a row `refresh` did not see.

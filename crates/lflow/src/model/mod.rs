@@ -22,7 +22,9 @@ pub use keys::max_tunid;
 pub(crate) mod testutil;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 
 use ovsdb::{Replica, Uuid};
 
@@ -176,6 +178,8 @@ pub struct Model<'a> {
     pub sb: &'a Replica,
     /// The ports' parsed columns.
     memo: &'a memo::PortMemo,
+    /// The SB port bindings by `logical_port`.
+    sb_bindings: HashMap<&'a str, sb::PortBinding<'a>>,
     pub datapaths: Vec<Datapath<'a>>,
     pub ports: Vec<Port<'a>>,
     pub port_by_name: HashMap<&'a str, usize>,
@@ -221,6 +225,11 @@ impl<'a> Model<'a> {
     /// The ports of a datapath.
     pub fn ports_of(&self, dp: DpId) -> impl Iterator<Item = &Port<'a>> {
         self.dp(dp).ports.iter().map(|&i| &self.ports[i])
+    }
+
+    /// The SB port binding of a logical port, by name.
+    pub fn sb_binding(&self, name: &str) -> Option<sb::PortBinding<'a>> {
+        self.sb_bindings.get(name).copied()
     }
 
     pub fn port(&self, name: &str) -> Option<&Port<'a>> {
@@ -284,6 +293,7 @@ impl<'a> Model<'a> {
             nb,
             sb,
             memo,
+            sb_bindings: sb::PortBinding::all(sb).map(|pb| (pb.logical_port(), pb)).collect(),
             datapaths: Vec::with_capacity(switches.len() + routers.len()),
             ports: Vec::with_capacity(n_ports),
             port_by_name: HashMap::with_capacity(n_ports),
@@ -465,12 +475,10 @@ impl<'a> Model<'a> {
     /// that chassis reports port readiness (`other_config:port-up-notif`),
     /// once the binding's `up` is true as well.
     fn mark_up(&mut self) {
-        let bindings: HashMap<&str, sb::PortBinding<'_>> =
-            sb::PortBinding::all(self.sb).map(|pb| (pb.logical_port(), pb)).collect();
         for p in &mut self.ports {
             let Some(lsp) = p.lsp() else { continue };
             p.up = lsp.type_() == "router"
-                || bindings.get(p.name).is_some_and(|pb| match pb.chassis() {
+                || self.sb_bindings.get(p.name).is_some_and(|pb| match pb.chassis() {
                     Some(ch) if ch.other_config().get_bool("port-up-notif", false) => pb.up() == Some(true),
                     Some(_) => true,
                     None => false,

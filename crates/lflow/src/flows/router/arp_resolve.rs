@@ -4,7 +4,7 @@
 //! ports), the drops of router addresses IP input leaves to this stage,
 //! then the dynamic lookups.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::net::IpAddr;
 
 use ovsdb::Uuid;

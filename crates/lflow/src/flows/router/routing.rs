@@ -13,7 +13,9 @@
 //! reference numbers groups as it forms them, walking the routes in UUID
 //! order: a group forms at its second member), else the lowest free id.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{nh_regs, parse_ip, RPort, Router};

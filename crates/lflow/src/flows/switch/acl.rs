@@ -15,7 +15,9 @@
 //! (the reference, too, writes none for an action it does not know): its
 //! packets meet the other ACLs and the default; it never becomes an allow.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
+
+use foldhash::{HashSet, HashSetExt};
 
 use ovsdb::Uuid;
 

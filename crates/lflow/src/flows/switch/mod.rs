@@ -37,7 +37,9 @@ mod mcast;
 mod port_sec;
 mod qos;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 
 use ovsdb::Uuid;
 

@@ -44,6 +44,10 @@ fn check_nbs(nbs: impl Iterator<Item = nbgen::Nb>) -> Result<(), String> {
         if !stale.is_empty() {
             return Err(format!("step {i}: stale flows on {stale:?} ({:?})", cycle.stats));
         }
+        let stale = engine.stale_owners(&nb);
+        if !stale.is_empty() {
+            return Err(format!("step {i}: the owners of rows {stale:?} differ from a fresh walk's"));
+        }
         // The SB port groups (per switch) and their address sets that
         // changed since the last step: the engine built their groups'
         // rows, as a full build does.

@@ -651,6 +651,12 @@ impl Deps {
         Some(names)
     }
 
+    /// The NB rows whose owners, as kept, differ from a fresh walk's of
+    /// `nb`. For tests.
+    pub fn stale_owners(&self, nb: &Replica) -> Vec<Uuid> {
+        self.owners.differing(nb)
+    }
+
     /// The facts of `m`, but for the owners of NB rows.
     fn of(m: &Model<'_>) -> Deps {
         let mut d = Deps { lb_hint: m.lb_hint, ..Deps::default() };
@@ -697,7 +703,8 @@ impl Deps {
 
 /// Which datapaths reach each NB row: kept between cycles, and updated
 /// from the rows that changed (walking again only the datapaths that
-/// reached them, or are them).
+/// reached them, or are them, and the port groups whose ports moved or
+/// whose rows changed).
 #[derive(Debug, Default)]
 struct Owners {
     /// Row -> the switches and routers whose references reach it.
@@ -706,8 +713,25 @@ struct Owners {
     by_dp: HashMap<Uuid, Vec<Uuid>, FixedState>,
     /// A port group and the rows its ACLs reach -> the switches of the
     /// group's ports (not its ports: a port belongs to its own switch, not
-    /// to every switch of its groups).
+    /// to every switch of its groups); one entry a group, so a switch may
+    /// be there more than once.
     by_group: HashMap<Uuid, Vec<Uuid>, FixedState>,
+    /// Port group -> what it put in `by_group`.
+    groups: HashMap<Uuid, GroupReach, FixedState>,
+    /// A port, or a row a port group reaches -> the groups that hold or
+    /// reach it.
+    group_of: HashMap<Uuid, Vec<Uuid>, FixedState>,
+}
+
+/// What one port group reaches, and through which ports.
+#[derive(Debug, Default)]
+struct GroupReach {
+    /// The group and the rows its ACLs reach.
+    rows: Vec<Uuid>,
+    /// Its ports.
+    ports: Vec<Uuid>,
+    /// The switches of its ports, sorted.
+    dps: Vec<Uuid>,
 }
 
 impl Owners {
@@ -726,27 +750,41 @@ impl Owners {
                 owners.add(nb, &refs, row);
             }
         }
-        owners.groups(nb, &refs);
+        for pg in nb.table("Port_Group").into_iter().flat_map(|t| t.rows()) {
+            owners.add_group(nb, &refs, pg);
+        }
         owners
     }
 
     /// Walks again the datapaths that reached the `changed` rows (table,
-    /// row) before, or are such rows. A row only comes within reach through
-    /// a reference in a row that changed.
+    /// row) before, or are such rows, and the port groups that are such
+    /// rows, reach them, or hold ports whose datapaths changed. A row only
+    /// comes within reach through a reference in a row that changed.
     fn update<'c>(&mut self, nb: &Replica, changed: impl Iterator<Item = (&'c str, Uuid)>) {
         let mut touched: HashSet<Uuid, FixedState> = HashSet::default();
+        let mut groups: HashSet<Uuid, FixedState> = HashSet::default();
         for (table, row) in changed {
             touched.extend(self.by_row.get(&row).into_iter().flatten());
-            if table == "Logical_Switch" || table == "Logical_Router" {
-                touched.insert(row);
+            groups.extend(self.group_of.get(&row).into_iter().flatten());
+            match table {
+                "Logical_Switch" | "Logical_Router" => {
+                    touched.insert(row);
+                }
+                "Port_Group" => {
+                    groups.insert(row);
+                }
+                _ => {}
             }
         }
         let refs = RefColumns::of(nb);
         // (Each row the touched datapaths reached loses them all at once:
         // a group on every gateway router is one pass over its balancers.)
         let mut rows: HashSet<Uuid, FixedState> = HashSet::default();
+        let mut before: HashMap<Uuid, HashSet<Uuid, FixedState>, FixedState> = HashMap::default();
         for dp in &touched {
-            rows.extend(self.by_dp.remove(dp).unwrap_or_default());
+            let reached = self.by_dp.remove(dp).unwrap_or_default();
+            rows.extend(reached.iter().copied());
+            before.insert(*dp, reached.into_iter().collect());
         }
         for row in rows {
             if let Some(dps) = self.by_row.get_mut(&row) {
@@ -756,12 +794,44 @@ impl Owners {
                 }
             }
         }
-        for dp in touched {
-            if let Some(row) = nb.get("Logical_Switch", &dp).or_else(|| nb.get("Logical_Router", &dp)) {
+        for dp in &touched {
+            if let Some(row) = nb.get("Logical_Switch", dp).or_else(|| nb.get("Logical_Router", dp)) {
                 self.add(nb, &refs, row);
             }
+            // The rows that came into or left the datapath's reach: the
+            // groups holding those ports have other switches now.
+            let after: HashSet<Uuid, FixedState> = self.by_dp.get(dp).into_iter().flatten().copied().collect();
+            let before = before.remove(dp).unwrap_or_default();
+            for moved in before.symmetric_difference(&after) {
+                groups.extend(self.group_of.get(moved).into_iter().flatten());
+            }
         }
-        self.groups(nb, &refs);
+        for g in groups {
+            self.remove_group(&g);
+            if let Some(pg) = nb.get("Port_Group", &g) {
+                self.add_group(nb, &refs, pg);
+            }
+        }
+    }
+
+    /// The rows whose owners differ from those a fresh walk of `nb`
+    /// finds (as sets). For tests.
+    fn differing(&self, nb: &Replica) -> Vec<Uuid> {
+        let fresh = Owners::walk(nb);
+        let set =
+            |v: Option<&Vec<Uuid>>| -> std::collections::BTreeSet<Uuid> { v.into_iter().flatten().copied().collect() };
+        let mut rows: Vec<Uuid> = [&self.by_row, &self.by_group, &fresh.by_row, &fresh.by_group]
+            .iter()
+            .flat_map(|m| m.keys().copied())
+            .collect::<std::collections::BTreeSet<Uuid>>()
+            .into_iter()
+            .filter(|u| {
+                set(self.by_row.get(u)) != set(fresh.by_row.get(u))
+                    || set(self.by_group.get(u)) != set(fresh.by_group.get(u))
+            })
+            .collect();
+        rows.dedup();
+        rows
     }
 
     /// The rows the switch or router `row` reaches.
@@ -775,25 +845,51 @@ impl Owners {
         self.by_dp.insert(dp, seen.into_iter().collect());
     }
 
-    /// `by_group`, from the switches of every port group's ports.
-    fn groups(&mut self, nb: &Replica, refs: &RefColumns) {
-        self.by_group.clear();
-        for pg in nb.table("Port_Group").into_iter().flat_map(|t| t.rows()) {
-            let mut dps: Vec<Uuid> = pg
-                .get("ports")
-                .keys()
-                .filter_map(Atom::as_uuid)
-                .flat_map(|p| self.by_row.get(&p).into_iter().flatten().copied())
-                .collect();
-            dps.sort();
-            dps.dedup();
-            let mut seen: HashSet<Uuid, FixedState> = HashSet::default();
-            seen.insert(pg.uuid());
-            for acl in pg.get("acls").keys().filter_map(Atom::as_uuid).filter_map(|u| nb.get("ACL", &u)) {
-                refs.walk(nb, acl, &mut seen);
+    /// What the port group `pg` reaches: itself and its ACLs' rows, owned
+    /// by the switches of its ports.
+    fn add_group(&mut self, nb: &Replica, refs: &RefColumns, pg: &Row) {
+        let ports: Vec<Uuid> = pg.get("ports").keys().filter_map(Atom::as_uuid).collect();
+        let mut dps: Vec<Uuid> = ports.iter().flat_map(|p| self.by_row.get(p).into_iter().flatten().copied()).collect();
+        dps.sort();
+        dps.dedup();
+        let mut seen: HashSet<Uuid, FixedState> = HashSet::default();
+        seen.insert(pg.uuid());
+        for acl in pg.get("acls").keys().filter_map(Atom::as_uuid).filter_map(|u| nb.get("ACL", &u)) {
+            refs.walk(nb, acl, &mut seen);
+        }
+        let rows: Vec<Uuid> = seen.into_iter().collect();
+        for u in &rows {
+            self.by_group.entry(*u).or_default().extend(dps.iter().copied());
+        }
+        for u in rows.iter().chain(&ports) {
+            self.group_of.entry(*u).or_default().push(pg.uuid());
+        }
+        self.groups.insert(pg.uuid(), GroupReach { rows, ports, dps });
+    }
+
+    /// Takes back what `add_group` put in for the group `g`.
+    fn remove_group(&mut self, g: &Uuid) {
+        let Some(reach) = self.groups.remove(g) else { return };
+        for u in &reach.rows {
+            if let Some(dps) = self.by_group.get_mut(u) {
+                for d in &reach.dps {
+                    if let Some(i) = dps.iter().position(|x| x == d) {
+                        dps.swap_remove(i);
+                    }
+                }
+                if dps.is_empty() {
+                    self.by_group.remove(u);
+                }
             }
-            for u in seen {
-                self.by_group.entry(u).or_default().extend(dps.iter().copied());
+        }
+        for u in reach.rows.iter().chain(&reach.ports) {
+            if let Some(gs) = self.group_of.get_mut(u) {
+                if let Some(i) = gs.iter().position(|x| x == g) {
+                    gs.swap_remove(i);
+                }
+                if gs.is_empty() {
+                    self.group_of.remove(u);
+                }
             }
         }
     }

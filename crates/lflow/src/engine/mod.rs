@@ -366,6 +366,13 @@ impl Engine {
         self.lflows.stale(&full.flows, &full.datapaths)
     }
 
+    /// The NB rows whose owning datapaths, as the engine keeps them to
+    /// place changes, differ from those a fresh engine would find in `nb`:
+    /// empty when the engine is right. For tests.
+    pub fn stale_owners(&self, nb: &Replica) -> Vec<Uuid> {
+        self.deps.stale_owners(nb)
+    }
+
     /// Keeps the diagnostics of the datapaths whose flows (and rows) were
     /// built, and adds the kept ones of the others to the output.
     fn keep_diagnostics(&mut self, unfolded: &mut crate::Unfolded) {

@@ -82,6 +82,10 @@ impl NodeStats {
     }
 }
 
+/// The most changed ports the engine notes for its `PortMemo`; past
+/// that, it checks every port.
+const PORTS_CHANGED_MAX: usize = 100_000;
+
 /// The engine's nodes, in the order a cycle runs them.
 pub const NODES: &[&str] = &["northd", "lflow", "sync_to_sb"];
 
@@ -144,6 +148,10 @@ pub struct Engine {
     port_groups_planned: bool,
     /// The ports' parsed columns, parsed again only when they change.
     ports: crate::model::memo::PortMemo,
+    /// The switch and router ports that changed since the last run (their
+    /// memo to check), or `None`: check every port (the first run, or too
+    /// many changed).
+    ports_changed: Option<HashSet<Uuid, FixedState>>,
 }
 
 impl Engine {
@@ -163,6 +171,14 @@ impl Engine {
     /// replica must pass here once).
     pub fn observe_nb(&mut self, changes: &Changes) {
         self.pending.observe_nb(changes);
+        if let Some(changed) = &mut self.ports_changed {
+            for table in ["Logical_Switch_Port", "Logical_Router_Port"] {
+                changed.extend(changes.table(table).into_iter().flat_map(|rows| rows.iter().map(|(u, _)| *u)));
+            }
+            if changed.len() > PORTS_CHANGED_MAX {
+                self.ports_changed = None;
+            }
+        }
     }
 
     /// Says which SB rows changed since the last call were changed by our
@@ -249,7 +265,10 @@ impl Engine {
             let port_groups = reached.port_groups.filter(|_| !all_port_groups);
             Some(crate::Selected { flows, rows: pick(&reached.rows), port_groups })
         };
-        self.ports.refresh(nb);
+        match self.ports_changed.replace(HashSet::default()) {
+            Some(changed) => self.ports.refresh_rows(nb, changed),
+            None => self.ports.refresh(nb),
+        }
         let mut unfolded = crate::compile_unfolded(nb, sb, &self.ports, select, Some(&mut keep));
         // Datapaths selected that no builder visited (a disabled router)
         // have no flows now.

@@ -65,35 +65,61 @@ impl PortMemo {
     /// Makes the memo hold exactly the ports of `nb`, parsing again those
     /// whose columns changed since they were parsed.
     pub fn refresh(&mut self, nb: &Replica) {
-        static ADDRESSES: Column = Column::new("addresses");
-        static PORT_SECURITY: Column = Column::new("port_security");
-        static MAC: Column = Column::new("mac");
-        static NETWORKS: Column = Column::new("networks");
         self.generation = self.generation.wrapping_add(1);
-        let generation = self.generation;
         let mut seen = 0;
-        let mut keep = |uuid: Uuid, source: [&Datum; 2], parse: &dyn Fn([Datum; 2]) -> Parsed| {
-            seen += 1;
-            let parsed = match self.ports.entry(uuid) {
-                Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => e.insert(parse(source.map(Datum::clone))),
-            };
-            if !parsed.source.iter().eq(source) {
-                *parsed = parse(source.map(Datum::clone));
-            }
-            parsed.generation = generation;
-        };
         for lsp in nb::LogicalSwitchPort::all(nb) {
-            let row = lsp.row();
-            keep(lsp.uuid(), [row.column(&ADDRESSES), row.column(&PORT_SECURITY)], &|s| parse_lsp(lsp, s));
+            self.keep_lsp(lsp);
+            seen += 1;
         }
         for lrp in nb::LogicalRouterPort::all(nb) {
-            let row = lrp.row();
-            keep(lrp.uuid(), [row.column(&MAC), row.column(&NETWORKS)], &|s| parse_lrp(lrp, s));
+            self.keep_lrp(lrp);
+            seen += 1;
         }
         if self.ports.len() != seen {
+            let generation = self.generation;
             self.ports.retain(|_, p| p.generation == generation);
         }
+    }
+
+    /// `refresh` when only the port rows `changed` (switch or router
+    /// ports, of any table, by UUID) may have changed since the last.
+    pub fn refresh_rows(&mut self, nb: &Replica, changed: impl IntoIterator<Item = Uuid>) {
+        for uuid in changed {
+            if let Some(lsp) = nb::LogicalSwitchPort::get(nb, &uuid) {
+                self.keep_lsp(lsp);
+            } else if let Some(lrp) = nb::LogicalRouterPort::get(nb, &uuid) {
+                self.keep_lrp(lrp);
+            } else {
+                self.ports.remove(&uuid);
+            }
+        }
+    }
+
+    fn keep_lsp(&mut self, lsp: nb::LogicalSwitchPort<'_>) {
+        static ADDRESSES: Column = Column::new("addresses");
+        static PORT_SECURITY: Column = Column::new("port_security");
+        let row = lsp.row();
+        self.keep(lsp.uuid(), [row.column(&ADDRESSES), row.column(&PORT_SECURITY)], |s| parse_lsp(lsp, s));
+    }
+
+    fn keep_lrp(&mut self, lrp: nb::LogicalRouterPort<'_>) {
+        static MAC: Column = Column::new("mac");
+        static NETWORKS: Column = Column::new("networks");
+        let row = lrp.row();
+        self.keep(lrp.uuid(), [row.column(&MAC), row.column(&NETWORKS)], |s| parse_lrp(lrp, s));
+    }
+
+    /// Keeps the entry of `uuid` if it was parsed from `source`, else
+    /// parses it again; marks it seen by the current generation.
+    fn keep(&mut self, uuid: Uuid, source: [&Datum; 2], parse: impl Fn([Datum; 2]) -> Parsed) {
+        let parsed = match self.ports.entry(uuid) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(parse(source.map(Datum::clone))),
+        };
+        if !parsed.source.iter().eq(source) {
+            *parsed = parse(source.map(Datum::clone));
+        }
+        parsed.generation = self.generation;
     }
 
     /// A port's parsed columns; `None` for a row `refresh` did not see.

@@ -63,9 +63,10 @@ fn report(out: &mut Output, dp_diags: &mut DpDiagnostics, dp: DpId, diags: Vec<D
 
 /// Builds the desired rows; those of the `PER_DATAPATH` tables only for
 /// the datapaths in `only` (all when `None`), with their diagnostics also
-/// in `dp_diags`; the `Port_Group` rows and the `_ip4`/`_ip6` address
-/// sets only of the port groups named in `groups` (all when `None`), the
-/// names of the others' address sets in `unbuilt_sets`.
+/// in `dp_diags`, and the routers' `_rtr_lb_` address sets alike; the
+/// `Port_Group` rows and the `_ip4`/`_ip6` address sets only of the port
+/// groups named in `groups` (all when `None`); the names of the address
+/// sets not built in `unbuilt_sets`.
 pub fn build(
     m: &Model<'_>,
     only: Option<&HashSet<DpId>>,
@@ -104,7 +105,7 @@ pub fn build(
     lb::build(m, out);
     multicast_groups(m, &wanted, out);
     address_sets(m, out);
-    router_lb_address_sets(m, out);
+    router_lb_address_sets(m, &wanted, out, unbuilt_sets);
     port_groups(m, groups, out, unbuilt_sets);
     static_mac_bindings(m, out);
     dns(m, out);
@@ -369,10 +370,20 @@ fn address_sets(m: &Model<'_>, out: &mut Output) {
 /// Per router with load balancers (its own and its groups'): the VIPs its
 /// ports answer ARP and neighbor solicitations for (`model::lb::Responder`),
 /// as `_rtr_lb_<router tunnel key>_ip4` and `_ip6` address sets, each only
-/// when not empty.
-fn router_lb_address_sets(m: &Model<'_>, out: &mut Output) {
+/// when not empty. Those of the routers `wanted` picks (rows of the router,
+/// like its port bindings); the names of the others' in `unbuilt`.
+fn router_lb_address_sets(
+    m: &Model<'_>,
+    wanted: &dyn Fn(DpId) -> bool,
+    out: &mut Output,
+    unbuilt: &mut HashSet<String>,
+) {
     for dp in m.routers().filter(|dp| dp.enabled()) {
         let Some(r) = dp.router() else { continue };
+        if !wanted(dp.id) {
+            unbuilt.extend(["ip4", "ip6"].map(|suffix| format!("_rtr_lb_{}_{suffix}", dp.tunnel_key)));
+            continue;
+        }
         let (v4, v6) = router_lb_vips(m, dp.id, r);
         for (suffix, ips) in [("ip4", v4), ("ip6", v6)] {
             if !ips.is_empty() {

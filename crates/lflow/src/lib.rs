@@ -85,9 +85,11 @@ pub struct Unfolded {
     /// `output` holds (all when `None`).
     pub rows_built: Option<HashSet<output::DpId>>,
     /// The port groups (by name) whose SB `Port_Group` rows and address
-    /// sets `output` holds (all when `None`), and the names of the others'
-    /// address sets.
+    /// sets `output` holds (all when `None`).
     pub port_groups: Option<HashSet<String>>,
+    /// The names of the address sets `output` does not hold: those of the
+    /// other port groups, and the `_rtr_lb_` sets of the routers whose
+    /// rows were not built.
     pub unbuilt_sets: HashSet<String>,
     /// The diagnostics of each datapath whose flows were built, and of
     /// each whose per-datapath rows were (also in `output`).

@@ -48,9 +48,9 @@ fn check_nbs(nbs: impl Iterator<Item = nbgen::Nb>) -> Result<(), String> {
         if !stale.is_empty() {
             return Err(format!("step {i}: the owners of rows {stale:?} differ from a fresh walk's"));
         }
-        // The SB port groups (per switch) and their address sets that
-        // changed since the last step: the engine built their groups'
-        // rows, as a full build does.
+        // The SB port groups (per switch) and their address sets, and the
+        // routers' load balancer address sets, that changed since the
+        // last step: the engine built them, as a full build does.
         let groups: BTreeSet<String> = nb
             .table("Port_Group")
             .into_iter()
@@ -72,7 +72,8 @@ fn check_nbs(nbs: impl Iterator<Item = nbgen::Nb>) -> Result<(), String> {
 }
 
 /// The desired SB `Port_Group` rows, and the address sets of the port
-/// groups named `groups`: (group name, the row).
+/// groups named `groups`: (group name, the row); and the routers' load
+/// balancer address sets (`_rtr_lb_*`): (their name, the row).
 fn port_group_rows(out: &lflow::output::Output, groups: &BTreeSet<String>) -> BTreeSet<(String, String)> {
     let name = |r: &lflow::output::DesiredRow| -> String {
         r.get("name").and_then(|d| d.as_atom()).and_then(|a| a.as_str()).unwrap_or_default().to_string()
@@ -83,6 +84,9 @@ fn port_group_rows(out: &lflow::output::Output, groups: &BTreeSet<String>) -> BT
     });
     let sets = out.rows("Address_Set").iter().filter_map(|r| {
         let n = name(r);
+        if n.starts_with("_rtr_lb_") {
+            return Some((n, format!("{:?}", r.cells)));
+        }
         let group = n.strip_suffix("_ip4").or_else(|| n.strip_suffix("_ip6")).filter(|g| groups.contains(*g))?;
         Some((group.to_string(), format!("{:?}", r.cells)))
     });
@@ -113,7 +117,8 @@ fn edited(base: Vec<u8>, edits: Vec<Vec<(usize, u8)>>) -> Vec<Vec<u8>> {
 /// balancer, NAT and routes; a fourth switch on the first router comes and
 /// goes, that router's port on the third switch may be a distributed
 /// gateway port (whose NAT the gateway router, when also on that switch,
-/// may route to), and it may have the load balancer.
+/// may route to), and it may have the load balancer; the second switch
+/// may ask for a tunnel key.
 #[derive(Debug, Clone)]
 struct Topo {
     /// Each VIF's `addresses` (empty: not on its switch).
@@ -148,6 +153,8 @@ struct Topo {
     add_route: bool,
     /// The gateway router also has a port on switch 2.
     gr_on_sw2: bool,
+    /// Switch 1's `other_config:requested-tnl-key` (its key changes).
+    switch_key: Option<u32>,
 }
 
 const VIFS: usize = 9;
@@ -172,13 +179,14 @@ impl Topo {
             relay: false,
             add_route: false,
             gr_on_sw2: false,
+            switch_key: None,
         }
     }
 
     /// Applies edit number `what` with the value `v`.
     fn edit(&mut self, what: u8, v: u8) {
         let i = v as usize % VIFS;
-        match what % 18 {
+        match what % 19 {
             0 => self.vifs[i] = format!("0a:00:00:00:01:{v:02x} 10.0.{}.{}", i % 3, 100 + v % 100),
             1 => self.vifs[i] = if self.vifs[i].is_empty() { "dynamic".into() } else { String::new() },
             2 => self.lrp_nets[v as usize % 4] = format!("10.0.{}.{}/24", v % 3, 1 + v % 5),
@@ -196,7 +204,8 @@ impl Topo {
             14 => self.lb_router = !self.lb_router,
             15 => self.relay = !self.relay,
             16 => self.add_route = !self.add_route,
-            _ => self.gr_on_sw2 = !self.gr_on_sw2,
+            17 => self.gr_on_sw2 = !self.gr_on_sw2,
+            _ => self.switch_key = (v % 2 == 0).then_some(u32::from(v % 8) + 1),
         }
     }
 
@@ -298,6 +307,9 @@ impl Topo {
             let mut other_config = vec![("subnet", format!("10.0.{s}.0/24"))];
             if s == 1 && self.snoop {
                 other_config.push(("mcast_snoop", "true".to_string()));
+            }
+            if let Some(k) = self.switch_key.filter(|_| s == 1) {
+                other_config.push(("requested-tnl-key", k.to_string()));
             }
             let mut row = json!({"name": format!("sw{s}"), "ports": set(ports), "other_config": map(other_config)});
             if self.lb.1 == s {

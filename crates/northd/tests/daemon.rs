@@ -491,7 +491,8 @@ fn a_port_add_changes_only_the_flows_of_the_datapaths_it_reaches() {
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
     // On a gateway router whose switch port announces its NAT addresses
     // (its VIPs among them): the balancer's part of the router's flows,
-    // and that switch's port bindings.
+    // and the rows of the router (its `_rtr_lb_` address set, its port's
+    // binding) and of that switch (its port's binding).
     let mut gw = vec!["--wait=sb", "lr-add", "gw", "--", "set", "Logical_Router", "gw", "options:chassis=gw1"];
     gw.extend(["--", "lrp-add", "gw", "gw-ext", "0a:00:00:00:ff:10", "172.16.0.1/24", "--", "ls-add", "ext"]);
     gw.extend(["--", "lsp-add", "ext", "ext-gw", "--", "lsp-set-type", "ext-gw", "router", "--"]);
@@ -500,10 +501,22 @@ fn a_port_add_changes_only_the_flows_of_the_datapaths_it_reaches() {
     dbs.nbctl(&[&gw[..], &["lr-lb-add", "gw", "lb9"]].concat());
     let (built, in_part, _, _, bindings) =
         cycle(&d, &["--wait=sb", "lb-add", "lb9", "10.200.0.2:80", "10.0.0.11:8080"]);
-    assert_eq!((built, in_part, bindings), (0, 1, 1), "a VIP added on a gateway router");
+    assert_eq!((built, in_part, bindings), (0, 1, 2), "a VIP added on a gateway router");
     let nat_addresses =
         sbctl(&dbs.sb_remote(), &["--bare", "--columns=nat_addresses", "find", "Port_Binding", "logical_port=ext-gw"]);
     assert!(nat_addresses.contains("10.200.0.2"), "the new VIP is announced: {nat_addresses}");
+    let router_vips = || {
+        let sets = sbctl(&dbs.sb_remote(), &["--bare", "--columns=name,addresses", "list", "Address_Set"]);
+        sets.split("\n\n").filter(|s| s.starts_with("_rtr_lb_")).map(str::to_string).collect::<Vec<_>>()
+    };
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    // A VIP in the router's network: the router answers ARP for it.
+    dbs.nbctl(&["--wait=sb", "lb-add", "lb9", "172.16.0.50:80", "10.0.0.12:8080"]);
+    assert!(router_vips().iter().any(|s| s.contains("172.16.0.50")), "the router answers for it: {:?}", router_vips());
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    // The balancer leaves the router: its address set goes.
+    dbs.nbctl(&["--wait=sb", "lr-lb-del", "gw", "lb9"]);
+    assert_eq!(router_vips(), Vec::<String>::new());
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
     // An NB option any datapath may read: the northd node gives up and
     // builds every datapath's flows; the lflow node still computes.

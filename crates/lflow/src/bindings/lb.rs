@@ -20,7 +20,7 @@ pub(super) fn build(m: &Model<'_>, out: &mut Output) {
     let mut groups: BTreeMap<&[DpId], String> = BTreeMap::new();
     for lb in m.lbs.iter().filter(|lb| !lb.switches.is_empty()) {
         let next = groups.len();
-        let group = groups.entry(&lb.switches).or_insert_with(|| format!("lbg{next}")).clone();
+        let group = groups.entry(&lb.switches[..]).or_insert_with(|| format!("lbg{next}")).clone();
         let mut options: BTreeMap<&str, &str> = lb.nb.options().iter().collect();
         options.insert("hairpin_orig_tuple", "true");
         let mut row = DesiredRow::new(None);

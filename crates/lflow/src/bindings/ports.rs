@@ -238,7 +238,7 @@ fn lsp_binding<'a>(
             .set_nonempty("options", str_map(options));
         if let Some(rp) = live {
             let mut nats = nat_addresses(m, p, lsp, rp, gw, diags);
-            if let Some(pb) = m.sb_binding(p.name) {
+            if let Some(pb) = p.binding {
                 keep_word_order(&mut nats, pb.nat_addresses());
             }
             row.set_nonempty("nat_addresses", str_set(nats));

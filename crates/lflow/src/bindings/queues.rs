@@ -58,7 +58,7 @@ pub(crate) fn assign<'a>(m: &Model<'a>) -> Queues<'a> {
     let mut used: HashMap<Uuid, BTreeSet<i64>> = HashMap::new();
     let mut wanted = Vec::new();
     for (p, lsp) in asking {
-        let pb = m.sb_binding(p.name);
+        let pb = p.binding;
         let chassis = pb.and_then(|pb| pb.chassis_uuids().next());
         let kept =
             pb.and_then(|pb| pb.options().get_int("qdisc_queue_id")).filter(|id| (1..=MAX_QUEUE_ID).contains(id));

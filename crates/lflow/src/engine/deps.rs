@@ -329,7 +329,7 @@ impl Deps {
         next.owners = owners;
         let reached = (!all && !pending.all).then(|| self.reach(&next, m, pending, &prior)).flatten();
         let reached = reached.map(|(mut reached, lb_parts)| {
-            reached.port_groups = self.port_groups(&next, m, pending);
+            reached.port_groups = Some(self.port_groups(&next, m, pending));
             (reached, lb_parts)
         });
         let ids: HashMap<Uuid, crate::output::DpId, FixedState> = m.datapaths.iter().map(|d| (d.uuid, d.id)).collect();
@@ -561,7 +561,10 @@ impl Deps {
                     }
                 }
             };
+        // A router's load balancers: its rows (its `_rtr_lb_` address
+        // sets) and its switches' (their router ports announce its VIPs).
         for router in lb_routers {
+            add_to(router, Scope::Own, false, true);
             for switch in neighbors(&router) {
                 add_to(switch, Scope::Own, false, true);
             }
@@ -614,16 +617,22 @@ impl Deps {
 
     /// The names of the port groups whose SB `Port_Group` rows (their
     /// ports' names on each switch's key) `pending` may change: those of
-    /// the groups that changed, and of the groups of the ports that
-    /// changed or came onto or left a switch; all (`None`) when a switch
-    /// came, went or changed its key.
-    fn port_groups(&self, next: &Deps, m: &Model<'_>, pending: &Pending) -> Option<HashSet<String>> {
-        if !differing_keys(&self.prints, &next.prints).is_empty() {
-            return None;
-        }
+    /// the groups that changed, of the groups of the ports that changed or
+    /// came onto or left a switch, and of the groups of every port of a
+    /// switch that came, went or changed its key (a router's coming or
+    /// going changes no group).
+    fn port_groups(&self, next: &Deps, m: &Model<'_>, pending: &Pending) -> HashSet<String> {
         let name = |r: &Row| r.get("name").as_atom().and_then(Atom::as_str).map(str::to_string);
         let mut names = HashSet::new();
         let mut ports: HashSet<Uuid, FixedState> = differing_keys(&self.ports, &next.ports).into_iter().collect();
+        let switches: HashSet<Uuid, FixedState> = differing_keys(&self.prints, &next.prints)
+            .into_iter()
+            .filter(|dp| !self.routers.contains(dp) && !next.routers.contains(dp))
+            .collect();
+        if !switches.is_empty() {
+            let on_them = self.ports.iter().chain(&next.ports).filter(|(_, f)| switches.contains(&f.dp));
+            ports.extend(on_them.map(|(port, _)| *port));
+        }
         for (table, uuid, old) in &pending.nb {
             let new = m.nb.get(table, uuid);
             match table.as_str() {
@@ -632,11 +641,10 @@ impl Deps {
                     ports.insert(*uuid);
                 }
                 "Logical_Switch" => {
-                    let (Some(old), Some(new)) = (old, new) else { return None };
-                    let of = |r: &Row| -> HashSet<Uuid, FixedState> {
-                        r.get("ports").keys().filter_map(Atom::as_uuid).collect()
+                    let of = |r: Option<&Row>| -> HashSet<Uuid, FixedState> {
+                        r.into_iter().flat_map(|r| r.get("ports").keys().filter_map(Atom::as_uuid)).collect()
                     };
-                    ports.extend(of(old).symmetric_difference(&of(new)));
+                    ports.extend(of(old.as_ref()).symmetric_difference(&of(new)));
                 }
                 _ => {}
             }
@@ -648,7 +656,7 @@ impl Deps {
                 }
             }
         }
-        Some(names)
+        names
     }
 
     /// The NB rows whose owners, as kept, differ from a fresh walk's of

@@ -303,8 +303,8 @@ impl Engine {
         }
         if let Some(names) = &unfolded.port_groups {
             planner.only_port_groups(names.clone());
-            planner.unbuilt_address_sets(unfolded.unbuilt_sets.clone());
         }
+        planner.unbuilt_address_sets(unfolded.unbuilt_sets.clone());
         let tables: Vec<&str> = crate::sync::owned_tables().filter(|t| *t != "Logical_Flow").collect();
         let first = tables.iter().position(|t| *t == "Datapath_Binding").map_or(0, |i| i + 1);
         for table in &tables[..first] {

@@ -132,9 +132,8 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
             Some((d.uuid(), nb))
         })
         .collect();
-    let bindings = &m.sb_bindings;
-    let existing = |name: &str| {
-        let pb = bindings.get(name)?;
+    let existing = |pb: Option<sb::PortBinding<'_>>| {
+        let pb = pb?;
         Some((*pb.datapath_uuids().next().and_then(|u| nb_of_sb_dp.get(&u))?, pb.tunnel_key()))
     };
     for d in 0..m.datapaths.len() {
@@ -178,13 +177,13 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
             };
             diags.push(Diagnostic::new(table, name, &format!("options:{REQUESTED}"), &k.to_string(), &problem));
         }
-        for (n, (slot, name, _, _)) in order.iter().enumerate() {
-            let name = match slot {
-                Slot::Port(_) => name,
-                Slot::Cr(c) => m.chassis_redirect[*c].name.as_str(),
+        for (n, (slot, _, _, _)) in order.iter().enumerate() {
+            let binding = match slot {
+                Slot::Port(i) => m.ports[*i].binding,
+                Slot::Cr(c) => m.sb_bindings.get(m.chassis_redirect[*c].name.as_str()).copied(),
             };
             if keys[n] == 0 {
-                if let Some((edp, k)) = existing(name) {
+                if let Some((edp, k)) = existing(binding) {
                     if edp == dk && r.port.contains(&k) && used.insert(k) {
                         keys[n] = k;
                     }

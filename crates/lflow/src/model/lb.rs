@@ -10,6 +10,7 @@
 use foldhash::{HashMap, HashMapExt};
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ovsdb::Uuid;
 
@@ -136,8 +137,9 @@ pub struct LoadBalancer<'a> {
     /// `selection_fields` as `ct_lb_mark`'s `hash_fields` (`tp_src` named
     /// after the protocol), comma-separated; empty without any.
     pub hash_fields: String,
-    /// The switches it applies to, directly or through a group, sorted.
-    pub switches: Vec<DpId>,
+    /// The switches it applies to, directly or through a group, sorted
+    /// (shared by the balancers of the same groups).
+    pub switches: Arc<[DpId]>,
 }
 
 /// Parses every NB load balancer, by UUID, with the switches that use it.
@@ -158,20 +160,48 @@ pub fn build<'a>(
         .into_iter()
         .map(|m| ((m.ip(), m.port(), m.protocol().unwrap_or("tcp"), m.logical_port()), m.status()))
         .collect();
-    let mut users: HashMap<Uuid, Vec<DpId>> = HashMap::new();
+    // The switches of each load balancer directly, and of each group (a
+    // group on every node switch holds every service: its switches are
+    // listed once, and shared by its balancers).
+    let mut direct: HashMap<Uuid, Vec<DpId>> = HashMap::new();
+    let mut of_group: HashMap<Uuid, Vec<DpId>> = HashMap::new();
     for (dp, sw) in switches {
-        let lbs = sw.load_balancer_uuids().chain(sw.load_balancer_group().flat_map(|g| g.load_balancer_uuids()));
-        for u in lbs {
-            users.entry(u).or_default().push(*dp);
+        for u in sw.load_balancer_uuids() {
+            direct.entry(u).or_default().push(*dp);
+        }
+        for g in sw.load_balancer_group_uuids() {
+            of_group.entry(g).or_default().push(*dp);
         }
     }
+    let mut groups_of: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for g in nb::LoadBalancerGroup::all(nb_db).filter(|g| of_group.contains_key(&g.uuid())) {
+        for u in g.load_balancer_uuids() {
+            groups_of.entry(u).or_default().push(g.uuid());
+        }
+    }
+    let mut shared: HashMap<Vec<Uuid>, Arc<[DpId]>> = HashMap::new();
     let mut lbs: Vec<nb::LoadBalancer<'a>> = nb::LoadBalancer::all(nb_db).collect();
     lbs.sort_by_key(|lb| lb.uuid());
     lbs.into_iter()
         .map(|lb| {
-            let mut switches = users.remove(&lb.uuid()).unwrap_or_default();
-            switches.sort();
-            switches.dedup();
+            let mut groups = groups_of.remove(&lb.uuid()).unwrap_or_default();
+            groups.sort();
+            groups.dedup();
+            let of_groups = |groups: &[Uuid]| -> Vec<DpId> {
+                let mut dps: Vec<DpId> = groups.iter().flat_map(|g| &of_group[g]).copied().collect();
+                dps.sort();
+                dps.dedup();
+                dps
+            };
+            let switches: Arc<[DpId]> = match direct.remove(&lb.uuid()) {
+                Some(mut dps) => {
+                    dps.extend(of_groups(&groups));
+                    dps.sort();
+                    dps.dedup();
+                    dps.into()
+                }
+                None => Arc::clone(shared.entry(groups).or_insert_with_key(|groups| of_groups(groups).into())),
+            };
             parse(lb, switches, &status, is_lsp, diags)
         })
         .collect()
@@ -179,7 +209,7 @@ pub fn build<'a>(
 
 fn parse<'a>(
     lb: nb::LoadBalancer<'a>,
-    switches: Vec<DpId>,
+    switches: Arc<[DpId]>,
     status: &HashMap<(&str, i64, &str, &str), Option<&str>>,
     is_lsp: &dyn Fn(&str) -> bool,
     diags: &mut Vec<Diagnostic>,

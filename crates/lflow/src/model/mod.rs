@@ -120,6 +120,8 @@ pub struct Port<'a> {
     pub tag: Option<i64>,
     /// The switch port has `unknown` in its addresses.
     pub has_unknown: bool,
+    /// The SB binding of the port's name, if SB has one.
+    pub binding: Option<sb::PortBinding<'a>>,
     /// The switch port is up, as northd reports it in the NB `up` column
     /// (`Model::mark_up`): taken from the SB binding ovn-controller
     /// claims, never from that NB column, which northd itself writes.
@@ -178,7 +180,8 @@ pub struct Model<'a> {
     pub sb: &'a Replica,
     /// The ports' parsed columns.
     memo: &'a memo::PortMemo,
-    /// The SB port bindings by `logical_port`.
+    /// The SB port bindings by `logical_port` (`Port::binding`, and
+    /// chassis-redirect ports').
     sb_bindings: HashMap<&'a str, sb::PortBinding<'a>>,
     pub datapaths: Vec<Datapath<'a>>,
     pub ports: Vec<Port<'a>>,
@@ -201,8 +204,8 @@ pub struct Model<'a> {
     /// VIP shares name (their stage hint): the first such switch in the
     /// reference's walk of datapaths.
     pub lb_hint: Option<Uuid>,
-    /// Indexes into `lbs` of the load balancers each switch uses.
-    lbs_by_switch: HashMap<DpId, Vec<usize>>,
+    /// Index into `lbs` of each load balancer, by UUID.
+    lb_index: HashMap<Uuid, usize>,
     /// The NAT rules each router applies (`nat::build`).
     nats: NatsByRouter<'a>,
     /// The NAT rules of routers with no gateway, which apply nowhere.
@@ -225,11 +228,6 @@ impl<'a> Model<'a> {
     /// The ports of a datapath.
     pub fn ports_of(&self, dp: DpId) -> impl Iterator<Item = &Port<'a>> {
         self.dp(dp).ports.iter().map(|&i| &self.ports[i])
-    }
-
-    /// The SB port binding of a logical port, by name.
-    pub fn sb_binding(&self, name: &str) -> Option<sb::PortBinding<'a>> {
-        self.sb_bindings.get(name).copied()
     }
 
     pub fn port(&self, name: &str) -> Option<&Port<'a>> {
@@ -304,7 +302,7 @@ impl<'a> Model<'a> {
             lb_vip_ips: HashMap::new(),
             bfd: bfd::Sessions::default(),
             lb_hint: None,
-            lbs_by_switch: HashMap::new(),
+            lb_index: HashMap::new(),
             nats: HashMap::new(),
             idle_nats: HashMap::new(),
         };
@@ -338,11 +336,7 @@ impl<'a> Model<'a> {
         let is_lsp = |name: &str| m.port(name).is_some_and(|p| p.lsp().is_some());
         m.lbs = lb::build(nb, sb, &switches, &is_lsp, diags);
         m.lb_vip_ips = nb::LoadBalancer::all(nb).map(|lb| (lb.uuid(), lb::VipIps::of(lb))).collect();
-        for (i, lb) in m.lbs.iter().enumerate() {
-            for dp in &lb.switches {
-                m.lbs_by_switch.entry(*dp).or_default().push(i);
-            }
-        }
+        m.lb_index = m.lbs.iter().enumerate().map(|(i, lb)| (lb.uuid, i)).collect();
         m.lb_hint = m.find_lb_hint();
         if m.option("install_ls_lb_from_router").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
             diags.push(Diagnostic {
@@ -356,9 +350,20 @@ impl<'a> Model<'a> {
         m
     }
 
-    /// The load balancers applied to a switch, by UUID.
+    /// The load balancers applied to a switch, directly or through a
+    /// group, by UUID.
     pub fn lbs_of(&self, dp: DpId) -> impl Iterator<Item = &lb::LoadBalancer<'a>> {
-        self.lbs_by_switch.get(&dp).into_iter().flatten().map(|&i| &self.lbs[i])
+        let mut lbs: Vec<usize> = match self.dp(dp).switch() {
+            Some(sw) => sw
+                .load_balancer_uuids()
+                .chain(sw.load_balancer_group().flat_map(|g| g.load_balancer_uuids()))
+                .filter_map(|u| self.lb_index.get(&u).copied())
+                .collect(),
+            None => Vec::new(),
+        };
+        lbs.sort_unstable();
+        lbs.dedup();
+        lbs.into_iter().map(|i| &self.lbs[i])
     }
 
     /// The NAT rules a router applies, in NB UUID order.
@@ -478,7 +483,7 @@ impl<'a> Model<'a> {
         for p in &mut self.ports {
             let Some(lsp) = p.lsp() else { continue };
             p.up = lsp.type_() == "router"
-                || self.sb_bindings.get(p.name).is_some_and(|pb| match pb.chassis() {
+                || p.binding.is_some_and(|pb| match pb.chassis() {
                     Some(ch) if ch.other_config().get_bool("port-up-notif", false) => pb.up() == Some(true),
                     Some(_) => true,
                     None => false,
@@ -579,6 +584,7 @@ impl<'a> Model<'a> {
             ps_addrs: &parsed.ps_addrs,
             tag: None,
             has_unknown: parsed.has_unknown,
+            binding: self.sb_bindings.get(name).copied(),
             up: false,
         };
         let idx = self.ports.len();

@@ -61,21 +61,30 @@ fn report(out: &mut Output, dp_diags: &mut DpDiagnostics, dp: DpId, diags: Vec<D
     }
 }
 
-/// Builds the desired rows; those of the `PER_DATAPATH` tables only for
-/// the datapaths in `only` (all when `None`), with their diagnostics also
-/// in `dp_diags`, and the routers' `_rtr_lb_` address sets alike; the
-/// `Port_Group` rows and the `_ip4`/`_ip6` address sets only of the port
-/// groups named in `groups` (all when `None`); the names of the address
-/// sets not built in `unbuilt_sets`.
+/// Which of the rows `build` builds.
+pub struct Only<'s> {
+    /// The datapaths whose rows of the `PER_DATAPATH` tables, `_rtr_lb_`
+    /// address sets and switch ports' NB status columns to build (all when
+    /// `None`).
+    pub rows: Option<&'s HashSet<DpId>>,
+    /// The port groups whose `Port_Group` rows and `_ip4`/`_ip6` address
+    /// sets to build (all when `None`).
+    pub groups: Option<&'s HashSet<String>>,
+    /// The NB status columns of every switch port, whatever `rows` says.
+    pub nb_status_all: bool,
+}
+
+/// Builds the desired rows, those of some datapaths and port groups only
+/// (`Only`); the diagnostics about the per-datapath ones also in
+/// `dp_diags`; the names of the address sets not built in `unbuilt_sets`.
 pub fn build(
     m: &Model<'_>,
-    only: Option<&HashSet<DpId>>,
-    groups: Option<&HashSet<String>>,
+    only: Only<'_>,
     out: &mut Output,
     dp_diags: &mut DpDiagnostics,
     unbuilt_sets: &mut HashSet<String>,
 ) {
-    let wanted = |dp: DpId| only.map_or(true, |o| o.contains(&dp));
+    let wanted = |dp: DpId| only.rows.map_or(true, |o| o.contains(&dp));
     for t in [
         "Datapath_Binding",
         "Port_Binding",
@@ -106,11 +115,11 @@ pub fn build(
     multicast_groups(m, &wanted, out);
     address_sets(m, out);
     router_lb_address_sets(m, &wanted, out, unbuilt_sets);
-    port_groups(m, groups, out, unbuilt_sets);
+    port_groups(m, only.groups, out, unbuilt_sets);
     static_mac_bindings(m, out);
     dns(m, out);
     bfd::build(m, out);
-    nb_status(m, out);
+    nb_status(m, &|dp| only.nb_status_all || wanted(dp), out);
 }
 
 /// The port's datapath is written to SB: the reference leaves a disabled
@@ -229,9 +238,10 @@ fn static_mac_bindings(m: &Model<'_>, out: &mut Output) {
 
 /// The switch port columns northd maintains in NB: `dynamic_addresses`
 /// (what IPAM assigned), `tag` (for ports with `tag_request`) and `up`
-/// (`Port::up`, from the SB binding).
-fn nb_status(m: &Model<'_>, out: &mut Output) {
-    for p in &m.ports {
+/// (`Port::up`, from the SB binding); of the ports of the datapaths
+/// `wanted` picks.
+fn nb_status(m: &Model<'_>, wanted: &dyn Fn(DpId) -> bool, out: &mut Output) {
+    for p in m.ports.iter().filter(|p| wanted(p.dp)) {
         let Some(lsp) = p.lsp() else { continue };
         if p.dynamic_addresses.is_some() || lsp.dynamic_addresses().is_some() {
             out.nb.push(NbWrite {

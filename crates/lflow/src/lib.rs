@@ -98,11 +98,15 @@ pub struct Unfolded {
 }
 
 /// The flows, and the datapaths whose per-datapath rows
-/// (`bindings::PER_DATAPATH`), a compilation builds.
+/// (`bindings::PER_DATAPATH`, the routers' `_rtr_lb_` address sets, the
+/// NB status columns of their switch ports), a compilation builds.
 #[derive(Debug, Default)]
 pub struct Selected {
     pub flows: output::Selection,
     pub rows: HashSet<output::DpId>,
+    /// The NB status columns of every switch port, not only of those of
+    /// `rows`.
+    pub nb_status_all: bool,
     /// The port groups (by name) whose SB `Port_Group` rows to build; all
     /// when `None`.
     pub port_groups: Option<HashSet<String>>,
@@ -132,12 +136,13 @@ pub fn compile_unfolded(
     let is_router_port = |name: &str| model.port(name).is_some_and(|p| p.lrp().is_some());
     let bfd = model::bfd::Sessions::build(nb, sb, &in_use, is_router_port, &mut out.diagnostics);
     model.bfd = bfd;
-    let (selection, rows_built, port_groups) =
-        select(&model).map_or((None, None, None), |s| (Some(s.flows), Some(s.rows), s.port_groups));
+    let (selection, rows_built, port_groups, nb_status_all) = select(&model)
+        .map_or((None, None, None, true), |s| (Some(s.flows), Some(s.rows), s.port_groups, s.nb_status_all));
     let mut row_diagnostics = bindings::DpDiagnostics::new();
     let mut unbuilt_sets = HashSet::new();
     let groups = port_groups.as_ref();
-    bindings::build(&model, rows_built.as_ref(), groups, &mut out, &mut row_diagnostics, &mut unbuilt_sets);
+    let only = bindings::Only { rows: rows_built.as_ref(), groups, nb_status_all };
+    bindings::build(&model, only, &mut out, &mut row_diagnostics, &mut unbuilt_sets);
     let (built, parts) = match &selection {
         Some(s) => (Some(s.whole.clone()), s.parts.clone()),
         None => (None, HashMap::new()),

@@ -35,6 +35,8 @@ fn check_nbs(nbs: impl Iterator<Item = nbgen::Nb>) -> Result<(), String> {
     let sb = Replica::new(nbgen::schema(false));
     let mut engine = Engine::default();
     let mut before = BTreeSet::new();
+    // The NB status columns as the engine last wrote them.
+    let mut written = std::collections::BTreeMap::new();
     for (i, next) in nbs.enumerate() {
         nbgen::replace(&mut nb, &next);
         engine.observe_nb(&nb.take_changes());
@@ -43,6 +45,15 @@ fn check_nbs(nbs: impl Iterator<Item = nbgen::Nb>) -> Result<(), String> {
         let stale = engine.stale_datapaths(&full);
         if !stale.is_empty() {
             return Err(format!("step {i}: stale flows on {stale:?} ({:?})", cycle.stats));
+        }
+        // Every NB write of a full compilation is the one the engine
+        // made last for that column (it writes only those that may have
+        // changed).
+        for w in &cycle.output.nb {
+            written.insert((w.row, w.column), w.value.clone());
+        }
+        if let Some(w) = full.output.nb.iter().find(|w| written.get(&(w.row, w.column)) != Some(&w.value)) {
+            return Err(format!("step {i}: NB {}.{} of {} is not written as {}", w.table, w.column, w.row, w.value));
         }
         let stale = engine.stale_owners(&nb);
         if !stale.is_empty() {

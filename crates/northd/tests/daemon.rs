@@ -657,6 +657,34 @@ fn a_standby_stays_warm_and_takes_over_without_a_recompute() {
     b.check_alive();
 }
 
+/// What a standby computed for NB alone (a port that came up, which
+/// changes no SB row northd owns) while the active instance was frozen is
+/// written once it takes over.
+#[test]
+fn a_standby_writes_the_nb_status_it_computed_once_it_takes_over() {
+    let dbs = Dbs::standalone();
+    let mut a = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    a.wait_status("active");
+    let mut b = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    b.wait_status("standby");
+    dbs.nbctl(&["--wait=sb", "ls-add", "sw0", "--", "lsp-add", "sw0", "p0"]);
+    sbctl(&dbs.sb_remote(), &["chassis-add", "ch1", "geneve", "127.0.0.1"]);
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    wait_until("the standby to follow", BOUND, || stat(&b, "northd", "compute") >= 1);
+    let computes = stat(&b, "northd", "compute");
+    a.signal(libc::SIGSTOP);
+    sbctl(&dbs.sb_remote(), &["lsp-bind", "p0", "ch1"]);
+    wait_until("the standby to compute the port up", BOUND, || stat(&b, "northd", "compute") > computes);
+    let up = || dbs.nbctl(&["get", "Logical_Switch_Port", "p0", "up"]);
+    assert_eq!(up().trim(), "false", "the frozen instance wrote nothing");
+    a.kill();
+    b.wait_status("active");
+    wait_until("the port to be reported up", BOUND, || up().trim() == "true");
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    b.check_alive();
+}
+
 #[test]
 fn a_burst_is_batched_and_a_reconnect_forces_a_recompute() {
     let mut dbs = Dbs::standalone();

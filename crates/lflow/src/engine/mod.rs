@@ -93,8 +93,8 @@ pub const NODES: &[&str] = &["northd", "lflow", "sync_to_sb"];
 #[derive(Debug)]
 pub struct Cycle {
     /// The desired rows, without `Logical_Flow` (planned into `plan`);
-    /// of the per-datapath tables (`bindings::PER_DATAPATH`), those of the
-    /// datapaths built only.
+    /// of the per-datapath tables (`bindings::PER_DATAPATH`), and of the
+    /// NB status writes, those of the datapaths built only.
     pub output: Output,
     /// The SB operations, flows included.
     pub plan: Plan,
@@ -146,6 +146,9 @@ pub struct Engine {
     all_port_groups: bool,
     /// The last run planned changes of `Port_Group` or `Address_Set` rows.
     port_groups_planned: bool,
+    /// The next run writes the NB status columns of every switch port:
+    /// the last run's writes were not sent (`discard`).
+    nb_status_all: bool,
     /// The ports' parsed columns, parsed again only when they change.
     ports: crate::model::memo::PortMemo,
     /// The switch and router ports that changed since the last run (their
@@ -193,6 +196,9 @@ impl Engine {
     /// The last run's operations were not sent (a standby keeping the
     /// engine warm): what they would have written is still to do.
     pub fn discard(&mut self) {
+        // The NB writes of the run were not sent either (the engine does
+        // not see which there were).
+        self.nb_status_all = true;
         self.lflows.discard();
         self.unsent.extend(self.planned.drain());
         self.all_port_groups |= std::mem::take(&mut self.port_groups_planned);
@@ -232,6 +238,7 @@ impl Engine {
         self.pending.settle_nb(|_| false);
         self.all_port_groups |= !std::mem::take(&mut self.port_groups_unsettled).is_empty();
         let all_port_groups = std::mem::take(&mut self.all_port_groups);
+        let nb_status_all = std::mem::take(&mut self.nb_status_all);
         let unsent = std::mem::take(&mut self.unsent);
         let (deps, pending, lflows) = (&mut self.deps, &self.pending, &mut self.lflows);
         // Each datapath's flows go into the table as soon as they are
@@ -263,7 +270,7 @@ impl Engine {
                 .collect();
             let flows = crate::output::Selection { whole, parts };
             let port_groups = reached.port_groups.filter(|_| !all_port_groups);
-            Some(crate::Selected { flows, rows: pick(&reached.rows), port_groups })
+            Some(crate::Selected { flows, rows: pick(&reached.rows), port_groups, nb_status_all })
         };
         match self.ports_changed.replace(HashSet::default()) {
             Some(changed) => self.ports.refresh_rows(nb, changed),

@@ -606,7 +606,12 @@ impl MainLoop {
                 let (ins, upd, del) = txn.stats.totals();
                 debug!(inserted = ins, updated = upd, deleted = del, elapsed_ms, "sb transaction committed");
                 if let Some(at) = self.took_lock.take() {
-                    info!(ms = at.elapsed().as_millis() as u64, "since taking the lock: first write committed");
+                    // When it left, apart: the SB server's share is the rest.
+                    let sent_ms = txn.sent.saturating_duration_since(at).as_millis() as u64;
+                    info!(
+                        ms = at.elapsed().as_millis() as u64,
+                        sent_ms, "since taking the lock: first write committed"
+                    );
                 }
                 // The rows our inserts created: the replica must show them
                 // before the next cycle, and their echo is ours.

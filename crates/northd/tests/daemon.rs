@@ -195,7 +195,8 @@ fn detach_pidfile_and_no_chdir_behave_as_ovs_daemons() {
             let took = "|northd|INFO|since taking the lock: first write committed ms=";
             wait_until("the first write after the lock to be logged", BOUND, || {
                 std::fs::read_to_string(&log).is_ok_and(|text| {
-                    text.lines().filter_map(|l| l.split_once(took)).any(|(_, ms)| ms.parse::<u64>().is_ok())
+                    let ms = |rest: &str| rest.split(' ').next().is_some_and(|ms| ms.parse::<u64>().is_ok());
+                    text.lines().filter_map(|l| l.split_once(took)).any(|(_, rest)| ms(rest))
                 })
             });
         }

@@ -629,6 +629,15 @@ fn address_sets_and_port_groups_others_change_are_put_back() {
     d.check_alive();
 }
 
+/// Two instances of ours on `dbs`: the first active, the second standby.
+fn active_and_standby(dbs: &Dbs) -> (Northd, Northd) {
+    let mut a = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    a.wait_status("active");
+    let mut b = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    b.wait_status("standby");
+    (a, b)
+}
+
 /// A standby runs the engine on every change, writing nothing, and takes
 /// over without a recompute: its first cycle as the active instance
 /// computes from the changes since its last run, and the SB it leaves is
@@ -636,10 +645,7 @@ fn address_sets_and_port_groups_others_change_are_put_back() {
 #[test]
 fn a_standby_stays_warm_and_takes_over_without_a_recompute() {
     let dbs = Dbs::standalone();
-    let mut a = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
-    a.wait_status("active");
-    let mut b = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
-    b.wait_status("standby");
+    let (mut a, mut b) = active_and_standby(&dbs);
     dbs.nbctl(&["--wait=sb", "ls-add", "sw0", "--", "lsp-add", "sw0", "p0"]);
     dbs.nbctl(&["--wait=sb", "lsp-set-addresses", "p0", "0a:00:00:00:00:01 10.0.0.1"]);
     wait_until("the standby's engine to follow the changes", BOUND, || stat(&b, "lflow", "compute") >= 2);
@@ -664,10 +670,7 @@ fn a_standby_stays_warm_and_takes_over_without_a_recompute() {
 #[test]
 fn a_standby_writes_the_nb_status_it_computed_once_it_takes_over() {
     let dbs = Dbs::standalone();
-    let mut a = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
-    a.wait_status("active");
-    let mut b = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
-    b.wait_status("standby");
+    let (mut a, mut b) = active_and_standby(&dbs);
     dbs.nbctl(&["--wait=sb", "ls-add", "sw0", "--", "lsp-add", "sw0", "p0"]);
     sbctl(&dbs.sb_remote(), &["chassis-add", "ch1", "geneve", "127.0.0.1"]);
     dbs.nbctl(&["--wait=sb", "sync"]);

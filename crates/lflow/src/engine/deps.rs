@@ -825,21 +825,19 @@ impl Owners {
     /// The rows whose owners differ from those a fresh walk of `nb`
     /// finds (as sets). For tests.
     fn differing(&self, nb: &Replica) -> Vec<Uuid> {
+        use std::collections::BTreeSet;
         let fresh = Owners::walk(nb);
-        let set =
-            |v: Option<&Vec<Uuid>>| -> std::collections::BTreeSet<Uuid> { v.into_iter().flatten().copied().collect() };
-        let mut rows: Vec<Uuid> = [&self.by_row, &self.by_group, &fresh.by_row, &fresh.by_group]
+        let set = |v: Option<&Vec<Uuid>>| -> BTreeSet<Uuid> { v.into_iter().flatten().copied().collect() };
+        let rows: BTreeSet<Uuid> = [&self.by_row, &self.by_group, &fresh.by_row, &fresh.by_group]
             .iter()
             .flat_map(|m| m.keys().copied())
-            .collect::<std::collections::BTreeSet<Uuid>>()
-            .into_iter()
+            .collect();
+        rows.into_iter()
             .filter(|u| {
                 set(self.by_row.get(u)) != set(fresh.by_row.get(u))
                     || set(self.by_group.get(u)) != set(fresh.by_group.get(u))
             })
-            .collect();
-        rows.dedup();
-        rows
+            .collect()
     }
 
     /// The rows the switch or router `row` reaches.

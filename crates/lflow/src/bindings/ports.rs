@@ -8,9 +8,9 @@
 //! writes.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 
 use foldhash::{HashMap, HashMapExt};
-use std::net::IpAddr;
 
 use ovsdb::{Atom, Datum};
 

@@ -17,9 +17,9 @@
 //! back changes nothing. Pure: reads the replicas, writes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 
 use foldhash::HashMap;
-use std::net::IpAddr;
 
 use ovsdb::{Replica, Uuid};
 

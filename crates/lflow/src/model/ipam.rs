@@ -18,8 +18,9 @@
 //! (its low 24 bits plus one, then the next free value): the requested
 //! address of `dynamic IP` when given, else the assigned one, else zero.
 
-use foldhash::{HashSet, HashSetExt};
 use std::net::{Ipv4Addr, Ipv6Addr};
+
+use foldhash::{HashSet, HashSetExt};
 
 use super::addr::{Ipv4Net, Ipv6Net, LportAddresses, Mac};
 use super::{Model, PortNb};

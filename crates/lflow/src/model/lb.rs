@@ -7,10 +7,11 @@
 //! ovn-controller reported in SB `Service_Monitor`. Pure: never writes
 //! either database; a VIP that cannot be parsed is reported and left out.
 
-use foldhash::{HashMap, HashMapExt};
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
+
+use foldhash::{HashMap, HashMapExt};
 
 use ovsdb::Uuid;
 

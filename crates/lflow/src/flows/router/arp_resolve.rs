@@ -4,8 +4,9 @@
 //! ports), the drops of router addresses IP input leaves to this stage,
 //! then the dynamic lookups.
 
-use foldhash::HashMap;
 use std::net::IpAddr;
+
+use foldhash::HashMap;
 
 use ovsdb::Uuid;
 

@@ -14,9 +14,9 @@
 //! order: a group forms at its second member), else the lowest free id.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use foldhash::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{nh_regs, parse_ip, RPort, Router};
 use crate::input::{nb, sb};

@@ -667,7 +667,14 @@ impl Deps {
 
     /// The facts of `m`, but for the owners of NB rows.
     fn of(m: &Model<'_>) -> Deps {
-        let mut d = Deps { lb_hint: m.lb_hint, ..Deps::default() };
+        let (n_dps, n_ports) = (m.datapaths.len(), m.ports.len());
+        let mut d = Deps {
+            lb_hint: m.lb_hint,
+            ports: HashMap::with_capacity_and_hasher(n_ports, FixedState::default()),
+            prints: HashMap::with_capacity_and_hasher(n_dps, FixedState::default()),
+            neighbors: HashMap::with_capacity_and_hasher(n_dps, FixedState::default()),
+            ..Deps::default()
+        };
         for dp in &m.datapaths {
             if !dp.is_switch() {
                 d.routers.insert(dp.uuid);

@@ -417,7 +417,7 @@ pub(crate) fn router_lb_vips(
         IpAddr::V4(a) => nets.iter().any(|n| n.ipv4.iter().any(|net| net.contains(a))),
         IpAddr::V6(a) => nets.iter().any(|n| n.ipv6.iter().any(|net| !net.is_lla() && net.contains(a))),
     };
-    let lbs = r.load_balancer_uuids().chain(r.load_balancer_group().flat_map(|g| g.load_balancer_uuids()));
+    let lbs = model::lb::of_router(r);
     let (mut v4, mut v6) = (Vec::new(), Vec::new());
     for vips in lbs.filter_map(|lb| m.lb_vip_ips.get(&lb)) {
         let mode = vips.responder;

@@ -303,6 +303,17 @@ fn monitor(lb: nb::LoadBalancer<'_>, b: Endpoint) -> Option<Monitor> {
     Some(Monitor { port: port.to_string(), src_ip: src.to_string() })
 }
 
+/// The UUIDs of a switch's load balancers, its own then its groups' (one
+/// in both, or in two groups, comes more than once).
+pub fn of_switch<'a>(sw: nb::LogicalSwitch<'a>) -> impl Iterator<Item = Uuid> + 'a {
+    sw.load_balancer_uuids().chain(sw.load_balancer_group().flat_map(|g| g.load_balancer_uuids()))
+}
+
+/// The UUIDs of a router's load balancers, as `of_switch` gives a switch's.
+pub fn of_router<'a>(r: nb::LogicalRouter<'a>) -> impl Iterator<Item = Uuid> + 'a {
+    r.load_balancer_uuids().chain(r.load_balancer_group().flat_map(|g| g.load_balancer_uuids()))
+}
+
 /// A load balancer with at least one VIP applies to the switch, directly
 /// or through a group.
 pub fn has_vip(sw: nb::LogicalSwitch<'_>) -> bool {

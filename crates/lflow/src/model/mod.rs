@@ -354,11 +354,7 @@ impl<'a> Model<'a> {
     /// group, by UUID.
     pub fn lbs_of(&self, dp: DpId) -> impl Iterator<Item = &lb::LoadBalancer<'a>> {
         let mut lbs: Vec<usize> = match self.dp(dp).switch() {
-            Some(sw) => sw
-                .load_balancer_uuids()
-                .chain(sw.load_balancer_group().flat_map(|g| g.load_balancer_uuids()))
-                .filter_map(|u| self.lb_index.get(&u).copied())
-                .collect(),
+            Some(sw) => lb::of_switch(sw).filter_map(|u| self.lb_index.get(&u).copied()).collect(),
             None => Vec::new(),
         };
         lbs.sort_unstable();

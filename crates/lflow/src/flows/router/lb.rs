@@ -201,8 +201,7 @@ fn gateway_force_snat(r: &Router<'_, '_>, force: &ForceSnat, flows: &mut Flows, 
 
 /// The router's load balancers, its own and its groups', parsed, by UUID.
 pub(super) fn router_lbs<'m, 'a>(m: &'m Model<'a>, nb: nb::LogicalRouter<'a>) -> Vec<&'m LoadBalancer<'a>> {
-    let mut uuids: Vec<_> =
-        nb.load_balancer_uuids().chain(nb.load_balancer_group().flat_map(|g| g.load_balancer_uuids())).collect();
+    let mut uuids: Vec<_> = crate::model::lb::of_router(nb).collect();
     uuids.sort();
     uuids.dedup();
     // `Model::lbs` is sorted by UUID.

@@ -64,7 +64,7 @@ fn dnat_rules<'m, 'a>(m: &'m Model<'a>, router: DpId) -> impl Iterator<Item = &'
 /// The VIP addresses of a router's load balancers (direct and through
 /// groups).
 fn router_lb_ips(m: &Model<'_>, router: nb::LogicalRouter<'_>) -> BTreeSet<IpAddr> {
-    let lbs = router.load_balancer_uuids().chain(router.load_balancer_group().flat_map(|g| g.load_balancer_uuids()));
+    let lbs = crate::model::lb::of_router(router);
     lbs.filter_map(|lb| m.lb_vip_ips.get(&lb)).flat_map(|v| v.endpoints.iter().copied()).collect()
 }
 

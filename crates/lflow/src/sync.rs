@@ -656,23 +656,35 @@ fn empty_as_typed(want: Datum, have: &Datum) -> Datum {
 }
 
 /// The NB updates that bring the status columns northd maintains to their
-/// desired values: one update per row, only where a value differs.
+/// desired values: one update per row, only where a value differs. A map
+/// (`NB_Global.options`) is what northd read plus its own keys: its update
+/// applies only while the column still holds what northd read, so that a
+/// key another client set meanwhile is never lost (that client's change
+/// brings a new cycle, which writes the merge again).
 pub fn plan_nb(output: &Output, nb: &Replica) -> Vec<Operation> {
     let mut per_row: BTreeMap<(&'static str, Uuid), OpRow> = BTreeMap::new();
+    let mut merged = Vec::new();
     for w in &output.nb {
         let Some(row) = nb.get(w.table, &w.row) else { continue };
-        if !same(&w.value, row.get(w.column)) {
+        let have = row.get(w.column);
+        if same(&w.value, have) {
+            continue;
+        }
+        if have.is_map() {
+            let mut update = OpRow::new();
+            update.insert(w.column.into(), w.value.clone());
+            let where_ = vec![Condition::row(w.row), Condition::eq(w.column, have.clone())];
+            merged.push(Operation::Update { table: w.table.to_string(), where_, row: update });
+        } else {
             per_row.entry((w.table, w.row)).or_default().insert(w.column.into(), w.value.clone());
         }
     }
-    per_row
-        .into_iter()
-        .map(|((table, uuid), row)| Operation::Update {
-            table: table.to_string(),
-            where_: vec![Condition::row(uuid)],
-            row,
-        })
-        .collect()
+    let updates = per_row.into_iter().map(|((table, uuid), row)| Operation::Update {
+        table: table.to_string(),
+        where_: vec![Condition::row(uuid)],
+        row,
+    });
+    updates.chain(merged).collect()
 }
 
 #[cfg(test)]
@@ -874,6 +886,53 @@ mod tests {
         let ops = plan_nb(&out, &nb);
         assert_eq!(ops.len(), 1);
         assert!(format!("{:?}", ops[0]).contains(PB2));
+    }
+
+    /// NB_Global.options is what northd read plus its own keys: its update
+    /// applies only while the column still holds what northd read, so a
+    /// key another client set meanwhile is not overwritten (scenario 15
+    /// lost `default_acl_drop` that way when it was set as northd started).
+    #[test]
+    fn a_merged_map_is_written_only_over_what_was_read() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/ovn-nb.ovsschema");
+        let schema = DatabaseSchema::from_json_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut nb = Replica::new(Arc::new(schema));
+        let json = format!(
+            r#"{{"NB_Global": {{"{GRP}": {{"initial": {{"options": ["map", [["a", "1"]]], "nb_cfg": 2}}}}}}}}"#
+        );
+        nb.apply(decode_table_updates(&json, UpdateFormat::Update2, nb.schema()).unwrap()).unwrap();
+        let mut out = Output::default();
+        let row: Uuid = GRP.parse().unwrap();
+        out.nb.push(crate::output::NbWrite {
+            table: "NB_Global",
+            row,
+            column: "options",
+            value: str_map([("a", "1"), ("mac_prefix", "0a:00:00")]),
+        });
+        out.nb.push(crate::output::NbWrite {
+            table: "NB_Global",
+            row,
+            column: "sb_cfg",
+            value: Datum::from(Atom::Integer(2)),
+        });
+        let ops = plan_nb(&out, &nb);
+        let options = ops.iter().find_map(|op| match op {
+            Operation::Update { where_, row, .. } if row.contains_key("options") => Some((where_, row)),
+            _ => None,
+        });
+        let (where_, written) = options.expect("an update of options");
+        assert_eq!(written.len(), 1, "options apart from the other columns: {ops:?}");
+        let read = str_map([("a", "1")]);
+        let meanwhile = str_map([("a", "1"), ("default_acl_drop", "true")]);
+        let applies = |now: &Datum| where_.iter().filter(|c| c.column == "options").all(|c| c.matches(now));
+        assert!(applies(&read));
+        assert!(!applies(&meanwhile), "{where_:?}");
+        // The other columns of the row are written unconditionally.
+        assert!(
+            ops.iter().any(|op| matches!(op, Operation::Update { row, where_, .. }
+            if row.contains_key("sb_cfg") && where_.len() == 1)),
+            "{ops:?}"
+        );
     }
 
     /// Regression: a desired flow without `tags` never matched the SB row

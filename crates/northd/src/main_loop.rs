@@ -152,8 +152,11 @@ impl OwnWrite {
                 _ => continue,
             };
             let uuid = where_.iter().find(|c| c.column == "_uuid").and_then(|c| c.value.as_atom()?.as_uuid());
-            if let Some(uuid) = uuid {
-                rows.insert((table.clone(), uuid), columns);
+            let Some(uuid) = uuid else { continue };
+            // Two updates of one row (a merged map apart): both columns.
+            match (rows.entry((table.clone(), uuid)).or_insert(Some(Vec::new())), columns) {
+                (Some(all), Some(columns)) => all.extend(columns),
+                (slot, columns) => *slot = columns,
             }
         }
         OwnWrite { rows }

@@ -21,6 +21,8 @@
 //!   meters set on them, and their folding into datapath groups.
 //! - `output`: desired rows, logical flows, diagnostics, NB status writes.
 //! - `sync`: desired rows against the replicas -> OVSDB operations.
+//! - `shard`: which of K shards, or the global role, writes each SB row;
+//!   a plan split into what one instance sends and what it leaves.
 //! - `engine`: what a daemon keeps between cycles so that a change costs
 //!   the rows it changes: the folded flows and an index of the SB's.
 //! - `invariants`: checks of the output any test runs (no identical rows;
@@ -35,6 +37,7 @@ pub mod input;
 pub mod invariants;
 pub mod model;
 pub mod output;
+pub mod shard;
 pub mod stage;
 pub mod sync;
 

@@ -97,6 +97,8 @@ pub enum CliError {
     #[error("--n-threads: \"{0}\" is not an integer")]
     Threads(String),
     /// `--metrics-address` is not an IP address and a port.
+    #[error("--shards: \"{0}\" is not a number of shards from 1 to 256")]
+    Shards(String),
     #[error("--metrics-address: \"{0}\" is not ADDR:PORT (an IP address, IPv6 in brackets, and a port)")]
     MetricsAddress(String),
 }
@@ -125,6 +127,11 @@ struct RawArgs {
     /// Number of threads for building logical flows (1 to 256)
     #[arg(long = "n-threads", value_name = "N")]
     n_threads: Option<String>,
+    /// Shard the network over K SB locks: every instance with the same K
+    /// writes the datapaths of the shards it holds, one of them the global
+    /// rows (1 to 256; 1: one active instance, ovn-northd's way) [default: 1]
+    #[arg(long = "shards", value_name = "K")]
+    shards: Option<String>,
     /// Serve Prometheus metrics over HTTP at http://ADDR:PORT/metrics
     /// (e.g. 127.0.0.1:9476, [::1]:9476; port 0 picks one and logs it) [default: none]
     #[arg(long = "metrics-address", value_name = "ADDR:PORT")]
@@ -224,6 +231,11 @@ where
     let tls = tls_files(&raw, any_ssl)?;
     let log = verbose(&raw.verbose)?;
     let (n_threads, n_threads_note) = n_threads(raw.n_threads.as_deref())?;
+    let shards = match raw.shards.as_deref().map(|t| (t, t.trim().parse::<u32>())) {
+        None => 1,
+        Some((_, Ok(k))) if (1..=crate::shards::MAX_SHARDS).contains(&k) => k,
+        Some((t, _)) => return Err(CliError::Shards(t.to_owned())),
+    };
     let metrics_address = raw
         .metrics_address
         .map(|text| text.parse::<SocketAddr>().map_err(|_| CliError::MetricsAddress(text)))
@@ -251,6 +263,7 @@ where
         n_threads,
         n_threads_note,
         dry_run: raw.dry_run,
+        shards,
         metrics_address,
     })))
 }
@@ -489,6 +502,18 @@ mod tests {
             let err = run(&[&format!("--metrics-address={bad}")]).unwrap_err();
             assert_eq!(err, CliError::MetricsAddress(bad.into()));
             assert!(err.to_string().starts_with("--metrics-address: "), "{err}");
+        }
+    }
+
+    #[test]
+    fn shards_are_a_number_from_1_to_256() {
+        assert_eq!(run(&[]).unwrap().shards, 1, "not sharded unless asked");
+        assert_eq!(run(&["--shards=6"]).unwrap().shards, 6);
+        assert_eq!(run(&["--shards", "256"]).unwrap().shards, 256);
+        for bad in ["0", "257", "-1", "six", ""] {
+            let err = run(&[&format!("--shards={bad}")]).unwrap_err();
+            assert_eq!(err, CliError::Shards(bad.into()));
+            assert!(err.to_string().starts_with("--shards: "), "{err}");
         }
     }
 

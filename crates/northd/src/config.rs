@@ -63,6 +63,8 @@ pub struct Config {
     pub n_threads_note: Option<String>,
     /// `--dry-run`: start paused.
     pub dry_run: bool,
+    /// `--shards`: K shards (1: not sharded).
+    pub shards: u32,
     /// `--metrics-address`: where to serve Prometheus metrics (none by
     /// default).
     pub metrics_address: Option<SocketAddr>,

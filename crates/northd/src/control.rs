@@ -64,6 +64,7 @@ pub enum Command {
     SbClusterStateReset,
     NbClusterStateReset,
     Recompute,
+    ShardsShow,
     ShowStats { node: Option<String>, counter: Option<String> },
     VlogReopen,
 }
@@ -104,6 +105,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec("resume", "", (0, 0), |_| Command::Resume),
     spec("sb-cluster-state-reset", "", (0, 0), |_| Command::SbClusterStateReset),
     spec("sb-connection-status", "", (0, 0), |_| Command::SbConnectionStatus),
+    spec("shards/show", "", (0, 0), |_| Command::ShardsShow),
     spec("status", "", (0, 0), |_| Command::Status),
     spec("version", "", (0, 0), |_| Command::Version),
     spec("vlog/reopen", "", (0, 0), |_| Command::VlogReopen),

@@ -16,12 +16,15 @@
 //! - `ratelimit`: rate-limited warnings and compiler diagnostics (pure).
 //! - `metrics`: Prometheus metrics the main loop records, and the HTTP
 //!   listener of `--metrics-address` on its own thread.
+//! - `shards`: `--shards`: the locks of a sharded group and what they let
+//!   an instance write (pure).
 //! - `main_loop`: the one event loop: sessions, compile, diff, one
 //!   transaction per database at a time, active/standby/paused.
 //!
 //! Architecture invariant: only `main_loop` writes to the databases, and
-//! only while holding the SB lock `ovn_northd`; every SB transaction
-//! asserts it.
+//! only while holding the SB lock `ovn_northd` (sharded: the locks of the
+//! shards it writes, and `ovn_northd` for the global rows); every SB
+//! transaction asserts them.
 
 pub mod cli;
 pub mod config;
@@ -32,5 +35,6 @@ pub mod main_loop;
 pub mod metrics;
 pub mod notify;
 pub mod ratelimit;
+pub mod shards;
 pub mod status;
 pub mod vlog;

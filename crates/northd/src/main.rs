@@ -155,7 +155,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         let nb = Client::new(session(config.nb_remotes, "OVN_Northbound", MonitorSpec::All), tls.clone());
         let sb = Client::new(session(config.sb_remotes, "OVN_Southbound", sb_monitor()), tls);
         let services = Services { control, notifier, log, metrics };
-        MainLoop::new(nb, sb, services, config.dry_run).context("signal handlers")?.run().await;
+        MainLoop::new(nb, sb, services, config.dry_run, config.shards).context("signal handlers")?.run().await;
         Ok(())
     })
 }

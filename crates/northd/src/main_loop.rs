@@ -13,6 +13,10 @@
 //!   before a cycle, so a burst costs one engine run, not one each).
 //! - Writes only while active: holding the SB lock `ovn_northd` (the name
 //!   ovn-northd uses, so a mixed pair never writes at once) and not paused.
+//!   Sharded (`--shards`, `shards::Group`): the rows of the shards whose
+//!   locks it holds, and the global rows, the NB and `nb_cfg` if it holds
+//!   `ovn_northd` (`nb_cfg` once no shard's rows are left to write), while
+//!   its group's mark is held.
 //!   A standby keeps its replicas in sync and runs the engine on every
 //!   change, writing nothing (`warm_cycle`), so that taking the lock needs
 //!   no recompute.
@@ -52,8 +56,10 @@ use crate::logging::LogHandle;
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::ratelimit::{Diagnostics, RateLimit};
+use crate::shards::{Group, LockOp};
 use crate::status::{self, CfgTracker};
 use lflow::engine::RunKind;
+use lflow::shard::Ownership;
 
 /// The SB lock that makes one instance active.
 pub const LOCK: &str = "ovn_northd";
@@ -61,6 +67,9 @@ pub const LOCK: &str = "ovn_northd";
 /// Why a run follows taking the lock: the one forced run that keeps the
 /// engine's state (it was kept up on standby).
 const LOCK_ACQUIRED: &str = "lock acquired";
+
+/// How often a sharded instance looks for members that joined.
+const GROUP_TICK: Duration = Duration::from_millis(500);
 
 /// How many waiting events are handled before a cycle runs.
 const DRAIN_MAX: usize = 256;
@@ -88,6 +97,8 @@ pub enum Event {
     Retry,
     /// Diagnostics held back by their rate limit may be logged now.
     FlushDiagnostics,
+    /// Time to look again at a sharded group's members (`shards::Group::tick`).
+    GroupTick,
 }
 
 /// What `status` answers.
@@ -370,6 +381,17 @@ pub struct MainLoop {
     wrong_db_log: RateLimit,
     exit: bool,
     exit_requested_by_control: bool,
+    /// `--shards` above 1: the group's locks and what they let this
+    /// instance write.
+    group: Option<Group>,
+    group_tick: Option<tokio::time::Interval>,
+    /// What the last cycle wrote under.
+    ownership: Ownership,
+    /// The last cycle left rows of shards held elsewhere unwritten:
+    /// `nb_cfg` waits until a cycle finds them written.
+    others_pending: bool,
+    /// Why a sharded instance writes nothing, as last logged.
+    idle_logged: Option<&'static str>,
 }
 
 /// When to wake the loop to log diagnostics waiting for their rate limit
@@ -385,10 +407,20 @@ fn now_ms() -> i64 {
 impl MainLoop {
     /// Sets up the loop; `paused` is `--dry-run`. Must run inside the
     /// runtime (signal handlers).
-    pub fn new(nb: Client, mut sb: Client, services: Services, paused: bool) -> std::io::Result<MainLoop> {
+    /// `shards` is `--shards` (K).
+    pub fn new(nb: Client, mut sb: Client, services: Services, paused: bool, shards: u32) -> std::io::Result<MainLoop> {
+        let mut group = (shards > 1).then(|| Group::new(shards));
         if !paused {
-            sb.session_mut().lock(LOCK);
+            match &mut group {
+                Some(g) => apply_locks(&mut sb, g.start()),
+                None => sb.session_mut().lock(LOCK),
+            }
         }
+        let group_tick = group.as_ref().map(|_| {
+            let mut t = tokio::time::interval(GROUP_TICK);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        });
         let role = if paused { Role::Paused } else { Role::Standby };
         services.metrics.role(role);
         Ok(MainLoop {
@@ -429,6 +461,11 @@ impl MainLoop {
             wrong_db_log: RateLimit::new(Duration::from_secs(10), 2),
             exit: false,
             exit_requested_by_control: false,
+            group,
+            group_tick,
+            ownership: Ownership::default(),
+            others_pending: false,
+            idle_logged: None,
         })
     }
 
@@ -467,6 +504,7 @@ impl MainLoop {
         let retry_at = self.retry_at;
         let diagnostics_at = self.diagnostics_at;
         let control = self.services.control.as_mut().map(|(_, rx)| rx);
+        let tick = self.group_tick.as_mut();
         tokio::select! {
             ev = self.nb.next_event() => Event::Nb(ev),
             ev = self.sb.next_event() => Event::Sb(ev),
@@ -491,6 +529,12 @@ impl MainLoop {
                     None => std::future::pending().await,
                 }
             } => Event::FlushDiagnostics,
+            _ = async move {
+                match tick {
+                    Some(t) => t.tick().await,
+                    None => std::future::pending().await,
+                }
+            } => Event::GroupTick,
         }
     }
 
@@ -518,6 +562,7 @@ impl MainLoop {
                 self.diagnostics.flush(Instant::now());
                 self.diagnostics_at = schedule(&self.diagnostics);
             }
+            Event::GroupTick => self.group_locks(|g| g.tick()),
         }
     }
 
@@ -541,6 +586,9 @@ impl MainLoop {
             DbEvent::Disconnected { remote, reason } => {
                 if is_sb {
                     self.awaiting_own_write = false;
+                    if let Some(g) = &mut self.group {
+                        g.disconnected();
+                    }
                 }
                 // A server without the database: the remote is likely
                 // wrong; say so (the session keeps retrying).
@@ -582,10 +630,12 @@ impl MainLoop {
                 info!(db, "schema changed: forcing a recompute");
                 self.forced = Some("schema changed");
             }
-            DbEvent::Locked(_) => {
-                self.forced = Some(LOCK_ACQUIRED);
-            }
-            DbEvent::LockLost(_) => {}
+            DbEvent::Locked(name) => match self.group {
+                Some(_) => self.group_locks(|g| g.locked(&name)),
+                None => self.forced = Some(LOCK_ACQUIRED),
+            },
+            DbEvent::LockQueued(name) => self.group_locks(|g| g.queued(&name)),
+            DbEvent::LockLost(name) => self.group_locks(|g| g.lost(&name)),
             DbEvent::Reply { .. } => {}
             DbEvent::TxnDone { id, result } => {
                 if is_sb {
@@ -679,9 +729,32 @@ impl MainLoop {
         }
     }
 
+    /// Applies a sharded group's answer to a lock event (nothing when
+    /// not sharded).
+    fn group_locks(&mut self, f: impl FnOnce(&mut Group) -> Vec<LockOp>) {
+        if let Some(g) = &mut self.group {
+            apply_locks(&mut self.sb, f(g));
+        }
+    }
+
+    /// What this instance may write now.
+    fn ownership_now(&self) -> Ownership {
+        match &self.group {
+            Some(g) => g.ownership(),
+            None => Ownership::default(),
+        }
+    }
+
     fn role_now(&self) -> Role {
         if self.paused {
             Role::Paused
+        } else if let Some(g) = &self.group {
+            let own = g.ownership();
+            if own.global || !own.held.is_empty() {
+                Role::Active
+            } else {
+                Role::Standby
+            }
         } else if self.sb.session().has_lock(LOCK) {
             Role::Active
         } else {
@@ -715,6 +788,27 @@ impl MainLoop {
             }
             self.services.metrics.role(role);
         }
+        if let Some(g) = &self.group {
+            let own = g.ownership();
+            if own != self.ownership {
+                info!(
+                    shards = ?own.held,
+                    global = own.global,
+                    "sharded: this instance now writes these shards"
+                );
+                // A run plans what it may write now (the engine plans
+                // every row; it keeps those it now owns).
+                self.dirty = true;
+                self.ownership = own;
+            }
+            let idle = g.idle_reason();
+            if idle != self.idle_logged && !self.paused {
+                if let Some(why) = idle {
+                    info!(why, "sharded: this instance writes nothing");
+                }
+                self.idle_logged = idle;
+            }
+        }
         self.services.metrics.connections(self.nb.session().is_connected(), self.sb.session().is_connected());
         let both_ready = self.nb.session().is_ready() && self.sb.session().is_ready();
         if both_ready && !self.ready_sent {
@@ -733,6 +827,8 @@ impl MainLoop {
             self.cycle();
         } else if self.sequence_due
             && !self.dirty
+            && self.ownership.global
+            && !self.others_pending
             && role == Role::Active
             && both_ready
             && self.sb_txn.is_none()
@@ -742,6 +838,7 @@ impl MainLoop {
         {
             self.sequence_cycle();
         } else if self.status_due
+            && self.ownership.global
             && role == Role::Active
             && both_ready
             && self.sb_txn.is_none()
@@ -876,6 +973,7 @@ impl MainLoop {
         let span = info_span!("warm_cycle", run_id = self.run_id);
         let _guard = span.enter();
         let started = Instant::now();
+        self.engine.set_ownership(self.ownership_now());
         let Some(cycle) = self.run_engine() else { return };
         self.engine.discard();
         let compile_ms = started.elapsed().as_millis() as u64;
@@ -890,17 +988,27 @@ impl MainLoop {
         self.status_due = false;
         self.sequence_due = false;
         let started = Instant::now();
-        let Some(lflow::engine::Cycle { mut output, plan, stats }) = self.run_engine() else { return };
+        self.ownership = self.ownership_now();
+        self.engine.set_ownership(self.ownership.clone());
+        let Some(lflow::engine::Cycle { mut output, plan, stats, others_pending }) = self.run_engine() else {
+            return;
+        };
         let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return };
         self.diagnostics.report(&output.diagnostics, started);
         self.diagnostics_at = schedule(&self.diagnostics);
         let mut sb_ops = plan.ops;
-        if let Some(nb_cfg) = status::nb_cfg(nb) {
-            status::sb_nb_cfg_op(&mut sb_ops, sb, nb_cfg);
+        self.others_pending = others_pending;
+        // The NB, and nb_cfg once every shard's rows are written, are the
+        // global role's.
+        let mut nb_ops = Vec::new();
+        if self.ownership.global {
+            if let Some(nb_cfg) = status::nb_cfg(nb).filter(|_| !others_pending) {
+                status::sb_nb_cfg_op(&mut sb_ops, sb, nb_cfg);
+            }
+            output.nb.extend(self.cfg.nb_writes(nb, sb, now_ms()));
+            nb_ops = lflow::sync::plan_nb(&output, nb);
+            nb_ops.extend(status::nb_global_insert(nb));
         }
-        output.nb.extend(self.cfg.nb_writes(nb, sb, now_ms()));
-        let mut nb_ops = lflow::sync::plan_nb(&output, nb);
-        nb_ops.extend(status::nb_global_insert(nb));
         let compile_ms = started.elapsed().as_millis() as u64;
         debug!(
             compile_ms,
@@ -934,7 +1042,15 @@ impl MainLoop {
             })
             .collect();
         let touched = OwnWrite::from_ops(&ops);
-        let txn = Transaction { db: "OVN_Southbound".into(), ops }.assert_lock(LOCK);
+        let mut txn = Transaction { db: "OVN_Southbound".into(), ops };
+        match &self.group {
+            Some(g) => {
+                for lock in g.locks() {
+                    txn = txn.assert_lock(lock);
+                }
+            }
+            None => txn = txn.assert_lock(LOCK),
+        }
         match self.sb.session_mut().transact(txn) {
             Ok(id) => {
                 self.sb_txn = Some(SbInFlight { id, stats, insert_tables, touched, sent: Instant::now() });
@@ -970,18 +1086,31 @@ impl MainLoop {
             Command::Pause => {
                 if !self.paused {
                     self.paused = true;
-                    self.sb.session_mut().unlock(LOCK);
+                    match &mut self.group {
+                        Some(g) => apply_locks(&mut self.sb, g.stop()),
+                        None => self.sb.session_mut().unlock(LOCK),
+                    }
                 }
                 Ok(String::new())
             }
             Command::Resume => {
                 if self.paused {
                     self.paused = false;
-                    self.sb.session_mut().lock(LOCK);
+                    match &mut self.group {
+                        Some(g) => apply_locks(&mut self.sb, g.start()),
+                        None => self.sb.session_mut().lock(LOCK),
+                    }
                     self.forced = Some("resumed");
                 }
                 Ok(String::new())
             }
+            Command::ShardsShow => Ok(match &self.group {
+                Some(g) => g.show(),
+                None => {
+                    let role = if self.role_now() == Role::Active { "active" } else { "standby" };
+                    format!("0 {role}\nglobal {role}\n")
+                }
+            }),
             Command::IsPaused => Ok(format!("{}\n", self.paused)),
             Command::Version => Ok(version_text()),
             Command::ListCommands => Ok(control::list_commands()),
@@ -1003,6 +1132,16 @@ impl MainLoop {
                 Ok(show_stats(self.engine.stats(), node.as_deref(), counter.as_deref()))
             }
             Command::VlogReopen => self.services.log.reopen().map(|()| String::new()).map_err(|e| format!("{e}\n")),
+        }
+    }
+}
+
+/// Makes the lock requests a sharded group asks for.
+fn apply_locks(sb: &mut Client, ops: Vec<LockOp>) {
+    for op in ops {
+        match op {
+            LockOp::Lock(name) => sb.session_mut().lock(&name),
+            LockOp::Unlock(name) => sb.session_mut().unlock(&name),
         }
     }
 }

@@ -5,6 +5,12 @@
 //! ends as the exact translation of the final NB. Also the Raft leader of
 //! the SB is killed: northd follows the new leader and keeps translating.
 //! The takeover times (default probe settings) are printed.
+//!
+//! Sharded active/active (`--shards`): three instances sharing six shards
+//! lose the busiest one (the holder of the global role) while NB changes
+//! stream in; the others take its shards, a fourth instance joins and
+//! takes some, and no row that was right is written again; on a Raft SB
+//! whose leader is killed too. No shard is ever held by two at once.
 
 mod common;
 
@@ -35,6 +41,11 @@ const OWNED: &[&str] = &[
 
 /// A router joining two switches, two ports on each.
 fn topology(dbs: &Dbs) {
+    topology_of(dbs, 2);
+}
+
+/// A router joining `switches` switches, two ports on each.
+fn topology_of(dbs: &Dbs, switches: usize) {
     let mut args: Vec<String> = Vec::new();
     let mut cmd = |parts: &[&str]| {
         if !args.is_empty() {
@@ -43,17 +54,18 @@ fn topology(dbs: &Dbs) {
         args.extend(parts.iter().map(|s| s.to_string()));
     };
     cmd(&["lr-add", "lr0"]);
-    for (i, sw) in ["sw0", "sw1"].iter().enumerate() {
+    let names: Vec<String> = (0..switches).map(|i| format!("sw{i}")).collect();
+    for (i, sw) in names.iter().enumerate() {
         let (mac, net) = (format!("00:00:00:00:ff:0{i}"), format!("10.0.{i}.1/24"));
-        cmd(&["ls-add", sw]);
+        cmd(&["ls-add", sw.as_str()]);
         cmd(&["lrp-add", "lr0", &format!("lr0-{sw}"), &mac, &net]);
-        cmd(&["lsp-add", sw, &format!("{sw}-lr0")]);
+        cmd(&["lsp-add", sw.as_str(), &format!("{sw}-lr0")]);
         cmd(&["lsp-set-type", &format!("{sw}-lr0"), "router"]);
         cmd(&["lsp-set-addresses", &format!("{sw}-lr0"), "router"]);
         cmd(&["lsp-set-options", &format!("{sw}-lr0"), &format!("router-port=lr0-{sw}")]);
         for p in 1..=2 {
             let port = format!("{sw}-p{p}");
-            cmd(&["lsp-add", sw, &port]);
+            cmd(&["lsp-add", sw.as_str(), &port]);
             cmd(&["lsp-set-addresses", &port, &format!("00:00:00:00:0{i}:0{p} 10.0.{i}.{}", p + 10)]);
         }
     }
@@ -222,4 +234,156 @@ fn a_frozen_active_loses_the_lock_to_the_servers_probe() {
     instances[active].wait_status("standby");
     dbs.nbctl(&["--wait=sb", "sync"]);
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+}
+
+const SHARDS: u32 = 6;
+
+/// The shards one instance holds, and whether it holds the global role, as
+/// its `shards/show` says (`None`: it did not answer).
+fn holding(instance: &Northd) -> Option<(BTreeSet<u32>, bool)> {
+    let show = instance.appctl(&["shards/show"]).ok()?;
+    let mut shards = BTreeSet::new();
+    let mut global = false;
+    for line in show.lines() {
+        match line.split_whitespace().collect::<Vec<_>>()[..] {
+            ["global", "active"] => global = true,
+            [i, "active", ..] => {
+                shards.insert(i.parse().ok()?);
+            }
+            _ => {}
+        }
+    }
+    Some((shards, global))
+}
+
+/// Every instance's holding; panics if a shard or the global role is held
+/// by two at once. Each instance is asked in turn, twice: what two of
+/// them say they hold in both rounds they held at the same moment (a
+/// shard seen with two in one round may have moved between the
+/// questions).
+fn holdings(instances: &[Northd]) -> Vec<(BTreeSet<u32>, bool)> {
+    let round = || -> Vec<(BTreeSet<u32>, bool)> { instances.iter().map(|i| holding(i).unwrap_or_default()).collect() };
+    let (first, second) = (round(), round());
+    for a in 0..instances.len() {
+        for b in a + 1..instances.len() {
+            let both =
+                |r: &[(BTreeSet<u32>, bool)]| -> BTreeSet<u32> { r[a].0.intersection(&r[b].0).copied().collect() };
+            let twice: Vec<u32> = both(&first).intersection(&both(&second)).copied().collect();
+            assert!(twice.is_empty(), "shards {twice:?} held by two instances at once: {first:?} then {second:?}");
+            let global = |r: &[(BTreeSet<u32>, bool)]| r[a].1 && r[b].1;
+            assert!(!(global(&first) && global(&second)), "two global roles: {first:?} then {second:?}");
+        }
+    }
+    second
+}
+
+/// Waits until the instances hold every shard and the global role between
+/// them, each at least one shard and at most its share; how long it took.
+fn wait_balanced(instances: &[Northd]) -> Duration {
+    let most = (SHARDS as usize).div_ceil(instances.len());
+    time_until("the shards spread over every instance", BOUND, || {
+        let all = holdings(instances);
+        let held: usize = all.iter().map(|(s, _)| s.len()).sum();
+        let ok = held == SHARDS as usize
+            && all.iter().any(|(_, g)| *g)
+            && all.iter().all(|(s, _)| !s.is_empty() && s.len() <= most);
+        ok.then_some(())
+    })
+    .1
+}
+
+fn start_sharded(dbs: &Dbs, n: usize) -> Vec<Northd> {
+    let shards = format!("--shards={SHARDS}");
+    (0..n).map(|_| Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[&shards])).collect()
+}
+
+/// Kills the instance holding the global role (and its shards) while the
+/// stream runs; the survivors must hold everything within 3 s.
+fn kill_busiest(label: &str, instances: &mut Vec<Northd>) {
+    // (After an SB leader change, once the group holds everything again.)
+    wait_balanced(instances);
+    let busiest = holdings(instances).iter().position(|(_, g)| *g).expect("an instance holds the global role");
+    instances[busiest].kill();
+    instances.remove(busiest);
+    let took = wait_balanced(instances);
+    println!("sharded takeover ({label}): the shards of the killed instance taken in {} ms", took.as_millis());
+    assert!(took <= Duration::from_secs(3), "{label}: the shards took {took:?} to move");
+}
+
+/// Three instances, six shards; the busiest one killed under a stream of
+/// NB changes; a fourth joins. Then the SB is the translation of the NB,
+/// no row that was right was written again, no change was lost.
+fn sharded_group_survives(dbs: &mut Dbs, label: &str) {
+    topology_of(dbs, 6);
+    let mut instances = start_sharded(dbs, 3);
+    wait_balanced(&instances);
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    let before = dump(&dbs.sb_remote(), "OVN_Southbound");
+    let stream = Stream::start(dbs.nb_remote(), "sw0", 100);
+    stream.wait_more(5);
+    if let Sb::Raft(cluster) = &mut dbs.sb {
+        let leader = cluster.leader();
+        cluster.kill(leader);
+        stream.wait_more(5);
+    }
+    kill_busiest(label, &mut instances);
+    stream.wait_more(5);
+    let shards = format!("--shards={SHARDS}");
+    instances.push(Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[&shards]));
+    let took = wait_balanced(&instances);
+    println!("sharded ({label}): a new instance took its shards in {} ms", took.as_millis());
+    stream.wait_more(5);
+    let added = stream.stop();
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    assert_no_churn(&before, &dump(&dbs.sb_remote(), "OVN_Southbound"));
+    let ports = dbs.nbctl(&["lsp-list", "sw0"]).lines().count();
+    assert_eq!(ports, 3 + added, "every streamed port is in the NB");
+    for instance in &mut instances {
+        instance.check_alive();
+    }
+    wait_balanced(&instances);
+}
+
+#[test]
+fn a_sharded_group_on_a_standalone_sb_survives_its_busiest_instance_and_takes_a_newcomer() {
+    sharded_group_survives(&mut Dbs::standalone(), "standalone SB");
+}
+
+#[test]
+fn a_sharded_group_on_a_raft_sb_survives_the_leader_and_its_busiest_instance() {
+    sharded_group_survives(&mut Dbs::raft(), "3-server Raft SB");
+}
+
+/// A sharded group holds `ovn_northd`: an instance with another number
+/// of shards, and one not sharded, stay on standby beside it (the first
+/// says why); once the group stops, one of them takes over.
+#[test]
+fn instances_of_another_k_or_not_sharded_stay_on_standby_beside_a_group() {
+    let dbs = Dbs::standalone();
+    topology_of(&dbs, 4);
+    let group = start_sharded(&dbs, 2);
+    wait_balanced(&group);
+    let (nb, sb) = (dbs.nb_remote(), dbs.sb_remote());
+    let mut others = vec![Northd::start(ours(), &nb, &sb, &["--shards=4"]), Northd::start(ours(), &nb, &sb, &[])];
+    for other in &mut others {
+        other.wait_status("standby");
+    }
+    dbs.nbctl(&["--wait=sb", "ls-add", "sw-extra"]);
+    assert_translated(&nb, &sb);
+    for other in &others {
+        assert_eq!(other.status().as_deref(), Some("standby"), "{}", other.log());
+    }
+    let show = others[0].appctl(&["shards/show"]).unwrap();
+    assert!(show.contains("writing nothing: the ovn_northd lock is held outside this group"), "{show}");
+    drop(group);
+    let (active, took) = time_until("one of the others to take over", BOUND, || {
+        let s: Vec<Option<String>> = others.iter().map(Northd::status).collect();
+        assert!(s.iter().filter(|x| x.as_deref() == Some("active")).count() <= 1, "both write: {s:?}");
+        s.iter().position(|x| x.as_deref() == Some("active"))
+    });
+    println!("instance {active} took over from the stopped group in {} ms", took.as_millis());
+    dbs.nbctl(&["--wait=sb", "ls-add", "sw-after"]);
+    assert_translated(&nb, &sb);
 }

@@ -10,7 +10,9 @@
 //! batch translation of `tests/conformance` computes a scenario in one go;
 //! this is the path an operator's changes take, one transaction at a time,
 //! through the daemon's cycles, its echo handling and its sequence-number
-//! shortcut.
+//! shortcut. The same again with a sharded group: three instances with
+//! `--shards=6`, each holding shards, writing one SB together, `--wait=sb`
+//! returning only once every shard wrote its part.
 
 mod common;
 
@@ -34,32 +36,72 @@ fn translated(nb_remote: &str, sb_remote: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Replays `sc` one command at a time with ours (else the reference)
-/// running, each command followed by a sync; with ours, checks after each
-/// sync that the SB is the translation of the NB. Returns the final
-/// normalized SB; an error names the command after which the SB was not
-/// the translation.
-fn replay(sc: &Scenario, ours_running: bool) -> Result<String, String> {
+/// Which northd a replay runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Running {
+    Ours,
+    Reference,
+    /// `INSTANCES` of ours with `--shards=SHARDS`.
+    Sharded,
+}
+
+const INSTANCES: usize = 3;
+const SHARDS: u32 = 6;
+
+/// The shards an instance holds, from its `shards/show` (`<i> active`).
+fn shards_held(northd: &Northd) -> Result<usize, String> {
+    let show = northd.appctl(&["shards/show"])?;
+    Ok(show.lines().filter(|l| l.split_whitespace().nth(1) == Some("active") && !l.starts_with("global")).count())
+}
+
+/// Replays `sc` one command at a time, each command followed by a sync;
+/// with ours, checks after each sync that the SB is the translation of
+/// the NB. Returns the final normalized SB; an error names the command
+/// after which the SB was not the translation.
+fn replay(sc: &Scenario, running: Running) -> Result<String, String> {
     let dbs = Databases::start().map_err(|e| e.to_string())?;
     dbs.ctl(Tool::Nbctl, &["init".into()]).map_err(|e| e.to_string())?;
     let (nb, sb) = (dbs.nb_remote(), dbs.sb_remote());
-    let mut northd = if ours_running { Northd::start(ours(), &nb, &sb, &[]) } else { Northd::reference(&nb, &sb, &[]) };
-    northd.wait_status("active");
+    let shards = format!("--shards={SHARDS}");
+    let mut northds = match running {
+        Running::Ours => vec![Northd::start(ours(), &nb, &sb, &[])],
+        Running::Reference => vec![Northd::reference(&nb, &sb, &[])],
+        Running::Sharded => (0..INSTANCES).map(|_| Northd::start(ours(), &nb, &sb, &[&shards])).collect(),
+    };
+    if running == Running::Sharded {
+        // Every instance has its share once they all see each other.
+        let per = SHARDS as usize / INSTANCES;
+        let balanced = || northds.iter().all(|n| shards_held(n).is_ok_and(|h| h == per));
+        if !testsupport::poll_until(std::time::Duration::from_secs(20), balanced) {
+            return Err(format!("the instances never held {per} shards each:\n{}", northds[0].log()));
+        }
+    } else {
+        northds[0].wait_status("active");
+    }
     let sync = ["--timeout=60".to_string(), "--wait=sb".into(), "sync".into()];
+    let diagnostics = |northds: &[Northd]| northds.iter().map(Northd::diagnostics).collect::<Vec<_>>().join("\n");
     for c in &sc.commands {
         let what = format!("{}:{} `{}`", sc.name, c.line, c.args.join(" "));
         dbs.ctl(c.tool, &c.args).map_err(|e| format!("{what}: {e}"))?;
         dbs.ctl(Tool::Nbctl, &sync).map_err(|e| format!("{what}: the sync after it: {e}"))?;
-        if ours_running {
-            translated(&nb, &sb).map_err(|e| format!("after {what}: {e}\n{}", northd.diagnostics()))?;
+        if running != Running::Reference {
+            translated(&nb, &sb).map_err(|e| format!("after {what}: {e}\n{}", diagnostics(&northds)))?;
         }
     }
-    if !ours_running {
+    if running == Running::Reference {
         // The reference copies some NB write-backs to SB a round later.
         dbs.ctl(Tool::Nbctl, &sync).map_err(|e| e.to_string())?;
     }
-    northd.check_alive();
-    drop(northd);
+    for northd in &mut northds {
+        northd.check_alive();
+        if running == Running::Sharded {
+            let held = shards_held(northd)?;
+            if held == 0 {
+                return Err(format!("an instance holds no shard at the end:\n{}", northd.log()));
+            }
+        }
+    }
+    drop(northds);
     let (nb, sb) = (dbs.dump("OVN_Northbound"), dbs.dump("OVN_Southbound"));
     Ok(normalize(&nb.map_err(|e| e.to_string())?, &sb.map_err(|e| e.to_string())?).text())
 }
@@ -68,14 +110,14 @@ fn replay(sc: &Scenario, ours_running: bool) -> Result<String, String> {
 /// reference: its blessed dump, or where a scenario's result depends on
 /// its history (IPAM hands out addresses in the order ports come), the
 /// reference replayed live the same way.
-fn check(sc: &Scenario) -> Result<String, String> {
-    let actual = replay(sc, true)?;
+fn check(sc: &Scenario, running: Running) -> Result<String, String> {
+    let actual = replay(sc, running)?;
     let path = conformance::expected_dir().join(format!("{}.sb", sc.name));
     let blessed = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut against = "its blessed dump";
     if !diff(&blessed, &actual).is_empty() {
         against = "the reference replayed live";
-        let expected = replay(sc, false)?;
+        let expected = replay(sc, Running::Reference)?;
         let d = diff(&expected, &actual);
         if !d.is_empty() {
             return Err(format!("differs from the reference replayed live: {}\n{}", d.summary(), d.report()));
@@ -84,15 +126,27 @@ fn check(sc: &Scenario) -> Result<String, String> {
     Ok(format!("{:<28} {:>3} commands, translated after each, equal to {against}", sc.name, sc.commands.len()))
 }
 
-#[test]
-fn every_exact_scenario_replayed_live_is_translated_after_each_command() {
+fn check_every_exact_scenario(running: Running) {
     conformance::run::require_tools();
     let mut scenarios = load_dir(&scenario_dir()).expect("scenarios parse");
     scenarios.retain(|sc| conformance::EXACT.contains(&sc.name.as_str()));
     assert_eq!(scenarios.len(), conformance::EXACT.len(), "EXACT names a missing scenario");
-    let (lines, failures) = conformance::check_all(&scenarios, check);
+    let (lines, failures) = conformance::check_all(&scenarios, |sc| check(sc, running));
     for line in &lines {
         println!("{line}");
     }
     assert!(failures.is_empty(), "{} scenarios fail live:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn every_exact_scenario_replayed_live_is_translated_after_each_command() {
+    check_every_exact_scenario(Running::Ours);
+}
+
+/// Three instances, six shards: after every command the SB is the whole
+/// translation (each shard's rows written by its holder, `nb_cfg` copied
+/// only then), and at the end every instance holds shards.
+#[test]
+fn a_sharded_group_replayed_live_is_translated_after_each_command() {
+    check_every_exact_scenario(Running::Sharded);
 }

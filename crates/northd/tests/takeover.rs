@@ -6,6 +6,10 @@
 //!   that a following `ovn-nbctl --wait=sb sync` asks for (the barrier that
 //!   proves our first cycle is over).
 //! - The reference after ours: the same with the roles swapped.
+//! - A sharded group (three of ours, `--shards=6`) after the reference, and
+//!   the reference after the group: started beside it, the reference stays
+//!   on standby (the group holds `ovn_northd`), and takes over once the
+//!   group stops.
 //!
 //! This holds where the compiler is exact for the scenario: every scenario
 //! the conformance suite declares exact (`conformance::EXACT`) is run, and a
@@ -30,16 +34,51 @@ const BOUND: Duration = Duration::from_secs(60);
 /// The only SB write a takeover may cause: the barrier's `nb_cfg`.
 const BARRIER: &str = "SB_Global modify nb_cfg";
 
+/// Which northd runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Ours,
+    Reference,
+    /// Three of ours with `--shards=6`.
+    Sharded,
+}
+
+/// Starts `side` and waits until it is active (a sharded group: until
+/// each instance holds its two shards).
+fn start(side: Side, nb: &str, sb: &str) -> Result<Vec<Northd>, String> {
+    let mut northds = match side {
+        Side::Ours => vec![Northd::start(ours(), nb, sb, &[])],
+        Side::Reference => vec![Northd::reference(nb, sb, &[])],
+        Side::Sharded => (0..3).map(|_| Northd::start(ours(), nb, sb, &["--shards=6"])).collect(),
+    };
+    if side != Side::Sharded {
+        northds[0].wait_status("active");
+        return Ok(northds);
+    }
+    let two_each = || {
+        northds.iter().all(|n| {
+            n.appctl(&["shards/show"]).is_ok_and(|show| {
+                show.lines()
+                    .filter(|l| !l.starts_with("global") && l.split_whitespace().nth(1) == Some("active"))
+                    .count()
+                    == 2
+            })
+        })
+    };
+    if !testsupport::poll_until(BOUND, two_each) {
+        return Err(format!("the group never held two shards each:\n{}", northds[0].log()));
+    }
+    Ok(northds)
+}
+
 /// Runs `first` to a synced SB and stops it; then starts `second` on that
-/// SB and returns the SB writes it made up to the barrier.
-fn handover(sc: &Scenario, first_is_ours: bool) -> Result<Vec<String>, String> {
+/// SB and returns the SB writes it made up to the barrier. The reference
+/// after a sharded group is started beside it, and must stay on standby.
+fn handover(sc: &Scenario, first_side: Side, second_side: Side) -> Result<Vec<String>, String> {
     let dbs = Databases::start().map_err(|e| e.to_string())?;
     dbs.apply(sc).map_err(|e| e.to_string())?;
     let (nb, sb) = (dbs.nb_remote(), dbs.sb_remote());
-    let start =
-        |is_ours: bool| if is_ours { Northd::start(ours(), &nb, &sb, &[]) } else { Northd::reference(&nb, &sb, &[]) };
-    let mut first = start(first_is_ours);
-    first.wait_status("active");
+    let first = start(first_side, &nb, &sb)?;
     // Twice: NB write-backs (dynamic addresses, tags) reach the SB on the
     // next round.
     nbctl(&nb, &["--wait=sb", "sync"]);
@@ -50,12 +89,27 @@ fn handover(sc: &Scenario, first_is_ours: bool) -> Result<Vec<String>, String> {
         nbctl(&nb, &["--wait=sb", "sync"]);
         nbctl(&nb, &["--wait=sb", "sync"]);
     }
-    drop(first);
-    let watch = SbWatch::start(&sb);
-    let mut second = start(!first_is_ours);
-    second.wait_status("active");
+    let watch;
+    let mut second;
+    if (first_side, second_side) == (Side::Sharded, Side::Reference) {
+        second = vec![Northd::reference(&nb, &sb, &[])];
+        second[0].wait_status("standby");
+        nbctl(&nb, &["--wait=sb", "sync"]);
+        if second[0].status().as_deref() != Some("standby") {
+            return Err("the reference started beside a sharded group did not stay on standby".into());
+        }
+        watch = SbWatch::start(&sb);
+        drop(first);
+        second[0].wait_status("active");
+    } else {
+        drop(first);
+        watch = SbWatch::start(&sb);
+        second = start(second_side, &nb, &sb)?;
+    }
     nbctl(&nb, &["--wait=sb", "sync"]);
-    second.check_alive();
+    for northd in &mut second {
+        northd.check_alive();
+    }
     // The watch is another client: wait until it has seen the barrier too
     // (the writes before it come before it on the same connection).
     wait_until("the SB watch to see the barrier", BOUND, || {
@@ -68,8 +122,14 @@ fn handover(sc: &Scenario, first_is_ours: bool) -> Result<Vec<String>, String> {
 /// by kind.
 fn check(sc: &Scenario) -> Result<(), String> {
     let mut problems = Vec::new();
-    for (first_is_ours, what) in [(false, "ours after the reference"), (true, "the reference after ours")] {
-        let writes = handover(sc, first_is_ours)?;
+    let pairs = [
+        (Side::Reference, Side::Ours, "ours after the reference"),
+        (Side::Ours, Side::Reference, "the reference after ours"),
+        (Side::Reference, Side::Sharded, "a sharded group after the reference"),
+        (Side::Sharded, Side::Reference, "the reference after a sharded group"),
+    ];
+    for (first, second, what) in pairs {
+        let writes = handover(sc, first, second)?;
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         for w in &writes {
             *counts.entry(w).or_default() += 1;

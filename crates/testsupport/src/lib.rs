@@ -88,7 +88,7 @@ pub fn wait_until(what: &str, timeout: Duration, f: impl FnMut() -> bool) {
 
 /// Calls `f` every 20 ms until it returns true (then true) or `timeout`
 /// passes (then false).
-fn poll_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+pub fn poll_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         if f() {

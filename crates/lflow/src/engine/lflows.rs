@@ -69,10 +69,22 @@ impl Body {
     /// `stage-hint` and `source`, `tags` with only `in_out_port`. Any other
     /// row is not one of ours and goes.
     fn from_sb(row: &Row) -> Option<Body> {
-        let int = |c: &str| row.get(c).as_atom().and_then(Atom::as_integer);
-        let text = |c: &str| row.get(c).as_atom().and_then(Atom::as_str);
+        Body::from_cells(|c| Some(row.get(c)))
+    }
+
+    /// The body of the row an insert writes.
+    fn from_insert(row: &OpRow) -> Option<Body> {
+        Body::from_cells(|c| row.get(c))
+    }
+
+    /// `from_sb` of a row's cells (`None`: the empty set).
+    fn from_cells<'r>(cell: impl Fn(&str) -> Option<&'r Datum>) -> Option<Body> {
+        let empty = Datum::default();
+        let get = |c: &str| -> &Datum { cell(c).unwrap_or(&empty) };
+        let int = |c: &str| get(c).as_atom().and_then(Atom::as_integer);
+        let text = |c: &str| get(c).as_atom().and_then(Atom::as_str);
         let (pipeline, table) = (text("pipeline")?, int("table_id")?);
-        let ids = row.get("external_ids");
+        let ids = get("external_ids");
         let name = ids.get(&Atom::string("stage-name")).and_then(Atom::as_str)?;
         let known = ["stage-name", "stage-hint", "source"];
         if ids.pairs().iter().any(|(k, _)| !k.as_str().is_some_and(|k| known.contains(&k))) {
@@ -81,7 +93,7 @@ impl Body {
         let stage = *Stage::ALL
             .iter()
             .find(|s| s.name() == name && s.pipeline().as_str() == pipeline && i64::from(s.table()) == table)?;
-        let tags = row.get("tags");
+        let tags = get("tags");
         let io_port = match tags.pairs() {
             [] => None,
             [(k, v)] if k.as_str() == Some("in_out_port") => Some(v.as_str()?.into()),
@@ -239,6 +251,27 @@ impl LflowTable {
     pub fn discard(&mut self) {
         self.dirty.extend(self.planned.drain(..));
         self.regrouping.clear();
+    }
+
+    /// Operations of this plan another instance writes (`crate::shard`),
+    /// or that wait for a row it writes: their flows are compared again
+    /// at the next plan, until the SB shows them done.
+    pub fn left<'o>(&mut self, sb: &Replica, ops: impl IntoIterator<Item = &'o Operation>) {
+        for op in ops {
+            let body = match op {
+                Operation::Insert { table, row, .. } if table == "Logical_Flow" => Body::from_insert(row),
+                Operation::Update { table, where_, .. } | Operation::Delete { table, where_ }
+                    if table == "Logical_Flow" =>
+                {
+                    let uuid = where_.first().and_then(|c| c.value.as_atom()?.as_uuid());
+                    uuid.and_then(|u| sb.get("Logical_Flow", &u)).and_then(Body::from_sb)
+                }
+                _ => None,
+            };
+            if let Some((key, _)) = body.and_then(|b| self.entries.get_key_value(&b)) {
+                self.dirty.insert(key.clone());
+            }
+        }
     }
 
     /// Says that the operations about to be sent change these datapath

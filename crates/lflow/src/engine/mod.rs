@@ -38,7 +38,8 @@ use ovsdb::replica::Changes;
 use ovsdb::{Atom, Operation, Replica, Uuid};
 
 use crate::output::{Diagnostic, DpId, Output};
-use crate::sync::Plan;
+use crate::shard::{Ownership, Split};
+use crate::sync::{Plan, PlanStats};
 
 /// How often a node ran, and how: in full (`recompute`), from changes
 /// (`compute`), or given up for a recompute (`abort`), as
@@ -100,6 +101,10 @@ pub struct Cycle {
     pub plan: Plan,
     /// What the nodes did.
     pub stats: CycleStats,
+    /// Operations on rows of shards this instance does not hold were
+    /// left out (`set_ownership`): the SB is not yet the whole
+    /// translation.
+    pub others_pending: bool,
 }
 
 /// What one cycle's nodes did, for logs and tests.
@@ -155,6 +160,9 @@ pub struct Engine {
     /// memo to check), or `None`: check every port (the first run, or too
     /// many changed).
     ports_changed: Option<HashSet<Uuid, FixedState>>,
+    /// What this instance writes (`crate::shard`): its runs plan every row
+    /// and keep only the operations on its own.
+    ownership: Ownership,
 }
 
 impl Engine {
@@ -211,10 +219,23 @@ impl Engine {
         self.pending.settle_nb(ours);
     }
 
+    /// Says what this instance writes from the next run on. The rows it
+    /// leaves to others are planned again at every run until the SB shows
+    /// them right, so a shard taken over needs nothing more; the global
+    /// role taken brings the port groups and the NB status columns, which
+    /// a run plans only where they changed, to be planned whole.
+    pub fn set_ownership(&mut self, own: Ownership) {
+        if own.global && !self.ownership.global {
+            self.all_port_groups = true;
+            self.nb_status_all = true;
+        }
+        self.ownership = own;
+    }
+
     /// Makes the next cycle recompute every node.
     pub fn reset(&mut self) {
-        let stats = self.stats;
-        *self = Engine { stats, ..Engine::default() };
+        let (stats, ownership) = (self.stats, self.ownership.clone());
+        *self = Engine { stats, ownership, ..Engine::default() };
     }
 
     /// Each node's counters, in `NODES` order.
@@ -329,6 +350,12 @@ impl Engine {
             planner.table(table);
         }
         let mut plan = planner.finish();
+        plan.ops.extend(flow_ops);
+        for (table, (i, u, d)) in flow_stats {
+            let s = plan.stats.tables.entry(table).or_default();
+            *s = (s.0 + i, s.1 + u, s.2 + d);
+        }
+        let others_pending = self.keep_owned(&mut plan, &unfolded, sb);
         // A standby's run whose operations are not sent builds these
         // datapaths again at the next (`discard`), until a run finds
         // their rows right (the active instance wrote them).
@@ -341,7 +368,6 @@ impl Engine {
             (None, true) => unfolded.datapaths.iter().copied().collect(),
         };
         self.ran(2, RunKind::Recompute, &mut done);
-        plan.ops.extend(flow_ops);
         // Groups changed in place, by either planner: their echo is ours.
         self.lflows.expect_group_changes(plan.ops.iter().filter_map(|op| match op {
             Operation::Update { table, where_, .. } if table == "Logical_DP_Group" => {
@@ -349,15 +375,45 @@ impl Engine {
             }
             _ => None,
         }));
-        for (table, (i, u, d)) in flow_stats {
-            let s = plan.stats.tables.entry(table).or_default();
-            *s = (s.0 + i, s.1 + u, s.2 + d);
-        }
         let flows_compared = planned.compared;
         let bindings_built = unfolded.output.rows("Port_Binding").len();
         let stats =
             CycleStats { datapaths_built: built, datapaths_in_part, datapaths_changed, flows_compared, bindings_built };
-        Cycle { output: unfolded.output, plan, stats }
+        Cycle { output: unfolded.output, plan, stats, others_pending }
+    }
+
+    /// Keeps in `plan` the operations on the rows this instance writes
+    /// (all of them unless sharded); the datapaths and flows of the others
+    /// are planned again at the next run. Whether rows of shards held
+    /// elsewhere were left.
+    fn keep_owned(&mut self, plan: &mut Plan, unfolded: &crate::Unfolded, sb: &Replica) -> bool {
+        if self.ownership.is_all() {
+            return false;
+        }
+        let datapath = |a: &Atom| crate::shard::datapath_of(a, sb, &unfolded.datapaths);
+        let split = Split::of(std::mem::take(&mut plan.ops), &self.ownership, sb, datapath);
+        let others_pending = split.others_pending(&self.ownership);
+        // A datapath whose rows were left is built again next time.
+        self.unsent.extend(split.left.iter().filter(|l| l.per_datapath()).filter_map(|l| l.datapath));
+        self.lflows.left(sb, split.left.iter().map(|l| &l.op));
+        plan.stats = PlanStats::default();
+        for op in &split.kept {
+            let (table, i) = match op {
+                Operation::Insert { table, .. } => (table, 0),
+                Operation::Update { table, .. } => (table, 1),
+                Operation::Delete { table, .. } => (table, 2),
+                _ => continue,
+            };
+            let Some(name) = crate::sync::owned_tables().find(|t| t == table) else { continue };
+            let s = plan.stats.tables.entry(name).or_default();
+            match i {
+                0 => s.0 += 1,
+                1 => s.1 += 1,
+                _ => s.2 += 1,
+            }
+        }
+        plan.ops = split.kept;
+        others_pending
     }
 
     /// Each datapath's reference, for its flows: the SB row its binding was

@@ -142,6 +142,10 @@ pub enum Event {
     SchemaChanged,
     /// This session now holds the lock.
     Locked(String),
+    /// The server answered a request for the lock: another session holds
+    /// it, and this one waits in line (`Locked` follows when its turn
+    /// comes).
+    LockQueued(String),
     /// This session no longer holds the lock (stolen, or connection lost);
     /// it asks for it again on its own.
     LockLost(String),
@@ -168,7 +172,7 @@ enum Pending {
     ChangeAware,
     Monitor(MonitorMethod),
     Lock(String),
-    Unlock,
+    Unlock(String),
     Echo,
     Call(RequestId),
     Txn(RequestId, ResultShape),
@@ -228,6 +232,10 @@ pub struct Session {
     next_id: u64,
     pending: HashMap<u64, Pending>,
     locks: IndexMap<String, LockState>,
+    /// Locks with an `unlock` on its way: until its reply, what the server
+    /// says of the lock is about the request it cancels (a `locked` sent
+    /// before the server read it), not a later one.
+    unlocking: HashMap<String, u32>,
     replica: Option<Replica>,
     server_replica: Replica,
     /// The cluster id and last transaction id seen, for monitor_cond_since.
@@ -281,6 +289,7 @@ impl Session {
             next_id: 1,
             pending: HashMap::new(),
             locks: IndexMap::new(),
+            unlocking: HashMap::new(),
             replica,
             server_replica: Replica::new(server_schema().clone()),
             last_txn: None,
@@ -392,7 +401,8 @@ impl Session {
     pub fn unlock(&mut self, name: &str) {
         if let Some(state) = self.locks.shift_remove(name) {
             if self.conn.is_some() && state != LockState::Wanted {
-                self.send("unlock", &json!([name]), Pending::Unlock);
+                *self.unlocking.entry(name.to_owned()).or_default() += 1;
+                self.send("unlock", &json!([name]), Pending::Unlock(name.to_owned()));
             }
             if state == LockState::Owned {
                 self.events.push_back(Event::LockLost(name.to_owned()));
@@ -581,16 +591,19 @@ impl Session {
                     Ok((n,)) => n,
                     Err(_) => return self.protocol_error(now, format!("malformed {method} notification")),
                 };
+                if self.unlocking.contains_key(&name) {
+                    return;
+                }
                 let Some(state) = self.locks.get_mut(&name) else { return };
                 if method == "locked" {
                     if *state != LockState::Owned {
                         *state = LockState::Owned;
-                        info!(lock = %name, "lock acquired");
+                        debug!(lock = %name, "lock acquired");
                         self.events.push_back(Event::Locked(name));
                     }
                 } else if *state == LockState::Owned {
                     *state = LockState::Requested;
-                    info!(lock = %name, "lock stolen");
+                    debug!(lock = %name, "lock stolen");
                     self.events.push_back(Event::LockLost(name));
                 }
             }
@@ -611,7 +624,15 @@ impl Session {
             return;
         };
         match pending {
-            Pending::Echo | Pending::Unlock => {}
+            Pending::Echo => {}
+            Pending::Unlock(name) => {
+                if let Some(n) = self.unlocking.get_mut(&name) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.unlocking.remove(&name);
+                    }
+                }
+            }
             Pending::ServerId => {
                 let id = result.ok().and_then(|r| serde_json::from_str::<String>(r.get()).ok());
                 if let Some(c) = self.conn.as_mut() {
@@ -634,19 +655,20 @@ impl Session {
                 };
                 self.events.push_back(Event::TxnDone { id: rid, result: outcome });
             }
+            Pending::Lock(name) if self.unlocking.contains_key(&name) => {}
             Pending::Lock(name) => {
                 let locked = result
                     .ok()
                     .and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
                     .and_then(|v| v.get("locked").and_then(Value::as_bool));
-                if locked == Some(true) {
-                    if let Some(state) = self.locks.get_mut(&name) {
-                        if *state != LockState::Owned {
-                            *state = LockState::Owned;
-                            info!(lock = %name, "lock acquired");
-                            self.events.push_back(Event::Locked(name));
-                        }
+                match (locked, self.locks.get_mut(&name)) {
+                    (Some(true), Some(state)) if *state != LockState::Owned => {
+                        *state = LockState::Owned;
+                        debug!(lock = %name, "lock acquired");
+                        self.events.push_back(Event::Locked(name));
                     }
+                    (Some(false), Some(LockState::Requested)) => self.events.push_back(Event::LockQueued(name)),
+                    _ => {}
                 }
             }
             Pending::ServerMonitor => {
@@ -950,6 +972,7 @@ impl Session {
             }
             *state = LockState::Wanted;
         }
+        self.unlocking.clear();
         self.events.push_back(Event::Disconnected { remote, reason });
     }
 }

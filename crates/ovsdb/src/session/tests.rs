@@ -197,6 +197,19 @@ fn falls_back_to_older_monitor_methods() {
     assert_eq!(p.s.replica().unwrap().table("Logical_Switch").unwrap().len(), 1);
 }
 
+/// The lock events reported since the last look, one line each.
+fn lock_events(p: &mut Pair) -> Vec<String> {
+    p.events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Locked(n) => Some(format!("locked {n}")),
+            Event::LockQueued(n) => Some(format!("queued {n}")),
+            Event::LockLost(n) => Some(format!("lost {n}")),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn locks_are_requested_on_every_connection_and_reported() {
     let mut p = Pair::new("unix:/sb.sock", None);
@@ -212,16 +225,7 @@ fn locks_are_requested_on_every_connection_and_reported() {
     p.notify("stolen", json!(["ovn_northd"]));
     assert!(!p.s.has_lock("ovn_northd"));
     p.notify("locked", json!(["ovn_northd"]));
-    let ev: Vec<String> = p
-        .events()
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::Locked(n) => Some(format!("locked {n}")),
-            Event::LockLost(n) => Some(format!("lost {n}")),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(ev, ["locked ovn_northd", "lost ovn_northd", "locked ovn_northd"]);
+    assert_eq!(lock_events(&mut p), ["queued ovn_northd", "locked ovn_northd", "lost ovn_northd", "locked ovn_northd"]);
     // Losing the connection loses the lock; it is asked for again.
     p.s.handle_disconnected(p.now, "reset");
     assert!(p.events().iter().any(|e| matches!(e, Event::LockLost(_))));
@@ -229,6 +233,32 @@ fn locks_are_requested_on_every_connection_and_reported() {
     p.expect_connect();
     p.s.handle_connected(p.now);
     p.expect_request("lock");
+}
+
+/// A lock given up and asked for again before the server answered: what
+/// it says of the first request (granted, then a `locked` sent before it
+/// read the `unlock`) is not taken for the second, which waits in line.
+#[test]
+fn a_lock_asked_for_again_is_not_granted_by_the_answers_to_the_first() {
+    let mut p = Pair::new("unix:/sb.sock", None);
+    p.expect_connect();
+    p.s.handle_connected(p.now);
+    p.events();
+    p.s.lock("shard");
+    let (first, _) = p.expect_request("lock");
+    p.s.unlock("shard");
+    let (unlock, _) = p.expect_request("unlock");
+    p.s.lock("shard");
+    let (second, _) = p.expect_request("lock");
+    p.reply(first, json!({"locked": true}));
+    p.notify("locked", json!(["shard"]));
+    assert!(!p.s.has_lock("shard"), "the first request's grant");
+    p.reply(unlock, json!({}));
+    p.reply(second, json!({"locked": false}));
+    assert!(!p.s.has_lock("shard"));
+    assert_eq!(lock_events(&mut p), ["queued shard"]);
+    p.notify("locked", json!(["shard"]));
+    assert!(p.s.has_lock("shard"), "the second request's turn");
 }
 
 #[test]

@@ -1,0 +1,303 @@
+//! Sharding: which of K shards, or the global role, each SB row northd
+//! writes belongs to, and the split of a plan's operations into those an
+//! instance may send and those it leaves to the others.
+//!
+//! A logical datapath belongs to shard `shard_of(its NB row's UUID, K)`:
+//! a function of the NB alone, the same in every instance. A row of the
+//! per-datapath tables (`bindings::PER_DATAPATH`) belongs to its
+//! datapath's shard, as does a `Logical_Flow` row on one datapath. The
+//! rest is global: `SB_Global`, `Datapath_Binding` (tunnel keys are
+//! global), flows on a `Logical_DP_Group` and the groups themselves (the
+//! reference folds a flow shared by datapaths of several shards into one
+//! row: a C `ovn-northd` taking over finds the same rows), port groups,
+//! address sets, load balancers, meters, DHCP options, RBAC, and every NB
+//! write (MAC IPAM, status).
+//!
+//! An operation belongs to the owner of the row it leaves behind: an
+//! insert or update by its new values (an update that does not set the
+//! datapath, by the row's), a delete by the row's. Every instance plans
+//! the whole SB from the same databases, so the operations of all owners
+//! together are one instance's plan, and no row has two writers.
+//!
+//! Pure: reads the SB replica, returns operations.
+
+use std::collections::{BTreeSet, HashSet};
+
+use ovsdb::{Atom, Datum, Operation, Replica, Uuid};
+
+use crate::bindings::PER_DATAPATH;
+
+/// Who writes a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Owner {
+    /// The instance holding the global role.
+    Global,
+    /// The instance holding this shard.
+    Shard(u32),
+}
+
+/// What one instance writes: the global role and some of K shards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ownership {
+    /// K, at least 1.
+    pub shards: u32,
+    pub held: BTreeSet<u32>,
+    pub global: bool,
+}
+
+impl Default for Ownership {
+    /// Everything: an instance that is not sharded.
+    fn default() -> Ownership {
+        Ownership { shards: 1, held: BTreeSet::from([0]), global: true }
+    }
+}
+
+impl Ownership {
+    /// Whether this instance writes every row.
+    pub fn is_all(&self) -> bool {
+        self.global && (0..self.shards).all(|s| self.held.contains(&s))
+    }
+
+    pub fn owns(&self, owner: Owner) -> bool {
+        match owner {
+            Owner::Global => self.global,
+            Owner::Shard(s) => self.held.contains(&s),
+        }
+    }
+}
+
+/// The shard of the datapath whose NB row is `datapath`, of `shards`.
+/// NB UUIDs are random, so their low bits spread datapaths evenly.
+pub fn shard_of(datapath: Uuid, shards: u32) -> u32 {
+    (datapath.as_u128() % u128::from(shards.max(1))) as u32
+}
+
+/// A plan's operations divided by `Split::of`.
+#[derive(Debug, Default)]
+pub struct Split {
+    /// What this instance sends, in the plan's order.
+    pub kept: Vec<Operation>,
+    /// What it leaves: others' rows, and its own that refer to a row
+    /// another owner inserts (a new datapath's binding): they wait for it.
+    pub left: Vec<Left>,
+}
+
+/// An operation left to another instance, or to later.
+#[derive(Debug)]
+pub struct Left {
+    pub owner: Owner,
+    /// The NB row of the datapath whose row it writes, if known.
+    pub datapath: Option<Uuid>,
+    pub op: Operation,
+}
+
+impl Left {
+    /// Whether it writes a row of a per-datapath table
+    /// (`bindings::PER_DATAPATH`).
+    pub fn per_datapath(&self) -> bool {
+        match &self.op {
+            Operation::Insert { table, .. } | Operation::Update { table, .. } | Operation::Delete { table, .. } => {
+                PER_DATAPATH.contains(&table.as_str())
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Split {
+    /// Divides `ops`: `datapath` gives the NB row of a reference to a
+    /// datapath (an SB `Datapath_Binding` UUID, or the `uuid-name` of one
+    /// inserted in the same plan); a reference it cannot place is global.
+    pub fn of(ops: Vec<Operation>, own: &Ownership, sb: &Replica, datapath: impl Fn(&Atom) -> Option<Uuid>) -> Split {
+        let place = |op: &Operation| -> (Owner, Option<Uuid>) {
+            match placed_on(op, sb) {
+                Placed::Global => (Owner::Global, None),
+                Placed::Datapath(dp) => match dp.as_atom().and_then(&datapath) {
+                    Some(nb) => (Owner::Shard(shard_of(nb, own.shards)), Some(nb)),
+                    None => (Owner::Global, None),
+                },
+            }
+        };
+        let mut split = Split::default();
+        for op in ops {
+            let (owner, datapath) = place(&op);
+            if own.owns(owner) {
+                split.kept.push(op);
+            } else {
+                split.left.push(Left { owner, datapath, op });
+            }
+        }
+        // What refers to a row left out waits with it.
+        loop {
+            let named: HashSet<&str> = split
+                .kept
+                .iter()
+                .filter_map(|op| match op {
+                    Operation::Insert { uuid_name: Some(n), .. } => Some(n.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let dangling: Vec<usize> = split
+                .kept
+                .iter()
+                .enumerate()
+                .filter(|(_, op)| names_in(op).any(|n| !named.contains(n)))
+                .map(|(i, _)| i)
+                .collect();
+            if dangling.is_empty() {
+                break;
+            }
+            for i in dangling.into_iter().rev() {
+                let op = split.kept.remove(i);
+                let (owner, datapath) = place(&op);
+                split.left.push(Left { owner, datapath, op });
+            }
+        }
+        split
+    }
+
+    /// Whether a row of a shard `own` does not hold was left: another
+    /// instance has yet to write it.
+    pub fn others_pending(&self, own: &Ownership) -> bool {
+        self.left.iter().any(|l| matches!(l.owner, Owner::Shard(_)) && !own.owns(l.owner))
+    }
+}
+
+/// The `uuid-name`s an operation's values refer to.
+fn names_in(op: &Operation) -> impl Iterator<Item = &str> {
+    let row = match op {
+        Operation::Insert { row, .. } | Operation::Update { row, .. } => Some(row),
+        _ => None,
+    };
+    row.into_iter().flat_map(|r| r.values()).flat_map(|d| d.keys().chain(d.pairs().iter().map(|(_, v)| v))).filter_map(
+        |a| match a {
+            Atom::NamedUuid(n) => Some(&**n),
+            _ => None,
+        },
+    )
+}
+
+/// Where the row an operation leaves behind is.
+enum Placed {
+    Global,
+    /// On the datapath of this reference.
+    Datapath(Datum),
+}
+
+fn placed_on(op: &Operation, sb: &Replica) -> Placed {
+    let (table, new, uuid) = match op {
+        Operation::Insert { table, row, .. } => (table, Some(row), None),
+        Operation::Update { table, row, where_ } => (table, Some(row), row_uuid(where_)),
+        Operation::Delete { table, where_ } => (table, None, row_uuid(where_)),
+        _ => return Placed::Global,
+    };
+    let flow = table == "Logical_Flow";
+    if !flow && !PER_DATAPATH.contains(&table.as_str()) {
+        return Placed::Global;
+    }
+    let by = |get: &dyn Fn(&str) -> Option<Datum>| -> Option<Placed> {
+        if !flow {
+            return get("datapath").map(Placed::Datapath);
+        }
+        if get("logical_dp_group").is_some_and(|g| !g.is_empty()) {
+            return Some(Placed::Global);
+        }
+        get("logical_datapath").filter(|d| !d.is_empty()).map(Placed::Datapath)
+    };
+    if let Some(placed) = new.and_then(|row| by(&|c| row.get(c).cloned())) {
+        return placed;
+    }
+    let old = uuid.and_then(|u| sb.get(table, &u));
+    old.and_then(|row| by(&|c| Some(row.get(c).clone()))).unwrap_or(Placed::Global)
+}
+
+fn row_uuid(where_: &[ovsdb::Condition]) -> Option<Uuid> {
+    where_.iter().find(|c| c.column == "_uuid").and_then(|c| c.value.as_atom()?.as_uuid())
+}
+
+/// The NB row of the datapath a reference names: an SB
+/// `Datapath_Binding` (by its `external_ids`), or `dp<i>`, the binding a
+/// plan inserts for `datapaths[i]` (`output::DpId::row_id`).
+pub fn datapath_of(a: &Atom, sb: &Replica, datapaths: &[Uuid]) -> Option<Uuid> {
+    match a {
+        Atom::Uuid(u) => {
+            let ids = sb.get("Datapath_Binding", u)?.get("external_ids");
+            ["logical-switch", "logical-router"]
+                .iter()
+                .find_map(|k| ids.get(&Atom::string(*k)))
+                .and_then(Atom::as_str)
+                .and_then(|s| Uuid::parse_str(s).ok())
+        }
+        Atom::NamedUuid(n) => datapaths.get(n.strip_prefix("dp")?.parse::<usize>().ok()?).copied(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ovsdb::{Condition, OpRow};
+
+    fn insert(table: &str, name: Option<&str>, cells: &[(&str, Atom)]) -> Operation {
+        let mut row = OpRow::new();
+        for (c, a) in cells {
+            row.insert((*c).into(), Datum::from(a.clone()));
+        }
+        Operation::Insert { table: table.into(), row, uuid_name: name.map(Into::into), uuid: None }
+    }
+
+    #[test]
+    fn shards_spread_datapaths_and_agree() {
+        let mut counts = [0usize; 4];
+        for i in 0..4000u128 {
+            let u = Uuid::from_u128(i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835));
+            counts[shard_of(u, 4) as usize] += 1;
+            assert_eq!(shard_of(u, 4), shard_of(u, 4));
+            assert_eq!(shard_of(u, 1), 0);
+        }
+        assert!(counts.iter().all(|&c| c > 800), "{counts:?}");
+    }
+
+    #[test]
+    fn rows_go_to_their_datapaths_shard_and_wait_for_a_binding_left_to_the_global_role() {
+        let dps = [Uuid::from_u128(4), Uuid::from_u128(5)];
+        // dp1 is bound already, dp0 is bound in the plan.
+        let binding = Uuid::from_u128(50);
+        let json = format!(
+            r#"{{"Datapath_Binding": {{"{binding}": {{"insert": {{"tunnel_key": 2,
+                "external_ids": ["map", [["logical-switch", "{}"]]]}}}}}}}}"#,
+            dps[1]
+        );
+        let sb = crate::tests::replica("ovn-sb.ovsschema", &json);
+        let datapath = |a: &Atom| datapath_of(a, &sb, &dps);
+        let ops = vec![
+            insert("Datapath_Binding", Some("dp0"), &[("tunnel_key", Atom::Integer(1))]),
+            insert("Port_Binding", None, &[("datapath", Atom::named_uuid("dp0"))]),
+            insert("Port_Binding", None, &[("datapath", Atom::Uuid(Uuid::from_u128(77)))]),
+            insert("Logical_Flow", None, &[("logical_datapath", Atom::Uuid(binding))]),
+            insert("Logical_DP_Group", Some("lfg0"), &[("datapaths", Atom::Uuid(binding))]),
+            insert("Logical_Flow", None, &[("logical_dp_group", Atom::named_uuid("lfg0"))]),
+            Operation::Delete { table: "Logical_Flow".into(), where_: vec![Condition::row(Uuid::from_u128(9))] },
+        ];
+        // Shard 1 of 2 holds dp1 (5 % 2); dp0 is shard 0.
+        let own = Ownership { shards: 2, held: BTreeSet::from([1]), global: false };
+        let split = Split::of(ops.clone(), &own, &sb, datapath);
+        assert_eq!(split.kept.len(), 1, "{:?}", split.kept);
+        assert!(matches!(&split.kept[0], Operation::Insert { table, .. } if table == "Logical_Flow"));
+        let owners: Vec<Owner> = split.left.iter().map(|l| l.owner).collect();
+        assert!(owners.contains(&Owner::Shard(0)) && owners.contains(&Owner::Global));
+        assert!(split.others_pending(&own));
+        // Shard 0 without the global role: its binding's port waits.
+        let own = Ownership { shards: 2, held: BTreeSet::from([0]), global: false };
+        let split = Split::of(ops.clone(), &own, &sb, datapath);
+        assert!(split.kept.is_empty(), "{:?}", split.kept);
+        // The global role and shard 0: all but dp1's flow.
+        let own = Ownership { shards: 2, held: BTreeSet::from([0]), global: true };
+        let split = Split::of(ops.clone(), &own, &sb, datapath);
+        assert_eq!(split.kept.len(), 6);
+        assert_eq!(split.left.len(), 1);
+        assert!(split.others_pending(&own));
+        let all = Split::of(ops, &Ownership::default(), &sb, datapath);
+        assert_eq!((all.kept.len(), all.left.len()), (7, 0));
+    }
+}

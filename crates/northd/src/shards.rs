@@ -1,0 +1,585 @@
+//! Sharded active/active (`--shards=K`, K > 1): which SB locks this
+//! instance asks for, and from the answers, what it may write. Sans-IO:
+//! it takes the session's lock events and a periodic `tick`, and returns
+//! the lock requests to make; the main loop applies them and asks it for
+//! the `Ownership` of each cycle (`lflow::shard`).
+//!
+//! The locks, all on the SB server:
+//! - `ovn_northd`, the global role: the name ovn-northd uses, so a C
+//!   ovn-northd (or an instance that is not sharded) and the group never
+//!   both hold it. Every member asks for it; the holder writes the global
+//!   rows (`lflow::shard`), the NB, and `nb_cfg`.
+//! - `ovn_northd_global_of_K`, the group's mark: taken only by a member
+//!   that holds `ovn_northd`, released with it. The others wait in line
+//!   for it, so they learn the moment its holder goes: the group writes
+//!   only while this mark is held. A C ovn-northd that got `ovn_northd`
+//!   never takes it, and neither does a group with another K (its mark
+//!   has another name): those keep the group's other members from
+//!   writing, and the other way round.
+//! - `ovn_northd_member_J_of_K`, J < `MAX_MEMBERS`: one per live member.
+//!   Each member holds the lowest one free when it came, and waits in line
+//!   for those others hold, so it hears at once when one of them dies; it
+//!   asks again for the ones it saw free at every `tick`, which finds
+//!   members that joined (a lock it is granted that way it gives back at
+//!   once).
+//! - `ovn_northd_shard_I_of_K`, I < K: the shard's writer.
+//!
+//! Every member computes the same assignment of shards to the members it
+//! sees (`assign`: each gets K / N or one more, each shard going to the
+//! member it ranks first that has room, so a member joining or leaving
+//! moves few shards), asks for the locks of its shards and gives back the
+//! others. A shard changes hands through its lock: the new holder gets it
+//! only once the old one let it go, so there is never a second writer,
+//! and views that differ for a moment (a join found by one member's tick
+//! before another's) only delay a move. No member waits for another
+//! while holding something the other waits for: the locks are asked for
+//! without an order between them, and none is held in wait of another, so
+//! there is no deadlock; the assignment is a function of the members
+//! alone, so shards move only when membership does (no churn).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use lflow::shard::Ownership;
+
+/// The global role's lock (also `main_loop::LOCK`).
+pub const GLOBAL: &str = "ovn_northd";
+
+/// The most members a group has; an instance that finds every slot taken
+/// stays out of the group (a standby) and says so.
+pub const MAX_MEMBERS: u32 = 32;
+
+/// The most shards.
+pub const MAX_SHARDS: u32 = 256;
+
+/// A lock request to make, or to drop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockOp {
+    Lock(String),
+    Unlock(String),
+}
+
+/// What this instance knows of a lock it does not mean to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// Not asked for since the last tick (or never).
+    Unknown,
+    /// Asked for; no answer yet.
+    Asking,
+    /// Another session holds it; this one waits in line.
+    Held,
+    /// Free when last asked.
+    Free,
+}
+
+/// One lock named by the group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Name {
+    Global,
+    Mark,
+    Member(u32),
+    Shard(u32),
+}
+
+/// This instance's view of its group. See the module documentation.
+#[derive(Debug)]
+pub struct Group {
+    k: u32,
+    running: bool,
+    /// The member slot this instance holds, or asks for as its own.
+    slot: Option<u32>,
+    slot_held: bool,
+    /// The other slots.
+    members: Vec<Seen>,
+    /// The mark, when this instance does not hold `ovn_northd`.
+    mark: Seen,
+    mark_held: bool,
+    global_held: bool,
+    /// Shards asked for (held or waiting), and held.
+    wanted: BTreeSet<u32>,
+    held: BTreeSet<u32>,
+}
+
+impl Group {
+    pub fn new(k: u32) -> Group {
+        Group {
+            k,
+            running: false,
+            slot: None,
+            slot_held: false,
+            members: vec![Seen::Unknown; MAX_MEMBERS as usize],
+            mark: Seen::Unknown,
+            mark_held: false,
+            global_held: false,
+            wanted: BTreeSet::new(),
+            held: BTreeSet::new(),
+        }
+    }
+
+    pub fn shards(&self) -> u32 {
+        self.k
+    }
+
+    fn name(&self, n: Name) -> String {
+        let k = self.k;
+        match n {
+            Name::Global => GLOBAL.to_owned(),
+            Name::Mark => format!("ovn_northd_global_of_{k}"),
+            Name::Member(j) => format!("ovn_northd_member_{j}_of_{k}"),
+            Name::Shard(i) => format!("ovn_northd_shard_{i}_of_{k}"),
+        }
+    }
+
+    fn parse(&self, lock: &str) -> Option<Name> {
+        if lock == GLOBAL {
+            return Some(Name::Global);
+        }
+        let rest = lock.strip_prefix("ovn_northd_")?;
+        let (what, k) = rest.rsplit_once("_of_")?;
+        if k.parse::<u32>().ok()? != self.k {
+            return None;
+        }
+        if what == "global" {
+            return Some(Name::Mark);
+        }
+        let (kind, i) = what.rsplit_once('_')?;
+        let i = i.parse::<u32>().ok()?;
+        match kind {
+            "member" if i < MAX_MEMBERS => Some(Name::Member(i)),
+            "shard" if i < self.k => Some(Name::Shard(i)),
+            _ => None,
+        }
+    }
+
+    /// Joins the group: asks for the global role and every member slot.
+    pub fn start(&mut self) -> Vec<LockOp> {
+        self.running = true;
+        let mut ops = vec![LockOp::Lock(self.name(Name::Global))];
+        for j in 0..MAX_MEMBERS {
+            self.members[j as usize] = Seen::Asking;
+            ops.push(LockOp::Lock(self.name(Name::Member(j))));
+        }
+        self.ask_mark(&mut ops);
+        ops
+    }
+
+    /// Leaves the group (`pause`): gives back every lock.
+    pub fn stop(&mut self) -> Vec<LockOp> {
+        let mut ops = Vec::new();
+        if !self.running {
+            return ops;
+        }
+        self.running = false;
+        ops.push(LockOp::Unlock(self.name(Name::Global)));
+        ops.push(LockOp::Unlock(self.name(Name::Mark)));
+        for j in 0..MAX_MEMBERS {
+            ops.push(LockOp::Unlock(self.name(Name::Member(j))));
+        }
+        for i in std::mem::take(&mut self.wanted) {
+            ops.push(LockOp::Unlock(self.name(Name::Shard(i))));
+        }
+        *self = Group::new(self.k);
+        ops
+    }
+
+    /// Asks for the mark unless a request for it waits already.
+    fn ask_mark(&mut self, ops: &mut Vec<LockOp>) {
+        if matches!(self.mark, Seen::Unknown | Seen::Free) && !self.mark_held {
+            self.mark = Seen::Asking;
+            ops.push(LockOp::Lock(self.name(Name::Mark)));
+        }
+    }
+
+    /// The session holds `lock` now.
+    pub fn locked(&mut self, lock: &str) -> Vec<LockOp> {
+        self.on(lock, Group::on_locked)
+    }
+
+    /// Another session holds `lock`; this one waits in line for it.
+    pub fn queued(&mut self, lock: &str) -> Vec<LockOp> {
+        self.on(lock, Group::on_queued)
+    }
+
+    /// The session no longer holds `lock` (stolen, or the connection
+    /// lost: the session asks for it again by itself).
+    pub fn lost(&mut self, lock: &str) -> Vec<LockOp> {
+        self.on(lock, Group::on_lost)
+    }
+
+    /// Applies `f` to an event about one of the group's locks, then
+    /// rebalances; the lock requests to make.
+    fn on(&mut self, lock: &str, f: impl FnOnce(&mut Group, Name, &mut Vec<LockOp>)) -> Vec<LockOp> {
+        let mut ops = Vec::new();
+        if let Some(name) = self.parse(lock).filter(|_| self.running) {
+            f(self, name, &mut ops);
+            self.rebalance(&mut ops);
+        }
+        ops
+    }
+
+    fn on_locked(&mut self, name: Name, ops: &mut Vec<LockOp>) {
+        match name {
+            Name::Global => {
+                // The mark, as ours now (a request already waiting in
+                // line stays there: the server refuses a second).
+                self.global_held = true;
+                self.ask_mark(ops);
+            }
+            Name::Mark => {
+                if self.global_held {
+                    self.mark_held = true;
+                } else {
+                    // Its holder is gone, and no member holds the role.
+                    self.mark = Seen::Free;
+                    ops.push(LockOp::Unlock(self.name(name)));
+                }
+            }
+            Name::Member(j) => {
+                if self.slot.is_none() || self.slot == Some(j) {
+                    self.slot = Some(j);
+                    self.slot_held = true;
+                } else {
+                    // Free, or its member is gone.
+                    self.members[j as usize] = Seen::Free;
+                    ops.push(LockOp::Unlock(self.name(name)));
+                }
+            }
+            Name::Shard(i) => {
+                if self.wanted.contains(&i) {
+                    self.held.insert(i);
+                } else {
+                    ops.push(LockOp::Unlock(self.name(name)));
+                }
+            }
+        }
+    }
+
+    fn on_queued(&mut self, name: Name, _: &mut Vec<LockOp>) {
+        match name {
+            Name::Mark if !self.global_held => self.mark = Seen::Held,
+            Name::Member(j) => {
+                if self.slot == Some(j) && !self.slot_held {
+                    // Our slot went to another while we were away.
+                    self.slot = None;
+                }
+                if self.slot != Some(j) {
+                    self.members[j as usize] = Seen::Held;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_lost(&mut self, name: Name, ops: &mut Vec<LockOp>) {
+        match name {
+            Name::Global => {
+                self.global_held = false;
+                if self.mark_held {
+                    self.mark_held = false;
+                    self.mark = Seen::Free;
+                    ops.push(LockOp::Unlock(self.name(Name::Mark)));
+                }
+            }
+            // (Given back by us, it is not held any more: the session
+            // reports the `unlock` too.)
+            Name::Mark if self.mark_held => {
+                // The session asks for it again.
+                self.mark_held = false;
+                self.mark = Seen::Asking;
+            }
+            Name::Mark => {}
+            Name::Member(j) if self.slot == Some(j) => self.slot_held = false,
+            Name::Member(_) => {}
+            Name::Shard(i) => {
+                self.held.remove(&i);
+            }
+        }
+    }
+
+    /// The SB connection is gone: every lock with it. The session asks
+    /// again for those it still wants once it reconnects.
+    pub fn disconnected(&mut self) {
+        self.global_held = false;
+        self.mark_held = false;
+        self.slot_held = false;
+        self.held.clear();
+        for seen in &mut self.members {
+            *seen = match *seen {
+                Seen::Held | Seen::Asking => Seen::Asking,
+                _ => Seen::Unknown,
+            };
+        }
+        self.mark = if self.mark == Seen::Held { Seen::Asking } else { Seen::Unknown };
+    }
+
+    /// Periodically: asks again for the slots last seen free (a member may
+    /// have joined), for a slot of our own if there is none, and for the
+    /// mark if it was free.
+    pub fn tick(&mut self) -> Vec<LockOp> {
+        let mut ops = Vec::new();
+        if !self.running {
+            return ops;
+        }
+        for j in 0..MAX_MEMBERS {
+            if self.slot != Some(j) && matches!(self.members[j as usize], Seen::Free | Seen::Unknown) {
+                self.members[j as usize] = Seen::Asking;
+                ops.push(LockOp::Lock(self.name(Name::Member(j))));
+            }
+        }
+        self.ask_mark(&mut ops);
+        ops
+    }
+
+    /// The member slots seen taken, ours included, in order.
+    fn live(&self) -> Vec<u32> {
+        (0..MAX_MEMBERS)
+            .filter(|&j| (self.slot == Some(j) && self.slot_held) || self.members[j as usize] == Seen::Held)
+            .collect()
+    }
+
+    /// Asks for the shards the assignment gives this member, and gives
+    /// back the others.
+    fn rebalance(&mut self, ops: &mut Vec<LockOp>) {
+        let mine: BTreeSet<u32> = match self.slot.filter(|_| self.slot_held) {
+            Some(slot) => assign(self.k, &self.live())
+                .into_iter()
+                .enumerate()
+                .filter(|(_, m)| *m == slot)
+                .map(|(i, _)| i as u32)
+                .collect(),
+            None => BTreeSet::new(),
+        };
+        for &i in mine.difference(&self.wanted) {
+            ops.push(LockOp::Lock(self.name(Name::Shard(i))));
+        }
+        for &i in self.wanted.difference(&mine) {
+            self.held.remove(&i);
+            ops.push(LockOp::Unlock(self.name(Name::Shard(i))));
+        }
+        self.wanted = mine;
+    }
+
+    /// Whether the group may write: its mark is held, by this instance
+    /// (holding the global role) or by another member.
+    pub fn group_active(&self) -> bool {
+        self.running && self.slot_held && (self.mark_held || (!self.global_held && self.mark == Seen::Held))
+    }
+
+    /// What this instance writes now.
+    pub fn ownership(&self) -> Ownership {
+        let active = self.group_active();
+        Ownership {
+            shards: self.k,
+            held: if active { self.held.clone() } else { BTreeSet::new() },
+            global: active && self.global_held && self.mark_held,
+        }
+    }
+
+    /// The locks the writes of `ownership()` rely on.
+    pub fn locks(&self) -> Vec<String> {
+        let own = self.ownership();
+        let global = own.global.then(|| self.name(Name::Global));
+        global.into_iter().chain(own.held.iter().map(|&i| self.name(Name::Shard(i)))).collect()
+    }
+
+    /// Why this instance writes nothing, if it does not.
+    pub fn idle_reason(&self) -> Option<&'static str> {
+        if !self.running {
+            Some("paused")
+        } else if !self.slot_held {
+            Some("no member slot (the group is full, or this instance is joining)")
+        } else if !self.group_active() {
+            Some(
+                "the ovn_northd lock is held outside this group (ovn-northd, an instance that is not \
+                 sharded, or a group with another --shards), or the group's holder is changing",
+            )
+        } else {
+            None
+        }
+    }
+
+    /// `shards/show`: one line per shard, `<index> active` or `<index>
+    /// standby` (with the member slot it goes to, as this instance sees
+    /// the group), then the global role and the members.
+    pub fn show(&self) -> String {
+        let own = self.ownership();
+        let live = self.live();
+        let assignment = assign(self.k, &live);
+        let mut out = String::new();
+        for i in 0..self.k {
+            if own.held.contains(&i) {
+                out.push_str(&format!("{i} active\n"));
+            } else {
+                match assignment.get(i as usize) {
+                    Some(m) if Some(*m) != self.slot => out.push_str(&format!("{i} standby (member {m})\n")),
+                    _ => out.push_str(&format!("{i} standby\n")),
+                }
+            }
+        }
+        out.push_str(&format!("global {}\n", if own.global { "active" } else { "standby" }));
+        let slots: Vec<String> = live.iter().map(u32::to_string).collect();
+        let me = match self.slot.filter(|_| self.slot_held) {
+            Some(s) => format!("member {s}"),
+            None => "not a member".to_owned(),
+        };
+        out.push_str(&format!("members: {} (this instance: {me})\n", slots.join(" ")));
+        if let Some(why) = self.idle_reason() {
+            out.push_str(&format!("writing nothing: {why}\n"));
+        }
+        out
+    }
+}
+
+/// The member each shard goes to: of `members` (slots, sorted), each
+/// gets K / N shards, the first K % N one more; shard by shard, in order,
+/// the member that ranks the shard highest (`rank`) among those with
+/// room. A function of the members alone, the same in every instance.
+pub fn assign(k: u32, members: &[u32]) -> Vec<u32> {
+    if members.is_empty() {
+        return Vec::new();
+    }
+    let n = members.len() as u32;
+    let mut room: BTreeMap<u32, u32> =
+        members.iter().enumerate().map(|(r, &m)| (m, k / n + u32::from((r as u32) < k % n))).collect();
+    (0..k)
+        .map(|i| {
+            let m = *members
+                .iter()
+                .filter(|m| room[m] > 0)
+                .max_by_key(|&&m| (rank(i, m), m))
+                .expect("the rooms add up to K");
+            *room.get_mut(&m).expect("a member") -= 1;
+            m
+        })
+        .collect()
+}
+
+/// How much member `m` wants shard `i` (rendezvous hashing: a member's
+/// going changes only the shards it had, and those pushed by room).
+fn rank(i: u32, m: u32) -> u64 {
+    // splitmix64 of the pair.
+    let mut z = (u64::from(i) << 32 | u64::from(m)).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_balanced_and_few_move() {
+        for k in 1..=12 {
+            for n in 1..=5u32 {
+                let members: Vec<u32> = (0..n).map(|j| j * 3 + 1).collect();
+                let a = assign(k, &members);
+                assert_eq!(a.len(), k as usize);
+                for m in &members {
+                    let count = a.iter().filter(|x| *x == m).count() as u32;
+                    assert!(count == k / n || count == k / n + 1, "k={k} n={n}: {a:?}");
+                }
+                assert_eq!(a, assign(k, &members), "deterministic");
+            }
+        }
+        // A member leaving: the survivors keep most of what they had.
+        let before = assign(12, &[0, 1, 2, 3]);
+        let after = assign(12, &[0, 1, 3]);
+        let kept = before.iter().zip(&after).filter(|(b, a)| b == a && **b != 2).count();
+        assert!(kept >= 7, "{before:?} -> {after:?}");
+    }
+
+    fn names(ops: &[LockOp]) -> Vec<String> {
+        ops.iter()
+            .map(|op| match op {
+                LockOp::Lock(n) => format!("lock {n}"),
+                LockOp::Unlock(n) => format!("unlock {n}"),
+            })
+            .collect()
+    }
+
+    /// Feeds the answers a server would give a lone instance.
+    #[test]
+    fn a_lone_member_takes_every_shard_and_the_global_role() {
+        let mut g = Group::new(3);
+        let ops = g.start();
+        assert!(names(&ops).contains(&"lock ovn_northd".into()));
+        assert!(names(&ops).contains(&"lock ovn_northd_member_0_of_3".into()));
+        let mut more = g.locked("ovn_northd_member_0_of_3");
+        for j in 1..MAX_MEMBERS {
+            more.extend(g.locked(&format!("ovn_northd_member_{j}_of_3")));
+        }
+        assert!(names(&more).contains(&"unlock ovn_northd_member_1_of_3".into()));
+        assert_eq!(names(&more).iter().filter(|n| n.starts_with("lock ovn_northd_shard_")).count(), 3);
+        // The mark was free: given back (the session reports that as
+        // lost), the group is not active yet, and the next tick asks again.
+        let back = g.locked("ovn_northd_global_of_3");
+        assert_eq!(names(&back), ["unlock ovn_northd_global_of_3"]);
+        g.lost("ovn_northd_global_of_3");
+        assert!(!g.group_active());
+        assert!(names(&g.tick()).contains(&"lock ovn_northd_global_of_3".into()));
+        g.locked("ovn_northd_global_of_3");
+        g.lost("ovn_northd_global_of_3");
+        for i in 0..3 {
+            g.locked(&format!("ovn_northd_shard_{i}_of_3"));
+        }
+        assert!(g.ownership().held.is_empty(), "not while the group is not active");
+        let ops = g.locked("ovn_northd");
+        assert_eq!(names(&ops), ["lock ovn_northd_global_of_3"]);
+        g.locked("ovn_northd_global_of_3");
+        assert!(g.group_active());
+        assert!(g.ownership().is_all());
+        assert_eq!(g.locks().len(), 4);
+        assert!(g.show().starts_with("0 active\n1 active\n2 active\nglobal active\n"), "{}", g.show());
+        // Losing the global role gives back the mark: nothing is written.
+        let ops = g.lost("ovn_northd");
+        assert_eq!(names(&ops), ["unlock ovn_northd_global_of_3"]);
+        assert!(!g.group_active() && g.ownership().held.is_empty());
+        assert!(g.idle_reason().is_some());
+    }
+
+    #[test]
+    fn a_second_member_takes_half_and_gives_them_back_when_the_first_leaves() {
+        let mut g = Group::new(4);
+        g.start();
+        g.queued("ovn_northd");
+        g.queued("ovn_northd_member_0_of_4");
+        g.locked("ovn_northd_member_1_of_4");
+        for j in 2..MAX_MEMBERS {
+            g.locked(&format!("ovn_northd_member_{j}_of_4"));
+        }
+        g.queued("ovn_northd_global_of_4");
+        assert!(g.group_active());
+        let mine = assign(4, &[0, 1]).iter().filter(|m| **m == 1).count();
+        assert_eq!(g.wanted.len(), mine);
+        for i in g.wanted.clone() {
+            g.locked(&format!("ovn_northd_shard_{i}_of_4"));
+        }
+        assert_eq!(g.ownership().held.len(), 2);
+        assert!(!g.ownership().global);
+        // Member 0 dies: its slot and the mark come to us in line.
+        let ops = g.locked("ovn_northd_member_0_of_4");
+        assert!(names(&ops).contains(&"unlock ovn_northd_member_0_of_4".into()));
+        assert_eq!(names(&ops).iter().filter(|n| n.starts_with("lock ovn_northd_shard_")).count(), 2);
+        g.locked("ovn_northd_global_of_4");
+        assert!(!g.group_active(), "the mark's holder is gone");
+        // Then the global role: the mark again, ours now.
+        g.locked("ovn_northd");
+        g.locked("ovn_northd_global_of_4");
+        assert!(g.group_active() && g.ownership().global);
+        // A member joins, found at the next tick.
+        let ops = g.tick();
+        assert!(names(&ops).contains(&"lock ovn_northd_member_0_of_4".into()));
+        let ops = g.queued("ovn_northd_member_0_of_4");
+        assert_eq!(names(&ops).iter().filter(|n| n.starts_with("unlock ovn_northd_shard_")).count(), 2);
+        assert_eq!(g.ownership().held.len(), 2);
+    }
+
+    #[test]
+    fn locks_of_another_k_are_not_ours() {
+        let mut g = Group::new(6);
+        g.start();
+        assert!(g.locked("ovn_northd_shard_1_of_4").is_empty());
+        assert!(g.locked("ovn_northd_member_99_of_6").is_empty());
+        assert!(g.locked("something_else").is_empty());
+    }
+}

@@ -245,17 +245,22 @@ impl<'s> FlowSet<'s> {
             items.iter().filter(|item| only.as_ref().map_or(true, |only| only.has(dp_of(item)))).collect();
         for chunk in selected.chunks(CHUNK) {
             type Built = (DpId, Option<BTreeSet<Uuid>>, Vec<Lflow>, Vec<Diagnostic>);
-            let built: Vec<Built> = chunk
-                .par_iter()
-                .map(|item| {
-                    let dp = dp_of(item);
-                    let only_parts = only.as_ref().and_then(|o| o.parts.get(&dp).filter(|_| !o.whole.contains(&dp)));
-                    let mut flows = Flows { only_parts: only_parts.cloned(), ..Flows::default() };
-                    let mut diags = Vec::new();
-                    build(item, &mut flows, &mut diags);
-                    (dp, flows.only_parts, flows.flows, diags)
-                })
-                .collect();
+            let one = |item: &&T| -> Built {
+                let dp = dp_of(item);
+                let only_parts = only.as_ref().and_then(|o| o.parts.get(&dp).filter(|_| !o.whole.contains(&dp)));
+                let mut flows = Flows { only_parts: only_parts.cloned(), ..Flows::default() };
+                let mut diags = Vec::new();
+                build(item, &mut flows, &mut diags);
+                (dp, flows.only_parts, flows.flows, diags)
+            };
+            // On one thread, this one: the flows are freed where they were
+            // allocated (an allocator keeps another thread's freed memory
+            // until that thread allocates again).
+            let built: Vec<Built> = if rayon::current_num_threads() > 1 {
+                chunk.par_iter().map(one).collect()
+            } else {
+                chunk.iter().map(one).collect()
+            };
             for (dp, only_parts, flows, more) in built {
                 // (The diagnostics of a datapath built in part are those of
                 // its last whole build: a part cannot change them.)

@@ -132,8 +132,9 @@ pub struct Services {
 struct SbInFlight {
     id: RequestId,
     stats: PlanStats,
-    /// The tables of the plan's inserts, in order, to find the new rows.
-    insert_tables: Vec<String>,
+    /// The tables of the plan's inserts, in order, to find the new rows:
+    /// (table, how many inserts in a row).
+    insert_tables: Vec<(String, usize)>,
     /// The rows the plan updates (with the columns it sets) or deletes.
     touched: OwnWrite,
     sent: Instant,
@@ -143,9 +144,9 @@ struct SbInFlight {
 /// monitor may change without being news to the compiler.
 #[derive(Debug, Default)]
 struct OwnWrite {
-    /// (table, row) -> the columns written with their values; `None` for
+    /// table -> row -> the columns written with their values; `None` for
     /// an insert or delete.
-    rows: HashMap<(String, Uuid), Option<Cells>>,
+    rows: HashMap<String, HashMap<Uuid, Option<Cells>>>,
 }
 
 /// Columns with their values.
@@ -165,7 +166,8 @@ impl OwnWrite {
             let uuid = where_.iter().find(|c| c.column == "_uuid").and_then(|c| c.value.as_atom()?.as_uuid());
             let Some(uuid) = uuid else { continue };
             // Two updates of one row (a merged map apart): both columns.
-            match (rows.entry((table.clone(), uuid)).or_insert(Some(Vec::new())), columns) {
+            let of_table: &mut HashMap<Uuid, Option<Cells>> = rows.entry(table.clone()).or_default();
+            match (of_table.entry(uuid).or_insert(Some(Vec::new())), columns) {
                 (Some(all), Some(columns)) => all.extend(columns),
                 (slot, columns) => *slot = columns,
             }
@@ -179,7 +181,7 @@ impl OwnWrite {
     /// client's later write to the same column is news), or the server's
     /// collection of an unreferenced row of a non-root table northd owns.
     fn made(&self, change: &RowChange) -> bool {
-        match self.rows.get(&(change.table.clone(), change.uuid)) {
+        match self.rows.get(&change.table).and_then(|t| t.get(&change.uuid)) {
             Some(Some(written)) => change.columns.as_ref().is_some_and(|changed| {
                 changed.iter().all(|(c, now)| written.iter().any(|(w, value)| w == c && same_value(value, now)))
             }),
@@ -672,14 +674,19 @@ impl MainLoop {
                     OperationResult::Insert { uuid } => Some(*uuid),
                     _ => None,
                 });
-                let inserted: Vec<(String, Uuid)> = txn.insert_tables.into_iter().zip(results).collect();
                 let replica = self.sb.session().replica();
-                if inserted.iter().any(|(table, uuid)| replica.is_some_and(|r| r.get(table, uuid).is_none())) {
-                    debug!("the sb replica does not show our commit yet");
-                    self.awaiting_own_write = true;
-                }
                 let mut own = txn.touched;
-                own.rows.extend(inserted.into_iter().map(|row| (row, None)));
+                let mut results = results;
+                for (table, n) in txn.insert_tables {
+                    let rows = own.rows.entry(table.clone()).or_default();
+                    for uuid in results.by_ref().take(n) {
+                        if !self.awaiting_own_write && replica.is_some_and(|r| r.get(&table, &uuid).is_none()) {
+                            debug!("the sb replica does not show our commit yet");
+                            self.awaiting_own_write = true;
+                        }
+                        rows.insert(uuid, None);
+                    }
+                }
                 self.sb_echo.own = Some(own);
             }
             Err(e) => self.txn_failed("OVN_Southbound", &e),
@@ -1009,6 +1016,9 @@ impl MainLoop {
             nb_ops = lflow::sync::plan_nb(&output, nb);
             nb_ops.extend(status::nb_global_insert(nb));
         }
+        // The desired rows are planned: not held while the transaction is
+        // encoded, at the peak of a first translation.
+        drop(output);
         let compile_ms = started.elapsed().as_millis() as u64;
         debug!(
             compile_ms,
@@ -1034,13 +1044,14 @@ impl MainLoop {
     /// rows they write and the tables they insert into; whether it went
     /// out.
     fn send_sb(&mut self, ops: Vec<Operation>, stats: PlanStats) -> bool {
-        let insert_tables = ops
-            .iter()
-            .filter_map(|op| match op {
-                Operation::Insert { table, .. } => Some(table.clone()),
-                _ => None,
-            })
-            .collect();
+        let mut insert_tables: Vec<(String, usize)> = Vec::new();
+        for op in &ops {
+            let Operation::Insert { table, .. } = op else { continue };
+            match insert_tables.last_mut() {
+                Some((last, n)) if last == table => *n += 1,
+                _ => insert_tables.push((table.clone(), 1)),
+            }
+        }
         let touched = OwnWrite::from_ops(&ops);
         let mut txn = Transaction { db: "OVN_Southbound".into(), ops };
         match &self.group {

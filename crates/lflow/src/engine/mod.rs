@@ -90,6 +90,10 @@ const PORTS_CHANGED_MAX: usize = 100_000;
 /// The engine's nodes, in the order a cycle runs them.
 pub const NODES: &[&str] = &["northd", "lflow", "sync_to_sb"];
 
+/// The operations a daemon adds to a cycle's plan, for which the plan has
+/// room.
+const DAEMON_OPS: usize = 8;
+
 /// One cycle's result.
 #[derive(Debug)]
 pub struct Cycle {
@@ -350,7 +354,13 @@ impl Engine {
             planner.table(table);
         }
         let mut plan = planner.finish();
-        plan.ops.extend(flow_ops);
+        // The other tables' operations go in front of the flows', in the
+        // flows' vector (the larger at a first translation, when copying
+        // it would be the peak), with room for what a daemon adds (the
+        // locks its transaction asserts, the nb_cfg copy).
+        flow_ops.reserve(DAEMON_OPS + plan.ops.len());
+        flow_ops.splice(0..0, std::mem::take(&mut plan.ops));
+        plan.ops = flow_ops;
         for (table, (i, u, d)) in flow_stats {
             let s = plan.stats.tables.entry(table).or_default();
             *s = (s.0 + i, s.1 + u, s.2 + d);

@@ -14,10 +14,17 @@
 
 mod common;
 
+#[allow(dead_code)] // density.rs uses part of it.
+#[path = "../../lflow/examples/gen_topology/topology.rs"]
+mod topology;
+
+#[path = "../../lflow/examples/gen_topology/density.rs"]
+mod density;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use common::{assert_translated, dump, ours, Dbs, Sb, Stream};
+use common::{assert_translated, dump, ours, transact, Dbs, Sb, Stream};
 use ovsdb::Replica;
 use testsupport::northd::{nbctl, time_until, Northd};
 
@@ -386,4 +393,40 @@ fn instances_of_another_k_or_not_sharded_stay_on_standby_beside_a_group() {
     println!("instance {active} took over from the stopped group in {} ms", took.as_millis());
     dbs.nbctl(&["--wait=sb", "ls-add", "sw-after"]);
     assert_translated(&nb, &sb);
+}
+
+/// The density topology (ovn-kubernetes-like: node switches, gateway
+/// routers, external switches, port groups, ACLs, load balancers in a
+/// group) written by three instances with six shards: the SB is what one
+/// instance writes (a fresh compile finds nothing to change), and each
+/// instance holds shards; then a node's pods change and it still is.
+#[test]
+fn a_sharded_group_writes_the_density_topology_as_one_instance() {
+    let dbs = Dbs::standalone();
+    let mut ops = vec![serde_json::json!("OVN_Northbound")];
+    for r in density::generate(480).into_iter().filter(|r| r.table != "NB_Global") {
+        ops.push(serde_json::json!({"op": "insert", "table": r.table, "uuid-name": r.name, "row": r.row}));
+    }
+    transact(&dbs.nb_remote(), &serde_json::Value::Array(ops));
+    let instances = start_sharded(&dbs, 3);
+    wait_balanced(&instances);
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    let switch = dbs
+        .nbctl(&["ls-list"])
+        .lines()
+        .find_map(|l| l.split_whitespace().nth(1).map(|n| n.trim_matches(['(', ')']).to_string()));
+    let switch = switch.expect("a switch");
+    dbs.nbctl(&[
+        "--wait=sb",
+        "lsp-add",
+        &switch,
+        "pod-new",
+        "--",
+        "lsp-set-addresses",
+        "pod-new",
+        "0a:58:0a:f4:ff:fe 10.244.255.254",
+    ]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    wait_balanced(&instances);
 }

@@ -68,9 +68,6 @@ pub const LOCK: &str = "ovn_northd";
 /// engine's state (it was kept up on standby).
 const LOCK_ACQUIRED: &str = "lock acquired";
 
-/// How often a sharded instance looks for members that joined.
-const GROUP_TICK: Duration = Duration::from_millis(500);
-
 /// How many waiting events are handled before a cycle runs.
 const DRAIN_MAX: usize = 256;
 
@@ -419,7 +416,7 @@ impl MainLoop {
             }
         }
         let group_tick = group.as_ref().map(|_| {
-            let mut t = tokio::time::interval(GROUP_TICK);
+            let mut t = tokio::time::interval(crate::shards::TICK);
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             t
         });

@@ -12,14 +12,15 @@
 //! - `ovn_northd_global_of_K`, the group's mark: taken only by a member
 //!   that holds `ovn_northd`, released with it. The others wait in line
 //!   for it, so they learn the moment its holder goes: the group writes
-//!   only while this mark is held. A C ovn-northd that got `ovn_northd`
+//!   only while this mark is held (a member that saw it free asks again
+//!   every `TICK`). A C ovn-northd that got `ovn_northd`
 //!   never takes it, and neither does a group with another K (its mark
 //!   has another name): those keep the group's other members from
 //!   writing, and the other way round.
 //! - `ovn_northd_member_J_of_K`, J < `MAX_MEMBERS`: one per live member.
 //!   Each member holds the lowest one free when it came, and waits in line
 //!   for those others hold, so it hears at once when one of them dies; it
-//!   asks again for the ones it saw free at every `tick`, which finds
+//!   asks again for the ones it saw free every half second, which finds
 //!   members that joined (a lock it is granted that way it gives back at
 //!   once).
 //! - `ovn_northd_shard_I_of_K`, I < K: the shard's writer.
@@ -38,6 +39,7 @@
 //! alone, so shards move only when membership does (no churn).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use lflow::shard::Ownership;
 
@@ -50,6 +52,12 @@ pub const MAX_MEMBERS: u32 = 32;
 
 /// The most shards.
 pub const MAX_SHARDS: u32 = 256;
+
+/// How often `Group::tick` runs.
+pub const TICK: Duration = Duration::from_millis(100);
+
+/// Ticks between two looks for members that joined.
+const SLOT_TICKS: u32 = 5;
 
 /// A lock request to make, or to drop.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +105,8 @@ pub struct Group {
     /// Shards asked for (held or waiting), and held.
     wanted: BTreeSet<u32>,
     held: BTreeSet<u32>,
+    /// Ticks so far.
+    ticks: u32,
 }
 
 impl Group {
@@ -112,6 +122,7 @@ impl Group {
             global_held: false,
             wanted: BTreeSet::new(),
             held: BTreeSet::new(),
+            ticks: 0,
         }
     }
 
@@ -311,12 +322,19 @@ impl Group {
         self.mark = if self.mark == Seen::Held { Seen::Asking } else { Seen::Unknown };
     }
 
-    /// Periodically: asks again for the slots last seen free (a member may
-    /// have joined), for a slot of our own if there is none, and for the
-    /// mark if it was free.
+    /// Periodically (every `TICK`): asks again for the mark if it was
+    /// free (a member has just taken the global role, and the others should
+    /// write again soon), and every `SLOT_TICKS` ticks for the slots last
+    /// seen free (a member may have joined) and a slot of our own if there
+    /// is none.
     pub fn tick(&mut self) -> Vec<LockOp> {
         let mut ops = Vec::new();
         if !self.running {
+            return ops;
+        }
+        self.ask_mark(&mut ops);
+        self.ticks += 1;
+        if self.ticks % SLOT_TICKS != 0 {
             return ops;
         }
         for j in 0..MAX_MEMBERS {
@@ -325,7 +343,6 @@ impl Group {
                 ops.push(LockOp::Lock(self.name(Name::Member(j))));
             }
         }
-        self.ask_mark(&mut ops);
         ops
     }
 
@@ -566,8 +583,8 @@ mod tests {
         g.locked("ovn_northd");
         g.locked("ovn_northd_global_of_4");
         assert!(g.group_active() && g.ownership().global);
-        // A member joins, found at the next tick.
-        let ops = g.tick();
+        // A member joins, found within five ticks.
+        let ops: Vec<LockOp> = (0..SLOT_TICKS).flat_map(|_| g.tick()).collect();
         assert!(names(&ops).contains(&"lock ovn_northd_member_0_of_4".into()));
         let ops = g.queued("ovn_northd_member_0_of_4");
         assert_eq!(names(&ops).iter().filter(|n| n.starts_with("unlock ovn_northd_shard_")).count(), 2);

@@ -792,6 +792,10 @@ impl MainLoop {
             }
             self.services.metrics.role(role);
         }
+        // A sharded instance joins its group once its engine has run.
+        if self.stats.engine_runs > 0 && self.group.as_ref().is_some_and(|g| !g.joined()) {
+            self.group_locks(Group::join);
+        }
         if let Some(g) = &self.group {
             let own = g.ownership();
             if own != self.ownership {

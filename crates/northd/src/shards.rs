@@ -25,6 +25,11 @@
 //!   once).
 //! - `ovn_northd_shard_I_of_K`, I < K: the shard's writer.
 //!
+//! An instance joins (asks for `ovn_northd` and a slot) once its engine has
+//! computed the translation, a standby's way: the shards it then takes are
+//! written from what it computed, not after a cold computation, while
+//! their old holder keeps them.
+//!
 //! Every member computes the same assignment of shards to the members it
 //! sees (`assign`: each gets K / N or one more, each shard going to the
 //! member it ranks first that has room, so a member joining or leaving
@@ -93,6 +98,7 @@ enum Name {
 pub struct Group {
     k: u32,
     running: bool,
+    joined: bool,
     /// The member slot this instance holds, or asks for as its own.
     slot: Option<u32>,
     slot_held: bool,
@@ -114,6 +120,7 @@ impl Group {
         Group {
             k,
             running: false,
+            joined: false,
             slot: None,
             slot_held: false,
             members: vec![Seen::Unknown; MAX_MEMBERS as usize],
@@ -161,16 +168,36 @@ impl Group {
         }
     }
 
-    /// Joins the group: asks for the global role and every member slot.
+    /// Starts: looks at the mark (whether the group writes). Nothing is
+    /// asked for that would give this instance rows to write before it
+    /// `join`s.
     pub fn start(&mut self) -> Vec<LockOp> {
         self.running = true;
+        let mut ops = Vec::new();
+        self.ask_mark(&mut ops);
+        ops
+    }
+
+    /// Joins the group, once this instance's engine has computed the
+    /// translation (so that the shards it takes are written at once, not
+    /// after a cold computation): asks for the global role and every
+    /// member slot.
+    pub fn join(&mut self) -> Vec<LockOp> {
+        if !self.running || self.joined {
+            return Vec::new();
+        }
+        self.joined = true;
         let mut ops = vec![LockOp::Lock(self.name(Name::Global))];
         for j in 0..MAX_MEMBERS {
             self.members[j as usize] = Seen::Asking;
             ops.push(LockOp::Lock(self.name(Name::Member(j))));
         }
-        self.ask_mark(&mut ops);
         ops
+    }
+
+    /// Whether `join` was called since the start.
+    pub fn joined(&self) -> bool {
+        self.joined
     }
 
     /// Leaves the group (`pause`): gives back every lock.
@@ -334,7 +361,7 @@ impl Group {
         }
         self.ask_mark(&mut ops);
         self.ticks += 1;
-        if self.ticks % SLOT_TICKS != 0 {
+        if !self.joined || self.ticks % SLOT_TICKS != 0 {
             return ops;
         }
         for j in 0..MAX_MEMBERS {
@@ -402,6 +429,8 @@ impl Group {
     pub fn idle_reason(&self) -> Option<&'static str> {
         if !self.running {
             Some("paused")
+        } else if !self.joined {
+            Some("computing the translation before it joins the group")
         } else if !self.slot_held {
             Some("no member slot (the group is full, or this instance is joining)")
         } else if !self.group_active() {
@@ -519,6 +548,9 @@ mod tests {
     fn a_lone_member_takes_every_shard_and_the_global_role() {
         let mut g = Group::new(3);
         let ops = g.start();
+        assert_eq!(names(&ops), ["lock ovn_northd_global_of_3"], "nothing to write before it joins");
+        assert!(g.tick().iter().all(|op| !matches!(op, LockOp::Lock(n) if n.contains("member"))));
+        let ops = g.join();
         assert!(names(&ops).contains(&"lock ovn_northd".into()));
         assert!(names(&ops).contains(&"lock ovn_northd_member_0_of_3".into()));
         let mut more = g.locked("ovn_northd_member_0_of_3");
@@ -558,6 +590,7 @@ mod tests {
     fn a_second_member_takes_half_and_gives_them_back_when_the_first_leaves() {
         let mut g = Group::new(4);
         g.start();
+        g.join();
         g.queued("ovn_northd");
         g.queued("ovn_northd_member_0_of_4");
         g.locked("ovn_northd_member_1_of_4");
@@ -595,6 +628,7 @@ mod tests {
     fn locks_of_another_k_are_not_ours() {
         let mut g = Group::new(6);
         g.start();
+        g.join();
         assert!(g.locked("ovn_northd_shard_1_of_4").is_empty());
         assert!(g.locked("ovn_northd_member_99_of_6").is_empty());
         assert!(g.locked("something_else").is_empty());

@@ -430,3 +430,26 @@ fn a_sharded_group_writes_the_density_topology_as_one_instance() {
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
     wait_balanced(&instances);
 }
+
+/// `pause` makes a member leave its group: the others take its shards
+/// and it says `paused`, writing nothing; `resume` brings it back, and it
+/// takes its share again. The SB stays the translation throughout.
+#[test]
+fn a_paused_member_leaves_its_group_and_a_resumed_one_rejoins() {
+    let dbs = Dbs::standalone();
+    topology_of(&dbs, 4);
+    let mut instances = start_sharded(&dbs, 3);
+    wait_balanced(&instances);
+    instances[1].appctl(&["pause"]).unwrap();
+    instances[1].wait_status("paused");
+    let paused = instances.remove(1);
+    wait_balanced(&instances);
+    dbs.nbctl(&["--wait=sb", "ls-add", "sw-while-paused"]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    assert_eq!(holding(&paused), Some((BTreeSet::new(), false)), "{}", paused.appctl(&["shards/show"]).unwrap());
+    paused.appctl(&["resume"]).unwrap();
+    instances.insert(1, paused);
+    wait_balanced(&instances);
+    dbs.nbctl(&["--wait=sb", "ls-add", "sw-after-resume"]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+}

@@ -127,7 +127,10 @@ impl Split {
                 split.left.push(Left { owner, datapath, op });
             }
         }
-        // What refers to a row left out waits with it.
+        // What refers to a row left out waits with it; a row another
+        // owner's rows refer to waits to be deleted until they let go of it
+        // (a datapath's binding, until its shard's rows are gone): the
+        // server refuses to delete a row others refer to.
         loop {
             let named: HashSet<&str> = split
                 .kept
@@ -143,6 +146,17 @@ impl Split {
                 .enumerate()
                 .filter(|(_, op)| names_in(op).any(|n| !named.contains(n)))
                 .map(|(i, _)| i)
+                .collect();
+            let referred_by_left = referred(&split, sb);
+            let referred = |op: &Operation| match op {
+                Operation::Delete { where_, .. } => row_uuid(where_).is_some_and(|u| referred_by_left.contains(&u)),
+                _ => false,
+            };
+            let dangling: Vec<usize> = dangling
+                .into_iter()
+                .chain(split.kept.iter().enumerate().filter(|(_, op)| referred(op)).map(|(i, _)| i))
+                .collect::<BTreeSet<usize>>()
+                .into_iter()
                 .collect();
             if dangling.is_empty() {
                 break;
@@ -161,6 +175,35 @@ impl Split {
     pub fn others_pending(&self, own: &Ownership) -> bool {
         self.left.iter().any(|l| matches!(l.owner, Owner::Shard(_)) && !own.owns(l.owner))
     }
+}
+
+/// The rows deleted by `split.kept` that rows `split.left` writes (as the
+/// SB has them) refer to.
+fn referred(split: &Split, sb: &Replica) -> HashSet<Uuid> {
+    let deleting: HashSet<Uuid> = split
+        .kept
+        .iter()
+        .filter_map(|op| match op {
+            Operation::Delete { where_, .. } => row_uuid(where_),
+            _ => None,
+        })
+        .collect();
+    if deleting.is_empty() {
+        return HashSet::new();
+    }
+    let mut out = HashSet::new();
+    for l in &split.left {
+        let (Operation::Update { table, where_, .. } | Operation::Delete { table, where_ }) = &l.op else { continue };
+        let Some(row) = row_uuid(where_).and_then(|u| sb.get(table, &u)) else { continue };
+        for (_, d) in row.iter() {
+            for a in d.keys().chain(d.pairs().iter().map(|(_, v)| v)) {
+                if let Some(u) = a.as_uuid().filter(|u| deleting.contains(u)) {
+                    out.insert(u);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The `uuid-name`s an operation's values refer to.
@@ -263,9 +306,12 @@ mod tests {
         let dps = [Uuid::from_u128(4), Uuid::from_u128(5)];
         // dp1 is bound already, dp0 is bound in the plan.
         let binding = Uuid::from_u128(50);
+        let port = Uuid::from_u128(60);
         let json = format!(
             r#"{{"Datapath_Binding": {{"{binding}": {{"insert": {{"tunnel_key": 2,
-                "external_ids": ["map", [["logical-switch", "{}"]]]}}}}}}}}"#,
+                "external_ids": ["map", [["logical-switch", "{}"]]]}}}}}},
+               "Port_Binding": {{"{port}": {{"insert": {{"logical_port": "p1", "tunnel_key": 1,
+                "datapath": ["uuid", "{binding}"]}}}}}}}}"#,
             dps[1]
         );
         let sb = crate::tests::replica("ovn-sb.ovsschema", &json);
@@ -299,5 +345,20 @@ mod tests {
         assert!(split.others_pending(&own));
         let all = Split::of(ops, &Ownership::default(), &sb, datapath);
         assert_eq!((all.kept.len(), all.left.len()), (7, 0));
+        // dp1 deleted: the global role deletes its binding only once its
+        // shard's holder deleted its rows.
+        let gone = vec![
+            Operation::Delete { table: "Datapath_Binding".into(), where_: vec![Condition::row(binding)] },
+            Operation::Delete { table: "Logical_Flow".into(), where_: vec![Condition::row(Uuid::from_u128(9))] },
+            Operation::Delete { table: "Port_Binding".into(), where_: vec![Condition::row(port)] },
+        ];
+        let own = Ownership { shards: 2, held: BTreeSet::from([0]), global: true };
+        let split = Split::of(gone.clone(), &own, &sb, datapath);
+        assert!(split
+            .left
+            .iter()
+            .any(|l| matches!(&l.op, Operation::Delete { table, .. } if table == "Datapath_Binding")));
+        let split = Split::of(gone[..2].to_vec(), &own, &sb, datapath);
+        assert_eq!(split.kept.len(), 2, "nothing of dp1 left elsewhere: {:?}", split.left);
     }
 }

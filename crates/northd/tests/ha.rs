@@ -453,3 +453,24 @@ fn a_paused_member_leaves_its_group_and_a_resumed_one_rejoins() {
     dbs.nbctl(&["--wait=sb", "ls-add", "sw-after-resume"]);
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
 }
+
+/// Switches deleted under a sharded group: the holder of the global role
+/// deletes a datapath's binding only once the shards' rows that refer to
+/// it are gone, so no transaction fails (the server refuses to delete a
+/// binding rows still refer to).
+#[test]
+fn switches_deleted_under_a_sharded_group_fail_no_transaction() {
+    let dbs = Dbs::standalone();
+    topology_of(&dbs, 8);
+    let instances = start_sharded(&dbs, 3);
+    wait_balanced(&instances);
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    for i in 0..8 {
+        dbs.nbctl(&["--wait=sb", "ls-del", &format!("sw{i}")]);
+        assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    }
+    for instance in &instances {
+        let log = instance.log();
+        assert!(!log.contains("transaction failed"), "{log}");
+    }
+}

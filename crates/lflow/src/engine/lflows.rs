@@ -160,6 +160,11 @@ pub struct LflowTable {
     group_rows: HashMap<Uuid, HashSet<Uuid, FixedState>, FixedState>,
     /// The groups the last plan changed in place (their echo is ours).
     regrouping: HashSet<Uuid, FixedState>,
+    /// Groups changed in place by others are not news: this instance
+    /// writes no flow on a group (a sharded instance without the global
+    /// role, whose holder changes groups as this instance's own plan
+    /// would; `set_others_groups`).
+    others_groups_trusted: bool,
 }
 
 /// What a `plan` did besides its operations.
@@ -179,7 +184,14 @@ impl LflowTable {
     /// Forgets everything: the next `plan` compares every flow with a
     /// fresh index of the SB.
     pub fn reset(&mut self) {
-        *self = LflowTable::default();
+        let trusted = self.others_groups_trusted;
+        *self = LflowTable { others_groups_trusted: trusted, ..LflowTable::default() };
+    }
+
+    /// Whether datapath groups changed in place by others make the next
+    /// plan compare every flow (they do unless `trusted`: see the field).
+    pub fn set_others_groups(&mut self, trusted: bool) {
+        self.others_groups_trusted = trusted;
     }
 
     /// Whether the last `reset` (or the start) has been followed by a
@@ -197,7 +209,8 @@ impl LflowTable {
         if let Some(groups) = changes.table("Logical_DP_Group") {
             let modified: Vec<Uuid> =
                 groups.iter().filter(|(_, c)| matches!(c, Change::Modified { .. })).map(|(u, _)| *u).collect();
-            if modified.iter().any(|u| !self.regrouping.remove(u)) {
+            let foreign = modified.iter().filter(|u| !self.regrouping.remove(u)).count();
+            if foreign > 0 && !self.others_groups_trusted {
                 // Someone else changed a group under its flows.
                 self.reset();
                 return;

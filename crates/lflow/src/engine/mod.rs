@@ -228,11 +228,17 @@ impl Engine {
     /// them right, so a shard taken over needs nothing more; the global
     /// role taken brings the port groups and the NB status columns, which
     /// a run plans only where they changed, to be planned whole.
+    ///
+    /// Without the global role it writes no flow on a datapath group, and
+    /// the holder changes groups in place as its own plan would (it computes
+    /// the same translation): such a change is not someone else's then, and
+    /// does not make the next run build and compare everything again.
     pub fn set_ownership(&mut self, own: Ownership) {
         if own.global && !self.ownership.global {
             self.all_port_groups = true;
             self.nb_status_all = true;
         }
+        self.lflows.set_others_groups(!own.global);
         self.ownership = own;
     }
 

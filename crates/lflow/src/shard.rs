@@ -15,9 +15,12 @@
 //!
 //! An operation belongs to the owner of the row it leaves behind: an
 //! insert or update by its new values (an update that does not set the
-//! datapath, by the row's), a delete by the row's. Every instance plans
-//! the whole SB from the same databases, so the operations of all owners
-//! together are one instance's plan, and no row has two writers.
+//! datapath, by the row's), a delete by the row's. The rows of a datapath
+//! being bound (its binding inserted by the same plan) or gone from the NB
+//! are the global role's: a switch added or deleted is written in one
+//! transaction, with its binding. Every instance plans the whole SB from
+//! the same databases, so the operations of all owners together are one
+//! instance's plan, and no row has two writers.
 //!
 //! Pure: reads the SB replica, returns operations.
 
@@ -105,17 +108,19 @@ impl Left {
 }
 
 impl Split {
-    /// Divides `ops`: `datapath` gives the NB row of a reference to a
-    /// datapath (an SB `Datapath_Binding` UUID, or the `uuid-name` of one
-    /// inserted in the same plan); a reference it cannot place is global.
-    pub fn of(ops: Vec<Operation>, own: &Ownership, sb: &Replica, datapath: impl Fn(&Atom) -> Option<Uuid>) -> Split {
+    /// Divides `ops`; `datapaths` are the NB rows of the datapaths of the
+    /// plan, `DpId`-indexed (a binding the plan inserts is `dp<i>`).
+    pub fn of(ops: Vec<Operation>, own: &Ownership, sb: &Replica, datapaths: &[Uuid]) -> Split {
+        let present: HashSet<Uuid> = datapaths.iter().copied().collect();
         let place = |op: &Operation| -> (Owner, Option<Uuid>) {
-            match placed_on(op, sb) {
-                Placed::Global => (Owner::Global, None),
-                Placed::Datapath(dp) => match dp.as_atom().and_then(&datapath) {
-                    Some(nb) => (Owner::Shard(shard_of(nb, own.shards)), Some(nb)),
-                    None => (Owner::Global, None),
-                },
+            let Placed::Datapath(dp) = placed_on(op, sb) else { return (Owner::Global, None) };
+            let Some(atom) = dp.as_atom() else { return (Owner::Global, None) };
+            match (atom, datapath_of(atom, sb, datapaths)) {
+                // Bound by this plan: written with its binding.
+                (Atom::NamedUuid(_), nb) => (Owner::Global, nb),
+                (_, Some(nb)) if present.contains(&nb) => (Owner::Shard(shard_of(nb, own.shards)), Some(nb)),
+                // Gone from the NB (or not one of ours): deleted with it.
+                _ => (Owner::Global, None),
             }
         };
         let mut split = Split::default();
@@ -261,7 +266,7 @@ fn row_uuid(where_: &[ovsdb::Condition]) -> Option<Uuid> {
 /// The NB row of the datapath a reference names: an SB
 /// `Datapath_Binding` (by its `external_ids`), or `dp<i>`, the binding a
 /// plan inserts for `datapaths[i]` (`output::DpId::row_id`).
-pub fn datapath_of(a: &Atom, sb: &Replica, datapaths: &[Uuid]) -> Option<Uuid> {
+fn datapath_of(a: &Atom, sb: &Replica, datapaths: &[Uuid]) -> Option<Uuid> {
     match a {
         Atom::Uuid(u) => {
             let ids = sb.get("Datapath_Binding", u)?.get("external_ids");
@@ -302,20 +307,20 @@ mod tests {
     }
 
     #[test]
-    fn rows_go_to_their_datapaths_shard_and_wait_for_a_binding_left_to_the_global_role() {
+    fn rows_go_to_their_datapaths_shard_and_new_or_gone_datapaths_to_the_global_role() {
         let dps = [Uuid::from_u128(4), Uuid::from_u128(5)];
-        // dp1 is bound already, dp0 is bound in the plan.
-        let binding = Uuid::from_u128(50);
-        let port = Uuid::from_u128(60);
+        // dp1 is bound already (a port on it uses a chassis group), dp0 is
+        // bound in the plan.
+        let (binding, port, group) = (Uuid::from_u128(50), Uuid::from_u128(60), Uuid::from_u128(70));
         let json = format!(
             r#"{{"Datapath_Binding": {{"{binding}": {{"insert": {{"tunnel_key": 2,
                 "external_ids": ["map", [["logical-switch", "{}"]]]}}}}}},
+               "HA_Chassis_Group": {{"{group}": {{"insert": {{"name": "g"}}}}}},
                "Port_Binding": {{"{port}": {{"insert": {{"logical_port": "p1", "tunnel_key": 1,
-                "datapath": ["uuid", "{binding}"]}}}}}}}}"#,
+                "datapath": ["uuid", "{binding}"], "ha_chassis_group": ["uuid", "{group}"]}}}}}}}}"#,
             dps[1]
         );
         let sb = crate::tests::replica("ovn-sb.ovsschema", &json);
-        let datapath = |a: &Atom| datapath_of(a, &sb, &dps);
         let ops = vec![
             insert("Datapath_Binding", Some("dp0"), &[("tunnel_key", Atom::Integer(1))]),
             insert("Port_Binding", None, &[("datapath", Atom::named_uuid("dp0"))]),
@@ -325,40 +330,43 @@ mod tests {
             insert("Logical_Flow", None, &[("logical_dp_group", Atom::named_uuid("lfg0"))]),
             Operation::Delete { table: "Logical_Flow".into(), where_: vec![Condition::row(Uuid::from_u128(9))] },
         ];
-        // Shard 1 of 2 holds dp1 (5 % 2); dp0 is shard 0.
+        // Shard 1 of 2 holds dp1 (5 % 2): its flow; the new dp0's port
+        // goes with its binding, to the global role.
         let own = Ownership { shards: 2, held: BTreeSet::from([1]), global: false };
-        let split = Split::of(ops.clone(), &own, &sb, datapath);
+        let split = Split::of(ops.clone(), &own, &sb, &dps);
         assert_eq!(split.kept.len(), 1, "{:?}", split.kept);
         assert!(matches!(&split.kept[0], Operation::Insert { table, .. } if table == "Logical_Flow"));
-        let owners: Vec<Owner> = split.left.iter().map(|l| l.owner).collect();
-        assert!(owners.contains(&Owner::Shard(0)) && owners.contains(&Owner::Global));
-        assert!(split.others_pending(&own));
-        // Shard 0 without the global role: its binding's port waits.
+        assert!(split.left.iter().all(|l| l.owner == Owner::Global));
+        assert!(!split.others_pending(&own));
         let own = Ownership { shards: 2, held: BTreeSet::from([0]), global: false };
-        let split = Split::of(ops.clone(), &own, &sb, datapath);
-        assert!(split.kept.is_empty(), "{:?}", split.kept);
-        // The global role and shard 0: all but dp1's flow.
+        assert!(Split::of(ops.clone(), &own, &sb, &dps).kept.is_empty());
+        // The global role and shard 0: all but dp1's flow, left to shard 1.
         let own = Ownership { shards: 2, held: BTreeSet::from([0]), global: true };
-        let split = Split::of(ops.clone(), &own, &sb, datapath);
-        assert_eq!(split.kept.len(), 6);
-        assert_eq!(split.left.len(), 1);
+        let split = Split::of(ops.clone(), &own, &sb, &dps);
+        assert_eq!((split.kept.len(), split.left.len()), (6, 1));
+        assert_eq!(split.left[0].owner, Owner::Shard(1));
         assert!(split.others_pending(&own));
-        let all = Split::of(ops, &Ownership::default(), &sb, datapath);
+        let all = Split::of(ops, &Ownership::default(), &sb, &dps);
         assert_eq!((all.kept.len(), all.left.len()), (7, 0));
-        // dp1 deleted: the global role deletes its binding only once its
-        // shard's holder deleted its rows.
+        // dp1 gone from the NB: its rows and binding are deleted together,
+        // by the global role.
         let gone = vec![
             Operation::Delete { table: "Datapath_Binding".into(), where_: vec![Condition::row(binding)] },
-            Operation::Delete { table: "Logical_Flow".into(), where_: vec![Condition::row(Uuid::from_u128(9))] },
             Operation::Delete { table: "Port_Binding".into(), where_: vec![Condition::row(port)] },
         ];
-        let own = Ownership { shards: 2, held: BTreeSet::from([0]), global: true };
-        let split = Split::of(gone.clone(), &own, &sb, datapath);
-        assert!(split
-            .left
-            .iter()
-            .any(|l| matches!(&l.op, Operation::Delete { table, .. } if table == "Datapath_Binding")));
-        let split = Split::of(gone[..2].to_vec(), &own, &sb, datapath);
-        assert_eq!(split.kept.len(), 2, "nothing of dp1 left elsewhere: {:?}", split.left);
+        let split = Split::of(gone.clone(), &own, &sb, &dps[..1]);
+        assert_eq!((split.kept.len(), split.left.len()), (2, 0));
+        // dp1 still there, its port letting go of a chassis group the
+        // global role deletes: the group waits for the port's update.
+        let mut row = ovsdb::OpRow::new();
+        row.insert("ha_chassis_group".into(), Datum::set([]));
+        let regroup = vec![
+            Operation::Delete { table: "HA_Chassis_Group".into(), where_: vec![Condition::row(group)] },
+            Operation::Update { table: "Port_Binding".into(), where_: vec![Condition::row(port)], row },
+        ];
+        let split = Split::of(regroup.clone(), &own, &sb, &dps);
+        assert!(split.kept.is_empty(), "{:?}", split.kept);
+        let own = Ownership { shards: 2, held: BTreeSet::from([0, 1]), global: true };
+        assert_eq!(Split::of(regroup, &own, &sb, &dps).kept.len(), 2);
     }
 }

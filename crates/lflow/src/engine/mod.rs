@@ -406,8 +406,7 @@ impl Engine {
         if self.ownership.is_all() {
             return false;
         }
-        let datapath = |a: &Atom| crate::shard::datapath_of(a, sb, &unfolded.datapaths);
-        let split = Split::of(std::mem::take(&mut plan.ops), &self.ownership, sb, datapath);
+        let split = Split::of(std::mem::take(&mut plan.ops), &self.ownership, sb, &unfolded.datapaths);
         let others_pending = split.others_pending(&self.ownership);
         // A datapath whose rows were left is built again next time.
         self.unsent.extend(split.left.iter().filter(|l| l.per_datapath()).filter_map(|l| l.datapath));

@@ -718,12 +718,17 @@ impl MainLoop {
             SessionError::Disconnected | SessionError::NotConnected => {
                 debug!(db, error = %e, "transaction outcome unknown; the reconnect forces a recompute");
             }
+            SessionError::Txn(t) if t.kind() == Some(ErrorKind::NotOwner) => {
+                // A lock moved (the session reports it too): nothing was
+                // written, and what the engine planned is still right, as
+                // after a standby's run (with shards, a shard moved to
+                // another member while the transaction was on its way).
+                info!(db, "transaction refused: a lock it asserts is no longer ours");
+                self.engine.discard();
+            }
             _ => {
                 let retry_ms = self.retry_wait.as_millis() as u64;
-                if matches!(e, SessionError::Txn(t) if t.kind() == Some(ErrorKind::NotOwner)) {
-                    // The lock moved; the session reports it too.
-                    info!(db, retry_ms, "transaction refused: the lock is no longer ours");
-                } else if let Some(suppressed) = self.failure_log.allow(Instant::now()) {
+                if let Some(suppressed) = self.failure_log.allow(Instant::now()) {
                     warn!(db, error = %e, suppressed, retry_ms, "transaction failed");
                 }
                 self.forced = Some("commit failed");

@@ -725,6 +725,12 @@ impl MainLoop {
                 // another member while the transaction was on its way).
                 info!(db, "transaction refused: a lock it asserts is no longer ours");
                 self.engine.discard();
+                // Again before a commit: wait (the session should have
+                // heard of the move by then).
+                if self.retry_wait > RETRY_MIN {
+                    self.retry_at = Some(tokio::time::Instant::now() + self.retry_wait);
+                }
+                self.retry_wait = (self.retry_wait * 2).min(RETRY_MAX);
             }
             _ => {
                 let retry_ms = self.retry_wait.as_millis() as u64;

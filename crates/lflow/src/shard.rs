@@ -137,31 +137,18 @@ impl Split {
         // (a datapath's binding, until its shard's rows are gone): the
         // server refuses to delete a row others refer to.
         loop {
-            let named: HashSet<&str> = split
-                .kept
-                .iter()
-                .filter_map(|op| match op {
-                    Operation::Insert { uuid_name: Some(n), .. } => Some(n.as_str()),
-                    _ => None,
-                })
-                .collect();
+            let named: HashSet<&str> = split.kept.iter().filter_map(Operation::uuid_name).collect();
+            let referred_by_left = referred(&split, sb);
+            let deletes_referred = |op: &Operation| match op {
+                Operation::Delete { where_, .. } => row_uuid(where_).is_some_and(|u| referred_by_left.contains(&u)),
+                _ => false,
+            };
             let dangling: Vec<usize> = split
                 .kept
                 .iter()
                 .enumerate()
-                .filter(|(_, op)| names_in(op).any(|n| !named.contains(n)))
+                .filter(|(_, op)| names_in(op).any(|n| !named.contains(n)) || deletes_referred(op))
                 .map(|(i, _)| i)
-                .collect();
-            let referred_by_left = referred(&split, sb);
-            let referred = |op: &Operation| match op {
-                Operation::Delete { where_, .. } => row_uuid(where_).is_some_and(|u| referred_by_left.contains(&u)),
-                _ => false,
-            };
-            let dangling: Vec<usize> = dangling
-                .into_iter()
-                .chain(split.kept.iter().enumerate().filter(|(_, op)| referred(op)).map(|(i, _)| i))
-                .collect::<BTreeSet<usize>>()
-                .into_iter()
                 .collect();
             if dangling.is_empty() {
                 break;
@@ -201,7 +188,7 @@ fn referred(split: &Split, sb: &Replica) -> HashSet<Uuid> {
         let (Operation::Update { table, where_, .. } | Operation::Delete { table, where_ }) = &l.op else { continue };
         let Some(row) = row_uuid(where_).and_then(|u| sb.get(table, &u)) else { continue };
         for (_, d) in row.iter() {
-            for a in d.keys().chain(d.pairs().iter().map(|(_, v)| v)) {
+            for a in d.all_atoms() {
                 if let Some(u) = a.as_uuid().filter(|u| deleting.contains(u)) {
                     out.insert(u);
                 }
@@ -217,12 +204,10 @@ fn names_in(op: &Operation) -> impl Iterator<Item = &str> {
         Operation::Insert { row, .. } | Operation::Update { row, .. } => Some(row),
         _ => None,
     };
-    row.into_iter().flat_map(|r| r.values()).flat_map(|d| d.keys().chain(d.pairs().iter().map(|(_, v)| v))).filter_map(
-        |a| match a {
-            Atom::NamedUuid(n) => Some(&**n),
-            _ => None,
-        },
-    )
+    row.into_iter().flat_map(|r| r.values()).flat_map(Datum::all_atoms).filter_map(|a| match a {
+        Atom::NamedUuid(n) => Some(&**n),
+        _ => None,
+    })
 }
 
 /// Where the row an operation leaves behind is.
@@ -260,7 +245,7 @@ fn placed_on(op: &Operation, sb: &Replica) -> Placed {
 }
 
 fn row_uuid(where_: &[ovsdb::Condition]) -> Option<Uuid> {
-    where_.iter().find(|c| c.column == "_uuid").and_then(|c| c.value.as_atom()?.as_uuid())
+    where_.iter().find_map(ovsdb::Condition::as_row)
 }
 
 /// The NB row of the datapath a reference names: an SB

@@ -160,7 +160,7 @@ impl OwnWrite {
                 Operation::Delete { table, where_ } => (table, where_, None),
                 _ => continue,
             };
-            let uuid = where_.iter().find(|c| c.column == "_uuid").and_then(|c| c.value.as_atom()?.as_uuid());
+            let uuid = where_.iter().find_map(ovsdb::Condition::as_row);
             let Some(uuid) = uuid else { continue };
             // Two updates of one row (a merged map apart): both columns.
             let of_table: &mut HashMap<Uuid, Option<Cells>> = rows.entry(table.clone()).or_default();
@@ -192,8 +192,7 @@ impl OwnWrite {
 /// value where ours named a row inserted in the same transaction (its
 /// UUID was not known when we wrote).
 fn same_value(written: &Datum, now: &Datum) -> bool {
-    let named =
-        |d: &Datum| d.keys().chain(d.pairs().iter().map(|(_, v)| v)).any(|a| matches!(a, ovsdb::Atom::NamedUuid(_)));
+    let named = |d: &Datum| d.all_atoms().any(|a| matches!(a, ovsdb::Atom::NamedUuid(_)));
     written == now || named(written)
 }
 
@@ -1007,7 +1006,7 @@ impl MainLoop {
         self.status_due = false;
         self.sequence_due = false;
         let started = Instant::now();
-        self.ownership = self.ownership_now();
+        // (`after_events` has just brought it up to date.)
         self.engine.set_ownership(self.ownership.clone());
         let Some(lflow::engine::Cycle { mut output, plan, stats, others_pending }) = self.run_engine() else {
             return;

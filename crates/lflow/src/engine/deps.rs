@@ -954,7 +954,7 @@ impl RefColumns {
         let Some(cols) = self.by_table.get(&row.table_schema().name) else { return };
         for (col, target) in cols {
             let datum = row.get(col);
-            let atoms = datum.keys().chain(datum.pairs().iter().map(|(_, v)| v));
+            let atoms = datum.all_atoms();
             for u in atoms.filter_map(Atom::as_uuid) {
                 if let Some(child) = nb.get(target, &u) {
                     self.walk(nb, child, seen);

@@ -276,7 +276,7 @@ impl LflowTable {
                 Operation::Update { table, where_, .. } | Operation::Delete { table, where_ }
                     if table == "Logical_Flow" =>
                 {
-                    let uuid = where_.first().and_then(|c| c.value.as_atom()?.as_uuid());
+                    let uuid = where_.iter().find_map(Condition::as_row);
                     uuid.and_then(|u| sb.get("Logical_Flow", &u)).and_then(Body::from_sb)
                 }
                 _ => None,

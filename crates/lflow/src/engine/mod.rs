@@ -35,7 +35,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use foldhash::fast::FixedState;
 use ovsdb::replica::Changes;
-use ovsdb::{Atom, Operation, Replica, Uuid};
+use ovsdb::{Atom, Condition, Operation, Replica, Uuid};
 
 use crate::output::{Diagnostic, DpId, Output};
 use crate::shard::{Ownership, Split};
@@ -387,7 +387,7 @@ impl Engine {
         // Groups changed in place, by either planner: their echo is ours.
         self.lflows.expect_group_changes(plan.ops.iter().filter_map(|op| match op {
             Operation::Update { table, where_, .. } if table == "Logical_DP_Group" => {
-                where_.first()?.value.as_atom()?.as_uuid()
+                where_.iter().find_map(Condition::as_row)
             }
             _ => None,
         }));
@@ -413,17 +413,16 @@ impl Engine {
         self.lflows.left(sb, split.left.iter().map(|l| &l.op));
         plan.stats = PlanStats::default();
         for op in &split.kept {
-            let (table, i) = match op {
-                Operation::Insert { table, .. } => (table, 0),
-                Operation::Update { table, .. } => (table, 1),
-                Operation::Delete { table, .. } => (table, 2),
-                _ => continue,
+            let (Operation::Insert { table, .. } | Operation::Update { table, .. } | Operation::Delete { table, .. }) =
+                op
+            else {
+                continue;
             };
             let Some(name) = crate::sync::owned_tables().find(|t| t == table) else { continue };
             let s = plan.stats.tables.entry(name).or_default();
-            match i {
-                0 => s.0 += 1,
-                1 => s.1 += 1,
+            match op {
+                Operation::Insert { .. } => s.0 += 1,
+                Operation::Update { .. } => s.1 += 1,
                 _ => s.2 += 1,
             }
         }

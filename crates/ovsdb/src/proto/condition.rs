@@ -133,6 +133,12 @@ impl Condition {
         Condition::eq("_uuid", Atom::Uuid(uuid))
     }
 
+    /// The UUID of a condition `row` makes (`_uuid == uuid`), else None.
+    pub fn as_row(&self) -> Option<Uuid> {
+        (self.column == "_uuid" && self.function == Function::Eq).then_some(())?;
+        self.value.as_atom()?.as_uuid()
+    }
+
     /// Parses a condition a user wrote, and checks and types it against
     /// `table` (see `checked`).
     pub fn parse(json: &serde_json::Value, table: &TableSchema) -> Result<Condition, TxnError> {
@@ -283,6 +289,14 @@ mod tests {
 
     fn strs(pairs: &[(&str, &str)]) -> Datum {
         Datum::map(pairs.iter().map(|(k, v)| (Atom::string(*k), Atom::string(*v))))
+    }
+
+    #[test]
+    fn a_row_condition_names_its_row() {
+        let u = Uuid::from_u128(7);
+        assert_eq!(Condition::row(u).as_row(), Some(u));
+        assert_eq!(Condition::new("_uuid", Function::Ne, Atom::Uuid(u)).as_row(), None);
+        assert_eq!(Condition::eq("ref", Atom::Uuid(u)).as_row(), None);
     }
 
     #[test]

@@ -169,6 +169,11 @@ impl Datum {
         self.atoms().iter().chain(self.pairs().iter().map(|(k, _)| k))
     }
 
+    /// Every atom: a set's, or a map's keys and values.
+    pub fn all_atoms(&self) -> impl Iterator<Item = &Atom> + '_ {
+        self.keys().chain(self.pairs().iter().map(|(_, v)| v))
+    }
+
     /// The atoms of a set, or the keys of a map.
     pub fn into_keys(self) -> Vec<Atom> {
         match self.0 {
@@ -533,6 +538,14 @@ mod tests {
         assert_eq!(Datum::from_json(&json!(["set", []]), &map_ty).unwrap(), Datum::empty_map());
         let real = ty(json!("real"));
         assert_eq!(Datum::from_json(&json!(2), &real).unwrap(), Datum::from(Atom::Real(2.0)));
+    }
+
+    #[test]
+    fn all_atoms_are_a_sets_or_a_maps_keys_and_values() {
+        let set = Datum::set([Atom::Integer(2), Atom::Integer(1)]);
+        assert_eq!(set.all_atoms().cloned().collect::<Vec<_>>(), [Atom::Integer(1), Atom::Integer(2)]);
+        let map = Datum::map([(Atom::string("k"), Atom::string("v"))]);
+        assert_eq!(map.all_atoms().cloned().collect::<Vec<_>>(), [Atom::string("k"), Atom::string("v")]);
     }
 
     #[test]

@@ -85,6 +85,14 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// The `uuid-name` an insert gives its row, if any.
+    pub fn uuid_name(&self) -> Option<&str> {
+        match self {
+            Operation::Insert { uuid_name: Some(n), .. } => Some(n),
+            _ => None,
+        }
+    }
+
     /// The "op" name: "insert", "select", ...
     pub fn name(&self) -> &'static str {
         match self {
@@ -289,7 +297,7 @@ fn check_row(row: &Row, table: &TableSchema, names: &HashSet<&str>) -> Result<()
 /// ovsdb-server gives a named UUID that no insert defines a fresh UUID of
 /// its own, so such a reference points nowhere: refuse it.
 fn named_uuids_defined(value: &Datum, names: &HashSet<&str>) -> Result<(), Fault> {
-    let atoms = value.keys().chain(value.pairs().iter().map(|(_, v)| v));
+    let atoms = value.all_atoms();
     for atom in atoms {
         if let Atom::NamedUuid(n) = atom {
             if !names.contains(&**n) {

@@ -385,18 +385,11 @@ impl Transaction {
                 self.db, schema.name
             )));
         }
-        let names: HashSet<&str> = self
-            .ops
-            .iter()
-            .filter_map(|op| match op {
-                Operation::Insert { uuid_name: Some(n), .. } => Some(n.as_str()),
-                _ => None,
-            })
-            .collect();
+        let names: HashSet<&str> = self.ops.iter().filter_map(Operation::uuid_name).collect();
         let mut seen: HashMap<&str, usize> = HashMap::new();
         for (index, op) in self.ops.iter().enumerate() {
             let fail = |f: Fault| OperationError { index, op: op.name(), kind: f.kind, details: Some(f.details) };
-            if let Operation::Insert { uuid_name: Some(n), .. } = op {
+            if let Some(n) = op.uuid_name() {
                 if let Some(first) = seen.insert(n, index) {
                     return Err(fail(Fault {
                         kind: ErrorKind::DuplicateUuidName,

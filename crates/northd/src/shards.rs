@@ -133,10 +133,6 @@ impl Group {
         }
     }
 
-    pub fn shards(&self) -> u32 {
-        self.k
-    }
-
     fn name(&self, n: Name) -> String {
         let k = self.k;
         match n {

@@ -92,17 +92,17 @@ impl HaGroups {
 }
 
 /// What the switch port bindings look up, gathered once.
-struct Lookups<'a> {
+struct Lookups<'m, 'a> {
     /// Mirror row ids by name.
     mirrors: BTreeMap<&'a str, String>,
     /// SB chassis by name, then by hostname (a name wins).
     chassis: HashMap<&'a str, ovsdb::Uuid>,
     /// The ports' QoS queue ids.
-    queues: super::queues::Queues<'a>,
+    queues: &'m super::queues::Queues<'a>,
 }
 
-impl<'a> Lookups<'a> {
-    fn new(m: &Model<'a>) -> Lookups<'a> {
+impl<'m, 'a> Lookups<'m, 'a> {
+    fn new(m: &'m Model<'a>) -> Lookups<'m, 'a> {
         let mut chassis = HashMap::new();
         let mut all: Vec<sb::Chassis<'a>> = sb::Chassis::all(m.sb).collect();
         all.sort_by_key(|c| c.uuid());
@@ -112,7 +112,7 @@ impl<'a> Lookups<'a> {
         for c in &all {
             chassis.insert(c.name(), c.uuid());
         }
-        Lookups { mirrors: super::mirror_ids(m), chassis, queues: super::queues::assign(m) }
+        Lookups { mirrors: super::mirror_ids(m), chassis, queues: &m.queues }
     }
 }
 
@@ -134,7 +134,7 @@ pub(super) fn build(m: &Model<'_>, wanted: &dyn Fn(DpId) -> bool, out: &mut Outp
     for (i, p) in m.ports.iter().enumerate().filter(|(_, p)| super::live(m, p)) {
         if !wanted(p.dp) {
             // Its HA chassis group is still wanted.
-            if let Some(g) = p.lsp().filter(|l| l.type_() == "external").and_then(|l| l.ha_chassis_group()) {
+            if let Some(g) = p.lsp().filter(|_| p.lsp_type() == "external").and_then(|l| l.ha_chassis_group()) {
                 ha.nb_group(g);
             }
             continue;
@@ -205,7 +205,7 @@ fn lsp_binding<'a>(
     m: &Model<'a>,
     i: usize,
     lsp: nb::LogicalSwitchPort<'a>,
-    look: &Lookups<'_>,
+    look: &Lookups<'_, '_>,
     ha: &mut HaGroups,
     diags: &mut Vec<Diagnostic>,
 ) -> DesiredRow {

@@ -30,9 +30,6 @@ use crate::model::Model;
 /// The highest queue id (ovn-sb(5): 1 to 61,440).
 const MAX_QUEUE_ID: i64 = 61_440;
 
-/// The options of a switch port that ask for a queue.
-const QOS_OPTIONS: [&str; 3] = ["qos_max_rate", "qos_burst", "qos_min_rate"];
-
 /// The queue ids of one compilation.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct Queues<'a> {
@@ -42,22 +39,17 @@ pub(crate) struct Queues<'a> {
     pub exhausted: Vec<&'a str>,
 }
 
-/// Assigns the queue ids of every switch port that asks for one.
+/// Assigns the queue ids of every switch port that asks for one
+/// (`Port::asks_queue`: an option of `model::QOS_OPTIONS`).
 pub(crate) fn assign<'a>(m: &Model<'a>) -> Queues<'a> {
     let mut q = Queues::default();
-    let asking: Vec<_> = m
-        .ports
-        .iter()
-        .filter(|p| super::live(m, p))
-        .filter_map(|p| Some((p, p.lsp()?)))
-        .filter(|(_, lsp)| lsp.type_() != "router" && QOS_OPTIONS.iter().any(|k| lsp.options().contains(k)))
-        .collect();
+    let asking: Vec<_> = m.ports.iter().filter(|p| p.asks_queue && super::live(m, p)).collect();
     if asking.is_empty() {
         return q;
     }
     let mut used: HashMap<Uuid, BTreeSet<i64>> = HashMap::new();
     let mut wanted = Vec::new();
-    for (p, lsp) in asking {
+    for p in asking {
         let pb = p.binding;
         let chassis = pb.and_then(|pb| pb.chassis_uuids().next());
         let kept =
@@ -65,11 +57,11 @@ pub(crate) fn assign<'a>(m: &Model<'a>) -> Queues<'a> {
         match kept {
             Some(id) => {
                 q.ids.insert(p.name, id);
-                if let Some(ch) = chassis.filter(|_| lsp.type_() != "localnet") {
+                if let Some(ch) = chassis.filter(|_| p.lsp_type() != "localnet") {
                     used.entry(ch).or_default().insert(id);
                 }
             }
-            None => wanted.push((p.uuid, p.name, lsp.type_() == "localnet", chassis)),
+            None => wanted.push((p.uuid, p.name, p.lsp_type() == "localnet", chassis)),
         }
     }
     wanted.sort();

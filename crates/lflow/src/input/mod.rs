@@ -50,13 +50,7 @@ impl<'a> StrMap<'a> {
         at: (&'static str, &str),
         diags: &mut Vec<crate::output::Diagnostic>,
     ) -> Option<i64> {
-        let v = self.get(key)?;
-        let n = v.trim().parse().ok();
-        if n.is_none() {
-            let column = format!("{column}:{key}");
-            diags.push(crate::output::Diagnostic::new(at.0, at.1, &column, v, "not a number, ignored"));
-        }
-        n
+        int_reported(self.get(key)?, column, key, at, diags)
     }
 
     pub fn contains(&self, key: &str) -> bool {
@@ -75,4 +69,22 @@ impl<'a> StrMap<'a> {
     pub fn raw(&self, key: &str) -> Option<&'a Atom> {
         self.0.get(&Atom::string(key))
     }
+}
+
+/// `value`, the value of `column:key` of the row `at` (table, row name),
+/// parsed as an integer; one that is not a number reads as absent (as the
+/// reference reads it) and is reported.
+pub fn int_reported(
+    value: &str,
+    column: &str,
+    key: &str,
+    at: (&'static str, &str),
+    diags: &mut Vec<crate::output::Diagnostic>,
+) -> Option<i64> {
+    let n = value.trim().parse().ok();
+    if n.is_none() {
+        let column = format!("{column}:{key}");
+        diags.push(crate::output::Diagnostic::new(at.0, at.1, &column, value, "not a number, ignored"));
+    }
+    n
 }

@@ -251,10 +251,9 @@ pub(super) fn assign(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Vec<(usize, 
         for &i in &dp.ports {
             let port = &m.ports[i];
             let Some(lsp) = port.lsp() else { continue };
-            for a in lsp.addresses() {
-                // (Only an entry with `dynamic` can be a request.)
-                match a.contains("dynamic").then(|| Request::parse(a)).flatten() {
-                    Some(Ok(req)) => {
+            for request in port.requests {
+                match request {
+                    Ok(req) => {
                         if let Some(ip) = req.ipv4.filter(|_| ipam.subnet.is_some()) {
                             ipam.reserve(ip);
                         }
@@ -262,7 +261,7 @@ pub(super) fn assign(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Vec<(usize, 
                             let current = lsp.dynamic_addresses().and_then(LportAddresses::parse);
                             pending.push(Pending {
                                 port: i,
-                                req,
+                                req: req.clone(),
                                 mac: None,
                                 mac_kept: false,
                                 ipv4: None,
@@ -271,19 +270,20 @@ pub(super) fn assign(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Vec<(usize, 
                             });
                         }
                     }
-                    Some(Err(word)) => diags.push(Diagnostic::new(
+                    Err(word) => diags.push(Diagnostic::new(
                         nb::LogicalSwitchPort::TABLE,
                         port.name,
                         "addresses",
-                        &word,
+                        word,
                         "invalid syntax in a dynamic entry, no dynamic address assigned",
                     )),
-                    None if ipam.subnet.is_none() => {}
-                    None => {
-                        for ip in LportAddresses::parse(a).iter().flat_map(|l| &l.ipv4) {
-                            ipam.reserve(ip.addr);
-                        }
-                    }
+                }
+            }
+            // The static addresses (the model's addresses are the ones that
+            // parse, IPAM's not among them yet).
+            if ipam.subnet.is_some() {
+                for ip in port.addrs.iter().flat_map(|l| &l.ipv4) {
+                    ipam.reserve(ip.addr);
                 }
             }
             // A connected router port's addresses.

@@ -63,7 +63,7 @@ pub(crate) fn lowest_free(used: &BTreeSet<i64>, range: Keys) -> Option<i64> {
 /// The option naming a tunnel key a datapath or port asks for (a value
 /// that is not a number is reported and ignored, as the reference ignores
 /// it).
-const REQUESTED: &str = "requested-tnl-key";
+pub(super) const REQUESTED: &str = "requested-tnl-key";
 
 pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
     let r = if vxlan_mode(m.sb) { VXLAN } else { GENEVE };
@@ -132,9 +132,9 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
             Some((d.uuid(), nb))
         })
         .collect();
-    let existing = |pb: Option<sb::PortBinding<'_>>| {
-        let pb = pb?;
-        Some((*pb.datapath_uuids().next().and_then(|u| nb_of_sb_dp.get(&u))?, pb.tunnel_key()))
+    let existing = |sb_key: Option<(Uuid, i64)>| {
+        let (dp, key) = sb_key?;
+        Some((*nb_of_sb_dp.get(&dp)?, key))
     };
     for d in 0..m.datapaths.len() {
         let dk = m.datapaths[d].uuid;
@@ -145,12 +145,15 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
             .ports
             .iter()
             .map(|&i| {
-                let (table, options) = match m.ports[i].nb {
-                    PortNb::Switch(p) => (nb::LogicalSwitchPort::TABLE, p.options()),
-                    PortNb::Router(p) => (nb::LogicalRouterPort::TABLE, p.options()),
+                let port = &m.ports[i];
+                let table = match port.nb {
+                    PortNb::Switch(_) => nb::LogicalSwitchPort::TABLE,
+                    PortNb::Router(_) => nb::LogicalRouterPort::TABLE,
                 };
-                let requested = options.get_int_reported(REQUESTED, "options", (table, m.ports[i].name), diags);
-                (Slot::Port(i), m.ports[i].name, requested, m.ports[i].uuid)
+                let requested = port
+                    .requested_key
+                    .and_then(|v| crate::input::int_reported(v, "options", REQUESTED, (table, port.name), diags));
+                (Slot::Port(i), port.name, requested, port.uuid)
             })
             .collect();
         order.sort_by_key(|s| s.3);
@@ -178,12 +181,15 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
             diags.push(Diagnostic::new(table, name, &format!("options:{REQUESTED}"), &k.to_string(), &problem));
         }
         for (n, (slot, _, _, _)) in order.iter().enumerate() {
-            let binding = match slot {
-                Slot::Port(i) => m.ports[*i].binding,
-                Slot::Cr(c) => m.sb_bindings.get(m.chassis_redirect[*c].name.as_str()).copied(),
+            let sb_key = match slot {
+                Slot::Port(i) => m.ports[*i].sb_key,
+                Slot::Cr(c) => m
+                    .sb_bindings
+                    .get(m.chassis_redirect[*c].name.as_str())
+                    .and_then(|pb| Some((pb.datapath_uuids().next()?, pb.tunnel_key()))),
             };
             if keys[n] == 0 {
-                if let Some((edp, k)) = existing(binding) {
+                if let Some((edp, k)) = existing(sb_key) {
                     if edp == dk && r.port.contains(&k) && used.insert(k) {
                         keys[n] = k;
                     }

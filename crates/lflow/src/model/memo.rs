@@ -32,6 +32,9 @@ pub(crate) struct Parsed {
     pub addrs: Vec<LportAddresses>,
     /// The `port_security` entries that parse.
     pub ps_addrs: Vec<LportAddresses>,
+    /// The entries asking for dynamic addresses (`ipam::Request`), parsed
+    /// or not, in NB order.
+    pub requests: Vec<Result<ipam::Request, String>>,
     /// `unknown` is among the addresses.
     pub has_unknown: bool,
     /// The entries that do not parse: (column, value, why).
@@ -135,10 +138,12 @@ fn parse_lsp(lsp: nb::LogicalSwitchPort<'_>, source: [Datum; 2]) -> Parsed {
         match a {
             "unknown" => p.has_unknown = true,
             "router" => {}
-            a if ipam::Request::parse(a).is_some() => {}
-            a => match LportAddresses::parse(a) {
-                Some(parsed) => p.addrs.push(parsed),
-                None => p.bad.push(("addresses", a.to_string(), "invalid syntax, entry ignored")),
+            a => match ipam::Request::parse(a) {
+                Some(request) => p.requests.push(request),
+                None => match LportAddresses::parse(a) {
+                    Some(parsed) => p.addrs.push(parsed),
+                    None => p.bad.push(("addresses", a.to_string(), "invalid syntax, entry ignored")),
+                },
             },
         }
     }

@@ -108,7 +108,6 @@ pub fn lb_print(m: &Model<'_>, dp: DpId, nb: nb::LogicalSwitch<'_>) -> u64 {
 struct Shared<'a> {
     ct: CtFlavour,
     drop: String,
-    queue_ids: BTreeMap<&'a str, i64>,
     /// The ACLs of port groups, by the switches whose ports they hold (of
     /// the switches built whole).
     pg_acls: HashMap<DpId, Vec<nb::Acl<'a>>>,
@@ -117,7 +116,6 @@ struct Shared<'a> {
 
 impl<'a> Shared<'a> {
     fn new(m: &Model<'a>, whole: impl Fn(DpId) -> bool) -> Shared<'a> {
-        let queue_ids = crate::bindings::queues::assign(m).ids;
         let dp_of_port: HashMap<Uuid, DpId> =
             m.switches().filter(|dp| whole(dp.id)).flat_map(|dp| m.ports_of(dp.id)).map(|p| (p.uuid, p.dp)).collect();
         let mut pg_acls: HashMap<DpId, Vec<nb::Acl<'a>>> = HashMap::new();
@@ -136,7 +134,7 @@ impl<'a> Shared<'a> {
             }
         }
         let acl_options = acl::AclOptions::new(m);
-        Shared { ct: CtFlavour::of(m.sb), drop: drop_action(&m.options), queue_ids, pg_acls, acl_options }
+        Shared { ct: CtFlavour::of(m.sb), drop: drop_action(&m.options), pg_acls, acl_options }
     }
 }
 
@@ -191,7 +189,7 @@ impl<'m, 'a> Switch<'m, 'a> {
             has_lb_vip: crate::model::lb::has_vip(nb),
             lb_hint: m.lb_hint,
             vlan_passthru: nb.other_config().get_bool("vlan-passthru", false),
-            queue_ids: &shared.queue_ids,
+            queue_ids: &m.queues.ids,
             ct: shared.ct,
             drop: &shared.drop,
             acl_options: &shared.acl_options,

@@ -45,7 +45,7 @@ fn replica(schema: &Arc<DatabaseSchema>, rows: &[Insert]) -> Replica {
 /// an empty SB for `out`.
 fn settled_sb(schema: &Arc<DatabaseSchema>, out: &Output) -> Replica {
     let plan = lflow::sync::plan_sb(out, &Replica::new(schema.clone()));
-    let rows = topology::planned_inserts(&plan.ops);
+    let rows = topology::planned_inserts(plan.ops());
     replica(schema, &rows)
 }
 
@@ -71,7 +71,7 @@ fn benches(c: &mut Criterion) {
             out.diagnostics.len(),
             plan.stats.totals(),
         );
-        assert!(plan.ops.is_empty(), "the SB holding the output still needs {:?}", plan.stats);
+        assert!(plan.is_empty(), "the SB holding the output still needs {:?}", plan.stats);
         for threads in THREADS {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             let name = if threads == 1 { "compile".to_string() } else { format!("compile_{threads}_threads") };

@@ -42,7 +42,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use lflow::sync::PlanStats;
+use lflow::sync::{Plan, PlanStats};
 use ovsdb::replica::Change;
 use ovsdb::session::{Event as DbEvent, RequestId, SessionError};
 use ovsdb::{Client, Datum, ErrorKind, Operation, OperationResult, Transaction, Uuid};
@@ -944,15 +944,15 @@ impl MainLoop {
         let started = Instant::now();
         let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return };
         let Some(nb_cfg) = status::nb_cfg(nb) else { return };
-        let mut ops = Vec::new();
-        status::sb_nb_cfg_op(&mut ops, sb, nb_cfg);
+        let mut plan = Plan::default();
+        status::sb_nb_cfg_op(plan.ops_mut(), sb, nb_cfg);
         self.services.metrics.node_run("sequence_cycle", RunKind::Compute, started.elapsed());
-        if ops.is_empty() {
+        if plan.is_empty() {
             self.status_due = true;
             return;
         }
         debug!(nb_cfg, "copying nb_cfg without a recompute");
-        if self.send_sb(ops, PlanStats::default()) {
+        if self.send_sb(plan) {
             // nb_cfg_timestamp, as a full cycle stamps it.
             self.status_cycle();
         }
@@ -1008,20 +1008,19 @@ impl MainLoop {
         let started = Instant::now();
         // (`after_events` has just brought it up to date.)
         self.engine.set_ownership(self.ownership.clone());
-        let Some(lflow::engine::Cycle { mut output, plan, stats, others_pending }) = self.run_engine() else {
+        let Some(lflow::engine::Cycle { mut output, mut plan, stats, others_pending }) = self.run_engine() else {
             return;
         };
         let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return };
         self.diagnostics.report(&output.diagnostics, started);
         self.diagnostics_at = schedule(&self.diagnostics);
-        let mut sb_ops = plan.ops;
         self.others_pending = others_pending;
         // The NB, and nb_cfg once every shard's rows are written, are the
         // global role's.
         let mut nb_ops = Vec::new();
         if self.ownership.global {
             if let Some(nb_cfg) = status::nb_cfg(nb).filter(|_| !others_pending) {
-                status::sb_nb_cfg_op(&mut sb_ops, sb, nb_cfg);
+                status::sb_nb_cfg_op(plan.ops_mut(), sb, nb_cfg);
             }
             output.nb.extend(self.cfg.nb_writes(nb, sb, now_ms()));
             nb_ops = lflow::sync::plan_nb(&output, nb);
@@ -1033,7 +1032,7 @@ impl MainLoop {
         let compile_ms = started.elapsed().as_millis() as u64;
         debug!(
             compile_ms,
-            sb_ops = sb_ops.len(),
+            sb_ops = plan.len(),
             nb_ops = nb_ops.len(),
             datapaths_built = stats.datapaths_built,
             datapaths_in_part = stats.datapaths_in_part,
@@ -1042,38 +1041,38 @@ impl MainLoop {
             bindings_built = stats.bindings_built,
             "computed"
         );
-        self.check_settled(!sb_ops.is_empty() || !nb_ops.is_empty());
-        if !sb_ops.is_empty() {
-            self.send_sb(sb_ops, plan.stats);
+        self.check_settled(!plan.is_empty() || !nb_ops.is_empty());
+        if !plan.is_empty() {
+            self.send_sb(plan);
         } else if let Some(at) = self.took_lock.take() {
             info!(ms = at.elapsed().as_millis() as u64, "since taking the lock: nothing to write");
         }
         self.send_nb(nb_ops);
     }
 
-    /// Sends `ops` as the SB transaction, under the lock, remembering the
-    /// rows they write and the tables they insert into; whether it went
-    /// out.
-    fn send_sb(&mut self, ops: Vec<Operation>, stats: PlanStats) -> bool {
+    /// Sends `plan` as the SB transaction, under the lock, remembering the
+    /// rows it writes and the tables it inserts into; whether it went out.
+    fn send_sb(&mut self, mut plan: Plan) -> bool {
         let mut insert_tables: Vec<(String, usize)> = Vec::new();
-        for op in &ops {
-            let Operation::Insert { table, .. } = op else { continue };
+        let inserts = plan.ops().iter().filter_map(|op| match op {
+            Operation::Insert { table, .. } => Some(table.as_str()),
+            _ => None,
+        });
+        for table in inserts.chain(plan.deferred_tables()) {
             match insert_tables.last_mut() {
                 Some((last, n)) if last == table => *n += 1,
-                _ => insert_tables.push((table.clone(), 1)),
+                _ => insert_tables.push((table.to_string(), 1)),
             }
         }
-        let touched = OwnWrite::from_ops(&ops);
-        let mut txn = Transaction { db: "OVN_Southbound".into(), ops };
-        match &self.group {
-            Some(g) => {
-                for lock in g.locks() {
-                    txn = txn.assert_lock(lock);
-                }
-            }
-            None => txn = txn.assert_lock(LOCK),
-        }
-        match self.sb.session_mut().transact(txn) {
+        let touched = OwnWrite::from_ops(plan.ops());
+        let stats = std::mem::take(&mut plan.stats);
+        let locks: Vec<String> = match &self.group {
+            Some(g) => g.locks(),
+            None => vec![LOCK.to_string()],
+        };
+        let asserts = locks.into_iter().map(|lock| Operation::Assert { lock });
+        // The deferred inserts are built as they are encoded.
+        match self.sb.session_mut().transact_ops("OVN_Southbound", asserts.chain(plan.into_operations())) {
             Ok(id) => {
                 self.sb_txn = Some(SbInFlight { id, stats, insert_tables, touched, sent: Instant::now() });
                 true

@@ -283,10 +283,10 @@ pub fn translate_with_ours(nb_remote: &str, sb_remote: &str) -> Result<Vec<Strin
             let out = lflow::compile(nb, sb);
             let sb_plan = lflow::sync::plan_sb(&out, sb);
             let nb_ops = lflow::sync::plan_nb(&out, nb);
-            if sb_plan.ops.is_empty() && nb_ops.is_empty() {
+            if sb_plan.is_empty() && nb_ops.is_empty() {
                 return Ok(out.diagnostics.iter().map(ToString::to_string).collect());
             }
-            transact(&mut sbc, "OVN_Southbound", sb_plan.ops).await?;
+            transact(&mut sbc, "OVN_Southbound", sb_plan.into_operations().collect()).await?;
             transact(&mut nbc, "OVN_Northbound", nb_ops).await?;
         }
         Err(RunError::Translate("the translation did not settle after 4 rounds".into()))

@@ -24,12 +24,12 @@ fn check(sc: &Scenario) -> Result<(), String> {
         let ours = lflow::compile(&out.nb, &out.sb);
         let plan = lflow::sync::plan_sb(&ours, &out.sb);
         let nb_ops = lflow::sync::plan_nb(&ours, &out.nb);
-        if !plan.ops.is_empty() || !nb_ops.is_empty() {
+        if !plan.is_empty() || !nb_ops.is_empty() {
             return Err(format!(
                 "taking over from the reference would write: SB {:?}, {} NB updates\n{:#?}\n{:#?}",
                 plan.stats.tables.iter().filter(|(_, v)| **v != (0, 0, 0)).collect::<Vec<_>>(),
                 nb_ops.len(),
-                plan.ops.iter().take(5).collect::<Vec<_>>(),
+                plan.ops().iter().take(5).collect::<Vec<_>>(),
                 nb_ops.iter().take(5).collect::<Vec<_>>()
             ));
         }

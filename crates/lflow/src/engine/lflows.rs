@@ -30,6 +30,7 @@ use ovsdb::{Atom, Condition, Datum, OpRow, Operation, Replica, Uuid};
 use crate::flows::flow_row;
 use crate::output::Lflow;
 use crate::stage::Stage;
+use crate::sync::Deferred;
 
 /// A flow apart from its datapath and the NB row it comes from: what makes
 /// two datapaths' flows the same `Logical_Flow` row.
@@ -439,7 +440,7 @@ impl LflowTable {
     /// taken so far: `dp_ref` gives each datapath's reference (an existing
     /// row, or the `uuid-name` of its insert in the same transaction).
     /// Group inserts and changes come first in `ops`' new part, then the
-    /// flows.
+    /// flows' updates and deletes; their inserts go to `deferred`.
     ///
     /// A group all of whose flows move to the same new set of datapaths
     /// (a switch added where a group's flows apply, every flow of the
@@ -450,6 +451,7 @@ impl LflowTable {
         sb: &Replica,
         dp_ref: &HashMap<Uuid, Atom, FixedState>,
         ops: &mut Vec<Operation>,
+        deferred: &mut Vec<Deferred>,
         stats: &mut BTreeMap<&'static str, (usize, usize, usize)>,
     ) -> Planned {
         if !self.indexed {
@@ -495,7 +497,7 @@ impl LflowTable {
         let (mut ins, mut upd, mut del) = (0, 0, 0);
         for (body, want) in wants {
             let Some(entry) = self.entries.get(&body) else { continue };
-            let (i, u, d) = reconcile(sb, &body, entry, &want, &mut groups, &mut new_groups, &mut flow_ops);
+            let (i, u, d) = reconcile(sb, &body, entry, &want, &mut groups, &mut new_groups, (&mut flow_ops, deferred));
             (ins, upd, del) = (ins + i, upd + u, del + d);
             if entry.occurrences.is_empty() && entry.rows.is_empty() {
                 self.entries.remove(&body);
@@ -646,15 +648,15 @@ fn is(kept: &(Arc<Body>, Option<Uuid>), f: &Lflow) -> bool {
 
 /// The operations that bring the SB rows of one flow to where the
 /// compiler wants it: keeps one row already in place (or moves one), deletes
-/// the others, inserts one if none; (inserted, updated, deleted).
+/// the others, inserts one if none (deferred); (inserted, updated, deleted).
 fn reconcile(
     sb: &Replica,
-    body: &Body,
+    body: &Arc<Body>,
     entry: &Entry,
     want: &[Atom],
     groups: &mut Groups,
     new_groups: &mut BTreeMap<Vec<Atom>, String>,
-    ops: &mut Vec<Operation>,
+    (ops, deferred): (&mut Vec<Operation>, &mut Vec<Deferred>),
 ) -> (usize, usize, usize) {
     let mut rows = entry.rows.clone();
     rows.sort();
@@ -689,20 +691,20 @@ fn reconcile(
         None => {
             counts.0 += 1;
             let hint = entry.occurrences.iter().filter_map(|(_, h)| *h).min();
-            let parts = (
-                &body.stage,
-                body.priority,
-                &*body.match_,
-                &*body.actions,
-                body.io_port.as_deref(),
-                body.meter.as_deref(),
-            );
-            let row = flow_row(parts, hint, on);
-            let cells = row.cells.into_iter().filter(|(_, v)| !v.is_empty()).map(|(c, v)| (c.into(), v)).collect();
-            ops.push(Operation::Insert { table: "Logical_Flow".into(), row: cells, uuid_name: None, uuid: None });
+            let body = Arc::clone(body);
+            deferred.push(Deferred::new("Logical_Flow", move || insert(&body, hint, on)));
         }
     }
     counts
+}
+
+/// The insert of a flow's row, on `on` (a datapath or group).
+fn insert(body: &Body, hint: Option<Uuid>, on: (&'static str, Datum)) -> Operation {
+    let parts =
+        (&body.stage, body.priority, &*body.match_, &*body.actions, body.io_port.as_deref(), body.meter.as_deref());
+    let row = flow_row(parts, hint, on);
+    let cells = row.cells.into_iter().filter(|(_, v)| !v.is_empty()).map(|(c, v)| (c.into(), v)).collect();
+    Operation::Insert { table: "Logical_Flow".into(), row: cells, uuid_name: None, uuid: None }
 }
 
 /// The SB's datapath groups by their datapaths, and the other way.

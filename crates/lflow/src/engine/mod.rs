@@ -349,8 +349,8 @@ impl Engine {
             planner.table(table);
         }
         let dp_ref = self.datapath_refs(&unfolded, planner.ids());
-        let (mut flow_ops, mut flow_stats) = (Vec::new(), BTreeMap::new());
-        let planned = self.lflows.plan(sb, &dp_ref, &mut flow_ops, &mut flow_stats);
+        let (mut flow_ops, mut deferred, mut flow_stats) = (Vec::new(), Vec::new(), BTreeMap::new());
+        let planned = self.lflows.plan(sb, &dp_ref, &mut flow_ops, &mut deferred, &mut flow_stats);
         self.ran(1, if warm { RunKind::Compute } else { RunKind::Recompute }, &mut done);
         for (group, datapaths) in planned.regrouped {
             planner.regroup(group, datapaths);
@@ -360,13 +360,12 @@ impl Engine {
             planner.table(table);
         }
         let mut plan = planner.finish();
-        // The other tables' operations go in front of the flows', in the
-        // flows' vector (the larger at a first translation, when copying
-        // it would be the peak), with room for what a daemon adds (the
-        // locks its transaction asserts, the nb_cfg copy).
-        flow_ops.reserve(DAEMON_OPS + plan.ops.len());
-        flow_ops.splice(0..0, std::mem::take(&mut plan.ops));
-        plan.ops = flow_ops;
+        // The other tables' operations, then the flows' updates and
+        // deletes (their inserts are deferred, after all), with room for
+        // what a daemon adds (the nb_cfg copy).
+        plan.ops.reserve_exact(DAEMON_OPS + flow_ops.len());
+        plan.ops.extend(flow_ops);
+        plan.deferred = deferred;
         for (table, (i, u, d)) in flow_stats {
             let s = plan.stats.tables.entry(table).or_default();
             *s = (s.0 + i, s.1 + u, s.2 + d);
@@ -406,6 +405,8 @@ impl Engine {
         if self.ownership.is_all() {
             return false;
         }
+        // (Each operation's owner is read from its row.)
+        plan.build_deferred();
         let split = Split::of(std::mem::take(&mut plan.ops), &self.ownership, sb, &unfolded.datapaths);
         let others_pending = split.others_pending(&self.ownership);
         // A datapath whose rows were left is built again next time.

@@ -768,7 +768,7 @@ pub fn replace(replica: &mut Replica, nb: &Nb) {
 fn settled_sb(out: &lflow::output::Output) -> Replica {
     let schema = schema(false);
     let plan = lflow::sync::plan_sb(out, &Replica::new(schema.clone()));
-    let rows = topology::planned_inserts(&plan.ops);
+    let rows = topology::planned_inserts(plan.ops());
     replica_of(&schema, &topology::update2(&rows))
 }
 
@@ -832,8 +832,8 @@ pub fn check(data: &[u8]) -> Result<(), String> {
     let sb = settled_sb(&out);
     let again = lflow::compile(&forward, &sb);
     let plan = lflow::sync::plan_sb(&again, &sb);
-    if !plan.ops.is_empty() {
-        return Err(format!("the SB holding the output still needs {:?}: {:?}", plan.stats, plan.ops.first()));
+    if !plan.is_empty() {
+        return Err(format!("the SB holding the output still needs {:?}: {:?}", plan.stats, plan.ops().first()));
     }
     Ok(())
 }

@@ -111,11 +111,11 @@ pub fn assert_translated(nb_remote: &str, sb_remote: &str) {
 pub fn translated(nb: &Replica, sb: &Replica) -> Result<(), String> {
     let out = lflow::compile(nb, sb);
     let plan = lflow::sync::plan_sb(&out, sb);
-    if !plan.ops.is_empty() {
+    if !plan.is_empty() {
         return Err(format!(
             "the SB is not the translation of the NB: {:?}\n{:#?}",
             plan.stats.tables.iter().filter(|(_, v)| **v != (0, 0, 0)).collect::<Vec<_>>(),
-            plan.ops.iter().take(5).collect::<Vec<_>>()
+            plan.ops().iter().take(5).collect::<Vec<_>>()
         ));
     }
     let nb_ops = lflow::sync::plan_nb(&out, nb);

@@ -342,17 +342,26 @@ impl Transaction {
     /// Each operation is freed once written: a large transaction (a first
     /// translation) is not held twice, as rows and as text.
     pub fn into_params(self) -> (Box<RawValue>, ResultShape) {
-        let shape = self.result_shape();
+        Transaction::encode(&self.db, self.ops)
+    }
+
+    /// `into_params` of a transaction on `db` of the operations `ops`
+    /// yields, each encoded (and dropped) as it comes: a caller may build
+    /// them as they are asked for, so that a large transaction is never
+    /// held whole as operations.
+    pub fn encode(db: &str, ops: impl IntoIterator<Item = Operation>) -> (Box<RawValue>, ResultShape) {
+        let mut shape = Vec::new();
         let mut text = Vec::new();
         text.push(b'[');
-        serde_json::to_writer(&mut text, &self.db).expect("a string always serializes");
-        for op in self.ops {
+        serde_json::to_writer(&mut text, db).expect("a string always serializes");
+        for op in ops {
+            shape.push(expect_of(&op));
             text.push(b',');
             serde_json::to_writer(&mut text, &op).expect("an operation always serializes");
         }
         text.push(b']');
         let text = String::from_utf8(text).expect("serde_json writes UTF-8");
-        (RawValue::from_string(text).expect("the params are one JSON array"), shape)
+        (RawValue::from_string(text).expect("the params are one JSON array"), ResultShape { ops: shape })
     }
 
     /// Parses the params array of a "transact" request, as a user wrote it.
@@ -417,20 +426,7 @@ impl Transaction {
     /// each operation, without its rows and conditions (a session keeps
     /// this, not the transaction, until the reply comes).
     pub fn result_shape(&self) -> ResultShape {
-        let ops = self
-            .ops
-            .iter()
-            .map(|op| {
-                let expect = match op {
-                    Operation::Insert { .. } => Expect::Uuid,
-                    Operation::Select { table, .. } => Expect::Rows(table.clone()),
-                    Operation::Update { .. } | Operation::Mutate { .. } | Operation::Delete { .. } => Expect::Count,
-                    _ => Expect::Empty,
-                };
-                (expect, op.name())
-            })
-            .collect();
-        ResultShape { ops }
+        ResultShape { ops: self.ops.iter().map(expect_of).collect() }
     }
 
     /// The UUIDs the server gave to the rows inserted with a uuid-name,
@@ -454,6 +450,17 @@ impl Transaction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResultShape {
     ops: Vec<(Expect, &'static str)>,
+}
+
+/// What the result of `op` must hold, and the operation's name.
+fn expect_of(op: &Operation) -> (Expect, &'static str) {
+    let expect = match op {
+        Operation::Insert { .. } => Expect::Uuid,
+        Operation::Select { table, .. } => Expect::Rows(table.clone()),
+        Operation::Update { .. } | Operation::Mutate { .. } | Operation::Delete { .. } => Expect::Count,
+        _ => Expect::Empty,
+    };
+    (expect, op.name())
 }
 
 /// The member one operation's result must have.

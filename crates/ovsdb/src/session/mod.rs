@@ -29,6 +29,7 @@ use tracing::{debug, info, warn};
 use uuid::Uuid;
 
 use crate::proto::condition::Condition;
+use crate::proto::op::Operation;
 use crate::proto::rpc::{Id, Message};
 use crate::proto::schema::DatabaseSchema;
 use crate::proto::txn::{OperationResult, ResultShape, Transaction, TxnError};
@@ -375,6 +376,16 @@ impl Session {
     /// Sends a transaction; its outcome comes as `Event::TxnDone`. Fails at
     /// once with `NotConnected` unless ready.
     pub fn transact(&mut self, txn: Transaction) -> Result<RequestId, SessionError> {
+        self.transact_ops(&txn.db, txn.ops)
+    }
+
+    /// `transact` of the operations `ops` yields on `db`, each encoded as
+    /// it comes (`Transaction::encode`).
+    pub fn transact_ops(
+        &mut self,
+        db: &str,
+        ops: impl IntoIterator<Item = Operation>,
+    ) -> Result<RequestId, SessionError> {
         if !self.is_ready() {
             return Err(SessionError::NotConnected);
         }
@@ -382,7 +393,7 @@ impl Session {
         // Straight to JSON text: a JSON value tree of a large transaction
         // (a first translation) would take several times its size. Only
         // the shape of its results is kept.
-        let (params, shape) = txn.into_params();
+        let (params, shape) = Transaction::encode(db, ops);
         self.send_raw("transact", params, Pending::Txn(rid, shape));
         Ok(rid)
     }

@@ -180,6 +180,13 @@ pub fn build(nb_global: Option<nb::NbGlobal<'_>>, options: &BTreeMap<String, Str
     out.push("RBAC_Role", role);
 }
 
+/// Some chassis does not report `other_config:ct-no-masked-label=true`:
+/// an older ovn-controller, which needs the masked ct label for hairpin
+/// traffic (`sb_dependent_options`).
+pub(crate) fn needs_masked_label(sb: &ovsdb::Replica) -> bool {
+    crate::input::sb::Chassis::all(sb).any(|c| !c.other_config().get_bool("ct-no-masked-label", false))
+}
+
 /// Adds the options that depend on the SB chassis: `max_tunid` (the
 /// highest datapath key northd hands out, lower once a chassis tunnels with
 /// VXLAN) to both `SB_Global` and the `NB_Global` write-back, and, to
@@ -188,7 +195,7 @@ pub fn build(nb_global: Option<nb::NbGlobal<'_>>, options: &BTreeMap<String, Str
 /// ovn-controller that needs the masked ct label for hairpin traffic).
 pub fn sb_dependent_options(sb: &ovsdb::Replica, out: &mut Output) {
     let max_tunid = crate::model::max_tunid(sb).to_string();
-    let old = crate::input::sb::Chassis::all(sb).any(|c| !c.other_config().get_bool("ct-no-masked-label", false));
+    let old = needs_masked_label(sb);
     if let Some(w) = out.nb.iter_mut().find(|w| w.table == nb::NbGlobal::TABLE && w.column == "options") {
         w.value = with_option(&w.value, "max_tunid", &max_tunid);
     }

@@ -378,6 +378,75 @@ fn one_change_costs_one_engine_run_and_a_sync_none() {
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
 }
 
+/// A chassis coming, changing or going is not a recompute unless it
+/// changes what every datapath reads of the chassis (the conntrack
+/// flavour they all support, VXLAN): it reaches the bindings of the ports
+/// that name it in `options:requested-chassis` (by name or hostname).
+#[test]
+fn a_chassis_reaches_the_ports_that_name_it_unless_it_changes_every_flow() {
+    let dbs = Dbs::standalone();
+    let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    d.wait_status("active");
+    let sb = |args: &[&str]| sbctl(&dbs.sb_remote(), args);
+    let features = ["other_config:ct-no-masked-label=true", "other_config:ovn-ct-lb-related=true"];
+    let chassis = |name: &str, encap: &str, ip: &str, hostname: &str| {
+        let hostname = format!("hostname={hostname}");
+        let set = [&["--", "set", "Chassis", name, &hostname][..], &features[..]].concat();
+        sb(&[&["chassis-add", name, encap, ip][..], &set].concat());
+    };
+    chassis("ch1", "geneve", "192.0.2.1", "h1");
+    let mut setup = vec!["--wait=sb", "ls-add", "sw0", "--", "ls-add", "sw1"];
+    for (sw, port, req) in [("sw0", "p0", "ch9"), ("sw0", "p1", ""), ("sw1", "q0", "h9"), ("sw1", "q1", "")] {
+        setup.extend(["--", "lsp-add", sw, port, "--", "lsp-set-addresses", port, "unknown"]);
+        if !req.is_empty() {
+            setup.extend([
+                "--",
+                "lsp-set-options",
+                port,
+                if req == "ch9" { "requested-chassis=ch9" } else { "requested-chassis=h9" },
+            ]);
+        }
+    }
+    dbs.nbctl(&setup);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    let requested = |port: &str| {
+        sb(&["--bare", "--columns=requested_chassis", "find", "Port_Binding", &format!("logical_port={port}")])
+    };
+    assert_eq!(requested("p0").trim(), "", "no chassis ch9 yet");
+    let (aborts, recomputes) = (stat(&d, "northd", "abort"), stat(&d, "northd", "recompute"));
+    // ch9 (hostname h9), supporting what ch1 does: p0 and q0 name it.
+    chassis("ch9", "geneve", "192.0.2.9", "h9");
+    let ch9 = sb(&["--bare", "--columns=_uuid", "find", "Chassis", "name=ch9"]).trim().to_string();
+    wait_until("p0 and q0 requesting ch9", BOUND, || requested("p0").trim() == ch9 && requested("q0").trim() == ch9);
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    assert_eq!((stat(&d, "northd", "abort"), stat(&d, "northd", "recompute")), (aborts, recomputes));
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    // Renamed: the ports naming it by its old name lose it.
+    sb(&["set", "Chassis", "ch9", "hostname=h10"]);
+    wait_until("q0 requesting nothing", BOUND, || requested("q0").trim().is_empty());
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    assert_eq!((stat(&d, "northd", "abort"), stat(&d, "northd", "recompute")), (aborts, recomputes));
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    // One chassis without ct-no-masked-label: every switch's conntrack
+    // flavour changes.
+    sb(&["remove", "Chassis", "ch9", "other_config", "ct-no-masked-label"]);
+    wait_until("a recompute of every flow", BOUND, || stat(&d, "northd", "abort") > aborts);
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    // A chassis with VXLAN narrows every key range.
+    let aborts = stat(&d, "northd", "abort");
+    chassis("chv", "vxlan", "192.0.2.10", "hv");
+    wait_until("a recompute for VXLAN", BOUND, || stat(&d, "northd", "abort") > aborts);
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    // Gone: p0 requests nothing it can name.
+    sb(&["chassis-del", "ch9"]);
+    wait_until("p0 requesting nothing", BOUND, || requested("p0").trim().is_empty());
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    d.check_alive();
+}
+
 /// The `lflow` engine node computes a change from what changed: a port
 /// added to a switch no router reaches changes that switch's flows only,
 /// one on a switch a router reaches changes the router's too (its ARP

@@ -37,7 +37,10 @@
 //! whole, when what they read of its VIPs (those their router ports
 //! reach) changed. Of the rows, it reaches only those of a router's
 //! switches (their router ports announce its VIPs). The tables whose rows any datapath
-//! may read (meters, BFD, chassis, NB options, ...) reach every datapath.
+//! may read (meters, BFD, NB options, ...) reach every datapath; a chassis
+//! (or its encapsulation) does only when it changes what every datapath
+//! reads of the chassis (`chassis_print`: VXLAN, the conntrack flavour),
+//! else the switches of the ports that name it in `requested-chassis`.
 //! A change reaches the per-datapath SB rows (port bindings, multicast
 //! groups) of the datapaths whose flows it reaches whole, but for the
 //! tables only flows read (`ROWS_UNREAD`: ACLs, port groups, routes, ...),
@@ -115,9 +118,12 @@ pub struct Pending {
     nb_unsettled: Vec<(String, Uuid, Option<Row>)>,
     /// SB datapaths (by SB row) whose rows changed.
     sb_datapaths: HashSet<Uuid, FixedState>,
-    /// SB rows changed, with the SB datapaths they reach (`None`: all),
-    /// until `settle` says whether the change was our own write's echo.
-    unsettled: Vec<(Uuid, Option<Vec<Uuid>>)>,
+    /// SB rows changed, with what they reach, until `settle` says whether
+    /// the change was our own write's echo.
+    unsettled: Vec<(Uuid, SbReach)>,
+    /// The names and hostnames of chassis others changed (before and
+    /// after).
+    chassis: HashSet<String, FixedState>,
     /// A change reaching every datapath came.
     all: bool,
 }
@@ -163,15 +169,21 @@ impl Pending {
                 },
                 sb.get(table, uuid),
             ];
+            let rows = rows.into_iter().flatten();
             let reached = match table {
-                "Datapath_Binding" => Some(vec![*uuid]),
-                "Port_Binding" | "Multicast_Group" => Some(
-                    rows.into_iter()
-                        .flatten()
-                        .flat_map(|r| r.get("datapath").keys().filter_map(Atom::as_uuid))
+                "Datapath_Binding" => SbReach::Datapaths(vec![*uuid]),
+                "Port_Binding" | "Multicast_Group" => {
+                    SbReach::Datapaths(rows.flat_map(|r| r.get("datapath").keys().filter_map(Atom::as_uuid)).collect())
+                }
+                "Chassis" => SbReach::Chassis(
+                    rows.flat_map(|r| [r.get("name"), r.get("hostname")])
+                        .filter_map(|d| Some(d.as_atom()?.as_str()?.to_string()))
                         .collect(),
                 ),
-                _ => None,
+                // (What flows read of an encapsulation is in the chassis
+                // print: VXLAN narrows every key range.)
+                "Encap" => SbReach::Chassis(Vec::new()),
+                _ => SbReach::All,
             };
             self.unsettled.push((*uuid, reached));
         }
@@ -185,8 +197,9 @@ impl Pending {
         for (uuid, reached) in std::mem::take(&mut self.unsettled) {
             match reached {
                 _ if ours(uuid) => {}
-                Some(dps) => self.sb_datapaths.extend(dps),
-                None => self.all = true,
+                SbReach::Datapaths(dps) => self.sb_datapaths.extend(dps),
+                SbReach::Chassis(names) => self.chassis.extend(names),
+                SbReach::All => self.all = true,
             }
         }
     }
@@ -194,6 +207,20 @@ impl Pending {
     pub fn clear(&mut self) {
         *self = Pending::default();
     }
+}
+
+/// What a change of an SB row reaches.
+#[derive(Debug)]
+enum SbReach {
+    /// The NB datapaths of these SB datapaths.
+    Datapaths(Vec<Uuid>),
+    /// A chassis (with these names and hostnames) or its encapsulation:
+    /// every datapath when the chassis print changed
+    /// (`Deps::chassis_print`), else the switches of the ports that name
+    /// one in `options:requested-chassis`. (Ports bound to it whose `up`
+    /// changed show in the ports' fingerprints.)
+    Chassis(Vec<String>),
+    All,
 }
 
 /// How far a change of a datapath's rows reaches.
@@ -297,6 +324,8 @@ pub struct Deps {
     /// load-balancing switch shares name: when it changes, every such switch's flows
     /// do (a switch that stopped balancing changed itself).
     lb_hint: Option<Uuid>,
+    /// What every datapath's flows read of the chassis (`chassis_print`).
+    chassis_print: u64,
     /// Datapath -> `flows::lb_print` when its flows were last built whole
     /// or a load balancer's part of them: a load balancer change that
     /// leaves it the same reaches that balancer's part alone.
@@ -393,6 +422,9 @@ impl Deps {
         pending: &Pending,
         prior: &HashMap<Uuid, Vec<Uuid>, FixedState>,
     ) -> Option<(Reached, Vec<(Uuid, Uuid)>)> {
+        if next.chassis_print != self.chassis_print {
+            return None;
+        }
         let is_router = |dp: &Uuid| next.routers.contains(dp) || self.routers.contains(dp);
         // For the flows, and for the per-datapath rows.
         let mut scopes: [HashMap<Uuid, Scope, FixedState>; 2] = Default::default();
@@ -509,6 +541,16 @@ impl Deps {
                         };
                         add_to(dp, scope, true, !ROWS_UNREAD.contains(&table.as_str()));
                     }
+                }
+            }
+        }
+        // A port's binding names the chassis of its requested-chassis
+        // option (by name, or by hostname).
+        if !pending.chassis.is_empty() {
+            for p in &m.ports {
+                let Some(req) = p.lsp().and_then(|l| l.options().get("requested-chassis")) else { continue };
+                if req.split(',').any(|n| pending.chassis.contains(n.trim())) {
+                    add_to(m.dp(p.dp).uuid, Scope::Own, true, true);
                 }
             }
         }
@@ -712,8 +754,20 @@ impl Deps {
                 d.sb_to_nb.insert(b.uuid(), nb);
             }
         }
+        d.chassis_print = chassis_print(m.sb);
         d
     }
+}
+
+/// What any datapath's flows (and the global rows) read of the chassis
+/// as a whole: the key ranges (a chassis with VXLAN narrows them), the
+/// conntrack flavour every chassis supports, whether one needs the masked
+/// ct label. A change of a chassis that leaves them as they were reaches
+/// only the ports that name it (`SbReach::Chassis`).
+fn chassis_print(sb: &Replica) -> u64 {
+    let ct = crate::flows::switch::CtFlavour::of(sb);
+    let facts = (crate::model::keys::vxlan_mode(sb), ct.blocked, ct.lb, ct.nat_related);
+    FixedState::default().hash_one((facts, crate::global::needs_masked_label(sb)))
 }
 
 /// Which datapaths reach each NB row: kept between cycles, and updated

@@ -1,9 +1,10 @@
-//! The engine against full recomputes: sequences of NB databases, each
-//! reached from the last through the changes a monitor reports; after
-//! each, the flows the engine keeps for every datapath (those it built
-//! again and those it kept from before) must be a full compilation's, and
-//! the SB port groups and their address sets that changed must be among
-//! those it built. A
+//! The engine against full recomputes: sequences of NB databases (and of
+//! the SB rows others write, chassis), each reached from the last through
+//! the changes a monitor reports; after each, the flows the engine keeps
+//! for every datapath (those it built again and those it kept from
+//! before) must be a full compilation's, so must the port bindings as it
+//! last built them, and the SB port groups and their address sets that
+//! changed must be among those it built. A
 //! datapath or port group the engine wrongly thought unreached fails it. Two sources of
 //! sequences: random NBs (`nbgen`: rows modified in any column, inserted,
 //! deleted), and small edits of one topology of switches and routers
@@ -28,23 +29,53 @@ fn check(steps: &[Vec<u8>]) -> Result<(), String> {
     check_nbs(steps.iter().map(|data| nbgen::generate(data)))
 }
 
-/// Runs the engine through `nbs`; the first datapaths whose flows it got
-/// wrong, if any.
+/// Runs the engine through `nbs` (the SB empty); the first datapaths whose
+/// flows it got wrong, if any.
 fn check_nbs(nbs: impl Iterator<Item = nbgen::Nb>) -> Result<(), String> {
+    check_steps(nbs.map(|nb| (nb, nbgen::Nb { rows: Vec::new(), malformed: Vec::new() })))
+}
+
+/// The columns of a port binding compared between the engine's last build
+/// and a full compilation's (not those naming other desired rows, whose
+/// names a full compilation numbers anew).
+const BINDING_COLUMNS: &[&str] =
+    &["requested_chassis", "requested_additional_chassis", "options", "tunnel_key", "type", "mac", "nat_addresses"];
+
+/// Runs the engine through the (NB, SB) pairs of `steps`, the SB holding
+/// what others write there (chassis); the first datapaths whose flows it
+/// got wrong, or ports whose bindings it built last differently from a
+/// full compilation, if any.
+fn check_steps(steps: impl Iterator<Item = (nbgen::Nb, nbgen::Nb)>) -> Result<(), String> {
     let mut nb = Replica::new(nbgen::schema(true));
-    let sb = Replica::new(nbgen::schema(false));
+    let mut sb = Replica::new(nbgen::schema(false));
     let mut engine = Engine::default();
     let mut before = BTreeSet::new();
-    // The NB status columns as the engine last wrote them.
+    // The NB status columns as the engine last wrote them, and the port
+    // bindings as it last built them.
     let mut written = std::collections::BTreeMap::new();
-    for (i, next) in nbs.enumerate() {
+    let mut bindings = std::collections::BTreeMap::new();
+    let binding = |r: &lflow::output::DesiredRow| -> (String, String) {
+        let port = r.get("logical_port").and_then(|d| d.as_atom()).and_then(|a| a.as_str()).unwrap_or_default();
+        let cells: Vec<String> = BINDING_COLUMNS.iter().map(|c| format!("{c}={:?}", r.get(c))).collect();
+        (port.to_string(), cells.join(" "))
+    };
+    for (i, (next, next_sb)) in steps.enumerate() {
         nbgen::replace(&mut nb, &next);
+        nbgen::replace(&mut sb, &next_sb);
         engine.observe_nb(&nb.take_changes());
+        engine.observe_sb(&sb.take_changes(), &sb);
+        engine.settle_sb(|_| false);
         let cycle = engine.run(&nb, &sb, |_, _| {});
         let full = lflow::compile_unfolded(&nb, &sb, &lflow::model::memo::PortMemo::of(&nb), |_| None, None);
         let stale = engine.stale_datapaths(&full);
         if !stale.is_empty() {
             return Err(format!("step {i}: stale flows on {stale:?} ({:?})", cycle.stats));
+        }
+        bindings.extend(cycle.output.rows("Port_Binding").iter().map(binding));
+        if let Some((port, want)) =
+            full.output.rows("Port_Binding").iter().map(binding).find(|(p, want)| bindings.get(p) != Some(want))
+        {
+            return Err(format!("step {i}: the binding of {port} is not built as {want}: {:?}", bindings.get(&port)));
         }
         // Every NB write of a full compilation is the one the engine
         // made last for that column (it writes only those that may have
@@ -166,6 +197,14 @@ struct Topo {
     gr_on_sw2: bool,
     /// Switch 1's `other_config:requested-tnl-key` (its key changes).
     switch_key: Option<u32>,
+    /// VIF 1 asks for chassis `ch9` by name, VIF 5 for it by its hostname
+    /// `h9` (`options:requested-chassis`).
+    requests: [bool; 2],
+    /// What others wrote to the SB (`Topo::sb`): chassis `ch9` (bit 0),
+    /// with hostname `h9` (bit 1, else `h10`), reporting every conntrack
+    /// feature `ch1` does (bit 2); a chassis with a VXLAN encapsulation
+    /// (bit 3).
+    chassis: u8,
 }
 
 const VIFS: usize = 9;
@@ -191,13 +230,15 @@ impl Topo {
             add_route: false,
             gr_on_sw2: false,
             switch_key: None,
+            requests: [false; 2],
+            chassis: 0,
         }
     }
 
     /// Applies edit number `what` with the value `v`.
     fn edit(&mut self, what: u8, v: u8) {
         let i = v as usize % VIFS;
-        match what % 19 {
+        match what % 21 {
             0 => self.vifs[i] = format!("0a:00:00:00:01:{v:02x} 10.0.{}.{}", i % 3, 100 + v % 100),
             1 => self.vifs[i] = if self.vifs[i].is_empty() { "dynamic".into() } else { String::new() },
             2 => self.lrp_nets[v as usize % 4] = format!("10.0.{}.{}/24", v % 3, 1 + v % 5),
@@ -216,8 +257,44 @@ impl Topo {
             15 => self.relay = !self.relay,
             16 => self.add_route = !self.add_route,
             17 => self.gr_on_sw2 = !self.gr_on_sw2,
-            _ => self.switch_key = (v % 2 == 0).then_some(u32::from(v % 8) + 1),
+            18 => self.switch_key = (v % 2 == 0).then_some(u32::from(v % 8) + 1),
+            19 => self.requests[v as usize % 2] = !self.requests[v as usize % 2],
+            _ => self.chassis = v,
         }
+    }
+
+    /// The SB rows others write: chassis `ch1` (the gateway chassis),
+    /// reporting the conntrack features, and those `chassis` asks for.
+    fn sb(&self) -> nbgen::Nb {
+        let mut rows = Vec::new();
+        let features = |all: bool| {
+            let mut f = vec![json!(["ovn-ct-lb-related", "true"])];
+            if all {
+                f.push(json!(["ct-no-masked-label", "true"]));
+            }
+            json!(["map", f])
+        };
+        let mut chassis = |name: &str, hostname: &str, encap: &str, all: bool| {
+            rows.push(Insert {
+                table: "Encap".into(),
+                name: format!("e-{name}"),
+                row: json!({"type": encap, "ip": "192.0.2.1", "chassis_name": name}),
+            });
+            rows.push(Insert {
+                table: "Chassis".into(),
+                name: name.into(),
+                row: json!({"name": name, "hostname": hostname, "encaps": ["named-uuid", format!("e-{name}")],
+                           "other_config": features(all)}),
+            });
+        };
+        chassis("ch1", "h1", "geneve", true);
+        if self.chassis & 1 != 0 {
+            chassis("ch9", if self.chassis & 2 != 0 { "h9" } else { "h10" }, "geneve", self.chassis & 4 != 0);
+        }
+        if self.chassis & 8 != 0 {
+            chassis("chv", "hv", "vxlan", true);
+        }
+        nbgen::Nb { rows, malformed: Vec::new() }
     }
 
     fn nb(&self) -> nbgen::Nb {
@@ -238,6 +315,11 @@ impl Topo {
             if i == 0 {
                 if let Some(k) = self.requested_key {
                     row["options"] = map(vec![("requested-tnl-key", k.to_string())]);
+                }
+            }
+            for (n, (vif, chassis)) in [(1, "ch9"), (5, "h9")].into_iter().enumerate() {
+                if i == vif && self.requests[n] {
+                    row["options"] = map(vec![("requested-chassis", chassis.to_string())]);
                 }
             }
             add("Logical_Switch_Port", format!("vif{i}"), row);
@@ -385,6 +467,21 @@ impl Topo {
     }
 }
 
+/// A chassis two ports request (by name, by hostname) comes, is renamed,
+/// loses a conntrack feature, gains a VXLAN neighbour and goes: the ports'
+/// bindings follow, and the flows when what every switch reads changed.
+#[test]
+fn a_chassis_reaches_the_bindings_that_request_it() {
+    let mut topo = Topo::new();
+    topo.requests = [true, true];
+    let mut steps = vec![(topo.nb(), topo.sb())];
+    for chassis in [0b0111, 0b0101, 0b0111, 0b0011, 0b0111, 0b1111, 0b0111, 0] {
+        topo.chassis = chassis;
+        steps.push((topo.nb(), topo.sb()));
+    }
+    check_steps(steps.into_iter()).unwrap();
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, max_shrink_iters: 1000, ..ProptestConfig::default() })]
 
@@ -405,12 +502,12 @@ proptest! {
         edits in proptest::collection::vec((any::<u8>(), any::<u8>()), 1..12),
     ) {
         let mut topo = Topo::new();
-        let mut nbs = vec![topo.nb()];
+        let mut steps = vec![(topo.nb(), topo.sb())];
         for (what, v) in edits {
             topo.edit(what, v);
-            nbs.push(topo.nb());
+            steps.push((topo.nb(), topo.sb()));
         }
-        if let Err(e) = check_nbs(nbs.into_iter()) {
+        if let Err(e) = check_steps(steps.into_iter()) {
             prop_assert!(false, "{e}");
         }
     }

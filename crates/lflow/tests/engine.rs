@@ -205,6 +205,10 @@ struct Topo {
     /// feature `ch1` does (bit 2); a chassis with a VXLAN encapsulation
     /// (bit 3).
     chassis: u8,
+    /// Multicast groups ovn-controller learned on switch 1 (`IGMP_Group`):
+    /// 239.0.0.1 with VIF 1 (bit 0), with VIF 4 as well (bit 1); 239.0.0.2
+    /// with VIF 4 (bit 2).
+    igmp: u8,
 }
 
 const VIFS: usize = 9;
@@ -232,13 +236,14 @@ impl Topo {
             switch_key: None,
             requests: [false; 2],
             chassis: 0,
+            igmp: 0,
         }
     }
 
     /// Applies edit number `what` with the value `v`.
     fn edit(&mut self, what: u8, v: u8) {
         let i = v as usize % VIFS;
-        match what % 21 {
+        match what % 22 {
             0 => self.vifs[i] = format!("0a:00:00:00:01:{v:02x} 10.0.{}.{}", i % 3, 100 + v % 100),
             1 => self.vifs[i] = if self.vifs[i].is_empty() { "dynamic".into() } else { String::new() },
             2 => self.lrp_nets[v as usize % 4] = format!("10.0.{}.{}/24", v % 3, 1 + v % 5),
@@ -259,7 +264,8 @@ impl Topo {
             17 => self.gr_on_sw2 = !self.gr_on_sw2,
             18 => self.switch_key = (v % 2 == 0).then_some(u32::from(v % 8) + 1),
             19 => self.requests[v as usize % 2] = !self.requests[v as usize % 2],
-            _ => self.chassis = v,
+            20 => self.chassis = v,
+            _ => self.igmp = v,
         }
     }
 
@@ -293,6 +299,37 @@ impl Topo {
         }
         if self.chassis & 8 != 0 {
             chassis("chv", "hv", "vxlan", true);
+        }
+        // Switch 1's SB datapath and the bindings of VIFs 1 and 4, which
+        // ovn-controller reports in the groups it learned there.
+        let sw1 = self.nb().rows.iter().position(|r| r.name == "sw1").expect("switch 1 is always there");
+        let external_ids = json!(["map", [["logical-switch", format!("00000000-0000-4000-8000-{sw1:012x}")]]]);
+        rows.push(Insert {
+            table: "Datapath_Binding".into(),
+            name: "dp1".into(),
+            row: json!({"tunnel_key": 2, "external_ids": external_ids}),
+        });
+        for (key, vif) in [(1, "vif1"), (2, "vif4")] {
+            let row = json!({"logical_port": vif, "tunnel_key": key, "datapath": ["named-uuid", "dp1"]});
+            rows.push(Insert { table: "Port_Binding".into(), name: vif.into(), row });
+        }
+        let first = match self.igmp & 3 {
+            0 => vec![],
+            1 => vec!["vif1"],
+            _ => vec!["vif1", "vif4"],
+        };
+        let second = if self.igmp & 4 != 0 { vec!["vif4"] } else { vec![] };
+        for (address, ports) in [("239.0.0.1", first), ("239.0.0.2", second)] {
+            if ports.is_empty() {
+                continue;
+            }
+            let ports: Vec<Value> = ports.into_iter().map(|p| json!(["named-uuid", p])).collect();
+            rows.push(Insert {
+                table: "IGMP_Group".into(),
+                name: format!("igmp-{address}"),
+                row: json!({"address": address, "datapath": ["named-uuid", "dp1"], "chassis": ["named-uuid", "ch1"],
+                           "ports": ["set", ports]}),
+            });
         }
         nbgen::Nb { rows, malformed: Vec::new() }
     }
@@ -477,6 +514,21 @@ fn a_chassis_reaches_the_bindings_that_request_it() {
     let mut steps = vec![(topo.nb(), topo.sb())];
     for chassis in [0b0111, 0b0101, 0b0111, 0b0011, 0b0111, 0b1111, 0b0111, 0] {
         topo.chassis = chassis;
+        steps.push((topo.nb(), topo.sb()));
+    }
+    check_steps(steps.into_iter()).unwrap();
+}
+
+/// Groups ovn-controller learns on a snooping switch that a router relays
+/// come, gain a port and go: the switch's and the router's groups and
+/// flows follow.
+#[test]
+fn a_learned_multicast_group_reaches_its_switch_and_the_routers_relaying_it() {
+    let mut topo = Topo::new();
+    (topo.snoop, topo.relay) = (true, true);
+    let mut steps = vec![(topo.nb(), topo.sb())];
+    for igmp in [0b001, 0b011, 0b111, 0b100, 0b101, 0] {
+        topo.igmp = igmp;
         steps.push((topo.nb(), topo.sb()));
     }
     check_steps(steps.into_iter()).unwrap();

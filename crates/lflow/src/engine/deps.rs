@@ -40,8 +40,11 @@
 //! may read (meters, BFD, NB options, ...) reach every datapath; a chassis
 //! (or its encapsulation) does only when it changes what every datapath
 //! reads of the chassis (`chassis_print`: VXLAN, the conntrack flavour),
-//! else the switches of the ports that name it in `requested-chassis`.
-//! A change reaches the per-datapath SB rows (port bindings, multicast
+//! else the switches of the ports that name it in `requested-chassis`. A
+//! port binding others changed (ovn-controller claiming a port) reaches
+//! its switch and its routers' flows about it; a multicast group
+//! ovn-controller learned (`IGMP_Group`), its switch and that switch's
+//! routers (which may relay it), whole. A change reaches the per-datapath SB rows (port bindings, multicast
 //! groups) of the datapaths whose flows it reaches whole, but for the
 //! tables only flows read (`ROWS_UNREAD`: ACLs, port groups, routes, ...),
 //! and the SB `Port_Group` rows and address sets of the port groups whose
@@ -116,8 +119,9 @@ pub struct Pending {
     /// echo (what northd writes to NB never changes a flow: IPAM and
     /// generated options read back as decided, `up` is read from SB).
     nb_unsettled: Vec<(String, Uuid, Option<Row>)>,
-    /// SB datapaths (by SB row) whose rows changed.
-    sb_datapaths: HashSet<Uuid, FixedState>,
+    /// SB datapaths (by SB row) whose rows others changed, and how far
+    /// that reaches.
+    sb_datapaths: HashMap<Uuid, Scope, FixedState>,
     /// SB rows changed, with what they reach, until `settle` says whether
     /// the change was our own write's echo.
     unsettled: Vec<(Uuid, SbReach)>,
@@ -171,10 +175,13 @@ impl Pending {
             ];
             let rows = rows.into_iter().flatten();
             let reached = match table {
-                "Datapath_Binding" => SbReach::Datapaths(vec![*uuid]),
-                "Port_Binding" | "Multicast_Group" => {
-                    SbReach::Datapaths(rows.flat_map(|r| r.get("datapath").keys().filter_map(Atom::as_uuid)).collect())
-                }
+                "Datapath_Binding" => SbReach::Datapaths(vec![*uuid], Scope::Addresses),
+                // (Routers read no binding of a switch port but a virtual
+                // one's parent, among its addresses.)
+                "Port_Binding" | "Multicast_Group" => SbReach::Datapaths(datapaths_of(rows), Scope::Addresses),
+                // A group learned on a switch: the switch's group and
+                // flows, and those of the routers that relay it.
+                "IGMP_Group" => SbReach::Datapaths(datapaths_of(rows), Scope::Ports),
                 "Chassis" => SbReach::Chassis(
                     rows.flat_map(|r| [r.get("name"), r.get("hostname")])
                         .filter_map(|d| Some(d.as_atom()?.as_str()?.to_string()))
@@ -197,7 +204,12 @@ impl Pending {
         for (uuid, reached) in std::mem::take(&mut self.unsettled) {
             match reached {
                 _ if ours(uuid) => {}
-                SbReach::Datapaths(dps) => self.sb_datapaths.extend(dps),
+                SbReach::Datapaths(dps, scope) => {
+                    for dp in dps {
+                        let s = self.sb_datapaths.entry(dp).or_insert(scope);
+                        *s = (*s).max(scope);
+                    }
+                }
                 SbReach::Chassis(names) => self.chassis.extend(names),
                 SbReach::All => self.all = true,
             }
@@ -209,11 +221,16 @@ impl Pending {
     }
 }
 
+/// The SB datapaths the rows name in `datapath`.
+fn datapaths_of<'r>(rows: impl Iterator<Item = &'r Row>) -> Vec<Uuid> {
+    rows.flat_map(|r| r.get("datapath").keys().filter_map(Atom::as_uuid)).collect()
+}
+
 /// What a change of an SB row reaches.
 #[derive(Debug)]
 enum SbReach {
-    /// The NB datapaths of these SB datapaths.
-    Datapaths(Vec<Uuid>),
+    /// The NB datapaths of these SB datapaths, this far.
+    Datapaths(Vec<Uuid>, Scope),
     /// A chassis (with these names and hostnames) or its encapsulation:
     /// every datapath when the chassis print changed
     /// (`Deps::chassis_print`), else the switches of the ports that name
@@ -554,12 +571,10 @@ impl Deps {
                 }
             }
         }
-        for sb_dp in &pending.sb_datapaths {
-            // A binding of a datapath we do not know reaches nothing.
-            // (Routers read no binding of a switch port but a virtual
-            // one's parent, among its addresses.)
+        for (sb_dp, scope) in &pending.sb_datapaths {
+            // A row of a datapath we do not know reaches nothing.
             if let Some(dp) = self.sb_to_nb.get(sb_dp).or(next.sb_to_nb.get(sb_dp)) {
-                add_to(*dp, Scope::Addresses, true, true);
+                add_to(*dp, *scope, true, true);
             }
         }
         if self.lb_hint != next.lb_hint {

@@ -209,6 +209,10 @@ struct Topo {
     /// 239.0.0.1 with VIF 1 (bit 0), with VIF 4 as well (bit 1); 239.0.0.2
     /// with VIF 4 (bit 2).
     igmp: u8,
+    /// The static route depends on a BFD session whose NB status is up
+    /// (bit 0); ovn-controller reports it (an SB row, bit 1) up (bit 2) or
+    /// down.
+    bfd: u8,
 }
 
 const VIFS: usize = 9;
@@ -237,13 +241,14 @@ impl Topo {
             requests: [false; 2],
             chassis: 0,
             igmp: 0,
+            bfd: 0,
         }
     }
 
     /// Applies edit number `what` with the value `v`.
     fn edit(&mut self, what: u8, v: u8) {
         let i = v as usize % VIFS;
-        match what % 22 {
+        match what % 23 {
             0 => self.vifs[i] = format!("0a:00:00:00:01:{v:02x} 10.0.{}.{}", i % 3, 100 + v % 100),
             1 => self.vifs[i] = if self.vifs[i].is_empty() { "dynamic".into() } else { String::new() },
             2 => self.lrp_nets[v as usize % 4] = format!("10.0.{}.{}/24", v % 3, 1 + v % 5),
@@ -265,7 +270,8 @@ impl Topo {
             18 => self.switch_key = (v % 2 == 0).then_some(u32::from(v % 8) + 1),
             19 => self.requests[v as usize % 2] = !self.requests[v as usize % 2],
             20 => self.chassis = v,
-            _ => self.igmp = v,
+            21 => self.igmp = v,
+            _ => self.bfd = v,
         }
     }
 
@@ -299,6 +305,15 @@ impl Topo {
         }
         if self.chassis & 8 != 0 {
             chassis("chv", "hv", "vxlan", true);
+        }
+        if self.bfd & 2 != 0 {
+            let status = if self.bfd & 4 != 0 { "up" } else { "down" };
+            rows.push(Insert {
+                table: "BFD".into(),
+                name: "bfd".into(),
+                row: json!({"logical_port": "lrp2", "dst_ip": "10.0.1.10", "src_port": 49152, "disc": 1,
+                           "min_tx": 1000, "min_rx": 1000, "detect_mult": 5, "status": status}),
+            });
         }
         // Switch 1's SB datapath and the bindings of VIFs 1 and 4, which
         // ovn-controller reports in the groups it learned there.
@@ -420,7 +435,11 @@ impl Topo {
                 json!({"type": "dnat_and_snat", "external_ip": ip, "logical_ip": "10.0.0.10", "options": map(options)}),
             );
         }
-        add("Logical_Router_Static_Route", "route".into(), json!({"ip_prefix": self.route, "nexthop": "10.0.1.10"}));
+        let mut route = json!({"ip_prefix": self.route, "nexthop": "10.0.1.10"});
+        if self.bfd & 1 != 0 {
+            route["bfd"] = named("bfd");
+        }
+        add("Logical_Router_Static_Route", "route".into(), route);
         for s in 0..3 {
             let mut ports: Vec<Value> = (0..VIFS)
                 .filter(|i| i % 3 == s && !self.vifs[*i].is_empty())
@@ -486,6 +505,9 @@ impl Topo {
                        "options": map(vec![("router-port", "gw2".to_string())])}),
             );
         }
+        if self.bfd & 1 != 0 {
+            add("BFD", "bfd".into(), json!({"logical_port": "lrp2", "dst_ip": "10.0.1.10", "status": "up"}));
+        }
         if self.extra_switch {
             add(
                 "Logical_Router_Port",
@@ -502,6 +524,20 @@ impl Topo {
         }
         nbgen::Nb { rows, malformed: Vec::new() }
     }
+}
+
+/// A BFD session a static route depends on goes down and up again as
+/// ovn-controller reports it: the router's routes follow.
+#[test]
+fn a_bfd_session_reaches_the_routers_whose_routes_depend_on_one() {
+    let mut topo = Topo::new();
+    topo.bfd = 1;
+    let mut steps = vec![(topo.nb(), topo.sb())];
+    for bfd in [0b111, 0b011, 0b111, 0b001, 0b011] {
+        topo.bfd = bfd;
+        steps.push((topo.nb(), topo.sb()));
+    }
+    check_steps(steps.into_iter()).unwrap();
 }
 
 /// A chassis two ports request (by name, by hostname) comes, is renamed,

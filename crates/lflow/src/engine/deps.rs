@@ -44,7 +44,8 @@
 //! port binding others changed (ovn-controller claiming a port) reaches
 //! its switch and its routers' flows about it; a multicast group
 //! ovn-controller learned (`IGMP_Group`), its switch and that switch's
-//! routers (which may relay it), whole. A change reaches the per-datapath SB rows (port bindings, multicast
+//! routers (which may relay it), whole; a BFD session's status, the
+//! routers whose static routes depend on a session. A change reaches the per-datapath SB rows (port bindings, multicast
 //! groups) of the datapaths whose flows it reaches whole, but for the
 //! tables only flows read (`ROWS_UNREAD`: ACLs, port groups, routes, ...),
 //! and the SB `Port_Group` rows and address sets of the port groups whose
@@ -128,6 +129,8 @@ pub struct Pending {
     /// The names and hostnames of chassis others changed (before and
     /// after).
     chassis: HashSet<String, FixedState>,
+    /// Others changed a BFD session (ovn-controller reports its status).
+    bfd: bool,
     /// A change reaching every datapath came.
     all: bool,
 }
@@ -190,6 +193,7 @@ impl Pending {
                 // (What flows read of an encapsulation is in the chassis
                 // print: VXLAN narrows every key range.)
                 "Encap" => SbReach::Chassis(Vec::new()),
+                "BFD" => SbReach::Bfd,
                 _ => SbReach::All,
             };
             self.unsettled.push((*uuid, reached));
@@ -211,6 +215,7 @@ impl Pending {
                     }
                 }
                 SbReach::Chassis(names) => self.chassis.extend(names),
+                SbReach::Bfd => self.bfd = true,
                 SbReach::All => self.all = true,
             }
         }
@@ -237,6 +242,9 @@ enum SbReach {
     /// one in `options:requested-chassis`. (Ports bound to it whose `up`
     /// changed show in the ports' fingerprints.)
     Chassis(Vec<String>),
+    /// A BFD session: the routers whose static routes depend on one
+    /// (a route whose session is down is left out).
+    Bfd,
     All,
 }
 
@@ -568,6 +576,13 @@ impl Deps {
                 let Some(req) = p.lsp().and_then(|l| l.options().get("requested-chassis")) else { continue };
                 if req.split(',').any(|n| pending.chassis.contains(n.trim())) {
                     add_to(m.dp(p.dp).uuid, Scope::Own, true, true);
+                }
+            }
+        }
+        if pending.bfd {
+            for (uuid, nb) in m.routers().filter_map(|r| Some((r.uuid, r.router()?))) {
+                if nb.static_routes().any(|route| route.bfd_uuids().next().is_some()) {
+                    add_to(uuid, Scope::Own, true, false);
                 }
             }
         }

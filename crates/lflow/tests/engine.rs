@@ -213,6 +213,10 @@ struct Topo {
     /// (bit 0); ovn-controller reports it (an SB row, bit 1) up (bit 2) or
     /// down.
     bfd: u8,
+    /// The load balancer checks its backend's health (bit 0);
+    /// ovn-controller reports it (an SB row, bit 1) online (bit 2) or
+    /// offline.
+    health: u8,
 }
 
 const VIFS: usize = 9;
@@ -242,13 +246,14 @@ impl Topo {
             chassis: 0,
             igmp: 0,
             bfd: 0,
+            health: 0,
         }
     }
 
     /// Applies edit number `what` with the value `v`.
     fn edit(&mut self, what: u8, v: u8) {
         let i = v as usize % VIFS;
-        match what % 23 {
+        match what % 24 {
             0 => self.vifs[i] = format!("0a:00:00:00:01:{v:02x} 10.0.{}.{}", i % 3, 100 + v % 100),
             1 => self.vifs[i] = if self.vifs[i].is_empty() { "dynamic".into() } else { String::new() },
             2 => self.lrp_nets[v as usize % 4] = format!("10.0.{}.{}/24", v % 3, 1 + v % 5),
@@ -271,7 +276,8 @@ impl Topo {
             19 => self.requests[v as usize % 2] = !self.requests[v as usize % 2],
             20 => self.chassis = v,
             21 => self.igmp = v,
-            _ => self.bfd = v,
+            22 => self.bfd = v,
+            _ => self.health = v,
         }
     }
 
@@ -313,6 +319,15 @@ impl Topo {
                 name: "bfd".into(),
                 row: json!({"logical_port": "lrp2", "dst_ip": "10.0.1.10", "src_port": 49152, "disc": 1,
                            "min_tx": 1000, "min_rx": 1000, "detect_mult": 5, "status": status}),
+            });
+        }
+        if self.health & 2 != 0 {
+            let status = if self.health & 4 != 0 { "online" } else { "offline" };
+            rows.push(Insert {
+                table: "Service_Monitor".into(),
+                name: "monitor".into(),
+                row: json!({"ip": "10.0.1.10", "port": 8080, "protocol": "tcp", "logical_port": "vif1",
+                           "src_mac": "0a:00:00:00:ff:ee", "src_ip": "10.0.1.254", "status": status}),
             });
         }
         // Switch 1's SB datapath and the bindings of VIFs 1 and 4, which
@@ -422,11 +437,12 @@ impl Topo {
         );
         let members: Vec<Value> = (0..VIFS).filter(|i| self.pg[*i]).map(|i| named(&format!("vif{i}"))).collect();
         add("Port_Group", "pg".into(), json!({"name": "pg", "ports": set(members), "acls": set(vec![named("acl")])}));
-        add(
-            "Load_Balancer",
-            "lb".into(),
-            json!({"name": "lb", "protocol": "tcp", "vips": map(vec![(self.lb.0.as_str(), "10.0.1.10:8080".to_string())])}),
-        );
+        let mut lb = json!({"name": "lb", "protocol": "tcp", "vips": map(vec![(self.lb.0.as_str(), "10.0.1.10:8080".to_string())])});
+        if self.health & 1 != 0 {
+            lb["health_check"] = set(vec![named("hc")]);
+            lb["ip_port_mappings"] = map(vec![("10.0.1.10", "vif1:10.0.1.254".to_string())]);
+        }
+        add("Load_Balancer", "lb".into(), lb);
         if let Some(ip) = &self.nat {
             let options = if self.add_route { vec![("add_route", "true".to_string())] } else { vec![] };
             add(
@@ -508,6 +524,9 @@ impl Topo {
         if self.bfd & 1 != 0 {
             add("BFD", "bfd".into(), json!({"logical_port": "lrp2", "dst_ip": "10.0.1.10", "status": "up"}));
         }
+        if self.health & 1 != 0 {
+            add("Load_Balancer_Health_Check", "hc".into(), json!({"vip": self.lb.0}));
+        }
         if self.extra_switch {
             add(
                 "Logical_Router_Port",
@@ -535,6 +554,20 @@ fn a_bfd_session_reaches_the_routers_whose_routes_depend_on_one() {
     let mut steps = vec![(topo.nb(), topo.sb())];
     for bfd in [0b111, 0b011, 0b111, 0b001, 0b011] {
         topo.bfd = bfd;
+        steps.push((topo.nb(), topo.sb()));
+    }
+    check_steps(steps.into_iter()).unwrap();
+}
+
+/// A load balancer's backend ovn-controller monitors goes offline and
+/// online again: the balancer's flows follow.
+#[test]
+fn a_service_monitor_reaches_the_flows_of_its_load_balancer() {
+    let mut topo = Topo::new();
+    (topo.health, topo.lb_router) = (1, true);
+    let mut steps = vec![(topo.nb(), topo.sb())];
+    for health in [0b111, 0b011, 0b111, 0b001, 0b011] {
+        topo.health = health;
         steps.push((topo.nb(), topo.sb()));
     }
     check_steps(steps.into_iter()).unwrap();

@@ -45,7 +45,9 @@
 //! its switch and its routers' flows about it; a multicast group
 //! ovn-controller learned (`IGMP_Group`), its switch and that switch's
 //! routers (which may relay it), whole; a BFD session's status, the
-//! routers whose static routes depend on a session. A change reaches the per-datapath SB rows (port bindings, multicast
+//! routers whose static routes depend on a session; a service monitor's
+//! status, the part of the flows of the load balancers with health checks
+//! on the datapaths that have them. A change reaches the per-datapath SB rows (port bindings, multicast
 //! groups) of the datapaths whose flows it reaches whole, but for the
 //! tables only flows read (`ROWS_UNREAD`: ACLs, port groups, routes, ...),
 //! and the SB `Port_Group` rows and address sets of the port groups whose
@@ -131,6 +133,9 @@ pub struct Pending {
     chassis: HashSet<String, FixedState>,
     /// Others changed a BFD session (ovn-controller reports its status).
     bfd: bool,
+    /// Others changed a service monitor (ovn-controller reports whether
+    /// a load balancer's backend is online).
+    service_monitors: bool,
     /// A change reaching every datapath came.
     all: bool,
 }
@@ -194,6 +199,7 @@ impl Pending {
                 // print: VXLAN narrows every key range.)
                 "Encap" => SbReach::Chassis(Vec::new()),
                 "BFD" => SbReach::Bfd,
+                "Service_Monitor" => SbReach::ServiceMonitor,
                 _ => SbReach::All,
             };
             self.unsettled.push((*uuid, reached));
@@ -216,6 +222,7 @@ impl Pending {
                 }
                 SbReach::Chassis(names) => self.chassis.extend(names),
                 SbReach::Bfd => self.bfd = true,
+                SbReach::ServiceMonitor => self.service_monitors = true,
                 SbReach::All => self.all = true,
             }
         }
@@ -245,6 +252,10 @@ enum SbReach {
     /// A BFD session: the routers whose static routes depend on one
     /// (a route whose session is down is left out).
     Bfd,
+    /// A service monitor: the part of the flows of every datapath with a
+    /// load balancer with health checks (only its backends online take
+    /// traffic).
+    ServiceMonitor,
     All,
 }
 
@@ -351,6 +362,9 @@ pub struct Deps {
     lb_hint: Option<Uuid>,
     /// What every datapath's flows read of the chassis (`chassis_print`).
     chassis_print: u64,
+    /// Load balancer with health checks -> which of the ports its monitors
+    /// name are switch ports (a backend is checked only then), hashed.
+    monitors: HashMap<Uuid, u64, FixedState>,
     /// Datapath -> `flows::lb_print` when its flows were last built whole
     /// or a load balancer's part of them: a load balancer change that
     /// leaves it the same reaches that balancer's part alone.
@@ -586,6 +600,20 @@ impl Deps {
                 }
             }
         }
+        // A port its health checks name came or went: the load
+        // balancer's part of the flows of the datapaths that have it.
+        for lb in differing_keys(&self.monitors, &next.monitors) {
+            for dp in owners(&lb) {
+                lb_parts.push((dp, lb));
+            }
+        }
+        if pending.service_monitors {
+            for lb in crate::input::nb::LoadBalancer::all(m.nb).filter(|lb| lb.health_check_uuids().next().is_some()) {
+                for dp in owners(&lb.uuid()) {
+                    lb_parts.push((dp, lb.uuid()));
+                }
+            }
+        }
         for (sb_dp, scope) in &pending.sb_datapaths {
             // A row of a datapath we do not know reaches nothing.
             if let Some(dp) = self.sb_to_nb.get(sb_dp).or(next.sb_to_nb.get(sb_dp)) {
@@ -785,6 +813,14 @@ impl Deps {
             }
         }
         d.chassis_print = chassis_print(m.sb);
+        for lb in crate::input::nb::LoadBalancer::all(m.nb).filter(|lb| lb.health_check_uuids().next().is_some()) {
+            let mut h = FixedState::default().build_hasher();
+            for (_, port) in lb.ip_port_mappings().iter() {
+                let port = port.split_once(':').map_or(port, |(p, _)| p);
+                m.port(port).is_some_and(|p| p.lsp().is_some()).hash(&mut h);
+            }
+            d.monitors.insert(lb.uuid(), h.finish());
+        }
         d
     }
 }

@@ -15,7 +15,13 @@
 //!
 //! An operation belongs to the owner of the row it leaves behind: an
 //! insert or update by its new values (an update that does not set the
-//! datapath, by the row's), a delete by the row's. The rows of a datapath
+//! datapath, by the row's), a delete by the row's; but an update that
+//! moves a row to another place (a flow from one datapath to another, to
+//! a group or back, a binding to another switch) belongs to the global
+//! role whatever the new place. An instance whose NB is behind would otherwise
+//! move back, into its own shard, a flow the global role had just moved
+//! onto a group, after the global role had copied `nb_cfg` (seen once in
+//! the sharded live replay under load). The rows of a datapath
 //! being bound (its binding inserted by the same plan) or gone from the NB
 //! are the global role's: a switch added or deleted is written in one
 //! transaction, with its binding. Every instance plans the whole SB from
@@ -237,11 +243,21 @@ fn placed_on(op: &Operation, sb: &Replica) -> Placed {
         }
         get("logical_datapath").filter(|d| !d.is_empty()).map(Placed::Datapath)
     };
-    if let Some(placed) = new.and_then(|row| by(&|c| row.get(c).cloned())) {
-        return placed;
+    let old = uuid.and_then(|u| sb.get(table, &u)).and_then(|row| by(&|c| Some(row.get(c).clone())));
+    match (new.and_then(|row| by(&|c| row.get(c).cloned())), old) {
+        // Moved: the global role's, whichever place an instance's NB wants.
+        (Some(new), Some(old)) if !same_place(&new, &old) => Placed::Global,
+        (Some(placed), _) | (None, Some(placed)) => placed,
+        (None, None) => Placed::Global,
     }
-    let old = uuid.and_then(|u| sb.get(table, &u));
-    old.and_then(|row| by(&|c| Some(row.get(c).clone()))).unwrap_or(Placed::Global)
+}
+
+/// Whether two places are the same datapath (the same reference).
+fn same_place(a: &Placed, b: &Placed) -> bool {
+    match (a, b) {
+        (Placed::Datapath(a), Placed::Datapath(b)) => a == b,
+        _ => false,
+    }
 }
 
 fn row_uuid(where_: &[ovsdb::Condition]) -> Option<Uuid> {
@@ -353,5 +369,57 @@ mod tests {
         assert!(split.kept.is_empty(), "{:?}", split.kept);
         let own = Ownership { shards: 2, held: BTreeSet::from([0, 1]), global: true };
         assert_eq!(Split::of(regroup, &own, &sb, &dps).kept.len(), 2);
+    }
+
+    /// A flow moved between a group and a datapath, either way, is the
+    /// global role's even where the datapath's shard would own the row
+    /// after: an instance whose NB is behind must not move back what the
+    /// global role moved. An update that leaves a row in place is its
+    /// place's owner's.
+    #[test]
+    fn moving_a_row_is_the_global_roles() {
+        let dp = Uuid::from_u128(5);
+        let (binding, group, on_group, on_dp, port) =
+            (Uuid::from_u128(50), Uuid::from_u128(70), Uuid::from_u128(80), Uuid::from_u128(81), Uuid::from_u128(60));
+        let json = format!(
+            r#"{{"Datapath_Binding": {{"{binding}": {{"insert": {{"tunnel_key": 2,
+                "external_ids": ["map", [["logical-switch", "{dp}"]]]}}}}}},
+               "Logical_DP_Group": {{"{group}": {{"insert": {{"datapaths": ["uuid", "{binding}"]}}}}}},
+               "Logical_Flow": {{"{on_group}": {{"insert": {{"logical_dp_group": ["uuid", "{group}"],
+                    "pipeline": "ingress", "table_id": 1, "priority": 1, "match": "1", "actions": "next;"}}}},
+                "{on_dp}": {{"insert": {{"logical_datapath": ["uuid", "{binding}"],
+                    "pipeline": "ingress", "table_id": 1, "priority": 2, "match": "1", "actions": "next;"}}}}}},
+               "Port_Binding": {{"{port}": {{"insert": {{"logical_port": "p1", "tunnel_key": 1,
+                "datapath": ["uuid", "{binding}"]}}}}}}}}"#
+        );
+        let sb = crate::tests::replica("ovn-sb.ovsschema", &json);
+        let update = |table: &str, uuid: Uuid, cells: Vec<(&str, Datum)>| {
+            let row = cells.into_iter().map(|(c, d)| (c.into(), d)).collect();
+            Operation::Update { table: table.into(), where_: vec![Condition::row(uuid)], row }
+        };
+        let on = |a: Atom| Datum::from(a);
+        let ops = vec![
+            // Off the group, onto the datapath (shard 1's).
+            update(
+                "Logical_Flow",
+                on_group,
+                vec![("logical_datapath", on(Atom::Uuid(binding))), ("logical_dp_group", Datum::set([]))],
+            ),
+            // Off the datapath, onto the group.
+            update(
+                "Logical_Flow",
+                on_dp,
+                vec![("logical_dp_group", on(Atom::Uuid(group))), ("logical_datapath", Datum::set([]))],
+            ),
+            // In place: the port's binding gets a tag.
+            update("Port_Binding", port, vec![("tag", on(Atom::Integer(7)))]),
+        ];
+        let own = Ownership { shards: 2, held: BTreeSet::from([1]), global: false };
+        let split = Split::of(ops.clone(), &own, &sb, &[dp]);
+        assert_eq!(split.kept.len(), 1, "{:?}", split.kept);
+        assert!(matches!(&split.kept[0], Operation::Update { table, .. } if table == "Port_Binding"));
+        assert!(split.left.iter().all(|l| l.owner == Owner::Global));
+        let own = Ownership { shards: 2, held: BTreeSet::new(), global: true };
+        assert_eq!(Split::of(ops, &own, &sb, &[dp]).kept.len(), 2);
     }
 }

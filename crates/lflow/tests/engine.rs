@@ -545,32 +545,30 @@ impl Topo {
     }
 }
 
+/// Runs the engine through `topo`, then through it as `set` makes it with
+/// each of `values` in turn.
+fn check_sequence(mut topo: Topo, values: &[u8], set: impl Fn(&mut Topo, u8)) {
+    let mut steps = vec![(topo.nb(), topo.sb())];
+    for &v in values {
+        set(&mut topo, v);
+        steps.push((topo.nb(), topo.sb()));
+    }
+    check_steps(steps.into_iter()).unwrap();
+}
+
 /// A BFD session a static route depends on goes down and up again as
 /// ovn-controller reports it: the router's routes follow.
 #[test]
 fn a_bfd_session_reaches_the_routers_whose_routes_depend_on_one() {
-    let mut topo = Topo::new();
-    topo.bfd = 1;
-    let mut steps = vec![(topo.nb(), topo.sb())];
-    for bfd in [0b111, 0b011, 0b111, 0b001, 0b011] {
-        topo.bfd = bfd;
-        steps.push((topo.nb(), topo.sb()));
-    }
-    check_steps(steps.into_iter()).unwrap();
+    check_sequence(Topo { bfd: 1, ..Topo::new() }, &[0b111, 0b011, 0b111, 0b001, 0b011], |t, v| t.bfd = v);
 }
 
 /// A load balancer's backend ovn-controller monitors goes offline and
 /// online again: the balancer's flows follow.
 #[test]
 fn a_service_monitor_reaches_the_flows_of_its_load_balancer() {
-    let mut topo = Topo::new();
-    (topo.health, topo.lb_router) = (1, true);
-    let mut steps = vec![(topo.nb(), topo.sb())];
-    for health in [0b111, 0b011, 0b111, 0b001, 0b011] {
-        topo.health = health;
-        steps.push((topo.nb(), topo.sb()));
-    }
-    check_steps(steps.into_iter()).unwrap();
+    let topo = Topo { health: 1, lb_router: true, ..Topo::new() };
+    check_sequence(topo, &[0b111, 0b011, 0b111, 0b001, 0b011], |t, v| t.health = v);
 }
 
 /// A chassis two ports request (by name, by hostname) comes, is renamed,
@@ -578,14 +576,9 @@ fn a_service_monitor_reaches_the_flows_of_its_load_balancer() {
 /// bindings follow, and the flows when what every switch reads changed.
 #[test]
 fn a_chassis_reaches_the_bindings_that_request_it() {
-    let mut topo = Topo::new();
-    topo.requests = [true, true];
-    let mut steps = vec![(topo.nb(), topo.sb())];
-    for chassis in [0b0111, 0b0101, 0b0111, 0b0011, 0b0111, 0b1111, 0b0111, 0] {
-        topo.chassis = chassis;
-        steps.push((topo.nb(), topo.sb()));
-    }
-    check_steps(steps.into_iter()).unwrap();
+    let topo = Topo { requests: [true, true], ..Topo::new() };
+    let chassis = [0b0111, 0b0101, 0b0111, 0b0011, 0b0111, 0b1111, 0b0111, 0];
+    check_sequence(topo, &chassis, |t, v| t.chassis = v);
 }
 
 /// Groups ovn-controller learns on a snooping switch that a router relays
@@ -593,14 +586,8 @@ fn a_chassis_reaches_the_bindings_that_request_it() {
 /// flows follow.
 #[test]
 fn a_learned_multicast_group_reaches_its_switch_and_the_routers_relaying_it() {
-    let mut topo = Topo::new();
-    (topo.snoop, topo.relay) = (true, true);
-    let mut steps = vec![(topo.nb(), topo.sb())];
-    for igmp in [0b001, 0b011, 0b111, 0b100, 0b101, 0] {
-        topo.igmp = igmp;
-        steps.push((topo.nb(), topo.sb()));
-    }
-    check_steps(steps.into_iter()).unwrap();
+    let topo = Topo { snoop: true, relay: true, ..Topo::new() };
+    check_sequence(topo, &[0b001, 0b011, 0b111, 0b100, 0b101, 0], |t, v| t.igmp = v);
 }
 
 proptest! {

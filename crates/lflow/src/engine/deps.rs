@@ -47,8 +47,9 @@
 //! routers (which may relay it), whole; a BFD session's status, the
 //! routers whose static routes depend on a session; a service monitor's
 //! status, the part of the flows of the load balancers with health checks
-//! on the datapaths that have them. A change reaches the per-datapath SB rows (port bindings, multicast
-//! groups) of the datapaths whose flows it reaches whole, but for the
+//! on the datapaths that have them. A change reaches the per-datapath SB
+//! rows (port bindings, multicast groups) of the datapaths whose flows it
+//! reaches whole, but for the
 //! tables only flows read (`ROWS_UNREAD`: ACLs, port groups, routes, ...),
 //! and the SB `Port_Group` rows and address sets of the port groups whose
 //! members' names, addresses or switches it can change

@@ -214,7 +214,7 @@ impl Plan {
 /// they are about 80 bytes a flow.
 pub struct Deferred {
     /// The table the insert is into.
-    pub table: &'static str,
+    table: &'static str,
     build: Box<dyn FnOnce() -> Operation + Send>,
 }
 

@@ -183,10 +183,7 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
         for (n, (slot, _, _, _)) in order.iter().enumerate() {
             let sb_key = match slot {
                 Slot::Port(i) => m.ports[*i].sb_key,
-                Slot::Cr(c) => m
-                    .sb_bindings
-                    .get(m.chassis_redirect[*c].name.as_str())
-                    .and_then(|pb| Some((pb.datapath_uuids().next()?, pb.tunnel_key()))),
+                Slot::Cr(c) => m.sb_bindings.get(m.chassis_redirect[*c].name.as_str()).copied().and_then(super::sb_key),
             };
             if keys[n] == 0 {
                 if let Some((edp, k)) = existing(sb_key) {

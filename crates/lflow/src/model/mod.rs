@@ -583,7 +583,7 @@ impl<'a> Model<'a> {
             }
         }
         let binding = self.sb_bindings.get(name).copied();
-        let sb_key = binding.and_then(|pb| Some((pb.datapath_uuids().next()?, pb.tunnel_key())));
+        let sb_key = binding.and_then(sb_key);
         let port = Port {
             nb: p,
             name,
@@ -685,6 +685,11 @@ impl<'a> Model<'a> {
             ids.get("logical-switch").or(ids.get("logical-router")).and_then(|u| u.parse::<Uuid>().ok()) == Some(uuid)
         })
     }
+}
+
+/// A binding's SB datapath and tunnel key (`Port::sb_key`).
+fn sb_key(pb: sb::PortBinding<'_>) -> Option<(Uuid, i64)> {
+    Some((pb.datapath_uuids().next()?, pb.tunnel_key()))
 }
 
 /// Whether northd reports a switch port of type `type_` up: a

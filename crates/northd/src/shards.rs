@@ -23,6 +23,18 @@
 //!   asks again for the ones it saw free every half second, which finds
 //!   members that joined (a lock it is granted that way it gives back at
 //!   once).
+//! - `ovn_northd_probe_of_K`: held while asking for locks this instance
+//!   does not mean to keep (the mark when it is not the global role's, the
+//!   slots seen free, every slot when it joins), until each has its
+//!   answer and those granted are given back. An instance waiting in line
+//!   for a lock cannot tell its holder from another instance that asked a
+//!   moment before and gives it back at once: two members probing the same
+//!   free slot together each took the other for a member that joined and
+//!   moved shards for nothing, and one probing the mark while another held
+//!   it for that moment took the group for active. With the probes one at
+//!   a time, a lock found held is held by a member (or, for the mark, by
+//!   the global role), except for the moment a lock passes down its line
+//!   after its holder died.
 //! - `ovn_northd_shard_I_of_K`, I < K: the shard's writer.
 //!
 //! An instance joins (asks for `ovn_northd` and a slot) once its engine has
@@ -39,9 +51,11 @@
 //! and views that differ for a moment (a join found by one member's tick
 //! before another's) only delay a move. No member waits for another
 //! while holding something the other waits for: the locks are asked for
-//! without an order between them, and none is held in wait of another, so
-//! there is no deadlock; the assignment is a function of the members
-//! alone, so shards move only when membership does (no churn).
+//! without an order between them, and none is held in wait of another
+//! (the probe lock is held only until the server answered requests it
+//! answers at once), so there is no deadlock; the assignment is a
+//! function of the members alone, so shards move only when membership
+//! does (no churn).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -64,6 +78,17 @@ pub const TICK: Duration = Duration::from_millis(100);
 /// Ticks between two looks for members that joined.
 const SLOT_TICKS: u32 = 5;
 
+/// Ticks after which a probe round still waiting for an answer gives the
+/// probe lock back (a request the server never answered must not keep
+/// every other member from probing).
+const ROUND_TICKS: u32 = 10;
+
+/// The lock of shard `i` of `k` (also the `SB_Global external_ids` key
+/// where its holder records its progress, `status::shard_progress`).
+pub fn shard_lock(i: u32, k: u32) -> String {
+    format!("ovn_northd_shard_{i}_of_{k}")
+}
+
 /// A lock request to make, or to drop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LockOp {
@@ -85,12 +110,25 @@ enum Seen {
 }
 
 /// One lock named by the group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Name {
     Global,
     Mark,
     Member(u32),
     Shard(u32),
+    Probe,
+}
+
+/// Where this instance is in a round of probes (see the module
+/// documentation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Probe {
+    /// The probe lock is not asked for.
+    Idle,
+    /// Asked for: another member probes, or no answer yet.
+    Waiting,
+    /// Held: the round's requests not answered yet, and the tick it began.
+    Open { pending: BTreeSet<Name>, since: u32 },
 }
 
 /// This instance's view of its group. See the module documentation.
@@ -111,6 +149,9 @@ pub struct Group {
     /// Shards asked for (held or waiting), and held.
     wanted: BTreeSet<u32>,
     held: BTreeSet<u32>,
+    probe: Probe,
+    /// Whether the next probe round asks for the slots seen free.
+    slots_due: bool,
     /// Ticks so far.
     ticks: u32,
 }
@@ -129,6 +170,8 @@ impl Group {
             global_held: false,
             wanted: BTreeSet::new(),
             held: BTreeSet::new(),
+            probe: Probe::Idle,
+            slots_due: false,
             ticks: 0,
         }
     }
@@ -139,7 +182,8 @@ impl Group {
             Name::Global => GLOBAL.to_owned(),
             Name::Mark => format!("ovn_northd_global_of_{k}"),
             Name::Member(j) => format!("ovn_northd_member_{j}_of_{k}"),
-            Name::Shard(i) => format!("ovn_northd_shard_{i}_of_{k}"),
+            Name::Shard(i) => shard_lock(i, k),
+            Name::Probe => format!("ovn_northd_probe_of_{k}"),
         }
     }
 
@@ -152,8 +196,10 @@ impl Group {
         if k.parse::<u32>().ok()? != self.k {
             return None;
         }
-        if what == "global" {
-            return Some(Name::Mark);
+        match what {
+            "global" => return Some(Name::Mark),
+            "probe" => return Some(Name::Probe),
+            _ => {}
         }
         let (kind, i) = what.rsplit_once('_')?;
         let i = i.parse::<u32>().ok()?;
@@ -170,7 +216,7 @@ impl Group {
     pub fn start(&mut self) -> Vec<LockOp> {
         self.running = true;
         let mut ops = Vec::new();
-        self.ask_mark(&mut ops);
+        self.ask_round(&mut ops);
         ops
     }
 
@@ -183,12 +229,15 @@ impl Group {
             return Vec::new();
         }
         self.joined = true;
+        self.slots_due = true;
         let mut ops = vec![LockOp::Lock(self.name(Name::Global))];
-        for j in 0..MAX_MEMBERS {
-            self.members[j as usize] = Seen::Asking;
-            ops.push(LockOp::Lock(self.name(Name::Member(j))));
-        }
+        self.ask_round(&mut ops);
         ops
+    }
+
+    /// K.
+    pub fn shards(&self) -> u32 {
+        self.k
     }
 
     /// Whether `join` was called since the start.
@@ -205,6 +254,7 @@ impl Group {
         self.running = false;
         ops.push(LockOp::Unlock(self.name(Name::Global)));
         ops.push(LockOp::Unlock(self.name(Name::Mark)));
+        ops.push(LockOp::Unlock(self.name(Name::Probe)));
         for j in 0..MAX_MEMBERS {
             ops.push(LockOp::Unlock(self.name(Name::Member(j))));
         }
@@ -215,11 +265,56 @@ impl Group {
         ops
     }
 
-    /// Asks for the mark unless a request for it waits already.
-    fn ask_mark(&mut self, ops: &mut Vec<LockOp>) {
-        if matches!(self.mark, Seen::Unknown | Seen::Free) && !self.mark_held {
+    /// Whether the mark is to be asked for in a probe round: seen free
+    /// (or never asked for), and not this instance's to take as the
+    /// global role's.
+    fn mark_to_probe(&self) -> bool {
+        !self.global_held && !self.mark_held && matches!(self.mark, Seen::Unknown | Seen::Free)
+    }
+
+    /// Asks for the probe lock if a round is due and none is under way.
+    fn ask_round(&mut self, ops: &mut Vec<LockOp>) {
+        let due = self.mark_to_probe() || (self.joined && self.slots_due);
+        if self.running && due && self.probe == Probe::Idle {
+            self.probe = Probe::Waiting;
+            ops.push(LockOp::Lock(self.name(Name::Probe)));
+        }
+    }
+
+    /// The probe lock is ours: asks for the mark if it is to be probed,
+    /// and for the slots seen free if they are due (every slot but ours).
+    fn open_round(&mut self, ops: &mut Vec<LockOp>) {
+        let mut pending = BTreeSet::new();
+        if self.mark_to_probe() {
             self.mark = Seen::Asking;
             ops.push(LockOp::Lock(self.name(Name::Mark)));
+            pending.insert(Name::Mark);
+        }
+        if self.joined && std::mem::take(&mut self.slots_due) {
+            for j in 0..MAX_MEMBERS {
+                if self.slot != Some(j) && matches!(self.members[j as usize], Seen::Free | Seen::Unknown) {
+                    self.members[j as usize] = Seen::Asking;
+                    ops.push(LockOp::Lock(self.name(Name::Member(j))));
+                    pending.insert(Name::Member(j));
+                }
+            }
+        }
+        self.probe = Probe::Open { pending, since: self.ticks };
+        self.answered(None, ops);
+    }
+
+    /// The server answered the request for `name` (granted or queued):
+    /// ends the round once every request of it has its answer, after the
+    /// locks granted in it were given back (`ops` are applied in order).
+    fn answered(&mut self, name: Option<Name>, ops: &mut Vec<LockOp>) {
+        if let Probe::Open { pending, .. } = &mut self.probe {
+            if let Some(name) = name {
+                pending.remove(&name);
+            }
+            if pending.is_empty() {
+                self.probe = Probe::Idle;
+                ops.push(LockOp::Unlock(self.name(Name::Probe)));
+            }
         }
     }
 
@@ -253,10 +348,14 @@ impl Group {
     fn on_locked(&mut self, name: Name, ops: &mut Vec<LockOp>) {
         match name {
             Name::Global => {
-                // The mark, as ours now (a request already waiting in
-                // line stays there: the server refuses a second).
+                // The mark, as ours now, without a probe round: a request
+                // already made (waiting in line, or a round's) stays
+                // (the server refuses a second).
                 self.global_held = true;
-                self.ask_mark(ops);
+                if !self.mark_held && matches!(self.mark, Seen::Unknown | Seen::Free) {
+                    self.mark = Seen::Asking;
+                    ops.push(LockOp::Lock(self.name(Name::Mark)));
+                }
             }
             Name::Mark => {
                 if self.global_held {
@@ -266,6 +365,7 @@ impl Group {
                     self.mark = Seen::Free;
                     ops.push(LockOp::Unlock(self.name(name)));
                 }
+                self.answered(Some(name), ops);
             }
             Name::Member(j) => {
                 if self.slot.is_none() || self.slot == Some(j) {
@@ -276,7 +376,9 @@ impl Group {
                     self.members[j as usize] = Seen::Free;
                     ops.push(LockOp::Unlock(self.name(name)));
                 }
+                self.answered(Some(name), ops);
             }
+            Name::Probe => self.open_round(ops),
             Name::Shard(i) => {
                 if self.wanted.contains(&i) {
                     self.held.insert(i);
@@ -287,13 +389,15 @@ impl Group {
         }
     }
 
-    fn on_queued(&mut self, name: Name, _: &mut Vec<LockOp>) {
+    fn on_queued(&mut self, name: Name, ops: &mut Vec<LockOp>) {
         match name {
             Name::Mark if !self.global_held => self.mark = Seen::Held,
             Name::Member(j) => {
                 if self.slot == Some(j) && !self.slot_held {
-                    // Our slot went to another while we were away.
+                    // Our slot went to another while we were away: the
+                    // next round looks for one.
                     self.slot = None;
+                    self.slots_due = true;
                 }
                 if self.slot != Some(j) {
                     self.members[j as usize] = Seen::Held;
@@ -301,6 +405,7 @@ impl Group {
             }
             _ => {}
         }
+        self.answered(Some(name), ops);
     }
 
     fn on_lost(&mut self, name: Name, ops: &mut Vec<LockOp>) {
@@ -326,6 +431,13 @@ impl Group {
             Name::Shard(i) => {
                 self.held.remove(&i);
             }
+            // Lost with the round under way (given back by us, it is
+            // `Idle` already): the session asks for it again.
+            Name::Probe => {
+                if matches!(self.probe, Probe::Open { .. }) {
+                    self.probe = Probe::Waiting;
+                }
+            }
         }
     }
 
@@ -342,11 +454,17 @@ impl Group {
                 _ => Seen::Unknown,
             };
         }
-        self.mark = if self.mark == Seen::Held { Seen::Asking } else { Seen::Unknown };
+        self.mark = match self.mark {
+            Seen::Held | Seen::Asking => Seen::Asking,
+            _ => Seen::Unknown,
+        };
+        if self.probe != Probe::Idle {
+            self.probe = Probe::Waiting;
+        }
     }
 
-    /// Periodically (every `TICK`): asks again for the mark if it was
-    /// free (a member has just taken the global role, and the others should
+    /// Periodically (every `TICK`): a probe round if the mark was free
+    /// (a member has just taken the global role, and the others should
     /// write again soon), and every `SLOT_TICKS` ticks for the slots last
     /// seen free (a member may have joined) and a slot of our own if there
     /// is none.
@@ -355,17 +473,28 @@ impl Group {
         if !self.running {
             return ops;
         }
-        self.ask_mark(&mut ops);
         self.ticks += 1;
-        if !self.joined || self.ticks % SLOT_TICKS != 0 {
-            return ops;
-        }
-        for j in 0..MAX_MEMBERS {
-            if self.slot != Some(j) && matches!(self.members[j as usize], Seen::Free | Seen::Unknown) {
-                self.members[j as usize] = Seen::Asking;
-                ops.push(LockOp::Lock(self.name(Name::Member(j))));
+        if let Probe::Open { since, pending } = &self.probe {
+            if self.ticks - since > ROUND_TICKS {
+                // The requests still unanswered are withdrawn, to be asked
+                // again by a later round (the mark stays asked for if it
+                // is the global role's now).
+                for name in pending.clone() {
+                    match name {
+                        Name::Member(j) => self.members[j as usize] = Seen::Unknown,
+                        Name::Mark if !self.global_held => self.mark = Seen::Unknown,
+                        _ => continue,
+                    }
+                    ops.push(LockOp::Unlock(self.name(name)));
+                }
+                self.probe = Probe::Idle;
+                ops.push(LockOp::Unlock(self.name(Name::Probe)));
             }
         }
+        if self.joined && self.ticks % SLOT_TICKS == 0 {
+            self.slots_due = true;
+        }
+        self.ask_round(&mut ops);
         ops
     }
 
@@ -544,32 +673,43 @@ mod tests {
     fn a_lone_member_takes_every_shard_and_the_global_role() {
         let mut g = Group::new(3);
         let ops = g.start();
-        assert_eq!(names(&ops), ["lock ovn_northd_global_of_3"], "nothing to write before it joins");
-        assert!(g.tick().iter().all(|op| !matches!(op, LockOp::Lock(n) if n.contains("member"))));
+        assert_eq!(names(&ops), ["lock ovn_northd_probe_of_3"], "nothing to write before it joins");
+        assert_eq!(names(&g.locked("ovn_northd_probe_of_3")), ["lock ovn_northd_global_of_3"]);
+        // The mark is free: given back (the session reports that as lost),
+        // and with the last answer of the round, the probe lock.
+        let back = g.locked("ovn_northd_global_of_3");
+        assert_eq!(names(&back), ["unlock ovn_northd_global_of_3", "unlock ovn_northd_probe_of_3"]);
+        g.lost("ovn_northd_global_of_3");
+        g.lost("ovn_northd_probe_of_3");
+        assert!(!g.group_active());
+        // Not a member yet: its rounds ask for the mark alone.
+        assert_eq!(names(&g.tick()), ["lock ovn_northd_probe_of_3"]);
+        assert_eq!(names(&g.locked("ovn_northd_probe_of_3")), ["lock ovn_northd_global_of_3"]);
+        g.locked("ovn_northd_global_of_3");
+        g.lost("ovn_northd_global_of_3");
+        g.lost("ovn_northd_probe_of_3");
         let ops = g.join();
-        assert!(names(&ops).contains(&"lock ovn_northd".into()));
-        assert!(names(&ops).contains(&"lock ovn_northd_member_0_of_3".into()));
+        assert_eq!(names(&ops), ["lock ovn_northd", "lock ovn_northd_probe_of_3"]);
+        let round = names(&g.locked("ovn_northd_probe_of_3"));
+        assert!(round.contains(&"lock ovn_northd_global_of_3".into()));
+        assert_eq!(round.iter().filter(|n| n.starts_with("lock ovn_northd_member_")).count(), MAX_MEMBERS as usize);
+        g.locked("ovn_northd_global_of_3");
+        g.lost("ovn_northd_global_of_3");
         let mut more = g.locked("ovn_northd_member_0_of_3");
         for j in 1..MAX_MEMBERS {
             more.extend(g.locked(&format!("ovn_northd_member_{j}_of_3")));
         }
-        assert!(names(&more).contains(&"unlock ovn_northd_member_1_of_3".into()));
-        assert_eq!(names(&more).iter().filter(|n| n.starts_with("lock ovn_northd_shard_")).count(), 3);
-        // The mark was free: given back (the session reports that as
-        // lost), the group is not active yet, and the next tick asks again.
-        let back = g.locked("ovn_northd_global_of_3");
-        assert_eq!(names(&back), ["unlock ovn_northd_global_of_3"]);
-        g.lost("ovn_northd_global_of_3");
-        assert!(!g.group_active());
-        assert!(names(&g.tick()).contains(&"lock ovn_northd_global_of_3".into()));
-        g.locked("ovn_northd_global_of_3");
-        g.lost("ovn_northd_global_of_3");
+        let more = names(&more);
+        assert!(more.contains(&"unlock ovn_northd_member_1_of_3".into()));
+        assert_eq!(more.last().map(String::as_str), Some("unlock ovn_northd_probe_of_3"), "{more:?}");
+        assert_eq!(more.iter().filter(|n| n.starts_with("lock ovn_northd_shard_")).count(), 3);
+        g.lost("ovn_northd_probe_of_3");
         for i in 0..3 {
             g.locked(&format!("ovn_northd_shard_{i}_of_3"));
         }
         assert!(g.ownership().held.is_empty(), "not while the group is not active");
         let ops = g.locked("ovn_northd");
-        assert_eq!(names(&ops), ["lock ovn_northd_global_of_3"]);
+        assert_eq!(names(&ops), ["lock ovn_northd_global_of_3"], "the global role's mark, without a round");
         g.locked("ovn_northd_global_of_3");
         assert!(g.group_active());
         assert!(g.ownership().is_all());
@@ -582,18 +722,28 @@ mod tests {
         assert!(g.idle_reason().is_some());
     }
 
-    #[test]
-    fn a_second_member_takes_half_and_gives_them_back_when_the_first_leaves() {
-        let mut g = Group::new(4);
+    /// Joins a group whose member 0 holds the global role: `g` ends up
+    /// member 1, in line for slot 0 and the mark.
+    fn second_member(k: u32) -> Group {
+        let mut g = Group::new(k);
         g.start();
         g.join();
         g.queued("ovn_northd");
-        g.queued("ovn_northd_member_0_of_4");
-        g.locked("ovn_northd_member_1_of_4");
+        g.locked(&format!("ovn_northd_probe_of_{k}"));
+        g.queued(&format!("ovn_northd_global_of_{k}"));
+        g.queued(&format!("ovn_northd_member_0_of_{k}"));
+        let mut ops = g.locked(&format!("ovn_northd_member_1_of_{k}"));
         for j in 2..MAX_MEMBERS {
-            g.locked(&format!("ovn_northd_member_{j}_of_4"));
+            ops.extend(g.locked(&format!("ovn_northd_member_{j}_of_{k}")));
         }
-        g.queued("ovn_northd_global_of_4");
+        assert!(names(&ops).ends_with(&[format!("unlock ovn_northd_probe_of_{k}")]));
+        g.lost(&format!("ovn_northd_probe_of_{k}"));
+        g
+    }
+
+    #[test]
+    fn a_second_member_takes_half_and_gives_them_back_when_the_first_leaves() {
+        let mut g = second_member(4);
         assert!(g.group_active());
         let mine = assign(4, &[0, 1]).iter().filter(|m| **m == 1).count();
         assert_eq!(g.wanted.len(), mine);
@@ -612,12 +762,216 @@ mod tests {
         g.locked("ovn_northd");
         g.locked("ovn_northd_global_of_4");
         assert!(g.group_active() && g.ownership().global);
-        // A member joins, found within five ticks.
+        // A member joins, found within five ticks, by a round.
         let ops: Vec<LockOp> = (0..SLOT_TICKS).flat_map(|_| g.tick()).collect();
+        assert_eq!(names(&ops), ["lock ovn_northd_probe_of_4"]);
+        let ops = g.locked("ovn_northd_probe_of_4");
         assert!(names(&ops).contains(&"lock ovn_northd_member_0_of_4".into()));
         let ops = g.queued("ovn_northd_member_0_of_4");
         assert_eq!(names(&ops).iter().filter(|n| n.starts_with("unlock ovn_northd_shard_")).count(), 2);
         assert_eq!(g.ownership().held.len(), 2);
+    }
+
+    /// A round whose answers never all come gives the probe lock back.
+    #[test]
+    fn a_round_without_its_answers_ends() {
+        let mut g = second_member(4);
+        let mut ops = Vec::new();
+        for _ in 0..SLOT_TICKS {
+            ops = g.tick();
+        }
+        assert_eq!(names(&ops), ["lock ovn_northd_probe_of_4"]);
+        g.locked("ovn_northd_probe_of_4");
+        let ops = names(&(0..=ROUND_TICKS).flat_map(|_| g.tick()).collect::<Vec<_>>());
+        assert!(ops.contains(&"unlock ovn_northd_member_2_of_4".into()), "withdrawn: {ops:?}");
+        assert!(ops.contains(&"unlock ovn_northd_probe_of_4".into()), "{ops:?}");
+        // And asked for again by the next round.
+        assert_eq!(g.members[2], Seen::Unknown);
+    }
+
+    /// What the server says of a lock, or the session of its own unlock.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Answer {
+        Locked,
+        Queued,
+        Lost,
+    }
+
+    /// Members on a model of the SB server's locks (RFC 7047 4.1.8 to
+    /// 4.1.10): one line of sessions per lock, its first the holder, the
+    /// next told `locked` when it goes. Requests and answers keep their
+    /// order per session and interleave in any order between sessions,
+    /// which the real server's tests cannot choose. Each request carries a
+    /// number: an answer to a request cancelled since is dropped, as the
+    /// session does.
+    struct Sim {
+        groups: Vec<Group>,
+        lines: BTreeMap<String, Vec<(usize, u64)>>,
+        to_server: Vec<std::collections::VecDeque<(LockOp, u64)>>,
+        to_member: Vec<std::collections::VecDeque<(Answer, String, u64)>>,
+        /// Per member, its requests not cancelled, and the locks it holds.
+        asked: Vec<BTreeMap<String, u64>>,
+        owned: Vec<BTreeSet<String>>,
+        next: u64,
+    }
+
+    impl Sim {
+        fn new(n: usize, k: u32) -> Sim {
+            let mut sim = Sim {
+                groups: (0..n).map(|_| Group::new(k)).collect(),
+                lines: BTreeMap::new(),
+                to_server: vec![Default::default(); n],
+                to_member: vec![Default::default(); n],
+                asked: vec![BTreeMap::new(); n],
+                owned: vec![BTreeSet::new(); n],
+                next: 0,
+            };
+            for i in 0..n {
+                let ops = sim.groups[i].start();
+                sim.send(i, ops);
+            }
+            sim
+        }
+
+        fn send(&mut self, i: usize, ops: Vec<LockOp>) {
+            for op in ops {
+                match &op {
+                    LockOp::Lock(n) => {
+                        assert!(!self.asked[i].contains_key(n), "member {i} asks twice for {n}");
+                        self.next += 1;
+                        self.asked[i].insert(n.clone(), self.next);
+                        self.to_server[i].push_back((op, self.next));
+                    }
+                    LockOp::Unlock(n) => {
+                        if self.asked[i].remove(n).is_some() {
+                            if self.owned[i].remove(n) {
+                                self.to_member[i].push_back((Answer::Lost, n.clone(), 0));
+                            }
+                            self.to_server[i].push_back((op, 0));
+                        }
+                    }
+                }
+            }
+        }
+
+        /// The server takes member `i`'s next request.
+        fn serve(&mut self, i: usize) {
+            let Some((op, id)) = self.to_server[i].pop_front() else { return };
+            match op {
+                LockOp::Lock(n) => {
+                    let line = self.lines.entry(n.clone()).or_default();
+                    line.push((i, id));
+                    let answer = if line.len() == 1 { Answer::Locked } else { Answer::Queued };
+                    self.to_member[i].push_back((answer, n, id));
+                }
+                LockOp::Unlock(n) => {
+                    let line = self.lines.entry(n.clone()).or_default();
+                    let was_holder = line.first().is_some_and(|(m, _)| *m == i);
+                    line.retain(|(m, _)| *m != i);
+                    if let (true, Some(&(next, id))) = (was_holder, line.first()) {
+                        self.to_member[next].push_back((Answer::Locked, n, id));
+                    }
+                }
+            }
+        }
+
+        /// Member `i` takes its next answer.
+        fn deliver(&mut self, i: usize) {
+            let Some((answer, n, id)) = self.to_member[i].pop_front() else { return };
+            let ops = match answer {
+                Answer::Lost => self.groups[i].lost(&n),
+                _ if self.asked[i].get(&n) != Some(&id) => return,
+                Answer::Locked => {
+                    self.owned[i].insert(n.clone());
+                    self.groups[i].locked(&n)
+                }
+                Answer::Queued => self.groups[i].queued(&n),
+            };
+            self.send(i, ops);
+        }
+
+        fn step(&mut self, what: u8, i: usize) {
+            match what % 8 {
+                0 if !self.groups[i].joined() => {
+                    let ops = self.groups[i].join();
+                    self.send(i, ops);
+                }
+                0 | 1 => {
+                    let ops = self.groups[i].tick();
+                    self.send(i, ops);
+                }
+                2..=4 => self.serve(i),
+                _ => self.deliver(i),
+            }
+        }
+
+        fn holder(&self, lock: &str) -> Option<usize> {
+            self.lines.get(lock).and_then(|l| l.first()).map(|(m, _)| *m)
+        }
+
+        /// Nothing is ever seen that is not so: a member counted by
+        /// another holds its slot, two members never hold one shard, and
+        /// a member without the global role writes only while the member
+        /// holding it holds the mark.
+        fn check(&self, k: u32) {
+            let real: BTreeSet<u32> =
+                self.groups.iter().filter(|g| g.slot_held).filter_map(|g| g.slot).collect();
+            let mut shards = BTreeSet::new();
+            for (i, g) in self.groups.iter().enumerate() {
+                for m in g.live() {
+                    assert!(real.contains(&m), "member {i} counts slot {m}, which no member holds ({real:?})");
+                }
+                for s in g.ownership().held {
+                    assert!(shards.insert(s), "shard {s} written by two members");
+                }
+                if g.group_active() && !g.global_held {
+                    let mark = self.holder(&format!("ovn_northd_global_of_{k}"));
+                    assert!(
+                        mark.is_some() && mark == self.holder(GLOBAL),
+                        "member {i} writes while the mark is held by {mark:?} and the role by {:?}",
+                        self.holder(GLOBAL)
+                    );
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Members joining and probing in any interleaving never see a
+        /// member that is not one, and end up balanced.
+        #[test]
+        fn probes_in_any_order_find_only_members(
+            n in 2usize..=4,
+            steps in proptest::collection::vec((0u8..8, 0usize..4), 0..800),
+        ) {
+            let k = 6;
+            let mut sim = Sim::new(n, k);
+            for (what, i) in steps {
+                sim.step(what, i % n);
+                sim.check(k);
+            }
+            // Then every member in turn, until it settles.
+            for _ in 0..50 {
+                for i in 0..n {
+                    sim.step(0, i);
+                    while !sim.to_server[i].is_empty() || !sim.to_member[i].is_empty() {
+                        sim.serve(i);
+                        sim.deliver(i);
+                        for j in 0..n {
+                            while !sim.to_member[j].is_empty() {
+                                sim.deliver(j);
+                            }
+                        }
+                        sim.check(k);
+                    }
+                }
+            }
+            let owns: Vec<usize> = sim.groups.iter().map(|g| g.ownership().held.len()).collect();
+            let per = k as usize / n;
+            assert!(owns.iter().all(|&o| o == per || o == per + 1), "{owns:?}");
+            assert_eq!(owns.iter().sum::<usize>(), k as usize);
+            assert_eq!(sim.groups.iter().filter(|g| g.ownership().global).count(), 1);
+        }
     }
 
     #[test]

@@ -81,6 +81,18 @@ pub fn shard_of(datapath: Uuid, shards: u32) -> u32 {
     (datapath.as_u128() % u128::from(shards.max(1))) as u32
 }
 
+/// What a sharded instance's plan left out of the shards' rows.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// Rows of shards it does not hold: another instance has yet to write
+    /// them, the SB is not yet the whole translation.
+    pub others: bool,
+    /// The shards it holds with rows that wait for a row another owner
+    /// inserts (a new datapath's binding): the plan does not write them
+    /// whole.
+    pub held: BTreeSet<u32>,
+}
+
 /// A plan's operations divided by `Split::of`.
 #[derive(Debug, Default)]
 pub struct Split {
@@ -168,10 +180,19 @@ impl Split {
         split
     }
 
-    /// Whether a row of a shard `own` does not hold was left: another
-    /// instance has yet to write it.
-    pub fn others_pending(&self, own: &Ownership) -> bool {
-        self.left.iter().any(|l| matches!(l.owner, Owner::Shard(_)) && !own.owns(l.owner))
+    /// What was left of the shards' rows, as `own` sees it.
+    pub fn pending(&self, own: &Ownership) -> Pending {
+        let mut pending = Pending::default();
+        for l in &self.left {
+            match l.owner {
+                Owner::Shard(s) if own.owns(l.owner) => {
+                    pending.held.insert(s);
+                }
+                Owner::Shard(_) => pending.others = true,
+                Owner::Global => {}
+            }
+        }
+        pending
     }
 }
 
@@ -338,7 +359,7 @@ mod tests {
         assert_eq!(split.kept.len(), 1, "{:?}", split.kept);
         assert!(matches!(&split.kept[0], Operation::Insert { table, .. } if table == "Logical_Flow"));
         assert!(split.left.iter().all(|l| l.owner == Owner::Global));
-        assert!(!split.others_pending(&own));
+        assert_eq!(split.pending(&own), Pending::default());
         let own = Ownership { shards: 2, held: BTreeSet::from([0]), global: false };
         assert!(Split::of(ops.clone(), &own, &sb, &dps).kept.is_empty());
         // The global role and shard 0: all but dp1's flow, left to shard 1.
@@ -346,7 +367,17 @@ mod tests {
         let split = Split::of(ops.clone(), &own, &sb, &dps);
         assert_eq!((split.kept.len(), split.left.len()), (6, 1));
         assert_eq!(split.left[0].owner, Owner::Shard(1));
-        assert!(split.others_pending(&own));
+        assert_eq!(split.pending(&own), Pending { others: true, held: BTreeSet::new() });
+        // A port of dp1 in a chassis group the global role inserts: shard
+        // 1's, waiting for it, so shard 1 is not written whole.
+        let waits = vec![
+            insert("HA_Chassis_Group", Some("g1"), &[("name", Atom::string("g1"))]),
+            insert("Port_Binding", None, &[("datapath", Atom::Uuid(binding)), ("ha_chassis_group", Atom::named_uuid("g1"))]),
+        ];
+        let own1 = Ownership { shards: 2, held: BTreeSet::from([1]), global: false };
+        let split = Split::of(waits, &own1, &sb, &dps);
+        assert!(split.kept.is_empty(), "{:?}", split.kept);
+        assert_eq!(split.pending(&own1), Pending { others: false, held: BTreeSet::from([1]) });
         let all = Split::of(ops, &Ownership::default(), &sb, &dps);
         assert_eq!((all.kept.len(), all.left.len()), (7, 0));
         // dp1 gone from the NB: its rows and binding are deleted together,

@@ -45,7 +45,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use lflow::sync::{Plan, PlanStats};
 use ovsdb::replica::Change;
 use ovsdb::session::{Event as DbEvent, RequestId, SessionError};
-use ovsdb::{Client, Datum, ErrorKind, Operation, OperationResult, Transaction, Uuid};
+use ovsdb::{Client, Datum, ErrorKind, Operation, OperationResult, Replica, Transaction, Uuid};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 use tracing::{debug, info, info_span, warn};
@@ -59,7 +59,7 @@ use crate::ratelimit::{Diagnostics, RateLimit};
 use crate::shards::{Group, LockOp};
 use crate::status::{self, CfgTracker};
 use lflow::engine::RunKind;
-use lflow::shard::Ownership;
+use lflow::shard::{Ownership, Pending};
 
 /// The SB lock that makes one instance active.
 pub const LOCK: &str = "ovn_northd";
@@ -385,9 +385,10 @@ pub struct MainLoop {
     group_tick: Option<tokio::time::Interval>,
     /// What the last cycle wrote under.
     ownership: Ownership,
-    /// The last cycle left rows of shards held elsewhere unwritten:
-    /// `nb_cfg` waits until a cycle finds them written.
-    others_pending: bool,
+    /// What the last cycle left of the shards' rows: `nb_cfg` waits
+    /// until a cycle finds the others' written, and a shard of ours is
+    /// recorded as written only once it wrote all of its rows.
+    pending: Pending,
     /// Why a sharded instance writes nothing, as last logged.
     idle_logged: Option<&'static str>,
 }
@@ -462,7 +463,7 @@ impl MainLoop {
             group,
             group_tick,
             ownership: Ownership::default(),
-            others_pending: false,
+            pending: Pending::default(),
             idle_logged: None,
         })
     }
@@ -845,8 +846,6 @@ impl MainLoop {
             self.cycle();
         } else if self.sequence_due
             && !self.dirty
-            && self.ownership.global
-            && !self.others_pending
             && role == Role::Active
             && both_ready
             && self.sb_txn.is_none()
@@ -935,26 +934,45 @@ impl MainLoop {
     }
 
     /// Copies `NB_Global.nb_cfg` to `SB_Global.nb_cfg` without a
-    /// recompute: nothing the compiler reads changed since the last cycle,
-    /// whose writes are committed and seen, so the SB already is the
-    /// translation of this NB. The echo then brings `sb_cfg` up
-    /// (`status_cycle`).
+    /// recompute (with shards, records this instance's shards as written
+    /// at it, and copies it once every shard is): nothing the compiler
+    /// reads changed since the last cycle, whose writes are committed and
+    /// seen, so the SB already is the translation of this NB. The echo
+    /// then brings `sb_cfg` up (`status_cycle`).
     fn sequence_cycle(&mut self) {
         self.sequence_due = false;
         let started = Instant::now();
         let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return };
-        let Some(nb_cfg) = status::nb_cfg(nb) else { return };
         let mut plan = Plan::default();
-        status::sb_nb_cfg_op(plan.ops_mut(), sb, nb_cfg);
+        self.progress(plan.ops_mut(), nb, sb, &self.pending);
         self.services.metrics.node_run("sequence_cycle", RunKind::Compute, started.elapsed());
         if plan.is_empty() {
             self.status_due = true;
             return;
         }
-        debug!(nb_cfg, "copying nb_cfg without a recompute");
-        if self.send_sb(plan) {
+        debug!(nb_cfg = status::nb_cfg(nb), "nb_cfg moved: its progress written without a recompute");
+        if self.send_sb(plan) && self.ownership.global {
             // nb_cfg_timestamp, as a full cycle stamps it.
             self.status_cycle();
+        }
+    }
+
+    /// Adds to `ops` what this instance reports of its progress at the
+    /// NB's `nb_cfg`: with shards, that the rows of those it holds and
+    /// writes whole (not `pending.held`) translate it
+    /// (`status::shard_progress`); as the global role, the copy of
+    /// `nb_cfg` once no other shard's row is left (`pending.others`) and
+    /// every shard's record (or this plan) says so.
+    fn progress(&self, ops: &mut Vec<Operation>, nb: &Replica, sb: &Replica, pending: &Pending) {
+        let Some(nb_cfg) = status::nb_cfg(nb) else { return };
+        let mut reached = true;
+        if let Some(k) = self.group.as_ref().map(Group::shards) {
+            let written = self.ownership.held.difference(&pending.held).copied().collect();
+            status::shard_progress(ops, sb, &written, k, nb_cfg);
+            reached = status::shards_reached(sb, k, nb_cfg, &written);
+        }
+        if self.ownership.global && !pending.others && reached {
+            status::sb_nb_cfg_op(ops, sb, nb_cfg);
         }
     }
 
@@ -1008,20 +1026,18 @@ impl MainLoop {
         let started = Instant::now();
         // (`after_events` has just brought it up to date.)
         self.engine.set_ownership(self.ownership.clone());
-        let Some(lflow::engine::Cycle { mut output, mut plan, stats, others_pending }) = self.run_engine() else {
+        let Some(lflow::engine::Cycle { mut output, mut plan, stats, pending }) = self.run_engine() else {
             return;
         };
         let (Some(nb), Some(sb)) = (self.nb.session().replica(), self.sb.session().replica()) else { return };
         self.diagnostics.report(&output.diagnostics, started);
         self.diagnostics_at = schedule(&self.diagnostics);
-        self.others_pending = others_pending;
         // The NB, and nb_cfg once every shard's rows are written, are the
         // global role's.
+        self.progress(plan.ops_mut(), nb, sb, &pending);
+        self.pending = pending;
         let mut nb_ops = Vec::new();
         if self.ownership.global {
-            if let Some(nb_cfg) = status::nb_cfg(nb).filter(|_| !others_pending) {
-                status::sb_nb_cfg_op(plan.ops_mut(), sb, nb_cfg);
-            }
             output.nb.extend(self.cfg.nb_writes(nb, sb, now_ms()));
             nb_ops = lflow::sync::plan_nb(&output, nb);
             nb_ops.extend(status::nb_global_insert(nb));

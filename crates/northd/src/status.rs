@@ -16,17 +16,26 @@
 //!   at that smallest value (0 if none); both are written only when
 //!   `hv_cfg` changes.
 //!
+//! - Sharded (`--shards=K`), the holder of each shard records in
+//!   `SB_Global external_ids` the `nb_cfg` of the NB its rows translate,
+//!   in the transaction that writes them ([`shard_progress`]), and the
+//!   global role copies `nb_cfg` only once every shard's record reached it
+//!   ([`shards_reached`]): `sb_cfg` still means that the whole SB is
+//!   written.
 //! - An NB without `NB_Global` (never `ovn-nbctl init`ed) gets an empty
 //!   one, as ovn-northd inserts it ([`nb_global_insert`]); the compiler
 //!   fills its options on the next cycle.
 //!
 //! Pure: reads replicas, takes `now` in milliseconds, returns writes.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use lflow::output::NbWrite;
 use ovsdb::replica::Row;
-use ovsdb::{Atom, Condition, Datum, OpRow, Operation, Replica};
+use ovsdb::{Atom, Condition, Datum, Mutation, Mutator, OpRow, Operation, Replica};
+
+use crate::shards::shard_lock;
 
 fn int(row: &Row, column: &str) -> i64 {
     row.get(column).as_atom().and_then(Atom::as_integer).unwrap_or(0)
@@ -100,6 +109,64 @@ pub fn sb_nb_cfg_op(ops: &mut Vec<Operation>, sb: &Replica, nb_cfg: i64) {
     let mut update = OpRow::new();
     update.insert("nb_cfg".into(), value);
     ops.push(Operation::Update { table: "SB_Global".into(), where_: vec![Condition::row(row.uuid())], row: update });
+}
+
+/// The `nb_cfg` that the holder of shard `i` of `k` recorded, from
+/// `SB_Global external_ids` (the key is the shard's lock name).
+fn shard_record(global: &Row, i: u32, k: u32) -> Option<i64> {
+    global.get("external_ids").get(&Atom::string(shard_lock(i, k)))?.as_str()?.parse().ok()
+}
+
+/// Makes `ops` (the SB plan of the holder of the shards `written`, of
+/// `k`, each of which it writes whole) record that their rows translate
+/// the NB whose `nb_cfg` is `nb_cfg`: each record that says otherwise is
+/// set, by a mutation, which leaves the other shards' records to their
+/// holders' transactions. Nothing once `SB_Global.nb_cfg` is `nb_cfg`
+/// (copied already: an instance taking over from another writes
+/// nothing), nor without an `SB_Global` or where the plan deletes it;
+/// in the plan's insert of `SB_Global` if it makes one.
+pub fn shard_progress(ops: &mut Vec<Operation>, sb: &Replica, written: &BTreeSet<u32>, k: u32, nb_cfg: i64) {
+    let value = Atom::string(nb_cfg.to_string());
+    let records = |shards: &mut dyn Iterator<Item = u32>| {
+        Datum::map(shards.map(|i| (Atom::string(shard_lock(i, k)), value.clone())))
+    };
+    for op in ops.iter_mut() {
+        if let Operation::Insert { table, row, .. } = op {
+            if table == "SB_Global" {
+                row.insert("external_ids".into(), records(&mut written.iter().copied()));
+                return;
+            }
+        }
+    }
+    let Some(row) = sb_global(sb) else { return };
+    let deleted = ops.iter().any(|op| {
+        matches!(op, Operation::Delete { table, where_ } if table == "SB_Global" && *where_ == vec![Condition::row(row.uuid())])
+    });
+    if deleted || int(row, "nb_cfg") == nb_cfg {
+        return;
+    }
+    let stale: Vec<u32> = written.iter().copied().filter(|&i| shard_record(row, i, k) != Some(nb_cfg)).collect();
+    if stale.is_empty() {
+        return;
+    }
+    let keys = Datum::set(stale.iter().map(|&i| Atom::string(shard_lock(i, k))));
+    ops.push(Operation::Mutate {
+        table: "SB_Global".into(),
+        where_: vec![Condition::row(row.uuid())],
+        mutations: vec![
+            Mutation::new("external_ids", Mutator::Delete, keys),
+            Mutation::new("external_ids", Mutator::Insert, records(&mut stale.into_iter())),
+        ],
+    });
+}
+
+/// Whether the rows of every shard of `k` translate an NB at `nb_cfg` or
+/// later: recorded so in the SB, or `written` whole by this plan.
+pub fn shards_reached(sb: &Replica, k: u32, nb_cfg: i64, written: &BTreeSet<u32>) -> bool {
+    let global = sb_global(sb);
+    (0..k).all(|i| {
+        written.contains(&i) || global.and_then(|g| shard_record(g, i, k)).is_some_and(|cfg| cfg >= nb_cfg)
+    })
 }
 
 /// What the status columns need to remember between cycles.
@@ -221,6 +288,46 @@ mod tests {
             );
         }
         replica("ovn-sb.ovsschema", rows)
+    }
+
+    /// An SB at `sb_nb_cfg` whose shards of 3 recorded `records`.
+    fn sharded(sb_nb_cfg: i64, records: &[(u32, &str)]) -> Replica {
+        let ids: Vec<serde_json::Value> = records.iter().map(|(i, v)| json!([shard_lock(*i, 3), v])).collect();
+        replica(
+            "ovn-sb.ovsschema",
+            json!({"SB_Global": {"00000000-0000-0000-0000-00000000000b": {"initial":
+                {"nb_cfg": sb_nb_cfg, "external_ids": ["map", ids]}}}}),
+        )
+    }
+
+    /// The holder of shards 0 and 2 at nb_cfg 7: each record that says
+    /// otherwise is set by one mutation (not the column: other holders
+    /// set theirs at the same time), none once the SB is at 7.
+    #[test]
+    fn a_holder_records_its_shards_and_the_global_role_waits_for_every_record() {
+        let mine = BTreeSet::from([0, 2]);
+        let mut ops = Vec::new();
+        shard_progress(&mut ops, &sharded(6, &[(0, "7"), (1, "6"), (2, "6")]), &mine, 3, 7);
+        let [Operation::Mutate { table, mutations, .. }] = ops.as_slice() else { panic!("{ops:?}") };
+        assert_eq!(table, "SB_Global");
+        let keys = Datum::set([Atom::string(shard_lock(2, 3))]);
+        assert_eq!(mutations[0], Mutation::new("external_ids", Mutator::Delete, keys));
+        let map = Datum::map([(Atom::string(shard_lock(2, 3)), Atom::string("7"))]);
+        assert_eq!(mutations[1], Mutation::new("external_ids", Mutator::Insert, map));
+        let mut ops = Vec::new();
+        shard_progress(&mut ops, &sharded(6, &[(0, "7"), (2, "7")]), &mine, 3, 7);
+        assert!(ops.is_empty(), "recorded already");
+        shard_progress(&mut ops, &sharded(7, &[]), &mine, 3, 7);
+        assert!(ops.is_empty(), "copied already (a takeover): nothing to write");
+        // A holder behind records where it is, lower than its predecessor.
+        shard_progress(&mut ops, &sharded(6, &[(0, "8"), (2, "8")]), &mine, 3, 7);
+        assert_eq!(ops.len(), 1);
+        // The global role copies 7 once every shard is at 7 or later,
+        // counting those its own transaction records.
+        assert!(!shards_reached(&sharded(6, &[(0, "7"), (1, "6"), (2, "7")]), 3, 7, &BTreeSet::new()));
+        assert!(shards_reached(&sharded(6, &[(0, "7"), (1, "6"), (2, "8")]), 3, 7, &BTreeSet::from([1])));
+        assert!(!shards_reached(&sharded(6, &[(0, "7"), (1, "x"), (2, "7")]), 3, 7, &BTreeSet::new()));
+        assert!(!shards_reached(&sb(6, &[]), 3, 7, &BTreeSet::from([0, 1])));
     }
 
     fn writes(t: &mut CfgTracker, nb: &Replica, sb: &Replica) -> Vec<(&'static str, i64)> {

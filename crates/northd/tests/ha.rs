@@ -11,6 +11,7 @@
 //! stream in; the others take its shards, a fourth instance joins and
 //! takes some, and no row that was right is written again; on a Raft SB
 //! whose leader is killed too. No shard is ever held by two at once.
+//! `--wait=sb` waits for every shard's holder.
 
 mod common;
 
@@ -26,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use common::{assert_translated, dump, ours, transact, Dbs, Sb, Stream};
 use ovsdb::Replica;
-use testsupport::northd::{nbctl, time_until, Northd};
+use testsupport::northd::{nbctl, time_until, try_nbctl, Northd};
 
 const BOUND: Duration = Duration::from_secs(60);
 
@@ -452,6 +453,36 @@ fn a_paused_member_leaves_its_group_and_a_resumed_one_rejoins() {
     wait_balanced(&instances);
     dbs.nbctl(&["--wait=sb", "ls-add", "sw-after-resume"]);
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+}
+
+/// `--wait=sb` means every shard: with the holder of two shards frozen
+/// (SIGSTOP; it keeps its locks, a unix socket has no probes), a sync
+/// does not return, even one that changes no row (before each shard's
+/// holder recorded its progress, the global role copied nb_cfg at once);
+/// once it runs again, it records the new nb_cfg and the sync returns.
+/// Then every shard's record is at nb_cfg.
+#[test]
+fn sb_cfg_waits_for_every_shards_holder() {
+    let dbs = Dbs::standalone();
+    topology_of(&dbs, 4);
+    let instances = start_sharded(&dbs, 3);
+    wait_balanced(&instances);
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    let frozen = holdings(&instances).iter().position(|(s, g)| !g && !s.is_empty()).expect("a holder of shards alone");
+    instances[frozen].signal(libc::SIGSTOP);
+    let waited = try_nbctl(&dbs.nb_remote(), &["--timeout=3", "--wait=sb", "sync"]);
+    instances[frozen].signal(libc::SIGCONT);
+    assert!(waited.is_err(), "sb_cfg reached nb_cfg while the holder of shards was frozen: {waited:?}");
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    let (nb, sb) = (dump(&dbs.nb_remote(), "OVN_Northbound"), dump(&dbs.sb_remote(), "OVN_Southbound"));
+    let nb_cfg = common::int(&nb, "NB_Global", "nb_cfg").expect("nb_cfg").to_string();
+    let global = sb.table("SB_Global").and_then(|t| t.rows().next()).expect("SB_Global");
+    for i in 0..SHARDS {
+        let key = ovsdb::Atom::string(format!("ovn_northd_shard_{i}_of_{SHARDS}"));
+        let record = global.get("external_ids").get(&key).and_then(ovsdb::Atom::as_str).map(str::to_owned);
+        assert_eq!(record.as_deref(), Some(nb_cfg.as_str()), "shard {i}'s record");
+    }
 }
 
 /// Switches deleted under a sharded group: the holder of the global role

@@ -50,12 +50,14 @@ const SKIPPED_TABLES: &[&str] = &[
 ];
 
 /// Map keys left out: the NB UUIDs of a datapath's own NB row (its name
-/// says it), and flow hints that point into NB or northd's source.
+/// says it), flow hints that point into NB or northd's source, and the
+/// progress a sharded group records per shard (`ovn_northd_shard_I_of_K`,
+/// a sequence number).
 fn dropped_key(table: &str, key: &str) -> bool {
     matches!(
         (table, key),
         ("Datapath_Binding", "logical-switch" | "logical-router") | ("Logical_Flow", "stage-hint" | "source")
-    )
+    ) || (table == "SB_Global" && key.starts_with("ovn_northd_shard_"))
 }
 
 /// Columns left out of rows: tunnel keys (checked for uniqueness instead),
@@ -322,12 +324,16 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// A row as `col=value` pairs, sorted by column, empty values and
-    /// skipped columns left out.
+    /// A row as `col=value` pairs, sorted by column, empty values (maps
+    /// empty once their dropped keys are left out too) and skipped columns
+    /// left out.
     fn row(&self, table: &str, row: &Row, key_cols: &[&str]) -> String {
+        let empty = |d: &Datum| {
+            d.is_empty() || (d.is_map() && d.pairs().iter().all(|(k, _)| dropped_key(table, k.as_str().unwrap_or_default())))
+        };
         let mut cols: Vec<(&str, &Datum)> = row
             .iter()
-            .filter(|(c, d)| !c.starts_with('_') && !key_cols.contains(c) && !skipped_column(table, c) && !d.is_empty())
+            .filter(|(c, d)| !c.starts_with('_') && !key_cols.contains(c) && !skipped_column(table, c) && !empty(d))
             .collect();
         cols.sort_by_key(|(c, _)| *c);
         let parts: Vec<String> = cols.into_iter().map(|(c, d)| format!("{c}={}", self.datum(table, c, d))).collect();
@@ -774,7 +780,8 @@ mod tests {
     }
 
     /// One NB switch and its SB translation, with the given UUIDs, tunnel
-    /// keys and MAC prefix.
+    /// keys and MAC prefix (and a sharded group's progress record that
+    /// says them).
     fn pair(u: [&str; 4], keys: [i64; 3], prefix: &str) -> Normalized {
         let [ls, dp, pb, lf] = u;
         let nb = replica(
@@ -784,7 +791,8 @@ mod tests {
         let [dk, pk, mk] = keys;
         let sb = format!(
             r#"{{
-            "SB_Global": {{"00000000-0000-0000-0000-000000000001": {{"initial": {{"options": ["map", [["mac_prefix", "{prefix}"]]]}}}}}},
+            "SB_Global": {{"00000000-0000-0000-0000-000000000001": {{"initial": {{"options": ["map", [["mac_prefix", "{prefix}"]]],
+                "external_ids": ["map", [["ovn_northd_shard_{dk}_of_8", "{pk}"]]]}}}}}},
             "Datapath_Binding": {{"{dp}": {{"initial": {{"tunnel_key": {dk},
                 "external_ids": ["map", [["name", "sw0"], ["logical-switch", "{ls}"]]]}}}}}},
             "Port_Binding": {{"{pb}": {{"initial": {{"logical_port": "p1", "tunnel_key": {pk},
@@ -837,6 +845,7 @@ mod tests {
         assert!(text.contains("Address_Set _rtr_lb_sw0_ip4 => addresses=[10.0.0.100]"), "{text}");
         assert!(text.contains("Datapath_Binding sw0 => external_ids={name=sw0}\n"), "{text}");
         assert!(!text.contains("Problem"), "{text}");
+        assert!(!text.contains("SB_Global => external_ids"), "{text}");
     }
 
     #[test]

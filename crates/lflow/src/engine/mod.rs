@@ -38,7 +38,7 @@ use ovsdb::replica::Changes;
 use ovsdb::{Atom, Condition, Operation, Replica, Uuid};
 
 use crate::output::{Diagnostic, DpId, Output};
-use crate::shard::{Ownership, Split};
+use crate::shard::{Ownership, Pending, Split};
 use crate::sync::{Plan, PlanStats};
 
 /// How often a node ran, and how: in full (`recompute`), from changes
@@ -105,10 +105,8 @@ pub struct Cycle {
     pub plan: Plan,
     /// What the nodes did.
     pub stats: CycleStats,
-    /// Operations on rows of shards this instance does not hold were
-    /// left out (`set_ownership`): the SB is not yet the whole
-    /// translation.
-    pub others_pending: bool,
+    /// What was left out of the shards' rows (`set_ownership`).
+    pub pending: Pending,
 }
 
 /// What one cycle's nodes did, for logs and tests.
@@ -370,7 +368,7 @@ impl Engine {
             let s = plan.stats.tables.entry(table).or_default();
             *s = (s.0 + i, s.1 + u, s.2 + d);
         }
-        let others_pending = self.keep_owned(&mut plan, &unfolded, sb);
+        let pending = self.keep_owned(&mut plan, &unfolded, sb);
         // A standby's run whose operations are not sent builds these
         // datapaths again at the next (`discard`), until a run finds
         // their rows right (the active instance wrote them).
@@ -394,21 +392,21 @@ impl Engine {
         let bindings_built = unfolded.output.rows("Port_Binding").len();
         let stats =
             CycleStats { datapaths_built: built, datapaths_in_part, datapaths_changed, flows_compared, bindings_built };
-        Cycle { output: unfolded.output, plan, stats, others_pending }
+        Cycle { output: unfolded.output, plan, stats, pending }
     }
 
     /// Keeps in `plan` the operations on the rows this instance writes
     /// (all of them unless sharded); the datapaths and flows of the others
-    /// are planned again at the next run. Whether rows of shards held
-    /// elsewhere were left.
-    fn keep_owned(&mut self, plan: &mut Plan, unfolded: &crate::Unfolded, sb: &Replica) -> bool {
+    /// are planned again at the next run. What was left of the shards'
+    /// rows.
+    fn keep_owned(&mut self, plan: &mut Plan, unfolded: &crate::Unfolded, sb: &Replica) -> Pending {
         if self.ownership.is_all() {
-            return false;
+            return Pending::default();
         }
         // (Each operation's owner is read from its row.)
         plan.build_deferred();
         let split = Split::of(std::mem::take(&mut plan.ops), &self.ownership, sb, &unfolded.datapaths);
-        let others_pending = split.others_pending(&self.ownership);
+        let pending = split.pending(&self.ownership);
         // A datapath whose rows were left is built again next time.
         self.unsent.extend(split.left.iter().filter(|l| l.per_datapath()).filter_map(|l| l.datapath));
         self.lflows.left(sb, split.left.iter().map(|l| &l.op));
@@ -428,7 +426,7 @@ impl Engine {
             }
         }
         plan.ops = split.kept;
-        others_pending
+        pending
     }
 
     /// Each datapath's reference, for its flows: the SB row its binding was

@@ -372,7 +372,11 @@ mod tests {
         // 1's, waiting for it, so shard 1 is not written whole.
         let waits = vec![
             insert("HA_Chassis_Group", Some("g1"), &[("name", Atom::string("g1"))]),
-            insert("Port_Binding", None, &[("datapath", Atom::Uuid(binding)), ("ha_chassis_group", Atom::named_uuid("g1"))]),
+            insert(
+                "Port_Binding",
+                None,
+                &[("datapath", Atom::Uuid(binding)), ("ha_chassis_group", Atom::named_uuid("g1"))],
+            ),
         ];
         let own1 = Ownership { shards: 2, held: BTreeSet::from([1]), global: false };
         let split = Split::of(waits, &own1, &sb, &dps);

@@ -914,8 +914,7 @@ mod tests {
         /// a member without the global role writes only while the member
         /// holding it holds the mark.
         fn check(&self, k: u32) {
-            let real: BTreeSet<u32> =
-                self.groups.iter().filter(|g| g.slot_held).filter_map(|g| g.slot).collect();
+            let real: BTreeSet<u32> = self.groups.iter().filter(|g| g.slot_held).filter_map(|g| g.slot).collect();
             let mut shards = BTreeSet::new();
             for (i, g) in self.groups.iter().enumerate() {
                 for m in g.live() {

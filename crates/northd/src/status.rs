@@ -164,9 +164,7 @@ pub fn shard_progress(ops: &mut Vec<Operation>, sb: &Replica, written: &BTreeSet
 /// later: recorded so in the SB, or `written` whole by this plan.
 pub fn shards_reached(sb: &Replica, k: u32, nb_cfg: i64, written: &BTreeSet<u32>) -> bool {
     let global = sb_global(sb);
-    (0..k).all(|i| {
-        written.contains(&i) || global.and_then(|g| shard_record(g, i, k)).is_some_and(|cfg| cfg >= nb_cfg)
-    })
+    (0..k).all(|i| written.contains(&i) || global.and_then(|g| shard_record(g, i, k)).is_some_and(|cfg| cfg >= nb_cfg))
 }
 
 /// What the status columns need to remember between cycles.

@@ -329,7 +329,8 @@ impl<'a> Ctx<'a> {
     /// left out.
     fn row(&self, table: &str, row: &Row, key_cols: &[&str]) -> String {
         let empty = |d: &Datum| {
-            d.is_empty() || (d.is_map() && d.pairs().iter().all(|(k, _)| dropped_key(table, k.as_str().unwrap_or_default())))
+            d.is_empty()
+                || (d.is_map() && d.pairs().iter().all(|(k, _)| dropped_key(table, k.as_str().unwrap_or_default())))
         };
         let mut cols: Vec<(&str, &Datum)> = row
             .iter()

@@ -86,26 +86,46 @@ pub fn nb_global_insert(nb: &Replica) -> Option<Operation> {
     })
 }
 
+/// Where a plan's write to `SB_Global` goes.
+enum GlobalRow<'o, 'r> {
+    /// Into the plan's insert of it.
+    Inserted(&'o mut OpRow),
+    /// To the row the SB has.
+    Existing(&'r Row),
+    /// Nowhere: the SB has none, or the plan deletes it.
+    None,
+}
+
+fn global_row<'o, 'r>(ops: &'o mut [Operation], sb: &'r Replica) -> GlobalRow<'o, 'r> {
+    let existing = sb_global(sb).filter(|row| {
+        !ops.iter().any(|op| {
+            matches!(op, Operation::Delete { table, where_ } if table == "SB_Global" && *where_ == vec![Condition::row(row.uuid())])
+        })
+    });
+    let insert = ops.iter_mut().find_map(|op| match op {
+        Operation::Insert { table, row, .. } if table == "SB_Global" => Some(row),
+        _ => None,
+    });
+    match (insert, existing) {
+        (Some(row), _) => GlobalRow::Inserted(row),
+        (None, Some(row)) => GlobalRow::Existing(row),
+        (None, None) => GlobalRow::None,
+    }
+}
+
 /// Makes `ops` (the SB plan) set `SB_Global.nb_cfg` to `nb_cfg`: in the
 /// plan's insert of `SB_Global` if it makes one, else by an update of the
 /// existing row when it differs. Nothing without an `SB_Global` either way.
 pub fn sb_nb_cfg_op(ops: &mut Vec<Operation>, sb: &Replica, nb_cfg: i64) {
     let value = Datum::from(Atom::Integer(nb_cfg));
-    for op in ops.iter_mut() {
-        if let Operation::Insert { table, row, .. } = op {
-            if table == "SB_Global" {
-                row.insert("nb_cfg".into(), value);
-                return;
-            }
+    let row = match global_row(ops, sb) {
+        GlobalRow::Inserted(row) => {
+            row.insert("nb_cfg".into(), value);
+            return;
         }
-    }
-    let Some(row) = sb_global(sb) else { return };
-    let deleted = ops.iter().any(|op| {
-        matches!(op, Operation::Delete { table, where_ } if table == "SB_Global" && *where_ == vec![Condition::row(row.uuid())])
-    });
-    if deleted || int(row, "nb_cfg") == nb_cfg {
-        return;
-    }
+        GlobalRow::Existing(row) if int(row, "nb_cfg") != nb_cfg => row,
+        _ => return,
+    };
     let mut update = OpRow::new();
     update.insert("nb_cfg".into(), value);
     ops.push(Operation::Update { table: "SB_Global".into(), where_: vec![Condition::row(row.uuid())], row: update });
@@ -130,21 +150,14 @@ pub fn shard_progress(ops: &mut Vec<Operation>, sb: &Replica, written: &BTreeSet
     let records = |shards: &mut dyn Iterator<Item = u32>| {
         Datum::map(shards.map(|i| (Atom::string(shard_lock(i, k)), value.clone())))
     };
-    for op in ops.iter_mut() {
-        if let Operation::Insert { table, row, .. } = op {
-            if table == "SB_Global" {
-                row.insert("external_ids".into(), records(&mut written.iter().copied()));
-                return;
-            }
+    let row = match global_row(ops, sb) {
+        GlobalRow::Inserted(row) => {
+            row.insert("external_ids".into(), records(&mut written.iter().copied()));
+            return;
         }
-    }
-    let Some(row) = sb_global(sb) else { return };
-    let deleted = ops.iter().any(|op| {
-        matches!(op, Operation::Delete { table, where_ } if table == "SB_Global" && *where_ == vec![Condition::row(row.uuid())])
-    });
-    if deleted || int(row, "nb_cfg") == nb_cfg {
-        return;
-    }
+        GlobalRow::Existing(row) if int(row, "nb_cfg") != nb_cfg => row,
+        _ => return,
+    };
     let stale: Vec<u32> = written.iter().copied().filter(|&i| shard_record(row, i, k) != Some(nb_cfg)).collect();
     if stale.is_empty() {
         return;

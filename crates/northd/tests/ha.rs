@@ -305,6 +305,17 @@ fn start_sharded(dbs: &Dbs, n: usize) -> Vec<Northd> {
     (0..n).map(|_| Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[&shards])).collect()
 }
 
+/// `switches` switches on a standalone SB, written by three instances
+/// with `SHARDS` shards, balanced and synced.
+fn synced_group(switches: usize) -> (Dbs, Vec<Northd>) {
+    let dbs = Dbs::standalone();
+    topology_of(&dbs, switches);
+    let instances = start_sharded(&dbs, 3);
+    wait_balanced(&instances);
+    dbs.nbctl(&["--wait=sb", "sync"]);
+    (dbs, instances)
+}
+
 /// Kills the instance holding the global role (and its shards) while the
 /// stream runs; the survivors must hold everything within 3 s.
 fn kill_busiest(label: &str, instances: &mut Vec<Northd>) {
@@ -463,11 +474,7 @@ fn a_paused_member_leaves_its_group_and_a_resumed_one_rejoins() {
 /// Then every shard's record is at nb_cfg.
 #[test]
 fn sb_cfg_waits_for_every_shards_holder() {
-    let dbs = Dbs::standalone();
-    topology_of(&dbs, 4);
-    let instances = start_sharded(&dbs, 3);
-    wait_balanced(&instances);
-    dbs.nbctl(&["--wait=sb", "sync"]);
+    let (dbs, instances) = synced_group(4);
     let frozen = holdings(&instances).iter().position(|(s, g)| !g && !s.is_empty()).expect("a holder of shards alone");
     instances[frozen].signal(libc::SIGSTOP);
     let waited = try_nbctl(&dbs.nb_remote(), &["--timeout=3", "--wait=sb", "sync"]);
@@ -491,11 +498,7 @@ fn sb_cfg_waits_for_every_shards_holder() {
 /// binding rows still refer to).
 #[test]
 fn switches_deleted_under_a_sharded_group_fail_no_transaction() {
-    let dbs = Dbs::standalone();
-    topology_of(&dbs, 8);
-    let instances = start_sharded(&dbs, 3);
-    wait_balanced(&instances);
-    dbs.nbctl(&["--wait=sb", "sync"]);
+    let (dbs, instances) = synced_group(8);
     for i in 0..8 {
         dbs.nbctl(&["--wait=sb", "ls-del", &format!("sw{i}")]);
         assert_translated(&dbs.nb_remote(), &dbs.sb_remote());

@@ -14,9 +14,10 @@
 //! - Writes only while active: holding the SB lock `ovn_northd` (the name
 //!   ovn-northd uses, so a mixed pair never writes at once) and not paused.
 //!   Sharded (`--shards`, `shards::Group`): the rows of the shards whose
-//!   locks it holds, and the global rows, the NB and `nb_cfg` if it holds
-//!   `ovn_northd` (`nb_cfg` once no shard's rows are left to write), while
-//!   its group's mark is held.
+//!   locks it holds, with the record of the `nb_cfg` they translate, and
+//!   the global rows, the NB and `nb_cfg` if it holds `ovn_northd`
+//!   (`nb_cfg` once no shard's rows are left to write and every shard's
+//!   record reached it, `progress`), while its group's mark is held.
 //!   A standby keeps its replicas in sync and runs the engine on every
 //!   change, writing nothing (`warm_cycle`), so that taking the lock needs
 //!   no recompute.

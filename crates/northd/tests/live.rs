@@ -94,10 +94,16 @@ fn replay(sc: &Scenario, running: Running) -> Result<String, String> {
     }
     for northd in &mut northds {
         northd.check_alive();
-        if running == Running::Sharded {
-            let held = shards_held(northd)?;
-            if held == 0 {
-                return Err(format!("an instance holds no shard at the end:\n{}", northd.log()));
+    }
+    if running == Running::Sharded {
+        for northd in &northds {
+            if shards_held(northd)? == 0 {
+                // Every instance's log: the cause is in the others' as
+                // often as in its own (a shard moved for a member seen
+                // for a moment).
+                let logs: Vec<String> =
+                    northds.iter().map(|n| format!("--- {}:\n{}", n.log_path().display(), n.log())).collect();
+                return Err(format!("an instance holds no shard at the end:\n{}", logs.join("\n")));
             }
         }
     }

@@ -269,7 +269,13 @@ impl Group {
     /// (or never asked for), and not this instance's to take as the
     /// global role's.
     fn mark_to_probe(&self) -> bool {
-        !self.global_held && !self.mark_held && matches!(self.mark, Seen::Unknown | Seen::Free)
+        !self.global_held && self.mark_unasked()
+    }
+
+    /// Whether the mark is neither held nor asked for (seen free, or never
+    /// asked for).
+    fn mark_unasked(&self) -> bool {
+        !self.mark_held && matches!(self.mark, Seen::Unknown | Seen::Free)
     }
 
     /// Asks for the probe lock if a round is due and none is under way.
@@ -352,7 +358,7 @@ impl Group {
                 // already made (waiting in line, or a round's) stays
                 // (the server refuses a second).
                 self.global_held = true;
-                if !self.mark_held && matches!(self.mark, Seen::Unknown | Seen::Free) {
+                if self.mark_unasked() {
                     self.mark = Seen::Asking;
                     ops.push(LockOp::Lock(self.name(Name::Mark)));
                 }

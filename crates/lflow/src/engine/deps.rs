@@ -609,9 +609,10 @@ impl Deps {
             }
         }
         if pending.service_monitors {
-            for lb in crate::input::nb::LoadBalancer::all(m.nb).filter(|lb| lb.health_check_uuids().next().is_some()) {
-                for dp in owners(&lb.uuid()) {
-                    lb_parts.push((dp, lb.uuid()));
+            // (The balancers with health checks, as `monitors` has them.)
+            for lb in next.monitors.keys() {
+                for dp in owners(lb) {
+                    lb_parts.push((dp, *lb));
                 }
             }
         }

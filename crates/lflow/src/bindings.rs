@@ -215,7 +215,7 @@ fn static_mac_bindings(m: &Model<'_>, out: &mut Output) {
     rows.sort_by_key(|r| (r.logical_port(), r.ip(), r.uuid()));
     rows.dedup_by_key(|r| (r.logical_port(), r.ip()));
     for r in rows {
-        let Some(p) = m.port(r.logical_port()).filter(|p| p.lrp().is_some()) else {
+        let Some(p) = m.port(r.logical_port()).filter(|p| p.is_lrp()) else {
             out.diagnostics.push(crate::output::Diagnostic {
                 table: nb::StaticMacBinding::TABLE,
                 row: format!("{} {}", r.logical_port(), r.ip()),
@@ -289,9 +289,10 @@ fn multicast_groups(m: &Model<'_>, wanted: &dyn Fn(DpId) -> bool, out: &mut Outp
             if !p.enabled() {
                 continue;
             }
-            let options = match p.nb {
-                crate::model::PortNb::Switch(lsp) => lsp.options(),
-                crate::model::PortNb::Router(lrp) => {
+            let options = match p.nb() {
+                None => continue,
+                Some(crate::model::PortNb::Switch(lsp)) => lsp.options(),
+                Some(crate::model::PortNb::Router(lrp)) => {
                     if lrp.options().get_bool("mcast_flood", false) {
                         groups[4].2.push(i);
                     }

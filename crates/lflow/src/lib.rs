@@ -61,7 +61,8 @@ pub fn sb_tables() -> impl Iterator<Item = &'static str> {
 /// that cannot be translated are left out and reported in
 /// `Output::diagnostics`.
 pub fn compile(nb: &Replica, sb: &Replica) -> Output {
-    let Unfolded { mut output, flows, .. } = compile_unfolded(nb, sb, &model::memo::PortMemo::of(nb), |_| None, None);
+    let Unfolded { mut output, flows, .. } =
+        compile_unfolded(nb, sb, &model::memo::PortMemo::of(nb, sb), |_| None, None);
     flows::to_rows(flows, &mut output);
     output
 }
@@ -136,7 +137,7 @@ pub fn compile_unfolded(
     coverage::not_translated(nb, &mut out.diagnostics);
     let mut model = model::Model::build(nb, sb, memo, options, &mut out.diagnostics);
     let in_use = flows::router::bfd_in_use(&model);
-    let is_router_port = |name: &str| model.port(name).is_some_and(|p| p.lrp().is_some());
+    let is_router_port = |name: &str| model.port(name).is_some_and(|p| p.is_lrp());
     let bfd = model::bfd::Sessions::build(nb, sb, &in_use, is_router_port, &mut out.diagnostics);
     model.bfd = bfd;
     let (selection, rows_built, port_groups, nb_status_all) = select(&model)

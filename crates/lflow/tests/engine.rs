@@ -66,7 +66,7 @@ fn check_steps(steps: impl Iterator<Item = (nbgen::Nb, nbgen::Nb)>) -> Result<()
         engine.observe_sb(&sb.take_changes(), &sb);
         engine.settle_sb(|_| false);
         let cycle = engine.run(&nb, &sb, |_, _| {});
-        let full = lflow::compile_unfolded(&nb, &sb, &lflow::model::memo::PortMemo::of(&nb), |_| None, None);
+        let full = lflow::compile_unfolded(&nb, &sb, &lflow::model::memo::PortMemo::of(&nb, &sb), |_| None, None);
         let stale = engine.stale_datapaths(&full);
         if !stale.is_empty() {
             return Err(format!("step {i}: stale flows on {stale:?} ({:?})", cycle.stats));
@@ -85,6 +85,10 @@ fn check_steps(steps: impl Iterator<Item = (nbgen::Nb, nbgen::Nb)>) -> Result<()
         }
         if let Some(w) = full.output.nb.iter().find(|w| written.get(&(w.row, w.column)) != Some(&w.value)) {
             return Err(format!("step {i}: NB {}.{} of {} is not written as {}", w.table, w.column, w.row, w.value));
+        }
+        let stale = engine.stale_ports(&nb, &sb);
+        if !stale.is_empty() {
+            return Err(format!("step {i}: the ports of datapaths {stale:?} differ from a fresh memo's"));
         }
         let stale = engine.stale_owners(&nb);
         if !stale.is_empty() {

@@ -114,7 +114,7 @@ mod tests {
 
     fn meters(sb_json: &str) -> (Output, Vec<String>) {
         let (nb, sb) = (replica("ovn-nb.ovsschema", NB), replica("ovn-sb.ovsschema", sb_json));
-        let memo = crate::model::memo::PortMemo::of(&nb);
+        let memo = crate::model::memo::PortMemo::of(&nb, &sb);
         let m = Model::build(&nb, &sb, &memo, Default::default(), &mut Vec::new());
         let mut out = Output::default();
         build(&m, &mut out);

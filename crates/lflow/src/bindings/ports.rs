@@ -134,15 +134,17 @@ pub(super) fn build(m: &Model<'_>, wanted: &dyn Fn(DpId) -> bool, out: &mut Outp
     for (i, p) in m.ports.iter().enumerate().filter(|(_, p)| super::live(m, p)) {
         if !wanted(p.dp) {
             // Its HA chassis group is still wanted.
-            if let Some(g) = p.lsp().filter(|_| p.lsp_type() == "external").and_then(|l| l.ha_chassis_group()) {
+            if let Some(g) = (p.lsp_type() == "external").then(|| p.lsp()).flatten().and_then(|l| l.ha_chassis_group())
+            {
                 ha.nb_group(g);
             }
             continue;
         }
         let mut diags = Vec::new();
-        let row = match p.nb {
-            PortNb::Switch(lsp) => lsp_binding(m, i, lsp, &look, &mut ha, &mut diags),
-            PortNb::Router(lrp) => lrp_binding(m, i, p, lrp, &mut diags),
+        let row = match p.nb() {
+            Some(PortNb::Switch(lsp)) => lsp_binding(m, i, lsp, &look, &mut ha, &mut diags),
+            Some(PortNb::Router(lrp)) => lrp_binding(m, i, p, lrp, &mut diags),
+            None => continue,
         };
         out.push("Port_Binding", row);
         super::report(out, dp_diags, p.dp, diags);
@@ -238,7 +240,7 @@ fn lsp_binding<'a>(
             .set_nonempty("options", str_map(options));
         if let Some(rp) = live {
             let mut nats = nat_addresses(m, p, lsp, rp, gw, diags);
-            if let Some(pb) = p.binding {
+            if let Some(pb) = m.binding(p) {
                 keep_word_order(&mut nats, pb.nat_addresses());
             }
             row.set_nonempty("nat_addresses", str_set(nats));

@@ -50,7 +50,7 @@ pub(crate) fn assign<'a>(m: &Model<'a>) -> Queues<'a> {
     let mut used: HashMap<Uuid, BTreeSet<i64>> = HashMap::new();
     let mut wanted = Vec::new();
     for p in asking {
-        let pb = p.binding;
+        let pb = m.binding(p);
         let chassis = pb.and_then(|pb| pb.chassis_uuids().next());
         let kept =
             pb.and_then(|pb| pb.options().get_int("qdisc_queue_id")).filter(|id| (1..=MAX_QUEUE_ID).contains(id));
@@ -126,7 +126,7 @@ mod tests {
             pbs.join(", ")
         );
         let (nb, sb) = (replica("ovn-nb.ovsschema", &nb), replica("ovn-sb.ovsschema", &sb));
-        let memo = crate::model::memo::PortMemo::of(&nb);
+        let memo = crate::model::memo::PortMemo::of(&nb, &sb);
         let m = Model::build(&nb, &sb, &memo, BTreeMap::new(), &mut Vec::new());
         assign(&m).ids.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     }

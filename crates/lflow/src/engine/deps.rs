@@ -342,6 +342,9 @@ struct PortFacts {
     plain: bool,
 }
 
+/// The facts of a datapath's ports, in model order.
+type PortList = Vec<(Uuid, PortFacts)>;
+
 /// What the last cycle knew of the datapaths, to place this cycle's
 /// changes (a deleted row is placed where it was).
 #[derive(Debug, Default)]
@@ -355,6 +358,14 @@ pub struct Deps {
     prints: HashMap<Uuid, u64, FixedState>,
     /// Port (NB row) -> what the model says of it.
     ports: HashMap<Uuid, PortFacts, FixedState>,
+    /// Datapath -> the facts of its ports, in model order: a datapath
+    /// whose list is as it was has no port whose facts changed (a
+    /// sequential compare, where comparing the `ports` of two cycles
+    /// waited for memory on every port).
+    dp_ports: HashMap<Uuid, PortList, FixedState>,
+    /// The ports whose facts differ from the last cycle's: (port, before,
+    /// now).
+    changed_ports: Vec<(Uuid, Option<PortFacts>, Option<PortFacts>)>,
     /// SB datapath row -> NB datapath row.
     sb_to_nb: HashMap<Uuid, Uuid, FixedState>,
     /// `Model::lb_hint`, the switch whose row the flows every
@@ -377,7 +388,7 @@ impl Deps {
     /// the new `model`; `None` for all of them. Then takes the new model's
     /// facts for the next cycle.
     pub fn reached(&mut self, m: &Model<'_>, pending: &Pending, all: bool) -> Option<Reached> {
-        let mut next = Deps::of(m);
+        let mut next = Deps::of(m, self);
         let mut owners = std::mem::take(&mut self.owners);
         // The owners the rows `reach` asks about had before the changes.
         let mut prior: HashMap<Uuid, Vec<Uuid>, FixedState> = HashMap::default();
@@ -631,10 +642,10 @@ impl Deps {
         for dp in differing_keys(&self.prints, &next.prints) {
             add_to(dp, Scope::Ports, true, true);
         }
-        for port in differing_keys(&self.ports, &next.ports) {
-            for f in self.ports.get(&port).into_iter().chain(next.ports.get(&port)) {
+        for (port, before, now) in &next.changed_ports {
+            for f in before.iter().chain(now) {
                 if f.is_router_port {
-                    through.push(port);
+                    through.push(*port);
                 } else {
                     add_to(f.dp, if f.plain { Scope::Addresses } else { Scope::Ports }, true, true);
                 }
@@ -700,7 +711,7 @@ impl Deps {
             // routers on the peer switch about that switch (they resolve
             // its addresses).
             for port in &through {
-                for f in self.ports.get(port).into_iter().chain(next.ports.get(port)) {
+                for f in next.facts(port) {
                     reached.insert(f.dp);
                     if let Some(peer) = f.peer_dp {
                         switch_and_routers(peer, false, &mut reached, &mut behind);
@@ -726,14 +737,15 @@ impl Deps {
     fn port_groups(&self, next: &Deps, m: &Model<'_>, pending: &Pending) -> HashSet<String> {
         let name = |r: &Row| r.get("name").as_atom().and_then(Atom::as_str).map(str::to_string);
         let mut names = HashSet::new();
-        let mut ports: HashSet<Uuid, FixedState> = differing_keys(&self.ports, &next.ports).into_iter().collect();
+        let mut ports: HashSet<Uuid, FixedState> = next.changed_ports.iter().map(|(port, ..)| *port).collect();
         let switches: HashSet<Uuid, FixedState> = differing_keys(&self.prints, &next.prints)
             .into_iter()
             .filter(|dp| !self.routers.contains(dp) && !next.routers.contains(dp))
             .collect();
         if !switches.is_empty() {
-            let on_them = self.ports.iter().chain(&next.ports).filter(|(_, f)| switches.contains(&f.dp));
-            ports.extend(on_them.map(|(port, _)| *port));
+            let before = next.changed_ports.iter().filter_map(|(port, before, _)| Some((port, (*before)?)));
+            let on_them = next.ports.iter().map(|(port, f)| (port, *f)).chain(before);
+            ports.extend(on_them.filter(|(_, f)| switches.contains(&f.dp)).map(|(port, _)| *port));
         }
         for (table, uuid, old) in &pending.nb {
             let new = m.nb.get(table, uuid);
@@ -767,23 +779,48 @@ impl Deps {
         self.owners.differing(nb)
     }
 
-    /// The facts of `m`, but for the owners of NB rows.
-    fn of(m: &Model<'_>) -> Deps {
-        let (n_dps, n_ports) = (m.datapaths.len(), m.ports.len());
+    /// A port's facts before this cycle's changes and now (the same
+    /// twice for a port whose facts did not change).
+    fn facts(&self, port: &Uuid) -> impl Iterator<Item = PortFacts> + '_ {
+        let now = self.ports.get(port).copied();
+        let before = match self.changed_ports.iter().find(|(p, ..)| p == port) {
+            Some((_, before, _)) => *before,
+            None => now,
+        };
+        before.into_iter().chain(now)
+    }
+
+    /// The facts of `m`, but for the owners of NB rows; takes the ports'
+    /// facts of `last` (the last cycle's), and notes which changed.
+    fn of(m: &Model<'_>, last: &mut Deps) -> Deps {
+        let n_dps = m.datapaths.len();
+        let mut last_dp_ports = std::mem::take(&mut last.dp_ports);
         let mut d = Deps {
             lb_hint: m.lb_hint,
-            ports: HashMap::with_capacity_and_hasher(n_ports, FixedState::default()),
+            ports: std::mem::take(&mut last.ports),
+            dp_ports: HashMap::with_capacity_and_hasher(n_dps, FixedState::default()),
             prints: HashMap::with_capacity_and_hasher(n_dps, FixedState::default()),
             neighbors: HashMap::with_capacity_and_hasher(n_dps, FixedState::default()),
             ..Deps::default()
         };
+        // The lists of the datapaths whose ports' facts changed: (before,
+        // now).
+        let mut changed: Vec<(PortList, PortList)> = Vec::new();
         for dp in &m.datapaths {
             if !dp.is_switch() {
                 d.routers.insert(dp.uuid);
             }
             let mut h = FixedState::default().build_hasher();
             dp.tunnel_key.hash(&mut h);
+            // The groups learned on a switch are those of their ports that
+            // are still on it: a port leaving changes what its routers
+            // relay.
+            let first = m.igmp_groups.partition_point(|g| g.dp < dp.id);
+            for g in m.igmp_groups[first..].iter().take_while(|g| g.dp == dp.id) {
+                (&g.address, g.tunnel_key, g.ports.iter().map(|&p| m.ports[p].name).collect::<Vec<_>>()).hash(&mut h);
+            }
             let mut neighbors = Vec::new();
+            let mut facts_of = Vec::with_capacity(dp.ports.len());
             for &p in &dp.ports {
                 let port = &m.ports[p];
                 if let Some(cr) = m.cr_port(p) {
@@ -800,14 +837,21 @@ impl Deps {
                     dp: dp.uuid,
                     peer_dp,
                     print: ph.finish(),
-                    is_router_port: port.lrp().is_some(),
-                    plain: port.lsp().is_some() && PLAIN_TYPES.contains(&port.lsp_type()),
+                    is_router_port: port.is_lrp(),
+                    plain: port.is_lsp() && PLAIN_TYPES.contains(&port.lsp_type()),
                 };
-                d.ports.insert(port.uuid, facts);
+                facts_of.push((port.uuid, facts));
             }
             d.prints.insert(dp.uuid, h.finish());
             d.neighbors.insert(dp.uuid, neighbors);
+            let before = last_dp_ports.remove(&dp.uuid).unwrap_or_default();
+            if before != facts_of {
+                changed.push((before, facts_of.clone()));
+            }
+            d.dp_ports.insert(dp.uuid, facts_of);
         }
+        changed.extend(last_dp_ports.into_values().map(|before| (before, Vec::new())));
+        d.take_port_changes(changed);
         for b in crate::input::sb::DatapathBinding::all(m.sb) {
             let ids = b.external_ids();
             if let Some(nb) = ids.get("logical-switch").or(ids.get("logical-router")).and_then(|u| u.parse().ok()) {
@@ -819,11 +863,36 @@ impl Deps {
             let mut h = FixedState::default().build_hasher();
             for (_, port) in lb.ip_port_mappings().iter() {
                 let port = port.split_once(':').map_or(port, |(p, _)| p);
-                m.port(port).is_some_and(|p| p.lsp().is_some()).hash(&mut h);
+                m.port(port).is_some_and(crate::model::Port::is_lsp).hash(&mut h);
             }
             d.monitors.insert(lb.uuid(), h.finish());
         }
         d
+    }
+}
+
+impl Deps {
+    /// Notes the ports whose facts differ in the datapaths' lists
+    /// `changed` (before, now), and brings `ports` up to date.
+    fn take_port_changes(&mut self, changed: Vec<(PortList, PortList)>) {
+        let mut before: HashMap<Uuid, PortFacts, FixedState> = HashMap::default();
+        let mut now: HashMap<Uuid, PortFacts, FixedState> = HashMap::default();
+        for (b, n) in changed {
+            before.extend(b);
+            now.extend(n);
+        }
+        for port in before.keys() {
+            self.ports.remove(port);
+        }
+        self.ports.extend(now.iter().map(|(p, f)| (*p, *f)));
+        let mut ports: Vec<Uuid> = before.keys().chain(now.keys()).copied().collect();
+        ports.sort_unstable();
+        ports.dedup();
+        self.changed_ports = ports
+            .into_iter()
+            .map(|p| (p, before.get(&p).copied(), now.get(&p).copied()))
+            .filter(|(_, b, n)| b != n)
+            .collect();
     }
 }
 

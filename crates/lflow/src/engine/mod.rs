@@ -83,8 +83,8 @@ impl NodeStats {
     }
 }
 
-/// The most changed ports the engine notes for its `PortMemo`; past
-/// that, it checks every port.
+/// The most changes the engine notes for its `PortMemo`; past that, it
+/// gathers every datapath's ports again.
 const PORTS_CHANGED_MAX: usize = 100_000;
 
 /// The engine's nodes, in the order a cycle runs them.
@@ -156,12 +156,12 @@ pub struct Engine {
     /// The next run writes the NB status columns of every switch port:
     /// the last run's writes were not sent (`discard`).
     nb_status_all: bool,
-    /// The ports' parsed columns, parsed again only when they change.
+    /// What each datapath's ports' rows say, gathered again only when
+    /// they change.
     ports: crate::model::memo::PortMemo,
-    /// The switch and router ports that changed since the last run (their
-    /// memo to check), or `None`: check every port (the first run, or too
-    /// many changed).
-    ports_changed: Option<HashSet<Uuid, FixedState>>,
+    /// What changed since the last run of the rows the memo reads, or
+    /// `None`: gather everything (the first run, or too many changed).
+    ports_changed: Option<crate::model::memo::Changed>,
     /// What this instance writes (`crate::shard`): its runs plan every row
     /// and keep only the operations on its own.
     ownership: Ownership,
@@ -173,6 +173,7 @@ impl Engine {
     pub fn observe_sb(&mut self, changes: &Changes, sb: &Replica) {
         self.lflows.observe(changes, sb);
         self.pending.observe_sb(changes, sb);
+        self.note_port_changes(changes, true);
         for table in ["Port_Group", "Address_Set"] {
             if let Some(rows) = changes.table(table) {
                 self.port_groups_unsettled.extend(rows.iter().map(|(u, _)| *u));
@@ -184,10 +185,13 @@ impl Engine {
     /// replica must pass here once).
     pub fn observe_nb(&mut self, changes: &Changes) {
         self.pending.observe_nb(changes);
+        self.note_port_changes(changes, false);
+    }
+
+    /// Notes for the memo the changes of the NB (`sb` false) or the SB.
+    fn note_port_changes(&mut self, changes: &Changes, sb: bool) {
         if let Some(changed) = &mut self.ports_changed {
-            for table in ["Logical_Switch_Port", "Logical_Router_Port"] {
-                changed.extend(changes.table(table).into_iter().flat_map(|rows| rows.iter().map(|(u, _)| *u)));
-            }
+            changed.observe(changes, sb);
             if changed.len() > PORTS_CHANGED_MAX {
                 self.ports_changed = None;
             }
@@ -301,9 +305,9 @@ impl Engine {
             let port_groups = reached.port_groups.filter(|_| !all_port_groups);
             Some(crate::Selected { flows, rows: pick(&reached.rows), port_groups, nb_status_all })
         };
-        match self.ports_changed.replace(HashSet::default()) {
-            Some(changed) => self.ports.refresh_rows(nb, changed),
-            None => self.ports.refresh(nb),
+        match self.ports_changed.replace(Default::default()) {
+            Some(changed) => self.ports.update(nb, sb, &changed),
+            None => self.ports.refresh(nb, sb),
         }
         let mut unfolded = crate::compile_unfolded(nb, sb, &self.ports, select, Some(&mut keep));
         // Datapaths selected that no builder visited (a disabled router)
@@ -466,6 +470,13 @@ impl Engine {
     /// empty when the engine is right. For tests.
     pub fn stale_owners(&self, nb: &Replica) -> Vec<Uuid> {
         self.deps.stale_owners(nb)
+    }
+
+    /// The datapaths whose ports, as the engine's memo keeps them,
+    /// differ from what a fresh memo gathers from the same databases:
+    /// empty when the memo is right. For tests.
+    pub fn stale_ports(&self, nb: &Replica, sb: &Replica) -> Vec<Uuid> {
+        self.ports.stale(nb, sb)
     }
 
     /// Keeps the diagnostics of the datapaths whose flows (and rows) were

@@ -315,7 +315,7 @@ mod tests {
         );
         let sb = replica("ovn-sb.ovsschema", "{}");
         let mut diags = Vec::new();
-        let memo = crate::model::memo::PortMemo::of(&nb);
+        let memo = crate::model::memo::PortMemo::of(&nb, &sb);
         let m = Model::build(&nb, &sb, &memo, Default::default(), &mut diags);
         let mut flows = crate::output::FlowSet::default();
         crate::flows::switch::build(&m, &mut flows, &mut diags);

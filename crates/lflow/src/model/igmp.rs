@@ -77,9 +77,10 @@ pub(super) fn build(m: &Model<'_>) -> Vec<IgmpGroup> {
         let ports = g.ports_uuids().filter_map(port_of_sb).filter(|&i| m.ports[i].dp == dp);
         learned.entry((dp, g.address().to_string())).or_default().extend(ports);
     }
-    let flood = |i: usize| match m.ports[i].nb {
-        super::PortNb::Switch(p) => p.options().get_bool("mcast_flood", false),
-        super::PortNb::Router(p) => p.options().get_bool("mcast_flood", false),
+    let flood = |i: usize| match m.ports[i].nb() {
+        Some(super::PortNb::Switch(p)) => p.options().get_bool("mcast_flood", false),
+        Some(super::PortNb::Router(p)) => p.options().get_bool("mcast_flood", false),
+        None => false,
     };
     let mut groups: BTreeMap<(DpId, String), BTreeSet<usize>> = BTreeMap::new();
     for ((dp, address), ports) in learned {
@@ -194,7 +195,7 @@ mod tests {
         );
         let nb = replica("ovn-nb.ovsschema", &nb);
         let sb = replica("ovn-sb.ovsschema", &sb);
-        let memo = crate::model::memo::PortMemo::of(&nb);
+        let memo = crate::model::memo::PortMemo::of(&nb, &sb);
         let m = Model::build(&nb, &sb, &memo, Default::default(), &mut Vec::new());
         let got: Vec<(String, String, Vec<&str>, i64)> = m
             .igmp_groups

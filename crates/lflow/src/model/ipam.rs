@@ -250,7 +250,9 @@ pub(super) fn assign(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Vec<(usize, 
         let mut pending: Vec<Pending> = Vec::new();
         for &i in &dp.ports {
             let port = &m.ports[i];
-            let Some(lsp) = port.lsp() else { continue };
+            if !port.is_lsp() {
+                continue;
+            }
             for request in port.requests {
                 match request {
                     Ok(req) => {
@@ -258,7 +260,8 @@ pub(super) fn assign(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Vec<(usize, 
                             ipam.reserve(ip);
                         }
                         if ipam.enabled() && !matches!(pending.last(), Some(p) if p.port == i) {
-                            let current = lsp.dynamic_addresses().and_then(LportAddresses::parse);
+                            let current =
+                                port.lsp().and_then(|l| l.dynamic_addresses()).and_then(LportAddresses::parse);
                             pending.push(Pending {
                                 port: i,
                                 req: req.clone(),
@@ -301,8 +304,9 @@ pub(super) fn assign(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Vec<(usize, 
     let mut macam = Macam::default();
     // Every static MAC in the NB is taken.
     for p in &m.ports {
-        match p.nb {
-            PortNb::Switch(lsp) => {
+        match p.nb() {
+            None => {}
+            Some(PortNb::Switch(lsp)) => {
                 for a in lsp.addresses() {
                     match Request::parse(a) {
                         Some(Ok(Request { mac: Some(mac), .. })) => macam.reserve(mac),
@@ -315,7 +319,7 @@ pub(super) fn assign(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Vec<(usize, 
                     }
                 }
             }
-            PortNb::Router(lrp) => {
+            Some(PortNb::Router(lrp)) => {
                 if let Some(mac) = Mac::parse(lrp.mac()) {
                     macam.reserve(mac);
                 }
@@ -560,7 +564,7 @@ mod tests {
         let sb = replica("ovn-sb.ovsschema", "{}");
         let mut diags = Vec::new();
         let options = BTreeMap::from([("mac_prefix".to_string(), "0a:00:00".to_string())]);
-        let memo = crate::model::memo::PortMemo::of(&nb);
+        let memo = crate::model::memo::PortMemo::of(&nb, &sb);
         let m = Model::build(&nb, &sb, &memo, options, &mut diags);
         let out = m
             .ports

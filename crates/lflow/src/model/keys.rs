@@ -16,7 +16,7 @@ use foldhash::{HashMap, HashMapExt};
 
 use ovsdb::Uuid;
 
-use super::{DpNb, Model, PortNb};
+use super::{DpNb, Model};
 use crate::input::{nb, sb};
 use crate::output::Diagnostic;
 
@@ -146,10 +146,7 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
             .iter()
             .map(|&i| {
                 let port = &m.ports[i];
-                let table = match port.nb {
-                    PortNb::Switch(_) => nb::LogicalSwitchPort::TABLE,
-                    PortNb::Router(_) => nb::LogicalRouterPort::TABLE,
-                };
+                let table = if port.is_lrp() { nb::LogicalRouterPort::TABLE } else { nb::LogicalSwitchPort::TABLE };
                 let requested = port
                     .requested_key
                     .and_then(|v| crate::input::int_reported(v, "options", REQUESTED, (table, port.name), diags));
@@ -175,7 +172,7 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
                 continue;
             };
             let table = match slot {
-                Slot::Port(i) if m.ports[*i].lrp().is_some() => nb::LogicalRouterPort::TABLE,
+                Slot::Port(i) if m.ports[*i].is_lrp() => nb::LogicalRouterPort::TABLE,
                 _ => nb::LogicalSwitchPort::TABLE,
             };
             diags.push(Diagnostic::new(table, name, &format!("options:{REQUESTED}"), &k.to_string(), &problem));
@@ -183,7 +180,7 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
         for (n, (slot, _, _, _)) in order.iter().enumerate() {
             let sb_key = match slot {
                 Slot::Port(i) => m.ports[*i].sb_key,
-                Slot::Cr(c) => m.sb_bindings.get(m.chassis_redirect[*c].name.as_str()).copied().and_then(super::sb_key),
+                Slot::Cr(c) => m.binding_of(&m.chassis_redirect[*c].name).and_then(super::sb_key),
             };
             if keys[n] == 0 {
                 if let Some((edp, k)) = existing(sb_key) {
@@ -246,7 +243,7 @@ mod tests {
         let nb = replica("ovn-nb.ovsschema", nb);
         let sb = replica("ovn-sb.ovsschema", sb);
         let mut diags = Vec::new();
-        let memo = crate::model::memo::PortMemo::of(&nb);
+        let memo = crate::model::memo::PortMemo::of(&nb, &sb);
         let m = Model::build(&nb, &sb, &memo, BTreeMap::new(), &mut diags);
         let mut out: BTreeMap<String, i64> = m.datapaths.iter().map(|d| (d.name.to_string(), d.tunnel_key)).collect();
         out.extend(m.ports.iter().map(|p| (p.name.to_string(), p.tunnel_key)));

@@ -25,6 +25,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use foldhash::{HashMap, HashMapExt};
+use std::collections::hash_map::Entry;
 
 use ovsdb::{Replica, Uuid};
 
@@ -97,7 +98,10 @@ pub enum PortNb<'a> {
 }
 
 pub struct Port<'a> {
-    pub nb: PortNb<'a>,
+    /// The NB replica, to read the port's row (`lsp`, `lrp`).
+    db: &'a Replica,
+    /// A router port (else a switch port).
+    router: bool,
     pub name: &'a str,
     pub uuid: Uuid,
     pub dp: DpId,
@@ -120,10 +124,12 @@ pub struct Port<'a> {
     /// The VLAN tag of a switch port with `tag_request` (container ports
     /// get a free one per parent when they request 0).
     pub tag: Option<i64>,
+    /// The switch port's `tag_request`.
+    pub(crate) tag_request: Option<i64>,
     /// The switch port has `unknown` in its addresses.
     pub has_unknown: bool,
-    /// The SB binding of the port's name, if SB has one.
-    pub binding: Option<sb::PortBinding<'a>>,
+    /// The SB binding of the port's name, if SB has one (`Model::binding`).
+    binding: Option<Uuid>,
     /// The switch port is up, as northd reports it in the NB `up` column
     /// (`up`): taken from the SB binding ovn-controller claims,
     /// never from that NB column, which northd itself writes.
@@ -142,18 +148,32 @@ pub struct Port<'a> {
 }
 
 impl<'a> Port<'a> {
-    pub fn lsp(&self) -> Option<nb::LogicalSwitchPort<'a>> {
-        match self.nb {
-            PortNb::Switch(p) => Some(p),
-            PortNb::Router(_) => None,
+    /// The port's NB row. The memo the model was built from holds only
+    /// rows of its replica, so the row is there.
+    pub fn nb(&self) -> Option<PortNb<'a>> {
+        if self.router {
+            nb::LogicalRouterPort::get(self.db, &self.uuid).map(PortNb::Router)
+        } else {
+            nb::LogicalSwitchPort::get(self.db, &self.uuid).map(PortNb::Switch)
         }
     }
 
+    pub fn lsp(&self) -> Option<nb::LogicalSwitchPort<'a>> {
+        (!self.router).then(|| nb::LogicalSwitchPort::get(self.db, &self.uuid)).flatten()
+    }
+
     pub fn lrp(&self) -> Option<nb::LogicalRouterPort<'a>> {
-        match self.nb {
-            PortNb::Router(p) => Some(p),
-            PortNb::Switch(_) => None,
-        }
+        self.router.then(|| nb::LogicalRouterPort::get(self.db, &self.uuid)).flatten()
+    }
+
+    /// A switch port (without reading its row).
+    pub fn is_lsp(&self) -> bool {
+        !self.router
+    }
+
+    /// A router port (without reading its row).
+    pub fn is_lrp(&self) -> bool {
+        self.router
     }
 
     /// The switch port's `type` ("" for a VIF and for a router port).
@@ -163,9 +183,10 @@ impl<'a> Port<'a> {
 
     /// The port is enabled (`enabled` unset or true).
     pub fn enabled(&self) -> bool {
-        match self.nb {
-            PortNb::Switch(p) => p.enabled().unwrap_or(true),
-            PortNb::Router(p) => p.enabled().unwrap_or(true),
+        match self.nb() {
+            Some(PortNb::Switch(p)) => p.enabled().unwrap_or(true),
+            Some(PortNb::Router(p)) => p.enabled().unwrap_or(true),
+            None => true,
         }
     }
 }
@@ -190,9 +211,6 @@ pub struct Model<'a> {
     pub sb: &'a Replica,
     /// The ports' parsed columns.
     memo: &'a memo::PortMemo,
-    /// The SB port bindings by `logical_port` (`Port::binding`, and
-    /// chassis-redirect ports').
-    sb_bindings: HashMap<&'a str, sb::PortBinding<'a>>,
     pub datapaths: Vec<Datapath<'a>>,
     pub ports: Vec<Port<'a>>,
     pub port_by_name: HashMap<&'a str, usize>,
@@ -303,7 +321,6 @@ impl<'a> Model<'a> {
             nb,
             sb,
             memo,
-            sb_bindings: sb::PortBinding::all(sb).map(|pb| (pb.logical_port(), pb)).collect(),
             datapaths: Vec::with_capacity(switches.len() + routers.len()),
             ports: Vec::with_capacity(n_ports),
             port_by_name: HashMap::with_capacity(n_ports),
@@ -327,13 +344,19 @@ impl<'a> Model<'a> {
         }
         for i in 0..m.datapaths.len() {
             let dp = DpId(i as u32);
-            let mut ports: Vec<PortNb<'a>> = match m.datapaths[i].nb {
-                DpNb::Switch(s) => s.ports().map(PortNb::Switch).collect(),
-                DpNb::Router(r) => r.ports().map(PortNb::Router).collect(),
+            let d = &m.datapaths[i];
+            let Some(block) = memo.block(&d.uuid) else {
+                // Not in the memo the caller refreshed: a caller's bug, never
+                // ports left out in silence.
+                diags.push(Diagnostic {
+                    table: d.table(),
+                    row: d.name.to_string(),
+                    message: "ports not gathered, left out".into(),
+                });
+                continue;
             };
-            ports.sort_by_cached_key(|p| port_name(*p));
-            for p in ports {
-                m.push_port(dp, p, diags);
+            for e in &block.ports {
+                m.push_port(dp, e, diags);
             }
         }
         m.link_peers(diags);
@@ -346,7 +369,7 @@ impl<'a> Model<'a> {
         m.igmp_groups = igmp::build(&m);
         let switches: Vec<(DpId, nb::LogicalSwitch<'a>)> =
             m.datapaths.iter().filter_map(|d| Some((d.id, d.switch()?))).collect();
-        let is_lsp = |name: &str| m.port(name).is_some_and(|p| p.lsp().is_some());
+        let is_lsp = |name: &str| m.port(name).is_some_and(Port::is_lsp);
         m.lbs = lb::build(nb, sb, &switches, &is_lsp, diags);
         m.lb_vip_ips = nb::LoadBalancer::all(nb).map(|lb| (lb.uuid(), lb::VipIps::of(lb))).collect();
         m.lb_index = m.lbs.iter().enumerate().map(|(i, lb)| (lb.uuid, i)).collect();
@@ -447,8 +470,8 @@ impl<'a> Model<'a> {
         let mut used: HashMap<&'a str, std::collections::BTreeSet<i64>> = HashMap::new();
         let mut wanted = Vec::new();
         for (i, p) in self.ports.iter_mut().enumerate() {
+            let Some(req) = p.tag_request else { continue };
             let Some(lsp) = p.lsp() else { continue };
-            let Some(req) = lsp.tag_request() else { continue };
             let parent = lsp.parent_name().unwrap_or("");
             if req != 0 || parent.is_empty() {
                 p.tag = Some(req);
@@ -487,7 +510,7 @@ impl<'a> Model<'a> {
     /// Finds the distributed gateway ports. On a gateway router (one with
     /// `options:chassis`) they are ignored with a diagnostic.
     fn find_chassis_redirect(&mut self, diags: &mut Vec<Diagnostic>) {
-        for (i, p) in self.ports.iter().enumerate() {
+        for (i, p) in self.ports.iter().enumerate().filter(|(_, p)| p.is_lrp()) {
             let Some(lrp) = p.lrp() else { continue };
             if lrp.gateway_chassis().next().is_none() && lrp.ha_chassis_group().is_none() {
                 continue;
@@ -527,67 +550,36 @@ impl<'a> Model<'a> {
         self.datapaths.push(Datapath { id, nb, name, uuid, tunnel_key: 0, ports: Vec::new() });
     }
 
-    fn push_port(&mut self, dp: DpId, p: PortNb<'a>, diags: &mut Vec<Diagnostic>) {
-        let name = port_name(p);
-        let table = match p {
-            PortNb::Switch(_) => nb::LogicalSwitchPort::TABLE,
-            PortNb::Router(_) => nb::LogicalRouterPort::TABLE,
-        };
-        if name.is_empty() {
-            return;
-        }
-        if let Some(&other) = self.port_by_name.get(name) {
-            let other = self.dp(self.ports[other].dp).name;
-            diags.push(Diagnostic {
-                table,
-                row: name.to_string(),
-                message: format!("duplicate port name (also in {other}), port left out"),
-            });
-            return;
-        }
-        let uuid = match p {
-            PortNb::Switch(s) => s.uuid(),
-            PortNb::Router(r) => r.uuid(),
-        };
-        let memo: &'a memo::PortMemo = self.memo;
-        let parsed = match memo.get(&uuid) {
-            Some(parsed) => parsed,
-            None => {
-                // Not in the memo the caller refreshed: a caller's bug, never
-                // a port left out in silence.
-                diags.push(Diagnostic { table, row: name.to_string(), message: "not parsed, port left out".into() });
+    fn push_port(&mut self, dp: DpId, e: &'a memo::Entry, diags: &mut Vec<Diagnostic>) {
+        let name = e.name.as_str();
+        let table = if e.router { nb::LogicalRouterPort::TABLE } else { nb::LogicalSwitchPort::TABLE };
+        let idx = self.ports.len();
+        let slot = match self.port_by_name.entry(name) {
+            Entry::Occupied(other) => {
+                let other = self.datapaths[self.ports[*other.get()].dp.0 as usize].name;
+                diags.push(Diagnostic {
+                    table,
+                    row: name.to_string(),
+                    message: format!("duplicate port name (also in {other}), port left out"),
+                });
                 return;
             }
+            Entry::Vacant(slot) => slot,
         };
+        let parsed = &e.parsed;
         for (column, value, why) in &parsed.bad {
             diags.push(Diagnostic::new(table, name, column, value, why));
         }
-        if matches!(p, PortNb::Router(_)) && parsed.addrs.is_empty() {
+        if e.router && parsed.addrs.is_empty() {
             return;
         }
-        // What the later passes over every port (keys, peers, queues,
-        // IPAM, DHCP checks, the engine's fingerprints) need of its rows,
-        // read while they are at hand: each pass reading them again waited
-        // for memory on every port (at 30,000 pods, a port add's CPU went
-        // from 92 to 68 ms with this and IPAM reading the memo).
-        let (type_, options, dhcp_options) = match p {
-            PortNb::Switch(s) => (s.type_(), s.options(), [s.dhcpv4_options(), s.dhcpv6_options()]),
-            PortNb::Router(r) => ("", r.options(), [None, None]),
-        };
-        let (mut requested_key, mut asks_queue) = (None, false);
-        for (key, value) in options.iter() {
-            if key == keys::REQUESTED {
-                requested_key = Some(value);
-            } else if QOS_OPTIONS.contains(&key) {
-                asks_queue = matches!(p, PortNb::Switch(_)) && type_ != "router";
-            }
-        }
-        let binding = self.sb_bindings.get(name).copied();
-        let sb_key = binding.and_then(sb_key);
+        slot.insert(idx);
+        let dhcp_options = e.dhcp_options.map(|u| u.and_then(|u| nb::DhcpOptions::get(self.nb, &u)));
         let port = Port {
-            nb: p,
+            db: self.nb,
+            router: e.router,
             name,
-            uuid,
+            uuid: e.uuid,
             dp,
             tunnel_key: 0,
             peer: None,
@@ -596,31 +588,40 @@ impl<'a> Model<'a> {
             ps_addrs: &parsed.ps_addrs,
             requests: &parsed.requests,
             tag: None,
+            tag_request: e.tag_request,
             has_unknown: parsed.has_unknown,
-            binding,
-            up: matches!(p, PortNb::Switch(_)) && up(type_, binding),
-            type_,
-            requested_key,
-            asks_queue,
-            sb_key,
+            binding: e.binding,
+            up: e.up,
+            type_: &e.type_,
+            requested_key: e.requested_key.as_deref(),
+            asks_queue: e.asks_queue,
+            sb_key: e.sb_key,
             dhcp_options,
         };
-        let idx = self.ports.len();
-        self.port_by_name.insert(name, idx);
         self.datapaths[dp.0 as usize].ports.push(idx);
         self.ports.push(port);
+    }
+
+    /// The SB binding of a port.
+    pub fn binding(&self, port: &Port<'a>) -> Option<sb::PortBinding<'a>> {
+        port.binding.and_then(|u| sb::PortBinding::get(self.sb, &u))
+    }
+
+    /// The SB binding of a port name (a chassis-redirect port's).
+    pub fn binding_of(&self, name: &str) -> Option<sb::PortBinding<'a>> {
+        self.memo.binding(self.sb, name)
     }
 
     /// Pairs router-type switch ports with the router ports they name.
     fn link_peers(&mut self, diags: &mut Vec<Diagnostic>) {
         for i in 0..self.ports.len() {
-            let Some(lsp) = self.ports[i].lsp() else { continue };
-            if self.ports[i].type_ != "router" {
+            if self.ports[i].is_lrp() || self.ports[i].type_ != "router" {
                 continue;
             }
+            let Some(lsp) = self.ports[i].lsp() else { continue };
             let Some(rp) = lsp.options().get("router-port") else { continue };
             match self.port_by_name.get(rp).copied() {
-                Some(j) if self.ports[j].lrp().is_some() => {
+                Some(j) if self.ports[j].is_lrp() => {
                     if self.ports[j].peer.is_none() {
                         self.ports[j].peer = Some(i);
                     }
@@ -638,10 +639,13 @@ impl<'a> Model<'a> {
         // A router port may also name its peer router port directly (router
         // to router links).
         for i in 0..self.ports.len() {
+            if !self.ports[i].is_lrp() {
+                continue;
+            }
             let Some(lrp) = self.ports[i].lrp() else { continue };
             let Some(peer) = lrp.peer() else { continue };
             match self.port_by_name.get(peer) {
-                Some(&j) if self.ports[j].lrp().is_some() => {
+                Some(&j) if self.ports[j].is_lrp() => {
                     self.ports[i].peer = Some(j);
                     // Kept as written, as the reference does; but a patch
                     // port to itself or to a port peering elsewhere carries
@@ -688,7 +692,7 @@ impl<'a> Model<'a> {
 }
 
 /// A binding's SB datapath and tunnel key (`Port::sb_key`).
-fn sb_key(pb: sb::PortBinding<'_>) -> Option<(Uuid, i64)> {
+pub(super) fn sb_key(pb: sb::PortBinding<'_>) -> Option<(Uuid, i64)> {
     Some((pb.datapath_uuids().next()?, pb.tunnel_key()))
 }
 
@@ -696,7 +700,7 @@ fn sb_key(pb: sb::PortBinding<'_>) -> Option<(Uuid, i64)> {
 /// router-type port always is; another once a chassis has claimed its
 /// binding and, when that chassis reports port readiness
 /// (`other_config:port-up-notif`), once the binding's `up` is true as well.
-fn up(type_: &str, binding: Option<sb::PortBinding<'_>>) -> bool {
+pub(super) fn up(type_: &str, binding: Option<sb::PortBinding<'_>>) -> bool {
     type_ == "router"
         || binding.is_some_and(|pb| match pb.chassis() {
             Some(ch) if ch.other_config().get_bool("port-up-notif", false) => pb.up() == Some(true),
@@ -708,13 +712,6 @@ fn up(type_: &str, binding: Option<sb::PortBinding<'_>>) -> bool {
 /// The options of a switch port that ask for a QoS queue
 /// (`bindings::queues`).
 pub(crate) const QOS_OPTIONS: [&str; 3] = ["qos_max_rate", "qos_burst", "qos_min_rate"];
-
-fn port_name(p: PortNb<'_>) -> &str {
-    match p {
-        PortNb::Switch(s) => s.name(),
-        PortNb::Router(r) => r.name(),
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -748,7 +745,7 @@ mod tests {
         );
         let nb = replica("ovn-nb.ovsschema", &nb);
         let sb = replica("ovn-sb.ovsschema", "{}");
-        let memo = crate::model::memo::PortMemo::of(&nb);
+        let memo = crate::model::memo::PortMemo::of(&nb, &sb);
         let m = Model::build(&nb, &sb, &memo, BTreeMap::new(), &mut Vec::new());
         let tag = |n: &str| m.port(n).and_then(|p| p.tag);
         assert_eq!(
@@ -778,7 +775,7 @@ mod tests {
         );
         let (nb, sb) = (replica("ovn-nb.ovsschema", &nb), replica("ovn-sb.ovsschema", "{}"));
         let mut diags = Vec::new();
-        let memo = crate::model::memo::PortMemo::of(&nb);
+        let memo = crate::model::memo::PortMemo::of(&nb, &sb);
         let m = Model::build(&nb, &sb, &memo, BTreeMap::new(), &mut diags);
         assert!(m.port("badmac").is_none());
         let good = m.port("good").unwrap();
@@ -813,7 +810,7 @@ mod tests {
         );
         let (nb, sb) = (replica("ovn-nb.ovsschema", &nb), replica("ovn-sb.ovsschema", "{}"));
         let mut diags = Vec::new();
-        let memo = crate::model::memo::PortMemo::of(&nb);
+        let memo = crate::model::memo::PortMemo::of(&nb, &sb);
         Model::build(&nb, &sb, &memo, BTreeMap::new(), &mut diags);
         let diags: Vec<String> = diags.iter().map(ToString::to_string).collect();
         let nat = u(31);
@@ -853,7 +850,7 @@ mod tests {
         );
         let (nb, sb) = (replica("ovn-nb.ovsschema", &nb), replica("ovn-sb.ovsschema", "{}"));
         let mut diags = Vec::new();
-        let memo = crate::model::memo::PortMemo::of(&nb);
+        let memo = crate::model::memo::PortMemo::of(&nb, &sb);
         let m = Model::build(&nb, &sb, &memo, BTreeMap::new(), &mut diags);
         let diags: Vec<String> = diags.iter().map(ToString::to_string).collect();
         assert_eq!(

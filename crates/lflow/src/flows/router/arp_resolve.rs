@@ -69,7 +69,7 @@ pub fn build(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flow
     for p in &r.ports {
         // `dynamic_neigh_routers` is about routers behind a switch: a
         // directly linked peer is bound anyway (scenario 58).
-        if let Some(peer) = r.peer(p.port).filter(|peer| peer.lrp().is_some()) {
+        if let Some(peer) = r.peer(p.port).filter(|peer| peer.is_lrp()) {
             router_peer(r, p, peer, flows);
         }
     }
@@ -82,7 +82,7 @@ pub fn build(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flow
 pub fn behind_switches(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flows) {
     let learn_routers = r.nb.options().get_bool("dynamic_neigh_routers", false);
     for p in &r.ports {
-        let Some(peer) = r.peer(p.port).filter(|peer| peer.lrp().is_none()) else { continue };
+        let Some(peer) = r.peer(p.port).filter(|peer| peer.is_lsp()) else { continue };
         flows.part(r.m.dp(peer.dp).uuid, |flows| {
             for lsp in r.m.ports_of(peer.dp) {
                 if std::ptr::eq(lsp, peer) || !lsp.enabled() {

@@ -237,7 +237,7 @@ impl<'m, 'a> Router<'m, 'a> {
     pub fn peer_has_lsp_type(&self, p: &RPort<'_, '_>, ty: &str) -> bool {
         self.m
             .peer(p.port)
-            .filter(|peer| peer.lsp().is_some())
+            .filter(|peer| peer.is_lsp())
             .is_some_and(|peer| self.m.ports_of(peer.dp).any(|q| q.lsp_type() == ty))
     }
 

@@ -213,7 +213,7 @@ fn floating_ip(r: &Router<'_, '_>, nat: &Nat<'_>, g: &RPort<'_, '_>, lport: &str
         flows.add(dp, Stage::LrInAdmission, 55, format!("{m} && ({bypass})"), a).hint(hint);
     }
     let m = format!("{f}.src == {} && outport == {gkey}", nat.logical_ip_text);
-    if r.m.port(lport).is_some_and(|p| p.lsp().is_some() && p.lsp_type() == "virtual") {
+    if r.m.port(lport).is_some_and(|p| p.is_lsp() && p.lsp_type() == "virtual") {
         flows.add(dp, Stage::LrInGwRedirect, 80, m.clone(), r.drop).hint(hint);
     }
     let reg = nh_regs(nat.external_ip).1;
@@ -351,7 +351,7 @@ mod tests {
     fn nat_flows(nb: &ovsdb::Replica, stages: &[&str]) -> (String, Vec<String>) {
         let mut diags = Vec::new();
         let sb = replica("ovn-sb.ovsschema", "{}");
-        let memo = crate::model::memo::PortMemo::of(nb);
+        let memo = crate::model::memo::PortMemo::of(nb, &sb);
         let m = Model::build(nb, &sb, &memo, BTreeMap::new(), &mut diags);
         let mut f = crate::output::FlowSet::default();
         super::super::build(&m, &mut f, &mut diags);

@@ -396,7 +396,7 @@ pub fn add_route_ips<'m>(m: &'m Model<'_>, q: &'m Port<'_>) -> impl Iterator<Ite
 /// each switch's a part of the router's flows (`Flows::part`).
 pub(super) fn nat_routes(r: &Router<'_, '_>, flows: &mut Flows) {
     for p in &r.ports {
-        let Some(peer) = r.peer(p.port).filter(|q| q.lsp().is_some()) else { continue };
+        let Some(peer) = r.peer(p.port).filter(|q| q.is_lsp()) else { continue };
         flows.part(r.m.dp(peer.dp).uuid, |flows| {
             for lsp in r.m.ports_of(peer.dp).filter(|q| q.lsp_type() == "router") {
                 let Some(q) = r.peer(lsp).filter(|q| q.dp != r.dp) else { continue };

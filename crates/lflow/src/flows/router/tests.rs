@@ -41,7 +41,7 @@ fn flows(nb: &Replica, stages: &[&str]) -> (String, Vec<Diagnostic>) {
 
 fn flows_with_sb(nb: &Replica, sb: &Replica, stages: &[&str]) -> (String, Vec<Diagnostic>) {
     let mut diags = Vec::new();
-    let memo = crate::model::memo::PortMemo::of(nb);
+    let memo = crate::model::memo::PortMemo::of(nb, sb);
     let m = Model::build(nb, sb, &memo, BTreeMap::new(), &mut diags);
     let mut f = FlowSet::default();
     super::build(&m, &mut f, &mut diags);

@@ -144,7 +144,7 @@ fn virtual_port(sw: &Switch<'_, '_>, p: &Port<'_>, flows: &mut Flows, diags: &mu
         return;
     };
     for parent in parents.split(',').filter(|s| !s.is_empty()) {
-        let Some(vp) = sw.m.port(parent).filter(|vp| vp.dp == sw.dp.id && vp.lsp().is_some()) else {
+        let Some(vp) = sw.m.port(parent).filter(|vp| vp.dp == sw.dp.id && vp.is_lsp()) else {
             report(format!("virtual parent '{parent}' is not a port of the same switch, ignored"));
             continue;
         };

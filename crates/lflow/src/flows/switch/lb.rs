@@ -272,7 +272,7 @@ mod tests {
             let nb = crate::tests::replica("ovn-nb.ovsschema", &nb);
             let sb = crate::tests::replica("ovn-sb.ovsschema", "{}");
             let mut diags = Vec::new();
-            let memo = crate::model::memo::PortMemo::of(&nb);
+            let memo = crate::model::memo::PortMemo::of(&nb, &sb);
             let model = crate::model::Model::build(&nb, &sb, &memo, Default::default(), &mut diags);
             let mut flows = crate::output::FlowSet::default();
             super::super::build(&model, &mut flows, &mut diags);
@@ -311,7 +311,7 @@ mod tests {
         let nb = crate::tests::replica("ovn-nb.ovsschema", &nb);
         let sb = crate::tests::replica("ovn-sb.ovsschema", "{}");
         let mut diags = Vec::new();
-        let memo = crate::model::memo::PortMemo::of(&nb);
+        let memo = crate::model::memo::PortMemo::of(&nb, &sb);
         let model =
             crate::model::Model::build(&nb, &sb, &memo, crate::global::global_options(&nb, &mut diags).1, &mut diags);
         let mut flows = crate::output::FlowSet::default();

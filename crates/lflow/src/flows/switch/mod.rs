@@ -86,7 +86,7 @@ pub fn build(m: &Model<'_>, flows: &mut FlowSet, diags: &mut Vec<Diagnostic>) {
 
 /// `Switch::router_peer`.
 fn router_peer<'m, 'a>(m: &'m Model<'a>, p: &Port<'a>) -> Option<&'m Port<'a>> {
-    let peer = m.peer(p).filter(|q| q.lrp().is_some())?;
+    let peer = m.peer(p).filter(|q| q.is_lrp())?;
     let router = m.dp(peer.dp).router()?;
     router.enabled().unwrap_or(true).then_some(peer)
 }

@@ -17,7 +17,7 @@ pub(super) fn switch_flows_with_sb(nb_json: &str, sb_json: &str, stages: &[Stage
     let nb = replica("ovn-nb.ovsschema", nb_json);
     let sb = replica("ovn-sb.ovsschema", sb_json);
     let mut diags = Vec::new();
-    let memo = crate::model::memo::PortMemo::of(&nb);
+    let memo = crate::model::memo::PortMemo::of(&nb, &sb);
     let model = Model::build(&nb, &sb, &memo, BTreeMap::new(), &mut diags);
     let mut flows = FlowSet::default();
     super::build(&model, &mut flows, &mut diags);

@@ -18,6 +18,7 @@
 //!   listener of `--metrics-address` on its own thread.
 //! - `shards`: `--shards`: the locks of a sharded group and what they let
 //!   an instance write (pure).
+//! - `allocator`: when mimalloc gives freed memory back to the system.
 //! - `main_loop`: the one event loop: sessions, compile, diff, one
 //!   transaction per database at a time, active/standby/paused.
 //!
@@ -26,6 +27,7 @@
 //! shards it writes, and `ovn_northd` for the global rows); every SB
 //! transaction asserts them.
 
+pub mod allocator;
 pub mod cli;
 pub mod config;
 pub mod control;

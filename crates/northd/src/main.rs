@@ -25,34 +25,9 @@ use tracing::{info, warn};
 /// per port add was 57 and 46 ms with glibc's malloc, 45 and 42 ms with
 /// this one (two interleaved runs of 30 adds, the same build otherwise),
 /// and glibc kept 290 MiB resident after the first translation, against
-/// 192 MiB (see also `tune_allocator`).
+/// 192 MiB (see also `northd::allocator`).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// `mi_option_purge_delay` in mimalloc's `mi_option_t` (mimalloc.h; its
-/// options keep their numbers across releases: retired ones stay as
-/// `deprecated_*` placeholders). The crate names no constant for it.
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// `mi_option_arena_eager_commit` (the same header).
-const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
-
-/// Makes the memory a cycle frees leave the resident set at once. A first
-/// translation frees its flows and operations in bulk; by default
-/// mimalloc gives such memory back to the system a second later, in
-/// transparent huge pages of 2 MiB, so the peak resident set counted the
-/// memory of several phases at once. At 6,000 pods the peak went from
-/// 254-269 MiB to 173 MiB, the port add time unchanged within the
-/// noise of five runs (`scripts/bench-density`-like runs).
-fn tune_allocator() {
-    // SAFETY: both calls take plain integers. mimalloc reads the option
-    // at its next purge; prctl changes only this process's THP policy
-    // (failure leaves the default, which is only more memory).
-    unsafe {
-        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
-    }
-}
 
 /// Before the first allocation (the Rust runtime's, before `main`):
 /// mimalloc commits the memory of its arenas as pages are used, not all
@@ -60,7 +35,7 @@ fn tune_allocator() {
 extern "C" fn before_main() {
     // SAFETY: sets an integer option; mimalloc reads it when it first
     // reserves an arena.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0) };
+    unsafe { libmimalloc_sys::mi_option_set(northd::allocator::MI_OPTION_ARENA_EAGER_COMMIT, 0) };
 }
 
 #[used]
@@ -68,7 +43,7 @@ extern "C" fn before_main() {
 static BEFORE_MAIN: extern "C" fn() = before_main;
 
 fn main() -> ExitCode {
-    tune_allocator();
+    northd::allocator::tune();
     let action = match cli::parse(std::env::args_os(), &Env::from_process()) {
         Ok(a) => a,
         Err(e) => {

@@ -996,6 +996,9 @@ impl MainLoop {
             // time.
             let now = Instant::now();
             metrics.node_run(node, kind, now - last);
+            if node == lflow::engine::NODES[0] {
+                crate::allocator::after_run(kind);
+            }
             if kind != RunKind::Abort {
                 last = now;
             }

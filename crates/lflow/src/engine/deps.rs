@@ -983,33 +983,37 @@ impl Owners {
             }
         }
         let refs = RefColumns::of(nb);
-        // (Each row the touched datapaths reached loses them all at once:
-        // a group on every gateway router is one pass over its balancers.)
-        let mut rows: HashSet<Uuid, FixedState> = HashSet::default();
-        let mut before: HashMap<Uuid, HashSet<Uuid, FixedState>, FixedState> = HashMap::default();
+        // Only the rows that came into or left a datapath's reach change
+        // their owners: a port added to a switch that reaches every load
+        // balancer through a group is one row more, not one pass over the
+        // owners of every balancer.
         for dp in &touched {
-            let reached = self.by_dp.remove(dp).unwrap_or_default();
-            rows.extend(reached.iter().copied());
-            before.insert(*dp, reached.into_iter().collect());
-        }
-        for row in rows {
-            if let Some(dps) = self.by_row.get_mut(&row) {
-                dps.retain(|d| !touched.contains(d));
-                if dps.is_empty() {
-                    self.by_row.remove(&row);
+            let before: HashSet<Uuid, FixedState> = self.by_dp.remove(dp).unwrap_or_default().into_iter().collect();
+            let mut after: HashSet<Uuid, FixedState> = HashSet::default();
+            let row = nb.get("Logical_Switch", dp).or_else(|| nb.get("Logical_Router", dp));
+            if let Some(row) = row {
+                refs.walk(nb, row, &mut after);
+            }
+            for gone in before.difference(&after) {
+                if let Some(dps) = self.by_row.get_mut(gone) {
+                    if let Some(i) = dps.iter().position(|d| d == dp) {
+                        dps.swap_remove(i);
+                    }
+                    if dps.is_empty() {
+                        self.by_row.remove(gone);
+                    }
                 }
             }
-        }
-        for dp in &touched {
-            if let Some(row) = nb.get("Logical_Switch", dp).or_else(|| nb.get("Logical_Router", dp)) {
-                self.add(nb, &refs, row);
+            for came in after.difference(&before) {
+                self.by_row.entry(*came).or_default().push(*dp);
             }
-            // The rows that came into or left the datapath's reach: the
-            // groups holding those ports have other switches now.
-            let after: HashSet<Uuid, FixedState> = self.by_dp.get(dp).into_iter().flatten().copied().collect();
-            let before = before.remove(dp).unwrap_or_default();
+            // The groups holding the ports that came or went have other
+            // switches now.
             for moved in before.symmetric_difference(&after) {
                 groups.extend(self.group_of.get(moved).into_iter().flatten());
+            }
+            if row.is_some() {
+                self.by_dp.insert(*dp, after.into_iter().collect());
             }
         }
         for g in groups {

@@ -173,7 +173,7 @@ impl Engine {
     pub fn observe_sb(&mut self, changes: &Changes, sb: &Replica) {
         self.lflows.observe(changes, sb);
         self.pending.observe_sb(changes, sb);
-        self.note_port_changes(changes, true);
+        self.note_port_changes(changes, Some(sb));
         for table in ["Port_Group", "Address_Set"] {
             if let Some(rows) = changes.table(table) {
                 self.port_groups_unsettled.extend(rows.iter().map(|(u, _)| *u));
@@ -185,11 +185,12 @@ impl Engine {
     /// replica must pass here once).
     pub fn observe_nb(&mut self, changes: &Changes) {
         self.pending.observe_nb(changes);
-        self.note_port_changes(changes, false);
+        self.note_port_changes(changes, None);
     }
 
-    /// Notes for the memo the changes of the NB (`sb` false) or the SB.
-    fn note_port_changes(&mut self, changes: &Changes, sb: bool) {
+    /// Notes for the memo the changes of the NB, or of the SB (`sb`, the
+    /// replica).
+    fn note_port_changes(&mut self, changes: &Changes, sb: Option<&Replica>) {
         if let Some(changed) = &mut self.ports_changed {
             changed.observe(changes, sb);
             if changed.len() > PORTS_CHANGED_MAX {

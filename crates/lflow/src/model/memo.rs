@@ -88,14 +88,19 @@ pub struct Changed {
     /// SB `Port_Binding` rows, by UUID, with the `logical_port` they had
     /// before the change (the one they have now is read at `update`).
     pub bindings: Vec<(Uuid, Option<String>)>,
-    /// Some chassis changed (whether a port is up reads its chassis).
+    /// A chassis changed whether it reports port readiness (whether a
+    /// port is up reads it), or went (the server clears the bindings'
+    /// weak references to it, which brings their datapaths anyway; a
+    /// replica that did not would keep it named). A chassis that comes is
+    /// named by no binding yet.
     pub chassis: bool,
 }
 
 impl Changed {
     /// Notes the changes of one replica update of NB (`sb` false) or SB.
-    pub fn observe(&mut self, changes: &ovsdb::replica::Changes, sb: bool) {
-        if sb {
+    /// `sb_replica` is the SB replica once they are applied.
+    pub fn observe(&mut self, changes: &ovsdb::replica::Changes, sb_replica: Option<&Replica>) {
+        if let Some(sb_replica) = sb_replica {
             if let Some(rows) = changes.table(sb::PortBinding::TABLE) {
                 for (uuid, change) in rows.iter() {
                     let old = match change {
@@ -106,7 +111,16 @@ impl Changed {
                     self.bindings.push((*uuid, name.map(str::to_string)));
                 }
             }
-            self.chassis |= changes.table(sb::Chassis::TABLE).is_some_and(|t| !t.is_empty());
+            if let Some(rows) = changes.table(sb::Chassis::TABLE) {
+                self.chassis |= rows.iter().any(|(uuid, change)| match change {
+                    Change::Modified { old } => {
+                        let now = sb_replica.get(sb::Chassis::TABLE, uuid);
+                        now.is_some_and(|now| port_up_notif(old) != port_up_notif(now))
+                    }
+                    Change::Deleted { .. } => true,
+                    Change::Inserted => false,
+                });
+            }
         } else {
             for table in NB_TABLES {
                 self.nb_rows.extend(changes.table(table).into_iter().flat_map(|t| t.iter().map(|(u, _)| *u)));
@@ -316,6 +330,11 @@ impl PortMemo {
     }
 }
 
+/// A chassis row's `other_config:port-up-notif`.
+fn port_up_notif(chassis: &ovsdb::replica::Row) -> bool {
+    crate::input::StrMap(chassis.get("other_config")).get_bool("port-up-notif", false)
+}
+
 /// Adds `dp` to the datapaths of a port or name.
 fn note(dps: &mut Vec<Uuid>, dp: Uuid) {
     if !dps.contains(&dp) {
@@ -394,8 +413,9 @@ mod tests {
     /// Notes the changes of both replicas and updates the memo.
     fn update(memo: &mut PortMemo, nb: &mut Replica, sb: &mut Replica) {
         let mut changed = Changed::default();
-        changed.observe(&nb.take_changes(), false);
-        changed.observe(&sb.take_changes(), true);
+        changed.observe(&nb.take_changes(), None);
+        let changes = sb.take_changes();
+        changed.observe(&changes, Some(&*sb));
         memo.update(nb, sb, &changed);
     }
 
@@ -408,9 +428,10 @@ mod tests {
     }
 
     /// A kept memo gathers again the switch whose port's addresses
-    /// changed, the switch a port left and the one it joined, and the
-    /// switch of a port whose SB binding a chassis claimed, and then
-    /// holds what a new memo would.
+    /// changed, the switch a port left and the one it joined, the switch
+    /// of a port whose SB binding a chassis claimed or that went, and
+    /// every switch when a chassis starts reporting port readiness; and
+    /// then holds what a new memo would.
     #[test]
     fn a_kept_memo_follows_changes_of_the_rows() {
         let switch = |n: u32, name: &str, ports: &[u32]| {
@@ -482,12 +503,23 @@ mod tests {
         let p3 = &memo.block(&uuid(1)).unwrap().ports[1];
         assert!(p3.up && p3.binding == Some(uuid(51)));
         assert_eq!(memo.stale(&nb, &sb), Vec::<Uuid>::new());
-        // The binding goes: p3 is down again, through its name alone.
-        apply(&mut sb, &format!(r#"{{"Port_Binding": {{"{}": {{"delete": null}}}}}}"#, u(51)));
-        let mut changed = Changed::default();
-        changed.observe(&sb.take_changes(), true);
-        memo.update(&nb, &sb, &changed);
+        // The chassis starts reporting port readiness, which the binding
+        // has not: p3 is down, though no binding changed.
+        apply(
+            &mut sb,
+            &format!(
+                r#"{{"Chassis": {{"{}": {{"modify": {{"other_config": ["map", [["port-up-notif", "true"]]]}}}}}}}}"#,
+                u(50)
+            ),
+        );
+        update(&mut memo, &mut nb, &mut sb);
         assert!(!memo.block(&uuid(1)).unwrap().ports[1].up);
+        assert_eq!(memo.stale(&nb, &sb), Vec::<Uuid>::new());
+        // The binding goes: p3 is down still, and unbound, through its
+        // name alone.
+        apply(&mut sb, &format!(r#"{{"Port_Binding": {{"{}": {{"delete": null}}}}}}"#, u(51)));
+        update(&mut memo, &mut nb, &mut sb);
+        assert_eq!(memo.block(&uuid(1)).unwrap().ports[1].binding, None);
         assert_eq!(memo.stale(&nb, &sb), Vec::<Uuid>::new());
     }
 }

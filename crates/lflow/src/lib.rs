@@ -56,6 +56,13 @@ pub fn sb_tables() -> impl Iterator<Item = &'static str> {
     sync::owned_tables().chain(SB_FACTS.iter().copied())
 }
 
+/// The SB columns whose replica index (`Replica::create_index`) a run
+/// uses when it has one (`sync::Planner` finds the rows of the datapaths
+/// it built by them): a daemon creates them.
+pub fn sb_indexes() -> impl Iterator<Item = (&'static str, &'static str)> {
+    bindings::PER_DATAPATH.iter().map(|t| (*t, "datapath"))
+}
+
 /// Compiles the NB replica into the desired SB contents. `sb` supplies the
 /// facts to respect (tunnel keys already given out). Never fails: NB rows
 /// that cannot be translated are left out and reported in

@@ -543,7 +543,20 @@ impl<'o> Planner<'o> {
         };
         let desired: Vec<&DesiredRow> =
             desired.iter().filter(|d| built(d.get("name").and_then(|v| v.as_atom()).and_then(Atom::as_str))).collect();
-        let mut rows: Vec<&Row> = table.rows().filter(|r| in_scope(r)).collect();
+        // The rows of the datapaths in scope through the replica's index
+        // of their `datapath` column (`sb_indexes`), if it has one: at
+        // 30,000 pods a port add's scan of every binding read 34,000 rows.
+        let indexed = scope.as_ref().and_then(|s| {
+            let mut rows = Vec::new();
+            for dp in s {
+                rows.extend(sb.lookup(spec.name, "datapath", &Atom::Uuid(*dp)).ok()?);
+            }
+            Some(rows)
+        });
+        let mut rows: Vec<&Row> = match indexed {
+            Some(rows) => rows.into_iter().filter(|r| in_scope(r)).collect(),
+            None => table.rows().filter(|r| in_scope(r)).collect(),
+        };
         rows.sort_by_key(|r| r.uuid());
         for r in rows {
             let key = match self.regrouped.get(&r.uuid()) {

@@ -48,6 +48,10 @@ const BINDING_COLUMNS: &[&str] =
 fn check_steps(steps: impl Iterator<Item = (nbgen::Nb, nbgen::Nb)>) -> Result<(), String> {
     let mut nb = Replica::new(nbgen::schema(true));
     let mut sb = Replica::new(nbgen::schema(false));
+    // As a daemon has them (the planner scans without).
+    for (table, column) in lflow::sb_indexes() {
+        sb.create_index(table, column).unwrap();
+    }
     let mut engine = Engine::default();
     let mut before = BTreeSet::new();
     // The NB status columns as the engine last wrote them, and the port

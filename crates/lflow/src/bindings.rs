@@ -241,7 +241,8 @@ fn static_mac_bindings(m: &Model<'_>, out: &mut Output) {
 /// (`Port::up`, from the SB binding); of the ports of the datapaths
 /// `wanted` picks.
 fn nb_status(m: &Model<'_>, wanted: &dyn Fn(DpId) -> bool, out: &mut Output) {
-    for p in m.ports.iter().filter(|p| wanted(p.dp)) {
+    let ports = m.datapaths.iter().filter(|d| wanted(d.id)).flat_map(|d| d.ports.iter().map(|&i| &m.ports[i]));
+    for p in ports {
         let Some(lsp) = p.lsp() else { continue };
         if p.dynamic_addresses.is_some() || lsp.dynamic_addresses().is_some() {
             out.nb.push(NbWrite {

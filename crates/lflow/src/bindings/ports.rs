@@ -131,7 +131,13 @@ pub(super) fn build(m: &Model<'_>, wanted: &dyn Fn(DpId) -> bool, out: &mut Outp
         });
     }
     let mut ha = HaGroups::default();
-    for (i, p) in m.ports.iter().enumerate().filter(|(_, p)| super::live(m, p)) {
+    // The ports of the datapaths wanted, and the external ports of the
+    // others, in port order.
+    let mut ports: Vec<usize> = m.lists.external.clone();
+    ports.extend(m.datapaths.iter().filter(|d| wanted(d.id)).flat_map(|d| d.ports.iter().copied()));
+    ports.sort_unstable();
+    ports.dedup();
+    for (i, p) in ports.into_iter().map(|i| (i, &m.ports[i])).filter(|(_, p)| super::live(m, p)) {
         if !wanted(p.dp) {
             // Its HA chassis group is still wanted.
             if let Some(g) = (p.lsp_type() == "external").then(|| p.lsp()).flatten().and_then(|l| l.ha_chassis_group())

@@ -43,7 +43,7 @@ pub(crate) struct Queues<'a> {
 /// (`Port::asks_queue`: an option of `model::QOS_OPTIONS`).
 pub(crate) fn assign<'a>(m: &Model<'a>) -> Queues<'a> {
     let mut q = Queues::default();
-    let asking: Vec<_> = m.ports.iter().filter(|p| p.asks_queue && super::live(m, p)).collect();
+    let asking: Vec<_> = m.lists.queue_askers.iter().map(|&i| &m.ports[i]).filter(|p| super::live(m, p)).collect();
     if asking.is_empty() {
         return q;
     }

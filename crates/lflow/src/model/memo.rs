@@ -13,7 +13,9 @@
 //! every port's rows and binding each cycle was half of a port add's
 //! CPU: every port's rows waited for memory.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use foldhash::fast::FixedState;
 use ovsdb::replica::Change;
@@ -50,8 +52,9 @@ pub(crate) struct Entry {
     /// A router port (else a switch port).
     pub router: bool,
     pub name: String,
-    /// The switch port's `type` ("" for a router port).
-    pub type_: String,
+    /// The switch port's `type` ("" for a router port); the types
+    /// ovn-nb(5) names are not copied (`port_type`).
+    pub type_: Cow<'static, str>,
     /// `options:requested-tnl-key` as written.
     pub requested_key: Option<String>,
     /// A switch port (not of type `router`) with an option asking for a
@@ -153,6 +156,18 @@ pub struct PortMemo {
     port_dps: Map<Uuid, Vec<Uuid>>,
     /// A port name -> the datapaths whose blocks hold a port of that name.
     name_dps: HashMap<String, Vec<Uuid>>,
+    /// The reference's walk of the datapaths (`Model::find_lb_hint`) and
+    /// the switches and routers it was made of (a cache: it formats and
+    /// hashes every datapath's UUID; kept through a lock because the
+    /// model only borrows the memo).
+    walk: Mutex<Option<Walk>>,
+}
+
+/// A walk of the datapaths, and the switches and routers it is of.
+struct Walk {
+    switches: Vec<Uuid>,
+    routers: Vec<Uuid>,
+    walk: Vec<Uuid>,
 }
 
 impl std::fmt::Debug for PortMemo {
@@ -222,6 +237,20 @@ impl PortMemo {
     /// `update` did not see.
     pub(crate) fn block(&self, dp: &Uuid) -> Option<&Block> {
         self.blocks.get(dp)
+    }
+
+    /// The walk `make` makes of the switches and routers given, made
+    /// again only when they are not the last call's.
+    pub(crate) fn walk(&self, switches: &[Uuid], routers: &[Uuid], make: impl FnOnce() -> Vec<Uuid>) -> Vec<Uuid> {
+        let mut cache = self.walk.lock().unwrap_or_else(|e| e.into_inner());
+        match &*cache {
+            Some(w) if w.switches == switches && w.routers == routers => w.walk.clone(),
+            _ => {
+                let walk = make();
+                *cache = Some(Walk { switches: switches.to_vec(), routers: routers.to_vec(), walk: walk.clone() });
+                walk
+            }
+        }
     }
 
     /// The SB binding of a port name.
@@ -298,7 +327,7 @@ impl PortMemo {
             uuid: lsp.uuid(),
             router: false,
             name: lsp.name().to_string(),
-            type_: type_.to_string(),
+            type_: port_type(type_),
             requested_key,
             asks_queue,
             tag_request: lsp.tag_request(),
@@ -317,7 +346,7 @@ impl PortMemo {
             uuid: lrp.uuid(),
             router: true,
             name: lrp.name().to_string(),
-            type_: String::new(),
+            type_: Cow::Borrowed(""),
             requested_key,
             asks_queue: false,
             tag_request: None,
@@ -327,6 +356,31 @@ impl PortMemo {
             sb_key: binding.and_then(super::sb_key),
             up: false,
         }
+    }
+}
+
+/// The switch port types ovn-nb(5) names.
+const PORT_TYPES: [&str; 11] = [
+    "",
+    "router",
+    "localnet",
+    "localport",
+    "l2gateway",
+    "vtep",
+    "external",
+    "virtual",
+    "remote",
+    "patch",
+    "chassisredirect",
+];
+
+/// A port's type: one of `PORT_TYPES` without a copy, so that the passes
+/// over every port that compare types (`link_peers`) read no memory of
+/// their own per port.
+fn port_type(t: &str) -> Cow<'static, str> {
+    match PORT_TYPES.iter().find(|k| **k == t) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(t.to_string()),
     }
 }
 

@@ -251,7 +251,7 @@ fn add(flows: &mut Flows, sw: &Switch<'_, '_>, stage: Stage, m: String, a: Strin
 /// reported on the port.
 pub(super) fn check_options(m: &Model<'_>, diags: &mut Vec<Diagnostic>) {
     let mut rows: BTreeMap<(Uuid, bool), (nb::DhcpOptions<'_>, Vec<&Port<'_>>)> = BTreeMap::new();
-    for p in m.ports.iter().filter(|p| p.dhcp_options.iter().any(Option::is_some)) {
+    for p in m.lists.dhcp.iter().map(|&i| &m.ports[i]) {
         let Some(lsp) = p.lsp() else { continue };
         for (v6, row) in [false, true].into_iter().zip(p.dhcp_options) {
             if let Some(row) = row {

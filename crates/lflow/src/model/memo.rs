@@ -8,10 +8,13 @@
 //! the SB says of it (its binding, the binding's datapath and key, `up`).
 //!
 //! A block is gathered again when its datapath's row, one of its ports'
-//! rows, the SB binding of one of its ports' names, or any chassis changed
-//! (`Changed`); `refresh` gathers every block. At 30,000 pods, reading
-//! every port's rows and binding each cycle was half of a port add's
-//! CPU: every port's rows waited for memory.
+//! rows (or a row its datapath names that was not there), or the SB
+//! binding of one of its ports' names changed; every block when a chassis
+//! changed whether it reports port readiness, or went (`Changed`);
+//! `refresh` gathers every block. At 30,000 pods, reading every port's
+//! rows and binding each cycle was half of a port add's CPU: every port's
+//! rows waited for memory. The memo also keeps the reference's walk of
+//! the datapaths (`walk`) while the datapaths are the same.
 
 use std::borrow::Cow;
 use std::collections::HashMap;

@@ -2,9 +2,11 @@
 //! switch or router) with their tunnel keys, ports with parsed addresses
 //! (including the ones IPAM assigns, `ipam`), VLAN tags, patch-port peers,
 //! chassis-redirect ports of distributed gateway ports, and tunnel keys
-//! (`keys`). Built once a compilation from the NB replica and the SB facts
-//! that must be respected (keys already given out, chassis); never writes
-//! either database.
+//! (`keys`). Built once a compilation from the NB replica, the SB facts
+//! that must be respected (keys already given out, chassis) and the ports
+//! the `memo` gathered per datapath (kept by the engine between
+//! compilations; a port reads its NB row only when asked, `Port::lsp`);
+//! never writes either database.
 //! Everything is in a deterministic order: switches then routers, each by
 //! name then UUID; ports by NB order of their datapath's `ports` column
 //! sorted by name.
@@ -324,7 +326,8 @@ impl<'a> Model<'a> {
 
     /// Builds the model. NB rows that cannot be used (a port in two
     /// switches, a duplicate name) are reported in `diags` and left out.
-    /// `memo` must hold every port of `nb` (`PortMemo::refresh`).
+    /// `memo` must hold every datapath of `nb` (`PortMemo::refresh`,
+    /// `PortMemo::update`).
     pub fn build(
         nb: &'a Replica,
         sb: &'a Replica,

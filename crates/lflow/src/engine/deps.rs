@@ -364,7 +364,7 @@ pub struct Deps {
     /// waited for memory on every port).
     dp_ports: HashMap<Uuid, PortList, FixedState>,
     /// The ports whose facts differ from the last cycle's: (port, before,
-    /// now).
+    /// now), sorted by port.
     changed_ports: Vec<(Uuid, Option<PortFacts>, Option<PortFacts>)>,
     /// SB datapath row -> NB datapath row.
     sb_to_nb: HashMap<Uuid, Uuid, FixedState>,
@@ -783,9 +783,10 @@ impl Deps {
     /// twice for a port whose facts did not change).
     fn facts(&self, port: &Uuid) -> impl Iterator<Item = PortFacts> + '_ {
         let now = self.ports.get(port).copied();
-        let before = match self.changed_ports.iter().find(|(p, ..)| p == port) {
-            Some((_, before, _)) => *before,
-            None => now,
+        // (`changed_ports` is sorted by port.)
+        let before = match self.changed_ports.binary_search_by_key(port, |(p, ..)| *p) {
+            Ok(i) => self.changed_ports[i].1,
+            Err(_) => now,
         };
         before.into_iter().chain(now)
     }

@@ -225,6 +225,10 @@ struct Topo {
     /// ovn-controller reports it (an SB row, bit 1) online (bit 2) or
     /// offline.
     health: u8,
+    /// Peers named one way: the gateway router's port names no peer back
+    /// (bit 0), its networks move (bit 1); a second switch port on switch
+    /// 1 names router 0's port on switch 0 (bit 2).
+    one_way: u8,
 }
 
 const VIFS: usize = 9;
@@ -255,12 +259,18 @@ impl Topo {
             igmp: 0,
             bfd: 0,
             health: 0,
+            one_way: 0,
         }
     }
 
-    /// Applies edit number `what` with the value `v`.
+    /// Applies edit number `what` with the value `v` (those from 240 on
+    /// came last: the recorded cases keep their meaning).
     fn edit(&mut self, what: u8, v: u8) {
         let i = v as usize % VIFS;
+        if what >= 240 {
+            self.one_way = v;
+            return;
+        }
         match what % 24 {
             0 => self.vifs[i] = format!("0a:00:00:00:01:{v:02x} 10.0.{}.{}", i % 3, 100 + v % 100),
             1 => self.vifs[i] = if self.vifs[i].is_empty() { "dynamic".into() } else { String::new() },
@@ -424,11 +434,14 @@ impl Topo {
             "gw0".into(),
             json!({"name": "gw0", "mac": "0a:00:00:00:fe:00", "networks": "100.64.0.1/30", "peer": "gw1"}),
         );
-        add(
-            "Logical_Router_Port",
-            "gw1".into(),
-            json!({"name": "gw1", "mac": "0a:00:00:00:fe:01", "networks": "100.64.0.2/30", "peer": "gw0"}),
-        );
+        let mut gw1 = json!({"name": "gw1", "mac": "0a:00:00:00:fe:01", "networks": "100.64.0.2/30", "peer": "gw0"});
+        if self.one_way & 1 != 0 {
+            gw1.as_object_mut().expect("a row").remove("peer");
+        }
+        if self.one_way & 2 != 0 {
+            gw1["networks"] = json!("100.64.0.6/30");
+        }
+        add("Logical_Router_Port", "gw1".into(), gw1);
         let mut gr_ports = vec![named("gw1")];
         if self.gr_on_sw2 {
             gr_ports.push(named("gw2"));
@@ -474,6 +487,9 @@ impl Topo {
             if s == 0 {
                 ports.push(named("ln"));
             }
+            if s == 1 && self.one_way & 4 != 0 {
+                ports.push(named("rp0b"));
+            }
             if s == 2 && self.gr_on_sw2 {
                 ports.push(named("gwp2"));
             }
@@ -515,6 +531,14 @@ impl Topo {
             json!({"name": "ln", "type": "localnet", "addresses": "unknown",
                    "options": map(vec![("network_name", "phys".to_string())])}),
         );
+        if self.one_way & 4 != 0 {
+            add(
+                "Logical_Switch_Port",
+                "rp0b".into(),
+                json!({"name": "rp0b", "type": "router", "addresses": "router",
+                       "options": map(vec![("router-port", "lrp0".to_string())])}),
+            );
+        }
         add("Gateway_Chassis", "gwc".into(), json!({"name": "lrp1-ch1", "chassis_name": "ch1", "priority": 1}));
         if self.gr_on_sw2 {
             add(
@@ -596,6 +620,18 @@ fn a_chassis_reaches_the_bindings_that_request_it() {
 fn a_learned_multicast_group_reaches_its_switch_and_the_routers_relaying_it() {
     let topo = Topo { snoop: true, relay: true, ..Topo::new() };
     check_sequence(topo, &[0b001, 0b011, 0b111, 0b100, 0b101, 0], |t, v| t.igmp = v);
+}
+
+/// A router port named as a peer by a port it does not name back (a
+/// router port one way, a second switch port on a router port) moves its
+/// networks, or its router gets a load balancer: the datapaths of those
+/// naming it follow.
+#[test]
+fn a_router_port_reaches_the_ports_peering_it_one_way() {
+    check_sequence(Topo::new(), &[0b001, 0b011, 0b001, 0b000, 0b010, 0b111], |t, v| t.one_way = v);
+    let topo = Topo { one_way: 0b100, ..Topo::new() };
+    check_sequence(topo.clone(), &[1, 3, 5 * 24 + 1], |t, v| t.lrp_nets[0] = format!("10.0.{}.{}/24", v / 24, v % 24));
+    check_sequence(topo, &[1, 0, 1], |t, v| t.lb_router = v == 1);
 }
 
 proptest! {

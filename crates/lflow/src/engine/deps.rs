@@ -25,7 +25,8 @@
 //! balancer or row, or a router's routes and policies, only that datapath;
 //! a switch port of a plain type (a VIF, a router port) its switch and the
 //! flows of the switch's routers about the switch; another switch port its
-//! switch and the switch's routers; a router port its router, its peer and
+//! switch and the switch's routers; a router port its router, its peer (and
+//! the ports naming it as their peer when it does not name them back) and
 //! the flows of the routers on the peer switch about that switch; a
 //! router's load balancers the router and its switches; the rest of a
 //! router (NAT, options, gateway ports) the router, its switches and the
@@ -351,8 +352,14 @@ type PortList = Vec<(Uuid, PortFacts)>;
 pub struct Deps {
     /// Which datapaths reach each NB row.
     owners: Owners,
-    /// Datapath -> the datapaths its ports are peers of.
+    /// Datapath -> the datapaths its ports are peers of, and those of the
+    /// ports peering its ports one way.
     neighbors: HashMap<Uuid, Vec<Uuid>, FixedState>,
+    /// Router port (NB row) -> the datapaths of the ports that name it as
+    /// their peer without it naming them back (a router port peering one
+    /// way, a second switch port on a router port): they read it, but
+    /// its own peer link does not lead to them.
+    peered_by: HashMap<Uuid, Vec<Uuid>, FixedState>,
     routers: HashSet<Uuid, FixedState>,
     /// Datapath -> its own model values (tunnel key, gateway ports').
     prints: HashMap<Uuid, u64, FixedState>,
@@ -707,15 +714,18 @@ impl Deps {
                     }
                 }
             }
-            // A router port: its router, its peer, and the flows of the
-            // routers on the peer switch about that switch (they resolve
-            // its addresses).
+            // A router port: its router, its peer (and the ports naming it
+            // as theirs one way), and the flows of the routers on the peer
+            // switch about that switch (they resolve its addresses).
             for port in &through {
                 for f in next.facts(port) {
                     reached.insert(f.dp);
                     if let Some(peer) = f.peer_dp {
                         switch_and_routers(peer, false, &mut reached, &mut behind);
                     }
+                }
+                for &dp in next.peered_by.get(port).into_iter().flatten() {
+                    switch_and_routers(dp, false, &mut reached, &mut behind);
                 }
             }
             (reached, behind)
@@ -807,6 +817,9 @@ impl Deps {
         // The lists of the datapaths whose ports' facts changed: (before,
         // now).
         let mut changed: Vec<(PortList, PortList)> = Vec::new();
+        // (The datapath of a port peered one way, the datapath of a port
+        // naming it.)
+        let mut one_way = Vec::new();
         for dp in &m.datapaths {
             if !dp.is_switch() {
                 d.routers.insert(dp.uuid);
@@ -834,6 +847,10 @@ impl Deps {
                 peer.map(|q| q.name).hash(&mut ph);
                 let peer_dp = peer.map(|q| m.dp(q.dp).uuid);
                 neighbors.extend(peer_dp);
+                if let Some(q) = peer.filter(|q| q.peer != Some(p)) {
+                    d.peered_by.entry(q.uuid).or_default().push(dp.uuid);
+                    one_way.push((m.dp(q.dp).uuid, dp.uuid));
+                }
                 let facts = PortFacts {
                     dp: dp.uuid,
                     peer_dp,
@@ -850,6 +867,11 @@ impl Deps {
                 changed.push((before, facts_of.clone()));
             }
             d.dp_ports.insert(dp.uuid, facts_of);
+        }
+        // A datapath is the neighbour of those whose ports it peers one
+        // way too: they read it as theirs.
+        for (of, dp) in one_way {
+            d.neighbors.entry(of).or_default().push(dp);
         }
         changed.extend(last_dp_ports.into_values().map(|before| (before, Vec::new())));
         d.take_port_changes(changed);

@@ -160,10 +160,10 @@ pub fn compile_unfolded(
     };
     let meters = flows::copp::Meters::new(&model, &mut out.diagnostics);
     let mut kept = Vec::new();
-    let mut emit = |dp, parts: Option<&BTreeSet<ovsdb::Uuid>>, mut built: Vec<output::Lflow>| {
+    let mut emit = |dp, which: output::Built<'_>, mut built: Vec<output::Lflow>| {
         meters.apply(built.iter_mut());
         match &mut sink {
-            Some(sink) => sink(dp, parts, built),
+            Some(sink) => sink(dp, which, built),
             None => kept.extend(built),
         }
     };

@@ -103,6 +103,19 @@ pub struct Selection {
     /// Datapath -> the parts of its flows built (by NB row); no datapath
     /// here is in `whole`.
     pub parts: HashMap<DpId, BTreeSet<Uuid>>,
+    /// Datapaths of `whole` of which only the flows in no part are built:
+    /// their parts are kept as last built.
+    pub rest: HashSet<DpId>,
+}
+
+/// Which of a datapath's flows one build made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Built<'a> {
+    All,
+    /// The flows of these parts (`Lflow::part`) only.
+    Parts(&'a BTreeSet<Uuid>),
+    /// The flows in no part only.
+    Rest,
 }
 
 impl Selection {
@@ -112,9 +125,9 @@ impl Selection {
 }
 
 /// Where `FlowSet::build_each` hands each datapath's flows as soon as they
-/// are built, instead of keeping them: the datapath, the parts of its
-/// flows built (`None`: all of them), and the flows, in build order.
-pub type Sink<'s> = dyn FnMut(DpId, Option<&BTreeSet<Uuid>>, Vec<Lflow>) + 's;
+/// are built, instead of keeping them: the datapath, which of its flows
+/// were built, and the flows, in build order.
+pub type Sink<'s> = dyn FnMut(DpId, Built<'_>, Vec<Lflow>) + 's;
 
 /// The flows one builder adds: a datapath's (or a test's).
 #[derive(Debug, Default)]
@@ -123,6 +136,8 @@ pub struct Flows {
     /// Of the one datapath a `build_each` item builds: the only parts of
     /// its flows to build, when not all of them.
     only_parts: Option<BTreeSet<Uuid>>,
+    /// The datapath's parts are kept, not built (`Selection::rest`).
+    keep_parts: bool,
     /// The part whose flows are being added.
     part: Option<Uuid>,
 }
@@ -184,11 +199,11 @@ impl Flows {
     /// Adds with `build` the part of the datapath's flows that only the NB
     /// row `row` (a switch behind a router, a load balancer) decides, each
     /// flow's `Lflow::part`, unless the datapath being built is built for
-    /// other parts only. `build` must read nothing another change than
-    /// that row's can change without building the datapath whole
-    /// (`engine::deps` knows what).
+    /// other parts only, or its parts are kept. `build` must read nothing
+    /// another change than that row's can change without building the
+    /// datapath whole (`engine::deps` knows what).
     pub fn part(&mut self, row: Uuid, build: impl FnOnce(&mut Flows)) {
-        if self.only_parts.as_ref().is_some_and(|only| !only.contains(&row)) {
+        if self.keep_parts || self.only_parts.as_ref().is_some_and(|only| !only.contains(&row)) {
             return;
         }
         let outer = self.part.replace(row);
@@ -249,29 +264,35 @@ impl<'s> FlowSet<'s> {
         let selected: Vec<&T> =
             items.iter().filter(|item| only.as_ref().map_or(true, |only| only.has(dp_of(item)))).collect();
         for chunk in selected.chunks(chunk_len) {
-            type Built = (DpId, Option<BTreeSet<Uuid>>, Vec<Lflow>, Vec<Diagnostic>);
-            let one = |item: &&T| -> Built {
+            type One = (DpId, Option<BTreeSet<Uuid>>, bool, Vec<Lflow>, Vec<Diagnostic>);
+            let one = |item: &&T| -> One {
                 let dp = dp_of(item);
                 let only_parts = only.as_ref().and_then(|o| o.parts.get(&dp).filter(|_| !o.whole.contains(&dp)));
-                let mut flows = Flows { only_parts: only_parts.cloned(), ..Flows::default() };
+                let keep_parts = only.as_ref().is_some_and(|o| o.rest.contains(&dp) && o.whole.contains(&dp));
+                let mut flows = Flows { only_parts: only_parts.cloned(), keep_parts, ..Flows::default() };
                 let mut diags = Vec::new();
                 build(item, &mut flows, &mut diags);
-                (dp, flows.only_parts, flows.flows, diags)
+                (dp, flows.only_parts, keep_parts, flows.flows, diags)
             };
             // On one thread, this one: the flows are freed where they were
             // allocated (an allocator keeps another thread's freed memory
             // until that thread allocates again).
-            let built: Vec<Built> =
+            let built: Vec<One> =
                 if threads > 1 { chunk.par_iter().map(one).collect() } else { chunk.iter().map(one).collect() };
-            for (dp, only_parts, flows, more) in built {
+            for (dp, only_parts, keep_parts, flows, more) in built {
                 // (The diagnostics of a datapath built in part are those of
                 // its last whole build: a part cannot change them.)
                 if only_parts.is_none() {
                     diags.extend(more.iter().cloned());
                     self.dp_diagnostics.entry(dp).or_default().extend(more);
                 }
+                let which = match (&only_parts, keep_parts) {
+                    (Some(parts), _) => Built::Parts(parts),
+                    (None, true) => Built::Rest,
+                    (None, false) => Built::All,
+                };
                 match &mut self.sink {
-                    Some(sink) => sink(dp, only_parts.as_ref(), flows),
+                    Some(sink) => sink(dp, which, flows),
                     None => self.flows.extend(flows),
                 }
             }

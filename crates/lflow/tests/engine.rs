@@ -229,6 +229,10 @@ struct Topo {
     /// (bit 0), its networks move (bit 1); a second switch port on switch
     /// 1 names router 0's port on switch 0 (bit 2).
     one_way: u8,
+    /// Control plane protection: the load balancer has a VIP without
+    /// backends and reports it (bit 0), switch 0 names the Copp metering
+    /// that report (bit 1), which exists unless this is 0.
+    copp: u8,
 }
 
 const VIFS: usize = 9;
@@ -260,6 +264,7 @@ impl Topo {
             bfd: 0,
             health: 0,
             one_way: 0,
+            copp: 0,
         }
     }
 
@@ -267,9 +272,10 @@ impl Topo {
     /// came last: the recorded cases keep their meaning).
     fn edit(&mut self, what: u8, v: u8) {
         let i = v as usize % VIFS;
-        if what >= 240 {
-            self.one_way = v;
-            return;
+        match what {
+            248.. => return self.copp = v,
+            240.. => return self.one_way = v,
+            _ => {}
         }
         match what % 24 {
             0 => self.vifs[i] = format!("0a:00:00:00:01:{v:02x} 10.0.{}.{}", i % 3, 100 + v % 100),
@@ -458,7 +464,14 @@ impl Topo {
         );
         let members: Vec<Value> = (0..VIFS).filter(|i| self.pg[*i]).map(|i| named(&format!("vif{i}"))).collect();
         add("Port_Group", "pg".into(), json!({"name": "pg", "ports": set(members), "acls": set(vec![named("acl")])}));
-        let mut lb = json!({"name": "lb", "protocol": "tcp", "vips": map(vec![(self.lb.0.as_str(), "10.0.1.10:8080".to_string())])});
+        let mut vips = vec![(self.lb.0.as_str(), "10.0.1.10:8080".to_string())];
+        if self.copp & 1 != 0 {
+            vips.push(("10.0.0.99:80", String::new()));
+        }
+        let mut lb = json!({"name": "lb", "protocol": "tcp", "vips": map(vips)});
+        if self.copp & 1 != 0 {
+            lb["options"] = map(vec![("event", "true".to_string())]);
+        }
         if self.health & 1 != 0 {
             lb["health_check"] = set(vec![named("hc")]);
             lb["ip_port_mappings"] = map(vec![("10.0.1.10", "vif1:10.0.1.254".to_string())]);
@@ -504,6 +517,9 @@ impl Topo {
             if self.lb.1 == s {
                 row["load_balancer"] = set(vec![named("lb")]);
             }
+            if s == 0 && self.copp & 2 != 0 {
+                row["copp"] = named("copp");
+            }
             add("Logical_Switch", format!("sw{s}"), row);
         }
         let mut lr0_ports = vec![named("lrp0"), named("lrp1"), named("gw0")];
@@ -537,6 +553,15 @@ impl Topo {
                 "rp0b".into(),
                 json!({"name": "rp0b", "type": "router", "addresses": "router",
                        "options": map(vec![("router-port", "lrp0".to_string())])}),
+            );
+        }
+        if self.copp != 0 {
+            add("Meter", "meter".into(), json!({"name": "m-elb", "unit": "pktps", "bands": named("band")}));
+            add("Meter_Band", "band".into(), json!({"action": "drop", "rate": 10}));
+            add(
+                "Copp",
+                "copp".into(),
+                json!({"name": "copp", "meters": map(vec![("event-elb", "m-elb".to_string())])}),
             );
         }
         add("Gateway_Chassis", "gwc".into(), json!({"name": "lrp1-ch1", "chassis_name": "ch1", "priority": 1}));
@@ -632,6 +657,21 @@ fn a_router_port_reaches_the_ports_peering_it_one_way() {
     let topo = Topo { one_way: 0b100, ..Topo::new() };
     check_sequence(topo.clone(), &[1, 3, 5 * 24 + 1], |t, v| t.lrp_nets[0] = format!("10.0.{}.{}/24", v / 24, v % 24));
     check_sequence(topo, &[1, 0, 1], |t, v| t.lb_router = v == 1);
+}
+
+/// Switch 0 comes to meter its load balancer's reports of a VIP without
+/// backends, and stops (the Copp and its meter there all along): those
+/// flows (a part of the switch's) follow.
+#[test]
+fn a_copp_reaches_the_flows_of_the_load_balancers() {
+    let (nb, _) = nbgen::replicas(&Topo { copp: 3, ..Topo::new() }.nb());
+    let sb = Replica::new(nbgen::schema(false));
+    let metered = lflow::compile(&nb, &sb).rows("Logical_Flow").iter().any(|f| {
+        let meter = f.get("controller_meter").and_then(|d| d.as_atom()).and_then(|a| a.as_str());
+        meter == Some("m-elb")
+    });
+    assert!(metered, "no flow carries the Copp's meter");
+    check_sequence(Topo { copp: 1, ..Topo::new() }, &[3, 1, 3, 2, 3], |t, v| t.copp = v);
 }
 
 proptest! {

@@ -1065,6 +1065,7 @@ impl MainLoop {
             nb_ops = nb_ops.len(),
             datapaths_built = stats.datapaths_built,
             datapaths_in_part = stats.datapaths_in_part,
+            datapaths_rest = stats.datapaths_rest,
             datapaths_changed = stats.datapaths_changed,
             flows_compared = stats.flows_compared,
             bindings_built = stats.bindings_built,

@@ -559,6 +559,13 @@ fn a_port_add_changes_only_the_flows_of_the_datapaths_it_reaches() {
     let (built, in_part, changed, _, _) = cycle(&d, &["--wait=sb", "lb-add", "lb0", "10.0.0.201:80", "10.0.0.11:8080"]);
     assert_eq!((built, in_part, changed), (0, 2, 2), "a VIP added: the load balancer's part of its switches' flows");
     assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
+    // A port on a switch with the balancer: the switch's flows but the
+    // balancer's part (kept), and the router's about the switch.
+    let (built, in_part, _, _, _) = add_port(&d, "sw1", "sw1-new", "0a:00:00:00:01:09 10.0.1.99");
+    assert_eq!((built, in_part), (1, 1), "a port on a switch with a load balancer");
+    let last = computed(&d).last().cloned().unwrap_or_default();
+    assert!(last.contains("datapaths_rest=1"), "its balancer's flows kept: {last}");
+    assert_translated(&dbs.nb_remote(), &dbs.sb_remote());
     // On a gateway router whose switch port announces its NAT addresses
     // (its VIPs among them): the balancer's part of the router's flows,
     // and the rows of the router (its `_rtr_lb_` address set, its port's

@@ -37,7 +37,11 @@
 //! build) changed: then that datapath whole; and a router's switches,
 //! whole, when what they read of its VIPs (those their router ports
 //! reach) changed. Of the rows, it reaches only those of a router's
-//! switches (their router ports announce its VIPs). The tables whose rows any datapath
+//! switches (their router ports announce its VIPs). Conversely, a switch
+//! that only changes of its ports' or port groups' rows (or its ports'
+//! facts) reach is built but for its load balancers' parts, kept, when it
+//! has the load balancers of its last build and none of them changed
+//! (`Reached::rest`). The tables whose rows any datapath
 //! may read (meters, BFD, NB options, ...) reach every datapath; a chassis
 //! (or its encapsulation) does only when it changes what every datapath
 //! reads of the chassis (`chassis_print`: VXLAN, the conntrack flavour),
@@ -309,6 +313,11 @@ pub struct Reached {
     /// The names of the port groups whose per-switch SB `Port_Group` rows
     /// (`<switch key>_<name>`) the change reaches; all when `None`.
     pub port_groups: Option<HashSet<String>>,
+    /// Switches of `flows` whose load balancers' parts of the flows
+    /// (`Lflow::part`) the change does not reach: only their ports' and
+    /// port groups' rows changed, their load balancers are those of their
+    /// last build, and none of them changed.
+    pub rest: HashSet<Uuid, FixedState>,
 }
 
 /// Logical_Router columns only the router's own flows read: the rows they
@@ -323,6 +332,10 @@ const ROUTER_OWN_TABLES: &[&str] = &["Logical_Router_Static_Route", "Logical_Rou
 /// the switch has ports of others (`localnet`, `vtep`), and virtual ports'
 /// parents.
 const PLAIN_TYPES: &[&str] = &["", "router"];
+
+/// The NB tables whose rows' changes leave the flows of the load
+/// balancers of the switches they reach as they were.
+const PORT_TABLES: &[&str] = &["Logical_Switch_Port", "Logical_Router_Port", "Port_Group"];
 
 /// A switch port row of a plain type (or none: an insert or a delete).
 fn plain(row: Option<&Row>) -> bool {
@@ -388,6 +401,10 @@ pub struct Deps {
     /// or a load balancer's part of them: a load balancer change that
     /// leaves it the same reaches that balancer's part alone.
     lb_prints: HashMap<Uuid, u64, FixedState>,
+    /// Switch -> its load balancers (`Model::lbs_of`), hashed, when its
+    /// flows were last built whole: a switch's load balancers' parts of
+    /// the flows read nothing of the switch but which they are.
+    lb_sets: HashMap<Uuid, u64, FixedState>,
 }
 
 impl Deps {
@@ -425,7 +442,24 @@ impl Deps {
         let mut print =
             |dp: Uuid| *prints.entry(dp).or_insert_with(|| ids.get(&dp).map(|id| crate::flows::lb_print(m, *id)));
         next.lb_prints = std::mem::take(&mut self.lb_prints);
+        next.lb_sets = std::mem::take(&mut self.lb_sets);
+        let lb_set = |dp: Uuid| -> Option<u64> {
+            let id = *ids.get(&dp)?;
+            m.dp(id)
+                .is_switch()
+                .then(|| FixedState::default().hash_one(m.lbs_of(id).map(|lb| lb.uuid).collect::<Vec<_>>()))
+        };
         let reached = reached.map(|(mut reached, lb_parts)| {
+            // A switch's load balancers' parts stay when it has the same
+            // ones and none of them changed.
+            let touched: HashSet<Uuid, FixedState> = lb_parts.iter().map(|(dp, _)| *dp).collect();
+            reached.rest = reached
+                .rest
+                .iter()
+                .filter(|dp| !touched.contains(dp))
+                .filter(|dp| lb_set(**dp).is_some_and(|h| next.lb_sets.get(dp) == Some(&h)))
+                .copied()
+                .collect();
             // A load balancer's part alone, unless what the rest of the
             // datapath reads of its load balancers changed (or is not
             // known); a router's switches read its VIPs (they are built
@@ -457,16 +491,27 @@ impl Deps {
         // (A datapath built in part keeps its print: a load balancer's
         // part is built only when the print stays.)
         let whole: Vec<Uuid> = match &reached {
-            Some(r) => r.flows.iter().copied().collect(),
+            Some(r) => r.flows.iter().filter(|dp| !r.rest.contains(dp)).copied().collect(),
             None => {
                 next.lb_prints.clear();
+                next.lb_sets.clear();
                 ids.keys().copied().collect()
             }
         };
         next.lb_prints.retain(|dp, _| ids.contains_key(dp));
+        next.lb_sets.retain(|dp, _| ids.contains_key(dp));
         for dp in whole {
             if let Some(p) = print(dp) {
                 next.lb_prints.insert(dp, p);
+            }
+            if let Some(h) = lb_set(dp) {
+                next.lb_sets.insert(dp, h);
+            }
+        }
+        // (The rest of a switch is what reads its load balancers.)
+        for dp in reached.iter().flat_map(|r| &r.rest) {
+            if let Some(p) = print(*dp) {
+                next.lb_prints.insert(*dp, p);
             }
         }
         *self = next;
@@ -511,8 +556,16 @@ impl Deps {
         let owners = |uuid: &Uuid| -> Vec<Uuid> {
             prior.get(uuid).into_iter().flatten().copied().chain(next.owners.of(uuid)).collect()
         };
+        // Datapaths a change of a row other than a port's or a port
+        // group's reaches (its row, a Copp whose meters its load
+        // balancers' flows carry, ...): built whole, load balancers too.
+        let mut lbs_too: HashSet<Uuid, FixedState> = HashSet::default();
         for (table, uuid, old) in &pending.nb {
             let new = m.nb.get(table, uuid);
+            if !PORT_TABLES.contains(&table.as_str()) {
+                lbs_too.insert(*uuid);
+                lbs_too.extend(owners(uuid));
+            }
             match table.as_str() {
                 t if NB_GLOBAL.contains(&t) => return None,
                 "NB_Global" => match (old, new) {
@@ -735,7 +788,8 @@ impl Deps {
         for (router, switch) in pairs.into_iter().filter(|(router, _)| !flows.contains(router)) {
             parts.entry(router).or_default().insert(switch);
         }
-        Some((Reached { flows, parts, rows, port_groups: None }, lb_parts))
+        let rest = flows.iter().filter(|dp| !is_router(dp) && !lbs_too.contains(dp)).copied().collect();
+        Some((Reached { flows, parts, rows, port_groups: None, rest }, lb_parts))
     }
 
     /// The names of the port groups whose SB `Port_Group` rows (their

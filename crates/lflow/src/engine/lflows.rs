@@ -28,7 +28,7 @@ use ovsdb::replica::{Change, Changes};
 use ovsdb::{Atom, Condition, Datum, OpRow, Operation, Replica, Uuid};
 
 use crate::flows::flow_row;
-use crate::output::Lflow;
+use crate::output::{Built, Lflow};
 use crate::stage::Stage;
 use crate::sync::Deferred;
 
@@ -317,17 +317,18 @@ impl LflowTable {
         gone.len()
     }
 
-    /// Takes this cycle's flows of the datapath whose NB row is `dp`: all
-    /// of them, or only the parts `only_parts` lists (its other flows are
-    /// kept). Whether its flows changed.
-    pub fn update_dp(&mut self, dp: Uuid, only_parts: Option<&BTreeSet<Uuid>>, flows: Vec<Lflow>) -> bool {
+    /// Takes this cycle's flows of the datapath whose NB row is `dp`, those
+    /// `built` says were built (its other flows are kept). Whether its
+    /// flows changed.
+    pub fn update_dp(&mut self, dp: Uuid, built: Built<'_>, flows: Vec<Lflow>) -> bool {
         let mut new: DpBuilt = BTreeMap::new();
         for f in flows {
             new.entry(f.part).or_default().push(f);
         }
-        let parts: Vec<Option<Uuid>> = match only_parts {
-            Some(some) => some.iter().copied().map(Some).collect(),
-            None => {
+        let parts: Vec<Option<Uuid>> = match built {
+            Built::Parts(some) => some.iter().copied().map(Some).collect(),
+            Built::Rest => vec![None],
+            Built::All => {
                 // All of them: those kept, and those built.
                 let kept = self.per_dp.get(&dp).into_iter().flat_map(|p| p.keys().copied());
                 let mut all: Vec<Option<Uuid>> = kept.chain(new.keys().copied()).collect();

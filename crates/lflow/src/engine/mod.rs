@@ -31,13 +31,13 @@ mod deps;
 mod lflows;
 
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use foldhash::fast::FixedState;
 use ovsdb::replica::Changes;
 use ovsdb::{Atom, Condition, Operation, Replica, Uuid};
 
-use crate::output::{Diagnostic, DpId, Output};
+use crate::output::{Built, Diagnostic, DpId, Output};
 use crate::shard::{Ownership, Pending, Split};
 use crate::sync::{Plan, PlanStats};
 
@@ -118,6 +118,9 @@ pub struct CycleStats {
     /// a switch behind it, a load balancer's) were built (`northd`,
     /// `output::Selection::parts`).
     pub datapaths_in_part: usize,
+    /// Of `datapaths_built`, switches whose load balancers' flows were
+    /// kept, not built (`northd`, `output::Selection::rest`).
+    pub datapaths_rest: usize,
     /// Datapaths whose flows differed from the last cycle's (`lflow`).
     pub datapaths_changed: usize,
     /// Distinct flows compared with the SB (`lflow`).
@@ -278,12 +281,13 @@ impl Engine {
         // Each datapath's flows go into the table as soon as they are
         // built (by NB row: `select` notes which row each `DpId` is).
         let rows: OnceCell<Vec<Uuid>> = OnceCell::new();
-        let mut datapaths_changed = 0;
+        let (mut datapaths_changed, mut datapaths_rest) = (0, 0);
         let mut seen = HashSet::new();
-        let mut keep = |dp: DpId, parts: Option<&BTreeSet<Uuid>>, flows: Vec<crate::output::Lflow>| {
+        let mut keep = |dp: DpId, which: Built<'_>, flows: Vec<crate::output::Lflow>| {
             let Some(&row) = rows.get().and_then(|rows| rows.get(dp.0 as usize)) else { return };
             seen.insert(dp);
-            datapaths_changed += usize::from(lflows.update_dp(row, parts, flows));
+            datapaths_rest += usize::from(which == Built::Rest);
+            datapaths_changed += usize::from(lflows.update_dp(row, which, flows));
         };
         let select = |m: &crate::model::Model<'_>| {
             let _ = rows.set(m.datapaths.iter().map(|dp| dp.uuid).collect());
@@ -302,7 +306,14 @@ impl Engine {
                 .filter(|dp| !whole.contains(&dp.id))
                 .filter_map(|dp| Some((dp.id, reached.parts.get(&dp.uuid)?.iter().copied().collect())))
                 .collect();
-            let flows = crate::output::Selection { whole, parts };
+            // (A datapath whose rows were left to others is built whole.)
+            let rest = m
+                .datapaths
+                .iter()
+                .filter(|dp| reached.rest.contains(&dp.uuid) && !unsent.contains(&dp.uuid))
+                .map(|dp| dp.id)
+                .collect();
+            let flows = crate::output::Selection { whole, parts, rest };
             let port_groups = reached.port_groups.filter(|_| !all_port_groups);
             Some(crate::Selected { flows, rows: pick(&reached.rows), port_groups, nb_status_all })
         };
@@ -318,13 +329,13 @@ impl Engine {
             if seen.contains(&dp) {
                 continue;
             }
-            let parts = match (&unfolded.built, unfolded.parts.get(&dp)) {
-                (None, _) => None,
-                (Some(whole), _) if whole.contains(&dp) => None,
-                (Some(_), Some(parts)) => Some(parts),
+            let which = match (&unfolded.built, unfolded.parts.get(&dp)) {
+                (None, _) => Built::All,
+                (Some(whole), _) if whole.contains(&dp) => Built::All,
+                (Some(_), Some(parts)) => Built::Parts(parts),
                 (Some(_), None) => continue,
             };
-            datapaths_changed += usize::from(self.lflows.update_dp(row, parts, Vec::new()));
+            datapaths_changed += usize::from(self.lflows.update_dp(row, which, Vec::new()));
         }
         datapaths_changed += self.lflows.forget_gone(&unfolded.datapaths);
         self.pending.clear();
@@ -395,8 +406,14 @@ impl Engine {
         }));
         let flows_compared = planned.compared;
         let bindings_built = unfolded.output.rows("Port_Binding").len();
-        let stats =
-            CycleStats { datapaths_built: built, datapaths_in_part, datapaths_changed, flows_compared, bindings_built };
+        let stats = CycleStats {
+            datapaths_built: built,
+            datapaths_in_part,
+            datapaths_rest,
+            datapaths_changed,
+            flows_compared,
+            bindings_built,
+        };
         Cycle { output: unfolded.output, plan, stats, pending }
     }
 

@@ -672,7 +672,7 @@ fn a_switch_joining_a_group_changes_the_group_in_place() {
 /// daemon's back come back, and a port add after that (which changes no
 /// group) leaves the SB the translation.
 #[test]
-fn address_sets_and_port_groups_others_change_are_put_back() {
+fn address_sets_port_groups_and_other_rows_others_change_are_put_back() {
     let dbs = Dbs::standalone();
     let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
     d.wait_status("active");
@@ -698,6 +698,9 @@ fn address_sets_and_port_groups_others_change_are_put_back() {
     sbctl(&sb, &["clear", "Address_Set", "pg_ip4", "addresses"]);
     let groups = sbctl(&sb, &["--bare", "--columns=_uuid", "find", "Port_Group", "ports=p0"]);
     sbctl(&sb, &["destroy", "Port_Group", groups.trim()]);
+    // A row of a table whose last plans changed nothing (`Settled`).
+    let dp = sbctl(&sb, &["--bare", "--columns=_uuid", "find", "Datapath_Binding", "external_ids:name=sw0"]);
+    sbctl(&sb, &["set", "Datapath_Binding", dp.trim(), "external_ids:name=elsewhere"]);
     wait_until("the SB put back", BOUND, || {
         dbs.nbctl(&["--wait=sb", "sync"]);
         common::translated(&common::dump(&dbs.nb_remote(), "OVN_Northbound"), &common::dump(&sb, "OVN_Southbound"))

@@ -38,8 +38,9 @@
 //! whole, when what they read of its VIPs (those their router ports
 //! reach) changed. Of the rows, it reaches only those of a router's
 //! switches (their router ports announce its VIPs). Conversely, a switch
-//! that only changes of its ports' or port groups' rows (or its ports'
-//! facts) reach is built but for its load balancers' parts, kept, when it
+//! that only changes of its ports' or port groups' rows (or its list of
+//! ports, its ports' facts) reach is built but for its load balancers'
+//! parts, kept, when it
 //! has the load balancers of its last build and none of them changed
 //! (`Reached::rest`). The tables whose rows any datapath
 //! may read (meters, BFD, NB options, ...) reach every datapath; a chassis
@@ -315,8 +316,8 @@ pub struct Reached {
     pub port_groups: Option<HashSet<String>>,
     /// Switches of `flows` whose load balancers' parts of the flows
     /// (`Lflow::part`) the change does not reach: only their ports' and
-    /// port groups' rows changed, their load balancers are those of their
-    /// last build, and none of them changed.
+    /// port groups' rows (and their lists of ports) changed, their load
+    /// balancers are those of their last build, and none of them changed.
     pub rest: HashSet<Uuid, FixedState>,
 }
 
@@ -557,12 +558,15 @@ impl Deps {
             prior.get(uuid).into_iter().flatten().copied().chain(next.owners.of(uuid)).collect()
         };
         // Datapaths a change of a row other than a port's or a port
-        // group's reaches (its row, a Copp whose meters its load
-        // balancers' flows carry, ...): built whole, load balancers too.
+        // group's (or of a switch's list of ports) reaches (a switch's
+        // row, a Copp whose meters its load balancers' flows carry, ...):
+        // built whole, load balancers too.
         let mut lbs_too: HashSet<Uuid, FixedState> = HashSet::default();
         for (table, uuid, old) in &pending.nb {
             let new = m.nb.get(table, uuid);
-            if !PORT_TABLES.contains(&table.as_str()) {
+            let only_ports = table == "Logical_Switch"
+                && matches!((old, new), (Some(o), Some(n)) if differing(o, n).all(|c| c == "ports"));
+            if !PORT_TABLES.contains(&table.as_str()) && !only_ports {
                 lbs_too.insert(*uuid);
                 lbs_too.extend(owners(uuid));
             }

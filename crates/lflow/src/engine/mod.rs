@@ -168,6 +168,10 @@ pub struct Engine {
     /// What this instance writes (`crate::shard`): its runs plan every row
     /// and keep only the operations on its own.
     ownership: Ownership,
+    /// The SB tables whose last plan changed nothing, and the owned SB
+    /// tables changed since the last run (by anyone).
+    settled: crate::sync::Settled,
+    sb_changed: HashSet<&'static str>,
 }
 
 impl Engine {
@@ -175,6 +179,7 @@ impl Engine {
     /// replica must pass here once, on a standby too).
     pub fn observe_sb(&mut self, changes: &Changes, sb: &Replica) {
         self.lflows.observe(changes, sb);
+        self.sb_changed.extend(crate::sync::owned_tables().filter(|t| changes.table(t).is_some()));
         self.pending.observe_sb(changes, sb);
         self.note_port_changes(changes, Some(sb));
         for table in ["Port_Group", "Address_Set"] {
@@ -359,8 +364,10 @@ impl Engine {
         planner.unbuilt_address_sets(unfolded.unbuilt_sets.clone());
         let tables: Vec<&str> = crate::sync::owned_tables().filter(|t| *t != "Logical_Flow").collect();
         let first = tables.iter().position(|t| *t == "Datapath_Binding").map_or(0, |i| i + 1);
+        let sb_changed = std::mem::take(&mut self.sb_changed);
+        let mut settled = std::mem::take(&mut self.settled);
         for table in &tables[..first] {
-            planner.table(table);
+            planner.table_unless_settled(table, &mut settled, !sb_changed.contains(table));
         }
         let dp_ref = self.datapath_refs(&unfolded, planner.ids());
         let (mut flow_ops, mut deferred, mut flow_stats) = (Vec::new(), Vec::new(), BTreeMap::new());
@@ -371,8 +378,9 @@ impl Engine {
         }
         planner.reuse_groups(planned.flow_free);
         for table in &tables[first..] {
-            planner.table(table);
+            planner.table_unless_settled(table, &mut settled, !sb_changed.contains(table));
         }
+        self.settled = settled;
         let mut plan = planner.finish();
         // The other tables' operations, then the flows' updates and
         // deletes (their inserts are deferred, after all), with room for

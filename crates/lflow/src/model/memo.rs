@@ -74,6 +74,11 @@ pub(crate) struct Entry {
     pub sb_key: Option<(Uuid, i64)>,
     /// Whether northd reports the switch port up (`super::up`).
     pub up: bool,
+    /// The port it names as its peer: a `router` switch port's
+    /// `options:router-port`, a router port's `peer`.
+    pub peer: Option<String>,
+    /// A router port with gateway chassis or an HA chassis group.
+    pub gateway: bool,
 }
 
 /// The ports of one datapath, sorted by name (those without a name left
@@ -339,6 +344,8 @@ impl PortMemo {
             binding: binding.map(|pb| pb.uuid()),
             sb_key: binding.and_then(super::sb_key),
             up: super::up(type_, binding),
+            peer: (type_ == "router").then(|| lsp.options().get("router-port").map(str::to_string)).flatten(),
+            gateway: false,
         }
     }
 
@@ -358,6 +365,8 @@ impl PortMemo {
             binding: binding.map(|pb| pb.uuid()),
             sb_key: binding.and_then(super::sb_key),
             up: false,
+            peer: lrp.peer().map(str::to_string),
+            gateway: lrp.gateway_chassis().next().is_some() || lrp.ha_chassis_group().is_some(),
         }
     }
 }

@@ -244,18 +244,22 @@ pub struct Model<'a> {
     pub(crate) queues: crate::bindings::queues::Queues<'a>,
     /// The ports some pass over the model reads, listed as they are
     /// pushed, so that the pass reads only them.
-    pub(crate) lists: PortLists,
+    pub(crate) lists: PortLists<'a>,
 }
 
 /// Indexes into `Model::ports` of the ports of some kind, ascending (a
 /// pass over every port read a line of memory per port: at 30,000 pods
 /// each pass cost about half a millisecond).
 #[derive(Default)]
-pub(crate) struct PortLists {
+pub(crate) struct PortLists<'a> {
     /// Router ports.
     pub lrps: Vec<usize>,
-    /// Switch ports of type `router`.
-    pub router_lsps: Vec<usize>,
+    /// Switch ports of type `router` naming a router port, with its name.
+    pub router_lsps: Vec<(usize, &'a str)>,
+    /// Router ports naming a peer, with its name.
+    pub lrp_peers: Vec<(usize, &'a str)>,
+    /// Router ports with gateway chassis or an HA chassis group.
+    pub gateways: Vec<usize>,
     /// Switch ports of type `external`.
     pub external: Vec<usize>,
     /// Switch ports with a `tag_request`.
@@ -539,12 +543,8 @@ impl<'a> Model<'a> {
     /// Finds the distributed gateway ports. On a gateway router (one with
     /// `options:chassis`) they are ignored with a diagnostic.
     fn find_chassis_redirect(&mut self, diags: &mut Vec<Diagnostic>) {
-        for &i in &self.lists.lrps {
+        for &i in &self.lists.gateways {
             let p = &self.ports[i];
-            let Some(lrp) = p.lrp() else { continue };
-            if lrp.gateway_chassis().next().is_none() && lrp.ha_chassis_group().is_none() {
-                continue;
-            }
             if self.dp(p.dp).router().is_some_and(|r| r.options().contains("chassis")) {
                 diags.push(Diagnostic {
                     table: nb::LogicalRouterPort::TABLE,
@@ -630,9 +630,13 @@ impl<'a> Model<'a> {
         };
         self.datapaths[dp.0 as usize].ports.push(idx);
         let lists = &mut self.lists;
+        if let Some(peer) = &e.peer {
+            let list = if port.router { &mut lists.lrp_peers } else { &mut lists.router_lsps };
+            list.push((idx, peer.as_str()));
+        }
         let listed = [
             (port.router, &mut lists.lrps),
-            (port.type_ == "router", &mut lists.router_lsps),
+            (port.router && e.gateway, &mut lists.gateways),
             (port.type_ == "external", &mut lists.external),
             (port.tag_request.is_some(), &mut lists.tag_requests),
             (port.asks_queue, &mut lists.queue_askers),
@@ -659,9 +663,7 @@ impl<'a> Model<'a> {
     /// Pairs router-type switch ports with the router ports they name.
     fn link_peers(&mut self, diags: &mut Vec<Diagnostic>) {
         for k in 0..self.lists.router_lsps.len() {
-            let i = self.lists.router_lsps[k];
-            let Some(lsp) = self.ports[i].lsp() else { continue };
-            let Some(rp) = lsp.options().get("router-port") else { continue };
+            let (i, rp) = self.lists.router_lsps[k];
             match self.port_by_name.get(rp).copied() {
                 Some(j) if self.ports[j].is_lrp() => {
                     if self.ports[j].peer.is_none() {
@@ -680,10 +682,8 @@ impl<'a> Model<'a> {
         }
         // A router port may also name its peer router port directly (router
         // to router links).
-        for k in 0..self.lists.lrps.len() {
-            let i = self.lists.lrps[k];
-            let Some(lrp) = self.ports[i].lrp() else { continue };
-            let Some(peer) = lrp.peer() else { continue };
+        for k in 0..self.lists.lrp_peers.len() {
+            let (i, peer) = self.lists.lrp_peers[k];
             match self.port_by_name.get(peer) {
                 Some(&j) if self.ports[j].is_lrp() => {
                     self.ports[i].peer = Some(j);

@@ -233,6 +233,9 @@ struct Topo {
     /// backends and reports it (bit 0), switch 0 names the Copp metering
     /// that report (bit 1), which exists unless this is 0.
     copp: u8,
+    /// A load balancer group switch 1 names (bit 0), holding the load
+    /// balancer (bit 1).
+    group: u8,
 }
 
 const VIFS: usize = 9;
@@ -265,6 +268,7 @@ impl Topo {
             health: 0,
             one_way: 0,
             copp: 0,
+            group: 0,
         }
     }
 
@@ -520,6 +524,9 @@ impl Topo {
             if s == 0 && self.copp & 2 != 0 {
                 row["copp"] = named("copp");
             }
+            if s == 1 && self.group & 1 != 0 {
+                row["load_balancer_group"] = named("lbg");
+            }
             add("Logical_Switch", format!("sw{s}"), row);
         }
         let mut lr0_ports = vec![named("lrp0"), named("lrp1"), named("gw0")];
@@ -554,6 +561,10 @@ impl Topo {
                 json!({"name": "rp0b", "type": "router", "addresses": "router",
                        "options": map(vec![("router-port", "lrp0".to_string())])}),
             );
+        }
+        if self.group & 1 != 0 {
+            let lbs = if self.group & 2 != 0 { vec![named("lb")] } else { vec![] };
+            add("Load_Balancer_Group", "lbg".into(), json!({"name": "lbg", "load_balancer": set(lbs)}));
         }
         if self.copp != 0 {
             add("Meter", "meter".into(), json!({"name": "m-elb", "unit": "pktps", "bands": named("band")}));
@@ -657,6 +668,25 @@ fn a_router_port_reaches_the_ports_peering_it_one_way() {
     let topo = Topo { one_way: 0b100, ..Topo::new() };
     check_sequence(topo.clone(), &[1, 3, 5 * 24 + 1], |t, v| t.lrp_nets[0] = format!("10.0.{}.{}/24", v / 24, v % 24));
     check_sequence(topo, &[1, 0, 1], |t, v| t.lb_router = v == 1);
+}
+
+/// A load balancer joins and leaves a group a switch has, each followed
+/// by a port of that switch changing: the switch's flows but for its
+/// balancers' are built then, and its balancers' parts, kept, are the
+/// ones the group gave it.
+#[test]
+fn a_port_change_after_a_group_change_keeps_the_right_balancer_flows() {
+    let mut topo = Topo { group: 1, ..Topo::new() };
+    let mut steps = vec![(topo.nb(), topo.sb())];
+    for (group, vif) in
+        [(3, "0a:00:00:00:01:01 10.0.1.101"), (3, "0a:00:00:00:01:01 10.0.1.102"), (1, ""), (1, "dynamic")]
+    {
+        topo.group = group;
+        steps.push((topo.nb(), topo.sb()));
+        topo.vifs[1] = vif.into();
+        steps.push((topo.nb(), topo.sb()));
+    }
+    check_steps(steps.into_iter()).unwrap();
 }
 
 /// Switch 0 comes to meter its load balancer's reports of a VIP without

@@ -40,8 +40,7 @@
 //! switches (their router ports announce its VIPs). Conversely, a switch
 //! that only changes of its ports' or port groups' rows (or its list of
 //! ports, its ports' facts) reach is built but for its load balancers'
-//! parts, kept, when it
-//! has the load balancers of its last build and none of them changed
+//! parts, kept when no load balancer of its reached a part of its flows
 //! (`Reached::rest`). The tables whose rows any datapath
 //! may read (meters, BFD, NB options, ...) reach every datapath; a chassis
 //! (or its encapsulation) does only when it changes what every datapath
@@ -316,8 +315,8 @@ pub struct Reached {
     pub port_groups: Option<HashSet<String>>,
     /// Switches of `flows` whose load balancers' parts of the flows
     /// (`Lflow::part`) the change does not reach: only their ports' and
-    /// port groups' rows (and their lists of ports) changed, their load
-    /// balancers are those of their last build, and none of them changed.
+    /// port groups' rows (and their lists of ports) changed, and none of
+    /// their load balancers, nor which they are.
     pub rest: HashSet<Uuid, FixedState>,
 }
 
@@ -402,10 +401,6 @@ pub struct Deps {
     /// or a load balancer's part of them: a load balancer change that
     /// leaves it the same reaches that balancer's part alone.
     lb_prints: HashMap<Uuid, u64, FixedState>,
-    /// Switch -> its load balancers (`Model::lbs_of`), hashed, when its
-    /// flows were last built whole: a switch's load balancers' parts of
-    /// the flows read nothing of the switch but which they are.
-    lb_sets: HashMap<Uuid, u64, FixedState>,
 }
 
 impl Deps {
@@ -443,24 +438,12 @@ impl Deps {
         let mut print =
             |dp: Uuid| *prints.entry(dp).or_insert_with(|| ids.get(&dp).map(|id| crate::flows::lb_print(m, *id)));
         next.lb_prints = std::mem::take(&mut self.lb_prints);
-        next.lb_sets = std::mem::take(&mut self.lb_sets);
-        let lb_set = |dp: Uuid| -> Option<u64> {
-            let id = *ids.get(&dp)?;
-            m.dp(id)
-                .is_switch()
-                .then(|| FixedState::default().hash_one(m.lbs_of(id).map(|lb| lb.uuid).collect::<Vec<_>>()))
-        };
         let reached = reached.map(|(mut reached, lb_parts)| {
-            // A switch's load balancers' parts stay when it has the same
-            // ones and none of them changed.
+            // A switch's load balancers' parts stay when none of them
+            // changed (nor which they are: that is a change of the
+            // switch's row, of a group, or a balancer's part).
             let touched: HashSet<Uuid, FixedState> = lb_parts.iter().map(|(dp, _)| *dp).collect();
-            reached.rest = reached
-                .rest
-                .iter()
-                .filter(|dp| !touched.contains(dp))
-                .filter(|dp| lb_set(**dp).is_some_and(|h| next.lb_sets.get(dp) == Some(&h)))
-                .copied()
-                .collect();
+            reached.rest.retain(|dp| !touched.contains(dp));
             // A load balancer's part alone, unless what the rest of the
             // datapath reads of its load balancers changed (or is not
             // known); a router's switches read its VIPs (they are built
@@ -495,18 +478,13 @@ impl Deps {
             Some(r) => r.flows.iter().filter(|dp| !r.rest.contains(dp)).copied().collect(),
             None => {
                 next.lb_prints.clear();
-                next.lb_sets.clear();
                 ids.keys().copied().collect()
             }
         };
         next.lb_prints.retain(|dp, _| ids.contains_key(dp));
-        next.lb_sets.retain(|dp, _| ids.contains_key(dp));
         for dp in whole {
             if let Some(p) = print(dp) {
                 next.lb_prints.insert(dp, p);
-            }
-            if let Some(h) = lb_set(dp) {
-                next.lb_sets.insert(dp, h);
             }
         }
         // (The rest of a switch is what reads its load balancers.)

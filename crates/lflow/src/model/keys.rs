@@ -10,6 +10,7 @@
 //! on their router after its ports. Multicast group keys are the fixed ones
 //! above the port range (see `bindings`) and, for learned groups, `igmp`'s.
 
+use std::collections::hash_map::Entry;
 use std::collections::BTreeSet;
 
 use foldhash::{HashMap, HashMapExt};
@@ -173,7 +174,7 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
             let Some(k) = *requested else { continue };
             let problem = if !r.port.contains(&k) {
                 format!("out of range {}-{}, ignored", r.port.start(), r.port.end())
-            } else if let std::collections::hash_map::Entry::Vacant(slot) = used.entry(k) {
+            } else if let Entry::Vacant(slot) = used.entry(k) {
                 slot.insert(n);
                 keys[n] = k;
                 continue;
@@ -200,10 +201,10 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
                 continue;
             }
             match used.entry(k) {
-                std::collections::hash_map::Entry::Vacant(slot) => {
+                Entry::Vacant(slot) => {
                     slot.insert(n);
                 }
-                std::collections::hash_map::Entry::Occupied(mut holder) => {
+                Entry::Occupied(mut holder) => {
                     let h = *holder.get();
                     if keys[h] == 0 && rank(n) < rank(h) {
                         holder.insert(n);

@@ -252,8 +252,6 @@ pub struct Model<'a> {
 /// each pass cost about half a millisecond).
 #[derive(Default)]
 pub(crate) struct PortLists<'a> {
-    /// Router ports.
-    pub lrps: Vec<usize>,
     /// Switch ports of type `router` naming a router port, with its name.
     pub router_lsps: Vec<(usize, &'a str)>,
     /// Router ports naming a peer, with its name.
@@ -635,7 +633,6 @@ impl<'a> Model<'a> {
             list.push((idx, peer.as_str()));
         }
         let listed = [
-            (port.router, &mut lists.lrps),
             (port.router && e.gateway, &mut lists.gateways),
             (port.type_ == "external", &mut lists.external),
             (port.tag_request.is_some(), &mut lists.tag_requests),

@@ -58,9 +58,9 @@ pub fn sb_tables() -> impl Iterator<Item = &'static str> {
 
 /// The SB columns whose replica index (`Replica::create_index`) a run
 /// uses when it has one (`sync::Planner` finds the rows of the datapaths
-/// it built by them): a daemon creates them.
+/// it built, and of the port groups, by them): a daemon creates them.
 pub fn sb_indexes() -> impl Iterator<Item = (&'static str, &'static str)> {
-    bindings::PER_DATAPATH.iter().map(|t| (*t, "datapath"))
+    bindings::PER_DATAPATH.iter().map(|t| (*t, "datapath")).chain([("Port_Group", "name")])
 }
 
 /// Compiles the NB replica into the desired SB contents. `sb` supplies the

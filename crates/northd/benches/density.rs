@@ -4,7 +4,11 @@
 //! changes of a tenth of a millisecond show (the daemon's port add, timed
 //! through the servers, varies by two).
 //!
-//! `DENSITY_PODS=30000 cargo bench -p lflow --bench density`: builds the
+//! It runs in the daemon's crate for the daemon's allocator: mimalloc, with
+//! the daemon's options (`northd::allocator`), the first cycle's memory
+//! given back at once and the port adds' ten seconds later.
+//!
+//! `DENSITY_PODS=30000 cargo bench -p northd --bench density`: builds the
 //! NB of that many pods (1,500 unless set), an SB holding its translation,
 //! runs the engine's first (full) cycle, then `ADDS` port adds (60 unless
 //! set) as `bench-density` makes them (a pod on the next node's switch,
@@ -16,10 +20,10 @@
 //! again the rows of earlier adds on the switch it builds (a few).
 
 #[allow(dead_code)] // density.rs uses `Insert` and its helpers; this bench also `update2`.
-#[path = "../examples/gen_topology/topology.rs"]
+#[path = "../../lflow/examples/gen_topology/topology.rs"]
 mod topology;
 
-#[path = "../examples/gen_topology/density.rs"]
+#[path = "../../lflow/examples/gen_topology/density.rs"]
 mod density;
 
 use std::sync::Arc;
@@ -27,6 +31,10 @@ use std::time::{Duration, Instant};
 
 use ovsdb::proto::update::{decode_table_updates, UpdateFormat};
 use ovsdb::{Atom, DatabaseSchema, Replica, Uuid};
+
+/// The daemon's allocator (`main.rs`), with its options set in `main`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn schema(file: &str) -> Arc<DatabaseSchema> {
     let path = format!("{}/../../schemas/{file}", env!("CARGO_MANIFEST_DIR"));
@@ -60,6 +68,7 @@ fn main() {
     if std::env::args().skip(1).any(|a| a != "--bench") {
         return;
     }
+    northd::allocator::tune();
     let (pods, adds) = (env("DENSITY_PODS", 1500), env("ADDS", 60).max(11));
     let (nb_schema, sb_schema) = (schema("ovn-nb.ovsschema"), schema("ovn-sb.ovsschema"));
     let started = Instant::now();
@@ -67,13 +76,18 @@ fn main() {
     let out = lflow::compile(&nb, &Replica::new(sb_schema.clone()));
     let plan = lflow::sync::plan_sb(&out, &Replica::new(sb_schema.clone()));
     drop(out);
-    let sb = replica(&sb_schema, &topology::planned_inserts(plan.ops()));
+    let mut sb = replica(&sb_schema, &topology::planned_inserts(plan.ops()));
+    // The daemon's indexes (`main_loop`).
+    for (table, column) in lflow::sb_indexes() {
+        sb.create_index(table, column).unwrap();
+    }
     drop(plan);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
     let mut engine = lflow::engine::Engine::default();
     nb.take_changes();
     let first = Instant::now();
     let cycle = pool.install(|| engine.run(&nb, &sb, |_, _| {}));
+    northd::allocator::after_run(lflow::engine::RunKind::Compute);
     assert!(cycle.plan.is_empty(), "the SB holding the translation still needs {:?}", cycle.plan.stats);
     drop(cycle);
     println!(

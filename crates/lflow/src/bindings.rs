@@ -72,7 +72,16 @@ pub struct Only<'s> {
     pub groups: Option<&'s HashSet<String>>,
     /// The NB status columns of every switch port, whatever `rows` says.
     pub nb_status_all: bool,
+    /// Tables of `MADE_OF_NO_PORT` whose rows not to build.
+    pub unbuilt_tables: &'s [&'static str],
 }
+
+/// The tables whose rows no switch port, port group or switch's list of
+/// ports is part of: a change of only those (`engine::deps::Pending::ports_only`)
+/// leaves their rows as they were. Each with the tables its rows refer
+/// to. (A load balancer's datapath group is built with or without its
+/// row: flows may share the group.)
+pub const MADE_OF_NO_PORT: &[(&str, &[&str])] = &[("Datapath_Binding", &[]), ("Load_Balancer", &["Logical_DP_Group"])];
 
 /// Builds the desired rows, those of some datapaths and port groups only
 /// (`Only`); the diagnostics about the per-datapath ones also in
@@ -85,6 +94,7 @@ pub fn build(
     unbuilt_sets: &mut HashSet<String>,
 ) {
     let wanted = |dp: DpId| only.rows.map_or(true, |o| o.contains(&dp));
+    let built = |table: &str| !only.unbuilt_tables.contains(&table);
     for t in [
         "Datapath_Binding",
         "Port_Binding",
@@ -99,9 +109,12 @@ pub fn build(
         out.sb.entry(t).or_default();
     }
     for dp in m.datapaths.iter().filter(|dp| dp.enabled()) {
-        let mut row = DesiredRow::new(Some(dp.id.row_id()));
-        row.set("external_ids", str_map(datapath_ids(dp.nb, dp.uuid, dp.name))).set("tunnel_key", int(dp.tunnel_key));
-        out.push("Datapath_Binding", row);
+        if built("Datapath_Binding") {
+            let mut row = DesiredRow::new(Some(dp.id.row_id()));
+            row.set("external_ids", str_map(datapath_ids(dp.nb, dp.uuid, dp.name)))
+                .set("tunnel_key", int(dp.tunnel_key));
+            out.push("Datapath_Binding", row);
+        }
         if dp.is_switch() && wanted(dp.id) {
             let mut diags = Vec::new();
             ip_multicast(m, dp.id, out, &mut diags);
@@ -111,7 +124,7 @@ pub fn build(
     mirrors(m, out);
     ports::build(m, &wanted, out, dp_diags);
     meters::build(m, out);
-    lb::build(m, out);
+    lb::build(m, built("Load_Balancer"), out);
     multicast_groups(m, &wanted, out);
     address_sets(m, out);
     router_lb_address_sets(m, &wanted, out, unbuilt_sets);

@@ -445,6 +445,13 @@ pub struct Settled {
 /// The print of a table's desired rows, and the rows their ids matched.
 type SettledTable = (u64, Vec<(String, Uuid)>);
 
+impl Settled {
+    /// The last plan of `table` changed nothing.
+    pub fn holds(&self, table: &str) -> bool {
+        self.tables.contains_key(table)
+    }
+}
+
 /// A `Logical_DP_Group` row as it will be once changed in place.
 struct Regrouped<'r> {
     row: &'r Row,
@@ -565,6 +572,19 @@ impl<'o> Planner<'o> {
         } else {
             settled.tables.remove(spec.name);
         }
+    }
+
+    /// `name`, whose desired rows the output leaves out: the caller knows
+    /// they are those of its last plan, which changed nothing (`settled`
+    /// holds it), and that its SB rows did not change since. Its ids are
+    /// the ones that plan matched. False, planning nothing, if `settled`
+    /// does not hold it.
+    pub fn table_as_settled(&mut self, name: &str, settled: &Settled) -> bool {
+        let Some(spec) = OWNED_TABLES.iter().find(|t| t.name == name) else { return false };
+        let Some((_, ids)) = settled.tables.get(spec.name) else { return false };
+        self.resolver.ids.extend(ids.iter().cloned());
+        self.plan.stats.tables.insert(spec.name, (0, 0, 0));
+        true
     }
 
     /// Plans one owned table (each at most once, in `owned_tables` order;

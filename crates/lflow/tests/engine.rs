@@ -744,3 +744,45 @@ proptest! {
         }
     }
 }
+
+/// After changes of ports only (a port's addresses, a port leaving its
+/// switch, coming back) the datapath bindings and the load balancers,
+/// which no port is part of, are not built again: planned as their last
+/// plan found them, right, they get no operation. A change of a switch's
+/// own column (the tunnel key it asks for) is not of ports only: its
+/// binding is built and updated.
+#[test]
+fn port_changes_leave_the_bindings_and_load_balancers_as_they_were() {
+    let mut topo = Topo::new();
+    let mut nb = Replica::new(nbgen::schema(true));
+    nbgen::replace(&mut nb, &topo.nb());
+    nb.take_changes();
+    let mut sb = nbgen::settled_sb(&lflow::compile(&nb, &Replica::new(nbgen::schema(false))));
+    for (table, column) in lflow::sb_indexes() {
+        sb.create_index(table, column).unwrap();
+    }
+    let ops_on = |plan: &lflow::sync::Plan, table: &str| plan.ops().iter().filter(|o| o.table() == Some(table)).count();
+    let mut engine = Engine::default();
+    let first = engine.run(&nb, &sb, |_, _| {});
+    assert!(first.plan.is_empty(), "the SB holds the translation: {:?}", first.plan.stats);
+    assert!(!first.output.rows("Load_Balancer").is_empty(), "the topology has a load balancer");
+    let mut run = |topo: &Topo| {
+        nbgen::replace(&mut nb, &topo.nb());
+        engine.observe_nb(&nb.take_changes());
+        engine.run(&nb, &sb, |_, _| {})
+    };
+    // (The SB stays as it was: each step differs from it.)
+    for vif in ["0a:00:00:00:01:01 10.0.1.101", "", "0a:00:00:00:01:02 10.0.1.102"] {
+        topo.vifs[1] = vif.into();
+        let cycle = run(&topo);
+        assert!(ops_on(&cycle.plan, "Port_Binding") > 0, "the port's binding changes: {:?}", cycle.plan.stats);
+        for table in ["Datapath_Binding", "Load_Balancer"] {
+            assert!(cycle.output.rows(table).is_empty(), "{table} built again for {vif:?}");
+            assert_eq!(ops_on(&cycle.plan, table), 0, "{table} planned for {vif:?}: {:?}", cycle.plan.stats);
+        }
+    }
+    topo.switch_key = Some(77);
+    let cycle = run(&topo);
+    assert!(!cycle.output.rows("Datapath_Binding").is_empty(), "a switch's own column is not a port's");
+    assert_eq!(ops_on(&cycle.plan, "Datapath_Binding"), 1, "{:?}", cycle.plan.stats);
+}

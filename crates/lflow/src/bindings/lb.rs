@@ -14,13 +14,18 @@ use crate::input::nb;
 use crate::model::Model;
 use crate::output::{reference, str_map, DesiredRow, Diagnostic, DpId, Output};
 
-pub(super) fn build(m: &Model<'_>, out: &mut Output) {
+/// The rows of the load balancers (`Load_Balancer` only when `rows`),
+/// their datapath groups and service monitors.
+pub(super) fn build(m: &Model<'_>, rows: bool, out: &mut Output) {
     out.sb.entry("Load_Balancer").or_default();
     out.sb.entry("Service_Monitor").or_default();
     let mut groups: BTreeMap<&[DpId], String> = BTreeMap::new();
     for lb in m.lbs.iter().filter(|lb| !lb.switches.is_empty()) {
         let next = groups.len();
         let group = groups.entry(&lb.switches[..]).or_insert_with(|| format!("lbg{next}")).clone();
+        if !rows {
+            continue;
+        }
         let mut options: BTreeMap<&str, &str> = lb.nb.options().iter().collect();
         options.insert("hairpin_orig_tuple", "true");
         let mut row = DesiredRow::new(None);

@@ -175,6 +175,20 @@ impl Pending {
         self.nb.extend(others);
     }
 
+    /// The NB changes are of switch ports, port groups and switches'
+    /// lists of ports only (`nb` holds the rows as they are now): none of
+    /// what a datapath's binding or a load balancer's SB row is made of.
+    pub fn ports_only(&self, nb: &Replica) -> bool {
+        !self.all
+            && self.nb.iter().all(|(table, uuid, old)| match table.as_str() {
+                "Logical_Switch_Port" | "Port_Group" => true,
+                "Logical_Switch" => {
+                    matches!((old, nb.get(table, uuid)), (Some(o), Some(n)) if differing(o, n).all(|c| c == "ports"))
+                }
+                _ => false,
+            })
+    }
+
     pub fn observe_sb(&mut self, changes: &Changes, sb: &Replica) {
         for (table, uuid, change) in changes.iter() {
             if SB_UNREAD.contains(&table) {

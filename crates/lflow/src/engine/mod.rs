@@ -282,6 +282,21 @@ impl Engine {
         let all_port_groups = std::mem::take(&mut self.all_port_groups);
         let nb_status_all = std::mem::take(&mut self.nb_status_all);
         let unsent = std::mem::take(&mut self.unsent);
+        // After changes of ports only, the tables no port is part of are
+        // planned as the last plan found them, if that plan changed nothing
+        // and the SB did not change them (nor what they refer to) since:
+        // at 30,000 pods a port add built and hashed 1,500 datapath
+        // bindings and 1,500 load balancers for that.
+        let unbuilt_tables: Vec<&'static str> = if warm && self.pending.ports_only(nb) {
+            let unchanged = |t: &str| self.settled.holds(t) && !self.sb_changed.contains(t);
+            let tables = crate::bindings::MADE_OF_NO_PORT.iter();
+            tables
+                .filter(|(t, refers)| unchanged(t) && refers.iter().all(|r| !self.sb_changed.contains(r)))
+                .map(|(t, _)| *t)
+                .collect()
+        } else {
+            Vec::new()
+        };
         let (deps, pending, lflows) = (&mut self.deps, &self.pending, &mut self.lflows);
         // Each datapath's flows go into the table as soon as they are
         // built (by NB row: `select` notes which row each `DpId` is).
@@ -320,7 +335,7 @@ impl Engine {
                 .collect();
             let flows = crate::output::Selection { whole, parts, rest };
             let port_groups = reached.port_groups.filter(|_| !all_port_groups);
-            Some(crate::Selected { flows, rows: pick(&reached.rows), port_groups, nb_status_all })
+            Some(crate::Selected { flows, rows: pick(&reached.rows), port_groups, nb_status_all, unbuilt_tables })
         };
         match self.ports_changed.replace(Default::default()) {
             Some(changed) => self.ports.update(nb, sb, &changed),
@@ -366,8 +381,17 @@ impl Engine {
         let first = tables.iter().position(|t| *t == "Datapath_Binding").map_or(0, |i| i + 1);
         let sb_changed = std::mem::take(&mut self.sb_changed);
         let mut settled = std::mem::take(&mut self.settled);
+        let plan_table = |planner: &mut crate::sync::Planner<'_>, settled: &mut crate::sync::Settled, table: &str| {
+            if unfolded.unbuilt_tables.contains(&table) {
+                // (The selection checked that `settled` holds it.)
+                let held = planner.table_as_settled(table, settled);
+                debug_assert!(held, "{table} left unbuilt without a settled plan");
+            } else {
+                planner.table_unless_settled(table, settled, !sb_changed.contains(table));
+            }
+        };
         for table in &tables[..first] {
-            planner.table_unless_settled(table, &mut settled, !sb_changed.contains(table));
+            plan_table(&mut planner, &mut settled, table);
         }
         let dp_ref = self.datapath_refs(&unfolded, planner.ids());
         let (mut flow_ops, mut deferred, mut flow_stats) = (Vec::new(), Vec::new(), BTreeMap::new());
@@ -378,7 +402,7 @@ impl Engine {
         }
         planner.reuse_groups(planned.flow_free);
         for table in &tables[first..] {
-            planner.table_unless_settled(table, &mut settled, !sb_changed.contains(table));
+            plan_table(&mut planner, &mut settled, table);
         }
         self.settled = settled;
         let mut plan = planner.finish();

@@ -765,7 +765,7 @@ pub fn replace(replica: &mut Replica, nb: &Nb) {
 
 /// The SB replica a northd leaves behind: the rows `plan_sb` inserts into
 /// an empty SB for `out`.
-fn settled_sb(out: &lflow::output::Output) -> Replica {
+pub fn settled_sb(out: &lflow::output::Output) -> Replica {
     let schema = schema(false);
     let plan = lflow::sync::plan_sb(out, &Replica::new(schema.clone()));
     let rows = topology::planned_inserts(plan.ops());

@@ -18,6 +18,7 @@ pub(crate) mod queues;
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 
+use foldhash::fast::FixedState;
 use ovsdb::{Atom, Datum};
 
 use crate::input::nb;
@@ -70,6 +71,8 @@ pub struct Only<'s> {
     /// The port groups whose `Port_Group` rows and `_ip4`/`_ip6` address
     /// sets to build (all when `None`).
     pub groups: Option<&'s HashSet<String>>,
+    /// The NB address sets whose SB rows to build (all when `None`).
+    pub address_sets: Option<&'s HashSet<String>>,
     /// The NB status columns of every switch port, whatever `rows` says.
     pub nb_status_all: bool,
     /// Tables of `MADE_OF_NO_PORT` whose rows not to build.
@@ -91,7 +94,7 @@ pub fn build(
     only: Only<'_>,
     out: &mut Output,
     dp_diags: &mut DpDiagnostics,
-    unbuilt_sets: &mut HashSet<String>,
+    unbuilt_sets: &mut HashSet<String, FixedState>,
 ) {
     let wanted = |dp: DpId| only.rows.map_or(true, |o| o.contains(&dp));
     let built = |table: &str| !only.unbuilt_tables.contains(&table);
@@ -126,7 +129,7 @@ pub fn build(
     meters::build(m, out);
     lb::build(m, built("Load_Balancer"), out);
     multicast_groups(m, &wanted, out);
-    address_sets(m, out);
+    address_sets(m, only.address_sets, out, unbuilt_sets);
     router_lb_address_sets(m, &wanted, out, unbuilt_sets);
     port_groups(m, only.groups, out, unbuilt_sets);
     static_mac_bindings(m, out);
@@ -379,13 +382,24 @@ fn ip_multicast(m: &Model<'_>, dp: crate::output::DpId, out: &mut Output, diags:
 }
 
 /// NB address sets, the `svc_monitor_mac` set, and port groups.
-fn address_sets(m: &Model<'_>, out: &mut Output) {
+/// The `svc_monitor_mac` address set, and one per NB address set: those
+/// `only` names (all when `None`); the names of the others in `unbuilt`.
+fn address_sets(
+    m: &Model<'_>,
+    only: Option<&HashSet<String>>,
+    out: &mut Output,
+    unbuilt: &mut HashSet<String, FixedState>,
+) {
     let mut row = DesiredRow::new(None);
     row.set("name", string("svc_monitor_mac")).set("addresses", str_set(m.option("svc_monitor_mac")));
     out.push("Address_Set", row);
     let mut sets: Vec<nb::AddressSet<'_>> = nb::AddressSet::all(m.nb).collect();
     sets.sort_by_key(|s| (s.name(), s.uuid()));
     for s in sets {
+        if only.is_some_and(|only| !only.contains(s.name())) {
+            unbuilt.insert(s.name().to_string());
+            continue;
+        }
         let mut row = DesiredRow::new(None);
         row.set("name", string(s.name())).set_nonempty("addresses", str_set(s.addresses()));
         out.push("Address_Set", row);
@@ -401,7 +415,7 @@ fn router_lb_address_sets(
     m: &Model<'_>,
     wanted: &dyn Fn(DpId) -> bool,
     out: &mut Output,
-    unbuilt: &mut HashSet<String>,
+    unbuilt: &mut HashSet<String, FixedState>,
 ) {
     for dp in m.routers().filter(|dp| dp.enabled()) {
         let Some(r) = dp.router() else { continue };
@@ -453,7 +467,12 @@ pub(crate) fn router_lb_vips(
 /// ports, named `<switch tunnel key>_<name>`, with those ports' names
 /// (only for the groups named in `only`, when given; the names of the
 /// address sets of the others go to `unbuilt`).
-fn port_groups(m: &Model<'_>, only: Option<&HashSet<String>>, out: &mut Output, unbuilt: &mut HashSet<String>) {
+fn port_groups(
+    m: &Model<'_>,
+    only: Option<&HashSet<String>>,
+    out: &mut Output,
+    unbuilt: &mut HashSet<String, FixedState>,
+) {
     let mut pgs: Vec<nb::PortGroup<'_>> = nb::PortGroup::all(m.nb).collect();
     pgs.sort_by_key(|g| (g.name(), g.uuid()));
     pgs.dedup_by_key(|g| g.name());

@@ -101,7 +101,7 @@ pub struct Unfolded {
     /// The names of the address sets `output` does not hold: those of the
     /// other port groups, and the `_rtr_lb_` sets of the routers whose
     /// rows were not built.
-    pub unbuilt_sets: HashSet<String>,
+    pub unbuilt_sets: HashSet<String, foldhash::fast::FixedState>,
     /// The tables whose rows were left out (`Selected::unbuilt_tables`).
     pub unbuilt_tables: Vec<&'static str>,
     /// The diagnostics of each datapath whose flows were built, and of
@@ -123,6 +123,9 @@ pub struct Selected {
     /// The port groups (by name) whose SB `Port_Group` rows to build; all
     /// when `None`.
     pub port_groups: Option<HashSet<String>>,
+    /// The NB address sets (by name) whose SB rows to build; all when
+    /// `None`.
+    pub address_sets: Option<HashSet<String>>,
     /// Tables of `bindings::MADE_OF_NO_PORT` whose rows to leave out: the
     /// caller plans them as its last plan found them
     /// (`sync::Planner::table_as_settled`).
@@ -153,14 +156,20 @@ pub fn compile_unfolded(
     let is_router_port = |name: &str| model.port(name).is_some_and(|p| p.is_lrp());
     let bfd = model::bfd::Sessions::build(nb, sb, &in_use, is_router_port, &mut out.diagnostics);
     model.bfd = bfd;
-    let (selection, rows_built, port_groups, nb_status_all, unbuilt_tables) = select(&model)
-        .map_or((None, None, None, true, Vec::new()), |s| {
-            (Some(s.flows), Some(s.rows), s.port_groups, s.nb_status_all, s.unbuilt_tables)
+    let (selection, rows_built, port_groups, address_sets, nb_status_all, unbuilt_tables) = select(&model)
+        .map_or((None, None, None, None, true, Vec::new()), |s| {
+            (Some(s.flows), Some(s.rows), s.port_groups, s.address_sets, s.nb_status_all, s.unbuilt_tables)
         });
     let mut row_diagnostics = bindings::DpDiagnostics::new();
-    let mut unbuilt_sets = HashSet::new();
+    let mut unbuilt_sets = HashSet::default();
     let groups = port_groups.as_ref();
-    let only = bindings::Only { rows: rows_built.as_ref(), groups, nb_status_all, unbuilt_tables: &unbuilt_tables };
+    let only = bindings::Only {
+        rows: rows_built.as_ref(),
+        groups,
+        address_sets: address_sets.as_ref(),
+        nb_status_all,
+        unbuilt_tables: &unbuilt_tables,
+    };
     bindings::build(&model, only, &mut out, &mut row_diagnostics, &mut unbuilt_sets);
     let (built, parts) = match &selection {
         Some(s) => (Some(s.whole.clone()), s.parts.clone()),

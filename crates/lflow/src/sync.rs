@@ -427,7 +427,7 @@ pub struct Planner<'o> {
     /// The port groups whose `Port_Group` rows the output holds; all when
     /// `None`; and the names of `Address_Set` rows it does not.
     port_groups: Option<HashSet<String>>,
-    unbuilt_sets: HashSet<String>,
+    unbuilt_sets: Option<&'o HashSet<String, FixedState>>,
 }
 
 /// The tables whose last plan changed nothing, with what it was planned
@@ -480,7 +480,7 @@ impl<'o> Planner<'o> {
             only: None,
             stale_datapaths: HashSet::default(),
             port_groups: None,
-            unbuilt_sets: HashSet::new(),
+            unbuilt_sets: None,
         }
     }
 
@@ -527,8 +527,8 @@ impl<'o> Planner<'o> {
     /// Says that the output does not hold the `Address_Set` rows named in
     /// `names` (those of the port groups it was not built for): existing
     /// rows so named are left as they are, desired ones ignored.
-    pub fn unbuilt_address_sets(&mut self, names: HashSet<String>) {
-        self.unbuilt_sets = names;
+    pub fn unbuilt_address_sets(&mut self, names: &'o HashSet<String, FixedState>) {
+        self.unbuilt_sets = Some(names).filter(|n| !n.is_empty());
     }
 
     /// `table`, unless `settled` says the table's last plan changed
@@ -541,7 +541,7 @@ impl<'o> Planner<'o> {
         let Some(spec) = OWNED_TABLES.iter().find(|t| t.name == name) else { return };
         let in_part = (self.only.is_some() && crate::bindings::PER_DATAPATH.contains(&spec.name))
             || (self.port_groups.is_some() && spec.name == "Port_Group")
-            || (!self.unbuilt_sets.is_empty() && spec.name == "Address_Set");
+            || (self.unbuilt_sets.is_some() && spec.name == "Address_Set");
         if in_part || BY_CONTENT.contains(&spec.name) || self.sb.table(spec.name).is_none() {
             settled.tables.remove(spec.name);
             return self.table(name);
@@ -605,7 +605,7 @@ impl<'o> Planner<'o> {
                 ids.chain(self.stale_datapaths.iter().copied()).collect()
             });
         let groups = self.port_groups.as_ref().filter(|_| spec.name == "Port_Group");
-        let unbuilt = Some(&self.unbuilt_sets).filter(|u| spec.name == "Address_Set" && !u.is_empty());
+        let unbuilt = self.unbuilt_sets.filter(|_| spec.name == "Address_Set");
         let built = |name: Option<&str>| unbuilt.map_or(true, |u| !name.is_some_and(|n| u.contains(n)));
         let in_scope = |r: &Row| {
             let of_group = |names: &HashSet<String>| {

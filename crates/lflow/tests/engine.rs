@@ -99,8 +99,9 @@ fn check_steps(steps: impl Iterator<Item = (nbgen::Nb, nbgen::Nb)>) -> Result<()
             return Err(format!("step {i}: the owners of rows {stale:?} differ from a fresh walk's"));
         }
         // The SB port groups (per switch) and their address sets, and the
-        // routers' load balancer address sets, that changed since the
-        // last step: the engine built them, as a full build does.
+        // other address sets (the routers' load balancers', the NB's),
+        // that changed since the last step: the engine built them, as a
+        // full build does.
         let groups: BTreeSet<String> = nb
             .table("Port_Group")
             .into_iter()
@@ -122,8 +123,9 @@ fn check_steps(steps: impl Iterator<Item = (nbgen::Nb, nbgen::Nb)>) -> Result<()
 }
 
 /// The desired SB `Port_Group` rows, and the address sets of the port
-/// groups named `groups`: (group name, the row); and the routers' load
-/// balancer address sets (`_rtr_lb_*`): (their name, the row).
+/// groups named `groups`: (group name, the row); and the other address
+/// sets (the routers' load balancers' `_rtr_lb_*`, the NB's): (their
+/// name, the row).
 fn port_group_rows(out: &lflow::output::Output, groups: &BTreeSet<String>) -> BTreeSet<(String, String)> {
     let name = |r: &lflow::output::DesiredRow| -> String {
         r.get("name").and_then(|d| d.as_atom()).and_then(|a| a.as_str()).unwrap_or_default().to_string()
@@ -132,13 +134,10 @@ fn port_group_rows(out: &lflow::output::Output, groups: &BTreeSet<String>) -> BT
         let n = name(r);
         (n.split_once('_').map_or(n.as_str(), |(_, g)| g).to_string(), format!("{:?}", r.cells))
     });
-    let sets = out.rows("Address_Set").iter().filter_map(|r| {
+    let sets = out.rows("Address_Set").iter().map(|r| {
         let n = name(r);
-        if n.starts_with("_rtr_lb_") {
-            return Some((n, format!("{:?}", r.cells)));
-        }
-        let group = n.strip_suffix("_ip4").or_else(|| n.strip_suffix("_ip6")).filter(|g| groups.contains(*g))?;
-        Some((group.to_string(), format!("{:?}", r.cells)))
+        let of_group = n.strip_suffix("_ip4").or_else(|| n.strip_suffix("_ip6")).filter(|g| groups.contains(*g));
+        (of_group.map_or_else(|| n.clone(), str::to_string), format!("{:?}", r.cells))
     });
     per_switch.chain(sets).collect()
 }

@@ -34,7 +34,7 @@ use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use foldhash::fast::FixedState;
-use ovsdb::replica::Changes;
+use ovsdb::replica::{Change, Changes};
 use ovsdb::{Atom, Condition, Operation, Replica, Uuid};
 
 use crate::output::{Built, Diagnostic, DpId, Output};
@@ -165,6 +165,9 @@ pub struct Engine {
     /// What changed since the last run of the rows the memo reads, or
     /// `None`: gather everything (the first run, or too many changed).
     ports_changed: Option<crate::model::memo::Changed>,
+    /// The NB address sets changed since the last run (by UUID, and the
+    /// names they had), or `None`: build every one (the first run).
+    address_sets: Option<(HashSet<Uuid, FixedState>, HashSet<String>)>,
     /// What this instance writes (`crate::shard`): its runs plan every row
     /// and keep only the operations on its own.
     ownership: Ownership,
@@ -194,6 +197,14 @@ impl Engine {
     pub fn observe_nb(&mut self, changes: &Changes) {
         self.pending.observe_nb(changes);
         self.note_port_changes(changes, None);
+        if let (Some((rows, names)), Some(sets)) = (&mut self.address_sets, changes.table("Address_Set")) {
+            for (uuid, change) in sets.iter() {
+                rows.insert(*uuid);
+                if let Change::Modified { old } | Change::Deleted { old } = change {
+                    names.extend(old.get("name").as_atom().and_then(Atom::as_str).map(str::to_string));
+                }
+            }
+        }
     }
 
     /// Notes for the memo the changes of the NB, or of the SB (`sb`, the
@@ -297,6 +308,17 @@ impl Engine {
         } else {
             Vec::new()
         };
+        // The NB address sets to build: those that changed, under their
+        // names before and after; all at the first run, or when others
+        // changed an SB address set or port group.
+        let address_sets = match self.address_sets.replace(Default::default()) {
+            Some((rows, mut names)) if !all_port_groups => {
+                let now = rows.iter().filter_map(|u| nb.get("Address_Set", u));
+                names.extend(now.filter_map(|r| r.get("name").as_atom()?.as_str().map(str::to_string)));
+                Some(names)
+            }
+            _ => None,
+        };
         let (deps, pending, lflows) = (&mut self.deps, &self.pending, &mut self.lflows);
         // Each datapath's flows go into the table as soon as they are
         // built (by NB row: `select` notes which row each `DpId` is).
@@ -335,7 +357,14 @@ impl Engine {
                 .collect();
             let flows = crate::output::Selection { whole, parts, rest };
             let port_groups = reached.port_groups.filter(|_| !all_port_groups);
-            Some(crate::Selected { flows, rows: pick(&reached.rows), port_groups, nb_status_all, unbuilt_tables })
+            Some(crate::Selected {
+                flows,
+                rows: pick(&reached.rows),
+                port_groups,
+                address_sets,
+                nb_status_all,
+                unbuilt_tables,
+            })
         };
         match self.ports_changed.replace(Default::default()) {
             Some(changed) => self.ports.update(nb, sb, &changed),
@@ -376,7 +405,7 @@ impl Engine {
         if let Some(names) = &unfolded.port_groups {
             planner.only_port_groups(names.clone());
         }
-        planner.unbuilt_address_sets(unfolded.unbuilt_sets.clone());
+        planner.unbuilt_address_sets(&unfolded.unbuilt_sets);
         let tables: Vec<&str> = crate::sync::owned_tables().filter(|t| *t != "Logical_Flow").collect();
         let first = tables.iter().position(|t| *t == "Datapath_Binding").map_or(0, |i| i + 1);
         let sb_changed = std::mem::take(&mut self.sb_changed);

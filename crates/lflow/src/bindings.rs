@@ -280,7 +280,7 @@ fn nb_status(m: &Model<'_>, wanted: &dyn Fn(DpId) -> bool, out: &mut Output) {
             table: nb::LogicalSwitchPort::TABLE,
             row: p.uuid,
             column: "up",
-            value: Datum::from(Atom::Boolean(p.up)),
+            value: Datum::from(Atom::Boolean(p.up())),
         });
     }
 }
@@ -323,7 +323,7 @@ fn multicast_groups(m: &Model<'_>, wanted: &dyn Fn(DpId) -> bool, out: &mut Outp
             if p.lsp_type() != "router" {
                 groups[1].2.push(i);
             }
-            if p.has_unknown {
+            if p.has_unknown() {
                 groups[2].2.push(i);
             }
             if relay || options.get_bool("mcast_flood_reports", false) {

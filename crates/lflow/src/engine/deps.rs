@@ -892,7 +892,7 @@ impl Deps {
                 }
                 let peer = port.peer.map(|q| &m.ports[q]);
                 let mut ph = FixedState::default().build_hasher();
-                (port.name, port.tunnel_key, port.tag, port.up, port.has_unknown).hash(&mut ph);
+                (port.name, port.tunnel_key, port.tag, port.up(), port.has_unknown()).hash(&mut ph);
                 port.dynamic_addresses.hash(&mut ph);
                 peer.map(|q| q.name).hash(&mut ph);
                 let peer_dp = peer.map(|q| m.dp(q.dp).uuid);

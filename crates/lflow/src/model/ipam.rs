@@ -253,7 +253,7 @@ pub(super) fn assign(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Vec<(usize, 
             if !port.is_lsp() {
                 continue;
             }
-            for request in port.requests {
+            for request in port.requests() {
                 match request {
                     Ok(req) => {
                         if let Some(ip) = req.ipv4.filter(|_| ipam.subnet.is_some()) {

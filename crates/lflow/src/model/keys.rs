@@ -152,7 +152,7 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
                 let port = &m.ports[i];
                 let table = if port.is_lrp() { nb::LogicalRouterPort::TABLE } else { nb::LogicalSwitchPort::TABLE };
                 let requested = port
-                    .requested_key
+                    .requested_key()
                     .and_then(|v| crate::input::int_reported(v, "options", REQUESTED, (table, port.name), diags));
                 (Slot::Port(i), port.name, requested, port.uuid)
             })
@@ -193,7 +193,7 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
                 continue;
             }
             let sb_key = match slot {
-                Slot::Port(i) => m.ports[*i].sb_key,
+                Slot::Port(i) => m.ports[*i].sb_key(),
                 Slot::Cr(c) => m.binding_of(&m.chassis_redirect[*c].name).and_then(super::sb_key),
             };
             let Some((edp, k)) = existing(sb_key) else { continue };

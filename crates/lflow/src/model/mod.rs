@@ -119,34 +119,13 @@ pub struct Port<'a> {
     /// The addresses IPAM assigns the switch port (`dynamic_addresses` as
     /// northd writes it back to NB), when it asks for dynamic ones.
     pub dynamic_addresses: Option<String>,
-    /// Parsed `port_security` entries.
-    pub ps_addrs: &'a [LportAddresses],
-    /// The `addresses` entries asking for dynamic ones, in NB order.
-    pub(crate) requests: &'a [Result<ipam::Request, String>],
     /// The VLAN tag of a switch port with `tag_request` (container ports
     /// get a free one per parent when they request 0).
     pub tag: Option<i64>,
-    /// The switch port's `tag_request`.
-    pub(crate) tag_request: Option<i64>,
-    /// The switch port has `unknown` in its addresses.
-    pub has_unknown: bool,
-    /// The SB binding of the port's name, if SB has one (`Model::binding`).
-    binding: Option<Uuid>,
-    /// The switch port is up, as northd reports it in the NB `up` column
-    /// (`up`): taken from the SB binding ovn-controller claims,
-    /// never from that NB column, which northd itself writes.
-    pub up: bool,
-    /// The switch port's `type` ("" for a router port).
-    type_: &'a str,
-    /// `options:requested-tnl-key` as written.
-    pub(crate) requested_key: Option<&'a str>,
-    /// A switch port (not of type `router`) with an option asking for a
-    /// QoS queue (`QOS_OPTIONS`).
-    pub(crate) asks_queue: bool,
-    /// The binding's SB datapath and tunnel key.
-    pub(crate) sb_key: Option<(Uuid, i64)>,
-    /// The switch port's `dhcpv4_options` and `dhcpv6_options` rows.
-    pub(crate) dhcp_options: [Option<nb::DhcpOptions<'a>>; 2],
+    /// What the memo gathered of the port's rows: the rest of what the
+    /// accessors give (a `Port` is small: at 30,000 pods every cycle
+    /// copies 34,000 of them into the model).
+    e: &'a memo::Entry,
 }
 
 impl<'a> Port<'a> {
@@ -180,7 +159,55 @@ impl<'a> Port<'a> {
 
     /// The switch port's `type` ("" for a VIF and for a router port).
     pub fn lsp_type(&self) -> &'a str {
-        self.type_
+        &self.e.type_
+    }
+
+    /// Parsed `port_security` entries.
+    pub fn ps_addrs(&self) -> &'a [LportAddresses] {
+        &self.e.parsed.ps_addrs
+    }
+
+    /// The `addresses` entries asking for dynamic ones, in NB order.
+    pub(crate) fn requests(&self) -> &'a [Result<ipam::Request, String>] {
+        &self.e.parsed.requests
+    }
+
+    /// The switch port's `tag_request`.
+    pub(crate) fn tag_request(&self) -> Option<i64> {
+        self.e.tag_request
+    }
+
+    /// The switch port has `unknown` in its addresses.
+    pub fn has_unknown(&self) -> bool {
+        self.e.parsed.has_unknown
+    }
+
+    /// The switch port is up, as northd reports it in the NB `up` column
+    /// (`up`): taken from the SB binding ovn-controller claims, never
+    /// from that NB column, which northd itself writes.
+    pub fn up(&self) -> bool {
+        self.e.up
+    }
+
+    /// `options:requested-tnl-key` as written.
+    pub(crate) fn requested_key(&self) -> Option<&'a str> {
+        self.e.requested_key.as_deref()
+    }
+
+    /// A switch port (not of type `router`) with an option asking for a
+    /// QoS queue (`QOS_OPTIONS`).
+    pub(crate) fn asks_queue(&self) -> bool {
+        self.e.asks_queue
+    }
+
+    /// The binding's SB datapath and tunnel key.
+    pub(crate) fn sb_key(&self) -> Option<(Uuid, i64)> {
+        self.e.sb_key
+    }
+
+    /// The switch port's `dhcpv4_options` and `dhcpv6_options` rows.
+    pub(crate) fn dhcp_options(&self) -> [Option<nb::DhcpOptions<'a>>; 2] {
+        self.e.dhcp_options.map(|u| u.and_then(|u| nb::DhcpOptions::get(self.db, &u)))
     }
 
     /// The port is enabled (`enabled` unset or true).
@@ -501,7 +528,7 @@ impl<'a> Model<'a> {
         let mut wanted = Vec::new();
         for &i in &self.lists.tag_requests {
             let p = &mut self.ports[i];
-            let Some(req) = p.tag_request else { continue };
+            let Some(req) = p.tag_request() else { continue };
             let Some(lsp) = p.lsp() else { continue };
             let parent = lsp.parent_name().unwrap_or("");
             if req != 0 || parent.is_empty() {
@@ -602,7 +629,6 @@ impl<'a> Model<'a> {
             return;
         }
         slot.insert(idx);
-        let dhcp_options = e.dhcp_options.map(|u| u.and_then(|u| nb::DhcpOptions::get(self.nb, &u)));
         let port = Port {
             db: self.nb,
             router: e.router,
@@ -613,18 +639,8 @@ impl<'a> Model<'a> {
             peer: None,
             addrs: Cow::Borrowed(&parsed.addrs),
             dynamic_addresses: None,
-            ps_addrs: &parsed.ps_addrs,
-            requests: &parsed.requests,
             tag: None,
-            tag_request: e.tag_request,
-            has_unknown: parsed.has_unknown,
-            binding: e.binding,
-            up: e.up,
-            type_: &e.type_,
-            requested_key: e.requested_key.as_deref(),
-            asks_queue: e.asks_queue,
-            sb_key: e.sb_key,
-            dhcp_options,
+            e,
         };
         self.datapaths[dp.0 as usize].ports.push(idx);
         let lists = &mut self.lists;
@@ -634,10 +650,10 @@ impl<'a> Model<'a> {
         }
         let listed = [
             (port.router && e.gateway, &mut lists.gateways),
-            (port.type_ == "external", &mut lists.external),
-            (port.tag_request.is_some(), &mut lists.tag_requests),
-            (port.asks_queue, &mut lists.queue_askers),
-            (port.dhcp_options.iter().any(Option::is_some), &mut lists.dhcp),
+            (port.lsp_type() == "external", &mut lists.external),
+            (port.tag_request().is_some(), &mut lists.tag_requests),
+            (port.asks_queue(), &mut lists.queue_askers),
+            (port.dhcp_options().iter().any(Option::is_some), &mut lists.dhcp),
         ];
         for (yes, list) in listed {
             if yes {
@@ -649,7 +665,7 @@ impl<'a> Model<'a> {
 
     /// The SB binding of a port.
     pub fn binding(&self, port: &Port<'a>) -> Option<sb::PortBinding<'a>> {
-        port.binding.and_then(|u| sb::PortBinding::get(self.sb, &u))
+        port.e.binding.and_then(|u| sb::PortBinding::get(self.sb, &u))
     }
 
     /// The SB binding of a port name (a chassis-redirect port's).

@@ -37,10 +37,10 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diag
             virtual_port(sw, p, flows, diags);
             continue;
         }
-        if check_up && !p.up && ty != "router" && ty != "localport" {
+        if check_up && !p.up() && ty != "router" && ty != "localport" {
             continue;
         }
-        if ty == "external" || p.has_unknown || sw.vlan_passthru {
+        if ty == "external" || p.has_unknown() || sw.vlan_passthru {
             continue;
         }
         let addrs = sw.lsp_addrs(p);

@@ -253,7 +253,7 @@ pub(super) fn check_options(m: &Model<'_>, diags: &mut Vec<Diagnostic>) {
     let mut rows: BTreeMap<(Uuid, bool), (nb::DhcpOptions<'_>, Vec<&Port<'_>>)> = BTreeMap::new();
     for p in m.lists.dhcp.iter().map(|&i| &m.ports[i]) {
         let Some(lsp) = p.lsp() else { continue };
-        for (v6, row) in [false, true].into_iter().zip(p.dhcp_options) {
+        for (v6, row) in [false, true].into_iter().zip(p.dhcp_options()) {
             if let Some(row) = row {
                 rows.entry((row.uuid(), v6)).or_insert_with(|| (row, Vec::new())).1.push(p);
             }

@@ -46,7 +46,7 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
             .hint(p.uuid)
             .io_port(p.name);
     }
-    let unknown = if sw.ports.iter().any(|p| p.enabled() && p.has_unknown) {
+    let unknown = if sw.ports.iter().any(|p| p.enabled() && p.has_unknown()) {
         format!("outport = \"{}\"; output;", MC_UNKNOWN.0)
     } else {
         sw.drop.to_string()

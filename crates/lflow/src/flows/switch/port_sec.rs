@@ -74,7 +74,7 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
             "localnet" => p.lsp().is_some_and(|l| l.options().get_bool("localnet_learn_fdb", false)),
             _ => false,
         };
-        if !learns || !p.has_unknown || !p.ps_addrs.is_empty() {
+        if !learns || !p.has_unknown() || !p.ps_addrs().is_empty() {
             continue;
         }
         let inport = format!("inport == {}", json_key(p.name));

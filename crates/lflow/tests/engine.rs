@@ -19,6 +19,7 @@ use std::collections::BTreeSet;
 
 use lflow::engine::Engine;
 use nbgen::topology::Insert;
+use ovsdb::proto::update::{decode_table_updates, UpdateFormat};
 use ovsdb::Replica;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -765,8 +766,14 @@ fn port_changes_leave_the_bindings_and_load_balancers_as_they_were() {
     let first = engine.run(&nb, &sb, |_, _| {});
     assert!(first.plan.is_empty(), "the SB holds the translation: {:?}", first.plan.stats);
     assert!(!first.output.rows("Load_Balancer").is_empty(), "the topology has a load balancer");
+    // Each change with an `nb_cfg` bump, as `ovn-nbctl --wait` makes it.
+    let global = nb.table("NB_Global").unwrap().rows().next().unwrap().uuid();
+    let mut cfg = 0;
     let mut run = |topo: &Topo| {
         nbgen::replace(&mut nb, &topo.nb());
+        cfg += 1;
+        let bump = format!(r#"{{"NB_Global": {{"{global}": {{"modify": {{"nb_cfg": {cfg}}}}}}}}}"#);
+        nb.apply(decode_table_updates(&bump, UpdateFormat::Update2, nb.schema()).unwrap()).unwrap();
         engine.observe_nb(&nb.take_changes());
         engine.run(&nb, &sb, |_, _| {})
     };

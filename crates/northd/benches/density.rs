@@ -12,8 +12,8 @@
 //! NB of that many pods (1,500 unless set), an SB holding its translation,
 //! runs the engine's first (full) cycle, then `ADDS` port adds (60 unless
 //! set) as `bench-density` makes them (a pod on the next node's switch,
-//! in its namespace's port group and address set), each followed by one
-//! cycle on one thread. Prints the last cycle's counts, the median, 90th
+//! in its namespace's port group and address set, with an `nb_cfg` bump),
+//! each followed by one cycle on one thread. Prints the last cycle's counts, the median, 90th
 //! percentile and minimum of the cycles after the first ten, and the
 //! median time to each node's end.
 //! The SB is not updated with the cycles' writes: each cycle also plans
@@ -96,6 +96,7 @@ fn main() {
         first.elapsed().as_secs_f64()
     );
     let (nodes, namespaces, per_node) = (density::nodes(pods), density::namespaces(pods), density::per_node(pods));
+    let global = nb.table("NB_Global").unwrap().rows().next().unwrap().uuid();
     let mut cycles = Vec::new();
     let mut node_ends: Vec<Vec<(&'static str, Duration)>> = Vec::new();
     for k in 0..adds {
@@ -109,12 +110,14 @@ fn main() {
         let mac: Vec<String> = ip.split('.').map(|b| format!("{:02x}", b.parse::<u8>().unwrap())).collect();
         let addr = format!("0a:58:{} {ip}", mac.join(":"));
         let port = format!("00000000-0000-4000-9000-{k:012x}");
+        let cfg = k + 1;
         let json = format!(
             r#"{{"Logical_Switch_Port": {{"{port}": {{"insert": {{"name": "ns{ns:04}_new{k:04}",
                 "addresses": "{addr}", "port_security": "{addr}"}}}}}},
                 "Logical_Switch": {{"{switch}": {{"modify": {{"ports": ["uuid", "{port}"]}}}}}},
                 "Port_Group": {{"{group}": {{"modify": {{"ports": ["uuid", "{port}"]}}}}}},
-                "Address_Set": {{"{set}": {{"modify": {{"addresses": "{ip}"}}}}}}}}"#
+                "Address_Set": {{"{set}": {{"modify": {{"addresses": "{ip}"}}}}}},
+                "NB_Global": {{"{global}": {{"modify": {{"nb_cfg": {cfg}}}}}}}}}"#
         );
         nb.apply(decode_table_updates(&json, UpdateFormat::Update2, &nb_schema).unwrap()).unwrap();
         let t = Instant::now();

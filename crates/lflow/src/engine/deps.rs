@@ -176,15 +176,17 @@ impl Pending {
     }
 
     /// The NB changes are of switch ports, port groups and switches'
-    /// lists of ports only (`nb` holds the rows as they are now): none of
-    /// what a datapath's binding or a load balancer's SB row is made of.
+    /// lists of ports only (and of `NB_Global` columns no translation
+    /// reads: `ovn-nbctl --wait` bumps `nb_cfg` with every change; `nb`
+    /// holds the rows as they are now): none of what a datapath's binding
+    /// or a load balancer's SB row is made of.
     pub fn ports_only(&self, nb: &Replica) -> bool {
+        let only = |old: &Option<Row>, new: Option<&Row>, columns: &[&str]| matches!((old, new), (Some(o), Some(n)) if differing(o, n).all(|c| columns.contains(&c)));
         !self.all
             && self.nb.iter().all(|(table, uuid, old)| match table.as_str() {
                 "Logical_Switch_Port" | "Port_Group" => true,
-                "Logical_Switch" => {
-                    matches!((old, nb.get(table, uuid)), (Some(o), Some(n)) if differing(o, n).all(|c| c == "ports"))
-                }
+                "Logical_Switch" => only(old, nb.get(table, uuid), &["ports"]),
+                "NB_Global" => only(old, nb.get(table, uuid), NB_GLOBAL_UNREAD),
                 _ => false,
             })
     }

@@ -381,7 +381,6 @@ fn ip_multicast(m: &Model<'_>, dp: crate::output::DpId, out: &mut Output, diags:
     out.push("IP_Multicast", row);
 }
 
-/// NB address sets, the `svc_monitor_mac` set, and port groups.
 /// The `svc_monitor_mac` address set, and one per NB address set: those
 /// `only` names (all when `None`); the names of the others in `unbuilt`.
 fn address_sets(

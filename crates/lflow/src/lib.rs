@@ -99,8 +99,8 @@ pub struct Unfolded {
     /// sets `output` holds (all when `None`).
     pub port_groups: Option<HashSet<String>>,
     /// The names of the address sets `output` does not hold: those of the
-    /// other port groups, and the `_rtr_lb_` sets of the routers whose
-    /// rows were not built.
+    /// other port groups, the `_rtr_lb_` sets of the routers whose rows
+    /// were not built, and the NB address sets not selected.
     pub unbuilt_sets: HashSet<String, foldhash::fast::FixedState>,
     /// The tables whose rows were left out (`Selected::unbuilt_tables`).
     pub unbuilt_tables: Vec<&'static str>,

@@ -525,7 +525,8 @@ impl<'o> Planner<'o> {
     }
 
     /// Says that the output does not hold the `Address_Set` rows named in
-    /// `names` (those of the port groups it was not built for): existing
+    /// `names` (those of the port groups and NB address sets it was not
+    /// built for): existing
     /// rows so named are left as they are, desired ones ignored.
     pub fn unbuilt_address_sets(&mut self, names: &'o HashSet<String, FixedState>) {
         self.unbuilt_sets = Some(names).filter(|n| !n.is_empty());

@@ -297,7 +297,9 @@ impl Engine {
         // planned as the last plan found them, if that plan changed nothing
         // and the SB did not change them (nor what they refer to) since:
         // at 30,000 pods a port add built and hashed 1,500 datapath
-        // bindings and 1,500 load balancers for that.
+        // bindings and 1,500 load balancers for that. (What else of the SB
+        // they read, the key ranges VXLAN narrows, is part of the chassis'
+        // print: a change of it builds everything.)
         let unbuilt_tables: Vec<&'static str> = if warm && self.pending.ports_only(nb) {
             let unchanged = |t: &str| self.settled.holds(t) && !self.sb_changed.contains(t);
             let tables = crate::bindings::MADE_OF_NO_PORT.iter();

@@ -1,5 +1,5 @@
 //! The incremental engine's cycle for a pod's port add on the density
-//! topology (`examples/gen_topology/density.rs`, the NB of
+//! topology (lflow's `examples/gen_topology/density.rs`, the NB of
 //! `scripts/bench-density`), in process: no database, no socket, so that
 //! changes of a tenth of a millisecond show (the daemon's port add, timed
 //! through the servers, varies by two).
@@ -13,9 +13,9 @@
 //! runs the engine's first (full) cycle, then `ADDS` port adds (60 unless
 //! set) as `bench-density` makes them (a pod on the next node's switch,
 //! in its namespace's port group and address set, with an `nb_cfg` bump),
-//! each followed by one cycle on one thread. Prints the last cycle's counts, the median, 90th
-//! percentile and minimum of the cycles after the first ten, and the
-//! median time to each node's end.
+//! each followed by one cycle on one thread. Prints the last cycle's
+//! counts, the median, 90th percentile and minimum of the cycles after
+//! the first ten, and the median time to each node's end.
 //! The SB is not updated with the cycles' writes: each cycle also plans
 //! again the rows of earlier adds on the switch it builds (a few).
 

@@ -181,7 +181,11 @@ impl Pending {
     /// holds the rows as they are now): none of what a datapath's binding
     /// or a load balancer's SB row is made of.
     pub fn ports_only(&self, nb: &Replica) -> bool {
-        let only = |old: &Option<Row>, new: Option<&Row>, columns: &[&str]| matches!((old, new), (Some(o), Some(n)) if differing(o, n).all(|c| columns.contains(&c)));
+        // (A row inserted or deleted is not a change of some columns.)
+        let only = |old: &Option<Row>, new: Option<&Row>, columns: &[&str]| match (old, new) {
+            (Some(o), Some(n)) => differing(o, n).all(|c| columns.contains(&c)),
+            _ => false,
+        };
         !self.all
             && self.nb.iter().all(|(table, uuid, old)| match table.as_str() {
                 "Logical_Switch_Port" | "Port_Group" => true,

@@ -181,16 +181,11 @@ impl Pending {
     /// holds the rows as they are now): none of what a datapath's binding
     /// or a load balancer's SB row is made of.
     pub fn ports_only(&self, nb: &Replica) -> bool {
-        // (A row inserted or deleted is not a change of some columns.)
-        let only = |old: &Option<Row>, new: Option<&Row>, columns: &[&str]| match (old, new) {
-            (Some(o), Some(n)) => differing(o, n).all(|c| columns.contains(&c)),
-            _ => false,
-        };
         !self.all
             && self.nb.iter().all(|(table, uuid, old)| match table.as_str() {
                 "Logical_Switch_Port" | "Port_Group" => true,
-                "Logical_Switch" => only(old, nb.get(table, uuid), &["ports"]),
-                "NB_Global" => only(old, nb.get(table, uuid), NB_GLOBAL_UNREAD),
+                "Logical_Switch" => changed_only(old.as_ref(), nb.get(table, uuid), &["ports"]),
+                "NB_Global" => changed_only(old.as_ref(), nb.get(table, uuid), NB_GLOBAL_UNREAD),
                 _ => false,
             })
     }
@@ -562,30 +557,25 @@ impl Deps {
         let mut lbs_too: HashSet<Uuid, FixedState> = HashSet::default();
         for (table, uuid, old) in &pending.nb {
             let new = m.nb.get(table, uuid);
-            let only_ports = table == "Logical_Switch"
-                && matches!((old, new), (Some(o), Some(n)) if differing(o, n).all(|c| c == "ports"));
+            let only_ports = table == "Logical_Switch" && changed_only(old.as_ref(), new, &["ports"]);
             if !PORT_TABLES.contains(&table.as_str()) && !only_ports {
                 lbs_too.insert(*uuid);
                 lbs_too.extend(owners(uuid));
             }
             match table.as_str() {
                 t if NB_GLOBAL.contains(&t) => return None,
-                "NB_Global" => match (old, new) {
-                    (Some(o), Some(n)) if differing(o, n).all(|c| NB_GLOBAL_UNREAD.contains(&c)) => {}
-                    _ => return None,
-                },
+                "NB_Global" if changed_only(old.as_ref(), new, NB_GLOBAL_UNREAD) => {}
+                "NB_Global" => return None,
                 // Its ports are placed by their own changes and facts.
                 "Logical_Switch" => {
                     add_to(*uuid, if old.is_some() && new.is_some() { Scope::Own } else { Scope::Ports }, true, true)
                 }
                 // Its routes and policies only its flows read; its ports
                 // are placed by their own changes and facts.
-                "Logical_Router" => match (old, new) {
-                    (Some(o), Some(n)) if differing(o, n).all(|c| ROUTER_OWN_COLUMNS.contains(&c)) => {
-                        add_to(*uuid, Scope::Own, true, false)
-                    }
-                    _ => add_to(*uuid, Scope::Router, true, true),
-                },
+                "Logical_Router" if changed_only(old.as_ref(), new, ROUTER_OWN_COLUMNS) => {
+                    add_to(*uuid, Scope::Own, true, false)
+                }
+                "Logical_Router" => add_to(*uuid, Scope::Router, true, true),
                 // A gateway port's changes move NAT and what the router's
                 // switches send to its chassis.
                 "Logical_Router_Port" if old.iter().chain(new).any(is_gateway_port) => {
@@ -607,8 +597,7 @@ impl Deps {
                         lb_routers.extend(Some(dp).filter(|dp| is_router(dp)));
                     }
                 }
-                "Load_Balancer_Group" if matches!((old, new), (Some(o), Some(n)) if differing(o, n).all(|c| c == "load_balancer")) =>
-                {
+                "Load_Balancer_Group" if changed_only(old.as_ref(), new, &["load_balancer"]) => {
                     let lbs = |r: Option<&Row>| -> HashSet<Uuid, FixedState> {
                         r.into_iter().flat_map(|r| r.get("load_balancer").keys().filter_map(Atom::as_uuid)).collect()
                     };
@@ -629,8 +618,7 @@ impl Deps {
                         r.into_iter().flat_map(|r| r.get("ports").keys().filter_map(Atom::as_uuid)).collect()
                     };
                     let (before, after) = (members(old.as_ref()), members(new));
-                    let only_members =
-                        matches!((old, new), (Some(o), Some(n)) if differing(o, n).all(|c| c == "ports"));
+                    let only_members = changed_only(old.as_ref(), new, &["ports"]);
                     let ports: Vec<Uuid> = if only_members {
                         before.symmetric_difference(&after).copied().collect()
                     } else {
@@ -1196,6 +1184,15 @@ fn is_gateway_port(lrp: &Row) -> bool {
 /// The columns whose values differ between two versions of a row.
 fn differing<'r>(old: &'r Row, new: &'r Row) -> impl Iterator<Item = &'r str> {
     old.iter().zip(new.iter()).filter(|((_, a), (_, b))| a != b).map(|((c, _), _)| c)
+}
+
+/// A modification of a row (from `old` to `new`) that changed nothing but
+/// `columns` (an insert or a delete is not).
+fn changed_only(old: Option<&Row>, new: Option<&Row>, columns: &[&str]) -> bool {
+    match (old, new) {
+        (Some(o), Some(n)) => differing(o, n).all(|c| columns.contains(&c)),
+        _ => false,
+    }
 }
 
 /// The reference columns of each NB table: (column, table referred to).

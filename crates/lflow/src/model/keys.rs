@@ -150,10 +150,9 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
             .iter()
             .map(|&i| {
                 let port = &m.ports[i];
-                let table = if port.is_lrp() { nb::LogicalRouterPort::TABLE } else { nb::LogicalSwitchPort::TABLE };
-                let requested = port
-                    .requested_key()
-                    .and_then(|v| crate::input::int_reported(v, "options", REQUESTED, (table, port.name), diags));
+                let requested = port.requested_key().and_then(|v| {
+                    crate::input::int_reported(v, "options", REQUESTED, (port.table(), port.name), diags)
+                });
                 (Slot::Port(i), port.name, requested, port.uuid)
             })
             .collect();
@@ -182,8 +181,8 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
                 "already in use, ignored".to_string()
             };
             let table = match slot {
-                Slot::Port(i) if m.ports[*i].is_lrp() => nb::LogicalRouterPort::TABLE,
-                _ => nb::LogicalSwitchPort::TABLE,
+                Slot::Port(i) => m.ports[*i].table(),
+                Slot::Cr(_) => nb::LogicalSwitchPort::TABLE,
             };
             diags.push(Diagnostic::new(table, name, &format!("options:{REQUESTED}"), &k.to_string(), &problem));
         }

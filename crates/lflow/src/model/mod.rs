@@ -157,6 +157,15 @@ impl<'a> Port<'a> {
         self.router
     }
 
+    /// The NB table of the port's row.
+    pub fn table(&self) -> &'static str {
+        if self.router {
+            nb::LogicalRouterPort::TABLE
+        } else {
+            nb::LogicalSwitchPort::TABLE
+        }
+    }
+
     /// The switch port's `type` ("" for a VIF and for a router port).
     pub fn lsp_type(&self) -> &'a str {
         &self.e.type_

@@ -82,7 +82,8 @@ pub struct Only<'s> {
 /// The tables whose rows no switch port, port group or switch's list of
 /// ports is part of: a change of only those (`engine::deps::Pending::ports_only`)
 /// leaves their rows as they were. Each with the tables its rows refer
-/// to. (A load balancer's datapath group is built with or without its
+/// to: a row of those changed or deleted that one of theirs names builds
+/// them. (A load balancer's datapath group is built with or without its
 /// row: flows may share the group.)
 pub const MADE_OF_NO_PORT: &[(&str, &[&str])] = &[("Datapath_Binding", &[]), ("Load_Balancer", &["Logical_DP_Group"])];
 

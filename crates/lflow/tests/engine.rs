@@ -18,6 +18,7 @@ mod nbgen;
 use std::collections::BTreeSet;
 
 use lflow::engine::Engine;
+use lflow::shard::Ownership;
 use nbgen::topology::Insert;
 use ovsdb::proto::update::{decode_table_updates, UpdateFormat};
 use ovsdb::Replica;
@@ -773,15 +774,30 @@ fn port_changes_leave_the_bindings_and_load_balancers_as_they_were() {
     for (table, column) in lflow::sb_indexes() {
         sb.create_index(table, column).unwrap();
     }
+    sb.take_changes();
     let ops_on = |plan: &lflow::sync::Plan, table: &str| plan.ops().iter().filter(|o| o.table() == Some(table)).count();
     let mut engine = Engine::default();
     let first = engine.run(&nb, &sb, |_, _| {});
     assert!(first.plan.is_empty(), "the SB holds the translation: {:?}", first.plan.stats);
     assert!(!first.output.rows("Load_Balancer").is_empty(), "the topology has a load balancer");
-    // Each change with an `nb_cfg` bump, as `ovn-nbctl --wait` makes it.
+    let lb = sb.table("Load_Balancer").unwrap().rows().next().unwrap();
+    let group = lb.get("datapath_group").as_atom().and_then(|a| a.as_uuid()).expect("the balancer has a group");
+    let some_datapath = sb.table("Datapath_Binding").unwrap().rows().next().unwrap().uuid();
+    let member = sb.get("Logical_DP_Group", &group).unwrap().get("datapaths").keys().next().unwrap().clone();
+    // Each change with an `nb_cfg` bump, as `ovn-nbctl --wait` makes it,
+    // after the SB changes given.
     let global = nb.table("NB_Global").unwrap().rows().next().unwrap().uuid();
     let mut cfg = 0;
-    let mut run = |topo: &Topo| {
+    let mut run = |topo: &Topo, sb_update: Option<String>| {
+        if let Some(update) = sb_update {
+            // Seen by a member of a sharded group without the global role:
+            // it takes the holder's changes of groups as its own plan's,
+            // keeping its flows (another's change would bring a recompute).
+            engine.set_ownership(Ownership { shards: 2, held: [0, 1].into(), global: false });
+            sb.apply(decode_table_updates(&update, UpdateFormat::Update2, sb.schema()).unwrap()).unwrap();
+            engine.observe_sb(&sb.take_changes(), &sb);
+            engine.settle_sb(|_| false);
+        }
         nbgen::replace(&mut nb, &topo.nb());
         cfg += 1;
         let bump = format!(r#"{{"NB_Global": {{"{global}": {{"modify": {{"nb_cfg": {cfg}}}}}}}}}"#);
@@ -792,7 +808,7 @@ fn port_changes_leave_the_bindings_and_load_balancers_as_they_were() {
     // (The SB stays as it was: each step differs from it.)
     for vif in ["0a:00:00:00:01:01 10.0.1.101", "", "0a:00:00:00:01:02 10.0.1.102"] {
         topo.vifs[1] = vif.into();
-        let cycle = run(&topo);
+        let cycle = run(&topo, None);
         assert!(ops_on(&cycle.plan, "Port_Binding") > 0, "the port's binding changes: {:?}", cycle.plan.stats);
         for table in ["Datapath_Binding", "Load_Balancer"] {
             assert!(cycle.output.rows(table).is_empty(), "{table} built again for {vif:?}");
@@ -800,7 +816,24 @@ fn port_changes_leave_the_bindings_and_load_balancers_as_they_were() {
         }
     }
     topo.switch_key = Some(77);
-    let cycle = run(&topo);
+    let cycle = run(&topo, None);
     assert!(!cycle.output.rows("Datapath_Binding").is_empty(), "a switch's own column is not a port's");
     assert_eq!(ops_on(&cycle.plan, "Datapath_Binding"), 1, "{:?}", cycle.plan.stats);
+    // Datapath groups changed in the SB: one no load balancer names
+    // inserted (as a port add bringing an ACL's flows to one more switch
+    // does), then the one a load balancer names changed in place.
+    const NEW_GROUP: &str = "0b0e8a53-5c7d-4a55-9e2f-1d6a5b7c0de1";
+    let updates = [
+        format!(
+            r#"{{"Logical_DP_Group": {{"{NEW_GROUP}": {{"insert": {{"datapaths": ["uuid", "{some_datapath}"]}}}}}}}}"#
+        ),
+        // (An update2 modification of a set names what it adds or removes.)
+        format!(r#"{{"Logical_DP_Group": {{"{group}": {{"modify": {{"datapaths": ["uuid", "{member}"]}}}}}}}}"#),
+    ];
+    for (i, update) in updates.into_iter().enumerate() {
+        topo.vifs[1] = format!("0a:00:00:00:01:0{} 10.0.1.10{}", 3 + i, 3 + i);
+        let cycle = run(&topo, Some(update));
+        let built = !cycle.output.rows("Load_Balancer").is_empty();
+        assert_eq!(built, i == 1, "load balancers built after a group {}", ["inserted", "changed"][i]);
+    }
 }

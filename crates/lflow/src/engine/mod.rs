@@ -175,6 +175,10 @@ pub struct Engine {
     /// tables changed since the last run (by anyone).
     settled: crate::sync::Settled,
     sb_changed: HashSet<&'static str>,
+    /// The rows of the tables the rows of `bindings::MADE_OF_NO_PORT`
+    /// refer to that were changed or deleted since the last run (by
+    /// anyone), by table: a row inserted changes no row that was there.
+    referred_changed: HashMap<&'static str, HashSet<Uuid, FixedState>>,
 }
 
 impl Engine {
@@ -183,6 +187,12 @@ impl Engine {
     pub fn observe_sb(&mut self, changes: &Changes, sb: &Replica) {
         self.lflows.observe(changes, sb);
         self.sb_changed.extend(crate::sync::owned_tables().filter(|t| changes.table(t).is_some()));
+        for table in crate::bindings::MADE_OF_NO_PORT.iter().flat_map(|(_, refers)| refers.iter()) {
+            if let Some(rows) = changes.table(table) {
+                let changed = rows.iter().filter(|(_, c)| !matches!(c, Change::Inserted)).map(|(u, _)| *u);
+                self.referred_changed.entry(table).or_default().extend(changed);
+            }
+        }
         self.pending.observe_sb(changes, sb);
         self.note_port_changes(changes, Some(sb));
         for table in ["Port_Group", "Address_Set"] {
@@ -299,12 +309,23 @@ impl Engine {
         // at 30,000 pods a port add built and hashed 1,500 datapath
         // bindings and 1,500 load balancers for that. (What else of the SB
         // they read, the key ranges VXLAN narrows, is part of the chassis'
-        // print: a change of it builds everything.)
+        // print: a change of it builds everything.) A row they refer to
+        // changed counts only if one of theirs refers to it: a port add
+        // that brings an ACL's flows to one more switch inserts a
+        // datapath group, which no load balancer's row names.
+        let referred_changed = std::mem::take(&mut self.referred_changed);
         let unbuilt_tables: Vec<&'static str> = if warm && self.pending.ports_only(nb) {
             let unchanged = |t: &str| self.settled.holds(t) && !self.sb_changed.contains(t);
+            let refers_to_changed = |t: &str, referred: &str| {
+                let Some(changed) = referred_changed.get(referred).filter(|c| !c.is_empty()) else { return false };
+                sb.table(t).into_iter().flat_map(|rows| rows.rows()).any(|row| {
+                    let mut atoms = row.iter().flat_map(|(_, datum)| datum.all_atoms());
+                    atoms.any(|a| a.as_uuid().is_some_and(|u| changed.contains(&u)))
+                })
+            };
             let tables = crate::bindings::MADE_OF_NO_PORT.iter();
             tables
-                .filter(|(t, refers)| unchanged(t) && refers.iter().all(|r| !self.sb_changed.contains(r)))
+                .filter(|(t, refers)| unchanged(t) && !refers.iter().any(|r| refers_to_changed(t, r)))
                 .map(|(t, _)| *t)
                 .collect()
         } else {

@@ -15,6 +15,7 @@ pub(crate) mod meters;
 mod ports;
 pub(crate) mod queues;
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 
@@ -395,7 +396,18 @@ fn address_sets(
     out.push("Address_Set", row);
     let mut sets: Vec<nb::AddressSet<'_>> = nb::AddressSet::all(m.nb).collect();
     sets.sort_by_key(|s| (s.name(), s.uuid()));
+    let groups = OnceCell::new();
     for s in sets {
+        // (Checked for those not built too: the diagnostic stays while the
+        // name is taken.)
+        if let Some(maker) = set_name_maker(m, s.name(), &groups) {
+            out.diagnostics.push(Diagnostic {
+                table: nb::AddressSet::TABLE,
+                row: s.name().to_string(),
+                message: format!("name taken by the address set of {maker}, left out"),
+            });
+            continue;
+        }
         if only.is_some_and(|only| !only.contains(s.name())) {
             unbuilt.insert(s.name().to_string());
             continue;
@@ -404,6 +416,25 @@ fn address_sets(
         row.set("name", string(s.name())).set_nonempty("addresses", str_set(s.addresses()));
         out.push("Address_Set", row);
     }
+}
+
+/// What makes an SB address set of the name `name` itself, if anything:
+/// northd (`svc_monitor_mac`), a port group (`<group>_ip4` and `_ip6`), a
+/// router's load balancers (`_rtr_lb_<key>_ip4` and `_ip6`, by the form of
+/// the name, whether or not that router has one now). An NB address set
+/// of such a name would be a second row of that name, which the SB
+/// refuses, failing the whole transaction (as every commit of the
+/// reference then fails). `groups`: the NB port groups' names, read once.
+fn set_name_maker<'n>(m: &Model<'n>, name: &str, groups: &OnceCell<HashSet<&'n str>>) -> Option<String> {
+    if name == "svc_monitor_mac" {
+        return Some("the service monitors' MAC".into());
+    }
+    let stem = name.strip_suffix("_ip4").or_else(|| name.strip_suffix("_ip6"))?;
+    if stem.strip_prefix("_rtr_lb_").is_some_and(|key| !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit())) {
+        return Some("a router's load balancer VIPs".into());
+    }
+    let groups = groups.get_or_init(|| nb::PortGroup::all(m.nb).map(|g| g.name()).collect());
+    groups.contains(stem).then(|| format!("port group {stem}"))
 }
 
 /// Per router with load balancers (its own and its groups'): the VIPs its
@@ -508,6 +539,53 @@ fn port_groups(
 #[cfg(test)]
 mod tests {
     use crate::tests::replica;
+
+    /// NB address sets named as the sets northd makes (a port group's,
+    /// `svc_monitor_mac`, a router's load balancers') are left out and
+    /// reported; the others are translated; every SB name is one row's.
+    #[test]
+    fn address_sets_named_as_northd_makes_are_left_out() {
+        let nb = replica(
+            "ovn-nb.ovsschema",
+            r#"{"Logical_Switch": {"00000000-0000-0000-0000-000000000001": {"initial": {"name": "sw",
+                    "ports": ["uuid", "00000000-0000-0000-0000-000000000002"]}}},
+                "Logical_Switch_Port": {"00000000-0000-0000-0000-000000000002": {"initial": {"name": "p",
+                    "addresses": "0a:00:00:00:00:01 10.0.0.1"}}},
+                "Port_Group": {"00000000-0000-0000-0000-000000000003": {"initial": {"name": "pg",
+                    "ports": ["uuid", "00000000-0000-0000-0000-000000000002"]}}},
+                "Address_Set": {
+                    "00000000-0000-0000-0000-000000000011": {"initial": {"name": "pg_ip4", "addresses": "1.1.1.1"}},
+                    "00000000-0000-0000-0000-000000000012": {"initial": {"name": "pg_ip6", "addresses": "::1"}},
+                    "00000000-0000-0000-0000-000000000013": {"initial": {"name": "svc_monitor_mac", "addresses": "x"}},
+                    "00000000-0000-0000-0000-000000000014": {"initial": {"name": "_rtr_lb_7_ip4", "addresses": "2.2.2.2"}},
+                    "00000000-0000-0000-0000-000000000015": {"initial": {"name": "_rtr_lb_x_ip4", "addresses": "3.3.3.3"}},
+                    "00000000-0000-0000-0000-000000000016": {"initial": {"name": "pgx_ip4", "addresses": "4.4.4.4"}}}}"#,
+        );
+        let out = crate::compile(&nb, &replica("ovn-sb.ovsschema", "{}"));
+        let mut sets: Vec<(String, String)> = out
+            .rows("Address_Set")
+            .iter()
+            .map(|r| {
+                let cell = |c: &str| r.get(c).map(|d| d.to_string()).unwrap_or_default();
+                (cell("name"), cell("addresses"))
+            })
+            .collect();
+        sets.sort();
+        let names: Vec<&str> = sets.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["\"_rtr_lb_x_ip4\"", "\"pg_ip4\"", "\"pg_ip6\"", "\"pgx_ip4\"", "\"svc_monitor_mac\""]);
+        assert_eq!(sets[1].1, "\"10.0.0.1\"", "the group's own set");
+        let mut diags: Vec<String> = out.diagnostics.iter().map(ToString::to_string).collect();
+        diags.sort();
+        assert_eq!(
+            diags,
+            [
+                "Address_Set _rtr_lb_7_ip4: name taken by the address set of a router's load balancer VIPs, left out",
+                "Address_Set pg_ip4: name taken by the address set of port group pg, left out",
+                "Address_Set pg_ip6: name taken by the address set of port group pg, left out",
+                "Address_Set svc_monitor_mac: name taken by the address set of the service monitors' MAC, left out",
+            ]
+        );
+    }
 
     /// A number option that is not a number reads as unset (the default
     /// is written, as the reference writes it) and is reported.

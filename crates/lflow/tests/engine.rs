@@ -111,13 +111,13 @@ fn check_steps(steps: impl Iterator<Item = (nbgen::Nb, nbgen::Nb)>) -> Result<()
                 .filter_map(|r| r.get("name").as_atom().and_then(|a| a.as_str()).map(str::to_string))
                 .collect()
         };
-        let (groups, sets) = (names("Port_Group"), names("Address_Set"));
-        let now = port_group_rows(&full.output, &groups, &sets);
+        let groups = names("Port_Group");
+        let now = port_group_rows(&full.output, &groups);
         for group in before.symmetric_difference(&now).map(|(group, _)| group) {
             let of = |rows: &BTreeSet<(String, String)>| -> Vec<String> {
                 rows.iter().filter(|(g, _)| g == group).map(|(_, r)| r.clone()).collect()
             };
-            if of(&port_group_rows(&cycle.output, &groups, &sets)) != of(&now) {
+            if of(&port_group_rows(&cycle.output, &groups)) != of(&now) {
                 return Err(format!("step {i}: the SB port groups or address sets of {group} are not built again"));
             }
         }
@@ -129,14 +129,9 @@ fn check_steps(steps: impl Iterator<Item = (nbgen::Nb, nbgen::Nb)>) -> Result<()
 /// The desired SB `Port_Group` rows, and the address sets of the port
 /// groups named `groups`: ("group NAME", the row); and the other address
 /// sets (the routers' load balancers' `_rtr_lb_*`, those of the NB
-/// address sets named `sets`): ("set NAME", the row). (An NB address set
-/// named as a group's is, `<group>_ip4`, left out: which row is which
-/// cannot be told.)
-fn port_group_rows(
-    out: &lflow::output::Output,
-    groups: &BTreeSet<String>,
-    sets: &BTreeSet<String>,
-) -> BTreeSet<(String, String)> {
+/// address sets): ("set NAME", the row). (An NB address set named as a
+/// group's, `<group>_ip4`, is left out of the translation.)
+fn port_group_rows(out: &lflow::output::Output, groups: &BTreeSet<String>) -> BTreeSet<(String, String)> {
     let name = |r: &lflow::output::DesiredRow| -> String {
         r.get("name").and_then(|d| d.as_atom()).and_then(|a| a.as_str()).unwrap_or_default().to_string()
     };
@@ -144,13 +139,12 @@ fn port_group_rows(
         let n = name(r);
         (format!("group {}", n.split_once('_').map_or(n.as_str(), |(_, g)| g)), format!("{:?}", r.cells))
     });
-    let address_sets = out.rows("Address_Set").iter().filter_map(|r| {
+    let address_sets = out.rows("Address_Set").iter().map(|r| {
         let n = name(r);
         let of_group = n.strip_suffix("_ip4").or_else(|| n.strip_suffix("_ip6")).filter(|g| groups.contains(*g));
-        match (of_group, sets.contains(&n)) {
-            (Some(_), true) => None,
-            (Some(g), false) => Some((format!("group {g}"), format!("{:?}", r.cells))),
-            (None, _) => Some((format!("set {n}"), format!("{:?}", r.cells))),
+        match of_group {
+            Some(g) => (format!("group {g}"), format!("{:?}", r.cells)),
+            None => (format!("set {n}"), format!("{:?}", r.cells)),
         }
     });
     per_switch.chain(address_sets).collect()

@@ -711,6 +711,67 @@ fn address_sets_port_groups_and_other_rows_others_change_are_put_back() {
     d.check_alive();
 }
 
+/// An NB address set named as one northd makes itself (a port group's
+/// `<group>_ip4`, `svc_monitor_mac`) is left out with a diagnostic naming
+/// it, and the rest translated: the second SB row of one name made the
+/// server refuse every transaction (so does the reference's, which never
+/// commits again). Once the group goes, the NB set is translated again.
+#[test]
+fn an_address_set_named_as_one_northd_makes_is_left_out() {
+    let dbs = Dbs::standalone();
+    let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    d.wait_status("active");
+    let sb = dbs.sb_remote();
+    let addresses = |name: &str| {
+        let found = sbctl(&sb, &["--bare", "--columns=addresses", "find", "Address_Set", &format!("name={name}")]);
+        found.split_whitespace().map(str::to_string).collect::<Vec<_>>()
+    };
+    dbs.nbctl(&[
+        "--wait=sb",
+        "ls-add",
+        "sw0",
+        "--",
+        "lsp-add",
+        "sw0",
+        "p0",
+        "--",
+        "lsp-set-addresses",
+        "p0",
+        "0a:00:00:00:00:01 10.0.0.1",
+        "--",
+        "create",
+        "Address_Set",
+        "name=pg_ip4",
+        "addresses=1.1.1.1",
+    ]);
+    assert_eq!(addresses("pg_ip4"), ["1.1.1.1"], "no group of that name yet");
+    // (`--wait=sb` returning says the SB took the transaction.)
+    dbs.nbctl(&[
+        "--wait=sb",
+        "pg-add",
+        "pg",
+        "p0",
+        "--",
+        "create",
+        "Address_Set",
+        "name=svc_monitor_mac",
+        "addresses=2.2.2.2",
+    ]);
+    assert_eq!(addresses("pg_ip4"), ["10.0.0.1"], "the group's set");
+    assert!(!addresses("svc_monitor_mac").contains(&"2.2.2.2".to_string()), "northd's own set");
+    assert_translated(&dbs.nb_remote(), &sb);
+    for name in ["pg_ip4", "svc_monitor_mac"] {
+        let warned = d.log().lines().any(|l| {
+            l.contains("|WARN|") && l.contains(&format!("table=Address_Set row={name} ")) && l.contains("name taken")
+        });
+        assert!(warned, "the NB set {name} is named in a warning:\n{}", d.diagnostics());
+    }
+    dbs.nbctl(&["--wait=sb", "pg-del", "pg"]);
+    assert_eq!(addresses("pg_ip4"), ["1.1.1.1"], "the NB set's again once the group went");
+    assert_translated(&dbs.nb_remote(), &sb);
+    d.check_alive();
+}
+
 /// Two instances of ours on `dbs`: the first active, the second standby.
 fn active_and_standby(dbs: &Dbs) -> (Northd, Northd) {
     let mut a = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);

@@ -41,6 +41,15 @@ use crate::output::{Built, Diagnostic, DpId, Output};
 use crate::shard::{Ownership, Pending, Split};
 use crate::sync::{Plan, PlanStats};
 
+/// The names of the NB address sets a change of a row named `name` of
+/// `table` (an address set or a port group) may make or unmake.
+fn set_names(table: &str, name: &str) -> Vec<String> {
+    match table {
+        "Port_Group" => vec![format!("{name}_ip4"), format!("{name}_ip6")],
+        _ => vec![name.to_string()],
+    }
+}
+
 /// How often a node ran, and how: in full (`recompute`), from changes
 /// (`compute`), or given up for a recompute (`abort`), as
 /// `inc-engine/show-stats` prints them.
@@ -165,8 +174,9 @@ pub struct Engine {
     /// What changed since the last run of the rows the memo reads, or
     /// `None`: gather everything (the first run, or too many changed).
     ports_changed: Option<crate::model::memo::Changed>,
-    /// The NB address sets changed since the last run (by UUID, and the
-    /// names they had), or `None`: build every one (the first run).
+    /// The NB address sets and port groups changed since the last run (by
+    /// UUID, and the names of the address sets they had: `set_names`), or
+    /// `None`: build every NB address set (the first run).
     address_sets: Option<(HashSet<Uuid, FixedState>, HashSet<String>)>,
     /// What this instance writes (`crate::shard`): its runs plan every row
     /// and keep only the operations on its own.
@@ -207,11 +217,17 @@ impl Engine {
     pub fn observe_nb(&mut self, changes: &Changes) {
         self.pending.observe_nb(changes);
         self.note_port_changes(changes, None);
-        if let (Some((rows, names)), Some(sets)) = (&mut self.address_sets, changes.table("Address_Set")) {
-            for (uuid, change) in sets.iter() {
-                rows.insert(*uuid);
-                if let Change::Modified { old } | Change::Deleted { old } = change {
-                    names.extend(old.get("name").as_atom().and_then(Atom::as_str).map(str::to_string));
+        if let Some((rows, names)) = &mut self.address_sets {
+            // A port group's name takes the names of two address sets
+            // (`bindings::set_name_maker`): an NB set of one of those
+            // names is built again when a group of that name comes or goes.
+            for table in ["Address_Set", "Port_Group"] {
+                for (uuid, change) in changes.table(table).into_iter().flat_map(|rows| rows.iter()) {
+                    rows.insert(*uuid);
+                    if let Change::Modified { old } | Change::Deleted { old } = change {
+                        let name = old.get("name").as_atom().and_then(Atom::as_str);
+                        names.extend(name.into_iter().flat_map(|n| set_names(table, n)));
+                    }
                 }
             }
         }
@@ -336,8 +352,11 @@ impl Engine {
         // changed an SB address set or port group.
         let address_sets = match self.address_sets.replace(Default::default()) {
             Some((rows, mut names)) if !all_port_groups => {
-                let now = rows.iter().filter_map(|u| nb.get("Address_Set", u));
-                names.extend(now.filter_map(|r| r.get("name").as_atom()?.as_str().map(str::to_string)));
+                for table in ["Address_Set", "Port_Group"] {
+                    let now = rows.iter().filter_map(|u| nb.get(table, u));
+                    let now = now.filter_map(|r| r.get("name").as_atom()?.as_str());
+                    names.extend(now.flat_map(|n| set_names(table, n)));
+                }
                 Some(names)
             }
             _ => None,

@@ -671,28 +671,22 @@ fn a_switch_joining_a_group_changes_the_group_in_place() {
 /// address set emptied and its per-switch port group deleted behind the
 /// daemon's back come back, and a port add after that (which changes no
 /// group) leaves the SB the translation.
+/// Adds switch `sw0` with port `p0` (`0a:00:00:00:00:01 10.0.0.1`) and
+/// what the `ovn-nbctl` command `more` makes, in one transaction, and
+/// waits for the SB.
+fn switch_with_p0(dbs: &Dbs, more: &[&str]) {
+    let mut args = vec!["--wait=sb", "ls-add", "sw0", "--", "lsp-add", "sw0", "p0", "--"];
+    args.extend(["lsp-set-addresses", "p0", "0a:00:00:00:00:01 10.0.0.1", "--"]);
+    args.extend(more);
+    dbs.nbctl(&args);
+}
+
 #[test]
 fn address_sets_port_groups_and_other_rows_others_change_are_put_back() {
     let dbs = Dbs::standalone();
     let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
     d.wait_status("active");
-    dbs.nbctl(&[
-        "--wait=sb",
-        "ls-add",
-        "sw0",
-        "--",
-        "lsp-add",
-        "sw0",
-        "p0",
-        "--",
-        "lsp-set-addresses",
-        "p0",
-        "0a:00:00:00:00:01 10.0.0.1",
-        "--",
-        "pg-add",
-        "pg",
-        "p0",
-    ]);
+    switch_with_p0(&dbs, &["pg-add", "pg", "p0"]);
     dbs.nbctl(&["--wait=sb", "lsp-add", "sw0", "p1"]);
     let sb = dbs.sb_remote();
     sbctl(&sb, &["clear", "Address_Set", "pg_ip4", "addresses"]);
@@ -726,24 +720,7 @@ fn an_address_set_named_as_one_northd_makes_is_left_out() {
         let found = sbctl(&sb, &["--bare", "--columns=addresses", "find", "Address_Set", &format!("name={name}")]);
         found.split_whitespace().map(str::to_string).collect::<Vec<_>>()
     };
-    dbs.nbctl(&[
-        "--wait=sb",
-        "ls-add",
-        "sw0",
-        "--",
-        "lsp-add",
-        "sw0",
-        "p0",
-        "--",
-        "lsp-set-addresses",
-        "p0",
-        "0a:00:00:00:00:01 10.0.0.1",
-        "--",
-        "create",
-        "Address_Set",
-        "name=pg_ip4",
-        "addresses=1.1.1.1",
-    ]);
+    switch_with_p0(&dbs, &["create", "Address_Set", "name=pg_ip4", "addresses=1.1.1.1"]);
     assert_eq!(addresses("pg_ip4"), ["1.1.1.1"], "no group of that name yet");
     // (`--wait=sb` returning says the SB took the transaction.)
     dbs.nbctl(&[

@@ -2,7 +2,8 @@
 //! columns that go with them: `Datapath_Binding` for every switch and
 //! router, `Port_Binding` for every port (`ports`), the `Multicast_Group`s
 //! of switches and routers, `IP_Multicast` for every switch, the
-//! `Address_Set`s (NB ones and the per-port-group `_ip4`/`_ip6` ones),
+//! `Address_Set`s (NB ones, but those named as one northd makes, and the
+//! per-port-group `_ip4`/`_ip6` ones),
 //! the per-datapath `Port_Group`s, `Mirror`s, `Static_MAC_Binding`s and
 //! `DNS` records, the `Meter`s (`meters`), load balancers with their
 //! service monitors (`lb`), BFD sessions (`bfd`); `dynamic_addresses`,

@@ -144,7 +144,10 @@ fn run(config: Config) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let control = control.map(ControlSocket::serve).transpose().context("control socket")?;
         let nb = Client::new(session(config.nb_remotes, "OVN_Northbound", MonitorSpec::All), tls.clone());
-        let sb = Client::new(session(config.sb_remotes, "OVN_Southbound", sb_monitor()), tls);
+        let mut sb_session = session(config.sb_remotes, "OVN_Southbound", sb_monitor());
+        // (The compiler's lookups; without an index a run scans.)
+        sb_session.indexes = lflow::sb_indexes().map(|(t, c)| (t.to_string(), c.to_string())).collect();
+        let sb = Client::new(sb_session, tls);
         let services = Services { control, notifier, log, metrics };
         MainLoop::new(nb, sb, services, config.dry_run, config.shards).context("signal handlers")?.run().await;
         Ok(())

@@ -604,15 +604,6 @@ impl MainLoop {
                 let (client, echo) =
                     if is_sb { (&mut self.sb, &mut self.sb_echo) } else { (&mut self.nb, &mut self.nb_echo) };
                 if let Some(r) = client.session_mut().replica_mut() {
-                    if is_sb {
-                        // Idempotent; a replica made anew (a new schema)
-                        // gets them again. Without one a run scans.
-                        for (table, column) in lflow::sb_indexes() {
-                            if let Err(e) = r.create_index(table, column) {
-                                debug!(table, column, error = %e, "no index");
-                            }
-                        }
-                    }
                     let changes = r.take_changes();
                     if is_sb {
                         self.engine.observe_sb(&changes, r);

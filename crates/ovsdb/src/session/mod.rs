@@ -87,6 +87,10 @@ pub struct SessionConfig {
     /// given, the replica exists from the start (so indexes can be created
     /// before the first rows arrive).
     pub schema: Option<Arc<DatabaseSchema>>,
+    /// The (table, column) indexes every replica the session makes gets
+    /// (`Replica::create_index`); one of a column its schema lacks is left
+    /// out (a lookup then says `NoIndex`).
+    pub indexes: Vec<(String, String)>,
     /// Use only a server that is the leader of its cluster (standalone
     /// servers always qualify).
     pub leader_only: bool,
@@ -102,6 +106,7 @@ impl SessionConfig {
             database: database.into(),
             monitor: None,
             schema: None,
+            indexes: Vec::new(),
             leader_only: true,
             timing: Timing::default(),
             seed: 0,
@@ -275,12 +280,22 @@ fn server_schema() -> &'static Arc<DatabaseSchema> {
     })
 }
 
+/// An empty replica of `schema` with the indexes `config` asks for.
+fn new_replica(config: &SessionConfig, schema: Arc<DatabaseSchema>) -> Replica {
+    let mut replica = Replica::new(schema);
+    for (table, column) in &config.indexes {
+        // (A column the schema lacks: no index, as documented.)
+        let _ = replica.create_index(table, column);
+    }
+    replica
+}
+
 impl Session {
     /// A session that will connect at the first `poll_io`.
     pub fn new(config: SessionConfig, now: Instant) -> Session {
         let reconnect = Reconnect::new(config.timing, config.remotes.len(), config.seed, now);
         let replica = match (&config.monitor, &config.schema) {
-            (Some(_), Some(schema)) => Some(Replica::new(schema.clone())),
+            (Some(_), Some(schema)) => Some(new_replica(&config, schema.clone())),
             _ => None,
         };
         let mut s = Session {
@@ -800,7 +815,7 @@ impl Session {
             let same = self.replica.as_ref().is_some_and(|r| **r.schema() == *server_schema);
             if !same {
                 let had = self.replica.is_some();
-                self.replica = Some(Replica::new(server_schema));
+                self.replica = Some(new_replica(&self.config, server_schema));
                 self.last_txn = None;
                 if had {
                     self.events.push_back(Event::SchemaChanged);

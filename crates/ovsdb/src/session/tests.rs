@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::proto::op::Operation;
+use crate::Atom;
 
 const NB: &str = "OVN_Northbound";
 
@@ -137,6 +138,22 @@ fn connects_reads_schema_and_synchronizes() {
     assert_eq!(t.len(), 1);
     assert_eq!(p.s.last_txn_id().unwrap().to_string(), "aaaaaaaa-0000-0000-0000-000000000001");
     assert_eq!(p.s.server_id().unwrap().to_string(), "99999999-9999-9999-9999-999999999999");
+}
+
+/// The replica made from the server's schema has the indexes the
+/// configuration asks for; one of a column the schema lacks is left out.
+#[test]
+fn the_replica_gets_the_indexes_asked_for() {
+    let mut p = Pair::new("unix:/nb.sock", Pair::nb_switches());
+    p.s.config.indexes = [("Logical_Switch", "name"), ("Logical_Switch", "no_such_column")]
+        .map(|(t, c)| (t.to_string(), c.to_string()))
+        .to_vec();
+    p.ready();
+    let replica = p.s.replica_mut().unwrap();
+    let found: Vec<Uuid> =
+        replica.lookup("Logical_Switch", "name", &Atom::string("sw0")).unwrap().map(|r| r.uuid()).collect();
+    assert_eq!(found, ["33333333-3333-3333-3333-333333333333".parse::<Uuid>().unwrap()]);
+    assert!(replica.lookup("Logical_Switch", "ports", &Atom::string("x")).is_err(), "no index asked for ports");
 }
 
 #[test]

@@ -393,7 +393,7 @@ fn address_sets(
     unbuilt: &mut HashSet<String, FixedState>,
 ) {
     let mut row = DesiredRow::new(None);
-    row.set("name", string("svc_monitor_mac")).set("addresses", str_set(m.option("svc_monitor_mac")));
+    row.set("name", string(SVC_MONITOR_MAC)).set("addresses", str_set(m.option("svc_monitor_mac")));
     out.push("Address_Set", row);
     let mut sets: Vec<nb::AddressSet<'_>> = nb::AddressSet::all(m.nb).collect();
     sets.sort_by_key(|s| (s.name(), s.uuid()));
@@ -419,6 +419,9 @@ fn address_sets(
     }
 }
 
+/// The name of the address set of the service monitors' MAC.
+const SVC_MONITOR_MAC: &str = "svc_monitor_mac";
+
 /// What makes an SB address set of the name `name` itself, if anything:
 /// northd (`svc_monitor_mac`), a port group (`<group>_ip4` and `_ip6`), a
 /// router's load balancers (`_rtr_lb_<key>_ip4` and `_ip6`, by the form of
@@ -427,7 +430,7 @@ fn address_sets(
 /// refuses, failing the whole transaction (as every commit of the
 /// reference then fails). `groups`: the NB port groups' names, read once.
 fn set_name_maker<'n>(m: &Model<'n>, name: &str, groups: &OnceCell<HashSet<&'n str>>) -> Option<String> {
-    if name == "svc_monitor_mac" {
+    if name == SVC_MONITOR_MAC {
         return Some("the service monitors' MAC".into());
     }
     let stem = name.strip_suffix("_ip4").or_else(|| name.strip_suffix("_ip6"))?;
@@ -494,6 +497,12 @@ pub(crate) fn router_lb_vips(
     (v4, v6)
 }
 
+/// The names of a port group's address sets: its IPv4 addresses', then
+/// its IPv6 addresses'.
+pub(crate) fn port_group_sets(group: &str) -> [String; 2] {
+    [format!("{group}_ip4"), format!("{group}_ip6")]
+}
+
 /// Per NB port group: `<name>_ip4` and `<name>_ip6` address sets with its
 /// ports' addresses, and one `Port_Group` per switch holding some of its
 /// ports, named `<switch tunnel key>_<name>`, with those ports' names
@@ -510,7 +519,7 @@ fn port_groups(
     pgs.dedup_by_key(|g| g.name());
     for g in pgs {
         if only.is_some_and(|only| !only.contains(g.name())) {
-            unbuilt.extend(["ip4", "ip6"].map(|suffix| format!("{}_{suffix}", g.name())));
+            unbuilt.extend(port_group_sets(g.name()));
             continue;
         }
         let mut v4 = Vec::new();
@@ -524,9 +533,9 @@ fn port_groups(
                 v6.extend(a.ipv6.iter().map(|n| n.addr.to_string()));
             }
         }
-        for (suffix, ips) in [("ip4", v4), ("ip6", v6)] {
+        for (name, ips) in port_group_sets(g.name()).into_iter().zip([v4, v6]) {
             let mut row = DesiredRow::new(None);
-            row.set("name", string(&format!("{}_{suffix}", g.name()))).set_nonempty("addresses", str_set(ips));
+            row.set("name", string(&name)).set_nonempty("addresses", str_set(ips));
             out.push("Address_Set", row);
         }
         for (dp, names) in per_dp {

@@ -104,14 +104,12 @@ fn check_steps(steps: impl Iterator<Item = (nbgen::Nb, nbgen::Nb)>) -> Result<()
         // other address sets (the routers' load balancers', the NB's),
         // that changed since the last step: the engine built them, as a
         // full build does.
-        let names = |table: &str| -> BTreeSet<String> {
-            nb.table(table)
-                .into_iter()
-                .flat_map(|t| t.rows())
-                .filter_map(|r| r.get("name").as_atom().and_then(|a| a.as_str()).map(str::to_string))
-                .collect()
-        };
-        let groups = names("Port_Group");
+        let groups: BTreeSet<String> = nb
+            .table("Port_Group")
+            .into_iter()
+            .flat_map(|t| t.rows())
+            .filter_map(|r| r.get("name").as_atom().and_then(|a| a.as_str()).map(str::to_string))
+            .collect();
         let now = port_group_rows(&full.output, &groups);
         for group in before.symmetric_difference(&now).map(|(group, _)| group) {
             let of = |rows: &BTreeSet<(String, String)>| -> Vec<String> {

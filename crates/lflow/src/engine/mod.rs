@@ -45,7 +45,7 @@ use crate::sync::{Plan, PlanStats};
 /// `table` (an address set or a port group) may make or unmake.
 fn set_names(table: &str, name: &str) -> Vec<String> {
     match table {
-        "Port_Group" => vec![format!("{name}_ip4"), format!("{name}_ip6")],
+        "Port_Group" => crate::bindings::port_group_sets(name).to_vec(),
         _ => vec![name.to_string()],
     }
 }

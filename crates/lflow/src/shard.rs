@@ -290,14 +290,7 @@ fn row_uuid(where_: &[ovsdb::Condition]) -> Option<Uuid> {
 /// plan inserts for `datapaths[i]` (`output::DpId::row_id`).
 fn datapath_of(a: &Atom, sb: &Replica, datapaths: &[Uuid]) -> Option<Uuid> {
     match a {
-        Atom::Uuid(u) => {
-            let ids = sb.get("Datapath_Binding", u)?.get("external_ids");
-            ["logical-switch", "logical-router"]
-                .iter()
-                .find_map(|k| ids.get(&Atom::string(*k)))
-                .and_then(Atom::as_str)
-                .and_then(|s| Uuid::parse_str(s).ok())
-        }
+        Atom::Uuid(u) => crate::input::sb::DatapathBinding::get(sb, u)?.nb_uuid(),
         Atom::NamedUuid(n) => datapaths.get(n.strip_prefix("dp")?.parse::<usize>().ok()?).copied(),
         _ => None,
     }

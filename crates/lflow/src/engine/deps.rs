@@ -919,12 +919,7 @@ impl Deps {
         }
         changed.extend(last_dp_ports.into_values().map(|before| (before, Vec::new())));
         d.take_port_changes(changed);
-        for b in crate::input::sb::DatapathBinding::all(m.sb) {
-            let ids = b.external_ids();
-            if let Some(nb) = ids.get("logical-switch").or(ids.get("logical-router")).and_then(|u| u.parse().ok()) {
-                d.sb_to_nb.insert(b.uuid(), nb);
-            }
-        }
+        d.sb_to_nb.extend(m.nb_of_sb.iter().map(|(sb, nb)| (*sb, *nb)));
         d.chassis_print = chassis_print(m.sb);
         for lb in crate::input::nb::LoadBalancer::all(m.nb).filter(|lb| lb.health_check_uuids().next().is_some()) {
             let mut h = FixedState::default().build_hasher();

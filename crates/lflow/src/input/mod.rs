@@ -17,6 +17,15 @@ pub mod sb {
     include!(concat!(env!("OUT_DIR"), "/sb.rs"));
 }
 
+impl sb::DatapathBinding<'_> {
+    /// The NB switch or router the binding is for (`external_ids`
+    /// `logical-switch` or `logical-router`), when it names one.
+    pub fn nb_uuid(&self) -> Option<ovsdb::Uuid> {
+        let ids = self.external_ids();
+        ids.get("logical-switch").or(ids.get("logical-router"))?.parse().ok()
+    }
+}
+
 /// A string-to-string map column (`options`, `external_ids`, ...).
 #[derive(Clone, Copy)]
 pub struct StrMap<'a>(pub &'a Datum);

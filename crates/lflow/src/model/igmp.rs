@@ -55,13 +55,7 @@ impl IgmpGroup {
 /// The model datapath of each SB datapath (by their UUIDs).
 fn dp_of_sb(m: &Model<'_>) -> HashMap<Uuid, DpId> {
     let by_nb: HashMap<Uuid, DpId> = m.datapaths.iter().map(|d| (d.uuid, d.id)).collect();
-    sb::DatapathBinding::all(m.sb)
-        .filter_map(|d| {
-            let ids = d.external_ids();
-            let nb: Uuid = ids.get("logical-switch").or(ids.get("logical-router"))?.parse().ok()?;
-            Some((d.uuid(), *by_nb.get(&nb)?))
-        })
-        .collect()
+    m.nb_of_sb.iter().filter_map(|(sb, nb)| Some((*sb, *by_nb.get(nb)?))).collect()
 }
 
 pub(super) fn build(m: &Model<'_>) -> Vec<IgmpGroup> {

@@ -66,16 +66,12 @@ pub(crate) fn lowest_free(used: &BTreeSet<i64>, range: Keys) -> Option<i64> {
 /// it).
 pub(super) const REQUESTED: &str = "requested-tnl-key";
 
-pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
+/// `nb_of_sb`: the NB datapath of each SB one (`Model::nb_of_sb`).
+pub(super) fn assign(m: &mut Model<'_>, nb_of_sb: &HashMap<Uuid, Uuid>, diags: &mut Vec<Diagnostic>) {
     let r = if vxlan_mode(m.sb) { VXLAN } else { GENEVE };
     // Datapaths: existing keys by NB UUID.
-    let mut existing: HashMap<Uuid, i64> = HashMap::new();
-    for d in sb::DatapathBinding::all(m.sb) {
-        let ids = d.external_ids();
-        if let Some(u) = ids.get("logical-switch").or(ids.get("logical-router")).and_then(|u| u.parse().ok()) {
-            existing.insert(u, d.tunnel_key());
-        }
-    }
+    let existing: HashMap<Uuid, i64> =
+        sb::DatapathBinding::all(m.sb).filter_map(|d| Some((*nb_of_sb.get(&d.uuid())?, d.tunnel_key()))).collect();
     let mut used = BTreeSet::new();
     let mut order: Vec<usize> = (0..m.datapaths.len()).collect();
     // Switches before routers, as the reference hands them out.
@@ -126,16 +122,9 @@ pub(super) fn assign(m: &mut Model<'_>, diags: &mut Vec<Diagnostic>) {
     // Ports, per datapath: existing keys by name, when the binding is on the
     // SB datapath of the same NB switch or router (whatever key that
     // datapath gets now).
-    let nb_of_sb_dp: HashMap<Uuid, Uuid> = sb::DatapathBinding::all(m.sb)
-        .filter_map(|d| {
-            let ids = d.external_ids();
-            let nb = ids.get("logical-switch").or(ids.get("logical-router"))?.parse().ok()?;
-            Some((d.uuid(), nb))
-        })
-        .collect();
     let existing = |sb_key: Option<(Uuid, i64)>| {
         let (dp, key) = sb_key?;
-        Some((*nb_of_sb_dp.get(&dp)?, key))
+        Some((*nb_of_sb.get(&dp)?, key))
     };
     for d in 0..m.datapaths.len() {
         let dk = m.datapaths[d].uuid;

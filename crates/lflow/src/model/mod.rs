@@ -281,6 +281,9 @@ pub struct Model<'a> {
     /// The ports some pass over the model reads, listed as they are
     /// pushed, so that the pass reads only them.
     pub(crate) lists: PortLists<'a>,
+    /// The NB switch or router of each SB datapath binding, by their
+    /// UUIDs (`sb::DatapathBinding::nb_uuid`).
+    pub(crate) nb_of_sb: HashMap<Uuid, Uuid>,
 }
 
 /// Indexes into `Model::ports` of the ports of some kind, ascending (a
@@ -401,6 +404,7 @@ impl<'a> Model<'a> {
             idle_nats: HashMap::new(),
             queues: Default::default(),
             lists: PortLists::default(),
+            nb_of_sb: HashMap::new(),
         };
         for s in switches {
             m.push_dp(DpNb::Switch(s), s.name(), s.uuid());
@@ -430,7 +434,9 @@ impl<'a> Model<'a> {
         m.assign_tags(diags);
         m.find_chassis_redirect(diags);
         (m.nats, m.idle_nats) = m.build_nats(diags);
-        keys::assign(&mut m, diags);
+        let nb_of_sb = sb::DatapathBinding::all(sb).filter_map(|d| Some((d.uuid(), d.nb_uuid()?))).collect();
+        keys::assign(&mut m, &nb_of_sb, diags);
+        m.nb_of_sb = nb_of_sb;
         m.queues = crate::bindings::queues::assign(&m);
         m.igmp_groups = igmp::build(&m);
         let switches: Vec<(DpId, nb::LogicalSwitch<'a>)> =
@@ -742,14 +748,6 @@ impl<'a> Model<'a> {
                 )),
             }
         }
-    }
-
-    /// The SB Datapath_Binding of a NB datapath, if SB has one.
-    pub fn sb_datapath(&self, uuid: Uuid) -> Option<sb::DatapathBinding<'a>> {
-        sb::DatapathBinding::all(self.sb).find(|d| {
-            let ids = d.external_ids();
-            ids.get("logical-switch").or(ids.get("logical-router")).and_then(|u| u.parse::<Uuid>().ok()) == Some(uuid)
-        })
     }
 }
 

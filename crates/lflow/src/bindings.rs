@@ -310,6 +310,7 @@ fn multicast_groups(m: &Model<'_>, wanted: &dyn Fn(DpId) -> bool, out: &mut Outp
                 continue;
             }
             let options = match p.nb() {
+                // (Reported by the port bindings' builder.)
                 None => continue,
                 Some(crate::model::PortNb::Switch(lsp)) => lsp.options(),
                 Some(crate::model::PortNb::Router(lrp)) => {
@@ -441,6 +442,12 @@ fn set_name_maker<'n>(m: &Model<'n>, name: &str, groups: &OnceCell<HashSet<&'n s
     groups.contains(stem).then(|| format!("port group {stem}"))
 }
 
+/// The name of the address set of a router's load balancer VIPs of one
+/// family (`ip4` or `ip6`): `_rtr_lb_<router tunnel key>_<family>`.
+pub(crate) fn router_lb_set(key: i64, family: &str) -> String {
+    format!("_rtr_lb_{key}_{family}")
+}
+
 /// Per router with load balancers (its own and its groups'): the VIPs its
 /// ports answer ARP and neighbor solicitations for (`model::lb::Responder`),
 /// as `_rtr_lb_<router tunnel key>_ip4` and `_ip6` address sets, each only
@@ -455,14 +462,14 @@ fn router_lb_address_sets(
     for dp in m.routers().filter(|dp| dp.enabled()) {
         let Some(r) = dp.router() else { continue };
         if !wanted(dp.id) {
-            unbuilt.extend(["ip4", "ip6"].map(|suffix| format!("_rtr_lb_{}_{suffix}", dp.tunnel_key)));
+            unbuilt.extend(["ip4", "ip6"].map(|family| router_lb_set(dp.tunnel_key, family)));
             continue;
         }
         let (v4, v6) = router_lb_vips(m, dp.id, r);
-        for (suffix, ips) in [("ip4", v4), ("ip6", v6)] {
+        for (family, ips) in [("ip4", v4), ("ip6", v6)] {
             if !ips.is_empty() {
                 let mut row = DesiredRow::new(None);
-                row.set("name", string(&format!("_rtr_lb_{}_{suffix}", dp.tunnel_key))).set("addresses", str_set(ips));
+                row.set("name", string(&router_lb_set(dp.tunnel_key, family))).set("addresses", str_set(ips));
                 out.push("Address_Set", row);
             }
         }
@@ -595,6 +602,45 @@ mod tests {
                 "Address_Set svc_monitor_mac: name taken by the address set of the service monitors' MAC, left out",
             ]
         );
+    }
+
+    /// A memo gathered from another NB than the model's (a caller's bug):
+    /// a port whose row is not in the model's NB, and a switch the memo
+    /// does not hold, are reported, not left out in silence.
+    #[test]
+    fn ports_the_memo_has_from_another_nb_are_reported() {
+        let nb = |ports: &str, rows: &str| {
+            replica(
+                "ovn-nb.ovsschema",
+                &format!(
+                    r#"{{"Logical_Switch": {{
+                        "00000000-0000-0000-0000-000000000001": {{"initial": {{"name": "sw", "ports": {ports}}}}}{rows}}}}}"#
+                ),
+            )
+        };
+        let p1 = r#""00000000-0000-0000-0000-000000000002": {"initial": {"name": "p1"}}"#;
+        let p2 = r#""00000000-0000-0000-0000-000000000003": {"initial": {"name": "p2"}}"#;
+        let sw2 = r#", "00000000-0000-0000-0000-000000000004": {"initial": {"name": "sw2"}}"#;
+        let model_nb = nb(
+            r#"["uuid", "00000000-0000-0000-0000-000000000002"]"#,
+            &format!(r#"{sw2}}}, "Logical_Switch_Port": {{{p1}"#),
+        );
+        let memo_nb = nb(
+            r#"["set", [["uuid", "00000000-0000-0000-0000-000000000002"], ["uuid", "00000000-0000-0000-0000-000000000003"]]]"#,
+            &format!(r#"}}, "Logical_Switch_Port": {{{p1}, {p2}"#),
+        );
+        let sb = replica("ovn-sb.ovsschema", "{}");
+        let memo = crate::model::memo::PortMemo::of(&memo_nb, &sb);
+        let out = crate::compile_unfolded(&model_nb, &sb, &memo, |_| None, None).output;
+        let bound: Vec<String> =
+            out.rows("Port_Binding").iter().filter_map(|r| Some(r.get("logical_port")?.to_string())).collect();
+        assert_eq!(bound, ["\"p1\""]);
+        let diags: Vec<String> = out.diagnostics.iter().map(ToString::to_string).collect();
+        assert!(
+            diags.contains(&"Logical_Switch_Port p2: row not in the NB the model was built from, port left out".into()),
+            "{diags:?}"
+        );
+        assert!(diags.contains(&"Logical_Switch sw2: ports not gathered, left out".into()), "{diags:?}");
     }
 
     /// A number option that is not a number reads as unset (the default

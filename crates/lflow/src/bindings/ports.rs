@@ -150,7 +150,17 @@ pub(super) fn build(m: &Model<'_>, wanted: &dyn Fn(DpId) -> bool, out: &mut Outp
         let row = match p.nb() {
             Some(PortNb::Switch(lsp)) => lsp_binding(m, i, lsp, &look, &mut ha, &mut diags),
             Some(PortNb::Router(lrp)) => lrp_binding(m, i, p, lrp, &mut diags),
-            None => continue,
+            None => {
+                // (A model built from a memo of another replica: a
+                // caller's bug, never a port left out in silence.)
+                diags.push(Diagnostic {
+                    table: p.table(),
+                    row: p.name.to_string(),
+                    message: "row not in the NB the model was built from, port left out".into(),
+                });
+                super::report(out, dp_diags, p.dp, diags);
+                continue;
+            }
         };
         out.push("Port_Binding", row);
         super::report(out, dp_diags, p.dp, diags);

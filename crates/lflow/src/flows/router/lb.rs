@@ -413,13 +413,15 @@ fn neighbor_replies(r: &Router<'_, '_>, flows: &mut Flows) {
     for p in &r.ports {
         let (inport, res) = (p.key(), resident_suffix(p));
         if !v4.is_empty() {
-            let m = format!("inport == {inport} && arp.op == 1 && arp.tpa == $_rtr_lb_{key}_ip4{res}");
+            let set = crate::bindings::router_lb_set(key, "ip4");
+            let m = format!("inport == {inport} && arp.op == 1 && arp.tpa == ${set}{res}");
             let a = "eth.dst = eth.src; eth.src = xreg0[0..47]; arp.op = 2; /* ARP reply */ arp.tha = arp.sha; \
                      arp.sha = xreg0[0..47]; arp.tpa <-> arp.spa; outport = inport; flags.loopback = 1; output;";
             flows.add(r.dp, Stage::LrInIpInput, 90, m, a);
         }
         if !v6.is_empty() {
-            let m = format!("inport == {inport} && nd_ns && nd.target == $_rtr_lb_{key}_ip6{res}");
+            let set = crate::bindings::router_lb_set(key, "ip6");
+            let m = format!("inport == {inport} && nd_ns && nd.target == ${set}{res}");
             let a = "nd_na { eth.src = xreg0[0..47]; ip6.src = nd.target; nd.tll = xreg0[0..47]; outport = inport; \
                      flags.loopback = 1; output; };";
             flows.add(r.dp, Stage::LrInIpInput, 90, m, a);

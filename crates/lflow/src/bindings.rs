@@ -490,7 +490,7 @@ pub(crate) fn router_lb_vips(
     };
     let lbs = model::lb::of_router(r);
     let (mut v4, mut v6) = (Vec::new(), Vec::new());
-    for vips in lbs.filter_map(|lb| m.lb_vip_ips.get(&lb)) {
+    for vips in lbs.filter_map(|lb| m.vip_ips(&lb)) {
         let mode = vips.responder;
         for &ip in &vips.ips {
             if mode == model::lb::Responder::All || (mode == model::lb::Responder::Reachable && reachable(ip)) {

@@ -14,18 +14,19 @@
 //! `refresh` gathers every block. At 30,000 pods, reading every port's
 //! rows and binding each cycle was half of a port add's CPU: every port's
 //! rows waited for memory. The memo also keeps the reference's walk of
-//! the datapaths (`walk`) while the datapaths are the same.
+//! the datapaths (`walk`) while the datapaths are the same, and what each
+//! load balancer's row says (`Lb`), parsed again when the row changes.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use foldhash::fast::FixedState;
 use ovsdb::replica::Change;
 use ovsdb::{Replica, Uuid};
 
 use super::addr::{LportAddresses, Mac};
-use super::ipam;
+use super::{ipam, lb};
 use crate::input::{nb, sb};
 
 type Map<K, V> = HashMap<K, V, FixedState>;
@@ -99,6 +100,8 @@ pub struct Changed {
     /// SB `Port_Binding` rows, by UUID, with the `logical_port` they had
     /// before the change (the one they have now is read at `update`).
     pub bindings: Vec<(Uuid, Option<String>)>,
+    /// NB `Load_Balancer` rows, by UUID.
+    pub lbs: Vec<Uuid>,
     /// A chassis changed whether it reports port readiness (whether a
     /// port is up reads it), or went (the server clears the bindings'
     /// weak references to it, which brings their datapaths anyway; a
@@ -133,15 +136,17 @@ impl Changed {
                 });
             }
         } else {
+            let rows = |table: &str| changes.table(table).into_iter().flat_map(|t| t.iter().map(|(u, _)| *u));
             for table in NB_TABLES {
-                self.nb_rows.extend(changes.table(table).into_iter().flat_map(|t| t.iter().map(|(u, _)| *u)));
+                self.nb_rows.extend(rows(table));
             }
+            self.lbs.extend(rows(nb::LoadBalancer::TABLE));
         }
     }
 
     /// How many changes are noted.
     pub fn len(&self) -> usize {
-        self.nb_rows.len() + self.bindings.len()
+        self.nb_rows.len() + self.bindings.len() + self.lbs.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -169,6 +174,22 @@ pub struct PortMemo {
     /// hashes every datapath's UUID; kept through a lock because the
     /// model only borrows the memo).
     walk: Mutex<Option<Walk>>,
+    /// What each NB load balancer's row says, by UUID.
+    lbs: Map<Uuid, Lb>,
+}
+
+/// What a load balancer's row says: its VIPs' addresses, and the parse of
+/// a balancer without health checks (`lb::Parsed::of_row`).
+#[derive(Debug, PartialEq)]
+pub(crate) struct Lb {
+    pub vip_ips: lb::VipIps,
+    pub parsed: Option<Arc<lb::Parsed>>,
+}
+
+impl Lb {
+    fn of(row: nb::LoadBalancer<'_>) -> Lb {
+        Lb { vip_ips: lb::VipIps::of(row), parsed: lb::Parsed::of_row(row).map(Arc::new) }
+    }
 }
 
 /// A walk of the datapaths, and the switches and routers it is of.
@@ -202,6 +223,7 @@ impl PortMemo {
         for dp in dps.collect::<Vec<_>>() {
             self.gather(nb, sb, dp);
         }
+        self.lbs = nb::LoadBalancer::all(nb).map(|lb| (lb.uuid(), Lb::of(lb))).collect();
     }
 
     /// Makes the memo what `refresh` would make it, when only what
@@ -239,6 +261,18 @@ impl PortMemo {
         for dp in dirty {
             self.gather(nb, sb, dp);
         }
+        for uuid in &changed.lbs {
+            match nb::LoadBalancer::get(nb, uuid) {
+                Some(row) => self.lbs.insert(*uuid, Lb::of(row)),
+                None => self.lbs.remove(uuid),
+            };
+        }
+    }
+
+    /// What a load balancer's row says (NB row); `None` for a row
+    /// `refresh` or `update` did not see.
+    pub(crate) fn lb(&self, uuid: &Uuid) -> Option<&Lb> {
+        self.lbs.get(uuid)
     }
 
     /// The block of a datapath (NB row); `None` for a row `refresh` or
@@ -266,15 +300,17 @@ impl PortMemo {
         self.bindings.get(name).and_then(|u| sb::PortBinding::get(sb, u))
     }
 
-    /// The blocks (and their SB bindings) that differ from a fresh
-    /// memo's of the same databases: empty when the memo is right. For
-    /// tests.
+    /// The blocks (and their SB bindings), and the load balancers, that
+    /// differ from a fresh memo's of the same databases: empty when the
+    /// memo is right. For tests.
     pub fn stale(&self, nb: &Replica, sb: &Replica) -> Vec<Uuid> {
         let fresh = PortMemo::of(nb, sb);
         let mut stale: Vec<Uuid> = self.blocks.keys().chain(fresh.blocks.keys()).copied().collect();
         stale.sort_unstable();
         stale.dedup();
         stale.retain(|dp| self.blocks.get(dp) != fresh.blocks.get(dp));
+        let lbs = self.lbs.keys().chain(fresh.lbs.keys()).filter(|u| self.lbs.get(u) != fresh.lbs.get(u));
+        stale.extend(lbs);
         stale
     }
 

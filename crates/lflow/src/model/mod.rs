@@ -261,8 +261,6 @@ pub struct Model<'a> {
     pub igmp_groups: Vec<igmp::IgmpGroup>,
     /// Every NB load balancer, parsed, by UUID.
     pub lbs: Vec<lb::LoadBalancer<'a>>,
-    /// The addresses of every load balancer's VIPs, by its NB row.
-    pub lb_vip_ips: HashMap<Uuid, lb::VipIps>,
     /// BFD sessions (set by `compile` once the static routes that use
     /// them are known).
     pub bfd: bfd::Sessions<'a>,
@@ -361,6 +359,11 @@ impl<'a> Model<'a> {
         walk.into_iter().find(|u| lb_switches.contains(u))
     }
 
+    /// The addresses of a load balancer's VIPs (by its NB row).
+    pub fn vip_ips(&self, lb: &Uuid) -> Option<&'a lb::VipIps> {
+        self.memo.lb(lb).map(|l| &l.vip_ips)
+    }
+
     pub fn option(&self, key: &str) -> Option<&str> {
         self.options.get(key).map(String::as_str)
     }
@@ -396,7 +399,6 @@ impl<'a> Model<'a> {
             chassis_redirect: Vec::new(),
             igmp_groups: Vec::new(),
             lbs: Vec::new(),
-            lb_vip_ips: HashMap::new(),
             bfd: bfd::Sessions::default(),
             lb_hint: None,
             lb_index: HashMap::new(),
@@ -442,8 +444,8 @@ impl<'a> Model<'a> {
         let switches: Vec<(DpId, nb::LogicalSwitch<'a>)> =
             m.datapaths.iter().filter_map(|d| Some((d.id, d.switch()?))).collect();
         let is_lsp = |name: &str| m.port(name).is_some_and(Port::is_lsp);
-        m.lbs = lb::build(nb, sb, &switches, &is_lsp, diags);
-        m.lb_vip_ips = nb::LoadBalancer::all(nb).map(|lb| (lb.uuid(), lb::VipIps::of(lb))).collect();
+        let parsed = |u: &Uuid| memo.lb(u)?.parsed.as_deref();
+        m.lbs = lb::build(nb, sb, &switches, &is_lsp, &parsed, diags);
         m.lb_index = m.lbs.iter().enumerate().map(|(i, lb)| (lb.uuid, i)).collect();
         m.lb_hint = m.find_lb_hint();
         if m.option("install_ls_lb_from_router").is_some_and(|v| v.eq_ignore_ascii_case("true")) {

@@ -146,7 +146,7 @@ fn balancing<'m, 'a, 'r>(
 fn vips_of(r: &Router<'_, '_>, b: &Balancing<'_, '_, '_>, flows: &mut Flows) {
     for lb in &b.lbs {
         flows.part(lb.uuid, |flows| {
-            for vip in &lb.vips {
+            for vip in lb.vips.iter() {
                 let (fam, ip) = (vip.addr.family(), vip.addr.ip);
                 flows.add(r.dp, Stage::LrInDefrag, 100, format!("ip && {fam}.dst == {ip}"), "ct_dnat;").hint(lb.uuid);
                 vip_flows(r, b.dgp, lb, vip, b.force_snat, b.controller_event, flows);

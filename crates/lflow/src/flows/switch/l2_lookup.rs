@@ -65,7 +65,7 @@ fn dnat_rules<'m, 'a>(m: &'m Model<'a>, router: DpId) -> impl Iterator<Item = &'
 /// groups).
 fn router_lb_ips(m: &Model<'_>, router: nb::LogicalRouter<'_>) -> BTreeSet<IpAddr> {
     let lbs = crate::model::lb::of_router(router);
-    lbs.filter_map(|lb| m.lb_vip_ips.get(&lb)).flat_map(|v| v.endpoints.iter().copied()).collect()
+    lbs.filter_map(|lb| m.vip_ips(&lb)).flat_map(|v| v.endpoints.iter().copied()).collect()
 }
 
 /// ARP requests and neighbour solicitations for the addresses a router

@@ -47,7 +47,7 @@ pub(super) fn vips(sw: &Switch<'_, '_>, flows: &mut Flows) {
     let controller_event = sw.m.option("controller_event").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     for lb in sw.m.lbs_of(sw.dp.id) {
         flows.part(lb.uuid, |flows| {
-            for vip in &lb.vips {
+            for vip in lb.vips.iter() {
                 vip_flows(sw, lb, vip, controller_event, flows);
             }
         });

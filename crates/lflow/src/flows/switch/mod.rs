@@ -122,13 +122,19 @@ impl<'a> Shared<'a> {
         let mut groups: Vec<nb::PortGroup<'a>> = nb::PortGroup::all(m.nb).collect();
         groups.sort_by_key(|g| g.uuid());
         for pg in groups {
-            let acls: Vec<nb::Acl<'a>> = pg.acls().collect();
-            if acls.is_empty() {
+            // (The groups' ACL rows are read only for the groups on the
+            // switches built: at 30,000 pods, reading the 6,000 ACLs of
+            // every namespace each cycle was 2% of a port add's.)
+            if pg.acls_uuids().next().is_none() {
                 continue;
             }
             let mut dps: Vec<DpId> = pg.ports_uuids().filter_map(|u| dp_of_port.get(&u).copied()).collect();
+            if dps.is_empty() {
+                continue;
+            }
             dps.sort();
             dps.dedup();
+            let acls: Vec<nb::Acl<'a>> = pg.acls().collect();
             for dp in dps {
                 pg_acls.entry(dp).or_default().extend(acls.iter().copied());
             }

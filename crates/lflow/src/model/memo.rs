@@ -305,12 +305,12 @@ impl PortMemo {
     /// memo is right. For tests.
     pub fn stale(&self, nb: &Replica, sb: &Replica) -> Vec<Uuid> {
         let fresh = PortMemo::of(nb, sb);
-        let mut stale: Vec<Uuid> = self.blocks.keys().chain(fresh.blocks.keys()).copied().collect();
+        let blocks =
+            self.blocks.keys().chain(fresh.blocks.keys()).filter(|u| self.blocks.get(u) != fresh.blocks.get(u));
+        let lbs = self.lbs.keys().chain(fresh.lbs.keys()).filter(|u| self.lbs.get(u) != fresh.lbs.get(u));
+        let mut stale: Vec<Uuid> = blocks.chain(lbs).copied().collect();
         stale.sort_unstable();
         stale.dedup();
-        stale.retain(|dp| self.blocks.get(dp) != fresh.blocks.get(dp));
-        let lbs = self.lbs.keys().chain(fresh.lbs.keys()).filter(|u| self.lbs.get(u) != fresh.lbs.get(u));
-        stale.extend(lbs);
         stale
     }
 

@@ -430,25 +430,77 @@ pub struct Planner<'o> {
     unbuilt_sets: Option<&'o HashSet<String, FixedState>>,
 }
 
-/// The tables whose last plan changed nothing, with what it was planned
-/// from: the desired rows as they compare (references resolved,
-/// `Resolver::hash_atom`), hashed, and the existing rows their ids
-/// matched. Planned again from the same desired rows while its SB rows
-/// stay as they were, such a table would change nothing again:
+/// The tables whose SB rows are what their last plan wanted, with what it
+/// was planned from: the desired rows as they compare (references
+/// resolved, `Resolver::hash_atom`), hashed, and the existing rows their
+/// ids matched. Planned again from the same desired rows while its SB rows
+/// stay as they were, such a table would change nothing:
 /// `Planner::table_unless_settled` skips it (at 30,000 pods a port add
 /// compared every datapath binding and load balancer for nothing).
+///
+/// A plan that changed nothing settles its table at once; one that
+/// changed it (a load balancer added), once its transaction commits
+/// (`committed`), with the rows its inserts created: else the change
+/// after it, a port add at 30,000 pods, built and compared every load
+/// balancer again.
 #[derive(Debug, Default)]
 pub struct Settled {
     tables: HashMap<&'static str, SettledTable>,
+    awaiting: HashMap<&'static str, Awaiting>,
 }
 
 /// The print of a table's desired rows, and the rows their ids matched.
 type SettledTable = (u64, Vec<(String, Uuid)>);
 
+/// A table whose plan changed it, settled once the plan commits: its
+/// print, the rows its ids matched, the ids of the rows it inserts (each
+/// its insert's `uuid-name`), and how many operations it planned.
+#[derive(Debug)]
+struct Awaiting {
+    print: u64,
+    ids: Vec<(String, Uuid)>,
+    inserted: Vec<String>,
+    ops: usize,
+}
+
 impl Settled {
-    /// The last plan of `table` changed nothing.
+    /// The SB rows of `table` are what its last plan wanted.
     pub fn holds(&self, table: &str) -> bool {
         self.tables.contains_key(table)
+    }
+
+    /// `table`'s last plan changed it, and is settled once it commits.
+    pub fn awaits(&self, table: &str) -> bool {
+        self.awaiting.contains_key(table)
+    }
+
+    /// Checks the plan about to be sent against what its tables' plans
+    /// said (`ops_on`: the operations it holds on a table): a table with
+    /// operations others than its own plan's (sharded, some were left
+    /// out; or another planner's) is not settled by its commit, nor held.
+    pub fn sent(&mut self, ops_on: impl Fn(&str) -> usize) {
+        self.awaiting.retain(|table, a| ops_on(table) == a.ops);
+        self.tables.retain(|table, _| ops_on(table) == 0);
+    }
+
+    /// The plan last `sent` committed; `inserted` gives the row each of
+    /// its inserts created, by `uuid-name`. A table one of whose inserts
+    /// it does not know stays unsettled.
+    pub fn committed(&mut self, inserted: impl Fn(&str) -> Option<Uuid>) {
+        for (table, a) in self.awaiting.drain() {
+            let mut ids = a.ids;
+            let Some(new) = a.inserted.into_iter().map(|id| Some((inserted(&id)?, id))).collect::<Option<Vec<_>>>()
+            else {
+                continue;
+            };
+            ids.extend(new.into_iter().map(|(uuid, id)| (id, uuid)));
+            self.tables.insert(table, (a.print, ids));
+        }
+    }
+
+    /// The plan last `sent` did not commit (or was not sent).
+    pub fn not_committed(&mut self) {
+        self.awaiting.clear();
     }
 }
 
@@ -535,8 +587,8 @@ impl<'o> Planner<'o> {
     /// `table`, unless `settled` says the table's last plan changed
     /// nothing and its desired rows are the same now, and its SB rows did
     /// not change since (`sb_unchanged`): then its ids are the ones that
-    /// plan matched. Notes in `settled` whether this plan changed nothing.
-    /// Tables planned in part (per datapath, per port group, without some
+    /// plan matched. Notes in `settled` that the table is settled, or that
+    /// it will be once this plan commits. Tables planned in part (per datapath, per port group, without some
     /// address sets), or by content, are always planned.
     pub fn table_unless_settled(&mut self, name: &str, settled: &mut Settled, sb_unchanged: bool) {
         let Some(spec) = OWNED_TABLES.iter().find(|t| t.name == name) else { return };
@@ -566,12 +618,18 @@ impl<'o> Planner<'o> {
         }
         let before = self.plan.ops.len();
         self.table(name);
+        let ids = desired.iter().filter_map(|d| d.id.as_ref());
+        let ids = ids.filter_map(|id| Some((id.clone(), *self.resolver.ids.get(id)?))).collect();
         if self.plan.ops.len() == before {
-            let ids = desired.iter().filter_map(|d| d.id.as_ref());
-            let ids = ids.filter_map(|id| Some((id.clone(), *self.resolver.ids.get(id)?))).collect();
             settled.tables.insert(spec.name, (print, ids));
         } else {
             settled.tables.remove(spec.name);
+            let inserted = self.plan.ops[before..].iter().filter_map(|op| match op {
+                Operation::Insert { uuid_name, .. } => uuid_name.clone(),
+                _ => None,
+            });
+            let ops = self.plan.ops.len() - before;
+            settled.awaiting.insert(spec.name, Awaiting { print, ids, inserted: inserted.collect(), ops });
         }
     }
 

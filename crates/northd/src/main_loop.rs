@@ -136,6 +136,10 @@ struct SbInFlight {
     /// The rows the plan updates (with the columns it sets) or deletes.
     touched: OwnWrite,
     sent: Instant,
+    /// For a cycle's plan, the inserts whose rows the engine asks for once
+    /// it commits (`Engine::committed`): (place among the plan's inserts,
+    /// `uuid-name`).
+    awaited: Option<Vec<(usize, String)>>,
 }
 
 /// The rows one of our transactions wrote: what its echo through the
@@ -672,6 +676,15 @@ impl MainLoop {
                     OperationResult::Insert { uuid } => Some(*uuid),
                     _ => None,
                 });
+                if let Some(awaited) = txn.awaited {
+                    let (mut awaited, mut inserted) = (awaited.into_iter().peekable(), HashMap::new());
+                    for (i, uuid) in results.clone().enumerate() {
+                        if let Some((_, name)) = awaited.next_if(|(at, _)| *at == i) {
+                            inserted.insert(name, uuid);
+                        }
+                    }
+                    self.engine.committed(|name| inserted.get(name).copied());
+                }
                 let replica = self.sb.session().replica();
                 let mut own = txn.touched;
                 let mut results = results;
@@ -952,7 +965,7 @@ impl MainLoop {
             return;
         }
         debug!(nb_cfg = status::nb_cfg(nb), "nb_cfg moved: its progress written without a recompute");
-        if self.send_sb(plan) && self.ownership.global {
+        if self.send_sb(plan, false) && self.ownership.global {
             // nb_cfg_timestamp, as a full cycle stamps it.
             self.status_cycle();
         }
@@ -1064,7 +1077,7 @@ impl MainLoop {
         );
         self.check_settled(!plan.is_empty() || !nb_ops.is_empty());
         if !plan.is_empty() {
-            self.send_sb(plan);
+            self.send_sb(plan, true);
         } else if let Some(at) = self.took_lock.take() {
             info!(ms = at.elapsed().as_millis() as u64, "since taking the lock: nothing to write");
         }
@@ -1073,13 +1086,18 @@ impl MainLoop {
 
     /// Sends `plan` as the SB transaction, under the lock, remembering the
     /// rows it writes and the tables it inserts into; whether it went out.
-    fn send_sb(&mut self, mut plan: Plan) -> bool {
+    fn send_sb(&mut self, mut plan: Plan, cycle: bool) -> bool {
         let mut insert_tables: Vec<(String, usize)> = Vec::new();
         let inserts = plan.ops().iter().filter_map(|op| match op {
-            Operation::Insert { table, .. } => Some(table.as_str()),
+            Operation::Insert { table, uuid_name, .. } => Some((table.as_str(), uuid_name)),
             _ => None,
         });
-        for table in inserts.chain(plan.deferred_tables()) {
+        // (The deferred inserts come after all the others.)
+        let awaited = cycle.then(|| {
+            let inserts = inserts.clone().enumerate().filter(|(_, (table, _))| self.engine.awaits(table));
+            inserts.filter_map(|(i, (_, name))| Some((i, name.clone()?))).collect()
+        });
+        for table in inserts.map(|(table, _)| table).chain(plan.deferred_tables()) {
             match insert_tables.last_mut() {
                 Some((last, n)) if last == table => *n += 1,
                 _ => insert_tables.push((table.to_string(), 1)),
@@ -1095,7 +1113,7 @@ impl MainLoop {
         // The deferred inserts are built as they are encoded.
         match self.sb.session_mut().transact_ops("OVN_Southbound", asserts.chain(plan.into_operations())) {
             Ok(id) => {
-                self.sb_txn = Some(SbInFlight { id, stats, insert_tables, touched, sent: Instant::now() });
+                self.sb_txn = Some(SbInFlight { id, stats, insert_tables, touched, sent: Instant::now(), awaited });
                 true
             }
             Err(e) => {

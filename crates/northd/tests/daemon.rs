@@ -705,6 +705,38 @@ fn address_sets_port_groups_and_other_rows_others_change_are_put_back() {
     d.check_alive();
 }
 
+/// A table a plan changed is settled by that plan's commit, with the rows
+/// its inserts created (`lflow::sync::Settled`): switches added together
+/// (their datapath bindings inserted among other rows), then a port on
+/// each, one change at a time (changes of ports only, whose run takes the
+/// bindings as settled and refers to them by the rows the commit
+/// created); a load balancer added, then changed by someone else in the
+/// SB, then a port add: the SB is the translation after each.
+#[test]
+fn tables_a_commit_settled_are_what_it_wrote() {
+    let dbs = Dbs::standalone();
+    let mut d = Northd::start(ours(), &dbs.nb_remote(), &dbs.sb_remote(), &[]);
+    d.wait_status("active");
+    let sb = dbs.sb_remote();
+    switch_with_p0(&dbs, &["ls-add", "sw1", "--", "ls-add", "sw2", "--", "lsp-add", "sw2", "q0"]);
+    for (i, switch) in ["sw1", "sw2", "sw0", "sw1"].into_iter().enumerate() {
+        dbs.nbctl(&["--wait=sb", "lsp-add", switch, &format!("{switch}-p{i}")]);
+        assert_translated(&dbs.nb_remote(), &sb);
+    }
+    dbs.nbctl(&["--wait=sb", "lb-add", "lb0", "10.0.0.100:80", "10.0.0.1:8080", "--", "ls-lb-add", "sw0", "lb0"]);
+    dbs.nbctl(&["--wait=sb", "lsp-add", "sw0", "p5"]);
+    assert_translated(&dbs.nb_remote(), &sb);
+    let lb = sbctl(&sb, &["--bare", "--columns=_uuid", "find", "Load_Balancer", "name=lb0"]);
+    sbctl(&sb, &["set", "Load_Balancer", lb.trim(), "vips:\"10.0.0.200:80\"=\"10.0.0.1:8080\""]);
+    dbs.nbctl(&["--wait=sb", "lsp-add", "sw0", "p6"]);
+    wait_until("the SB put back", BOUND, || {
+        dbs.nbctl(&["--wait=sb", "sync"]);
+        common::translated(&common::dump(&dbs.nb_remote(), "OVN_Northbound"), &common::dump(&sb, "OVN_Southbound"))
+            .is_ok()
+    });
+    d.check_alive();
+}
+
 /// An NB address set named as one northd makes itself (a port group's
 /// `<group>_ip4`, `svc_monitor_mac`) is left out with a diagnostic naming
 /// it, and the rest translated: the second SB row of one name made the

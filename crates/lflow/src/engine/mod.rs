@@ -181,10 +181,14 @@ pub struct Engine {
     /// What this instance writes (`crate::shard`): its runs plan every row
     /// and keep only the operations on its own.
     ownership: Ownership,
-    /// The SB tables whose last plan changed nothing, and the owned SB
-    /// tables changed since the last run (by anyone).
+    /// The SB tables whose rows are what their last plan wanted, and the
+    /// owned SB tables changed since the last run other than by our own
+    /// writes: with the rows changed until `settle_sb` vouches for them,
+    /// for the tables `settled` holds or awaits (`None` for the others,
+    /// whose rows no run asks about: at a cold start the echo of every
+    /// flow).
     settled: crate::sync::Settled,
-    sb_changed: HashSet<&'static str>,
+    sb_changed: HashMap<&'static str, Option<HashSet<Uuid, FixedState>>>,
     /// The rows of the tables the rows of `bindings::MADE_OF_NO_PORT`
     /// refer to that were changed or deleted since the last run (by
     /// anyone), by table: a row inserted changes no row that was there.
@@ -196,7 +200,14 @@ impl Engine {
     /// replica must pass here once, on a standby too).
     pub fn observe_sb(&mut self, changes: &Changes, sb: &Replica) {
         self.lflows.observe(changes, sb);
-        self.sb_changed.extend(crate::sync::owned_tables().filter(|t| changes.table(t).is_some()));
+        for table in crate::sync::owned_tables() {
+            let Some(rows) = changes.table(table) else { continue };
+            let kept = self.settled.holds(table) || self.settled.awaits(table);
+            match self.sb_changed.entry(table).or_insert_with(|| kept.then(HashSet::default)) {
+                Some(changed) if kept => changed.extend(rows.iter().map(|(u, _)| *u)),
+                entry => *entry = None,
+            }
+        }
         for table in crate::bindings::MADE_OF_NO_PORT.iter().flat_map(|(_, refers)| refers.iter()) {
             if let Some(rows) = changes.table(table) {
                 let changed = rows.iter().filter(|(_, c)| !matches!(c, Change::Inserted)).map(|(u, _)| *u);
@@ -248,6 +259,12 @@ impl Engine {
     /// own last write, with the values it wrote (`ours`); the others are
     /// news to the nodes that keep SB rows.
     pub fn settle_sb(&mut self, ours: impl Fn(Uuid) -> bool) {
+        self.sb_changed.retain(|_, rows| {
+            rows.as_mut().map_or(true, |rows| {
+                rows.retain(|u| !ours(*u));
+                !rows.is_empty()
+            })
+        });
         self.lflows.settle(&ours);
         self.all_port_groups |= self.port_groups_unsettled.drain(..).any(|u| !ours(u));
         self.pending.settle(ours);
@@ -256,12 +273,25 @@ impl Engine {
     /// The last run's operations were not sent (a standby keeping the
     /// engine warm): what they would have written is still to do.
     pub fn discard(&mut self) {
+        self.settled.not_committed();
         // The NB writes of the run were not sent either (the engine does
         // not see which there were).
         self.nb_status_all = true;
         self.lflows.discard();
         self.unsent.extend(self.planned.drain());
         self.all_port_groups |= std::mem::take(&mut self.port_groups_planned);
+    }
+
+    /// The last run's operations on `table` settle it once they commit:
+    /// a daemon notes the rows their inserts create (`committed`).
+    pub fn awaits(&self, table: &str) -> bool {
+        self.settled.awaits(table)
+    }
+
+    /// The last run's transaction committed; `inserted` gives the row each
+    /// of its inserts (of a table it `awaits`) created, by `uuid-name`.
+    pub fn committed(&mut self, inserted: impl Fn(&str) -> Option<Uuid>) {
+        self.settled.committed(inserted);
     }
 
     /// Says which NB rows changed since the last call were changed by our
@@ -312,6 +342,8 @@ impl Engine {
     /// times them: the engine reads no clock).
     pub fn run(&mut self, nb: &Replica, sb: &Replica, mut done: impl FnMut(&'static str, RunKind)) -> Cycle {
         let warm = self.lflows.is_warm();
+        // A transaction of the last run that did not commit settles nothing.
+        self.settled.not_committed();
         // Changes nobody vouched for are others'.
         self.pending.settle(|_| false);
         self.pending.settle_nb(|_| false);
@@ -331,7 +363,7 @@ impl Engine {
         // datapath group, which no load balancer's row names.
         let referred_changed = std::mem::take(&mut self.referred_changed);
         let unbuilt_tables: Vec<&'static str> = if warm && self.pending.ports_only(nb) {
-            let unchanged = |t: &str| self.settled.holds(t) && !self.sb_changed.contains(t);
+            let unchanged = |t: &str| self.settled.holds(t) && !self.sb_changed.contains_key(t);
             let refers_to_changed = |t: &str, referred: &str| {
                 let Some(changed) = referred_changed.get(referred).filter(|c| !c.is_empty()) else { return false };
                 sb.table(t).into_iter().flat_map(|rows| rows.rows()).any(|row| {
@@ -458,7 +490,7 @@ impl Engine {
                 let held = planner.table_as_settled(table, settled);
                 debug_assert!(held, "{table} left unbuilt without a settled plan");
             } else {
-                planner.table_unless_settled(table, settled, !sb_changed.contains(table));
+                planner.table_unless_settled(table, settled, !sb_changed.contains_key(table));
             }
         };
         for table in &tables[..first] {
@@ -488,6 +520,7 @@ impl Engine {
             *s = (s.0 + i, s.1 + u, s.2 + d);
         }
         let pending = self.keep_owned(&mut plan, &unfolded, sb);
+        self.settled.sent(|t| plan.stats.tables.get(t).map_or(0, |&(i, u, d)| i + u + d));
         // A standby's run whose operations are not sent builds these
         // datapaths again at the next (`discard`), until a run finds
         // their rows right (the active instance wrote them).

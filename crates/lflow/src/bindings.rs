@@ -263,25 +263,25 @@ fn nb_status(m: &Model<'_>, wanted: &dyn Fn(DpId) -> bool, out: &mut Output) {
     let ports = m.datapaths.iter().filter(|d| wanted(d.id)).flat_map(|d| d.ports.iter().map(|&i| &m.ports[i]));
     for p in ports {
         let Some(lsp) = p.lsp() else { continue };
-        if p.dynamic_addresses.is_some() || lsp.dynamic_addresses().is_some() {
+        if p.dynamic_addresses().is_some() || lsp.dynamic_addresses().is_some() {
             out.nb.push(NbWrite {
                 table: nb::LogicalSwitchPort::TABLE,
-                row: p.uuid,
+                row: p.uuid(),
                 column: "dynamic_addresses",
-                value: str_set(p.dynamic_addresses.iter()),
+                value: str_set(p.dynamic_addresses().iter()),
             });
         }
         if lsp.tag_request().is_some() || lsp.tag().is_some() {
             out.nb.push(NbWrite {
                 table: nb::LogicalSwitchPort::TABLE,
-                row: p.uuid,
+                row: p.uuid(),
                 column: "tag",
-                value: Datum::set(p.tag.map(Atom::Integer)),
+                value: Datum::set(p.tag().map(Atom::Integer)),
             });
         }
         out.nb.push(NbWrite {
             table: nb::LogicalSwitchPort::TABLE,
-            row: p.uuid,
+            row: p.uuid(),
             column: "up",
             value: Datum::from(Atom::Boolean(p.up())),
         });
@@ -483,7 +483,7 @@ pub(crate) fn router_lb_vips(
     dp: crate::output::DpId,
     r: nb::LogicalRouter<'_>,
 ) -> (Vec<String>, Vec<String>) {
-    let nets: Vec<&model::addr::LportAddresses> = m.ports_of(dp).flat_map(|p| p.addrs.first()).collect();
+    let nets: Vec<&model::addr::LportAddresses> = m.ports_of(dp).flat_map(|p| p.addrs().first()).collect();
     let reachable = |ip: IpAddr| match ip {
         IpAddr::V4(a) => nets.iter().any(|n| n.ipv4.iter().any(|net| net.contains(a))),
         IpAddr::V6(a) => nets.iter().any(|n| n.ipv6.iter().any(|net| !net.is_lla() && net.contains(a))),
@@ -533,9 +533,9 @@ fn port_groups(
         let mut v6 = Vec::new();
         let mut per_dp: BTreeMap<crate::output::DpId, Vec<&str>> = BTreeMap::new();
         for lsp in g.ports() {
-            let Some(p) = m.port(lsp.name()).filter(|p| p.uuid == lsp.uuid()) else { continue };
-            per_dp.entry(p.dp).or_default().push(p.name);
-            for a in p.addrs.iter() {
+            let Some(p) = m.port(lsp.name()).filter(|p| p.uuid() == lsp.uuid()) else { continue };
+            per_dp.entry(p.dp).or_default().push(p.name());
+            for a in p.addrs().iter() {
                 v4.extend(a.ipv4.iter().map(|n| n.addr.to_string()));
                 v6.extend(a.ipv6.iter().map(|n| n.addr.to_string()));
             }

@@ -155,7 +155,7 @@ pub(super) fn build(m: &Model<'_>, wanted: &dyn Fn(DpId) -> bool, out: &mut Outp
                 // caller's bug, never a port left out in silence.)
                 diags.push(Diagnostic {
                     table: p.table(),
-                    row: p.name.to_string(),
+                    row: p.name().to_string(),
                     message: "row not in the NB the model was built from, port left out".into(),
                 });
                 super::report(out, dp_diags, p.dp, diags);
@@ -168,7 +168,7 @@ pub(super) fn build(m: &Model<'_>, wanted: &dyn Fn(DpId) -> bool, out: &mut Outp
     for (c, cr) in m.chassis_redirect.iter().enumerate() {
         let p = &m.ports[cr.port];
         let Some(lrp) = p.lrp().filter(|_| super::live(m, p)) else { continue };
-        let mut options = vec![("distributed-port", p.name.to_string())];
+        let mut options = vec![("distributed-port", p.name().to_string())];
         if let Some(t) = lrp.options().get("redirect-type") {
             options.push(("redirect-type", t.to_string()));
         }
@@ -182,9 +182,8 @@ pub(super) fn build(m: &Model<'_>, wanted: &dyn Fn(DpId) -> bool, out: &mut Outp
         }
         let group = match lrp.ha_chassis_group() {
             Some(g) => ha.nb_group(g),
-            None => {
-                ha.id(p.name, || lrp.gateway_chassis().map(|g| (g.chassis_name().to_string(), g.priority())).collect())
-            }
+            None => ha
+                .id(p.name(), || lrp.gateway_chassis().map(|g| (g.chassis_name().to_string(), g.priority())).collect()),
         };
         if !wanted(p.dp) {
             continue;
@@ -229,7 +228,7 @@ fn lsp_binding<'a>(
 ) -> DesiredRow {
     let p = &m.ports[i];
     let mut row = DesiredRow::new(Some(pb_id(i)));
-    row.set("logical_port", string(p.name))
+    row.set("logical_port", string(p.name()))
         .set("datapath", reference(&m.dp(p.dp).id.row_id()))
         .set("tunnel_key", int(p.tunnel_key))
         .set_nonempty("mac", str_set(lsp.addresses()))
@@ -266,7 +265,7 @@ fn lsp_binding<'a>(
         if m.dp(p.dp).switch().is_some_and(|s| s.other_config().get_bool("vlan-passthru", false)) {
             extra.push((Atom::string("vlan-passthru"), Atom::string("true")));
         }
-        if let Some(q) = look.queues.ids.get(p.name) {
+        if let Some(q) = look.queues.ids.get(p.name()) {
             extra.push((Atom::string("qdisc_queue_id"), Atom::string(q.to_string())));
         }
         let mut options = Datum::clone(lsp.options().0);
@@ -288,7 +287,7 @@ fn lsp_binding<'a>(
     if let Some(parent) = lsp.parent_name() {
         row.set("parent_port", string(parent));
     }
-    if let Some(tag) = p.tag {
+    if let Some(tag) = p.tag() {
         row.set("tag", int(tag));
     }
     if lsp.type_() == "external" {
@@ -320,15 +319,15 @@ fn lrp_binding<'a>(
         options.push(("l3gateway-chassis", ch.to_string()));
     }
     if let Some(peer) = super::live_peer(m, p) {
-        options.push(("peer", peer.name.to_string()));
+        options.push(("peer", peer.name().to_string()));
         // Named even on a gateway router, where the port gets no
         // chassis-redirect port (the reference does the same).
         if lrp.gateway_chassis().next().is_some() || lrp.ha_chassis_group().is_some() {
-            options.push(("chassis-redirect-port", format!("cr-{}", p.name)));
+            options.push(("chassis-redirect-port", format!("cr-{}", p.name())));
         }
         options.extend(ra_options(p, lrp, diags));
     }
-    row.set("logical_port", string(p.name))
+    row.set("logical_port", string(p.name()))
         .set("datapath", reference(&m.dp(p.dp).id.row_id()))
         .set("tunnel_key", int(p.tunnel_key))
         .set("type", string(if gw.is_some() { "l3gateway" } else { "patch" }))
@@ -356,15 +355,15 @@ fn ra_options(
     if !["slaac", "dhcpv6_stateful", "dhcpv6_stateless"].contains(&mode) {
         diags.push(Diagnostic::new(
             nb::LogicalRouterPort::TABLE,
-            p.name,
+            p.name(),
             "ipv6_ra_configs:address_mode",
             mode,
             "invalid mode, no periodic router advertisements",
         ));
         return Vec::new();
     }
-    let Some(addrs) = p.addrs.first() else { return Vec::new() };
-    let at = (nb::LogicalRouterPort::TABLE, p.name);
+    let Some(addrs) = p.addrs().first() else { return Vec::new() };
+    let at = (nb::LogicalRouterPort::TABLE, p.name());
     let max = ra.get_int_reported("max_interval", "ipv6_ra_configs", at, diags).unwrap_or(600).clamp(4, 1800);
     let min =
         ra.get_int_reported("min_interval", "ipv6_ra_configs", at, diags).unwrap_or(max / 3).clamp(3, max * 3 / 4);
@@ -436,8 +435,8 @@ fn nat_addresses<'a>(
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<String> {
     let Some(router) = m.dp(rp.dp).router() else { return Vec::new() };
-    let Some(rp_addrs) = rp.addrs.first() else { return Vec::new() };
-    let rp_index = m.port_by_name.get(rp.name).copied();
+    let Some(rp_addrs) = rp.addrs().first() else { return Vec::new() };
+    let rp_index = m.port_by_name.get(rp.name()).copied();
     let dgps: Vec<&crate::model::ChassisRedirect> =
         m.chassis_redirect.iter().filter(|c| m.ports[c.port].dp == rp.dp).collect();
     // The chassis-redirect port residence is tied to: the peer's own, else
@@ -511,7 +510,7 @@ fn nat_addresses<'a>(
                 } else {
                     diags.push(Diagnostic::new(
                         nb::LogicalSwitchPort::TABLE,
-                        op.name,
+                        op.name(),
                         "options:nat-addresses",
                         explicit,
                         "invalid addresses, ignored",

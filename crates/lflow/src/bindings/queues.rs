@@ -56,12 +56,12 @@ pub(crate) fn assign<'a>(m: &Model<'a>) -> Queues<'a> {
             pb.and_then(|pb| pb.options().get_int("qdisc_queue_id")).filter(|id| (1..=MAX_QUEUE_ID).contains(id));
         match kept {
             Some(id) => {
-                q.ids.insert(p.name, id);
+                q.ids.insert(p.name(), id);
                 if let Some(ch) = chassis.filter(|_| p.lsp_type() != "localnet") {
                     used.entry(ch).or_default().insert(id);
                 }
             }
-            None => wanted.push((p.uuid, p.name, p.lsp_type() == "localnet", chassis)),
+            None => wanted.push((p.uuid(), p.name(), p.lsp_type() == "localnet", chassis)),
         }
     }
     wanted.sort();

@@ -875,24 +875,24 @@ impl Deps {
             // relay.
             let first = m.igmp_groups.partition_point(|g| g.dp < dp.id);
             for g in m.igmp_groups[first..].iter().take_while(|g| g.dp == dp.id) {
-                (&g.address, g.tunnel_key, g.ports.iter().map(|&p| m.ports[p].name).collect::<Vec<_>>()).hash(&mut h);
+                (&g.address, g.tunnel_key, g.ports.iter().map(|&p| m.ports[p].name()).collect::<Vec<_>>()).hash(&mut h);
             }
             let mut neighbors = Vec::new();
             let mut facts_of = Vec::with_capacity(dp.ports.len());
             for &p in &dp.ports {
                 let port = &m.ports[p];
                 if let Some(cr) = m.cr_port(p) {
-                    (port.uuid, cr.tunnel_key).hash(&mut h);
+                    (port.uuid(), cr.tunnel_key).hash(&mut h);
                 }
                 let peer = port.peer.map(|q| &m.ports[q]);
                 let mut ph = FixedState::default().build_hasher();
-                (port.name, port.tunnel_key, port.tag, port.up(), port.has_unknown()).hash(&mut ph);
-                port.dynamic_addresses.hash(&mut ph);
-                peer.map(|q| q.name).hash(&mut ph);
+                (port.name(), port.tunnel_key, port.tag(), port.up(), port.has_unknown()).hash(&mut ph);
+                port.dynamic_addresses().hash(&mut ph);
+                peer.map(|q| q.name()).hash(&mut ph);
                 let peer_dp = peer.map(|q| m.dp(q.dp).uuid);
                 neighbors.extend(peer_dp);
                 if let Some(q) = peer.filter(|q| q.peer != Some(p)) {
-                    d.peered_by.entry(q.uuid).or_default().push(dp.uuid);
+                    d.peered_by.entry(q.uuid()).or_default().push(dp.uuid);
                     one_way.push((m.dp(q.dp).uuid, dp.uuid));
                 }
                 let facts = PortFacts {
@@ -902,7 +902,7 @@ impl Deps {
                     is_router_port: port.is_lrp(),
                     plain: port.is_lsp() && PLAIN_TYPES.contains(&port.lsp_type()),
                 };
-                facts_of.push((port.uuid, facts));
+                facts_of.push((port.uuid(), facts));
             }
             d.prints.insert(dp.uuid, h.finish());
             d.neighbors.insert(dp.uuid, neighbors);

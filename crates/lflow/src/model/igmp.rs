@@ -200,7 +200,7 @@ mod tests {
             .igmp_groups
             .iter()
             .map(|g| {
-                let ports = g.ports.iter().map(|&i| m.ports[i].name).collect();
+                let ports = g.ports.iter().map(|&i| m.ports[i].name()).collect();
                 (m.dp(g.dp).name.to_string(), g.address.clone(), ports, g.tunnel_key)
             })
             .collect();

@@ -275,7 +275,7 @@ pub(super) fn assign(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Vec<(usize, 
                     }
                     Err(word) => diags.push(Diagnostic::new(
                         nb::LogicalSwitchPort::TABLE,
-                        port.name,
+                        port.name(),
                         "addresses",
                         word,
                         "invalid syntax in a dynamic entry, no dynamic address assigned",
@@ -285,13 +285,13 @@ pub(super) fn assign(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Vec<(usize, 
             // The static addresses (the model's addresses are the ones that
             // parse, IPAM's not among them yet).
             if ipam.subnet.is_some() {
-                for ip in port.addrs.iter().flat_map(|l| &l.ipv4) {
+                for ip in port.addrs().iter().flat_map(|l| &l.ipv4) {
                     ipam.reserve(ip.addr);
                 }
             }
             // A connected router port's addresses.
             if let Some(peer) = m.peer(port).filter(|_| ipam.subnet.is_some()) {
-                for ip in peer.addrs.iter().flat_map(|l| &l.ipv4) {
+                for ip in peer.addrs().iter().flat_map(|l| &l.ipv4) {
                     ipam.reserve(ip.addr);
                 }
             }
@@ -359,7 +359,7 @@ pub(super) fn assign(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Vec<(usize, 
                 p.ipv4 = ipam.allocate();
                 if p.ipv4.is_none() {
                     let subnet = ipam.subnet.map(|n| n.subnet()).unwrap_or_default();
-                    let what = format!("address space exhausted, port {} gets no IPv4 address", m.ports[p.port].name);
+                    let what = format!("address space exhausted, port {} gets no IPv4 address", m.ports[p.port].name());
                     diags.push(Diagnostic::new(
                         nb::LogicalSwitch::TABLE,
                         dp.name,
@@ -375,7 +375,7 @@ pub(super) fn assign(m: &Model<'_>, diags: &mut Vec<Diagnostic>) -> Vec<(usize, 
             let Some(mac) = p.mac else {
                 diags.push(Diagnostic {
                     table: nb::LogicalSwitchPort::TABLE,
-                    row: m.ports[p.port].name.to_string(),
+                    row: m.ports[p.port].name().to_string(),
                     message: "no dynamic MAC address is free, no dynamic address assigned".into(),
                 });
                 continue;
@@ -571,11 +571,11 @@ mod tests {
             .iter()
             .map(|p| {
                 let addrs = p
-                    .addrs
+                    .addrs()
                     .iter()
                     .map(|a| format!("{} {:?}", a.mac, a.ipv4.iter().map(|n| n.addr.to_string()).collect::<Vec<_>>()))
                     .collect();
-                (p.name.to_string(), p.dynamic_addresses.clone(), addrs)
+                (p.name().to_string(), p.dynamic_addresses().map(str::to_string), addrs)
             })
             .collect();
         (out, diags)

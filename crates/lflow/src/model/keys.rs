@@ -140,9 +140,9 @@ pub(super) fn assign(m: &mut Model<'_>, nb_of_sb: &HashMap<Uuid, Uuid>, diags: &
             .map(|&i| {
                 let port = &m.ports[i];
                 let requested = port.requested_key().and_then(|v| {
-                    crate::input::int_reported(v, "options", REQUESTED, (port.table(), port.name), diags)
+                    crate::input::int_reported(v, "options", REQUESTED, (port.table(), port.name()), diags)
                 });
-                (Slot::Port(i), port.name, requested, port.uuid)
+                (Slot::Port(i), port.name(), requested, port.uuid())
             })
             .collect();
         let n_ports = order.len();
@@ -267,7 +267,7 @@ mod tests {
         let memo = crate::model::memo::PortMemo::of(&nb, &sb);
         let m = Model::build(&nb, &sb, &memo, BTreeMap::new(), &mut diags);
         let mut out: BTreeMap<String, i64> = m.datapaths.iter().map(|d| (d.name.to_string(), d.tunnel_key)).collect();
-        out.extend(m.ports.iter().map(|p| (p.name.to_string(), p.tunnel_key)));
+        out.extend(m.ports.iter().map(|p| (p.name().to_string(), p.tunnel_key)));
         out.extend(m.chassis_redirect.iter().map(|c| (c.name.clone(), c.tunnel_key)));
         (out, diags)
     }

@@ -23,7 +23,6 @@ pub use keys::max_tunid;
 #[cfg(test)]
 pub(crate) mod testutil;
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use foldhash::{HashMap, HashMapExt};
@@ -102,64 +101,101 @@ pub enum PortNb<'a> {
 pub struct Port<'a> {
     /// The NB replica, to read the port's row (`lsp`, `lrp`).
     db: &'a Replica,
-    /// A router port (else a switch port).
-    router: bool,
-    pub name: &'a str,
-    pub uuid: Uuid,
+    /// What the memo gathered of the port's rows: its name, UUID, and the
+    /// rest of what the accessors give (a `Port` is small: at 30,000 pods
+    /// every cycle writes 34,000 of them into the model, and that write
+    /// was a third of the model's build with 144-byte ports).
+    e: &'a memo::Entry,
     pub dp: DpId,
     pub tunnel_key: i64,
     /// For a router-type switch port, its router port; for a router port,
     /// the switch port that names it. Index into `Model::ports`.
     pub peer: Option<usize>,
-    /// Parsed `addresses` (switch ports: every parsable entry, including
-    /// the addresses IPAM assigns in place of the `dynamic` entry; router
-    /// ports: MAC and networks). Borrowed from the `PortMemo` unless IPAM
-    /// added some.
-    pub addrs: Cow<'a, [LportAddresses]>,
-    /// The addresses IPAM assigns the switch port (`dynamic_addresses` as
-    /// northd writes it back to NB), when it asks for dynamic ones.
-    pub dynamic_addresses: Option<String>,
-    /// The VLAN tag of a switch port with `tag_request` (container ports
-    /// get a free one per parent when they request 0).
-    pub tag: Option<i64>,
-    /// What the memo gathered of the port's rows: the rest of what the
-    /// accessors give (a `Port` is small: at 30,000 pods every cycle
-    /// copies 34,000 of them into the model).
-    e: &'a memo::Entry,
+    /// What this cycle decided of the few ports with dynamic addresses or
+    /// a VLAN tag.
+    extra: Option<Box<Extra>>,
+}
+
+// (What keeps it small: the values few ports have are boxed apart.)
+const _: () = assert!(std::mem::size_of::<Port<'static>>() <= 56);
+
+/// The values a cycle decides for a port asking for dynamic addresses or
+/// a tag.
+#[derive(Default)]
+struct Extra {
+    /// Its addresses with those IPAM assigns, when it assigned some.
+    addrs: Option<Vec<LportAddresses>>,
+    dynamic_addresses: Option<String>,
+    tag: Option<i64>,
 }
 
 impl<'a> Port<'a> {
+    pub fn name(&self) -> &'a str {
+        &self.e.name
+    }
+
+    /// The UUID of the port's NB row.
+    pub fn uuid(&self) -> Uuid {
+        self.e.uuid
+    }
+
+    /// Parsed `addresses` (switch ports: every parsable entry, including
+    /// the addresses IPAM assigns in place of the `dynamic` entry; router
+    /// ports: MAC and networks).
+    pub fn addrs(&self) -> &[LportAddresses] {
+        match self.extra.as_deref().and_then(|x| x.addrs.as_deref()) {
+            Some(addrs) => addrs,
+            None => &self.e.parsed.addrs,
+        }
+    }
+
+    /// The addresses IPAM assigns the switch port (`dynamic_addresses` as
+    /// northd writes it back to NB), when it asks for dynamic ones.
+    pub fn dynamic_addresses(&self) -> Option<&str> {
+        self.extra.as_deref()?.dynamic_addresses.as_deref()
+    }
+
+    /// The VLAN tag of a switch port with `tag_request` (container ports
+    /// get a free one per parent when they request 0).
+    pub fn tag(&self) -> Option<i64> {
+        self.extra.as_deref()?.tag
+    }
+
+    fn extra(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
     /// The port's NB row. The memo the model was built from holds only
     /// rows of its replica, so the row is there.
     pub fn nb(&self) -> Option<PortNb<'a>> {
-        if self.router {
-            nb::LogicalRouterPort::get(self.db, &self.uuid).map(PortNb::Router)
+        if self.e.router {
+            nb::LogicalRouterPort::get(self.db, &self.e.uuid).map(PortNb::Router)
         } else {
-            nb::LogicalSwitchPort::get(self.db, &self.uuid).map(PortNb::Switch)
+            nb::LogicalSwitchPort::get(self.db, &self.e.uuid).map(PortNb::Switch)
         }
     }
 
     pub fn lsp(&self) -> Option<nb::LogicalSwitchPort<'a>> {
-        (!self.router).then(|| nb::LogicalSwitchPort::get(self.db, &self.uuid)).flatten()
+        (!self.e.router).then(|| nb::LogicalSwitchPort::get(self.db, &self.e.uuid)).flatten()
     }
 
     pub fn lrp(&self) -> Option<nb::LogicalRouterPort<'a>> {
-        self.router.then(|| nb::LogicalRouterPort::get(self.db, &self.uuid)).flatten()
+        self.e.router.then(|| nb::LogicalRouterPort::get(self.db, &self.e.uuid)).flatten()
     }
 
     /// A switch port (without reading its row).
     pub fn is_lsp(&self) -> bool {
-        !self.router
+        !self.e.router
     }
 
     /// A router port (without reading its row).
     pub fn is_lrp(&self) -> bool {
-        self.router
+        self.e.router
     }
 
     /// The NB table of the port's row.
     pub fn table(&self) -> &'static str {
-        if self.router {
+        if self.e.router {
             nb::LogicalRouterPort::TABLE
         } else {
             nb::LogicalSwitchPort::TABLE
@@ -509,7 +545,7 @@ impl<'a> Model<'a> {
                     .iter()
                     .map(|c| (c.port, &self.ports[c.port]))
                     .filter(|(_, p)| p.dp == dp.id)
-                    .filter_map(|(i, p)| Some((i, p.lrp()?, p.addrs.first()?)))
+                    .filter_map(|(i, p)| Some((i, p.lrp()?, p.addrs().first()?)))
                     .collect();
                 if ports.is_empty() {
                     nat::Gateway::None
@@ -549,7 +585,7 @@ impl<'a> Model<'a> {
             let Some(lsp) = p.lsp() else { continue };
             let parent = lsp.parent_name().unwrap_or("");
             if req != 0 || parent.is_empty() {
-                p.tag = Some(req);
+                p.extra().tag = Some(req);
                 used.entry(parent).or_default().insert(req);
             } else {
                 wanted.push(i);
@@ -559,7 +595,7 @@ impl<'a> Model<'a> {
         for keep in [true, false] {
             for &i in &wanted {
                 let Some(lsp) = self.ports[i].lsp() else { continue };
-                if self.ports[i].tag.is_some() {
+                if self.ports[i].tag().is_some() {
                     continue;
                 }
                 let taken = used.entry(lsp.parent_name().unwrap_or("")).or_default();
@@ -570,11 +606,11 @@ impl<'a> Model<'a> {
                 };
                 if let Some(t) = tag {
                     taken.insert(t);
-                    self.ports[i].tag = Some(t);
+                    self.ports[i].extra().tag = Some(t);
                 } else if !keep {
                     diags.push(Diagnostic {
                         table: nb::LogicalSwitchPort::TABLE,
-                        row: self.ports[i].name.to_string(),
+                        row: self.ports[i].name().to_string(),
                         message: "tag_request 0: every tag from 1 to 4095 is taken under its parent, no tag".into(),
                     });
                 }
@@ -590,12 +626,12 @@ impl<'a> Model<'a> {
             if self.dp(p.dp).router().is_some_and(|r| r.options().contains("chassis")) {
                 diags.push(Diagnostic {
                     table: nb::LogicalRouterPort::TABLE,
-                    row: p.name.to_string(),
+                    row: p.name().to_string(),
                     message: "distributed gateway port on a gateway router, gateway chassis ignored".into(),
                 });
                 continue;
             }
-            self.chassis_redirect.push(ChassisRedirect { port: i, name: format!("cr-{}", p.name), tunnel_key: 0 });
+            self.chassis_redirect.push(ChassisRedirect { port: i, name: format!("cr-{}", p.name()), tunnel_key: 0 });
         }
     }
 
@@ -610,10 +646,11 @@ impl<'a> Model<'a> {
                     .take_while(|a| ipam::Request::parse(a).is_none())
                     .filter(|a| LportAddresses::parse(a).is_some())
                     .count();
-                let addrs = port.addrs.to_mut();
+                let mut addrs = port.addrs().to_vec();
                 addrs.insert(slot.min(addrs.len()), parsed);
+                port.extra().addrs = Some(addrs);
             }
-            port.dynamic_addresses = Some(value);
+            port.extra().dynamic_addresses = Some(value);
         }
     }
 
@@ -646,27 +683,15 @@ impl<'a> Model<'a> {
             return;
         }
         slot.insert(idx);
-        let port = Port {
-            db: self.nb,
-            router: e.router,
-            name,
-            uuid: e.uuid,
-            dp,
-            tunnel_key: 0,
-            peer: None,
-            addrs: Cow::Borrowed(&parsed.addrs),
-            dynamic_addresses: None,
-            tag: None,
-            e,
-        };
+        let port = Port { db: self.nb, e, dp, tunnel_key: 0, peer: None, extra: None };
         self.datapaths[dp.0 as usize].ports.push(idx);
         let lists = &mut self.lists;
         if let Some(peer) = &e.peer {
-            let list = if port.router { &mut lists.lrp_peers } else { &mut lists.router_lsps };
+            let list = if e.router { &mut lists.lrp_peers } else { &mut lists.router_lsps };
             list.push((idx, peer.as_str()));
         }
         let listed = [
-            (port.router && e.gateway, &mut lists.gateways),
+            (e.router && e.gateway, &mut lists.gateways),
             (port.lsp_type() == "external", &mut lists.external),
             (port.tag_request().is_some(), &mut lists.tag_requests),
             (port.asks_queue(), &mut lists.queue_askers),
@@ -703,7 +728,7 @@ impl<'a> Model<'a> {
                 }
                 _ => diags.push(Diagnostic::new(
                     nb::LogicalSwitchPort::TABLE,
-                    self.ports[i].name,
+                    self.ports[i].name(),
                     "options:router-port",
                     rp,
                     "not a logical router port",
@@ -723,7 +748,7 @@ impl<'a> Model<'a> {
                     let back = self.ports[j].lrp().and_then(|l| l.peer());
                     let problem = if i == j {
                         Some("the port itself".to_string())
-                    } else if back != Some(self.ports[i].name) {
+                    } else if back != Some(self.ports[i].name()) {
                         Some(match back {
                             Some(other) => format!("it peers with '{}', not with this port", cut(other, QUOTE_MAX)),
                             None => "it names no peer".to_string(),
@@ -734,7 +759,7 @@ impl<'a> Model<'a> {
                     if let Some(problem) = problem {
                         diags.push(Diagnostic::new(
                             nb::LogicalRouterPort::TABLE,
-                            self.ports[i].name,
+                            self.ports[i].name(),
                             "peer",
                             peer,
                             &problem,
@@ -743,7 +768,7 @@ impl<'a> Model<'a> {
                 }
                 _ => diags.push(Diagnostic::new(
                     nb::LogicalRouterPort::TABLE,
-                    self.ports[i].name,
+                    self.ports[i].name(),
                     "peer",
                     peer,
                     "not a logical router port, ignored",
@@ -809,7 +834,7 @@ mod tests {
         let sb = replica("ovn-sb.ovsschema", "{}");
         let memo = crate::model::memo::PortMemo::of(&nb, &sb);
         let m = Model::build(&nb, &sb, &memo, BTreeMap::new(), &mut Vec::new());
-        let tag = |n: &str| m.port(n).and_then(|p| p.tag);
+        let tag = |n: &str| m.port(n).and_then(|p| p.tag());
         assert_eq!(
             [tag("vm"), tag("c1"), tag("c2"), tag("c3"), tag("ln"), tag("c4")],
             [None, Some(7), Some(2), Some(1), Some(100), Some(1)]
@@ -841,7 +866,7 @@ mod tests {
         let m = Model::build(&nb, &sb, &memo, BTreeMap::new(), &mut diags);
         assert!(m.port("badmac").is_none());
         let good = m.port("good").unwrap();
-        let a = &good.addrs[0];
+        let a = &good.addrs()[0];
         assert_eq!(a.ipv4.iter().map(|n| format!("{}/{}", n.addr, n.plen)).collect::<Vec<_>>(), ["10.0.1.1/24"]);
         assert_eq!(a.ipv6.len(), 2, "fd01::1/64 and the link-local address");
         let diags: Vec<String> = diags.iter().map(ToString::to_string).collect();
@@ -924,7 +949,7 @@ mod tests {
                 "Logical_Router_Port self: peer 'self': the port itself",
             ]
         );
-        let peer = |name: &str| m.peer(m.port(name).unwrap()).map(|p| p.name);
+        let peer = |name: &str| m.peer(m.port(name).unwrap()).map(|p| p.name());
         assert_eq!((peer("self"), peer("a"), peer("c")), (Some("self"), Some("b"), Some("a")), "kept as written");
     }
 }

@@ -35,10 +35,10 @@ fn admission(r: &Router<'_, '_>, flows: &mut Flows) {
         let key = p.key();
         flows
             .add(r.dp, Stage::LrInAdmission, 50, format!("eth.mcast && inport == {key}"), actions.clone())
-            .hint(p.port.uuid);
+            .hint(p.port.uuid());
         flows
             .add(r.dp, Stage::LrInAdmission, 50, format!("eth.dst == {} && inport == {key}{res}", p.mac), actions)
-            .hint(p.port.uuid);
+            .hint(p.port.uuid());
         if let Some(bypass) = pkt_len::bypass(r, p) {
             let actions = format!("xreg0[0..47] = {}; next;", p.mac);
             flows
@@ -49,7 +49,7 @@ fn admission(r: &Router<'_, '_>, flows: &mut Flows) {
                     format!("eth.mcast && inport == {key} && ({bypass})"),
                     actions.clone(),
                 )
-                .hint(p.port.uuid);
+                .hint(p.port.uuid());
             flows
                 .add(
                     r.dp,
@@ -58,7 +58,7 @@ fn admission(r: &Router<'_, '_>, flows: &mut Flows) {
                     format!("eth.dst == {} && inport == {key}{res} && ({bypass})", p.mac),
                     actions,
                 )
-                .hint(p.port.uuid);
+                .hint(p.port.uuid());
         }
     }
 }
@@ -116,10 +116,10 @@ fn lookup_neighbor(r: &Router<'_, '_>, flows: &mut Flows) {
                         ),
                         "reg9[2] = lookup_arp(inport, arp.spa, arp.sha); reg9[3] = 1; next;",
                     )
-                    .hint(p.port.uuid);
+                    .hint(p.port.uuid());
                 "reg9[2] = lookup_arp(inport, arp.spa, arp.sha); reg9[3] = lookup_arp_ip(inport, arp.spa); next;"
             };
-            flows.add(r.dp, st, 100, spa, actions).hint(p.port.uuid);
+            flows.add(r.dp, st, 100, spa, actions).hint(p.port.uuid());
         }
     }
 }

@@ -47,7 +47,7 @@ pub fn build(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flow
                 format!("outport == {} && !is_chassis_resident({cr})", p.key()),
                 format!("eth.dst = {}; next;", p.mac),
             )
-            .hint(p.port.uuid);
+            .hint(p.port.uuid());
     }
     // Router addresses that load balancing or SNAT uses, not dropped in
     // IP input: dropped here when no stage took the packet.
@@ -56,7 +56,7 @@ pub fn build(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows: &mut Flow
         let v6: Vec<_> = p.ipv6.iter().map(|n| IpAddr::V6(n.addr)).filter(|a| r.shared_ip(*a)).collect();
         for (fam, ips) in [("ip4", v4), ("ip6", v6)] {
             if !ips.is_empty() {
-                flows.add(r.dp, ST, 2, format!("{fam}.dst == {{{}}}", super::join(&ips)), r.drop).hint(p.port.uuid);
+                flows.add(r.dp, ST, 2, format!("{fam}.dst == {{{}}}", super::join(&ips)), r.drop).hint(p.port.uuid());
             }
         }
     }
@@ -101,15 +101,15 @@ pub fn behind_switches(r: &Router<'_, '_>, parents: &HashMap<&str, &str>, flows:
                     }
                     "virtual" => virtual_port(r, p, lsp, parents, flows),
                     _ => {
-                        for a in lsp.addrs.iter() {
+                        for a in lsp.addrs().iter() {
                             for ip in &a.ipv4 {
                                 if p.network_of(IpAddr::V4(ip.addr)).is_some() {
-                                    bind(r, p, format!("reg0 == {}", ip.addr), a.mac, lsp.uuid, flows);
+                                    bind(r, p, format!("reg0 == {}", ip.addr), a.mac, lsp.uuid(), flows);
                                 }
                             }
                             for ip in &a.ipv6 {
                                 if p.network_of(IpAddr::V6(ip.addr)).is_some() {
-                                    bind(r, p, format!("xxreg0 == {}", ip.addr), a.mac, lsp.uuid, flows);
+                                    bind(r, p, format!("xxreg0 == {}", ip.addr), a.mac, lsp.uuid(), flows);
                                 }
                             }
                         }
@@ -159,15 +159,15 @@ fn nat(r: &Router<'_, '_>, n: &Nat<'_>, bridged: bool, flows: &mut Flows) {
 /// A router port linked directly to another router's port: all of the
 /// peer's addresses resolve to its MAC.
 fn router_peer(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, flows: &mut Flows) {
-    let Some(a) = peer.addrs.first() else { return };
+    let Some(a) = peer.addrs().first() else { return };
     let v4: Vec<_> = a.ipv4.iter().map(|n| n.addr).collect();
     let v6: Vec<_> = a.ipv6.iter().map(|n| n.addr).collect();
     if !v4.is_empty() {
         // Sic: the reference writes no space before this `==`.
-        bind(r, p, format!("reg0== {}", addr_set(&v4)), a.mac, peer.uuid, flows);
+        bind(r, p, format!("reg0== {}", addr_set(&v4)), a.mac, peer.uuid(), flows);
     }
     if !v6.is_empty() {
-        bind(r, p, format!("xxreg0 == {}", addr_set(&v6)), a.mac, peer.uuid, flows);
+        bind(r, p, format!("xxreg0 == {}", addr_set(&v6)), a.mac, peer.uuid(), flows);
     }
 }
 
@@ -176,14 +176,14 @@ fn router_peer(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, flows: &m
 /// together, and its IPv6 addresses together, resolve to its MAC (no
 /// subnet check: the other router may be reached through a route).
 fn router_behind_switch(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, q: &Port<'_>, flows: &mut Flows) {
-    let Some(a) = q.addrs.first() else { return };
+    let Some(a) = q.addrs().first() else { return };
     let v4: Vec<_> = a.ipv4.iter().map(|n| n.addr).collect();
     if !v4.is_empty() {
-        bind(r, p, format!("reg0 == {}", addr_set(&v4)), a.mac, peer.uuid, flows);
+        bind(r, p, format!("reg0 == {}", addr_set(&v4)), a.mac, peer.uuid(), flows);
     }
     let v6: Vec<_> = a.ipv6.iter().map(|n| n.addr).collect();
     if !v6.is_empty() {
-        bind(r, p, format!("xxreg0 == {}", addr_set(&v6)), a.mac, peer.uuid, flows);
+        bind(r, p, format!("xxreg0 == {}", addr_set(&v6)), a.mac, peer.uuid(), flows);
     }
 }
 
@@ -193,10 +193,10 @@ fn router_behind_switch(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, 
 /// (`routing` routes them to `q`; other routers still resolve them with
 /// ARP).
 fn nat_routes_behind_switch(r: &Router<'_, '_>, p: &RPort<'_, '_>, peer: &Port<'_>, q: &Port<'_>, flows: &mut Flows) {
-    let Some(a) = q.addrs.first() else { return };
+    let Some(a) = q.addrs().first() else { return };
     let ips: Vec<_> = super::routing::add_route_ips(r.m, q).collect();
     if !ips.is_empty() {
-        bind(r, p, format!("reg0 == {{{}}}", super::join(&ips)), a.mac, peer.uuid, flows);
+        bind(r, p, format!("reg0 == {{{}}}", super::join(&ips)), a.mac, peer.uuid(), flows);
     }
 }
 
@@ -216,13 +216,13 @@ fn virtual_port(
         return;
     }
     let parent = parents
-        .get(lsp.name)
+        .get(lsp.name())
         .and_then(|name| r.m.port(name))
-        .and_then(|parent| parent.addrs.first())
+        .and_then(|parent| parent.addrs().first())
         .map(|a| a.mac)
         .unwrap_or_default();
     let reg = if vip.is_ipv4() { "reg0" } else { "xxreg0" };
-    bind(r, p, format!("{reg} == {vip}"), parent, lsp.uuid, flows);
+    bind(r, p, format!("{reg} == {vip}"), parent, lsp.uuid(), flows);
 }
 
 /// The static binding of the next hop `dst` (a register compared with an

@@ -23,7 +23,7 @@ pub fn build(r: &Router<'_, '_>, v6_nexthops: &[(Ipv6Addr, ovsdb::Uuid)], flows:
                 format!("outport == {}", p.key()),
                 format!("outport = {}; next;", json_key(&format!("cr-{}", p.name()))),
             )
-            .hint(p.port.uuid);
+            .hint(p.port.uuid());
     }
 
     let st = Stage::LrInArpRequest;

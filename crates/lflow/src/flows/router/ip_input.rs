@@ -26,7 +26,7 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
     }
     for p in &r.ports {
         let key = p.key();
-        let hint = p.port.uuid;
+        let hint = p.port.uuid();
         let v4: Vec<_> = p.ipv4.iter().map(|n| n.addr).collect();
         let v6: Vec<_> = p.ipv6.iter().map(|n| n.addr).collect();
 

@@ -97,12 +97,12 @@ pub struct RPort<'m, 'a> {
 
 impl<'m, 'a> RPort<'m, 'a> {
     pub fn name(&self) -> &'a str {
-        self.port.name
+        self.port.name()
     }
 
     /// The port name as a quoted string for matches and actions.
     pub fn key(&self) -> String {
-        json_key(self.port.name)
+        json_key(self.port.name())
     }
 
     /// IPv6 networks other than the implicit link-local one.
@@ -173,7 +173,7 @@ impl<'m, 'a> Router<'m, 'a> {
         let mut ports = Vec::new();
         for &i in &m.dp(dp).ports {
             let p = &m.ports[i];
-            let (Some(lrp), Some(addrs)) = (p.lrp(), p.addrs.first()) else { continue };
+            let (Some(lrp), Some(addrs)) = (p.lrp(), p.addrs().first()) else { continue };
             ports.push(RPort {
                 port: p,
                 lrp,

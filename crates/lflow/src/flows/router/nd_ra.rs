@@ -53,7 +53,7 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
                 format!("inport == {key} && ip6.dst == ff02::2 && nd_rs"),
                 format!("reg0[5] = put_nd_ra_opts({opts}); next;"),
             )
-            .hint(p.port.uuid);
+            .hint(p.port.uuid());
         flows
             .add(
                 r.dp,
@@ -65,6 +65,6 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
                     p.mac, lla.addr
                 ),
             )
-            .hint(p.port.uuid);
+            .hint(p.port.uuid());
     }
 }

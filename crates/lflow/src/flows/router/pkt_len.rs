@@ -36,11 +36,11 @@ pub fn build(r: &Router<'_, '_>, flows: &mut Flows) {
         let gkey = g.key();
         flows
             .add(r.dp, Stage::LrInChkPktLen, 50, format!("outport == {gkey}"), format!("{}next;", check_action(r, g)))
-            .hint(g.port.uuid);
+            .hint(g.port.uuid());
         if let Some(bypass) = bypass(r, g) {
             flows
                 .add(r.dp, Stage::LrInChkPktLen, 55, format!("outport == {gkey} && ({bypass})"), "next;")
-                .hint(g.port.uuid);
+                .hint(g.port.uuid());
         }
         too_big(r, g, Stage::LrInIpInput, &format!("inport == {gkey}"), mtu, flows);
         for q in r.ports.iter().filter(|q| !std::ptr::eq(*q, g)) {
@@ -65,7 +65,7 @@ fn too_big(r: &Router<'_, '_>, q: &RPort<'_, '_>, st: Stage, m: &str, mtu: u32, 
                     q.mac, a.addr
                 ),
             )
-            .hint(q.port.uuid);
+            .hint(q.port.uuid());
     }
     if let Some(a) = q.ipv6.first() {
         flows
@@ -79,6 +79,6 @@ fn too_big(r: &Router<'_, '_>, q: &RPort<'_, '_>, st: Stage, m: &str, mtu: u32, 
                     q.mac, a.addr
                 ),
             )
-            .hint(q.port.uuid);
+            .hint(q.port.uuid());
     }
 }

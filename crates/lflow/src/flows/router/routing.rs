@@ -359,7 +359,7 @@ fn connected(r: &Router<'_, '_>, flows: &mut Flows) {
         for (prefix, addr, lla) in v4.chain(v6) {
             let (m, prio) = route_match(0, &prefix, false, OFS_CONNECTED);
             let m = if lla { format!("inport == {key} && {m}") } else { m };
-            route_flows(r, p, prio as u16, &m, &direct(p, &prefix, &addr), p.port.uuid, flows);
+            route_flows(r, p, prio as u16, &m, &direct(p, &prefix, &addr), p.port.uuid(), flows);
         }
     }
 }
@@ -406,7 +406,7 @@ pub(super) fn nat_routes(r: &Router<'_, '_>, flows: &mut Flows) {
                     };
                     let prefix = Prefix::V4(Ipv4Net { addr: ip, plen: 32 });
                     let (m, prio) = route_match(0, &prefix, false, OFS_CONNECTED);
-                    route_flows(r, p, prio as u16, &m, &direct(p, &prefix, &addr.to_string()), lsp.uuid, flows);
+                    route_flows(r, p, prio as u16, &m, &direct(p, &prefix, &addr.to_string()), lsp.uuid(), flows);
                 }
             }
         });

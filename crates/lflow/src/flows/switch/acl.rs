@@ -230,11 +230,11 @@ fn pre_acl(sw: &Switch<'_, '_>, acls: &[Acl<'_>], out: &mut Out<'_>) {
     if sw.has_stateful_acl {
         let skipped = sw.router_ports().map(|(p, _)| p).chain(sw.ports_of_type("localnet"));
         for p in skipped {
-            let key = json_key(p.name);
+            let key = json_key(p.name());
             let f = out.flows.add(dp, Stage::LsInPreAcl, 110, format!("ip && inport == {key}"), next);
-            f.hint(p.uuid).io_port(p.name);
+            f.hint(p.uuid()).io_port(p.name());
             let f = out.flows.add(dp, Stage::LsOutPreAcl, 110, format!("ip && outport == {key}"), next);
-            f.hint(p.uuid).io_port(p.name);
+            f.hint(p.uuid()).io_port(p.name());
         }
     }
     // Stateless ACLs skip conntrack, also when only a load balancer would

@@ -25,9 +25,9 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows, diags: &mut Vec<Diag
     // their targets, not by every chassis on the physical network.
     for p in sw.ports_of_type("localnet") {
         flows
-            .add(dp, Stage::LsInArpRsp, 100, format!("inport == {}", json_key(p.name)), "next;")
-            .hint(p.uuid)
-            .io_port(p.name);
+            .add(dp, Stage::LsInArpRsp, 100, format!("inport == {}", json_key(p.name())), "next;")
+            .hint(p.uuid())
+            .io_port(p.name());
     }
 
     let check_up = sw.m.option("ignore_lsp_down").is_some_and(|v| !v.eq_ignore_ascii_case("true"));
@@ -91,9 +91,9 @@ fn na_reply(dp: DpId, p: &Port<'_>, a: &LportAddresses, ip: &Ipv6Net, router: bo
 /// The reply `actions` to requests matching `m`, and the flow that lets
 /// the port `p` owning the address send its own such requests on.
 fn reply_unless_own(dp: DpId, p: &Port<'_>, m: String, actions: String, flows: &mut Flows) {
-    let own = format!("{m} && inport == {}", json_key(p.name));
-    flows.add(dp, Stage::LsInArpRsp, 50, m, actions).hint(p.uuid);
-    flows.add(dp, Stage::LsInArpRsp, 100, own, "next;").hint(p.uuid).io_port(p.name);
+    let own = format!("{m} && inport == {}", json_key(p.name()));
+    flows.add(dp, Stage::LsInArpRsp, 50, m, actions).hint(p.uuid());
+    flows.add(dp, Stage::LsInArpRsp, 100, own, "next;").hint(p.uuid()).io_port(p.name());
 }
 
 /// A router-type port answers ARP requests for the IPv4 addresses of its
@@ -107,7 +107,7 @@ fn arp_proxy(dp: DpId, p: &Port<'_>, addrs: &[LportAddresses], flows: &mut Flows
             Some(n) => ips.push(n.subnet()),
             None => diags.push(Diagnostic {
                 table: nb::LogicalSwitchPort::TABLE,
-                row: p.name.to_string(),
+                row: p.name().to_string(),
                 message: format!("invalid address '{word}' in options:arp_proxy, entry ignored"),
             }),
         }
@@ -122,7 +122,7 @@ fn arp_proxy(dp: DpId, p: &Port<'_>, addrs: &[LportAddresses], flows: &mut Flows
              arp.tpa <-> arp.spa; outport = inport; flags.loopback = 1; output;",
             mac = a.mac
         );
-        flows.add(dp, Stage::LsInArpRsp, 50, m.clone(), actions).hint(p.uuid);
+        flows.add(dp, Stage::LsInArpRsp, 50, m.clone(), actions).hint(p.uuid());
     }
 }
 
@@ -132,7 +132,7 @@ fn arp_proxy(dp: DpId, p: &Port<'_>, addrs: &[LportAddresses], flows: &mut Flows
 fn virtual_port(sw: &Switch<'_, '_>, p: &Port<'_>, flows: &mut Flows, diags: &mut Vec<Diagnostic>) {
     let Some(lsp) = p.lsp() else { return };
     let mut report = |message: String| {
-        diags.push(Diagnostic { table: nb::LogicalSwitchPort::TABLE, row: p.name.to_string(), message })
+        diags.push(Diagnostic { table: nb::LogicalSwitchPort::TABLE, row: p.name().to_string(), message })
     };
     let opts = lsp.options();
     let (Some(vip), Some(parents)) = (opts.get("virtual-ip"), opts.get("virtual-parents")) else {
@@ -160,8 +160,8 @@ fn virtual_port(sw: &Switch<'_, '_>, p: &Port<'_>, flows: &mut Flows, diags: &mu
                 sn = solicited_node(v6)
             ),
         };
-        let actions = format!("bind_vport({}, inport); next;", json_key(p.name));
-        flows.add(sw.dp.id, Stage::LsInArpRsp, 100, m, actions).hint(vp.uuid).io_port(parent);
+        let actions = format!("bind_vport({}, inport); next;", json_key(p.name()));
+        flows.add(sw.dp.id, Stage::LsInArpRsp, 100, m, actions).hint(vp.uuid()).io_port(parent);
     }
 }
 

@@ -49,9 +49,9 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
                 if !external {
                     let m = format!(
                         "outport == {} && eth.src == {server_mac} && ip4.src == {server_id} && udp && udp.src == 67 && udp.dst == 68",
-                        json_key(p.name)
+                        json_key(p.name())
                     );
-                    flows.add(dp, Stage::LsOutAcl, 34000, m, acl_action).hint(row.uuid()).io_port(p.name);
+                    flows.add(dp, Stage::LsOutAcl, 34000, m, acl_action).hint(row.uuid()).io_port(p.name());
                 }
                 if let Some(cidr) = parse_ipv4_masked(row.cidr()) {
                     let v4 = V4 { row, cidr, server_id, server_mac, hostname: lsp.options().get("hostname") };
@@ -67,10 +67,10 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
                 if !external {
                     let m = format!(
                         "outport == {} && eth.src == {server_id} && ip6.src == {} && udp && udp.src == 547 && udp.dst == 546",
-                        json_key(p.name),
+                        json_key(p.name()),
                         mac.ipv6_lla()
                     );
-                    flows.add(dp, Stage::LsOutAcl, 34000, m, acl_action).hint(row.uuid()).io_port(p.name);
+                    flows.add(dp, Stage::LsOutAcl, 34000, m, acl_action).hint(row.uuid()).io_port(p.name());
                 }
                 if let Some(cidr) = parse_ipv6_masked(row.cidr()) {
                     let v6 = V6 { row, cidr, server_id, lla: mac.ipv6_lla() };
@@ -113,10 +113,10 @@ fn entry_points<'s>(sw: &'s Switch<'_, '_>, p: &'s Port<'_>) -> Vec<(&'s str, Op
             if p.lsp().and_then(|l| l.ha_chassis_group()).is_none() {
                 return Vec::new();
             }
-            let resident = format!("is_chassis_resident({})", json_key(p.name));
-            sw.ports_of_type("localnet").map(|ln| (ln.name, Some(resident.clone()))).collect()
+            let resident = format!("is_chassis_resident({})", json_key(p.name()));
+            sw.ports_of_type("localnet").map(|ln| (ln.name(), Some(resident.clone()))).collect()
         }
-        _ => vec![(p.name, None)],
+        _ => vec![(p.name(), None)],
     }
 }
 
@@ -156,7 +156,7 @@ impl V4<'_> {
     fn add_flows(&self, sw: &Switch<'_, '_>, p: &Port<'_>, inport: &str, resident: Option<&str>, flows: &mut Flows) {
         let resident = resident.map(|r| format!(" && {r}")).unwrap_or_default();
         let uuid = self.row.uuid();
-        for a in p.addrs.iter() {
+        for a in p.addrs().iter() {
             let Some(ip) = a.ipv4.iter().map(|n| n.addr).find(|ip| in_ipv4(self.cidr, *ip)) else {
                 continue;
             };
@@ -201,7 +201,7 @@ impl V6<'_> {
         let resident = resident.map(|r| format!(" && {r}")).unwrap_or_default();
         let stateless = self.row.options().get_bool("dhcpv6_stateless", false);
         let uuid = self.row.uuid();
-        for a in p.addrs.iter() {
+        for a in p.addrs().iter() {
             let Some(ip) = a.ipv6.iter().map(|n| n.addr).find(|ip| in_ipv6(self.cidr, *ip)) else {
                 continue;
             };
@@ -261,7 +261,7 @@ pub(super) fn check_options(m: &Model<'_>, diags: &mut Vec<Diagnostic>) {
                 if !is_str(h) {
                     diags.push(Diagnostic {
                         table: nb::LogicalSwitchPort::TABLE,
-                        row: p.name.to_string(),
+                        row: p.name().to_string(),
                         message: format!(
                             "options:hostname '{h}' is not a quoted string: ovn-controller rejects the port's DHCPv4 flows"
                         ),
@@ -271,7 +271,7 @@ pub(super) fn check_options(m: &Model<'_>, diags: &mut Vec<Diagnostic>) {
         }
     }
     for ((uuid, v6), (row, users)) in rows {
-        let ports = users.iter().map(|p| p.name).collect::<Vec<_>>().join(", ");
+        let ports = users.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ");
         let mut problem = |message: String| {
             diags.push(Diagnostic {
                 table: nb::DhcpOptions::TABLE,
@@ -284,11 +284,11 @@ pub(super) fn check_options(m: &Model<'_>, diags: &mut Vec<Diagnostic>) {
             .iter()
             .filter(|p| p.lsp_type() != "router")
             .filter(|p| match (v6, parse_ipv4_masked(row.cidr()), parse_ipv6_masked(row.cidr())) {
-                (false, Some(cidr), _) => !p.addrs.iter().flat_map(|a| &a.ipv4).any(|n| in_ipv4(cidr, n.addr)),
-                (true, _, Some(cidr)) => !p.addrs.iter().flat_map(|a| &a.ipv6).any(|n| in_ipv6(cidr, n.addr)),
+                (false, Some(cidr), _) => !p.addrs().iter().flat_map(|a| &a.ipv4).any(|n| in_ipv4(cidr, n.addr)),
+                (true, _, Some(cidr)) => !p.addrs().iter().flat_map(|a| &a.ipv6).any(|n| in_ipv6(cidr, n.addr)),
                 _ => false,
             })
-            .map(|p| p.name)
+            .map(|p| p.name())
             .collect();
         if !outside.is_empty() {
             problem(format!("no address of {} is in cidr '{}': no replies to them", outside.join(", "), row.cidr()));

@@ -12,12 +12,12 @@ use crate::stage::Stage;
 pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     let dp = sw.dp.id;
     for ext in sw.ports_of_type("external") {
-        let resident = format!("is_chassis_resident({})", json_key(ext.name));
+        let resident = format!("is_chassis_resident({})", json_key(ext.name()));
         for ln in sw.ports_of_type("localnet") {
             for a in sw.lsp_addrs(ext) {
-                let from = format!("inport == {} && eth.src == {}", json_key(ln.name), a.mac);
+                let from = format!("inport == {} && eth.src == {}", json_key(ln.name()), a.mac);
                 for (_, rp) in sw.router_ports() {
-                    for r in rp.addrs.iter() {
+                    for r in rp.addrs().iter() {
                         let mut matches: Vec<String> = Vec::new();
                         for ip in &r.ipv4 {
                             matches.push(format!("{from} && !{resident} && arp.tpa == {} && arp.op == 1", ip.addr));
@@ -31,7 +31,7 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
                         }
                         matches.push(format!("{from} && eth.dst == {} && !{resident}", r.mac));
                         for m in matches {
-                            flows.add(dp, Stage::LsInExternalPort, 100, m, sw.drop).hint(ext.uuid).io_port(ln.name);
+                            flows.add(dp, Stage::LsInExternalPort, 100, m, sw.drop).hint(ext.uuid()).io_port(ln.name());
                         }
                     }
                 }

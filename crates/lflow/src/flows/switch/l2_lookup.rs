@@ -42,9 +42,9 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     // Ingress table 26.
     for p in sw.ports.iter().filter(|p| !p.enabled() && p.lsp_type() != "external") {
         flows
-            .add(dp, Stage::LsInL2Unknown, 50, format!("outport == {}", json_key(p.name)), sw.drop)
-            .hint(p.uuid)
-            .io_port(p.name);
+            .add(dp, Stage::LsInL2Unknown, 50, format!("outport == {}", json_key(p.name())), sw.drop)
+            .hint(p.uuid())
+            .io_port(p.name());
     }
     let unknown = if sw.ports.iter().any(|p| p.enabled() && p.has_unknown()) {
         format!("outport = \"{}\"; output;", MC_UNKNOWN.0)
@@ -75,7 +75,7 @@ fn router_lb_ips(m: &Model<'_>, router: nb::LogicalRouter<'_>) -> BTreeSet<IpAdd
 /// non-router ports.
 fn router_port_requests(sw: &Switch<'_, '_>, p: &Port<'_>, rp: &Port<'_>, has_others: bool, flows: &mut Flows) {
     let Some(ips) = router_port_ips(sw.m, rp) else { return };
-    let key = json_key(p.name);
+    let key = json_key(p.name());
     let actions = if has_others {
         format!("clone {{outport = {key}; output; }}; outport = \"{}\"; output;", MC_FLOOD_L2.0)
     } else {
@@ -86,14 +86,14 @@ fn router_port_requests(sw: &Switch<'_, '_>, p: &Port<'_>, rp: &Port<'_>, has_ot
             IpAddr::V4(v4) => format!("flags[1] == 0 && arp.op == 1 && arp.tpa == {v4}"),
             IpAddr::V6(v6) => format!("flags[1] == 0 && nd_ns && nd.target == {v6}"),
         };
-        flows.add(sw.dp.id, Stage::LsInL2Lkup, 80, m, actions.clone()).hint(p.uuid);
+        flows.add(sw.dp.id, Stage::LsInL2Lkup, 80, m, actions.clone()).hint(p.uuid());
     }
 
     if has_others {
         // The router port's MAC and its router's NAT external MACs, in the
         // reference's (hash) order.
         let macs = rp
-            .addrs
+            .addrs()
             .iter()
             .map(|a| a.mac.to_string())
             .chain(dnat_rules(sw.m, rp.dp).filter_map(|n| n.external_mac.map(|m| m.to_string())));
@@ -115,8 +115,8 @@ pub(super) fn router_port_ips(m: &Model<'_>, rp: &Port<'_>) -> Option<Vec<IpAddr
     let vips = router_lb_ips(m, router);
     for &ip in &vips {
         let reachable = match ip {
-            IpAddr::V4(v4) => rp.addrs.iter().flat_map(|a| &a.ipv4).any(|n| n.contains(v4)),
-            IpAddr::V6(v6) => rp.addrs.iter().flat_map(|a| &a.ipv6).any(|n| n.contains(v6)),
+            IpAddr::V4(v4) => rp.addrs().iter().flat_map(|a| &a.ipv4).any(|n| n.contains(v4)),
+            IpAddr::V6(v6) => rp.addrs().iter().flat_map(|a| &a.ipv6).any(|n| n.contains(v6)),
         };
         if reachable {
             ips.push(ip);
@@ -124,7 +124,7 @@ pub(super) fn router_port_ips(m: &Model<'_>, rp: &Port<'_>) -> Option<Vec<IpAddr
     }
     // A NAT IP that is also a VIP goes only where the VIP is reachable.
     ips.extend(dnat_rules(m, rp.dp).map(|n| n.external_ip).filter(|ip| !vips.contains(ip)));
-    for a in rp.addrs.iter() {
+    for a in rp.addrs().iter() {
         ips.extend(a.ipv4.iter().map(|n| IpAddr::V4(n.addr)));
         ips.extend(a.ipv6.iter().map(|n| IpAddr::V6(n.addr)));
     }
@@ -138,20 +138,20 @@ fn unicast(sw: &Switch<'_, '_>, p: &Port<'_>, flows: &mut Flows) {
     if lsp.type_() == "external" {
         return;
     }
-    let key = json_key(p.name);
+    let key = json_key(p.name());
     let action = if p.enabled() { format!("outport = {key}; output;") } else { sw.drop.to_string() };
     let dp = sw.dp.id;
     let first_mac = |s: &str| s.split_whitespace().next().and_then(Mac::parse);
     for entry in lsp.addresses() {
         if let Some(mac) = first_mac(entry) {
-            flows.add(dp, Stage::LsInL2Lkup, 50, format!("eth.dst == {mac}"), action.clone()).hint(p.uuid);
+            flows.add(dp, Stage::LsInL2Lkup, 50, format!("eth.dst == {mac}"), action.clone()).hint(p.uuid());
         } else if entry == "router" {
             router_unicast(sw, p, &action, flows);
         } else if entry.starts_with("dynamic") || entry.split_whitespace().nth(1) == Some("dynamic") {
             // What IPAM assigns in this compilation, not the NB column
             // northd writes it to (which lags one cycle behind).
-            if let Some(mac) = p.dynamic_addresses.as_deref().and_then(first_mac) {
-                flows.add(dp, Stage::LsInL2Lkup, 50, format!("eth.dst == {mac}"), action.clone()).hint(p.uuid);
+            if let Some(mac) = p.dynamic_addresses().and_then(first_mac) {
+                flows.add(dp, Stage::LsInL2Lkup, 50, format!("eth.dst == {mac}"), action.clone()).hint(p.uuid());
             }
         }
     }
@@ -172,24 +172,24 @@ fn router_unicast(sw: &Switch<'_, '_>, p: &Port<'_>, action: &str, flows: &mut F
     let has_localnet = sw.ports_of_type("localnet").next().is_some();
     let l3dgw = is_l3dgw(rp, router);
     let m = if has_localnet && l3dgw {
-        format!("eth.dst == {mac} && is_chassis_resident({})", json_key(&format!("cr-{}", rp.name)))
+        format!("eth.dst == {mac} && is_chassis_resident({})", json_key(&format!("cr-{}", rp.name())))
     } else if has_localnet && lrp.options().get_bool("reside-on-redirect-chassis", false) && !is_gateway_router(router)
     {
         let gw: Vec<&Port<'_>> = sw.m.ports_of(rp.dp).filter(|q| is_l3dgw(q, router)).collect();
         match gw.as_slice() {
-            [one] => format!("eth.dst == {mac} && is_chassis_resident({})", json_key(&format!("cr-{}", one.name))),
+            [one] => format!("eth.dst == {mac} && is_chassis_resident({})", json_key(&format!("cr-{}", one.name()))),
             _ => format!("eth.dst == {mac}"),
         }
     } else {
         format!("eth.dst == {mac}")
     };
-    flows.add(dp, Stage::LsInL2Lkup, 50, m, action.to_string()).hint(p.uuid);
+    flows.add(dp, Stage::LsInL2Lkup, 50, m, action.to_string()).hint(p.uuid());
 
     if l3dgw {
         for n in dnat_rules(sw.m, rp.dp).filter(|n| n.kind == NatKind::DnatAndSnat) {
             let (Some(ext_mac), Some(lport)) = (n.external_mac, n.logical_port) else { continue };
             let m = format!("eth.dst == {ext_mac} && is_chassis_resident({})", json_key(lport));
-            flows.add(dp, Stage::LsInL2Lkup, 50, m, action.to_string()).hint(p.uuid);
+            flows.add(dp, Stage::LsInL2Lkup, 50, m, action.to_string()).hint(p.uuid());
         }
     }
 }

@@ -73,9 +73,12 @@ fn pre_lb_defaults(sw: &Switch<'_, '_>, flows: &mut Flows) {
     let egress = if sw.has_stateful_acl { "next;" } else { "ct_clear; next;" };
     let skipped = sw.router_ports().map(|(p, _)| p).chain(sw.ports_of_type("localnet"));
     for p in skipped {
-        let key = json_key(p.name);
-        flows.add(dp, Stage::LsInPreLb, 110, format!("ip && inport == {key}"), next).hint(p.uuid).io_port(p.name);
-        flows.add(dp, Stage::LsOutPreLb, 110, format!("ip && outport == {key}"), egress).hint(p.uuid).io_port(p.name);
+        let key = json_key(p.name());
+        flows.add(dp, Stage::LsInPreLb, 110, format!("ip && inport == {key}"), next).hint(p.uuid()).io_port(p.name());
+        flows
+            .add(dp, Stage::LsOutPreLb, 110, format!("ip && outport == {key}"), egress)
+            .hint(p.uuid())
+            .io_port(p.name());
     }
 }
 

@@ -117,7 +117,7 @@ struct Shared<'a> {
 impl<'a> Shared<'a> {
     fn new(m: &Model<'a>, whole: impl Fn(DpId) -> bool) -> Shared<'a> {
         let dp_of_port: HashMap<Uuid, DpId> =
-            m.switches().filter(|dp| whole(dp.id)).flat_map(|dp| m.ports_of(dp.id)).map(|p| (p.uuid, p.dp)).collect();
+            m.switches().filter(|dp| whole(dp.id)).flat_map(|dp| m.ports_of(dp.id)).map(|p| (p.uuid(), p.dp)).collect();
         let mut pg_acls: HashMap<DpId, Vec<nb::Acl<'a>>> = HashMap::new();
         let mut groups: Vec<nb::PortGroup<'a>> = nb::PortGroup::all(m.nb).collect();
         groups.sort_by_key(|g| g.uuid());
@@ -228,11 +228,11 @@ impl<'m, 'a> Switch<'m, 'a> {
     /// `router` in a router-type port's addresses, its peer's MAC and
     /// networks (with the link-local address).
     pub fn lsp_addrs(&self, p: &Port<'a>) -> Vec<LportAddresses> {
-        let mut addrs = p.addrs.to_vec();
+        let mut addrs = p.addrs().to_vec();
         let Some(lsp) = p.lsp() else { return addrs };
         if lsp.addresses().any(|a| a == "router") {
             if let Some(peer) = self.router_peer(p) {
-                addrs.extend(peer.addrs.iter().cloned());
+                addrs.extend(peer.addrs().iter().cloned());
             }
         }
         addrs

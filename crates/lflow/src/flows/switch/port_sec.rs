@@ -30,22 +30,22 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     // External ports' traffic comes in through a localnet port: they get
     // no per-port admission flows.
     for p in sw.ports.iter().filter(|p| p.lsp_type() != "external") {
-        let inport = format!("inport == {}", json_key(p.name));
+        let inport = format!("inport == {}", json_key(p.name()));
         if !p.enabled() {
             flows
                 .add(dp, Stage::LsInCheckPortSec, 100, inport, format!("{PORT_SEC_DROP} = 1; next;"))
-                .hint(p.uuid)
-                .io_port(p.name);
+                .hint(p.uuid())
+                .io_port(p.name());
         } else if p.lsp_type() == "vtep" {
             // Traffic from a VTEP gateway is marked and skips the ACL and
             // load balancing stages up to the hairpin stage, which sends it
             // straight to the destination lookup.
             let action = format!("{FROM_RAMP} = 1; next(pipeline=ingress, table={});", Stage::LsInHairpin.table());
-            flows.add(dp, Stage::LsInCheckPortSec, 70, inport, action).hint(p.uuid).io_port(p.name);
-        } else if let Some(q) = sw.queue_ids.get(p.name) {
+            flows.add(dp, Stage::LsInCheckPortSec, 70, inport, action).hint(p.uuid()).io_port(p.name());
+        } else if let Some(q) = sw.queue_ids.get(p.name()) {
             // A port with a QoS queue: its traffic is queued, then checked.
             let action = format!("set_queue({q}); {PORT_SEC_DROP} = check_in_port_sec(); next;");
-            flows.add(dp, Stage::LsInCheckPortSec, 70, inport, action).hint(p.uuid).io_port(p.name);
+            flows.add(dp, Stage::LsInCheckPortSec, 70, inport, action).hint(p.uuid()).io_port(p.name());
         }
     }
     if sw.ports_of_type("vtep").next().is_some() {
@@ -55,7 +55,7 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
         for (_, rp) in sw.router_ports() {
             let Some(router) = sw.m.dp(rp.dp).router() else { continue };
             if is_l3dgw(rp, router) {
-                let m = format!("{FROM_RAMP} == 1 && is_chassis_resident({})", json_key(&format!("cr-{}", rp.name)));
+                let m = format!("{FROM_RAMP} == 1 && is_chassis_resident({})", json_key(&format!("cr-{}", rp.name())));
                 flows.add(dp, Stage::LsInHairpin, 2000, m, "next;");
             }
         }
@@ -77,7 +77,7 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
         if !learns || !p.has_unknown() || !p.ps_addrs().is_empty() {
             continue;
         }
-        let inport = format!("inport == {}", json_key(p.name));
+        let inport = format!("inport == {}", json_key(p.name()));
         flows
             .add(
                 dp,
@@ -86,12 +86,12 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
                 inport.clone(),
                 format!("{LKUP_FDB} = lookup_fdb(inport, eth.src); next;"),
             )
-            .hint(p.uuid)
-            .io_port(p.name);
+            .hint(p.uuid())
+            .io_port(p.name());
         flows
             .add(dp, Stage::LsInPutFdb, 100, format!("{inport} && {LKUP_FDB} == 0"), "put_fdb(inport, eth.src); next;")
-            .hint(p.uuid)
-            .io_port(p.name);
+            .hint(p.uuid())
+            .io_port(p.name());
     }
     flows.add(dp, Stage::LsInLookupFdb, 0, "1", "next;");
     flows.add(dp, Stage::LsInPutFdb, 0, "1", "next;");
@@ -102,12 +102,12 @@ pub(super) fn build(sw: &Switch<'_, '_>, flows: &mut Flows) {
     // Egress QoS on localnet ports (the physical interface must be marked
     // ovn-egress-iface).
     for p in sw.ports_of_type("localnet") {
-        if let Some(q) = sw.queue_ids.get(p.name) {
-            let outport = format!("outport == {}", json_key(p.name));
+        if let Some(q) = sw.queue_ids.get(p.name()) {
+            let outport = format!("outport == {}", json_key(p.name()));
             flows
                 .add(dp, Stage::LsOutApplyPortSec, 100, outport, format!("set_queue({q}); output;"))
-                .hint(p.uuid)
-                .io_port(p.name);
+                .hint(p.uuid())
+                .io_port(p.name());
         }
     }
     flows.add(dp, Stage::LsOutApplyPortSec, 50, format!("{PORT_SEC_DROP} == 1"), sw.drop);

@@ -387,6 +387,38 @@ mod tests {
         assert_eq!((k["zz"], k["aa"], k["mm"]), (3, 2, 1));
     }
 
+    /// Both ports of a switch have keys; one asks for another key: it gets
+    /// it, the other keeps its own (without the request both keep theirs).
+    #[test]
+    fn a_port_with_a_key_that_asks_for_another_gets_it() {
+        let nb = format!(
+            r#"{{"Logical_Switch": {{"{a}": {{"initial": {{"name": "a",
+                    "ports": ["set", [["uuid", "{x}"], ["uuid", "{y}"]]]}}}}}},
+              "Logical_Switch_Port": {{
+                "{x}": {{"initial": {{"name": "x"}}}},
+                "{y}": {{"initial": {{"name": "y", "options": ["map", [["requested-tnl-key", "7"]]]}}}}}}}}"#,
+            a = u(1),
+            x = u(21),
+            y = u(22)
+        );
+        let sb = format!(
+            r#"{{"Datapath_Binding": {{"{da}": {{"initial": {{"tunnel_key": 4,
+                    "external_ids": ["map", [["logical-switch", "{a}"]]]}}}}}},
+              "Port_Binding": {{
+                "{b1}": {{"initial": {{"logical_port": "x", "tunnel_key": 1, "datapath": ["uuid", "{da}"]}}}},
+                "{b2}": {{"initial": {{"logical_port": "y", "tunnel_key": 2, "datapath": ["uuid", "{da}"]}}}}}}}}"#,
+            da = u(101),
+            a = u(1),
+            b1 = u(121),
+            b2 = u(122)
+        );
+        let (k, diags) = keys(&nb, &sb);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!((k["x"], k["y"]), (1, 7));
+        let (k, _) = keys(&nb.replace(r#", "options": ["map", [["requested-tnl-key", "7"]]]"#, ""), &sb);
+        assert_eq!((k["x"], k["y"]), (1, 2), "both kept without the request");
+    }
+
     /// A requested key that is not a number, or out of range, is reported
     /// naming the table, the row and the column, and ignored.
     #[test]

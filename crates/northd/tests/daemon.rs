@@ -667,10 +667,6 @@ fn a_switch_joining_a_group_changes_the_group_in_place() {
     reference.check_alive();
 }
 
-/// Rows someone else changes in the SB are put back: a port group's
-/// address set emptied and its per-switch port group deleted behind the
-/// daemon's back come back, and a port add after that (which changes no
-/// group) leaves the SB the translation.
 /// Adds switch `sw0` with port `p0` (`0a:00:00:00:00:01 10.0.0.1`) and
 /// what the `ovn-nbctl` command `more` makes, in one transaction, and
 /// waits for the SB.
@@ -681,6 +677,21 @@ fn switch_with_p0(dbs: &Dbs, more: &[&str]) {
     dbs.nbctl(&args);
 }
 
+/// Waits until the SB is the translation again after someone else changed
+/// it (each try an `nbctl --wait=sb sync`).
+fn wait_put_back(dbs: &Dbs) {
+    wait_until("the SB put back", BOUND, || {
+        dbs.nbctl(&["--wait=sb", "sync"]);
+        let (nb, sb) =
+            (common::dump(&dbs.nb_remote(), "OVN_Northbound"), common::dump(&dbs.sb_remote(), "OVN_Southbound"));
+        common::translated(&nb, &sb).is_ok()
+    });
+}
+
+/// Rows someone else changes in the SB are put back: a port group's
+/// address set emptied and its per-switch port group deleted behind the
+/// daemon's back come back, and a port add after that (which changes no
+/// group) leaves the SB the translation.
 #[test]
 fn address_sets_port_groups_and_other_rows_others_change_are_put_back() {
     let dbs = Dbs::standalone();
@@ -695,11 +706,7 @@ fn address_sets_port_groups_and_other_rows_others_change_are_put_back() {
     // A row of a table whose last plans changed nothing (`Settled`).
     let dp = sbctl(&sb, &["--bare", "--columns=_uuid", "find", "Datapath_Binding", "external_ids:name=sw0"]);
     sbctl(&sb, &["set", "Datapath_Binding", dp.trim(), "external_ids:name=elsewhere"]);
-    wait_until("the SB put back", BOUND, || {
-        dbs.nbctl(&["--wait=sb", "sync"]);
-        common::translated(&common::dump(&dbs.nb_remote(), "OVN_Northbound"), &common::dump(&sb, "OVN_Southbound"))
-            .is_ok()
-    });
+    wait_put_back(&dbs);
     dbs.nbctl(&["--wait=sb", "lsp-add", "sw0", "p2"]);
     assert_translated(&dbs.nb_remote(), &sb);
     d.check_alive();
@@ -729,11 +736,7 @@ fn tables_a_commit_settled_are_what_it_wrote() {
     let lb = sbctl(&sb, &["--bare", "--columns=_uuid", "find", "Load_Balancer", "name=lb0"]);
     sbctl(&sb, &["set", "Load_Balancer", lb.trim(), "vips:\"10.0.0.200:80\"=\"10.0.0.1:8080\""]);
     dbs.nbctl(&["--wait=sb", "lsp-add", "sw0", "p6"]);
-    wait_until("the SB put back", BOUND, || {
-        dbs.nbctl(&["--wait=sb", "sync"]);
-        common::translated(&common::dump(&dbs.nb_remote(), "OVN_Northbound"), &common::dump(&sb, "OVN_Southbound"))
-            .is_ok()
-    });
+    wait_put_back(&dbs);
     d.check_alive();
 }
 

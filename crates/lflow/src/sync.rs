@@ -588,8 +588,9 @@ impl<'o> Planner<'o> {
     /// nothing and its desired rows are the same now, and its SB rows did
     /// not change since (`sb_unchanged`): then its ids are the ones that
     /// plan matched. Notes in `settled` that the table is settled, or that
-    /// it will be once this plan commits. Tables planned in part (per datapath, per port group, without some
-    /// address sets), or by content, are always planned.
+    /// it will be once this plan commits. Tables planned in part (per
+    /// datapath, per port group, without some address sets), or by
+    /// content, are always planned.
     pub fn table_unless_settled(&mut self, name: &str, settled: &mut Settled, sb_unchanged: bool) {
         let Some(spec) = OWNED_TABLES.iter().find(|t| t.name == name) else { return };
         let in_part = (self.only.is_some() && crate::bindings::PER_DATAPATH.contains(&spec.name))

@@ -347,42 +347,51 @@ mod tests {
         assert!(diags.iter().any(|d| d.row == "a" && d.message.contains("out of range")), "{diags:?}");
     }
 
+    /// Switch `a` with `ports` (name, more of its columns as JSON: `,
+    /// "options": ...`), the n-th of UUID `u(21 + n)`; its SB datapath
+    /// (key 4) with `bindings` (port name, key).
+    fn switch_a(ports: &[(&str, &str)], bindings: &[(&str, i64)]) -> (String, String) {
+        let refs: Vec<String> = (0..ports.len()).map(|n| format!(r#"["uuid", "{}"]"#, u(21 + n as u32))).collect();
+        let rows: Vec<String> = ports
+            .iter()
+            .enumerate()
+            .map(|(n, (name, more))| format!(r#""{}": {{"initial": {{"name": "{name}"{more}}}}}"#, u(21 + n as u32)))
+            .collect();
+        let nb = format!(
+            r#"{{"Logical_Switch": {{"{a}": {{"initial": {{"name": "a", "ports": ["set", [{}]]}}}}}},
+              "Logical_Switch_Port": {{{}}}}}"#,
+            refs.join(", "),
+            rows.join(", "),
+            a = u(1)
+        );
+        let rows: Vec<String> = bindings
+            .iter()
+            .enumerate()
+            .map(|(n, (port, key))| {
+                format!(
+                    r#""{}": {{"initial": {{"logical_port": "{port}", "tunnel_key": {key}, "datapath": ["uuid", "{}"]}}}}"#,
+                    u(121 + n as u32),
+                    u(101)
+                )
+            })
+            .collect();
+        let sb = format!(
+            r#"{{"Datapath_Binding": {{"{da}": {{"initial": {{"tunnel_key": 4,
+                    "external_ids": ["map", [["logical-switch", "{a}"]]]}}}}}},
+              "Port_Binding": {{{}}}}}"#,
+            rows.join(", "),
+            da = u(101),
+            a = u(1)
+        );
+        (nb, sb)
+    }
+
     /// Two bindings on a switch's datapath hold one key (written by
     /// another tool): the port of the lower NB UUID keeps it, whatever the
     /// names' order, and the other takes the lowest free key.
     #[test]
     fn a_key_two_bindings_hold_stays_with_the_lower_uuid() {
-        let nb = format!(
-            r#"{{"Logical_Switch": {{"{a}": {{"initial": {{"name": "a",
-                    "ports": ["set", [["uuid", "{x}"], ["uuid", "{y}"], ["uuid", "{w}"]]]}}}}}},
-              "Logical_Switch_Port": {{
-                "{x}": {{"initial": {{"name": "zz"}}}},
-                "{y}": {{"initial": {{"name": "aa"}}}},
-                "{w}": {{"initial": {{"name": "mm"}}}}}}}}"#,
-            a = u(1),
-            x = u(21),
-            y = u(22),
-            w = u(23)
-        );
-        let binding = |port: &str, key: i64| {
-            format!(
-                r#"{{"initial": {{"logical_port": "{port}", "tunnel_key": {key}, "datapath": ["uuid", "{}"]}}}}"#,
-                u(101)
-            )
-        };
-        let sb = format!(
-            r#"{{"Datapath_Binding": {{"{da}": {{"initial": {{"tunnel_key": 4,
-                    "external_ids": ["map", [["logical-switch", "{a}"]]]}}}}}},
-              "Port_Binding": {{"{b1}": {}, "{b2}": {}, "{b3}": {}}}}}"#,
-            binding("zz", 3),
-            binding("aa", 3),
-            binding("mm", 1),
-            da = u(101),
-            a = u(1),
-            b1 = u(121),
-            b2 = u(122),
-            b3 = u(123)
-        );
+        let (nb, sb) = switch_a(&[("zz", ""), ("aa", ""), ("mm", "")], &[("zz", 3), ("aa", 3), ("mm", 1)]);
         let (k, _) = keys(&nb, &sb);
         assert_eq!((k["zz"], k["aa"], k["mm"]), (3, 2, 1));
     }
@@ -391,31 +400,12 @@ mod tests {
     /// it, the other keeps its own (without the request both keep theirs).
     #[test]
     fn a_port_with_a_key_that_asks_for_another_gets_it() {
-        let nb = format!(
-            r#"{{"Logical_Switch": {{"{a}": {{"initial": {{"name": "a",
-                    "ports": ["set", [["uuid", "{x}"], ["uuid", "{y}"]]]}}}}}},
-              "Logical_Switch_Port": {{
-                "{x}": {{"initial": {{"name": "x"}}}},
-                "{y}": {{"initial": {{"name": "y", "options": ["map", [["requested-tnl-key", "7"]]]}}}}}}}}"#,
-            a = u(1),
-            x = u(21),
-            y = u(22)
-        );
-        let sb = format!(
-            r#"{{"Datapath_Binding": {{"{da}": {{"initial": {{"tunnel_key": 4,
-                    "external_ids": ["map", [["logical-switch", "{a}"]]]}}}}}},
-              "Port_Binding": {{
-                "{b1}": {{"initial": {{"logical_port": "x", "tunnel_key": 1, "datapath": ["uuid", "{da}"]}}}},
-                "{b2}": {{"initial": {{"logical_port": "y", "tunnel_key": 2, "datapath": ["uuid", "{da}"]}}}}}}}}"#,
-            da = u(101),
-            a = u(1),
-            b1 = u(121),
-            b2 = u(122)
-        );
+        let request = r#", "options": ["map", [["requested-tnl-key", "7"]]]"#;
+        let (nb, sb) = switch_a(&[("x", ""), ("y", request)], &[("x", 1), ("y", 2)]);
         let (k, diags) = keys(&nb, &sb);
         assert!(diags.is_empty(), "{diags:?}");
         assert_eq!((k["x"], k["y"]), (1, 7));
-        let (k, _) = keys(&nb.replace(r#", "options": ["map", [["requested-tnl-key", "7"]]]"#, ""), &sb);
+        let (k, _) = keys(&nb.replace(request, ""), &sb);
         assert_eq!((k["x"], k["y"]), (1, 2), "both kept without the request");
     }
 
